@@ -1,0 +1,186 @@
+"""Finding and loading a dataset by name or path.
+
+Named datasets (`NAMED`) live under a data folder given as `data_dir`, else the
+RNNALG_DATA environment variable; `jsb` ships inside the package and needs no folder.
+Anything else is a path:
+
+    *.json              music: {"train","valid","test"} of pieces of steps of MIDI notes
+    *.npz               music in the compact form of `music.write_npz`
+    *.pickle, *.pkl     music as BL's pickles, through a restricted unpickler
+    a directory         text: the files ending in train.txt, valid.txt, test.txt
+    any other file      text: split by lines, first 90 % train, next 5 % valid, last 5 % test
+
+A text is read as characters unless `unit="word"` (see `text.py` for both rules).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError, UsageError
+from . import music, text
+from .safe_pickle import read_music_pickle
+
+ENV = "RNNALG_DATA"
+DEFAULT = "jsb"
+EMBEDDED_JSB = "jsb_chorales.npz"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """splits: music → list of (T_i, 88) uint8 rolls; text → [1-D int32 token stream]."""
+
+    name: str
+    kind: str  # 'music' | 'text'
+    splits: dict[str, list[np.ndarray]] = field(repr=False)
+    vocab: tuple[str, ...] | None
+    source: str
+    unit: str  # 'frame' | 'char' | 'word'
+
+    @property
+    def vocab_size(self) -> int:
+        """Input/output width: 88 keys for music, the number of symbols for text."""
+        return music.KEYS if self.vocab is None else len(self.vocab)
+
+
+@dataclass(frozen=True)
+class Named:
+    """A dataset under the data folder: music JSON, or text files per split."""
+
+    kind: str
+    paths: tuple[str, ...]  # one music file, or the train/valid/test text files
+    unit: str
+    spaced: bool = False  # ptb.char's "symbol space symbol space" form
+
+
+NAMED = {
+    "jsb": Named("music", ("music/JSB_Chorales.json",), "frame"),
+    "nottingham": Named("music", ("music/Nottingham.json",), "frame"),
+    "musedata": Named("music", ("music/MuseData.json",), "frame"),
+    "piano": Named("music", ("music/Piano_midi.json",), "frame"),
+    "ptb-char": Named("text", tuple(f"ptb_char/ptb.char.{s}.txt" for s in music.SPLITS), "char", True),
+    "ptb-word": Named("text", tuple(f"ptb/ptb.{s}.txt" for s in music.SPLITS), "word"),
+}
+ALIASES = {"jsb-chorales": "jsb", "piano-midi": "piano", "piano-midi.de": "piano", "muse": "musedata",
+           "ptb": "ptb-word"}
+
+
+def _canonical(name: str) -> str | None:
+    key = name.strip().lower().replace("_", "-")
+    key = ALIASES.get(key, key)
+    return key if key in NAMED else None
+
+
+def load_dataset(name_or_path: str | None, data_dir: str | None = None, unit: str | None = None) -> Dataset:
+    """A named dataset (`NAMED`), or a user file / directory (module docstring); None → jsb."""
+    name = _canonical(name_or_path or DEFAULT)
+    if name is not None:
+        return _load_named(name, data_dir, unit)
+    path = Path(name_or_path)
+    if not path.exists():
+        raise DataError(name_or_path, "no such file or directory, and not a dataset name "
+                        f"(named datasets: {', '.join(NAMED)})")
+    loader = _music_loader(path)
+    if loader is not None:
+        _check_unit(unit, "frame", str(path))
+        return _music_dataset(path.stem, loader(str(path)), str(path))
+    unit = unit or "char"
+    _check_unit(unit, text.UNITS, str(path))
+    if path.is_dir():
+        sources = _text_dir(path)
+    else:
+        sources = text.split_lines(text.read_text(str(path)), str(path))
+    return _text_dataset(path.stem if path.is_file() else path.name, sources, unit, str(path))
+
+
+MUSIC_SUFFIXES = {".json": music.read_json, ".pickle": read_music_pickle, ".pkl": read_music_pickle,
+                  ".npz": lambda p: music.read_npz(p, p)}
+
+
+def _music_loader(path: Path):
+    return MUSIC_SUFFIXES.get(path.suffix.lower()) if path.is_file() else None
+
+
+def _check_unit(unit, allowed, where: str) -> None:
+    allowed = (allowed,) if isinstance(allowed, str) else allowed
+    if unit is not None and unit not in allowed:
+        raise UsageError(f"{where}: unit {unit!r} does not apply; use {' or '.join(allowed)}")
+
+
+def _load_named(name: str, data_dir: str | None, unit: str | None) -> Dataset:
+    spec = NAMED[name]
+    _check_unit(unit, spec.unit, name)
+    if name == "jsb":  # shipped inside the package: never needs the data folder
+        ref = Path(__file__).resolve().parents[1] / "datasets" / EMBEDDED_JSB
+        return _music_dataset(name, music.read_npz(str(ref), str(ref)), str(ref))
+    root = _data_root(name, data_dir)
+    files = [root / p for p in spec.paths]
+    for f in files:
+        if not f.is_file():
+            raise DataError(str(f), f"missing file: dataset '{name}' expects "
+                            f"{', '.join(spec.paths)} under the data folder {root} "
+                            f"(set it with --data-dir DIR or {ENV}=DIR)")
+    if spec.kind == "music":
+        return _music_dataset(name, music.read_json(str(files[0])), str(files[0]))
+    sources = {s: text.Source(text.read_text(str(f)), str(f), spaced=spec.spaced)
+               for s, f in zip(music.SPLITS, files)}
+    return _text_dataset(name, sources, spec.unit, str(root / Path(spec.paths[0]).parent))
+
+
+def _data_root(name: str, data_dir: str | None) -> Path:
+    """The data folder: the argument, else $RNNALG_DATA; a clear error if neither works."""
+    origin = "--data-dir"
+    if not data_dir:
+        data_dir, origin = os.environ.get(ENV), ENV
+    if not data_dir:
+        raise DataError(name, f"dataset '{name}' is read from the data folder (the one holding music/, "
+                        f"ptb/, ptb_char/), and none was given: pass --data-dir DIR or set {ENV}=DIR")
+    root = Path(data_dir).expanduser()
+    if not root.is_dir():
+        raise DataError(str(root), f"data folder (from {origin}) is not a directory; "
+                        f"pass --data-dir DIR or set {ENV}=DIR to the folder holding music/, ptb/, ptb_char/")
+    return root
+
+
+def _text_dir(path: Path) -> dict[str, text.Source]:
+    """train/valid/test from the one file in `path` whose name ends in '<split>.txt' each."""
+    sources = {}
+    for split in music.SPLITS:
+        found = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(f"{split}.txt"))
+        if len(found) != 1:
+            listed = ", ".join(p.name for p in found) or "none"
+            raise DataError(str(path), f"a text data directory needs exactly one file ending in "
+                            f"'{split}.txt' (found {listed})")
+        sources[split] = text.Source(text.read_text(str(found[0])), str(found[0]))
+    return sources
+
+
+def _music_dataset(name: str, splits: dict[str, music.NoteLists], source: str) -> Dataset:
+    rolls = {s: nl.rolls() for s, nl in splits.items()}
+    return Dataset(name, "music", rolls, None, source, "frame")
+
+
+def _text_dataset(name: str, sources: dict[str, text.Source], unit: str, source: str) -> Dataset:
+    vocab, streams = text.encode_splits(sources, unit)
+    return Dataset(name, "text", {s: [ids] for s, ids in streams.items()}, vocab, source, unit)
+
+
+# ---- does a spec fit the data? -------------------------------------------------------------
+
+def check_compatible(dataset: Dataset, input_kind: str, input_width: int, output_kind: str,
+                     output_width: int, spec_file: str, input_name: str = "x", output_name: str = "y") -> None:
+    """Music needs `binary[88]` in and out; text needs `token[V]` with V = vocabulary size."""
+    kind = "binary" if dataset.kind == "music" else "token"
+    width = dataset.vocab_size
+    if dataset.kind == "music":
+        has = f"has {width}-key piano-roll frames"
+    else:
+        has = f"has {width} {'words' if dataset.unit == 'word' else 'symbols'} in its vocabulary"
+    for role, name, k, w in (("input", input_name, input_kind, input_width),
+                             ("output", output_name, output_kind, output_width)):
+        if (k, int(w)) != (kind, width):
+            raise DataError(spec_file, f"declares {role} {name} : {k}[{w}] but {dataset.name} {has}; "
+                            f"the {role} must be {kind}[{width}]")

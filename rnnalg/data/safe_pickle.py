@@ -1,0 +1,77 @@
+"""Boulanger-Lewandowski's original `.pickle` files, read without executing anything.
+
+A pickle can name any importable callable (`find_class`) and call it (REDUCE, BUILD,
+OBJ, INST, ...).  The unpickler below refuses every class lookup and every persistent id,
+so only the opcodes that build plain values remain: lists, tuples, dicts, ints, floats,
+strings (and bytes, None, bools).  The loaded value is then checked to contain only
+list, tuple, dict, int, float and str before anything else sees it.  BL's files are
+Python 2 pickles, hence `encoding="latin1"`.
+"""
+from __future__ import annotations
+
+import io
+import pickle
+
+from ..errors import DataError
+from .music import compact_splits, read_bytes
+
+ALLOWED = (list, tuple, dict, int, float, str)
+
+
+class _Refuse(Exception):
+    pass
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An Unpickler that admits no class, function or persistent object."""
+
+    def find_class(self, module, name):
+        raise _Refuse(f"the pickle asks for {module}.{name}; only lists, tuples, dicts, "
+                      "ints, floats and strings are admitted")
+
+    def persistent_load(self, pid):
+        raise _Refuse("the pickle uses a persistent id; only plain values are admitted")
+
+
+def _check_plain(obj, where: str, path: str) -> None:
+    """Iteratively check that `obj` holds only ALLOWED types (no recursion limit issues)."""
+    stack = [(obj, where)]
+    while stack:
+        value, at = stack.pop()
+        if type(value) not in ALLOWED:
+            raise DataError(path, f"refused: value of type {type(value).__name__} "
+                            "(only list, tuple, dict, int, float, str are admitted)", at)
+        if isinstance(value, dict):
+            stack.extend((v, f"{at}[{k!r}]") for k, v in value.items())
+            stack.extend((k, f"{at} key") for k in value)
+        elif isinstance(value, (list, tuple)):
+            stack.extend((v, f"{at}[{i}]") for i, v in enumerate(value))
+
+
+def _integral_notes(obj):
+    """BL stored some notes as floats (60.0); make integral floats ints, leave the rest."""
+    if isinstance(obj, dict):
+        return {k: _integral_notes(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_integral_notes(v) for v in obj]
+    if type(obj) is float and obj.is_integer():
+        return int(obj)
+    return obj
+
+
+def load_plain_pickle(path: str):
+    """Unpickle `path` admitting only plain values; anything else is a DataError."""
+    raw = read_bytes(path)
+    try:
+        obj = RestrictedUnpickler(io.BytesIO(raw), encoding="latin1").load()
+    except _Refuse as err:
+        raise DataError(path, f"refused: {err}") from None
+    except Exception as err:  # a damaged pickle can raise almost anything; none may escape
+        raise DataError(path, f"not a readable pickle: {type(err).__name__}: {err}") from None
+    _check_plain(obj, "top", path)
+    return obj
+
+
+def read_music_pickle(path: str):
+    """BL's `{'train','valid','test'}` pickle → validated NoteLists per split."""
+    return compact_splits(_integral_notes(load_plain_pickle(path)), path)
