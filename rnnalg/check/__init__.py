@@ -1,0 +1,7 @@
+"""The checker's parts: `rnnalg.checker.check` is the entry point.
+
+* diagnostics — collects located errors and warnings; `Poison` abandons one equation;
+* functions   — the rule table of elementwise and group functions (static args, group factor);
+* scope       — sizes, declarations, name binding, reads, cycles and the equation order;
+* build       — width inference and the construction of IR equations and parameters.
+"""

@@ -1,0 +1,89 @@
+"""`check(spec) -> ir.Program`: names, widths and types of a spec, every error located.
+
+The checker runs in three passes and reports independent errors together:
+
+1. scope.resolve_sizes / scope.declare — `let`s (with `--set` overrides) and declarations;
+2. scope.bind — what each equation binds and reads; unbound, twice-bound and output
+   names; nested ▷; unknown functions and bad arguments; cycles within a step;
+3. build.Builder — widths and IR eqns, in dependency order (equations may be written in
+   any order).  An equation with an error, or reading one, is skipped, so one mistake
+   gives one message.
+
+Unused declarations are warnings (code 'unused') in `Program.warnings`.
+"""
+from __future__ import annotations
+
+from . import syntax
+from .check.build import Builder
+from .check.diagnostics import Diagnostics, Poison
+from .check.scope import bind, declare, resolve_sizes
+from .ir import Program, State
+
+__all__ = ["check"]
+
+
+def check(spec: syntax.Spec, sizes: dict | None = None) -> Program:
+    """Check `spec` and build its operator graph.
+
+    `sizes` overrides `let`s (as `--set H=600`); an unknown name raises UsageError.
+    Raises SpecError with every error found; warnings ride on `Program.warnings`.
+    """
+    diags = Diagnostics()
+    size_table = resolve_sizes(spec, sizes, diags)
+    scope = declare(spec, size_table, diags)
+    order, poisoned, _ = bind(spec, scope, diags)
+    builder = Builder(scope, diags)
+    heads = {}
+    for b in order:
+        if b.index in poisoned:
+            continue
+        builder.target = b.eq.target
+        try:
+            if b.role == "update":
+                builder.update(b.eq)
+            elif b.role == "predict":
+                heads[b.eq.target] = builder.predict(b.eq)
+            else:
+                builder.let(b.eq)
+        except Poison:
+            continue
+    _warn_unused(spec, scope, order, diags)
+    diags.raise_if_errors()
+    return Program(
+        inputs=tuple(var for _, var in scope.inputs.values()),
+        states=tuple(State(prev, nxt, decl.span) for decl, prev, nxt in scope.states.values()),
+        heads=tuple(heads[name] for name in scope.outputs),
+        eqns=tuple(builder.eqns),
+        params=_params_in_use_order(builder),
+        sizes=tuple((name, size_table.values[name]) for name in size_table.lets),
+        file=spec.file,
+        text=spec.text,
+        warnings=tuple(diags.warnings),
+    )
+
+
+def _params_in_use_order(builder: Builder) -> tuple:
+    seen, params = set(), []
+    for e in builder.eqns:
+        for name in e.params:
+            if name not in seen:
+                seen.add(name)
+                params.append(builder.params[name])
+    return tuple(params)
+
+
+def _warn_unused(spec: syntax.Spec, scope, bindings, diags: Diagnostics) -> None:
+    """Inputs, states, intermediates and sizes that nothing reads."""
+    read = {name.id for b in bindings for name in b.reads if name.id != b.eq.target}
+    for name, (decl, _) in scope.inputs.items():
+        if name not in read:
+            diags.warn("unused", f"input '{name}' is never read", decl.span)
+    for name, (decl, _, _) in scope.states.items():
+        if name not in read and name + "'" not in read:
+            diags.warn("unused", f"state '{name}' is never read (neither {name} nor {name}')", decl.span)
+    for b in bindings:
+        if b.role == "let" and b.eq.target not in read:
+            diags.warn("unused", f"'{b.eq.target}' is computed but never read", b.eq.span)
+    for name, let in scope.sizes.lets.items():
+        if name not in scope.sizes.used:
+            diags.warn("unused", f"size '{name}' is never used", let.span)
