@@ -1,0 +1,40 @@
+"""`rnnalg eval spec.rnn --checkpoint DIR`: the metric of a trained model on one split.
+
+Music: NLL per frame (Bernoulli NLL summed over the 88 notes, natural log); characters:
+bits per character; words: perplexity.  The spec must be the one the checkpoint was trained with.
+"""
+from __future__ import annotations
+
+import argparse
+
+from ..train.feed import METRIC_LABELS, UNIT_PLURALS, evaluate_split
+from ..train.runs import load_dataset_for, load_trained
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    a = parser.add_argument
+    a("--checkpoint", required=True, metavar="DIR", help="run directory (or a checkpoint .json file)")
+    a("--which", choices=("best", "last"), default="best", help="which checkpoint of the run (default best)")
+    a("--split", choices=("test", "valid", "train"), default="test", help="(default test)")
+    a("--data", metavar="NAME|PATH", help="dataset (default: the one the checkpoint was trained on)")
+    a("--data-dir", metavar="DIR", help="where named datasets live")
+    a("--unit", choices=("char", "word"), help="text unit for a text file given by --data")
+    a("--batch-size", type=int, default=None, help="sequences per evaluation batch")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..data import metric_for
+
+    program, model, params, meta = load_trained(args, args.which)
+    config = meta.get("config", {})
+    data = args.data or config.get("data", "jsb")
+    data_dir = args.data_dir if args.data else (args.data_dir or config.get("data_dir"))
+    dataset = load_dataset_for(program, data, data_dir, args.unit, args.spec)
+    batch_size = args.batch_size or config.get("eval_batch_size") or 64
+    steps = config.get("steps") if dataset.kind == "text" else None
+    nll, count = evaluate_split(model, params, dataset, args.split, batch_size, steps)
+    name, fn = metric_for(dataset)
+    units = UNIT_PLURALS.get(dataset.unit, "steps")
+    print(f"{args.split} {METRIC_LABELS.get(name, name)}: {fn(nll, count):.4f}  "
+          f"({count:,} {units}, {data}, {args.which} checkpoint of {args.checkpoint})")
+    return 0

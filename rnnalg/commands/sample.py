@@ -1,0 +1,112 @@
+"""`rnnalg sample spec.rnn --checkpoint DIR`: music → MIDI (+ piano-roll PNG), text → stdout.
+
+Priming: text `--prime "some text"` is fed before sampling; music `--prime SPLIT:I[:K]` feeds
+the first K frames (default 16) of piece I of that split (default: one silent frame).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UsageError
+from ..train.runs import load_dataset_for, load_trained
+from ..train.sampling import generate, save_midi, save_roll_png
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    a = parser.add_argument
+    a("--checkpoint", required=True, metavar="DIR", help="run directory (or a checkpoint .json file)")
+    a("--which", choices=("best", "last"), default="best", help="which checkpoint of the run (default best)")
+    a("--steps", type=int, default=None, help="steps to generate (default: music 128 frames, text 500)")
+    a("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
+    a("--prime", default=None, help="text to start from, or for music SPLIT:INDEX[:FRAMES]")
+    a("--seed", type=int, default=0, help="random seed (default 0)")
+    a("--out", metavar="FILE", help="music: the MIDI file (default <checkpoint>/sample.mid)")
+    a("--data", metavar="NAME|PATH", help="dataset for the vocabulary / priming piece "
+                                           "(default: the training data)")
+    a("--data-dir", metavar="DIR")
+    a("--unit", choices=("char", "word"))
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.temperature <= 0:
+        raise UsageError("--temperature must be > 0")
+    if args.steps is not None and args.steps < 1:
+        raise UsageError("--steps must be >= 1")
+    program, model, params, meta = load_trained(args, args.which)
+    config = meta.get("config", {})
+    dataset = load_dataset_for(program, args.data or config.get("data", "jsb"),
+                               args.data_dir or (None if args.data else config.get("data_dir")),
+                               args.unit, args.spec)
+    rng = np.random.default_rng(args.seed)
+    if dataset.kind == "music":
+        return _music(args, model, params, dataset, rng)
+    return _text(args, model, params, dataset, rng)
+
+
+def _music(args, model, params, dataset, rng) -> int:
+    width = model.program.inputs[0].width
+    prime = _music_prime(args.prime, dataset, width)
+    roll = generate(model, params, args.steps or 128, prime, args.temperature, rng)
+    out = Path(args.out) if args.out else Path(args.checkpoint) / "sample.mid"
+    if out.suffix == ".json":
+        out = out.with_suffix(".mid")
+    if not out.parent.is_dir():
+        raise UsageError(f"--out {out}: directory {out.parent} does not exist")
+    wrote = []
+    try:
+        import mido  # noqa: F401
+    except ImportError:
+        print("note: writing MIDI needs mido (pip install mido, or rnnalg[midi]); "
+              "writing the piano-roll image only", file=sys.stderr)
+    else:
+        save_midi(roll, out)
+        wrote.append(str(out))
+    png = out.with_suffix(".png")
+    if save_roll_png(roll, png, title=f"{model.program.file}  τ={args.temperature}"):
+        wrote.append(str(png))
+    else:
+        print("note: matplotlib is not installed; no piano-roll image", file=sys.stderr)
+    if not wrote:
+        raise UsageError("nothing written: install mido (MIDI) or matplotlib (piano-roll image)")
+    print(f"{len(roll)} frames, {int(roll.sum())} notes sounding: {', '.join(wrote)}")
+    return 0
+
+
+def _music_prime(spec, dataset, width):
+    """SPLIT:INDEX[:FRAMES] → the first FRAMES frames of that piece; None → one silent frame."""
+    if not spec:
+        return np.zeros((1, width), dtype=np.float32)
+    parts = spec.split(":")
+    try:
+        split, index = parts[0], int(parts[1])
+        frames = int(parts[2]) if len(parts) > 2 else 16
+        if len(parts) > 3 or frames < 1:
+            raise ValueError
+    except (ValueError, IndexError):
+        raise UsageError(f"--prime {spec!r}: for music give SPLIT:INDEX[:FRAMES], e.g. test:0:16") from None
+    pieces = dataset.splits.get(split)
+    if pieces is None or not 0 <= index < len(pieces):
+        n = len(pieces) if pieces is not None else 0
+        raise UsageError(f"--prime {spec!r}: no piece {index} in split {split!r} ({n} pieces)")
+    return np.asarray(pieces[index][:frames], dtype=np.float32)
+
+
+def _text(args, model, params, dataset, rng) -> int:
+    from ..data import text_to_tokens, tokens_to_text
+
+    vocab, unit = dataset.vocab, dataset.unit
+    if args.prime:
+        prime = text_to_tokens(args.prime, vocab, unit).astype(np.int64)
+        if len(prime) == 0:
+            raise UsageError("--prime gives no symbols")
+    else:
+        start = "\n" if unit == "char" else "<eos>"
+        prime = np.array([vocab.index(start) if start in vocab else 0], dtype=np.int64)
+    tokens = generate(model, params, args.steps or 500, prime, args.temperature, rng)
+    head = args.prime or ""
+    sys.stdout.write(head + tokens_to_text(tokens, vocab, unit) + "\n")
+    return 0

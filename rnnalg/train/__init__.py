@@ -1,0 +1,16 @@
+"""Training, evaluation and sampling of compiled models (DESIGN §3).
+
+    optim       optimisers as plain functions over a parameter dict; global-norm clipping
+    checkpoint  atomic .npz + JSON checkpoints, validated on load
+    config      the training configuration and its per-dataset defaults
+    feed        dataset → model batches; whole-split evaluation
+    trainer     the loop: schedule, weight noise, dropout, resume, NaN guard
+    monitor     progress bar, metrics.jsonl, learning curve
+    runs        run directories and loading trained models for the commands
+    sampling    generating piano rolls and token streams; MIDI and piano-roll output
+"""
+from .config import TrainConfig
+from .optim import OPTIMIZERS, clip_by_global_norm, global_norm
+from .trainer import Trainer
+
+__all__ = ["TrainConfig", "Trainer", "OPTIMIZERS", "clip_by_global_norm", "global_norm"]

@@ -1,0 +1,79 @@
+"""The training configuration: one flat record, defaults filled in per data unit.
+
+`None` in a field means "the default for this dataset / optimiser" and is resolved
+by `resolve` once the dataset is known, so a checkpoint stores concrete values.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ..errors import UsageError
+from .optim import OPTIMIZERS
+
+INITS = ("gaussian", "orthogonal", "sparse")
+
+# dataset.unit -> (batch size, BPTT steps)
+UNIT_DEFAULTS = {"frame": (16, None), "char": (32, 100), "word": (32, 35)}
+
+
+@dataclass
+class TrainConfig:
+    data: str = "jsb"
+    data_dir: str | None = None
+    epochs: int = 100
+    batch_size: int | None = None  # per unit, UNIT_DEFAULTS
+    steps: int | None = None  # BPTT length; music: None = whole pieces
+    eval_batch_size: int = 64
+    optimizer: str = "adam"
+    lr: float | None = None  # per optimiser, OPTIMIZERS
+    momentum: float = 0.9
+    nesterov: bool = False
+    clip: float = 1.0  # global gradient norm; 0 disables
+    weight_noise: float = 0.0  # std of Gaussian noise on weights and embeddings
+    init: str = "gaussian"
+    init_scale: float = 0.01
+    patience: int = 3  # epochs without improvement before the lr is halved
+    halvings: int = 3  # stop once the lr would be halved once more than this
+    seed: int = 1234
+    time_limit: float | None = None  # seconds of this process, then save and stop
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, obj: dict) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in obj.items() if k in names})
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def resolve(config: TrainConfig, unit: str) -> TrainConfig:
+    """Fill the unit / optimiser defaults and validate the values."""
+    batch_size, steps = UNIT_DEFAULTS[unit]
+    config = config.replace(
+        batch_size=config.batch_size or batch_size,
+        steps=config.steps if config.steps is not None else steps,
+        lr=config.lr if config.lr is not None else OPTIMIZERS.get(config.optimizer, (0, 0, 0.0))[2],
+    )
+    checks = [
+        (config.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}"),
+        (config.init in INITS, f"--init must be one of {', '.join(INITS)}"),
+        (config.epochs >= 0, "--epochs must be >= 0"),
+        (config.batch_size >= 1, "--batch-size must be >= 1"),
+        (config.steps is None or config.steps >= 1, "--steps must be >= 1"),
+        (config.lr > 0, "--lr must be > 0"),
+        (0 <= config.momentum < 1, "--momentum must be in [0, 1)"),
+        (config.clip >= 0, "--clip must be >= 0 (0 disables clipping)"),
+        (config.weight_noise >= 0, "--weight-noise must be >= 0"),
+        (config.init_scale > 0, "--init-scale must be > 0"),
+        (config.patience >= 1, "--patience must be >= 1"),
+        (config.halvings >= 0, "--halvings must be >= 0"),
+        (config.time_limit is None or config.time_limit > 0, "--time-limit must be > 0"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise UsageError(message)
+    return config

@@ -1,0 +1,78 @@
+"""Feeding a dataset to a compiled model: batches, model batch dicts, whole-split evaluation.
+
+Music splits are lists of (T_i, 88) piano rolls, batched by `music_batches` (length
+buckets, shuffled for training).  Text splits are one token stream, cut by
+`text_batches` into B parallel streams of `steps`-long segments; the state is carried
+from one segment to the next (truncated BPTT) and reset where `batch.reset` says.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import UsageError
+
+# dataset.unit -> (printed metric name, what one predicted position is called)
+METRIC_LABELS = {"nll": "NLL per frame", "bpc": "BPC", "ppl": "perplexity"}
+UNIT_PLURALS = {"frame": "frames", "char": "chars", "word": "words"}
+
+
+def single_io(program):
+    """(input Var, output Var) of a one-input, one-output program; UsageError otherwise."""
+    n_in, n_out = len(program.inputs), len(program.heads)
+    if n_in != 1 or n_out != 1:
+        raise UsageError(f"{program.file}: training supports specs with exactly one input and one "
+                         f"output; this spec has {n_in} input(s) and {n_out} output(s)")
+    return program.inputs[0], program.heads[0].output
+
+
+def model_batch(program, batch) -> dict:
+    """A data `Batch` → the model's batch dict {input name, output name, 'mask'}."""
+    x, y = single_io(program)
+    return {x.name: batch.inputs, y.name: batch.targets, "mask": batch.mask}
+
+
+def split_stream(dataset, split: str) -> np.ndarray:
+    """A text split as one token stream (the split's arrays joined end to end)."""
+    parts = dataset.splits[split]
+    if isinstance(parts, np.ndarray):
+        return parts
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def train_positions(dataset) -> int:
+    """How many positions one training epoch predicts (frames, chars or words)."""
+    if dataset.kind == "music":
+        return sum(len(p) - 1 for p in dataset.splits["train"])
+    return len(split_stream(dataset, "train")) - 1
+
+
+def batches(dataset, split: str, batch_size: int, steps, rng=None):
+    """Batches over one whole split; `rng` shuffles music pieces (None: deterministic order)."""
+    from ..data import music_batches, text_batches
+
+    if dataset.kind == "music":
+        return music_batches(dataset.splits[split], batch_size, rng, max_steps=steps)
+    stream = split_stream(dataset, split)
+    per_column = len(stream) // batch_size
+    if per_column < 2:  # a short valid/test stream: fewer, longer columns
+        batch_size = max(1, len(stream) // 2)
+    return text_batches(stream, batch_size, steps)
+
+
+def carried_state(batch, state):
+    """The state a segment starts from: None (initial) at a sequence start, else the carry."""
+    return None if batch.reset else state
+
+
+def evaluate_split(model, params, dataset, split: str, batch_size: int, steps=None):
+    """(nll_sum, count) of `params` over a whole split, dropout off, state carried for text."""
+    if split not in dataset.splits:
+        raise UsageError(f"unknown split {split!r}; choose from {', '.join(dataset.splits)}")
+    program = model.program
+    nll_total, count_total, state = 0.0, 0, None
+    for batch in batches(dataset, split, batch_size, steps):
+        nll, count, state = model.evaluate(params, model_batch(program, batch),
+                                           state=carried_state(batch, state))
+        nll_total += float(nll)
+        count_total += int(count)
+    return nll_total, count_total

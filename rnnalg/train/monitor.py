@@ -1,0 +1,96 @@
+"""What a training run shows and leaves behind besides checkpoints.
+
+* a tqdm progress bar per epoch on stderr (loss, frames|chars|words per second),
+  off with `quiet` or when stderr is not a terminal;
+* one printed line per epoch on stdout (off with `quiet`);
+* `metrics.jsonl`: one JSON object per finished epoch, rewritten atomically from the
+  history held in the checkpoint (so it never disagrees with `last.json`);
+* `curve.png`: train loss and validation metric per epoch, when matplotlib is installed.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .checkpoint import write_atomic
+
+
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def set_postfix(self, **_):
+        pass
+
+    def close(self):
+        pass
+
+
+class Monitor:
+    def __init__(self, run_dir, metric_label: str, unit_plural: str, quiet: bool = False,
+                 out=None, err=None):
+        self.run_dir = Path(run_dir)
+        self.metric_label, self.units = metric_label, unit_plural
+        self.quiet = quiet
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self._plot_skipped = False
+
+    # -- progress bar -------------------------------------------------------------------
+
+    def bar(self, epoch: int, total: int | None):
+        if self.quiet or not getattr(self.err, "isatty", lambda: False)():
+            return _NoBar()
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=f"epoch {epoch}", unit="batch", leave=False,
+                    file=self.err, dynamic_ncols=True)
+
+    def batch_postfix(self, bar, loss: float, rate: float) -> None:
+        bar.set_postfix({"loss": f"{loss:.3f}", f"{self.units}/s": f"{rate:,.0f}"}, refresh=False)
+
+    # -- per-epoch output ---------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            print(text, file=self.out, flush=True)
+
+    def note(self, text: str) -> None:
+        """A message that matters even in quiet mode (stderr)."""
+        print(text, file=self.err, flush=True)
+
+    def epoch_line(self, record: dict, epochs: int, improved: bool) -> None:
+        self.say(f"epoch {record['epoch']:>3}/{epochs}  train loss {record['train_loss']:.4f}  "
+                 f"valid {self.metric_label} {record['valid']:.4f}{' *' if improved else '  '}  "
+                 f"lr {record['lr']:.3g}  {record['seconds']:.1f}s  "
+                 f"{record['rate']:,.0f} {self.units}/s")
+
+    def write_metrics(self, history: list) -> None:
+        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in history)
+        write_atomic(self.run_dir, "metrics.jsonl", lambda f: f.write(text.encode()))
+
+    # -- learning curve -----------------------------------------------------------------
+
+    def plot(self, history: list) -> None:
+        if not history:
+            return
+        try:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
+        except ImportError:
+            if not self._plot_skipped:
+                self.note("note: matplotlib is not installed; skipping the learning-curve plot "
+                          "(pip install matplotlib)")
+                self._plot_skipped = True
+            return
+        epochs = [r["epoch"] for r in history]
+        fig = Figure(figsize=(6, 4))
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot(1, 1, 1)
+        ax.plot(epochs, [r["train_loss"] for r in history], label="train loss (per step, noisy)")
+        ax.plot(epochs, [r["valid"] for r in history], label=f"valid {self.metric_label}")
+        ax.set_xlabel("epoch")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        write_atomic(self.run_dir, "curve.png", lambda f: fig.savefig(f, format="png", dpi=100))

@@ -1,0 +1,63 @@
+"""Run directories and trained models, shared by the train / eval / sample commands."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UsageError
+from . import checkpoint as ckpt
+
+
+def prepare_run_dir(path, resuming: bool, force: bool) -> Path:
+    """Create `path` (with parents) and prove it writable; refuse to clobber another run.
+
+    Raises UsageError before anything is written when the directory cannot be used.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {path}: exists and is not a directory")
+    if not resuming and not force and (path / "last.json").exists():
+        raise UsageError(f"--out {path}: already holds a training run; continue it with "
+                         f"--resume {path}, or choose another --out (or --force to overwrite)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise UsageError(f"--out {path}: cannot write there: {err.strerror or err}") from None
+    return path
+
+
+def load_dataset_for(program, config_data, data_dir, unit, spec_file):
+    """Load a dataset and check that the spec's input and output fit it."""
+    from ..data import check_compatible, load_dataset
+    from .feed import single_io
+
+    dataset = load_dataset(config_data, data_dir=data_dir, unit=unit)
+    x, y = single_io(program)
+    check_compatible(dataset, x.kind, x.width, y.kind, y.width, spec_file)
+    return dataset
+
+
+def compile_model(program):
+    import rnnalg
+
+    return rnnalg.compile(program, dtype=np.float32)
+
+
+def load_trained(args, which: str = "best"):
+    """(program, model, params, meta) from `args.checkpoint` for the spec in `args`.
+
+    The spec (after --set) must be the one the checkpoint was trained with.
+    """
+    from ..commands.common import load_program
+
+    program = load_program(args)
+    arrays, meta = ckpt.load(args.checkpoint, which, program=program)
+    model = compile_model(program)
+    params = ckpt.split_prefix(arrays, "param")
+    return program, model, params, meta

@@ -1,0 +1,297 @@
+"""The training loop (DESIGN §3): minibatch SGD-momentum or Adam with the paper's schedule.
+
+One update, for a batch with targets y and noise ε:
+
+    θ̃ = θ + σ·ε  on weights and embeddings (weight noise; biases stay clean)
+    loss, g = model.loss_and_grad(θ̃, batch, state, dropout masks)   # g is taken at θ̃
+    g ← g · min(1, c / ‖g‖)                                           # global-norm clipping
+    θ ← optimiser(θ, g)                                               # applied to the clean θ
+
+After each epoch the whole validation split is evaluated (dropout off).  When it has not
+improved for `patience` epochs, the learning rate is halved and the best parameters are
+reloaded (optimiser state reset); after `halvings` halvings the next plateau stops the run.
+
+Everything that decides the future of a run lives in `RunState` + three RNG streams
+(init, data order, noise), all derived from `--seed`; a checkpoint stores them, so a
+resumed run continues bit for bit as if it had never stopped, even mid-epoch.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import TrainingError
+from . import checkpoint as ckpt
+from .config import TrainConfig
+from .feed import METRIC_LABELS, UNIT_PLURALS, batches, carried_state, evaluate_split, model_batch
+from .monitor import Monitor
+from .optim import OPTIMIZERS, clip_by_global_norm
+
+
+@dataclass
+class RunState:
+    """The scalar part of a run (saved in the checkpoint JSON)."""
+
+    lr: float
+    epoch: int = 0  # finished epochs
+    step: int = 0  # updates taken
+    batch: int = 0  # batches done in the unfinished epoch
+    bad_epochs: int = 0
+    halvings: int = 0
+    best_valid: float = math.inf
+    best_epoch: int = 0
+    stopped: str | None = None  # 'early stop' once the schedule ends the run
+    history: list = field(default_factory=list)
+    part_loss: float = 0.0  # sum of loss·count over the unfinished epoch
+    part_count: int = 0
+    part_seconds: float = 0.0
+
+
+def seeded_rngs(seed: int) -> dict:
+    """Three independent streams from one seed: 'init', 'data' (order), 'noise'."""
+    children = np.random.SeedSequence(seed).spawn(3)
+    return {name: np.random.default_rng(s) for name, s in zip(("init", "data", "noise"), children)}
+
+
+def add_weight_noise(params: dict, roles: dict, sigma: float, rng) -> dict:
+    """θ + σ·N(0, 1) on 'weight' and 'embedding' parameters, biases unchanged."""
+    noisy = {}
+    for name, p in params.items():
+        if roles[name] in ("weight", "embedding"):
+            noisy[name] = p + (sigma * rng.standard_normal(p.shape)).astype(p.dtype)
+        else:
+            noisy[name] = p
+    return noisy
+
+
+def _all_finite(arrays) -> bool:
+    return all(np.all(np.isfinite(a)) for a in arrays)
+
+
+class Trainer:
+    """Owns one run: its model, data, state and run directory."""
+
+    def __init__(self, model, dataset, config: TrainConfig, run_dir, quiet=False, out=None, err=None):
+        from ..data import metric_for
+
+        self.model, self.dataset, self.config = model, dataset, config
+        self.run_dir = run_dir
+        self.metric_name, self.metric_fn = metric_for(dataset)
+        self.monitor = Monitor(run_dir, METRIC_LABELS.get(self.metric_name, self.metric_name),
+                               UNIT_PLURALS.get(dataset.unit, "steps"), quiet, out, err)
+        self.init_opt, self.update_opt, _ = OPTIMIZERS[config.optimizer]
+        self.stop_request = None  # set by the SIGINT handler
+
+    # ------------------------------------------------------------------ fresh / restore
+
+    def start_fresh(self) -> None:
+        c = self.config
+        rngs = seeded_rngs(c.seed)
+        self.params = self.model.init_params(rngs["init"], scheme=c.init, scale=c.init_scale)
+        self.opt_state = self.init_opt(self.params)
+        self.best_params = None
+        self.data_rng_start = ckpt.rng_to_array(rngs["data"])  # data RNG at the epoch's start
+        self.noise_rng = rngs["noise"]
+        self.carry = None
+        self.state = RunState(lr=c.lr)
+
+    def restore(self, arrays: dict, meta: dict) -> None:
+        self.params = ckpt.split_prefix(arrays, "param")
+        self.opt_state = ckpt.split_prefix(arrays, "opt")
+        best = ckpt.split_prefix(arrays, "best")
+        self.best_params = best or None
+        self.data_rng_start = arrays["rng/data"]
+        self.noise_rng = ckpt.rng_from_array(arrays["rng/noise"])
+        carry = ckpt.split_prefix(arrays, "carry")
+        self.carry = carry or None
+        names = {f.name for f in dataclasses.fields(RunState)}
+        self.state = RunState(**{k: v for k, v in meta["run"].items() if k in names})
+
+    # ---------------------------------------------------------------------- checkpoints
+
+    def save(self, tag: str = "last") -> None:
+        if tag == "best":
+            arrays = ckpt.with_prefix("param", self.best_params)
+        else:
+            arrays = {**ckpt.with_prefix("param", self.params), **ckpt.with_prefix("opt", self.opt_state),
+                      **ckpt.with_prefix("best", self.best_params or {}),
+                      **ckpt.with_prefix("carry", self.carry or {}),
+                      "rng/data": self.data_rng_start, "rng/noise": ckpt.rng_to_array(self.noise_rng)}
+        meta = {"tag": tag, "config": self.config.to_json(), "run": dataclasses.asdict(self.state),
+                "metric": self.metric_name, "dataset_unit": self.dataset.unit, "rnnalg": _version()}
+        ckpt.save(self.run_dir, tag, arrays, meta, self.model.program)
+
+    # ----------------------------------------------------------------------- training
+
+    def run(self) -> str:
+        """Train until the epoch budget, the schedule, the time limit or Ctrl-C stops it.
+
+        Returns the reason: 'epochs', 'early stop', 'time limit' or 'interrupted'.
+        """
+        c, s = self.config, self.state
+        self.deadline = None if c.time_limit is None else time.monotonic() + c.time_limit
+        with self._sigint_saves():
+            while s.stopped is None and s.epoch < c.epochs:
+                reason = self._train_epoch()
+                if reason:
+                    self.save("last")
+                    self.monitor.plot(s.history)
+                    return reason
+                self._end_epoch()
+        self.monitor.plot(s.history)
+        return s.stopped or "epochs"
+
+    def _train_epoch(self):
+        """Run the rest of the current epoch; returns a stop reason or None when it finished."""
+        c, s = self.config, self.state
+        data_rng = ckpt.rng_from_array(self.data_rng_start)
+        last_total = s.history[-1]["batches"] if s.history else None
+        bar = self.monitor.bar(s.epoch + 1, last_total)
+        started = time.monotonic() - s.part_seconds
+        try:
+            for index, batch in enumerate(batches(self.dataset, "train", c.batch_size, c.steps, data_rng)):
+                if index < s.batch:  # already done before a mid-epoch checkpoint
+                    continue
+                loss = self._update(batch)
+                s.batch, s.step = index + 1, s.step + 1
+                s.part_loss += loss * batch.count
+                s.part_count += batch.count
+                s.part_seconds = time.monotonic() - started
+                bar.update(1)
+                self.monitor.batch_postfix(bar, s.part_loss / max(1, s.part_count),
+                                           s.part_count / max(s.part_seconds, 1e-9))
+                if self.stop_request:
+                    return self.stop_request
+                if self.deadline is not None and time.monotonic() > self.deadline:
+                    return "time limit"
+        finally:
+            bar.close()
+        self.data_rng_start = ckpt.rng_to_array(data_rng)
+        return None
+
+    def _update(self, batch) -> float:
+        c, s = self.config, self.state
+        mb = model_batch(self.model.program, batch)
+        state = carried_state(batch, self.carry)
+        T, B = batch.mask.shape
+        noise = self.model.draw_noise(self.noise_rng, T, B) if self.model.has_dropout else None
+        used = self.params
+        if c.weight_noise > 0:
+            used = add_weight_noise(self.params, self.model.param_roles, c.weight_noise, self.noise_rng)
+        loss, grads, final_state = self.model.loss_and_grad(used, mb, state=state, noise=noise)
+        where = f"epoch {s.epoch + 1}, step {s.step + 1}"
+        if not np.isfinite(loss):
+            self._fail(f"the training loss became {float(loss)} at {where}")
+        grads, norm = clip_by_global_norm(grads, c.clip)
+        if not np.isfinite(norm):
+            bad = next(k for k, g in grads.items() if not _all_finite([g]))
+            self._fail(f"the gradient of {bad} holds NaN or Inf at {where}")
+        self.params, self.opt_state = self.update_opt(self.params, grads, self.opt_state, s.lr,
+                                                      momentum=c.momentum, nesterov=c.nesterov)
+        self.carry = final_state
+        return float(loss)
+
+    def _fail(self, message: str):
+        kept = self.run_dir / "last.json"
+        hint = (f"the last good checkpoint is kept in {kept}" if kept.exists()
+                else "no checkpoint had been written yet")
+        raise TrainingError(f"error: {message}; {hint}. Try a smaller --lr or a --clip value.")
+
+    def _end_epoch(self) -> None:
+        c, s = self.config, self.state
+        nll, count = evaluate_split(self.model, self.params, self.dataset, "valid", c.eval_batch_size, c.steps)
+        valid = self.metric_fn(nll, count)
+        if not np.isfinite(nll):
+            self._fail(f"the validation NLL became {nll} after epoch {s.epoch + 1}")
+        s.epoch += 1
+        record = {"epoch": s.epoch, "step": s.step, "train_loss": s.part_loss / max(1, s.part_count),
+                  "valid": valid, "metric": self.metric_name, "lr": s.lr,
+                  "seconds": round(s.part_seconds, 3), "rate": s.part_count / max(s.part_seconds, 1e-9),
+                  "batches": s.batch}
+        improved = valid < s.best_valid
+        if improved:
+            s.best_valid, s.best_epoch, s.bad_epochs = valid, s.epoch, 0
+            self.best_params = {k: v.copy() for k, v in self.params.items()}
+        else:
+            s.bad_epochs += 1
+            if s.bad_epochs >= c.patience:
+                self._plateau()
+        s.history.append(record)
+        s.batch, s.part_loss, s.part_count, s.part_seconds = 0, 0.0, 0, 0.0
+        self.carry = None
+        self.monitor.epoch_line(record, c.epochs, improved)
+        if improved:
+            self.save("best")
+        self.save("last")
+        self.monitor.write_metrics(s.history)
+        if s.epoch % 10 == 0:
+            self.monitor.plot(s.history)
+
+    def _plateau(self) -> None:
+        """Validation stalled: halve the lr and go back to the best parameters, or stop."""
+        s = self.state
+        s.bad_epochs = 0
+        if s.halvings >= self.config.halvings:
+            s.stopped = "early stop"
+            self.monitor.say(f"validation has not improved for {self.config.patience} epochs "
+                             f"after {s.halvings} lr halvings: stopping")
+            return
+        s.halvings += 1
+        s.lr /= 2
+        self.params = {k: v.copy() for k, v in self.best_params.items()}
+        self.opt_state = self.init_opt(self.params)
+        self.monitor.say(f"validation stalled: lr halved to {s.lr:.3g}, best parameters "
+                         f"(epoch {s.best_epoch}) reloaded")
+
+    # -------------------------------------------------------------------------- Ctrl-C
+
+    def _sigint_saves(self):
+        trainer = self
+
+        class _Handler:
+            def __enter__(self):
+                self.previous = None
+                if threading.current_thread() is threading.main_thread():
+                    self.previous = signal.signal(signal.SIGINT, self.handle)
+                return self
+
+            def handle(self, signum, frame):
+                if trainer.stop_request:  # a second Ctrl-C: stop at once
+                    raise KeyboardInterrupt
+                trainer.stop_request = "interrupted"
+                trainer.monitor.note("\ninterrupted: finishing this batch and saving "
+                                     "(Ctrl-C again to abort without saving)")
+
+            def __exit__(self, *exc):
+                if self.previous is not None:
+                    signal.signal(signal.SIGINT, self.previous)
+                return False
+
+        return _Handler()
+
+    # ---------------------------------------------------------------------- final test
+
+    def final_params(self) -> dict:
+        return self.best_params if self.best_params is not None else self.params
+
+    def evaluate(self, split: str, params=None):
+        """(metric, nll_sum, count) of `params` (default: the best ones) on a split."""
+        c = self.config
+        nll, count = evaluate_split(self.model, params or self.final_params(), self.dataset, split,
+                                    c.eval_batch_size, c.steps)
+        return self.metric_fn(nll, count), nll, count
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("rnnalg")
+    except Exception:  # not installed: running from a checkout
+        return "0.1.0+source"
