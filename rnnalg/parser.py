@@ -1,0 +1,251 @@
+"""Text -> `syntax.Spec`: the lark grammar `grammar/rnnalg.lark` plus a transformer.
+
+    parse("input x : binary[88]\\n...", file="dots.rnn") -> Spec(items=(Decl(...), ...))
+    load("examples/dots.rnn")                           -> the same, read from a file
+
+Every record carries a `Span` (file, 1-based line and column, exclusive end, the
+source line).  No lark exception or traceback leaves this module: every problem
+becomes an `errors.SpecError` whose diagnostic codes are
+
+    syntax           the text does not follow the grammar (friendly message, located)
+    too-deep         expressions nested more than MAX_DEPTH levels
+    unreadable-file  `load` could not read the file
+    encoding         the file is not UTF-8 (located at the first bad byte)
+
+The friendly syntax messages are tables in `rnnalg/parser_errors.py`.
+"""
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from lark import Lark, Token, Transformer_NonRecursive, Tree, v_args
+from lark.exceptions import LarkError, UnexpectedInput, VisitError
+
+from . import syntax as S
+from .errors import Diagnostic, Span, SpecError
+from .parser_errors import explain
+
+MAX_DEPTH = 100  # nesting levels of one statement's parse tree
+KEYWORDS = frozenset({"let", "input", "output", "state", "MLP", "real", "binary", "token"})
+
+
+def _grammar_text() -> str:
+    """The grammar file, from the source tree or from the installed `rnnalg.grammar` package."""
+    path = Path(__file__).resolve().parent.parent / "grammar" / "rnnalg.lark"
+    if path.is_file():
+        return path.read_text(encoding="utf-8")
+    from importlib.resources import files  # installed: grammar/ ships as rnnalg.grammar
+
+    return files("rnnalg.grammar").joinpath("rnnalg.lark").read_text(encoding="utf-8")
+
+
+class _Continuation:
+    """Post-lexer: drop newlines inside ( ) and [ ] so expressions may span lines."""
+
+    always_accept = ("_NL", "NEXT_NAME")  # NEXT_NAME: so `state h' : H` lexes h' (and is refused)
+
+    def process(self, stream):
+        depth = 0
+        for tok in stream:
+            if tok.type == "_NL":
+                if depth:
+                    continue
+            elif tok.value in ("(", "["):
+                depth += 1
+            elif tok.value in (")", "]"):
+                depth = max(0, depth - 1)
+            yield tok
+
+
+@lru_cache(maxsize=None)
+def grammar() -> Lark:
+    """The LALR parser (built once)."""
+    return Lark(_grammar_text(), parser="lalr", lexer="contextual", postlex=_Continuation(),
+                propagate_positions=True, maybe_placeholders=True)
+
+
+def raw_parse(text: str) -> Tree:
+    """The lark tree of `text` (lark exceptions escape: for internal use and error matching)."""
+    return grammar().parse(text + "\n")
+
+
+# ---------------------------------------------------------------- tree -> records
+
+_INT = re.compile(r"[+-]?\d+")
+
+
+class _Locator:
+    """Makes Spans for one text."""
+
+    def __init__(self, text: str, file: str):
+        self.file, self.lines = file, text.split("\n")
+
+    def line_text(self, line: int) -> str:
+        return self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+
+    def span(self, line, col, end_line, end_col) -> Span:
+        return Span(self.file, line, col, end_line, end_col, self.line_text(line))
+
+    def of_meta(self, meta) -> Span:
+        return self.span(meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def of_token(self, tok: Token) -> Span:
+        line, col = tok.line or 1, tok.column or 1
+        end_line = tok.end_line or line
+        end_col = tok.end_column if tok.end_column and end_line == line else col + max(1, len(tok))
+        return self.span(line, col, end_line, end_col)
+
+
+def _error(code: str, message: str, span: Span) -> SpecError:
+    return SpecError(Diagnostic(code, message, span))
+
+
+@v_args(meta=True)
+class _ToSyntax(Transformer_NonRecursive):
+    """One method per grammar rule (or alias), each building the syntax record of that name."""
+
+    def __init__(self, loc: _Locator):
+        super().__init__()
+        self.loc = loc
+
+    def _number(self, tok: Token):
+        text = str(tok)
+        try:
+            value = int(text) if _INT.fullmatch(text) else float(text)
+        except ValueError:  # more digits than Python converts
+            raise _error("syntax", f"number too long: {text[:20]}...", self.loc.of_token(tok)) from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _error("syntax", f"number out of range: {text}", self.loc.of_token(tok))
+        return value
+
+    def _ident(self, tok: Token) -> str:
+        """A value name; keywords are reserved everywhere, even where lark could tell them apart."""
+        if str(tok).rstrip("'") in KEYWORDS:
+            raise _error("syntax", f"'{tok.rstrip(chr(39))}' is a keyword and cannot name a value",
+                         self.loc.of_token(tok))
+        return str(tok)
+
+    def start(self, meta, items):
+        return tuple(items)
+
+    def let(self, meta, c):
+        return S.Let(self._ident(c[0]), self._number(c[1]), self.loc.of_meta(meta))
+
+    def role(self, meta, c):
+        return str(c[0])
+
+    kind = role
+
+    def decl(self, meta, c):
+        return S.Decl(c[0], self._ident(c[1]), c[2], self.loc.of_meta(meta))
+
+    def type(self, meta, c):
+        return S.Type(c[0], c[1], self.loc.of_meta(meta))
+
+    def real_type(self, meta, c):
+        return S.Type("real", c[0], self.loc.of_meta(meta))
+
+    def size(self, meta, c):
+        tok = c[0]
+        if tok.type == "NAME":
+            return self._ident(tok)
+        value = self._number(tok)
+        if not isinstance(value, int):
+            raise _error("syntax", f"a size must be a whole number or a `let` name, not {tok}",
+                         self.loc.of_token(tok))
+        return value
+
+    def equation(self, meta, c):
+        return S.Equation(self._ident(c[0]), c[1], c[2], self.loc.of_meta(meta))
+
+    def predict(self, meta, c):
+        return S.Predict(c[1], self.loc.of_meta(meta))
+
+    def plus(self, meta, c):
+        operands = tuple(x for x in c if not (isinstance(x, Token) and x.type == "PLUS"))
+        return S.Plus(operands, self.loc.of_meta(meta))
+
+    def name(self, meta, c):
+        return S.Name(self._ident(c[0]), self.loc.of_meta(meta))
+
+    def call(self, meta, c):
+        return S.Call(str(c[0]), c[1] or (), c[2], self.loc.of_meta(meta))
+
+    def mlp(self, meta, c):
+        return S.MLP(c[0], c[1], self.loc.of_meta(meta))
+
+    def args(self, meta, c):
+        return tuple(self._number(tok) for tok in c)
+
+    def layers(self, meta, c):
+        return tuple(c)
+
+    def layer(self, meta, c):
+        return S.Layer(str(c[0]), c[1] or (), c[2], self.loc.of_meta(meta))
+
+
+def _check_depth(tree: Tree, loc: _Locator) -> None:
+    """Refuse absurdly nested statements before anything recursive (==, repr, checker) sees them."""
+    depth = {id(tree): 0}
+    for sub in tree.iter_subtrees_topdown():
+        for child in sub.children:
+            if isinstance(child, Tree):
+                depth[id(child)] = depth[id(sub)] + 1
+                if depth[id(child)] > MAX_DEPTH:
+                    raise _error("too-deep", f"expression nested more than {MAX_DEPTH} levels deep",
+                                 loc.of_meta(child.meta))
+
+
+# ---------------------------------------------------------------- entry points
+
+def parse(text: str, file: str = "<spec>") -> S.Spec:
+    """Parse spec text into a `syntax.Spec`; raise `SpecError` (code 'syntax', ...) if malformed."""
+    if not isinstance(text, str):
+        raise TypeError(f"parse() takes the spec text as a str, not {type(text).__name__}")
+    loc = _Locator(text, file)
+    try:
+        tree = raw_parse(text)
+    except UnexpectedInput as err:
+        raise explain(err, text, loc) from None
+    except LarkError as err:  # not expected from LALR, but never let one out
+        raise _error("syntax", f"cannot parse: {err}", loc.span(1, 1, 1, 2)) from None
+    _check_depth(tree, loc)
+    try:
+        items = _ToSyntax(loc).transform(tree)
+    except VisitError as err:
+        if isinstance(err.orig_exc, SpecError):
+            raise err.orig_exc from None
+        raise _error("syntax", f"cannot parse: {err.orig_exc}", loc.of_meta(err.obj.meta)) from None
+    return S.Spec(items, file=file, text=text)
+
+
+def load(path) -> S.Spec:
+    """Read and parse a spec file (UTF-8).  Codes: 'unreadable-file', 'encoding', 'syntax'."""
+    name = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except (OSError, ValueError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        raise _error("unreadable-file", f"cannot read spec file {name}: {reason}", None) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise _encoding_error(data, err.start, name) from None
+    if text.startswith("\ufeff"):  # a UTF-8 byte-order mark is not part of the spec
+        text = text[1:]
+    return parse(text, file=name)
+
+
+def _encoding_error(data: bytes, offset: int, file: str) -> SpecError:
+    before = data[:offset]
+    line = before.count(b"\n") + 1
+    line_start = before.rfind(b"\n") + 1
+    col = len(before[line_start:].decode("utf-8", errors="replace")) + 1
+    line_end = data.find(b"\n", offset)
+    raw_line = data[line_start:line_end if line_end >= 0 else len(data)]
+    text = raw_line.decode("utf-8", errors="replace")
+    span = Span(file, line, col, line, col + 1, text)
+    return _error("encoding", f"the spec is not valid UTF-8 (byte 0x{data[offset]:02x})", span)
