@@ -59,13 +59,17 @@ def read_text(path: str) -> str:
 def _char_symbols(src: Source) -> str:
     if not src.spaced:
         return src.text
-    gaps = src.text[1::2]
-    k = len(gaps) - len(gaps.lstrip(" "))
+    symbols, gaps = src.text[0::2], src.text[1::2]
+    k = len(gaps) - len(gaps.lstrip(" "))  # first gap that is not a space
+    j = symbols.find(" ")  # a space where a symbol should be: two spaces in a row
+    if 0 <= j <= k:
+        raise DataError(src.file, "two spaces in a row (this format writes every symbol followed "
+                        "by a single space)", src.position(2 * j))
     if k < len(gaps):
         raise DataError(src.file, f"expected one space after each symbol, found {gaps[k]!r} "
                         "(this format writes every symbol followed by a single space)",
                         src.position(2 * k + 1))
-    return src.text[0::2]
+    return symbols
 
 
 def _word_symbols(src: Source) -> list[str]:

@@ -1,0 +1,96 @@
+"""User text files, tokens <-> text, metrics, and the spec/data compatibility check."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rnnalg.data import (Dataset, bits_per_char, check_compatible, load_dataset, metric_for,
+                         nll_per_step, perplexity, roll_to_notes, text_to_tokens, tokens_to_text)
+from rnnalg.errors import DataError, UsageError
+
+
+def test_single_text_file_is_split_90_5_5_by_lines(tmp_path):
+    lines = [f"line{i % 7}\n" for i in range(40)]
+    path = tmp_path / "story.txt"
+    path.write_text("".join(lines))
+    ds = load_dataset(str(path))
+    assert (ds.name, ds.kind, ds.unit, ds.source) == ("story", "text", "char", str(path))
+    assert ds.vocab == tuple(sorted(set("".join(lines))))
+    decoded = {s: tokens_to_text(v[0], ds.vocab, "char") for s, v in ds.splits.items()}
+    assert decoded == {"train": "".join(lines[:36]), "valid": "".join(lines[36:38]),
+                       "test": "".join(lines[38:])}
+    words = load_dataset(str(path), unit="word")
+    assert words.unit == "word" and words.vocab == ("<eos>",) + tuple(f"line{i}" for i in range(7))
+    assert [words.vocab[i] for i in words.splits["test"][0]] == ["line3", "<eos>", "line4", "<eos>"]
+    assert metric_for(words)[0] == "ppl" and metric_for(ds)[0] == "bpc"
+    with pytest.raises(UsageError):
+        load_dataset(str(path), unit="frame")
+
+
+def test_unterminated_last_line_still_ends_with_eos(tmp_path):
+    for split in ("train", "valid", "test"):
+        (tmp_path / f"{split}.txt").write_text("a b\nb a")
+    ds = load_dataset(str(tmp_path), unit="word")
+    assert [ds.vocab[i] for i in ds.splits["valid"][0]] == ["a", "b", "<eos>", "b", "a", "<eos>"]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.text(alphabet="ab c\n_", max_size=40))
+def test_char_tokens_round_trip(text):
+    vocab = ("\n", " ", "_", "a", "b", "c")
+    ids = text_to_tokens(text, vocab, "char")
+    assert ids.dtype == np.int32 and [vocab[i] for i in ids] == list(text)
+    assert tokens_to_text(ids, vocab, "char") == text
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.sampled_from(["the", "cat", "<eos>", "<unk>"]), max_size=20))
+def test_word_tokens_round_trip(words):
+    vocab = ("<eos>", "<unk>", "cat", "the")
+    ids = np.array([vocab.index(w) for w in words], dtype=np.int32)
+    text = tokens_to_text(ids, vocab, "word")
+    assert "<eos>" not in text
+    assert text_to_tokens(text, vocab, "word").tolist() == ids.tolist()
+
+
+def test_roll_to_notes():
+    roll = np.zeros((3, 88), dtype=np.uint8)
+    roll[0, [0, 39, 87]] = 1
+    roll[2, 2] = 1
+    assert roll_to_notes(roll) == [[21, 60, 108], [], [23]]
+    assert roll_to_notes(roll.astype(np.float32) * 0.7) == [[21, 60, 108], [], [23]]
+
+
+def test_metrics():
+    assert nll_per_step(30.0, 10) == 3.0
+    assert bits_per_char(math.log(2) * 10, 10) == pytest.approx(1.0)
+    assert perplexity(10 * math.log(120.0), 10) == pytest.approx(120.0)
+    assert perplexity(1e6, 1) == math.inf
+    with pytest.raises(ValueError):
+        nll_per_step(1.0, 0)
+
+
+def fake(kind, unit, vocab=None, name="ptb-char"):
+    return Dataset(name, kind, {}, vocab, "here", unit)
+
+
+def test_check_compatible():
+    music = fake("music", "frame", name="jsb")
+    check_compatible(music, "binary", 88, "binary", 88, "dots.rnn")
+    with pytest.raises(DataError) as err:
+        check_compatible(music, "binary", 88, "token", 88, "dots.rnn")
+    assert str(err.value).startswith("dots.rnn: error: declares output y : token[88] but jsb has 88-key")
+    chars = fake("text", "char", tuple("abcdefghij" * 5)[:50])
+    check_compatible(chars, "token", 50, "token", 50, "char_rnn.rnn")
+    with pytest.raises(DataError) as err:
+        check_compatible(chars, "token", 40, "token", 50, "examples/char_rnn.rnn")
+    assert "examples/char_rnn.rnn" in str(err.value)
+    assert "declares input x : token[40] but ptb-char has 50 symbols" in str(err.value)
+    words = fake("text", "word", ("<eos>", "a"), name="ptb-word")
+    with pytest.raises(DataError) as err:
+        check_compatible(words, "binary", 2, "token", 2, "w.rnn", input_name="w")
+    assert "declares input w : binary[2] but ptb-word has 2 words" in str(err.value)
