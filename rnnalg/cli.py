@@ -1,0 +1,81 @@
+"""The `rnnalg` command: `main(argv) -> int` over argparse, one subcommand per module."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import RnnalgError
+
+# subcommand -> (module in rnnalg.commands, one-line help)
+COMMANDS = {
+    "check": ("check", "parse and type-check a spec; errors as file:line:col"),
+    "compile": ("compile_", "show the operator graph; -o writes the standalone numpy module"),
+    "bench": ("bench", "median milliseconds of one forward+backward pass"),
+    "train": ("train", "train a spec on a dataset (progress, metrics JSONL, checkpoints)"),
+    "eval": ("eval_", "evaluate a checkpoint: NLL per frame / BPC / perplexity"),
+    "sample": ("sample", "generate music (MIDI) or text from a checkpoint"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError (exit 2) instead of exiting the interpreter."""
+
+    def error(self, message):
+        raise _ArgError(f"{self.prog}: error: {message}")
+
+
+class _ArgError(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rnnalg", description="Compose deep RNNs from ⊕ (plus) and ▷ (predict).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = _command_module(module_name)
+        if module is None:
+            continue
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("spec", help="the .rnn spec file")
+        p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                       help="override a `let` size (repeatable)")
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def _command_module(module_name):
+    try:
+        return importlib.import_module(f"rnnalg.commands.{module_name}")
+    except ModuleNotFoundError as err:
+        if err.name == f"rnnalg.commands.{module_name}":
+            return None  # command not built yet
+        raise
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _ArgError as err:
+        print(parser.format_usage().rstrip(), file=sys.stderr)
+        print(err, file=sys.stderr)
+        return 2
+    except SystemExit as exit_:  # --help
+        return int(exit_.code or 0)
+    try:
+        return int(args._run(args) or 0)
+    except RnnalgError as err:
+        print(err, file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("rnnalg: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,346 @@
+"""Lower a program to a standalone numpy module: forward, loss and BPTT gradients.
+
+The module is plain Python text (what `rnnalg compile -o` writes, and what training
+runs).  The step is split in three phases (DESIGN §2):
+
+    pre   for all T·B positions at once: input projections `P = b + Σ x W` (embeddings by lookup)
+    scan  for t in 0..T-1: only the state-dependent terms `a_t = P[t] + Σ h_t W`
+    post  for all positions at once: what reads states but feeds none back (predict, losses)
+
+and the backward pass mirrors it: post grads over all steps, one reverse scan for
+the state-dependent part that records d loss / d a_t for every affine, then every
+weight gradient as one (in × T·B) @ (T·B × out) product.  A masked position keeps
+its state: h_t = h_{t-1} + m_t (f(…) − h_{t-1}).
+"""
+from __future__ import annotations
+
+import inspect
+
+from ..ir import Program
+from . import prelude
+from .plan import Plan
+from .rules import Site, forward_rules, link_rules, loss_rules, vjp_rules
+
+INDENT = "    "
+
+
+class _Lines(list):
+    """Source lines plus the names whose (stacked) gradient has been bound."""
+
+    def __init__(self):
+        super().__init__()
+        self.bound = set()
+
+    def add(self, text, depth=1):
+        self.append(INDENT * depth + text)
+
+    def contribute(self, grad, expr, depth=1):
+        """grad += expr, or grad = expr the first time."""
+        self.add(f"{grad} = {grad} + {expr}" if grad in self.bound else f"{grad} = {expr}", depth)
+        self.bound.add(grad)
+
+
+class Emitter:
+    def __init__(self, program: Program):
+        self.p = Plan(program)
+        self.program = program
+        n = self.p.name
+        self.w = lambda name: n("", name)  # parameter array
+        self.v = lambda name: n("", name)  # a var: stacked array, or the current step's value in the scan
+        self.g = lambda name: n("g_", name)  # its gradient (same shape as `v`)
+        self.gpost = lambda name: n("gpost_", name)  # stacked grads that the post phase sends into the scan
+        self.G = lambda name: n("G_", name)  # stacked d loss / d a_t of a scan affine
+        self.P = lambda name: n("P_", name)  # pre-part of an affine: b + Σ (input terms)
+        self.D = lambda name: n("D_", name)  # dropout mask
+        self.S = lambda name: n("S_", name)  # per-step buffer of a stored scan var
+        self.buf = lambda name: n("buf_", name)  # (T+1, B, W): h_0 then h_1..h_T
+        self.carry = lambda name: n("carry_", name)  # d loss / d h_t from step t+1
+        self.zero = lambda state: n("zeros_", state.prev.name)
+
+    # ---- where a var's value lives -----------------------------------------------------------
+    def stacked(self, name):
+        """All steps' values, (T, B, W)."""
+        cat = self.p.category[name]
+        if cat == "prev":
+            return f"{self.buf(name)}[:-1]"
+        if name in self.p.next_of:
+            return f"{self.buf(self.p.next_of[name].prev.name)}[1:]"
+        if cat == "scan":
+            return self.S(name)
+        return self.v(name)
+
+    def at_step(self, name):
+        """Step t's value, read back from the buffers during the reverse scan."""
+        if self.p.category[name] == "prev":
+            return f"{self.buf(name)}[t]"
+        if name in self.p.next_of:
+            return f"{self.buf(self.p.next_of[name].prev.name)}[t + 1]"
+        return f"{self.S(name)}[t]"
+
+    def site(self, e, a, out, g="", step=False):
+        attrs = dict(e.attrs)
+        mask_var = self.D(e.out.name)
+        return Site(a=a, out=out, g=g, attrs=attrs, mask_var=mask_var, mask=f"{mask_var}[t]" if step else mask_var)
+
+    def pre_part(self, e):
+        """The affine's input terms plus bias (an array name), or just the bias."""
+        return self.P(e.out.name) if self.p.pre_args(e) else self.w(e.params[-1])
+
+    # ---- forward -----------------------------------------------------------------------------
+    def forward(self, out: _Lines):
+        p, prog = self.p, self.program
+        for par in prog.params:
+            out.add(f"{self.w(par.name)} = params[{par.name!r}]")
+        for v in prog.inputs:
+            out.add(f"{self.v(v.name)} = batch[{v.name!r}]")
+        out.add(f"T, B = {self.v(prog.inputs[0].name)}.shape[:2]")
+        out.add(f"dt = params[{prog.params[0].name!r}].dtype")
+        out.add("masked = batch.get('mask') is not None")
+        out.add("m = batch['mask'].astype(dt) if masked else np.ones((T, B), dtype=dt)")
+        out.add("mk = m[:, :, None]")
+        for e in p.dropout_eqns:
+            out.add(f"{self.D(e.out.name)} = None if noise is None else noise[{e.out.name!r}]")
+        out.add("# -- pre: everything that depends only on the inputs, all steps at once")
+        for e in prog.eqns:
+            if e.op == "affine" and p.pre_args(e):
+                terms = [self.w(e.params[-1])] + [self._input_term(a, w) for a, w in p.pre_args(e)]
+                target = self.v(e.out.name) if p.category[e.out.name] == "pre" else self.P(e.out.name)
+                out.add(f"{target} = {' + '.join(terms)}")
+            elif p.category[e.out.name] == "pre":
+                out.add(f"{self.v(e.out.name)} = {forward_rules[e.op](self.site(e, self.v(e.args[0].name), ''))}")
+        if prog.states:
+            self._forward_scan(out)
+        out.add("# -- post: reads the states, feeds none back; all steps at once")
+        for e in p.eqns["post"]:
+            if e.op == "affine":
+                terms = [self.pre_part(e)] + [f"_mm({self.stacked(a.name)}, {self.w(w)})" for a, w in p.state_args(e)]
+                out.add(f"{self.v(e.out.name)} = {' + '.join(terms)}")
+            else:
+                out.add(f"{self.v(e.out.name)} = {forward_rules[e.op](self.site(e, self.stacked(e.args[0].name), ''))}")
+
+    def _input_term(self, a, w):
+        return f"{self.w(w)}[{self.v(a.name)}]" if a.kind == "token" else f"_mm({self.v(a.name)}, {self.w(w)})"
+
+    def _forward_scan(self, out: _Lines):
+        p, prog = self.p, self.program
+        out.add("# -- scan: only the state-dependent terms, step by step")
+        for s in prog.states:
+            out.add(f"{self.buf(s.prev.name)} = np.empty((T + 1, B, {s.prev.width}), dtype=dt)")
+            out.add(f"{self.buf(s.prev.name)}[0] = 0 if state is None else state[{s.prev.name!r}]")
+        for e in p.eqns["scan"]:
+            if e.out.name in p.stored and e.out.name not in p.next_of:
+                out.add(f"{self.S(e.out.name)} = np.empty((T, B, {e.out.width}), dtype=dt)")
+        for s in prog.states:
+            out.add(f"{self.v(s.prev.name)} = {self.buf(s.prev.name)}[0]")
+        out.add("for t in range(T):")
+        for e in p.eqns["scan"]:
+            name = e.out.name
+            if e.op == "affine":
+                pre = self.pre_part(e)
+                terms = [f"{pre}[t]" if p.pre_args(e) else pre]
+                terms += [f"{self.v(a.name)} @ {self.w(w)}" for a, w in p.state_args(e)]
+                out.add(f"{self.v(name)} = {' + '.join(terms)}", 2)
+            else:
+                out.add(f"{self.v(name)} = {forward_rules[e.op](self.site(e, self.v(e.args[0].name), '', step=True))}", 2)
+            if name in p.next_of:
+                prev = self.v(p.next_of[name].prev.name)
+                out.add("if masked:  # a padded step keeps its state", 2)
+                out.add(f"{self.v(name)} = {prev} + mk[t] * ({self.v(name)} - {prev})", 3)
+                out.add(f"{self.buf(p.next_of[name].prev.name)}[t + 1] = {self.v(name)}", 2)
+            elif name in p.stored:
+                out.add(f"{self.S(name)}[t] = {self.v(name)}", 2)
+        for s in prog.states:
+            out.add(f"{self.v(s.prev.name)} = {self.v(s.next.name)}", 2)
+
+    def losses(self, out: _Lines, with_grad: bool):
+        out.add("# -- heads: link + NLL, averaged over the unmasked positions")
+        out.add("nll_sum, count = 0.0, float(m.sum())")
+        if with_grad:
+            out.add("scale = mk / max(count, 1.0)")
+        for h in self.program.heads:
+            depth = 1
+            if not with_grad:
+                out.add(f"if {h.output.name!r} in batch:")
+                depth = 2
+            nll, grad = loss_rules[h.output.kind](self.stacked(h.logits.name), f"batch[{h.output.name!r}]")
+            for line in nll + (grad if with_grad else []):
+                out.add(line, depth)
+            out.add("nll_sum += float((nll * m).sum(dtype=np.float64))", depth)
+            if with_grad:
+                out.contribute(self.g(h.logits.name), "(dlogits * scale).astype(dt)")
+
+    # ---- backward ----------------------------------------------------------------------------
+    def backward(self, out: _Lines):
+        p = self.p
+        out.add("# -- backward: post phase, all steps at once")
+        out.add("grads = {}")
+        for e in reversed(p.eqns["post"]):
+            self._stacked_vjp(e, self.g(e.out.name), out)
+        if self.program.states:
+            self._backward_scan(out)
+        out.add("# -- backward: pre phase, all steps at once")
+        for e in reversed(p.eqns["pre"]):
+            self._stacked_vjp(e, self.g(e.out.name), out)
+        for par in self.program.params:  # parameters the loss does not reach
+            if f"grads[{par.name!r}]" not in out.bound:
+                out.add(f"grads[{par.name!r}] = np.zeros_like({self.w(par.name)})")
+
+    def _grad_target(self, name, eqn_in_scan):
+        """Where a contribution to var `name` goes, or None if the loss cannot need it."""
+        p = self.p
+        if name not in p.needs_grad:
+            return None
+        if p.is_stateful(name):
+            return None if eqn_in_scan else self.gpost(name)
+        return self.g(name)
+
+    def _stacked_vjp(self, e, grad, out: _Lines):
+        """One eqn's VJP over all steps; `grad` its stacked output gradient."""
+        if grad not in out.bound:
+            return
+        in_scan = self.p.category[e.out.name] == "scan"
+        if e.op == "affine":
+            for a, w in zip(e.args, e.params):
+                if a.kind == "token":
+                    out.add(f"grads[{w!r}] = _embed_grad({self.w(w)}.shape, {self.v(a.name)}, {grad})")
+                else:
+                    out.add(f"grads[{w!r}] = _mmT({self.stacked(a.name)}, {grad})")
+                out.bound.add(f"grads[{w!r}]")
+                target = self._grad_target(a.name, in_scan)
+                if target:
+                    out.contribute(target, f"_mm({grad}, {self.w(w)}.T)")
+            out.add(f"grads[{e.params[-1]!r}] = {grad}.sum(axis=(0, 1))")
+            out.bound.add(f"grads[{e.params[-1]!r}]")
+        else:
+            target = self._grad_target(e.args[0].name, in_scan)
+            if target:
+                site = self.site(e, self.stacked(e.args[0].name), self.stacked(e.out.name), grad)
+                out.contribute(target, vjp_rules[e.op](site))
+
+    def _backward_scan(self, out: _Lines):
+        p, prog = self.p, self.program
+        out.add("# -- backward: reverse scan over the state-dependent part (BPTT)")
+        for e in p.eqns["scan"]:
+            if e.op == "affine":
+                out.add(f"{self.G(e.out.name)} = np.empty((T, B, {e.out.width}), dtype=dt)")
+        for s in prog.states:
+            out.add(f"{self.zero(s)} = np.zeros((B, {s.prev.width}), dtype=dt)")
+            out.add(f"{self.carry(s.prev.name)} = {self.zero(s)}")
+        out.add("for t in range(T - 1, -1, -1):")
+        step = _Lines()
+        step.bound = set()
+        for name in dict.fromkeys([s.next.name for s in prog.states] + [e.out.name for e in p.eqns["scan"]]):
+            if name in p.next_of:
+                carry = self.carry(p.next_of[name].prev.name)
+                step.contribute(self.g(name), carry, 2)
+            if self.gpost(name) in out.bound:
+                step.contribute(self.g(name), f"{self.gpost(name)}[t]", 2)
+        for s in prog.states:
+            g_prev = self.g(s.prev.name)
+            post = f"{self.gpost(s.prev.name)}[t]" if self.gpost(s.prev.name) in out.bound else None
+            step.add(f"{g_prev} = {post or self.zero(s)}", 2)
+            step.bound.add(g_prev)
+        for e in reversed(p.eqns["scan"]):
+            grad = self.g(e.out.name)
+            if grad not in step.bound:
+                continue
+            if e.out.name in p.next_of:  # a padded step passes its gradient straight to h_{t-1}
+                g_prev = self.g(p.next_of[e.out.name].prev.name)
+                step.add("if masked:", 2)
+                step.add(f"{g_prev} = {g_prev} + (1 - mk[t]) * {grad}", 3)
+                step.add(f"{grad} = mk[t] * {grad}", 3)
+            if e.op == "affine":
+                step.add(f"{self.G(e.out.name)}[t] = {grad}", 2)
+                for a, w in p.state_args(e):
+                    step.contribute(self.g(a.name), f"{grad} @ {self.w(w)}.T", 2)
+            else:
+                a = e.args[0].name
+                site = self.site(e, self.at_step(a), self.at_step(e.out.name), grad, step=True)
+                step.contribute(self.g(a), vjp_rules[e.op](site), 2)
+        for s in prog.states:
+            step.add(f"{self.carry(s.prev.name)} = {self.g(s.prev.name)}", 2)
+        out.extend(step)
+        for e in p.eqns["scan"]:
+            if e.op == "affine":
+                out.bound.add(self.G(e.out.name))
+                self._stacked_vjp(e, self.G(e.out.name), out)
+
+    # ---- the module --------------------------------------------------------------------------
+    def module(self) -> str:
+        prog = self.program
+        fwd = _Lines()
+        self.forward(fwd)
+        eval_lines = _Lines()
+        eval_lines.extend(fwd)
+        self.losses(eval_lines, with_grad=False)
+        train = _Lines()
+        train.extend(fwd)
+        self.losses(train, with_grad=True)
+        self.backward(train)
+        final = "{" + ", ".join(f"{s.prev.name!r}: {self.buf(s.prev.name)}[T]" for s in prog.states) + "}"
+        logits = "{" + ", ".join(f"{h.output.name!r}: {self.stacked(h.logits.name)}" for h in prog.heads) + "}"
+        links = "\n".join(
+            f"    out[{h.output.name!r}] = {link_rules[h.output.kind](f'logits[{h.output.name!r}]')}"
+            for h in prog.heads)
+        header = "\n".join("# " + line for line in (prog.text or "").splitlines())
+        return _MODULE.format(
+            file=prog.file, header=header, prelude=inspect.getsource(prelude).split('"""', 2)[2].lstrip(),
+            params=_table([(p.name, p.shape, p.role) for p in prog.params]),
+            states=_table([(s.prev.name, s.prev.width) for s in prog.states]),
+            inputs=_table([(v.name, v.kind, v.width) for v in prog.inputs]),
+            heads=_table([(h.output.name, h.output.kind, h.output.width) for h in prog.heads]),
+            dropout=_table([(e.out.name, e.out.width, e.attr("rate")) for e in self.p.dropout_eqns]),
+            forward="\n".join(eval_lines), train="\n".join(train), final=final, logits=logits, links=links)
+
+
+def _table(rows):
+    return "[\n" + "".join(f"    {row!r},\n" for row in rows) + "]"
+
+
+def emit_module(program: Program) -> str:
+    """The standalone numpy module for `program` (needs only numpy)."""
+    return Emitter(program).module()
+
+
+_MODULE = '''\
+"""rnnalg model compiled from {file}. Generated code: needs only numpy.
+
+    params = init(np.random.default_rng(0))                 # name -> array, see PARAMS
+    loss, grads, final_state = loss_and_grad(params, batch)  # batch: name -> (T, B, ...) arrays
+    nll_sum, count, final_state, logits = forward(params, batch)
+
+Arrays are time-major (T, B, D); a `token` input or target is (T, B) integers;
+batch['mask'] (T, B) is optional.  `loss` is the NLL summed over the output units,
+averaged over unmasked positions.  `noise` holds dropout masks (draw_noise); None
+evaluates without dropout.
+"""
+# The spec:
+{header}
+{prelude}
+
+# (name, shape, role): a dense weight is (in, out), an embedding (V, out), a bias (out,)
+PARAMS = {params}
+STATES = {states}  # (name, width)
+INPUTS = {inputs}  # (name, kind, width)
+HEADS = {heads}  # (output, kind, width)
+DROPOUT = {dropout}  # (value, width, rate)
+
+
+def forward(params, batch, state=None, noise=None):
+    """-> (nll_sum, count, final_state, logits); the NLL of each output whose targets are in batch."""
+{forward}
+    return nll_sum, count, {final}, {logits}
+
+
+def loss_and_grad(params, batch, state=None, noise=None):
+    """-> (loss, grads, final_state): mean NLL per unmasked position and d loss / d params (BPTT)."""
+{train}
+    return nll_sum / max(count, 1.0), grads, {final}
+
+
+def probabilities(logits):
+    """Apply each output's link: sigmoid (binary), softmax (token), identity (real)."""
+    out = {{}}
+{links}
+    return out
+'''

@@ -1,0 +1,94 @@
+"""Rule tables of the numpy lowering: one row per op (or output kind) and interpretation.
+
+Each rule returns Python source text; the names it receives are already valid
+identifiers.  A `Site` carries the names one op application reads and writes:
+
+    a      — the argument             out  — the result
+    g      — d loss / d out           attrs — static arguments (k, p, rate)
+    mask   — the dropout mask for this position, `mask_var` the whole mask (None in eval)
+
+`affine` is not in these tables: it is the structural op the planner splits across
+phases (pre-part over all steps, state part per step) in `emit.py`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class RuleTable(dict):
+    """A dict whose missing key names the op and the table."""
+
+    def __init__(self, table_name, rules):
+        super().__init__(rules)
+        self.table_name = table_name
+
+    def __missing__(self, op):
+        raise NotImplementedError(f"op {op!r} has no rule in table {self.table_name!r}")
+
+
+@dataclass(frozen=True)
+class Site:
+    a: str = ""
+    out: str = ""
+    g: str = ""
+    mask: str = ""
+    mask_var: str = ""
+    attrs: dict = field(default_factory=dict)
+
+
+# out = f(a)
+forward_rules = RuleTable("forward_rules", {
+    "tanh": lambda s: f"np.tanh({s.a})",
+    "sigmoid": lambda s: f"_sigmoid({s.a})",
+    "relu": lambda s: f"np.maximum({s.a}, 0)",
+    "linear": lambda s: s.a,
+    "maxout": lambda s: f"_groups({s.a}, {s.attrs['k']}).max(axis=-1)",
+    "lp": lambda s: f"_lp({s.a}, {s.attrs['p']!r}, {s.attrs['k']})",
+    "dropout": lambda s: f"{s.a} if {s.mask_var} is None else {s.a} * {s.mask}",
+})
+
+# d loss / d a, given g = d loss / d out
+vjp_rules = RuleTable("vjp_rules", {
+    "tanh": lambda s: f"{s.g} * (1 - {s.out} * {s.out})",
+    "sigmoid": lambda s: f"{s.g} * {s.out} * (1 - {s.out})",
+    "relu": lambda s: f"{s.g} * ({s.out} > 0)",
+    "linear": lambda s: s.g,
+    "maxout": lambda s: f"_maxout_grad({s.a}, {s.out}, {s.g}, {s.attrs['k']})",
+    "lp": lambda s: f"_lp_grad({s.a}, {s.out}, {s.g}, {s.attrs['p']!r}, {s.attrs['k']})",
+    "dropout": lambda s: f"{s.g} if {s.mask_var} is None else {s.g} * {s.mask}",
+})
+
+# which forward values a VJP reads: they are kept for every step during BPTT
+saved_rules = RuleTable("saved_rules", {
+    "tanh": ("out",), "sigmoid": ("out",), "relu": ("out",), "linear": (),
+    "maxout": ("a", "out"), "lp": ("a", "out"), "dropout": (),
+})
+
+
+# Output kinds: (logits a, targets y) -> (lines binding `nll` (T, B), lines binding `dlogits`
+# (T, B, W)): the per-position loss summed over units, and its gradient before masking/averaging.
+def _binary_loss(a, y):
+    return ([f"nll = (np.maximum({a}, 0) - {a} * {y} + np.log1p(np.exp(-np.abs({a})))).sum(axis=-1)"],
+            [f"dlogits = _sigmoid({a}) - {y}"])
+
+
+def _token_loss(a, y):
+    return ([f"logp = _log_softmax({a})",
+             f"nll = -np.take_along_axis(logp, {y}[..., None], axis=-1)[..., 0]"],
+            ["dlogits = np.exp(logp)",
+             f"np.put_along_axis(dlogits, {y}[..., None], "
+             f"np.take_along_axis(dlogits, {y}[..., None], axis=-1) - 1, axis=-1)"])
+
+
+def _real_loss(a, y):
+    return [f"nll = 0.5 * (({a} - {y}) ** 2).sum(axis=-1)"], [f"dlogits = {a} - {y}"]
+
+
+loss_rules = RuleTable("loss_rules", {"binary": _binary_loss, "token": _token_loss, "real": _real_loss})
+
+# the predict link: logits -> what the output means (probabilities, or the real value)
+link_rules = RuleTable("link_rules", {
+    "binary": lambda a: f"_sigmoid({a})",
+    "token": lambda a: f"np.exp(_log_softmax({a}))",
+    "real": lambda a: a,
+})

@@ -1,0 +1,34 @@
+"""Split a program by its dependence on the recurrent state (DESIGN §2).
+
+* pre  — depends only on inputs: runs for all T·B positions at once;
+* scan — depends on a previous state and feeds some next state: runs step by step;
+* post — reads states but feeds no next state (predict, deep output): all steps at once.
+
+Inputs are `pre`; previous states and next states are `scan`.
+"""
+from __future__ import annotations
+
+from .ir import Program
+
+PRE, SCAN, POST = "pre", "scan", "post"
+
+
+def phases(program: Program) -> dict:
+    """Map every var name (inputs, previous states, eqn outputs) to its phase."""
+    stateful = {s.prev.name for s in program.states}
+    for e in program.eqns:  # topological order: one forward sweep suffices
+        if any(a.name in stateful for a in e.args):
+            stateful.add(e.out.name)
+    feeds_next = {s.next.name for s in program.states}
+    for e in reversed(program.eqns):
+        if e.out.name in feeds_next:
+            feeds_next.update(a.name for a in e.args)
+    result = {v.name: PRE for v in program.inputs}
+    result.update({s.prev.name: SCAN for s in program.states})
+    for e in program.eqns:
+        name = e.out.name
+        if name not in stateful:
+            result[name] = PRE
+        else:
+            result[name] = SCAN if name in feeds_next else POST
+    return result

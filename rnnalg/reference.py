@@ -1,0 +1,94 @@
+"""The gradient oracle: the IR evaluated step by step with HIPS autograd.
+
+Deliberately naive and independent of the lowering: no phases, no stacked products,
+every eqn of every step evaluated in order, gradients by `autograd.value_and_grad`.
+Same semantics as the compiled model: masked steps keep their state, the loss is the
+NLL summed over output units and averaged over unmasked positions, dropout masks
+come from `noise` (None = evaluation).
+"""
+from __future__ import annotations
+
+import autograd.numpy as anp
+import numpy as np
+from autograd import value_and_grad
+from autograd.scipy.special import logsumexp
+
+from .ir import Program
+from .lower.prelude import LP_EPS
+from .lower.rules import RuleTable
+
+
+def _groups(a, k):
+    return anp.reshape(a, a.shape[:-1] + (a.shape[-1] // k, k))
+
+
+# op -> f(arg, attrs, dropout mask or None) for one step (B, W)
+reference_rules = RuleTable("reference_rules", {
+    "tanh": lambda a, at, mask: anp.tanh(a),
+    "sigmoid": lambda a, at, mask: 1.0 / (1.0 + anp.exp(-a)),
+    "relu": lambda a, at, mask: anp.maximum(a, 0.0),
+    "linear": lambda a, at, mask: a,
+    "maxout": lambda a, at, mask: anp.max(_groups(a, at["k"]), axis=-1),
+    "lp": lambda a, at, mask: (anp.mean(anp.abs(_groups(a, at["k"])) ** at["p"], axis=-1) + LP_EPS) ** (1.0 / at["p"]),
+    "dropout": lambda a, at, mask: a if mask is None else a * mask,
+})
+
+
+def _binary_nll(a, y):
+    return anp.sum(anp.logaddexp(0.0, a) - a * y, axis=-1)
+
+
+def _token_nll(a, y):
+    return logsumexp(a, axis=-1) - a[anp.arange(a.shape[0]), y]
+
+
+def _real_nll(a, y):
+    return 0.5 * anp.sum((a - y) ** 2, axis=-1)
+
+
+# output kind -> per-position NLL (B,) from logits (B, W) and targets
+reference_loss_rules = RuleTable("reference_loss_rules", {
+    "binary": _binary_nll, "token": _token_nll, "real": _real_nll})
+
+
+def reference_loss(program: Program, params, batch, state=None, noise=None):
+    """Mean NLL per unmasked position (a scalar autograd can differentiate)."""
+    first = batch[program.inputs[0].name]
+    T, B = first.shape[:2]
+    mask = batch.get("mask")
+    mask = np.ones((T, B)) if mask is None else np.asarray(mask, dtype=float)
+    prev = {s.prev.name: (np.zeros((B, s.prev.width)) if state is None else state[s.prev.name])
+            for s in program.states}
+    total = 0.0
+    for t in range(T):
+        env = {v.name: batch[v.name][t] for v in program.inputs}
+        env.update(prev)
+        for e in program.eqns:
+            env[e.out.name] = _apply(e, env, params, None if noise is None else noise, t)
+        m = mask[t][:, None]
+        for s in program.states:  # a padded step keeps its state
+            env[s.next.name] = prev[s.prev.name] + m * (env[s.next.name] - prev[s.prev.name])
+            prev[s.prev.name] = env[s.next.name]
+        for h in program.heads:
+            nll = reference_loss_rules[h.output.kind](env[h.logits.name], batch[h.output.name][t])
+            total = total + anp.sum(nll * mask[t])
+    return total / max(float(mask.sum()), 1.0)
+
+
+def _apply(e, env, params, noise, t):
+    if e.op == "affine":
+        out = params[e.params[-1]]
+        for a, w in zip(e.args, e.params):
+            value = env[a.name]
+            out = out + (params[w][value] if a.kind == "token" else anp.dot(value, params[w]))
+        return out
+    mask = None if noise is None or e.op != "dropout" else noise[e.out.name][t]
+    return reference_rules[e.op](env[e.args[0].name], dict(e.attrs), mask)
+
+
+def reference_loss_and_grad(program: Program, params, batch, state=None, noise=None):
+    """-> (loss, grads) by autograd, in the params' own dtype (use float64 for checks)."""
+    names = [p.name for p in program.params]
+    f = value_and_grad(lambda flat: reference_loss(program, dict(zip(names, flat)), batch, state, noise))
+    loss, grads = f([params[n] for n in names])
+    return float(loss), dict(zip(names, grads))
