@@ -218,3 +218,20 @@ def test_plain_pickle_loads_like_the_json(tmp_path):
         assert all(np.array_equal(a, b) for a, b in zip(pkl.splits[split], js.splits[split]))
     err = error_of(write(tmp_path / "junk.pickle", b"\x80\x04not a pickle"))
     assert "not a readable pickle" in str(err)
+
+
+def test_deeply_nested_pickle_is_an_error_not_a_crash(tmp_path):
+    def key(name):
+        return b"X" + len(name).to_bytes(4, "little") + name.encode()
+    n = 100_000  # crafted with opcodes: pickle.dumps itself cannot nest this deep
+    deep = b"]" * n + b"a" * (n - 1)  # n empty lists, each appended into the one below
+    raw = b"\x80\x02}" + key("train") + deep + b"s" + key("valid") + b"]s" + key("test") + b"]s."
+    path = write(tmp_path / "deep.pickle", raw)
+    err = error_of(path)
+    assert err.where == "train[0]" and "piece has 1 time step(s)" in str(err)
+
+
+def test_npz_music_file_is_validated(tmp_path):
+    np.savez(tmp_path / "m.npz", train_notes=np.array([60.5]))
+    err = error_of(str(tmp_path / "m.npz"))
+    assert "missing array(s)" in str(err)

@@ -91,6 +91,8 @@ def text_batches(stream, batch_size: int, steps: int) -> Iterator[Batch]:
     _check_positive("batch size", batch_size)
     _check_positive("steps", steps)
     stream = np.asarray(stream)
+    if stream.ndim != 1:
+        raise ValueError(f"expected a 1-D token stream (dataset.splits[split][0]), got shape {stream.shape}")
     per = len(stream) // batch_size
     if per < 2:
         raise UsageError(f"batch size {batch_size} is too large for a stream of {len(stream)} tokens "

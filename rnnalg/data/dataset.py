@@ -64,8 +64,7 @@ NAMED = {
     "ptb-char": Named("text", tuple(f"ptb_char/ptb.char.{s}.txt" for s in music.SPLITS), "char", True),
     "ptb-word": Named("text", tuple(f"ptb/ptb.{s}.txt" for s in music.SPLITS), "word"),
 }
-ALIASES = {"jsb-chorales": "jsb", "piano-midi": "piano", "piano-midi.de": "piano", "muse": "musedata",
-           "ptb": "ptb-word"}
+ALIASES = {"jsb-chorales": "jsb", "piano-midi": "piano", "piano-midi.de": "piano", "muse": "musedata"}
 
 
 def _canonical(name: str) -> str | None:

@@ -166,7 +166,8 @@ def read_npz(source, name: str) -> dict[str, NoteLists]:
         if missing:
             raise DataError(name, f"missing array(s) {', '.join(missing)}")
         notes, steps, pieces = (arrays[f"{s}_{f}"] for f in NPZ_FIELDS)
-        ok = (notes.ndim == steps.ndim == pieces.ndim == 1 and len(steps) >= 1 and len(pieces) >= 2
+        ok = (all(np.issubdtype(a.dtype, np.integer) for a in (notes, steps, pieces))
+              and notes.ndim == steps.ndim == pieces.ndim == 1 and len(steps) >= 1 and len(pieces) >= 2
               and steps[0] == 0 and steps[-1] == len(notes) and np.all(np.diff(steps) >= 0)
               and pieces[0] == 0 and pieces[-1] == len(steps) - 1 and np.all(np.diff(pieces) >= 2))
         if not ok:

@@ -49,14 +49,16 @@ def _check_plain(obj, where: str, path: str) -> None:
 
 
 def _integral_notes(obj):
-    """BL stored some notes as floats (60.0); make integral floats ints, leave the rest."""
-    if isinstance(obj, dict):
-        return {k: _integral_notes(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_integral_notes(v) for v in obj]
-    if type(obj) is float and obj.is_integer():
-        return int(obj)
-    return obj
+    """Notes stored as integral floats (60.0) become ints, at the nesting split/piece/step/note
+    only; everything else is left for the validator (no recursion into arbitrary depth)."""
+    def each(f):
+        return lambda xs: [f(x) for x in xs] if isinstance(xs, (list, tuple)) else xs
+
+    def note(n):
+        return int(n) if type(n) is float and n.is_integer() else n
+
+    split = each(each(each(note)))
+    return {k: split(v) for k, v in obj.items()} if isinstance(obj, dict) else obj
 
 
 def load_plain_pickle(path: str):

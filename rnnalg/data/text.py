@@ -51,7 +51,7 @@ def read_text(path: str) -> str:
     except UnicodeDecodeError as err:
         src = Source(raw[: err.start].decode("utf-8", errors="replace"), path)
         raise DataError(path, "file is not valid UTF-8", src.position(len(src.text))) from None
-    return text.replace("\r\n", "\n")
+    return text.removeprefix("\ufeff").replace("\r\n", "\n")  # drop a byte-order mark
 
 
 # ---- text -> symbols ---------------------------------------------------------------------
