@@ -20,7 +20,7 @@ class _NoBar:
     def update(self, n=1):
         pass
 
-    def set_postfix(self, **_):
+    def set_postfix(self, *_, **__):
         pass
 
     def close(self):

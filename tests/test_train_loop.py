@@ -1,0 +1,156 @@
+"""The training loop with a closed-form fake model: determinism, resume, NaN, schedule."""
+import json
+
+import numpy as np
+import pytest
+
+from rnnalg.errors import TrainingError
+from rnnalg.train import checkpoint as ckpt
+from rnnalg.train import trainer as trainer_mod
+from rnnalg.train.config import TrainConfig, resolve
+from rnnalg.train.trainer import Trainer, add_weight_noise
+from test_train_fakes import FakeModel, small_jsb
+
+DATA = small_jsb()
+
+
+def _config(**kw):
+    base = dict(epochs=3, batch_size=8, lr=0.05, weight_noise=0.01, seed=5, patience=2)
+    return resolve(TrainConfig(**{**base, **kw}), "frame")
+
+
+def _trainer(run_dir, model=None, **kw):
+    run_dir.mkdir(exist_ok=True)
+    return Trainer(model or FakeModel(), DATA, _config(**kw), run_dir, quiet=True)
+
+
+def _fresh_run(run_dir, **kw):
+    t = _trainer(run_dir, **kw)
+    t.start_fresh()
+    return t, t.run()
+
+
+def _resumed(run_dir, **kw):
+    arrays, meta = ckpt.load(run_dir, "last")
+    t = _trainer(run_dir, **kw)
+    t.restore(arrays, meta)
+    return t, t.run()
+
+
+def _same_arrays(a: dict, b: dict):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert a[k].dtype == b[k].dtype
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def _strip_times(history):
+    return [{k: v for k, v in r.items() if k not in ("seconds", "rate")} for r in history]
+
+
+def test_same_seed_same_numbers(tmp_path):
+    a, _ = _fresh_run(tmp_path / "a")
+    b, _ = _fresh_run(tmp_path / "b")
+    _same_arrays(a.params, b.params)
+    c, _ = _fresh_run(tmp_path / "c", seed=6)
+    assert not np.array_equal(a.params["y.W_x"], c.params["y.W_x"])
+
+
+def test_training_lowers_validation_nll(tmp_path):
+    t, reason = _fresh_run(tmp_path, epochs=4, weight_noise=0.0, lr=0.5)
+    valid = [r["valid"] for r in t.state.history]
+    assert reason == "epochs" and len(valid) == 4
+    assert valid[-1] < valid[0] < 88 * np.log(2)  # well below the untrained 61 nats per frame
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_resume_after_two_epochs_equals_three_straight(tmp_path, optimizer):
+    straight, _ = _fresh_run(tmp_path / "straight", optimizer=optimizer, lr=None)
+    _fresh_run(tmp_path / "split", optimizer=optimizer, lr=None, epochs=2)
+    resumed, _ = _resumed(tmp_path / "split", optimizer=optimizer, lr=None, epochs=3)
+    _same_arrays(straight.params, resumed.params)
+    _same_arrays(straight.opt_state, resumed.opt_state)
+    _same_arrays(straight.best_params, resumed.best_params)
+    assert _strip_times(straight.state.history) == _strip_times(resumed.state.history)
+    lines = (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3]
+
+
+def test_resume_mid_epoch_equals_uninterrupted(tmp_path):
+    straight, _ = _fresh_run(tmp_path / "straight", epochs=2)
+    # stop after 1 batch of the second epoch by asking, as the Ctrl-C handler does
+    t = _trainer(tmp_path / "split", epochs=2)
+    t.start_fresh()
+    original = t._update
+
+    def update_then_stop(batch):
+        loss = original(batch)
+        if t.state.epoch == 1 and t.state.batch == 0:
+            t.stop_request = "interrupted"
+        return loss
+
+    t._update = update_then_stop
+    assert t.run() == "interrupted"
+    _, meta = ckpt.load(tmp_path / "split", "last")
+    assert meta["run"]["epoch"] == 1 and meta["run"]["batch"] == 1
+    resumed, reason = _resumed(tmp_path / "split", epochs=2)
+    assert reason == "epochs"
+    _same_arrays(straight.params, resumed.params)
+    _same_arrays(straight.opt_state, resumed.opt_state)
+
+
+def test_time_limit_saves_a_resumable_checkpoint(tmp_path):
+    t, reason = _fresh_run(tmp_path, time_limit=1e-9)
+    assert reason == "time limit"
+    _, meta = ckpt.load(tmp_path, "last")
+    assert meta["run"]["epoch"] == 0 and meta["run"]["batch"] == 1 and meta["run"]["step"] == 1
+
+
+def test_nan_loss_stops_with_training_error_and_keeps_last_good_checkpoint(tmp_path):
+    batches_per_epoch = -(-len(DATA.splits["train"]) // 8)
+    model = FakeModel(nan_at_call=batches_per_epoch + 2)  # second batch of epoch 2
+    t = _trainer(tmp_path, model=model)
+    t.start_fresh()
+    with pytest.raises(TrainingError, match=rf"loss became nan at epoch 2, step {batches_per_epoch + 2}.*last\.json"):
+        t.run()
+    arrays, meta = ckpt.load(tmp_path, "last")
+    assert meta["run"]["epoch"] == 1 and meta["run"]["batch"] == 0
+    assert len(meta["run"]["history"]) == 1
+
+
+def test_huge_learning_rate_gives_training_error(tmp_path):
+    class Exploding(FakeModel):  # gradients that overflow float32 once the weights grow
+        def loss_and_grad(self, params, batch, state=None, noise=None):
+            loss, grads, s = super().loss_and_grad(params, batch, state, noise)
+            scale = np.float32(1e30) * (1 + np.abs(params["y.b"]).max())
+            return loss, {k: g * scale for k, g in grads.items()}, s
+
+    t = _trainer(tmp_path, model=Exploding(), optimizer="sgd", lr=1e10, clip=0.0, epochs=2)
+    t.start_fresh()
+    with pytest.raises(TrainingError, match="NaN or Inf|loss became"):
+        t.run()
+
+
+def test_plateau_halves_lr_reloads_best_then_stops(tmp_path, monkeypatch):
+    script = iter([5.0, 4.0, 4.5, 4.6, 4.7, 4.8, 4.9, 5.0, 5.1, 5.2])
+    monkeypatch.setattr(trainer_mod, "evaluate_split", lambda *a, **k: (next(script), 1))
+    t = _trainer(tmp_path, epochs=10, patience=2, halvings=1, lr=0.1, weight_noise=0.0)
+    t.start_fresh()
+    t.run()
+    lrs = [r["lr"] for r in t.state.history]
+    # best at epoch 2; epochs 3, 4 stall -> halve (lr of later epochs 0.05); 5, 6 stall -> stop
+    assert lrs == [0.1, 0.1, 0.1, 0.1, 0.05, 0.05]
+    assert t.state.stopped == "early stop" and t.state.best_epoch == 2 and t.state.halvings == 1
+    best, _ = ckpt.load(tmp_path, "best")
+    np.testing.assert_array_equal(best["param/y.W_x"], t.best_params["y.W_x"])
+
+
+def test_weight_noise_spares_biases():
+    params = {"W": np.zeros((200, 300), np.float32), "E": np.zeros((50, 40), np.float32),
+              "b": np.zeros(300, np.float32)}
+    roles = {"W": "weight", "E": "embedding", "b": "bias"}
+    noisy = add_weight_noise(params, roles, 0.1, np.random.default_rng(0))
+    assert noisy["b"] is params["b"]
+    assert abs(noisy["W"].std() - 0.1) < 0.003 and abs(noisy["E"].std() - 0.1) < 0.01
+    assert not params["W"].any()  # clean weights untouched
+    assert noisy["W"].dtype == np.float32
