@@ -82,12 +82,13 @@ class Scope:
     inputs: dict = field(default_factory=dict)  # name -> (Decl, Var)
     outputs: dict = field(default_factory=dict)  # name -> (Decl, Var)
     states: dict = field(default_factory=dict)  # name -> (Decl, prev Var, next Var)
+    broken: dict = field(default_factory=dict)  # name -> Decl whose type is in error (reported)
 
     def decl(self, name: str):
         for table in (self.inputs, self.outputs, self.states):
             if name in table:
                 return table[name][0]
-        return None
+        return self.broken.get(name)
 
 
 def declare(spec: syntax.Spec, sizes: Sizes, diags: Diagnostics) -> Scope:
@@ -101,6 +102,7 @@ def declare(spec: syntax.Spec, sizes: Sizes, diags: Diagnostics) -> Scope:
         try:
             var = _declared_var(decl, sizes, diags)
         except Poison:
+            scope.broken[decl.name] = decl
             continue
         if decl.role == "input":
             scope.inputs[decl.name] = (decl, var)
@@ -145,10 +147,11 @@ def bind(spec: syntax.Spec, scope: Scope, diags: Diagnostics):
     """Return (bindings in dependency order, poisoned indices, binder name -> index)."""
     bindings, binder = [], {}
     for i, eq in enumerate(spec.equations):
-        b = Binding(i, eq, _role(eq, scope, diags))
+        role, ok = _role(eq, scope, diags)
+        b = Binding(i, eq, role, bad=not ok)
         bindings.append(b)
-        if b.role is None:
-            b.bad = True
+        if role is None:
+            pass
         elif eq.target in binder:
             first = bindings[binder[eq.target]].eq
             diags.error("bound-twice", f"'{eq.target}' is bound twice (first {_where(first)})", eq.span)
@@ -170,29 +173,31 @@ def bind(spec: syntax.Spec, scope: Scope, diags: Diagnostics):
 
 
 def _role(eq: syntax.Equation, scope: Scope, diags: Diagnostics):
+    """(role, ok): 'update', 'predict' or 'let' (None: binds nothing); ok False once reported."""
     t = eq.target
     if t.endswith("'"):
-        if t[:-1] in scope.states:
-            return "update"
-        diags.error("not-a-state", f"'{t}' updates '{t[:-1]}', which is not a declared state", eq.span)
-        return None
-    if t in scope.outputs:
+        base = t[:-1]
+        if base in scope.states or getattr(scope.broken.get(base), "role", None) == "state":
+            return "update", base in scope.states
+        diags.error("not-a-state", f"'{t}' updates '{base}', which is not a declared state", eq.span)
+        return None, False
+    if t in scope.outputs or getattr(scope.broken.get(t), "role", None) == "output":
         if not isinstance(eq.expr, syntax.Predict):
             diags.error("output-not-predicted", f"output '{t}' must be predicted: write {t} = ▷ …",
                         getattr(eq.expr, "span", None) or eq.span)
-            return None
-        return "predict"
+            return "predict", False
+        return "predict", t in scope.outputs
     first = scope.decl(t) or scope.sizes.lets.get(t)
     if first is not None:
         what = {"input": "an input", "state": "a state (write " + t + "' = … to update it)"}
         kind = what.get(getattr(first, "role", None), "a size")
         diags.error("bound-twice", f"'{t}' is already declared as {kind} ({_where(first)})", eq.span)
-        return None
+        return None, False
     if isinstance(eq.expr, syntax.Predict):
         diags.error("predict-non-output", f"'{t}' is not a declared output; ▷ may only bind an output",
                     eq.expr.span or eq.span)
-        return None
-    return "let"
+        return "let", False
+    return "let", True
 
 
 def _walk_equation(b: Binding, scope: Scope, diags: Diagnostics) -> bool:
@@ -262,12 +267,12 @@ def _resolve_reads(b: Binding, scope: Scope, binder: dict, diags: Diagnostics) -
         n = name.id
         if n in scope.inputs or n in scope.states:
             continue
-        if n in binder:
+        if n in binder and n not in scope.outputs:
             b.deps.add(binder[n])
             continue
         ok = False
-        if n.endswith("'") and n[:-1] in scope.states:
-            continue  # the missing update is reported once, at the state
+        if n in scope.broken or (n.endswith("'") and (n[:-1] in scope.states or n[:-1] in scope.broken)):
+            continue  # reported once, at the declaration (bad type, or a state without update)
         if n in scope.outputs:
             diags.error("read-output", f"output '{n}' cannot be read; ▷ gives a distribution, not a value "
                         "(read the state or layer it is predicted from)", name.span)
