@@ -122,9 +122,9 @@ class _ToSyntax(Transformer_NonRecursive):
         return value
 
     def _ident(self, tok: Token) -> str:
-        """A value name; keywords are reserved everywhere, even where lark could tell them apart."""
+        """A name; keywords are reserved everywhere, even where lark could tell them apart."""
         if str(tok).rstrip("'") in KEYWORDS:
-            raise _error("syntax", f"'{tok.rstrip(chr(39))}' is a keyword and cannot name a value",
+            raise _error("syntax", f"'{tok.rstrip(chr(39))}' is a keyword and cannot be used as a name",
                          self.loc.of_token(tok))
         return str(tok)
 
@@ -172,7 +172,7 @@ class _ToSyntax(Transformer_NonRecursive):
         return S.Name(self._ident(c[0]), self.loc.of_meta(meta))
 
     def call(self, meta, c):
-        return S.Call(str(c[0]), c[1] or (), c[2], self.loc.of_meta(meta))
+        return S.Call(self._ident(c[0]), c[1] or (), c[2], self.loc.of_meta(meta))
 
     def mlp(self, meta, c):
         return S.MLP(c[0], c[1], self.loc.of_meta(meta))
@@ -184,7 +184,7 @@ class _ToSyntax(Transformer_NonRecursive):
         return tuple(c)
 
     def layer(self, meta, c):
-        return S.Layer(str(c[0]), c[1] or (), c[2], self.loc.of_meta(meta))
+        return S.Layer(self._ident(c[0]), c[1] or (), c[2], self.loc.of_meta(meta))
 
 
 def _check_depth(tree: Tree, loc: _Locator) -> None:
