@@ -1,0 +1,42 @@
+"""rnnalg: compose deep recurrent networks from ⊕ (plus) and ▷ (predict), compiled to numpy.
+
+    import rnnalg
+    program = rnnalg.load_program("examples/dots.rnn", sizes={"H": 200})
+    model = rnnalg.compile(program)
+    params = model.init_params(np.random.default_rng(0))
+    loss, grads, final_state = model.loss_and_grad(params, batch)
+"""
+from .errors import DataError, RnnalgError, SpecError, UsageError
+from .model import Model, compile
+
+__version__ = "0.1.0"
+
+
+def parse(text: str, file: str = "<spec>"):
+    """Spec text -> syntax.Spec (unchecked)."""
+    from .parser import parse as _parse
+
+    return _parse(text, file)
+
+
+def load(path):
+    """A .rnn file -> syntax.Spec (unchecked)."""
+    from .parser import load as _load
+
+    return _load(path)
+
+
+def check(spec, sizes=None):
+    """syntax.Spec -> the checked operator graph (ir.Program)."""
+    from .checker import check as _check
+
+    return _check(spec, sizes)
+
+
+def load_program(path, sizes=None):
+    """Parse and check a .rnn file: -> ir.Program."""
+    return check(load(path), sizes)
+
+
+__all__ = ["parse", "load", "check", "load_program", "compile", "Model",
+           "RnnalgError", "SpecError", "DataError", "UsageError", "__version__"]
