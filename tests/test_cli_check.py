@@ -1,0 +1,205 @@
+"""`rnnalg check` and `rnnalg compile`: exit codes, messages, and parameter totals by hand."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rnnalg.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+RNN = """\
+let H = 200
+input  x : binary[88]
+output y : binary[88]
+state  h : H
+h' = tanh(x ⊕ h)
+y  = ▷ h'
+"""
+
+DT = RNN.replace("h' = tanh(x ⊕ h)", "h' = MLP[tanh 400, tanh](x ⊕ h)")
+
+DOTS = """\
+# DOT(S)-RNN
+let H = 400
+input  x : binary[88]
+output y : binary[88]
+state  h : H
+z  : H = tanh(x ⊕ h)
+h'     = tanh(z ⊕ h)
+o  : H = tanh(h' ⊕ x)
+y      = ▷ (o ⊕ h')
+"""
+
+CHARS = """\
+input  c : token[50]
+output y : token[50]
+state  h : 100
+h' = tanh(c <+> h)
+y  = |> h'
+"""
+
+BAD = RNN.replace("tanh(x ⊕ h)", "tanh(q ⊕ h)")
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+# --- check --------------------------------------------------------------------------------
+
+def test_check_good_spec_is_silent(tmp_path, capsys):
+    assert run(capsys, "check", write(tmp_path, "rnn.rnn", RNN)) == (0, "", "")
+
+
+def test_check_bad_spec_exit_1_with_location_and_caret(tmp_path, capsys):
+    path = write(tmp_path, "bad.rnn", BAD)
+    code, out, err = run(capsys, "check", path)
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        f"{path}:5:11: error: unbound name 'q'",
+        "    h' = tanh(q ⊕ h)",
+        "              ^",
+    ]
+
+
+def test_check_reports_several_errors(tmp_path, capsys):
+    text = RNN.replace("tanh(x ⊕ h)", "tanhh(x ⊕ x)") + "y = ▷ h\n"
+    code, _, err = run(capsys, "check", write(tmp_path, "bad.rnn", text))
+    assert code == 1
+    assert [line.split(": error: ")[0].rsplit(":", 2)[1:] for line in err.splitlines() if ": error: " in line] == [
+        ["5", "6"], ["5", "16"], ["7", "1"]]
+
+
+def test_check_warnings_go_to_stderr_exit_0(tmp_path, capsys):
+    path = write(tmp_path, "w.rnn", "let E = 3\n" + RNN)
+    code, out, err = run(capsys, "check", path)
+    assert (code, out) == (0, "")
+    assert err.startswith(f"{path}:1:1: warning: size 'E' is never used")
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("Q=3", "unknown size 'Q' in --set (the spec defines: H)"),
+    ("H=abc", "bad --set 'H=abc': VALUE must be an integer"),
+    ("H", "bad --set 'H': expected NAME=VALUE"),
+    ("H=0", "a size must be a positive integer"),
+])
+def test_check_bad_set_is_usage_error(tmp_path, capsys, setting, message):
+    code, out, err = run(capsys, "check", write(tmp_path, "rnn.rnn", RNN), "--set", setting)
+    assert (code, out) == (2, "")
+    assert message in err
+
+
+def test_check_set_override_is_applied(tmp_path, capsys):
+    path = write(tmp_path, "rnn.rnn", RNN)
+    code, out, _ = run(capsys, "compile", path, "--set", "H=10")
+    assert code == 0
+    assert any(line.split() == ["h'.W_h", "10×10", "100"] for line in out.splitlines())
+    assert "sizes    H = 10" in out
+
+
+def test_check_missing_file_is_an_error_not_a_traceback(tmp_path, capsys):
+    code, _, err = run(capsys, "check", str(tmp_path / "nope.rnn"))
+    assert code in (1, 2)
+    assert "nope.rnn" in err
+
+
+def test_python_dash_m_rnnalg_check(tmp_path):
+    good = write(tmp_path, "rnn.rnn", RNN)
+    bad = write(tmp_path, "bad.rnn", BAD)
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    ok = subprocess.run([sys.executable, "-m", "rnnalg", "check", good], capture_output=True, text=True,
+                        env=env, cwd=tmp_path, timeout=60)
+    assert (ok.returncode, ok.stdout, ok.stderr) == (0, "", "")
+    fail = subprocess.run([sys.executable, "-m", "rnnalg", "check", bad], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=60)
+    assert fail.returncode == 1
+    assert f"{bad}:5:11: error: unbound name 'q'" in fail.stderr
+    assert "Traceback" not in fail.stderr
+
+
+# --- compile: totals by hand --------------------------------------------------------------
+
+TOTALS = {
+    # W_x 88·200 + W_h 200·200 + b 200 + predict W 200·88 + b 88
+    "rnn": (RNN, 88 * 200 + 200 * 200 + 200 + 200 * 88 + 88),
+    # layer 1: 88·400 + 200·400 + 400; layer 2: 400·200 + 200; predict: 200·88 + 88
+    "dt": (DT, 88 * 400 + 200 * 400 + 400 + 400 * 200 + 200 + 200 * 88 + 88),
+    # z: 88·400 + 400·400 + 400; h': 400·400 + 400·400 + 400; o: 400·400 + 88·400 + 400;
+    # y: 400·88 + 400·88 + 88
+    "dots": (DOTS, (88 * 400 + 400 * 400 + 400) + (400 * 400 + 400 * 400 + 400)
+             + (400 * 400 + 88 * 400 + 400) + (400 * 88 + 400 * 88 + 88)),
+    # embedding 50·100 + W_h 100·100 + b 100; predict 100·50 + 50
+    "chars": (CHARS, 50 * 100 + 100 * 100 + 100 + 100 * 50 + 50),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TOTALS))
+def test_compile_total_matches_hand_count(tmp_path, capsys, name):
+    text, total = TOTALS[name]
+    code, out, err = run(capsys, "compile", write(tmp_path, f"{name}.rnn", text))
+    assert (code, err) == (0, "")
+    assert f"total parameters: {total}\n" in out
+    assert f"{total:,}" in out
+
+
+def test_hand_counts_are_what_they_say():
+    assert TOTALS["rnn"][1] == 75488
+    assert TOTALS["dots"][1] == 782088
+
+
+def test_compile_text_shows_widths_shapes_and_phases(tmp_path, capsys):
+    code, out, _ = run(capsys, "compile", write(tmp_path, "dots.rnn", DOTS))
+    assert code == 0
+    lines = out.splitlines()
+    assert any(line.split() == ["scan", "z.a", ":", "400", "=", "affine(x,", "h)", "[z.W_x", "88×400,",
+                                "z.W_h", "400×400,", "z.b", "400]"] for line in lines)
+    assert any(line.split()[:5] == ["post", "y.a", ":", "88", "="] for line in lines)
+    assert "  post  y : binary[88] <- y.a   sigmoid + Bernoulli NLL summed over units" in lines
+    assert any(line.split() == ["h'.W_h", "400×400", "160,000"] for line in lines)
+    phases = lines[lines.index("phases") + 1:]
+    assert [p.split()[:2] for p in phases] == [["pre", "0"], ["scan", "4"], ["post", "3"]]
+
+
+def test_compile_dot(tmp_path, capsys):
+    code, out, _ = run(capsys, "compile", write(tmp_path, "dots.rnn", DOTS), "--format", "dot")
+    assert code == 0
+    assert out.startswith("digraph rnnalg {") and out.rstrip().endswith("}")
+    for cluster in ("cluster_pre", "cluster_scan", "cluster_post"):
+        assert f"subgraph {cluster}" in out
+    assert '"x" -> op0;' in out and "op0 -> \"z.a\";" in out
+    assert '"h\'" -> "h" [style=dashed' in out
+
+
+def test_compile_output_writes_module_atomically(tmp_path, capsys):
+    target = tmp_path / "model.py"
+    code, out, err = run(capsys, "compile", write(tmp_path, "rnn.rnn", RNN), "-o", str(target), "--set", "H=8")
+    assert code == 0
+    assert err == f"wrote {target}\n"
+    assert "total parameters: " in out
+    source = target.read_text(encoding="utf-8")
+    compile(source, str(target), "exec")  # valid Python
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_compile_output_to_missing_directory_is_usage_error(tmp_path, capsys):
+    code, _, err = run(capsys, "compile", write(tmp_path, "rnn.rnn", RNN), "-o", str(tmp_path / "no" / "m.py"))
+    assert code == 2
+    assert "cannot write" in err
+
+
+def test_compile_bad_format_is_usage_error(tmp_path, capsys):
+    code, _, err = run(capsys, "compile", write(tmp_path, "rnn.rnn", RNN), "--format", "svg")
+    assert code == 2
+    assert "invalid choice" in err
