@@ -33,9 +33,12 @@ def check(spec, sizes=None):
     return _check(spec, sizes)
 
 
+_check_spec = check  # kept apart from the name `check`, which a subpackage import may shadow
+
+
 def load_program(path, sizes=None):
     """Parse and check a .rnn file: -> ir.Program."""
-    return check(load(path), sizes)
+    return _check_spec(load(path), sizes)
 
 
 __all__ = ["parse", "load", "check", "load_program", "compile", "Model",

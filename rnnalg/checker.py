@@ -14,9 +14,9 @@ Unused declarations are warnings (code 'unused') in `Program.warnings`.
 from __future__ import annotations
 
 from . import syntax
-from .check.build import Builder
-from .check.diagnostics import Diagnostics, Poison
-from .check.scope import bind, declare, resolve_sizes
+from .checking.build import Builder
+from .checking.diagnostics import Diagnostics, Poison
+from .checking.scope import bind, declare, resolve_sizes
 from .ir import Program, State
 
 __all__ = ["check"]
