@@ -35,10 +35,11 @@ def _groups(a, k):
     return a.reshape(a.shape[:-1] + (a.shape[-1] // k, k))
 
 
-def _maxout_grad(a, out, g, k):
-    """d max_k / d a: the gradient goes to the maximal input of each group."""
-    hit = _groups(a, k) == out[..., None]
-    return (hit * (g / hit.sum(-1))[..., None]).reshape(a.shape)
+def _maxout_grad(a, g, k):
+    """d max_k / d a: the gradient goes to the maximal input of each group (the first, on a tie)."""
+    ga = _groups(a, k)
+    hit = np.arange(k) == ga.argmax(axis=-1)[..., None]
+    return (hit * g[..., None]).reshape(a.shape)
 
 
 def _lp(a, p, k):
@@ -46,10 +47,11 @@ def _lp(a, p, k):
     return (np.mean(np.abs(_groups(a, k)) ** p, axis=-1) + LP_EPS) ** (1.0 / p)
 
 
-def _lp_grad(a, out, g, p, k):
-    """dy/da_i = y^(1-p) |a_i|^(p-1) sign(a_i) / k."""
+def _lp_grad(a, g, p, k):
+    """dy/da_i = y^(1-p) |a_i|^(p-1) sign(a_i) / k (y recomputed from a: a stored `out` of a
+    next state is blended with h_{t-1} at padded steps)."""
     ga = _groups(a, k)
-    scale = (g * out ** (1.0 - p))[..., None] / k
+    scale = (g * _lp(a, p, k) ** (1.0 - p))[..., None] / k
     return (scale * np.abs(ga) ** (p - 1.0) * np.sign(ga)).reshape(a.shape)
 
 

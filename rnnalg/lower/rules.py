@@ -53,15 +53,15 @@ vjp_rules = RuleTable("vjp_rules", {
     "sigmoid": lambda s: f"{s.g} * {s.out} * (1 - {s.out})",
     "relu": lambda s: f"{s.g} * ({s.out} > 0)",
     "linear": lambda s: s.g,
-    "maxout": lambda s: f"_maxout_grad({s.a}, {s.out}, {s.g}, {s.attrs['k']})",
-    "lp": lambda s: f"_lp_grad({s.a}, {s.out}, {s.g}, {s.attrs['p']!r}, {s.attrs['k']})",
+    "maxout": lambda s: f"_maxout_grad({s.a}, {s.g}, {s.attrs['k']})",
+    "lp": lambda s: f"_lp_grad({s.a}, {s.g}, {s.attrs['p']!r}, {s.attrs['k']})",
     "dropout": lambda s: f"{s.g} if {s.mask_var} is None else {s.g} * {s.mask}",
 })
 
 # which forward values a VJP reads: they are kept for every step during BPTT
 saved_rules = RuleTable("saved_rules", {
     "tanh": ("out",), "sigmoid": ("out",), "relu": ("out",), "linear": (),
-    "maxout": ("a", "out"), "lp": ("a", "out"), "dropout": (),
+    "maxout": ("a",), "lp": ("a",), "dropout": (),
 })
 
 

@@ -1,0 +1,173 @@
+"""The compiled numpy forward + BPTT against the autograd reference and finite differences."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rnnalg
+from rnnalg.testing import compare_with_reference, finite_difference_errors, random_batch
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.rnn"))
+TOL = 1e-6
+
+
+def program_of(text, **sizes):
+    return rnnalg.check(rnnalg.parse(text, "test.rnn"), sizes or None)
+
+
+def small(path):
+    return rnnalg.load_program(path, {"H": 6})
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("variant", [
+    dict(mask=True, state=True, dropout=True),
+    dict(mask=False, state=False, dropout=False),
+], ids=["mask+state+dropout", "plain"])
+def test_example_matches_autograd(path, variant):
+    errors = compare_with_reference(small(path), **variant)
+    assert max(errors.values()) < TOL, errors
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_example_matches_finite_differences(path):
+    assert max(finite_difference_errors(small(path))) < 1e-5
+
+
+DECLS = """
+let H = 6
+input  x : {inp}
+output y : {out}
+state  h : H
+"""
+
+# one spec per op and per input/output kind: the op sits in the recurrent transition
+OP_SPECS = {
+    "tanh": "h' = tanh(x ⊕ h)\ny = ▷ h'",
+    "sigmoid": "h' = sigmoid(x ⊕ h)\ny = ▷ h'",
+    "relu": "h' = relu(x ⊕ h)\ny = ▷ h'",
+    "linear": "h' = linear(x ⊕ h)\ny = ▷ h'",
+    "maxout": "h' = maxout[3](x ⊕ h)\ny = ▷ h'",
+    "lp2": "h' = lp[2, 2](x ⊕ h)\ny = ▷ h'",
+    "lp3": "h' = lp[3, 3](x ⊕ h)\ny = ▷ h'",
+    "dropout-scan": "h' = dropout[0.3](tanh(x ⊕ h))\ny = ▷ h'",
+    "dropout-post": "h' = tanh(x ⊕ h)\no : 5 = dropout[0.5](relu(h' ⊕ x))\ny = ▷ o",
+    "deep-input": "u : 4 = MLP[relu 4, sigmoid](x)\nh' = tanh(u ⊕ h)\ny = ▷ h'",
+    "prev-state-in-post": "h' = tanh(x ⊕ h)\ny = ▷ (h' ⊕ h ⊕ x)",
+    "deep-output-maxout": "h' = tanh(x ⊕ h)\ny = ▷ MLP[maxout[2] 4, tanh 3](h')",
+}
+KINDS = [("binary[5]", "binary[5]"), ("token[7]", "token[7]"), ("real[4]", "real[3]")]
+
+
+@pytest.mark.parametrize("kinds", KINDS, ids=lambda k: f"{k[0]}->{k[1]}")
+@pytest.mark.parametrize("op", OP_SPECS)
+def test_op_matches_autograd(op, kinds):
+    program = program_of(DECLS.format(inp=kinds[0], out=kinds[1]) + OP_SPECS[op])
+    errors = compare_with_reference(program, T=4, B=3)
+    assert max(errors.values()) < TOL, errors
+
+
+def test_stacked_states_read_within_the_step():
+    text = DECLS.format(inp="binary[5]", out="binary[5]").replace("state  h : H", "state h : H\nstate g : 4")
+    text += "h' = tanh(x ⊕ h)\ng' = maxout[2](h' ⊕ g ⊕ h)\ny = ▷ (g' ⊕ h')"
+    errors = compare_with_reference(program_of(text))
+    assert max(errors.values()) < TOL, errors
+
+
+def _model_and_batch(path="examples/dots.rnn", T=7, B=3, dtype=np.float64, mask=True):
+    program = rnnalg.load_program(Path(__file__).resolve().parents[1] / path, {"H": 8})
+    model = rnnalg.compile(program, dtype)
+    rng = np.random.default_rng(3)
+    return model, model.init_params(rng, "gaussian", 0.3), random_batch(program, T, B, rng, mask)
+
+
+def test_padded_steps_keep_the_state_and_add_no_loss():
+    model, params, batch = _model_and_batch()
+    nll, count, final = model.evaluate(params, batch)
+    lengths = batch["mask"].sum(0).astype(int)
+    assert count == lengths.sum()
+    for b, n in enumerate(lengths):  # each sequence run alone, unpadded, to its own length
+        alone = {k: v[:n, b:b + 1] for k, v in batch.items() if k != "mask"}
+        _, _, final_b = model.evaluate(params, alone)
+        np.testing.assert_allclose(final_b["h"][0], final["h"][b], rtol=1e-12)
+
+
+def test_carried_state_splits_a_sequence_exactly():
+    model, params, batch = _model_and_batch(mask=False)
+    whole, count, final = model.evaluate(params, batch)
+    first = {k: v[:3] for k, v in batch.items()}
+    second = {k: v[3:] for k, v in batch.items()}
+    nll1, c1, mid = model.evaluate(params, first)
+    nll2, c2, end = model.evaluate(params, second, mid)
+    assert c1 + c2 == count
+    np.testing.assert_allclose(nll1 + nll2, whole, rtol=1e-12)
+    np.testing.assert_allclose(end["h"], final["h"], rtol=1e-12)
+
+
+def test_float32_by_default_and_close_to_float64():
+    model64, params, batch = _model_and_batch()
+    model32 = rnnalg.compile(model64.program)
+    params32 = {k: v.astype(np.float32) for k, v in params.items()}
+    loss32, grads32, _ = model32.loss_and_grad(params32, batch)
+    loss64, grads64, _ = model64.loss_and_grad(params, batch)
+    assert all(g.dtype == np.float32 for g in grads32.values())
+    assert abs(loss32 - loss64) < 1e-4 * abs(loss64)
+    for k in grads64:
+        np.testing.assert_allclose(grads32[k], grads64[k], atol=1e-4 * np.abs(grads64[k]).max() + 1e-7)
+
+
+def test_evaluate_agrees_with_loss_and_step_with_evaluate():
+    model, params, batch = _model_and_batch(T=5, B=2, mask=False)
+    loss, _, final = model.loss_and_grad(params, batch)
+    nll, count, final_eval = model.evaluate(params, batch)
+    assert abs(loss - nll / count) < 1e-12
+    state, total = None, 0.0
+    for t in range(5):  # one step at a time, as sampling does
+        probs, state = model.step(params, {"x": batch["x"][t]}, state)
+        p = np.clip(probs["y"], 1e-300, 1)
+        y = batch["y"][t]
+        total -= np.sum(y * np.log(p) + (1 - y) * np.log1p(-np.clip(p, 0, 1 - 1e-16)))
+    np.testing.assert_allclose(total, nll, rtol=1e-9)
+    np.testing.assert_allclose(state["h"], final_eval["h"], rtol=1e-12)
+
+
+def test_dropout_is_seeded_and_inverted():
+    program = rnnalg.load_program(Path(__file__).resolve().parents[1] / "examples/dots_star.rnn", {"H": 6})
+    model = rnnalg.compile(program)
+    a = model.draw_noise(np.random.default_rng(5), 50, 4)
+    b = model.draw_noise(np.random.default_rng(5), 50, 4)
+    (name, mask), = a.items()
+    assert np.array_equal(mask, b[name])
+    assert set(np.unique(mask)) == {0.0, 2.0}  # rate 0.5: kept units are scaled by 1 / (1 - 0.5)
+    assert abs(mask.mean() - 1.0) < 0.1
+    assert rnnalg.compile(small(EXAMPLES[0])).draw_noise(np.random.default_rng(0), 3, 2) is None
+
+
+@pytest.mark.parametrize("scheme", ["gaussian", "orthogonal", "sparse"])
+def test_init_schemes(scheme):
+    program = rnnalg.load_program(Path(__file__).resolve().parents[1] / "examples/rnn.rnn", {"H": 40})
+    model = rnnalg.compile(program)
+    p1 = model.init_params(np.random.default_rng(0), scheme)
+    p2 = model.init_params(np.random.default_rng(0), scheme)
+    assert all(np.array_equal(p1[k], p2[k]) for k in p1)
+    W = p1["h'.W_h"].astype(np.float64)
+    assert np.all(p1["h'.b"] == 0)
+    if scheme == "orthogonal":
+        np.testing.assert_allclose(W.T @ W, np.eye(40), atol=1e-5)
+    if scheme == "sparse":
+        assert np.all((W != 0).sum(axis=0) == 20)  # 20 incoming weights per unit (GroundHog)
+        assert abs(np.linalg.norm(W, 2) - 1.0) < 1e-5
+
+
+def test_unknown_init_scheme_is_a_clear_error():
+    model = rnnalg.compile(small(EXAMPLES[0]))
+    with pytest.raises(ValueError, match="unknown init scheme 'xavier'"):
+        model.init_params(np.random.default_rng(0), "xavier")
+
+
+def test_bad_batch_names_the_array():
+    model, params, batch = _model_and_batch()
+    with pytest.raises(ValueError, match=r"batch\['x'\] has shape \(7, 3, 5\), expected \(T, B, 88\)"):
+        model.loss_and_grad(params, dict(batch, x=batch["x"][:, :, :5]))
+    with pytest.raises(ValueError, match="batch has no array for 'y'"):
+        model.loss_and_grad(params, {"x": batch["x"]})
