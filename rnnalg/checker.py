@@ -10,6 +10,19 @@ The checker runs in three passes and reports independent errors together:
    gives one message.
 
 Unused declarations are warnings (code 'unused') in `Program.warnings`.
+
+Choices where the design leaves room (see checking/build.py for the naming):
+* an MLP layer's width is its width after the function (`maxout[2] 400` has an 800-wide
+  affine); a layer without a width takes the MLP's result width, or, where nothing fixes
+  it (under ▷), the MLP input's width: the sum of its dense operand widths;
+* `z = a` is `z = linear(a)`; `z : N = a ⊕ b` binds the affine to z itself (params z.W_a, z.b);
+* a state is real (a token state is 'token-as-dense', a binary one 'bad-type');
+* `q' = …` for a q that is not a state is 'not-a-state'.
+
+Error codes: unknown-function, unbound-name, bound-twice, state-without-update,
+output-not-predicted, predict-non-output, cycle, width-mismatch, width-not-inferable,
+group-size, token-as-dense, bad-let, unknown-size, bad-type, read-output,
+duplicate-operand, bad-argument, not-a-state.
 """
 from __future__ import annotations
 

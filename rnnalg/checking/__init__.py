@@ -2,6 +2,7 @@
 
 * diagnostics — collects located errors and warnings; `Poison` abandons one equation;
 * functions   — the rule table of elementwise and group functions (static args, group factor);
-* scope       — sizes, declarations, name binding, reads, cycles and the equation order;
+* scope       — sizes, declarations, name binding and the names each equation reads;
+* order       — the dependency order of the equations; cycles within a step;
 * build       — width inference and the construction of IR equations and parameters.
 """

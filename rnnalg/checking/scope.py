@@ -7,7 +7,6 @@ output names, cycles within a step, and returns the equations in dependency orde
 from __future__ import annotations
 
 import difflib
-import heapq
 from dataclasses import dataclass, field
 
 from .. import syntax
@@ -15,6 +14,7 @@ from ..errors import UsageError
 from ..ir import KINDS, Var
 from .diagnostics import Diagnostics, Poison
 from .functions import FUNCTIONS, ArgumentError, function_attrs, unknown_function_message
+from .order import dependency_order
 
 ROLES = ("input", "output", "state")
 
@@ -168,7 +168,7 @@ def bind(spec: syntax.Spec, scope: Scope, diags: Diagnostics):
                         decl.span)
     for b in bindings:
         b.bad |= not _resolve_reads(b, scope, binder, diags)
-    order, poisoned = _order(bindings, diags)
+    order, poisoned = dependency_order(bindings, diags)
     return order, poisoned, binder
 
 
@@ -284,58 +284,3 @@ def _resolve_reads(b: Binding, scope: Scope, binder: dict, diags: Diagnostics) -
             hint = f"; did you mean '{close[0]}'?" if close else ""
             diags.error("unbound-name", f"unbound name '{n}'{hint}", name.span)
     return ok
-
-
-def _order(bindings: list, diags: Diagnostics):
-    """Kahn's algorithm (source order among the ready ones); report each cycle once."""
-    waiting = {b.index: set(b.deps) for b in bindings}
-    users = {b.index: [] for b in bindings}
-    for b in bindings:
-        for d in b.deps:
-            users[d].append(b.index)
-    ready = [i for i, deps in waiting.items() if not deps]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        i = heapq.heappop(ready)
-        order.append(bindings[i])
-        for u in users[i]:
-            waiting[u].discard(i)
-            if not waiting[u]:
-                heapq.heappush(ready, u)
-    stuck = {i for i, deps in waiting.items() if deps}
-    _report_cycles(bindings, stuck, diags)
-    poisoned = set(stuck)
-    for b in order:  # in dependency order, so one pass propagates
-        if b.bad or b.deps & poisoned:
-            poisoned.add(b.index)
-    return order, poisoned
-
-
-def _report_cycles(bindings: list, stuck: set, diags: Diagnostics) -> None:
-    """Each cycle among the stuck equations, named, at its first equation in source order."""
-    on_cycle = set()
-    for start in sorted(stuck):
-        if start in on_cycle:
-            continue
-        path = _cycle_from(start, bindings, stuck)
-        if path is None or on_cycle & set(path):
-            continue
-        on_cycle.update(path)
-        names = " → ".join(bindings[i].eq.target for i in path + [path[0]])
-        diags.error("cycle", f"cycle within a step: {names} (read h for a state's previous value)",
-                    bindings[start].eq.span)
-
-
-def _cycle_from(start: int, bindings: list, stuck: set):
-    """A path start → … → start through `deps` (read edges), or None."""
-    stack, seen = [(start, [start])], set()
-    while stack:
-        node, path = stack.pop()
-        for d in sorted(bindings[node].deps & stuck, reverse=True):
-            if d == start:
-                return path
-            if d not in seen:
-                seen.add(d)
-                stack.append((d, path + [d]))
-    return None
