@@ -55,6 +55,7 @@ class Emitter:
         self.S = lambda name: n("S_", name)  # per-step buffer of a stored scan var
         self.buf = lambda name: n("buf_", name)  # (T+1, B, W): h_0 then h_1..h_T
         self.carry = lambda name: n("carry_", name)  # d loss / d h_t from step t+1
+        self.target = lambda name: n("target_", name)  # an output's targets
         self.zero = lambda state: n("zeros_", state.prev.name)
 
     # ---- where a var's value lives -----------------------------------------------------------
@@ -91,10 +92,11 @@ class Emitter:
         p, prog = self.p, self.program
         for par in prog.params:
             out.add(f"{self.w(par.name)} = params[{par.name!r}]")
-        for v in prog.inputs:
-            out.add(f"{self.v(v.name)} = batch[{v.name!r}]")
-        out.add(f"T, B = {self.v(prog.inputs[0].name)}.shape[:2]")
         out.add(f"dt = params[{prog.params[0].name!r}].dtype")
+        for v in prog.inputs:
+            cast = "np.asarray({}, dtype=np.intp)" if v.kind == "token" else "np.asarray({}, dtype=dt)"
+            out.add(f"{self.v(v.name)} = {cast.format(f'batch[{v.name!r}]')}")
+        out.add(f"T, B = {self.v(prog.inputs[0].name)}.shape[:2]")
         out.add("masked = batch.get('mask') is not None")
         out.add("m = batch['mask'].astype(dt) if masked else np.ones((T, B), dtype=dt)")
         out.add("mk = m[:, :, None]")
@@ -162,7 +164,9 @@ class Emitter:
             if not with_grad:
                 out.add(f"if {h.output.name!r} in batch:")
                 depth = 2
-            nll, grad = loss_rules[h.output.kind](self.stacked(h.logits.name), f"batch[{h.output.name!r}]")
+            target = f"np.asarray(batch[{h.output.name!r}], dtype={'np.intp' if h.output.kind == 'token' else 'dt'})"
+            out.add(f"{self.target(h.output.name)} = {target}", depth)
+            nll, grad = loss_rules[h.output.kind](self.stacked(h.logits.name), self.target(h.output.name))
             for line in nll + (grad if with_grad else []):
                 out.add(line, depth)
             out.add("nll_sum += float((nll * m).sum(dtype=np.float64))", depth)
@@ -284,7 +288,7 @@ class Emitter:
             for h in prog.heads)
         header = "\n".join("# " + line for line in (prog.text or "").splitlines())
         return _MODULE.format(
-            file=prog.file, header=header, prelude=inspect.getsource(prelude).split('"""', 2)[2].lstrip(),
+            file=ascii(str(prog.file))[1:-1].replace('"', '\\"'), header=header, prelude=inspect.getsource(prelude).split('"""', 2)[2].lstrip(),
             params=_table([(p.name, p.shape, p.role) for p in prog.params]),
             states=_table([(s.prev.name, s.prev.width) for s in prog.states]),
             inputs=_table([(v.name, v.kind, v.width) for v in prog.inputs]),
