@@ -22,7 +22,7 @@ Choices where the design leaves room (see checking/build.py for the naming):
 Error codes: unknown-function, unbound-name, bound-twice, state-without-update,
 output-not-predicted, predict-non-output, cycle, width-mismatch, width-not-inferable,
 group-size, token-as-dense, bad-let, unknown-size, bad-type, read-output,
-duplicate-operand, bad-argument, not-a-state.
+duplicate-operand, bad-argument, not-a-state, no-output.
 """
 from __future__ import annotations
 
@@ -42,8 +42,15 @@ def check(spec: syntax.Spec, sizes: dict | None = None) -> Program:
     Raises SpecError with every error found; warnings ride on `Program.warnings`.
     """
     diags = Diagnostics()
+    for item in spec.items:
+        if not isinstance(item, (syntax.Let, syntax.Decl, syntax.Equation)):
+            diags.error("bad-type", f"not a statement (let, declaration or equation): {item!r}",
+                        getattr(item, "span", None))
     size_table = resolve_sizes(spec, sizes, diags)
     scope = declare(spec, size_table, diags)
+    if not any(d.role == "output" for d in spec.decls):
+        diags.error("no-output", "the spec predicts nothing: declare an output and predict it, "
+                    "e.g. output y : binary[88] and y = ▷ h'")
     order, poisoned, _ = bind(spec, scope, diags)
     builder = Builder(scope, diags)
     heads = {}

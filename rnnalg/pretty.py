@@ -104,6 +104,11 @@ def _q(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _label(lines: list) -> str:
+    """A quoted multi-line Graphviz label (each line escaped, joined by \\n)."""
+    return '"' + "\\n".join(_q(line)[1:-1] for line in lines) + '"'
+
+
 def to_dot(program: Program) -> str:
     """A Graphviz digraph: ellipses for vars, boxes for ops, one cluster per phase."""
     phase = phases(program)
@@ -120,8 +125,8 @@ def to_dot(program: Program) -> str:
     for i, e in enumerate(program.eqns):
         p = phase[e.out.name]
         op_node = f"op{i}"
-        label = "\\n".join([op_str(e)] + [f"{n} {shape_str(program.param(n).shape)}" for n in e.params])
-        clusters[p].append(f"{op_node} [label=\"{label.replace(chr(34), chr(92) + chr(34))}\", shape=box];")
+        label = _label([op_str(e)] + [f"{n} {shape_str(program.param(n).shape)}" for n in e.params])
+        clusters[p].append(f"{op_node} [label={label}, shape=box];")
         clusters[p].append(f"{_q(e.out.name)} [label={_q(f'{e.out.name} : {e.out.width}')}, shape=ellipse];")
         edges += [f"{_q(a.name)} -> {op_node};" for a in e.args]
         edges.append(f"{op_node} -> {_q(e.out.name)};")

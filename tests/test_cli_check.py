@@ -180,6 +180,12 @@ def test_compile_dot(tmp_path, capsys):
         assert f"subgraph {cluster}" in out
     assert '"x" -> op0;' in out and "op0 -> \"z.a\";" in out
     assert '"h\'" -> "h" [style=dashed' in out
+    # every edge endpoint is a declared node; braces balance
+    import re
+    nodes = set(re.findall(r'^\s*("[^"]+"|op\d+) \[', out, re.M))
+    ends = re.findall(r'^\s*("[^"]+"|op\d+) -> ("[^"]+"|op\d+)', out, re.M)
+    assert ends and all(a in nodes and b in nodes for a, b in ends)
+    assert out.count("{") == out.count("}")
 
 
 def test_compile_output_writes_module_atomically(tmp_path, capsys):

@@ -168,3 +168,18 @@ def test_warnings_are_located():
         ("unused", "warning", 2, 1), ("unused", "warning", 6, 1)]
     assert "size 'E' is never used" in program.warnings[0].message
     assert program.warnings[0].format().startswith("w.rnn:2:1: warning: size 'E' is never used")
+
+
+def test_a_spec_without_output_is_an_error():
+    ds = diagnostics("input x : 3\nstate h : 4\nh' = tanh(x ⊕ h)\n")
+    assert [(d.code, d.span) for d in ds] == [("no-output", None)]
+    assert "the spec predicts nothing" in str(ds[0].format())
+    assert [d.code for d in diagnostics("")] == ["no-output"]
+
+
+def test_a_stray_record_is_bad_type_not_a_traceback():
+    from rnnalg.syntax import Name, Spec
+    spec = parse(HEAD + RNN, file="ok.rnn")
+    with pytest.raises(SpecError) as err:
+        check(Spec(spec.items + (Name("x"),)))
+    assert [d.code for d in err.value.diagnostics] == ["bad-type"]
