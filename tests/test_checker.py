@@ -215,7 +215,7 @@ def test_alias_is_linear_and_width_checked():
     with pytest.raises(SpecError) as err:
         check(bad)
     assert [d.code for d in err.value.diagnostics] == ["width-mismatch"]
-    assert "'h' has width 200, but z : 100 needs 100" in err.value.diagnostics[0].message
+    assert "'h' has width 200, but 100 is needed (z : 100)" in err.value.diagnostics[0].message
 
 
 def test_unused_declarations_are_warnings():

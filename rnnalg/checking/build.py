@@ -101,8 +101,8 @@ class Builder:
             raise self.diags.fail("token-as-dense", f"'{e.id}' is a token[{var.width}]; a token can only be "
                                   f"an operand of ⊕ (an embedding lookup), e.g. tanh({e.id} ⊕ h)", e.span)
         if want is not None and var.width != want:
-            raise self.diags.fail("width-mismatch", f"'{e.id}' has width {var.width}, but {why} needs {want}",
-                                  e.span)
+            raise self.diags.fail("width-mismatch", f"width mismatch: '{e.id}' has width {var.width}, but "
+                                  f"{want} is needed ({why})", e.span)
         return var
 
     def operand(self, e) -> Var:
@@ -143,8 +143,8 @@ class Builder:
         if last.width is not None and want is not None:
             w = self._size(last.width, last.span or e.span, "a layer width")
             if w != want:
-                raise self.diags.fail("width-mismatch", f"the MLP's last layer has width {w}, but {why} "
-                                      f"needs {want}", last.span or e.span)
+                raise self.diags.fail("width-mismatch", f"width mismatch: the MLP's last layer has width {w}, "
+                                      f"but {want} is needed ({why})", last.span or e.span)
         args = inputs
         for i, (layer, name) in enumerate(zip(layers, names), start=1):
             span = layer.span or e.span
@@ -196,8 +196,12 @@ class Builder:
         return function_attrs(fn, args, lambda n: self._size(n, span, "an argument"))
 
     def _not_inferable(self, e, out: str) -> Poison:
+        if self.target in self.scope.outputs:
+            hint = f"for a deep output write {self.target} = ▷ MLP[tanh N](…)"
+        else:
+            hint = f"give it, e.g. {self.target} : N = …"
         return self.diags.fail("width-not-inferable", f"cannot infer the width of this ⊕ (computing "
-                               f"{out}): give it, e.g. {self.target} : N = …", e.span)
+                               f"{out}): {hint}", e.span)
 
     target = "?"  # the equation being built; set by the checker before each equation
 
