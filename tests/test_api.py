@@ -1,0 +1,182 @@
+"""The Python spelling of the algebra builds the same Spec as the text (every example)."""
+from pathlib import Path
+
+import pytest
+
+from rnnalg import syntax as S
+from rnnalg.api import (MLP, Builder, binary, dropout, eq, fn, input, layer, let, lp, maxout,
+                        output, plus, predict, prime, real, relu, spec, state, tanh, token, update)
+from rnnalg.parser import load, parse
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+TASKS = {"music": (binary(88), 200), "char": (token(50), 400), "word": (token(10000), 200)}
+
+
+def _head(b: Builder, task: str):
+    io_type, width = TASKS[task]
+    H = b.let("H", width)
+    x = b.input("x", io_type)
+    y = b.output("y", io_type)
+    return H, x, y
+
+
+def rnn(task):
+    b = Builder()
+    H, x, y = _head(b, task)
+    h = b.state("h", H)
+    h_t = b.update(h, tanh(plus(x, h)))
+    b.eq(y, predict(h_t))
+    return b.spec()
+
+
+def deep_input(task):
+    b = Builder()
+    H, x, y = _head(b, task)
+    h = b.state("h", H)
+    u = b.eq("u", MLP(x, layers=[(relu, H), relu]), width=H)
+    b.update(h, tanh(plus(u, h)))
+    b.eq(y, predict(prime(h)))
+    return b.spec()
+
+
+def dt(task):
+    b = Builder()
+    H, x, y = _head(b, task)
+    h = b.state("h", H)
+    h_t = b.update(h, MLP(plus(x, h), layers=[("tanh", "H"), "tanh"]))
+    b.eq(y, predict(h_t))
+    return b.spec()
+
+
+def dts(task):
+    b = Builder()
+    H, x, y = _head(b, task)
+    h = b.state("h", H)
+    z = b.eq("z", tanh(plus(x, h)), width=H)
+    h_t = b.update(h, tanh(plus(z, h, x)))
+    b.eq(y, predict(h_t))
+    return b.spec()
+
+
+def do(task):
+    b = Builder()
+    H, x, y = _head(b, task)
+    h = b.state("h", H)
+    h_t = b.update(h, tanh(plus(x, h)))
+    b.eq(y, predict(MLP(h_t, layers=[layer("tanh", H)])))
+    return b.spec()
+
+
+def dot(task):
+    b = Builder()
+    H, x, y = _head(b, task)
+    h = b.state("h", H)
+    h_t = b.update(h, MLP(plus(x, h), layers=[(tanh, H), tanh]))
+    b.eq(y, predict(MLP(h_t, layers=[(tanh, H)])))
+    return b.spec()
+
+
+def dots(task):
+    # the docstring example of rnnalg.api, verbatim
+    b = Builder()
+    H, x, y = _head(b, task)
+    h = b.state("h", H)                          # state  h : H
+    z = b.eq("z", tanh(plus(x, h)), width=H)     # z : H = tanh(x ⊕ h)
+    h_t = b.update(h, tanh(plus(z, h)))          # h'    = tanh(z ⊕ h)
+    o = b.eq("o", tanh(plus(h_t, x)), width=H)   # o : H = tanh(h' ⊕ x)
+    b.eq(y, predict(plus(o, h_t)))               # y     = ▷ (o ⊕ h')
+    return b.spec()
+
+
+def dots_star(task):
+    # the functional spelling, with both ways of giving function arguments
+    io_type, width = TASKS[task]
+    return spec(
+        let("H", width),
+        input("x", io_type),
+        output("y", io_type),
+        state("h", "H"),
+        eq("z", lp[2, 2](plus("x", "h")), width="H"),
+        update("h", lp(2, 2, plus("z", "h"))),
+        eq("o", dropout[0.5](maxout(2, plus("h'", "x"))), width="H"),
+        eq("y", predict(plus("o", "h'"))),
+    )
+
+
+def srnn2(task):
+    b = Builder()
+    H, x, y = _head(b, task)
+    h1 = b.state("h1", H)
+    h2 = b.state("h2", H)
+    h1_t = b.update(h1, tanh(plus(x, h1)))
+    h2_t = b.update(h2, tanh(plus(h1_t, h2)))
+    b.eq(y, predict(h2_t))
+    return b.spec()
+
+
+SPELLINGS = {name: (model, "music") for name, model in [
+    ("rnn", rnn), ("deep_input", deep_input), ("dt", dt), ("dts", dts), ("do", do), ("dot", dot),
+    ("dots", dots), ("dots_star", dots_star), ("srnn2", srnn2)]}
+for _task in ("char", "word"):
+    for _model in (rnn, dts, dots, srnn2):
+        SPELLINGS[f"{_task}_{_model.__name__}"] = (_model, _task)
+
+
+def test_every_example_has_a_python_spelling():
+    assert set(SPELLINGS) == {p.stem for p in EXAMPLES.glob("*.rnn")}
+
+
+@pytest.mark.parametrize("name", sorted(SPELLINGS))
+def test_python_spelling_equals_parsed_example(name):
+    model, task = SPELLINGS[name]
+    built = model(task)
+    parsed = load(EXAMPLES / f"{name}.rnn")
+    assert built == parsed
+    assert built.items == parsed.items  # equality ignores spans, not structure
+
+
+def test_api_spelling_differs_when_the_model_differs():
+    assert dots("music") != dts("music")
+    assert rnn("music") != rnn("char")
+
+
+def test_expressions_one_by_one():
+    x, h = S.Name("x"), S.Name("h")
+    assert plus("x", "h", "z") == parse("a = x ⊕ h ⊕ z").equations[0].expr
+    assert plus(plus("x", "h"), "z") == parse("a = (x ⊕ h) ⊕ z").equations[0].expr
+    assert maxout[2](x) == maxout(2, x) == S.Call("maxout", (2,), x)
+    assert lp[2, 3](x) == lp(2, 3, x) == S.Call("lp", (2, 3), x)
+    assert dropout[0.5]("x") == S.Call("dropout", (0.5,), x)
+    assert fn("softplus")(h) == S.Call("softplus", (), h)
+    assert MLP(plus(x, h)) == parse("a = MLP(x ⊕ h)").equations[0].expr
+    assert MLP(x, layers=[(maxout[2], 400), ("lp", (2, 2), "H"), dropout[0.5]]) == \
+        parse("a = MLP[maxout[2] 400, lp[2, 2] H, dropout[0.5]](x)").equations[0].expr
+    assert predict(MLP(x, layers=[layer("tanh", 4)])) == parse("y = ▷ MLP[tanh 4](x)").equations[0].expr
+
+
+def test_declarations_and_equations():
+    assert let("H", 4) == S.Let("H", 4)
+    assert state("h", "H") == state("h", real("H")) == S.Decl("state", "h", S.Type("real", "H"))
+    assert input("x", 3) == S.Decl("input", "x", S.Type("real", 3))
+    assert eq("z", "x", width=let("H", 4)) == S.Equation("z", "H", S.Name("x"))
+    assert update(state("h", 3), "x") == update("h", "x") == S.Equation("h'", None, S.Name("x"))
+    assert prime("h") == S.Name("h'")
+
+
+@pytest.mark.parametrize("misuse", [
+    lambda: plus("x"),
+    lambda: input("my x", 3),
+    lambda: let("MLP", 3),
+    lambda: eq("h''", "x"),
+    lambda: MLP("x", layers=[]),
+    lambda: MLP("x", layers=[42]),
+    lambda: tanh(),
+    lambda: maxout[2](3, "x"),
+    lambda: dropout(True, "x"),
+    lambda: state("h", 2.5),
+    lambda: plus("x", 3),
+    lambda: spec("x"),
+])
+def test_misuse_raises_value_or_type_error(misuse):
+    with pytest.raises((ValueError, TypeError)):
+        misuse()

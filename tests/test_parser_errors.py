@@ -1,0 +1,72 @@
+"""Syntax errors: each friendly message, its code, line and column (1-based)."""
+import pytest
+
+from rnnalg.errors import SpecError
+from rnnalg.parser import parse
+from rnnalg.parser_errors import EXAMPLES
+
+HEAD = "let H = 4\ninput x : binary[3]\n"  # errors below are on line 3
+
+# (name, text on line 3, column, end column, words the message contains)
+CASES = [
+    ("dangling plus", "h' = tanh(x ⊕ )", 15, 16, "'⊕' needs an expression on each side"),
+    ("dangling plus at end of line", "h' = x ⊕ h ⊕", 13, 14, "'⊕' needs an expression on each side"),
+    ("leading plus", "h' = ⊕ x", 6, 7, "'⊕' needs an expression on each side"),
+    ("doubled plus", "h' = x <+> <+> h", 12, 15, "'⊕' needs an expression on each side"),
+    ("missing equals", "h' tanh(x ⊕ h)", 4, 8, "expected '='"),
+    ("missing equals after width", "z : H tanh(x)", 7, 11, "expected '='"),
+    ("missing equals at end of line", "z", 2, 3, "expected '='"),
+    ("unclosed parenthesis", "h' = tanh(x ⊕ h", 10, 11, "'(' is never closed"),
+    ("unopened parenthesis", "y = ▷ h')", 9, 10, "')' has no matching '('"),
+    ("mismatched brackets", "h' = maxout[2)(x)", 14, 15, "')' closes the '[' opened at 3:12"),
+    ("unknown character", "h' = tanh(x @ h)", 13, 14, "unknown character '@'"),
+    ("plus written +", "h' = tanh(x + h)", 13, 14, "write ⊕ or <+>"),
+    ("prime written apart", "h ' = x", 3, 4, "a prime follows its name directly"),
+    ("primed name in a declaration", "state h' : H", 7, 9, "h' is the state's next value"),
+    ("missing type", "state h", 8, 9, "a declaration needs a type"),
+    ("missing type after colon", "output y :", 11, 12, "a declaration needs a type"),
+    ("missing colon", "state h H", 9, 10, "a declaration needs a type"),
+    ("missing role", "h : real[4]", 9, 10, "a declaration starts with its role"),
+    ("predict inside plus", "y = x ⊕ ▷ h", 9, 10, "'▷' starts an expression"),
+    ("generic: number instead of expression", "y = 3", 5, 6, "unexpected number 3; expected an expression"),
+    ("generic: empty arguments", "y = lp[](x)", 8, 9, "unexpected ']'; expected a number"),
+    ("generic: missing let value", "let K =", 8, 9, "unexpected end of line; expected a number"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_friendly_message_code_and_position(case):
+    _, line3, col, end_col, words = case
+    with pytest.raises(SpecError) as info:
+        parse(HEAD + line3 + "\nstate h : H\n", "e.rnn")
+    d = info.value.first
+    assert d.code == "syntax"
+    assert (d.span.file, d.span.line, d.span.col, d.span.end_col) == ("e.rnn", 3, col, end_col)
+    assert words in d.message
+    assert d.span.line_text == line3
+    assert len(info.value.diagnostics) == 1
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_error_on_last_line_without_newline():
+    with pytest.raises(SpecError) as info:
+        parse("h' = tanh(x ⊕", "e.rnn")
+    d = info.value.first
+    assert (d.span.line, d.span.col) == (1, 10) and "never closed" in d.message
+
+
+def test_every_example_of_a_mistake_is_a_mistake():
+    for _, _, examples in EXAMPLES:
+        for text in examples:
+            with pytest.raises(SpecError):
+                parse(text)
+
+
+@pytest.mark.parametrize("text", ["\x00", "h' = tanh(x ⊕ h)\x0b", "y = ▷\u2028h", "\ufeffh' = x",
+                                  "h' = x ⊕ h''", "]]]]", "((((", "let", "let H", "MLP", "y = MLP[",
+                                  "y = MLP[tanh 4 4](x)", "input x : binary[]", "h'' = x", "'", "\\"])
+def test_odd_inputs_give_spec_errors(text):
+    with pytest.raises(SpecError) as info:
+        parse(text)
+    assert info.value.first.code == "syntax"
+    assert info.value.first.span.line >= 1 and info.value.first.span.col >= 1
