@@ -84,7 +84,8 @@ class _Locator:
         self.file, self.lines = file, text.split("\n")
 
     def line_text(self, line: int) -> str:
-        return self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        return text.rstrip("\r")  # a CRLF file's line, without its CR
 
     def span(self, line, col, end_line, end_col) -> Span:
         return Span(self.file, line, col, end_line, end_col, self.line_text(line))
