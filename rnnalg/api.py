@@ -5,10 +5,11 @@ Wherever an expression is expected, a name may be given as a string (`"x"`, `"h'
 a declaration (`Decl` -> its name) or an equation (`Equation` -> its target, so the
 value returned by `update(h, …)` reads as h').  DOT(S)-RNN, `examples/dots.rnn`:
 
+    import rnnalg
     from rnnalg.api import Builder, binary, plus, predict, tanh
 
     b = Builder()
-    H = b.let("H", 400)                          # let H = 400
+    H = b.let("H", 200)                          # let H = 200
     x = b.input("x", binary(88))                 # input  x : binary[88]
     y = b.output("y", binary(88))                # output y : binary[88]
     h = b.state("h", H)                          # state  h : H

@@ -180,3 +180,17 @@ def test_declarations_and_equations():
 def test_misuse_raises_value_or_type_error(misuse):
     with pytest.raises((ValueError, TypeError)):
         misuse()
+
+
+def test_module_docstring_example_runs(monkeypatch):
+    import itertools
+    import textwrap
+
+    import rnnalg.api
+
+    after = rnnalg.api.__doc__.split("DOT(S)-RNN, `examples/dots.rnn`:\n", 1)[1].split("\n")
+    block = itertools.takewhile(lambda line: not line or line.startswith("    "), after)
+    monkeypatch.chdir(EXAMPLES.parent)
+    namespace = {}
+    exec(textwrap.dedent("\n".join(block)), namespace)  # ends with `assert b.spec() == rnnalg.load(...)`
+    assert namespace["b"].spec() == load(EXAMPLES / "dots.rnn")
