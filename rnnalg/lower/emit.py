@@ -19,7 +19,7 @@ import inspect
 from ..ir import Program
 from . import prelude
 from .plan import Plan
-from .rules import Site, forward_rules, link_rules, loss_rules, vjp_rules
+from .rules import Site, deriv_rules, forward_rules, into_rules, link_rules, loss_rules, vjp_rules
 
 INDENT = "    "
 
@@ -55,6 +55,7 @@ class Emitter:
         self.S = lambda name: n("S_", name)  # per-step buffer of a stored scan var
         self.buf = lambda name: n("buf_", name)  # (T+1, B, W): h_0 then h_1..h_T
         self.carry = lambda name: n("carry_", name)  # d loss / d h_t from step t+1
+        self.deriv = lambda name: n("dfda_", name)  # f'(a) of an elementwise scan op, all steps
         self.target = lambda name: n("target_", name)  # an output's targets
         self.zero = lambda state: n("zeros_", state.prev.name)
 
@@ -77,6 +78,12 @@ class Emitter:
         if name in self.p.next_of:
             return f"{self.buf(self.p.next_of[name].prev.name)}[t + 1]"
         return f"{self.S(name)}[t]"
+
+    def _step_row(self, name):
+        """The buffer row that keeps step t's value of a scan var, or None if it is not kept."""
+        if name in self.p.next_of:
+            return f"{self.buf(self.p.next_of[name].prev.name)}[t + 1]"
+        return f"{self.S(name)}[t]" if name in self.p.stored else None
 
     def site(self, e, a, out, g="", step=False):
         attrs = dict(e.attrs)
@@ -137,20 +144,29 @@ class Emitter:
         out.add("for t in range(T):")
         for e in p.eqns["scan"]:
             name = e.out.name
+            dst = self._step_row(name)
             if e.op == "affine":
+                terms = [f"{self.v(a.name)} @ {self.w(w)}" for a, w in p.state_args(e)]
                 pre = self.pre_part(e)
-                terms = [f"{pre}[t]" if p.pre_args(e) else pre]
-                terms += [f"{self.v(a.name)} @ {self.w(w)}" for a, w in p.state_args(e)]
-                out.add(f"{self.v(name)} = {' + '.join(terms)}", 2)
+                terms.append(f"{pre}[t]" if p.pre_args(e) else pre)
+                out.add(f"{self.v(name)} = {terms[0]}", 2)
+                for term in terms[1:]:
+                    out.add(f"{self.v(name)} += {term}", 2)
+                if dst:
+                    out.add(f"{dst} = {self.v(name)}", 2)
+            elif dst and e.op in into_rules:
+                out.add(into_rules[e.op](self.site(e, self.v(e.args[0].name), dst, step=True)), 2)
             else:
-                out.add(f"{self.v(name)} = {forward_rules[e.op](self.site(e, self.v(e.args[0].name), '', step=True))}", 2)
+                expr = forward_rules[e.op](self.site(e, self.v(e.args[0].name), "", step=True))
+                out.add(f"{dst or self.v(name)} = {expr}", 2)
+            if dst:  # from here on the var is a view of its buffer row
+                out.add(f"{self.v(name)} = {dst}", 2)
             if name in p.next_of:
                 prev = self.v(p.next_of[name].prev.name)
-                out.add("if masked:  # a padded step keeps its state", 2)
-                out.add(f"{self.v(name)} = {prev} + mk[t] * ({self.v(name)} - {prev})", 3)
-                out.add(f"{self.buf(p.next_of[name].prev.name)}[t + 1] = {self.v(name)}", 2)
-            elif name in p.stored:
-                out.add(f"{self.S(name)}[t] = {self.v(name)}", 2)
+                out.add("if masked:  # a padded step keeps its state: h' = h + m (h' - h), in place", 2)
+                out.add(f"{self.v(name)} -= {prev}", 3)
+                out.add(f"{self.v(name)} *= mk[t]", 3)
+                out.add(f"{self.v(name)} += {prev}", 3)
         for s in prog.states:
             out.add(f"{self.v(s.prev.name)} = {self.v(s.next.name)}", 2)
 
@@ -227,6 +243,10 @@ class Emitter:
         for e in p.eqns["scan"]:
             if e.op == "affine":
                 out.add(f"{self.G(e.out.name)} = np.empty((T, B, {e.out.width}), dtype=dt)")
+        for e in p.eqns["scan"]:
+            if e.op in deriv_rules:  # f'(a) for all steps at once
+                site = self.site(e, "", self.stacked(e.out.name))
+                out.add(f"{self.deriv(e.out.name)} = {deriv_rules[e.op](site)}")
         for s in prog.states:
             out.add(f"{self.zero(s)} = np.zeros((B, {s.prev.width}), dtype=dt)")
             out.add(f"{self.carry(s.prev.name)} = {self.zero(s)}")
@@ -257,6 +277,8 @@ class Emitter:
                 step.add(f"{self.G(e.out.name)}[t] = {grad}", 2)
                 for a, w in p.state_args(e):
                     step.contribute(self.g(a.name), f"{grad} @ {self.w(w)}.T", 2)
+            elif e.op in deriv_rules:
+                step.contribute(self.g(e.args[0].name), f"{grad} * {self.deriv(e.out.name)}[t]", 2)
             else:
                 a = e.args[0].name
                 site = self.site(e, self.at_step(a), self.at_step(e.out.name), grad, step=True)

@@ -58,6 +58,20 @@ vjp_rules = RuleTable("vjp_rules", {
     "dropout": lambda s: f"{s.g} if {s.mask_var} is None else {s.g} * {s.mask}",
 })
 
+# out = f(a) written straight into a buffer row `s.out` (a view), saving a temporary and a copy
+into_rules = RuleTable("into_rules", {
+    "tanh": lambda s: f"np.tanh({s.a}, out={s.out})",
+    "relu": lambda s: f"np.maximum({s.a}, 0, out={s.out})",
+})
+
+# f'(a) as a function of out = f(a), for the ops whose VJP is g * f'(a): computed for all
+# steps at once after the forward scan, so the reverse scan does one multiply per step
+deriv_rules = RuleTable("deriv_rules", {
+    "tanh": lambda s: f"1 - {s.out} * {s.out}",
+    "sigmoid": lambda s: f"{s.out} * (1 - {s.out})",
+    "relu": lambda s: f"({s.out} > 0).astype(dt)",
+})
+
 # which forward values a VJP reads: they are kept for every step during BPTT
 saved_rules = RuleTable("saved_rules", {
     "tanh": ("out",), "sigmoid": ("out",), "relu": ("out",), "linear": (),
