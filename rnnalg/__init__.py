@@ -7,7 +7,9 @@
     loss, grads, final_state = model.loss_and_grad(params, batch)
 """
 from .errors import DataError, RnnalgError, SpecError, UsageError
+from . import api
 from .model import Model, compile
+from .unparse import unparse
 
 __version__ = "0.1.0"
 
@@ -41,5 +43,5 @@ def load_program(path, sizes=None):
     return _check_spec(load(path), sizes)
 
 
-__all__ = ["parse", "load", "check", "load_program", "compile", "Model",
+__all__ = ["api", "unparse", "parse", "load", "check", "load_program", "compile", "Model",
            "RnnalgError", "SpecError", "DataError", "UsageError", "__version__"]

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+import rnnalg
 from rnnalg import syntax as S
 from rnnalg.api import (MLP, Builder, binary, dropout, eq, fn, input, layer, let, lp, maxout,
                         output, plus, predict, prime, real, relu, spec, state, tanh, token, update)
@@ -133,6 +134,7 @@ def test_python_spelling_equals_parsed_example(name):
     parsed = load(EXAMPLES / f"{name}.rnn")
     assert built == parsed
     assert built.items == parsed.items  # equality ignores spans, not structure
+    assert rnnalg.check(built) == rnnalg.check(parsed)  # and both give the same operator graph
 
 
 def test_api_spelling_differs_when_the_model_differs():

@@ -49,6 +49,9 @@ def write_atomically(path: str, text: str) -> None:
     except OSError as err:
         raise UsageError(f"cannot write {path}: {err.strerror or err}") from None
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)
