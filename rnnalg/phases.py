@@ -32,3 +32,11 @@ def phases(program: Program) -> dict:
         else:
             result[name] = SCAN if name in feeds_next else POST
     return result
+
+
+def input_projections(program: Program) -> list:
+    """(eqn, arg, param) of the terms `arg @ param` of scan and post affines whose operand is
+    known before the scan: the lowering computes them in the pre phase, all steps at once."""
+    phase = phases(program)
+    return [(e, a, w) for e in program.eqns if e.op == "affine" and phase[e.out.name] != PRE
+            for a, w in zip(e.args, e.params) if phase[a.name] == PRE]

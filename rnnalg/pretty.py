@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from .ir import Eqn, Program, Var
-from .phases import POST, PRE, SCAN, phases
+from .phases import POST, PRE, SCAN, input_projections, phases
 
 # output kind -> (link, loss)
 LINKS = {
@@ -76,6 +76,10 @@ def format_program(program: Program) -> str:
     for name in (PRE, SCAN, POST):
         n = sum(1 for e in program.eqns if phase[e.out.name] == name)
         lines.append(f"  {name:<5} {n:>3} eqn{'s' if n != 1 else ' '}   {PHASE_NOTES[name]}")
+    projections = input_projections(program)
+    if projections:
+        terms = ", ".join(f"{a.name}·{w}" for _, a, w in projections)
+        lines.append(f"  and the input terms of scan/post affines run in pre: {terms}")
     return "\n".join(lines) + "\n"
 
 

@@ -169,7 +169,8 @@ def test_compile_text_shows_widths_shapes_and_phases(tmp_path, capsys):
     assert "  post  y : binary[88] <- y.a   sigmoid + Bernoulli NLL summed over units" in lines
     assert any(line.split() == ["h'.W_h", "400×400", "160,000"] for line in lines)
     phases = lines[lines.index("phases") + 1:]
-    assert [p.split()[:2] for p in phases] == [["pre", "0"], ["scan", "4"], ["post", "3"]]
+    assert [p.split()[:2] for p in phases[:3]] == [["pre", "0"], ["scan", "4"], ["post", "3"]]
+    assert phases[3].endswith("run in pre: x·z.W_x, x·o.W_x")  # input projections, all steps at once
 
 
 def test_compile_dot(tmp_path, capsys):
