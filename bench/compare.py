@@ -1,0 +1,177 @@
+"""rnnalg vs PyTorch eager vs the autograd reference: forward+backward milliseconds.
+
+    python bench/compare.py            # the full table (H=200, T=100, B in 1/16/64), also to bench/results.md
+    python bench/compare.py --quick    # a smoke run at toy sizes (stdout only)
+    python bench/compare.py --no-torch # skip the PyTorch column (also when torch is not installed)
+
+Models: examples/{rnn,dts,dots,srnn2}.rnn (binary[88] in and out), float32, unmasked
+random piano rolls. All implementations get the same parameters and batch, and their losses
+are checked to agree before anything is timed. Each implementation is timed in a block of
+consecutive calls after a warm-up (never alternating call by call: OpenBLAS threads spin
+after a call and slow whatever runs next), with a pause between blocks.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))  # bench/ is a folder of scripts, not a package
+try:
+    import rnnalg
+except ImportError:  # run from a source checkout without installing
+    sys.path.insert(0, str(ROOT))
+    import rnnalg
+
+import report
+from rnnalg.commands.bench import time_block
+from rnnalg.reference import reference_loss_and_grad
+from rnnalg.testing import random_batch
+
+# table label -> example spec stem
+MODELS = {"RNN": "rnn", "DT(S)": "dts", "DOT(S)": "dots", "sRNN-2": "srnn2"}
+LOSS_RTOL = 1e-4  # float32 losses of the implementations must agree this closely
+NO_TORCH_ENV = "RNNALG_BENCH_NO_TORCH"  # set to 1 to skip torch, as --no-torch does
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    H: int = 200
+    T: int = 100
+    batch_sizes: tuple = (1, 16, 64)
+    reference_batch_sizes: tuple = (1,)  # the autograd reference is slow: only here
+    repeats: int = 20                  # timed calls per block (fewer if the budget runs out)
+    reference_repeats: int = 3
+    warmup: int = 2
+    budget: float = 6.0                # seconds of timed calls per block, at least 3 calls
+    pause: float = 0.5                 # seconds between blocks, for BLAS threads to go idle
+
+    def describe(self) -> str:
+        return (f"Settings: H={self.H}, T={self.T}, float32, binary[88] in/out, B in {list(self.batch_sizes)}; "
+                f"up to {self.repeats} timed calls per block ({self.reference_repeats} for the autograd "
+                f"reference, at B in {list(self.reference_batch_sizes)}), {self.warmup} warm-up calls, "
+                f"{self.pause} s pause between blocks.")
+
+
+FULL = Settings()
+QUICK = Settings(H=16, T=8, batch_sizes=(1, 4), repeats=3, reference_repeats=1, warmup=1, budget=1.0, pause=0.0)
+
+
+def import_torch(disabled: bool, threads: int = 2):
+    """-> (torch, torch_models), or None when disabled or torch is not importable."""
+    if disabled or os.environ.get(NO_TORCH_ENV, "") not in ("", "0"):
+        return None
+    try:
+        import torch
+        import torch_models
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    return torch, torch_models
+
+
+def check_loss(name: str, what: str, loss: float, expected: float) -> None:
+    if not abs(loss - expected) <= LOSS_RTOL * abs(expected):
+        raise SystemExit(f"compare.py: {name}: {what} loss {loss!r} differs from rnnalg's {expected!r} "
+                         f"by more than {LOSS_RTOL:g} relative; the comparison would not be honest")
+
+
+def bench_model(label: str, settings: Settings, torch_pair, log) -> list[dict]:
+    """Time one example at every batch size -> table rows (seconds arrays or None)."""
+    stem = MODELS[label]
+    program = rnnalg.load_program(ROOT / "examples" / f"{stem}.rnn", {"H": settings.H})
+    model = rnnalg.compile(program, np.float32)
+    rng = np.random.default_rng(0)
+    params = model.init_params(rng)
+    rows = []
+    for B in settings.batch_sizes:
+        batch = {k: v.astype(np.float32) for k, v in random_batch(program, settings.T, B, rng, mask=False).items()}
+        row = {"model": label, "B": B, "rnnalg": None, "torch": None, "autograd": None}
+        ours = lambda: model.loss_and_grad(params, batch)  # noqa: E731
+        expected = ours()[0]
+        row["rnnalg"] = _block(ours, settings.repeats, settings, log, f"{label} B={B} rnnalg")
+        if torch_pair is not None:
+            torch, tm = torch_pair
+            call = tm.loss_and_grad_call(stem, tm.to_torch(params), torch.from_numpy(batch["x"]),
+                                         torch.from_numpy(batch["y"]))
+            check_loss(label, "PyTorch", call().item(), expected)
+            row["torch"] = _block(call, settings.repeats, settings, log, f"{label} B={B} PyTorch")
+        if B in settings.reference_batch_sizes:
+            ref = lambda: reference_loss_and_grad(program, params, batch)  # noqa: E731
+            check_loss(label, "autograd reference", float(ref()[0]), expected)
+            row["autograd"] = _block(ref, settings.reference_repeats, settings, log, f"{label} B={B} autograd")
+        rows.append(row)
+    return rows
+
+
+def _block(call, repeats, settings: Settings, log, what: str):
+    time.sleep(settings.pause)
+    times = time_block(call, repeats, settings.warmup, settings.budget)
+    log(f"{what}: {np.median(times) * 1e3:.3g} ms median over {len(times)} calls")
+    return times
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run at toy sizes; writes no file unless --out")
+    parser.add_argument("--no-torch", action="store_true", help=f"skip PyTorch (same as {NO_TORCH_ENV}=1)")
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of " + ", ".join(MODELS))
+    parser.add_argument("--out", type=Path, help="markdown file (default bench/results.md; none with --quick)")
+    parser.add_argument("--torch-threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+                        help="first wait up to this long for the 1-minute load average to fall below cores/4")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    args = parser.parse_args(argv)
+    labels = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = [m for m in labels if m not in MODELS]
+    if unknown:
+        parser.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+    settings = QUICK if args.quick else FULL
+    out = args.out if args.out is not None or args.quick else HERE / "results.md"
+    log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+
+    torch_pair = import_torch(args.no_torch, args.torch_threads)
+    _wait_quiet(args.wait_quiet, log)
+    load_before = report.load_average()
+    log(f"load average {load_before} on {os.cpu_count()} cores" +
+        ("  (busy machine: timings will be noisy)" if _busy() else ""))
+    rows = [row for label in labels for row in bench_model(label, settings, torch_pair, log)]
+    text = report.report(rows, settings.describe(), report.machine_info(torch_pair and torch_pair[0]), load_before)
+    try:
+        print(text)
+    except BrokenPipeError:  # `| head`
+        pass
+    if out is not None:
+        out.write_text(text + "\n", encoding="utf-8")
+        log(f"wrote {out}")
+    return 0
+
+
+def _load1() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:  # no load average on this platform
+        return 0.0
+
+
+def _busy(fraction: float = 0.5) -> bool:
+    return _load1() > fraction * (os.cpu_count() or 1)
+
+
+def _wait_quiet(seconds: float, log) -> None:
+    """Sleep (up to `seconds`) while other work keeps the load above a quarter of the cores."""
+    deadline = time.monotonic() + seconds
+    while _busy(0.25) and time.monotonic() < deadline:
+        log(f"waiting for a quiet machine: load {_load1():.2f}")
+        time.sleep(min(10.0, max(deadline - time.monotonic(), 0.0)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""The four benchmark models written by hand in PyTorch eager (the baseline of compare.py).
+
+Each model is `loss(params, xs, ys) -> scalar tensor`: `params` maps rnnalg's parameter names
+(weights are (in, out), so an affine summary is `a @ W_a + b @ W_b + bias`) to tensors,
+`xs` and `ys` are time-major (T, B, 88) piano-roll frames, and the loss is rnnalg's: the
+Bernoulli NLL of the logits, summed over the 88 units and averaged over the T·B positions.
+The initial state is zero.
+
+What a careful eager user writes: products that do not depend on the state (input
+projections, the output layers) run once over all T·B rows; only the recurrence loops
+over time. No fused nn.RNN, no torch.compile. The equations follow examples/*.rnn:
+
+    RNN      h_t  = tanh(x U + h_{t-1} W + b)                     y = σ(h_t V + c)
+    DT(S)    z_t  = tanh(x U_1 + h_{t-1} W_1 + b_1)
+             h_t  = tanh(z_t W_2 + h_{t-1} W_s + x U_2 + b_2)      y = σ(h_t V + c)
+    DOT(S)   z_t  = tanh(x U_1 + h_{t-1} W_1 + b_1)
+             h_t  = tanh(z_t W_2 + h_{t-1} W_s + b_2)
+             o_t  = tanh(h_t A + x B + c_1)                       y = σ(o_t V + h_t U_s + c_2)
+    sRNN-2   h1_t = tanh(x U_1 + h1_{t-1} W_1 + b_1)
+             h2_t = tanh(h1_t U_2 + h2_{t-1} W_2 + b_2)           y = σ(h2_t V + c)
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def bernoulli_nll(logits, ys):
+    """Σ over units and positions of softplus(a) − a·y, divided by the T·B positions."""
+    T, B = ys.shape[:2]
+    return F.binary_cross_entropy_with_logits(logits, ys, reduction="sum") / (T * B)
+
+
+def _zeros(xs, width):
+    return xs.new_zeros((xs.shape[1], width))
+
+
+def rnn_loss(p, xs, ys):
+    W = p["h'.W_h"]
+    pre = xs @ p["h'.W_x"] + p["h'.b"]
+    h = _zeros(xs, W.shape[0])
+    hs = []
+    for t in range(xs.shape[0]):
+        h = torch.tanh(pre[t] + h @ W)
+        hs.append(h)
+    return bernoulli_nll(torch.stack(hs) @ p["y.W_h'"] + p["y.b"], ys)
+
+
+def _deep_transition_scan(p, xs, top_input=None):
+    """z_t = tanh(x U_1 + h W_1 + b_1), h_t = tanh(z_t W_2 + h W_s + b_2 [+ top_input_t]) -> hs."""
+    W1, W2, Ws, b2 = p["z.W_h"], p["h'.W_z"], p["h'.W_h"], p["h'.b"]
+    pre_z = xs @ p["z.W_x"] + p["z.b"]
+    h = _zeros(xs, W1.shape[0])
+    hs = []
+    for t in range(xs.shape[0]):
+        z = torch.tanh(pre_z[t] + h @ W1)
+        top = z @ W2 + h @ Ws + (b2 if top_input is None else top_input[t])
+        h = torch.tanh(top)
+        hs.append(h)
+    return torch.stack(hs)
+
+
+def dts_loss(p, xs, ys):
+    hs = _deep_transition_scan(p, xs, xs @ p["h'.W_x"] + p["h'.b"])
+    return bernoulli_nll(hs @ p["y.W_h'"] + p["y.b"], ys)
+
+
+def dots_loss(p, xs, ys):
+    hs = _deep_transition_scan(p, xs)
+    os = torch.tanh(hs @ p["o.W_h'"] + xs @ p["o.W_x"] + p["o.b"])
+    return bernoulli_nll(os @ p["y.W_o"] + hs @ p["y.W_h'"] + p["y.b"], ys)
+
+
+def srnn2_loss(p, xs, ys):
+    W1, U2, W2, b2 = p["h1'.W_h1"], p["h2'.W_h1'"], p["h2'.W_h2"], p["h2'.b"]
+    pre1 = xs @ p["h1'.W_x"] + p["h1'.b"]
+    h1, h2 = _zeros(xs, W1.shape[0]), _zeros(xs, W2.shape[0])
+    h2s = []
+    for t in range(xs.shape[0]):
+        h1 = torch.tanh(pre1[t] + h1 @ W1)
+        h2 = torch.tanh(h1 @ U2 + h2 @ W2 + b2)
+        h2s.append(h2)
+    return bernoulli_nll(torch.stack(h2s) @ p["y.W_h2'"] + p["y.b"], ys)
+
+
+# example spec stem -> its hand-written torch loss
+TORCH_MODELS = {"rnn": rnn_loss, "dts": dts_loss, "dots": dots_loss, "srnn2": srnn2_loss}
+
+
+def to_torch(params, dtype=torch.float32):
+    """rnnalg's numpy parameters -> leaf tensors that collect gradients (copies)."""
+    return {name: torch.tensor(value, dtype=dtype, requires_grad=True) for name, value in params.items()}
+
+
+def loss_and_grad_call(name, params, xs, ys):
+    """A no-argument function: one forward + loss.backward() of model `name` -> the loss.
+
+    Gradients are reset to None first so each call does the same work (no accumulation).
+    """
+    loss_fn = TORCH_MODELS[name]
+
+    def call():
+        for p in params.values():
+            p.grad = None
+        loss = loss_fn(params, xs, ys)
+        loss.backward()
+        return loss
+
+    return call

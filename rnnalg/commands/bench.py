@@ -1,0 +1,98 @@
+"""`rnnalg bench spec.rnn [-B 16] [-T 100]`: median milliseconds of one forward+backward pass.
+
+    $ rnnalg bench examples/dots.rnn -B 16 -T 100
+    dots.rnn  B=16 T=100 float32  forward+backward: 12.3 ms median (11.9–13.0 over 20 runs), 130k frames/s
+
+One call is `model.loss_and_grad(params, batch)` on a random unmasked batch (time-major
+(T, B, D)), timed after a warm-up; the spread is min–max over the timed calls. The
+timing helpers below are shared with bench/compare.py.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UsageError
+from .common import load_program
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    a = parser.add_argument
+    a("-B", "--batch-size", dest="B", type=int, default=16, help="sequences per batch (default 16)")
+    a("-T", "--steps", dest="T", type=int, default=100, help="time steps per sequence (default 100)")
+    a("--repeats", type=int, default=20, help="timed calls after the warm-up (default 20)")
+    a("--warmup", type=int, default=2, help="untimed calls first (default 2)")
+    a("--dtype", choices=tuple(DTYPES), default="float32", help="parameter and array dtype (default float32)")
+    a("--seed", type=int, default=0, help="seed of the parameters and the random batch (default 0)")
+
+
+def run(args: argparse.Namespace) -> int:
+    for flag, value, least in (("-B", args.B, 1), ("-T", args.T, 1), ("--repeats", args.repeats, 1),
+                               ("--warmup", args.warmup, 0)):
+        if value < least:
+            raise UsageError(f"rnnalg bench: {flag} must be at least {least}, got {value}")
+    program = load_program(args)
+    call = loss_and_grad_call(program, args.T, args.B, DTYPES[args.dtype], args.seed)
+    times = time_block(call, args.repeats, args.warmup)
+    print(format_result(Path(args.spec).name, args.B, args.T, args.dtype, times))
+    return 0
+
+
+def loss_and_grad_call(program, T: int, B: int, dtype=np.float32, seed: int = 0):
+    """A no-argument function running one forward+backward of the compiled `program`.
+
+    Parameters and the batch (already in `dtype`, so no conversion is timed) are made once.
+    """
+    from ..model import compile as compile_model
+    from ..testing import random_batch
+
+    rng = np.random.default_rng(seed)
+    model = compile_model(program, dtype)
+    params = model.init_params(rng)
+    batch = {name: (a if a.dtype.kind in "iu" else a.astype(dtype))
+             for name, a in random_batch(program, T, B, rng, mask=False).items()}
+    return lambda: model.loss_and_grad(params, batch)
+
+
+def time_block(call, repeats: int, warmup: int = 2, budget: float | None = None) -> np.ndarray:
+    """Seconds of `repeats` consecutive calls of `call()`, after `warmup` untimed ones.
+
+    With `budget` (seconds), stop early once the timed calls have used it, keeping at least 3,
+    so that a slow implementation does not stretch a benchmark to hours. Calls run back to
+    back and nothing else runs in between: BLAS worker threads keep spinning for a while after
+    a call, which would slow whatever ran next.
+    """
+    for _ in range(warmup):
+        call()
+    gc.collect()
+    times = []
+    start = time.perf_counter()
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t0)
+        if budget is not None and len(times) >= 3 and time.perf_counter() - start > budget:
+            break
+    return np.asarray(times)
+
+
+def format_result(name: str, B: int, T: int, dtype: str, times) -> str:
+    """One line: median and min–max milliseconds, frames (T·B positions) per second."""
+    median = float(np.median(times))
+    return (f"{name}  B={B} T={T} {dtype}  forward+backward: {median * 1e3:.3g} ms median "
+            f"({np.min(times) * 1e3:.3g}–{np.max(times) * 1e3:.3g} over {len(times)} runs), "
+            f"{format_rate(T * B / median)} frames/s")
+
+
+def format_rate(per_second: float) -> str:
+    """130456.0 -> '130k'; 2.5e6 -> '2.5M'; 812.0 -> '812'."""
+    for scale, suffix in ((1e6, "M"), (1e3, "k")):
+        if per_second >= scale:
+            return f"{per_second / scale:.3g}{suffix}"
+    return f"{per_second:.3g}"

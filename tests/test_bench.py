@@ -1,0 +1,132 @@
+"""`rnnalg bench` and bench/compare.py: output format, usage errors, timing blocks, torch models."""
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnalg.cli import main
+from rnnalg.commands.bench import format_rate, time_block
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+LINE = re.compile(r"rnn\.rnn  B=2 T=3 (float32|float64)  forward\+backward: ([\d.]+) ms median "
+                  r"\(([\d.]+)–([\d.]+) over 4 runs\), ([\d.]+)(k|M)? frames/s")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_bench_prints_median_and_spread(capsys, dtype):
+    rc = main(["bench", str(EXAMPLES / "rnn.rnn"), "--set", "H=8", "-B", "2", "-T", "3",
+               "--repeats", "4", "--dtype", dtype])
+    out = capsys.readouterr().out.strip()
+    assert rc == 0
+    m = LINE.fullmatch(out)
+    assert m, out
+    assert m.group(1) == dtype
+    median, lo, hi = (float(m.group(i)) for i in (2, 3, 4))
+    assert 0 < lo <= median <= hi
+    rate = float(m.group(5)) * {"k": 1e3, "M": 1e6, None: 1}[m.group(6)]
+    assert rate == pytest.approx(2 * 3 / (median * 1e-3), rel=0.01)  # frames = T·B per call
+
+
+@pytest.mark.parametrize("flags, word", [(["-B", "0"], "-B"), (["-T", "-1"], "-T"), (["--repeats", "0"], "--repeats"),
+                                         (["--dtype", "float16"], "float16"), (["-B", "two"], "two")])
+def test_bench_bad_values_are_usage_errors(capsys, flags, word):
+    rc = main(["bench", str(EXAMPLES / "rnn.rnn"), "--set", "H=8"] + flags)
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert word in err and "Traceback" not in err
+
+
+def test_bench_missing_spec_is_an_error_not_a_traceback(capsys, tmp_path):
+    rc = main(["bench", str(tmp_path / "missing.rnn")])
+    assert rc != 0
+    assert "missing.rnn" in capsys.readouterr().err
+
+
+def test_time_block_counts_warmup_and_respects_budget():
+    calls = []
+    times = time_block(lambda: calls.append(1), repeats=5, warmup=2)
+    assert len(calls) == 7 and len(times) == 5 and np.all(times >= 0)
+
+    import time
+    calls.clear()
+    times = time_block(lambda: (calls.append(1), time.sleep(0.01)), repeats=50, warmup=0, budget=0.0)
+    assert len(times) == 3 and len(calls) == 3  # the budget is spent: stop after the minimum of 3
+    assert np.all(times >= 0.009)
+
+
+def test_format_rate():
+    assert [format_rate(x) for x in (812.0, 130456.0, 2.5e6)] == ["812", "130k", "2.5M"]
+
+
+# ---- bench/compare.py ------------------------------------------------------------------------
+
+@pytest.fixture
+def compare(monkeypatch):
+    """bench/compare.py as a module; sys.path and the bench helper modules are restored after."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    spec = importlib.util.spec_from_file_location("bench_compare", ROOT / "bench" / "compare.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_compare"] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    yield module
+    for name in ("bench_compare", "report", "torch_models"):
+        sys.modules.pop(name, None)
+
+
+def test_compare_quick_without_torch(compare, monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    out = tmp_path / "results.md"
+    assert compare.main(["--quick", "--quiet", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert out.read_text(encoding="utf-8") == text  # print added the final newline
+    rows = [line for line in text.splitlines() if re.match(r"\| (RNN|DT\(S\)|DOT\(S\)|sRNN-2) \|", line)]
+    assert len(rows) == 4 * len(compare.QUICK.batch_sizes)
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        model, B, ours, torch_ms, ref_ms, vs_torch, vs_ref = cells
+        assert re.fullmatch(r"[\d.]+ \([\d.]+–[\d.]+\)", ours)
+        assert torch_ms == "—" and vs_torch == "—"
+        if int(B) == 1:  # the reference runs at B=1 only, with a ratio against its target
+            assert re.fullmatch(r"[\d.]+ \([\d.]+–[\d.]+\)", ref_ms)
+            assert re.fullmatch(r"[\d.e-]+ [✓✗] \(≤ 0.05\)", vs_ref)
+        else:
+            assert ref_ms == "—"
+    assert "PyTorch: not available" in text
+
+
+def test_compare_no_torch_env_and_unknown_model(compare, monkeypatch):
+    monkeypatch.setenv(compare.NO_TORCH_ENV, "1")
+    assert compare.import_torch(disabled=False) is None
+    with pytest.raises(SystemExit):
+        compare.main(["--quick", "--models", "LSTM"])
+
+
+def test_compare_refuses_disagreeing_losses(compare):
+    compare.check_loss("RNN", "PyTorch", 1.0 + 5e-5, 1.0)  # within 1e-4 relative: fine
+    with pytest.raises(SystemExit, match="not be honest"):
+        compare.check_loss("RNN", "PyTorch", 1.001, 1.0)
+
+
+@pytest.mark.parametrize("stem", ["rnn", "dts", "dots", "srnn2"])
+def test_torch_models_match_rnnalg(compare, stem):
+    """The hand-written torch models compute rnnalg's loss and gradients (float64, exact to rounding)."""
+    torch = pytest.importorskip("torch")
+    import torch_models
+
+    from rnnalg import load_program
+    from rnnalg.testing import random_setup
+
+    program = load_program(EXAMPLES / f"{stem}.rnn", {"H": 7})
+    model, params, batch, _, _ = random_setup(program, T=6, B=3, mask=False, state=False, dropout=False)
+    loss, grads, _ = model.loss_and_grad(params, batch)
+    tparams = torch_models.to_torch(params, torch.float64)
+    call = torch_models.loss_and_grad_call(stem, tparams, torch.tensor(batch["x"]), torch.tensor(batch["y"]))
+    assert call().item() == pytest.approx(loss, rel=1e-12)
+    assert set(tparams) == set(grads)
+    for name, g in grads.items():
+        np.testing.assert_allclose(tparams[name].grad.numpy(), g, rtol=1e-9, atol=1e-12, err_msg=name)
