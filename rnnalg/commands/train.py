@@ -41,7 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--weight-noise", type=float, metavar="SIGMA",
       help=f"std of Gaussian noise added to weights and embeddings each update (default {d.weight_noise})")
     a("--init", choices=INITS, help=f"weight initialisation (default {d.init})")
-    a("--init-scale", type=float, help=f"initial weight scale (default {d.init_scale})")
+    a("--init-scale", type=float, help="initial weight scale (default: gaussian 1/sqrt(fan-in), "
+                                       "orthogonal gain 1, sparse spectral radius 1)")
     a("--patience", type=int, help=f"epochs without validation progress before the lr is halved "
                                    f"(default {d.patience})")
     a("--halvings", type=int, help=f"lr halvings before a further plateau stops training (default {d.halvings})")

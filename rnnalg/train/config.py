@@ -32,7 +32,8 @@ class TrainConfig:
     clip: float = 1.0  # global gradient norm; 0 disables
     weight_noise: float = 0.0  # std of Gaussian noise on weights and embeddings
     init: str = "gaussian"
-    init_scale: float = 0.01
+    init_scale: float | None = None  # None: the scheme's default (gaussian 1/sqrt(fan-in), else 1)
+    output_bias: bool = True  # start the output bias at the train targets' log-odds / log-frequencies
     patience: int = 3  # epochs without improvement before the lr is halved
     halvings: int = 3  # stop once the lr would be halved once more than this
     seed: int = 1234
@@ -68,7 +69,7 @@ def resolve(config: TrainConfig, unit: str) -> TrainConfig:
         (0 <= config.momentum < 1, "--momentum must be in [0, 1)"),
         (config.clip >= 0, "--clip must be >= 0 (0 disables clipping)"),
         (config.weight_noise >= 0, "--weight-noise must be >= 0"),
-        (config.init_scale > 0, "--init-scale must be > 0"),
+        (config.init_scale is None or config.init_scale > 0, "--init-scale must be > 0"),
         (config.patience >= 1, "--patience must be >= 1"),
         (config.halvings >= 0, "--halvings must be >= 0"),
         (config.time_limit is None or config.time_limit > 0, "--time-limit must be > 0"),

@@ -76,3 +76,27 @@ def evaluate_split(model, params, dataset, split: str, batch_size: int, steps=No
         nll_total += float(nll)
         count_total += int(count)
     return nll_total, count_total
+
+
+def output_bias(program, dataset):
+    """(bias param name, starting value) for the head's affine bias, from the train targets.
+
+    binary: log-odds of each unit's frequency, log(f / (1 − f)); token: log-frequencies.
+    With zero weights elsewhere this is the frequency-only baseline model, so training
+    starts from it instead of from 88 coin flips.  None when there is no such bias.
+    """
+    head = program.heads[0]
+    eqn = program.producer(head.logits.name)
+    if eqn is None or eqn.op != "affine" or not eqn.params:
+        return None
+    bias = program.param(eqn.params[-1])
+    if bias.role != "bias" or head.output.kind not in ("binary", "token"):
+        return None
+    if dataset.kind == "music":
+        frames = np.concatenate([p[1:] for p in dataset.splits["train"]]).astype(np.float64)
+        f = np.clip(frames.mean(axis=0), 1e-4, 1 - 1e-4)
+        value = np.log(f) - np.log1p(-f)
+    else:
+        counts = np.bincount(split_stream(dataset, "train"), minlength=bias.shape[0])[: bias.shape[0]]
+        value = np.log((counts + 0.1) / (counts + 0.1).sum())
+    return (bias.name, value) if value.shape == tuple(bias.shape) else None

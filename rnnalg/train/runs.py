@@ -44,9 +44,9 @@ def load_dataset_for(program, config_data, data_dir, unit, spec_file):
 
 
 def compile_model(program):
-    import rnnalg
+    from ..model import compile as compile_program
 
-    return rnnalg.compile(program, dtype=np.float32)
+    return compile_program(program, dtype=np.float32)
 
 
 def load_trained(args, which: str = "best"):

@@ -29,7 +29,8 @@ import numpy as np
 from ..errors import TrainingError
 from . import checkpoint as ckpt
 from .config import TrainConfig
-from .feed import METRIC_LABELS, UNIT_PLURALS, batches, carried_state, evaluate_split, model_batch
+from .feed import (METRIC_LABELS, UNIT_PLURALS, batches, carried_state, evaluate_split, model_batch,
+                   output_bias)
 from .monitor import Monitor
 from .optim import OPTIMIZERS, clip_by_global_norm
 
@@ -94,6 +95,10 @@ class Trainer:
         c = self.config
         rngs = seeded_rngs(c.seed)
         self.params = self.model.init_params(rngs["init"], scheme=c.init, scale=c.init_scale)
+        start = output_bias(self.model.program, self.dataset) if c.output_bias else None
+        if start is not None:
+            name, value = start
+            self.params[name] = value.astype(self.params[name].dtype)
         self.opt_state = self.init_opt(self.params)
         self.best_params = None
         self.data_rng_start = ckpt.rng_to_array(rngs["data"])  # data RNG at the epoch's start
@@ -215,6 +220,7 @@ class Trainer:
                   "seconds": round(s.part_seconds, 3), "rate": s.part_count / max(s.part_seconds, 1e-9),
                   "batches": s.batch}
         improved = valid < s.best_valid
+        self.monitor.epoch_line(record, c.epochs, improved)
         if improved:
             s.best_valid, s.best_epoch, s.bad_epochs = valid, s.epoch, 0
             self.best_params = {k: v.copy() for k, v in self.params.items()}
@@ -225,7 +231,6 @@ class Trainer:
         s.history.append(record)
         s.batch, s.part_loss, s.part_count, s.part_seconds = 0, 0.0, 0, 0.0
         self.carry = None
-        self.monitor.epoch_line(record, c.epochs, improved)
         if improved:
             self.save("best")
         self.save("last")
