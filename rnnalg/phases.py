@@ -4,7 +4,8 @@
 * scan — depends on a previous state and feeds some next state: runs step by step;
 * post — reads states but feeds no next state (predict, deep output): all steps at once.
 
-Inputs are `pre`; previous states and next states are `scan`.
+Inputs are `pre`; previous states and next states are `scan` (a next state that reads
+only inputs, `h' = tanh(x)`, is still `scan`: at a padded step it keeps h_{t-1}).
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ PRE, SCAN, POST = "pre", "scan", "post"
 
 def phases(program: Program) -> dict:
     """Map every var name (inputs, previous states, eqn outputs) to its phase."""
-    stateful = {s.prev.name for s in program.states}
+    # a next state is stateful even if it reads only inputs: a padded step keeps h_{t-1}
+    stateful = {s.prev.name for s in program.states} | {s.next.name for s in program.states}
     for e in program.eqns:  # topological order: one forward sweep suffices
         if any(a.name in stateful for a in e.args):
             stateful.add(e.out.name)

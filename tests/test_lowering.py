@@ -54,6 +54,7 @@ OP_SPECS = {
     "dropout-post": "h' = tanh(x ⊕ h)\no : 5 = dropout[0.5](relu(h' ⊕ x))\ny = ▷ o",
     "bare-affine-state": "h' = x ⊕ h\ny = ▷ h'",
     "copied-state": "z : 6 = tanh(x ⊕ h)\nh' = z\ny = ▷ (h' ⊕ z)",
+    "state-from-inputs-only": "u : 6 = MLP[tanh](x)\nh' = dropout[0.2](sigmoid(u))\ny = ▷ (h' ⊕ h)",
     "deep-input": "u : 4 = MLP[relu 4, sigmoid](x)\nh' = tanh(u ⊕ h)\ny = ▷ h'",
     "prev-state-in-post": "h' = tanh(x ⊕ h)\ny = ▷ (h' ⊕ h ⊕ x)",
     "deep-output-maxout": "h' = tanh(x ⊕ h)\ny = ▷ MLP[maxout[2] 4, tanh 3](h')",

@@ -55,6 +55,7 @@ class Emitter:
         self.S = lambda name: n("S_", name)  # per-step buffer of a stored scan var
         self.buf = lambda name: n("buf_", name)  # (T+1, B, W): h_0 then h_1..h_T
         self.carry = lambda name: n("carry_", name)  # d loss / d h_t from step t+1
+        self.gscan = lambda name: n("gscan_", name)  # per-step grads of a pre value the scan reads
         self.deriv = lambda name: n("dfda_", name)  # f'(a) of an elementwise scan op, all steps
         self.target = lambda name: n("target_", name)  # an output's targets
         self.zero = lambda state: n("zeros_", state.prev.name)
@@ -71,18 +72,26 @@ class Emitter:
             return self.S(name)
         return self.v(name)
 
+    def step_value(self, name):
+        """Step t's value inside the forward scan."""
+        return f"{self.v(name)}[t]" if self.p.category[name] in ("input", "pre") else self.v(name)
+
     def at_step(self, name):
         """Step t's value, read back from the buffers during the reverse scan."""
         if self.p.category[name] == "prev":
             return f"{self.buf(name)}[t]"
         if name in self.p.next_of:
             return f"{self.buf(self.p.next_of[name].prev.name)}[t + 1]"
+        if self.p.category[name] in ("input", "pre"):
+            return f"{self.v(name)}[t]"
         return f"{self.S(name)}[t]"
 
     def _step_row(self, name):
         """The buffer row that keeps step t's value of a scan var, or None if it is not kept."""
         if name in self.p.next_of:
             return f"{self.buf(self.p.next_of[name].prev.name)}[t + 1]"
+        if self.p.category[name] in ("input", "pre"):
+            return f"{self.v(name)}[t]"
         return f"{self.S(name)}[t]" if name in self.p.stored else None
 
     def site(self, e, a, out, g="", step=False):
@@ -155,9 +164,9 @@ class Emitter:
                 if dst:
                     out.add(f"{dst} = {self.v(name)}", 2)
             elif dst and e.op in into_rules:
-                out.add(into_rules[e.op](self.site(e, self.v(e.args[0].name), dst, step=True)), 2)
+                out.add(into_rules[e.op](self.site(e, self.step_value(e.args[0].name), dst, step=True)), 2)
             else:
-                expr = forward_rules[e.op](self.site(e, self.v(e.args[0].name), "", step=True))
+                expr = forward_rules[e.op](self.site(e, self.step_value(e.args[0].name), "", step=True))
                 out.add(f"{dst or self.v(name)} = {expr}", 2)
             if dst:  # from here on the var is a view of its buffer row
                 out.add(f"{self.v(name)} = {dst}", 2)
@@ -250,7 +259,7 @@ class Emitter:
         for s in prog.states:
             out.add(f"{self.zero(s)} = np.zeros((B, {s.prev.width}), dtype=dt)")
             out.add(f"{self.carry(s.prev.name)} = {self.zero(s)}")
-        out.add("for t in range(T - 1, -1, -1):")
+        from_scan = set()  # pre values whose per-step grads the reverse scan writes
         step = _Lines()
         step.bound = set()
         for name in dict.fromkeys([s.next.name for s in prog.states] + [e.out.name for e in p.eqns["scan"]]):
@@ -277,15 +286,27 @@ class Emitter:
                 step.add(f"{self.G(e.out.name)}[t] = {grad}", 2)
                 for a, w in p.state_args(e):
                     step.contribute(self.g(a.name), f"{grad} @ {self.w(w)}.T", 2)
-            elif e.op in deriv_rules:
-                step.contribute(self.g(e.args[0].name), f"{grad} * {self.deriv(e.out.name)}[t]", 2)
             else:
                 a = e.args[0].name
-                site = self.site(e, self.at_step(a), self.at_step(e.out.name), grad, step=True)
-                step.contribute(self.g(a), vjp_rules[e.op](site), 2)
+                if e.op in deriv_rules:
+                    contribution = f"{grad} * {self.deriv(e.out.name)}[t]"
+                else:
+                    contribution = vjp_rules[e.op](self.site(e, self.at_step(a), self.at_step(e.out.name), grad, step=True))
+                if self.p.is_stateful(a):
+                    step.contribute(self.g(a), contribution, 2)
+                elif a in p.needs_grad:  # a pre value read inside the scan: its grads per step
+                    row = f"{self.gscan(a)}[t]"
+                    step.add(f"{row} += {contribution}" if row in step.bound else f"{row} = {contribution}", 2)
+                    step.bound.add(row)
+                    from_scan.add(a)
         for s in prog.states:
             step.add(f"{self.carry(s.prev.name)} = {self.g(s.prev.name)}", 2)
+        for a in sorted(from_scan):
+            out.add(f"{self.gscan(a)} = np.empty((T, B, {p.vars[a].width}), dtype=dt)")
+        out.add("for t in range(T - 1, -1, -1):")
         out.extend(step)
+        for a in sorted(from_scan):
+            out.contribute(self.g(a), self.gscan(a))
         for e in p.eqns["scan"]:
             if e.op == "affine":
                 out.bound.add(self.G(e.out.name))
