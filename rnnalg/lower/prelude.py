@@ -72,7 +72,7 @@ def init(rng, scheme="gaussian", scale=None, dtype=np.float32):
     if scheme not in _INIT_RULES:
         raise ValueError(f"unknown init scheme {scheme!r} (choose from {', '.join(_INIT_RULES)})")
     params = {}
-    for name, shape, role in PARAMS:
+    for name, shape, role in PARAMS:  # noqa: F821 (defined by the emitted module)
         if role == "bias":
             params[name] = np.zeros(shape, dtype=dtype)
         else:
@@ -107,12 +107,12 @@ _INIT_RULES = {"gaussian": _init_gaussian, "orthogonal": _init_orthogonal, "spar
 
 def initial_state(batch_size, dtype=np.float32):
     """Zero states: name -> (B, width)."""
-    return {name: np.zeros((batch_size, width), dtype=dtype) for name, width in STATES}
+    return {name: np.zeros((batch_size, width), dtype=dtype) for name, width in STATES}  # noqa: F821
 
 
 def draw_noise(rng, T, B, dtype=np.float32):
     """Inverted-dropout masks name -> (T, B, width) of 0 or 1/(1 − rate); None without dropout."""
-    if not DROPOUT:
+    if not DROPOUT:  # noqa: F821
         return None
     return {name: ((rng.random((T, B, width)) >= rate) / (1.0 - rate)).astype(dtype)
-            for name, width, rate in DROPOUT}
+            for name, width, rate in DROPOUT}  # noqa: F821

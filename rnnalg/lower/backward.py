@@ -1,0 +1,148 @@
+"""The backward half of the emitted module: BPTT in three phases, mirroring the forward.
+
+* post: every post eqn's VJP over all steps at once; grads that flow into scan values
+  are kept stacked (`gpost_*`) for the reverse scan;
+* scan: for t = T-1 … 0, only the state-dependent VJPs; each scan affine records
+  d loss / d a_t in a (T, B, W) buffer `G_*`, and a padded step hands its gradient
+  straight to h_{t-1};
+* then every weight gradient of a scan affine is one `_mmT(stacked input, G)` product,
+  and the pre eqns' VJPs run over all steps at once.
+"""
+from __future__ import annotations
+
+from .rules import deriv_rules, vjp_rules
+
+INDENT = "    "
+
+
+class Lines(list):
+    """Source lines plus the names whose (stacked) gradient has been bound."""
+
+    def __init__(self):
+        super().__init__()
+        self.bound = set()
+
+    def add(self, text, depth=1):
+        self.append(INDENT * depth + text)
+
+    def contribute(self, grad, expr, depth=1):
+        """grad += expr, or grad = expr the first time."""
+        self.add(f"{grad} = {grad} + {expr}" if grad in self.bound else f"{grad} = {expr}", depth)
+        self.bound.add(grad)
+
+
+class BackwardEmitter:
+    """Methods of `Emitter` that write `loss_and_grad`'s backward half."""
+
+    def backward(self, out: Lines):
+        p = self.p
+        out.add("# -- backward: post phase, all steps at once")
+        out.add("grads = {}")
+        for e in reversed(p.eqns["post"]):
+            self._stacked_vjp(e, self.g(e.out.name), out)
+        if self.program.states:
+            self._backward_scan(out)
+        out.add("# -- backward: pre phase, all steps at once")
+        for e in reversed(p.eqns["pre"]):
+            self._stacked_vjp(e, self.g(e.out.name), out)
+        for par in self.program.params:  # parameters the loss does not reach
+            if f"grads[{par.name!r}]" not in out.bound:
+                out.add(f"grads[{par.name!r}] = np.zeros_like({self.w(par.name)})")
+
+    def _grad_target(self, name, eqn_in_scan):
+        """Where a contribution to var `name` goes, or None if the loss cannot need it."""
+        p = self.p
+        if name not in p.needs_grad:
+            return None
+        if p.is_stateful(name):
+            return None if eqn_in_scan else self.gpost(name)
+        return self.g(name)
+
+    def _stacked_vjp(self, e, grad, out: Lines):
+        """One eqn's VJP over all steps; `grad` its stacked output gradient."""
+        if grad not in out.bound:
+            return
+        in_scan = self.p.category[e.out.name] == "scan"
+        if e.op == "affine":
+            for a, w in zip(e.args, e.params):
+                if a.kind == "token":
+                    out.add(f"grads[{w!r}] = _embed_grad({self.w(w)}.shape, {self.v(a.name)}, {grad})")
+                else:
+                    out.add(f"grads[{w!r}] = _mmT({self.stacked(a.name)}, {grad})")
+                out.bound.add(f"grads[{w!r}]")
+                target = self._grad_target(a.name, in_scan)
+                if target:
+                    out.contribute(target, f"_mm({grad}, {self.w(w)}.T)")
+            out.add(f"grads[{e.params[-1]!r}] = {grad}.sum(axis=(0, 1))")
+            out.bound.add(f"grads[{e.params[-1]!r}]")
+        else:
+            target = self._grad_target(e.args[0].name, in_scan)
+            if target:
+                site = self.site(e, self.stacked(e.args[0].name), self.stacked(e.out.name), grad)
+                out.contribute(target, vjp_rules[e.op](site))
+
+    def _backward_scan(self, out: Lines):
+        p, prog = self.p, self.program
+        out.add("# -- backward: reverse scan over the state-dependent part (BPTT)")
+        for e in p.eqns["scan"]:
+            if e.op == "affine":
+                out.add(f"{self.G(e.out.name)} = np.empty((T, B, {e.out.width}), dtype=dt)")
+        for e in p.eqns["scan"]:
+            if e.op in deriv_rules:  # f'(a) for all steps at once
+                site = self.site(e, "", self.stacked(e.out.name))
+                out.add(f"{self.deriv(e.out.name)} = {deriv_rules[e.op](site)}")
+        for s in prog.states:
+            out.add(f"{self.zero(s)} = np.zeros((B, {s.prev.width}), dtype=dt)")
+            out.add(f"{self.carry(s.prev.name)} = {self.zero(s)}")
+        from_scan = set()  # pre values whose per-step grads the reverse scan writes
+        step = Lines()
+        step.bound = set()
+        for name in dict.fromkeys([s.next.name for s in prog.states] + [e.out.name for e in p.eqns["scan"]]):
+            if name in p.next_of:
+                carry = self.carry(p.next_of[name].prev.name)
+                step.contribute(self.g(name), carry, 2)
+            if self.gpost(name) in out.bound:
+                step.contribute(self.g(name), f"{self.gpost(name)}[t]", 2)
+        for s in prog.states:
+            g_prev = self.g(s.prev.name)
+            post = f"{self.gpost(s.prev.name)}[t]" if self.gpost(s.prev.name) in out.bound else None
+            step.add(f"{g_prev} = {post or self.zero(s)}", 2)
+            step.bound.add(g_prev)
+        for e in reversed(p.eqns["scan"]):
+            grad = self.g(e.out.name)
+            if grad not in step.bound:
+                continue
+            if e.out.name in p.next_of:  # a padded step passes its gradient straight to h_{t-1}
+                g_prev = self.g(p.next_of[e.out.name].prev.name)
+                step.add("if masked:", 2)
+                step.add(f"{g_prev} = {g_prev} + (1 - mk[t]) * {grad}", 3)
+                step.add(f"{grad} = mk[t] * {grad}", 3)
+            if e.op == "affine":
+                step.add(f"{self.G(e.out.name)}[t] = {grad}", 2)
+                for a, w in p.state_args(e):
+                    step.contribute(self.g(a.name), f"{grad} @ {self.w(w)}.T", 2)
+            else:
+                a = e.args[0].name
+                if e.op in deriv_rules:
+                    contribution = f"{grad} * {self.deriv(e.out.name)}[t]"
+                else:
+                    contribution = vjp_rules[e.op](self.site(e, self.at_step(a), self.at_step(e.out.name), grad, step=True))
+                if self.p.is_stateful(a):
+                    step.contribute(self.g(a), contribution, 2)
+                elif a in p.needs_grad:  # a pre value read inside the scan: its grads per step
+                    row = f"{self.gscan(a)}[t]"
+                    step.add(f"{row} += {contribution}" if row in step.bound else f"{row} = {contribution}", 2)
+                    step.bound.add(row)
+                    from_scan.add(a)
+        for s in prog.states:
+            step.add(f"{self.carry(s.prev.name)} = {self.g(s.prev.name)}", 2)
+        for a in sorted(from_scan):
+            out.add(f"{self.gscan(a)} = np.empty((T, B, {p.vars[a].width}), dtype=dt)")
+        out.add("for t in range(T - 1, -1, -1):")
+        out.extend(step)
+        for a in sorted(from_scan):
+            out.contribute(self.g(a), self.gscan(a))
+        for e in p.eqns["scan"]:
+            if e.op == "affine":
+                out.bound.add(self.G(e.out.name))
+                self._stacked_vjp(e, self.G(e.out.name), out)
