@@ -1,0 +1,140 @@
+"""`rnnalg train` / `rnnalg eval` end to end through rnnalg.cli.main with the real compiler."""
+import json
+
+import numpy as np
+import pytest
+
+from rnnalg.cli import main
+from rnnalg.data import load_dataset
+from rnnalg.train import checkpoint as ckpt
+
+TINY = """\
+let H = 24
+input  x : binary[88]
+output y : binary[88]
+state  h : H
+h' = tanh(x ⊕ h)
+y  = ▷ dropout[0.2](h')
+"""
+FAST = ["--lr", "0.01", "--quiet", "--weight-noise", "0.01"]
+
+
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory):
+    path = tmp_path_factory.mktemp("spec") / "tiny.rnn"
+    path.write_text(TINY)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def trained(spec, tmp_path_factory):
+    """One 4-epoch run shared by the tests that only read it."""
+    run = tmp_path_factory.mktemp("runs") / "tiny"
+    assert main(["train", spec, "--epochs", "4", "--out", str(run), *FAST]) == 0
+    return run
+
+
+def frequency_baseline(split="valid") -> float:
+    """NLL per frame of independent Bernoulli notes with the train frequencies."""
+    ds = load_dataset("jsb")
+    train = np.concatenate([p[1:] for p in ds.splits["train"]]).astype(np.float64)
+    f = np.clip(train.mean(axis=0), 1e-4, 1 - 1e-4)
+    frames = np.concatenate([p[1:] for p in ds.splits[split]]).astype(np.float64)
+    return float(-(frames * np.log(f) + (1 - frames) * np.log1p(-f)).sum(axis=1).mean())
+
+
+def test_run_directory_contents(trained):
+    names = {p.name for p in trained.iterdir()}
+    assert {"best.json", "last.json", "metrics.jsonl", "result.json", "curve.png"} <= names
+    assert len([n for n in names if n.endswith(".npz")]) == 2
+    lines = [json.loads(line) for line in (trained / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == [1, 2, 3, 4]
+    assert {"epoch", "step", "train_loss", "valid", "lr", "seconds", "rate"} <= set(lines[0])
+    _, meta = ckpt.load(trained, "last")
+    assert meta["spec_text"] == TINY and meta["config"]["epochs"] == 4
+
+
+def test_validation_nll_falls_well_below_frequency_baseline(trained):
+    result = json.loads((trained / "result.json").read_text())
+    baseline = frequency_baseline("valid")
+    assert 10.5 < baseline < 11.5  # the figure is itself checked: ~10.99 nats per frame
+    assert result["best_valid"] < baseline - 1.0
+    assert result["test"] < frequency_baseline("test") - 1.0
+
+
+def test_eval_reproduces_the_reported_test_metric(spec, trained, capsys):
+    capsys.readouterr()
+    assert main(["eval", spec, "--checkpoint", str(trained)]) == 0
+    out = capsys.readouterr().out
+    result = json.loads((trained / "result.json").read_text())
+    assert out.startswith("test NLL per frame: ")
+    assert float(out.split(":")[1].split()[0]) == pytest.approx(result["test"], abs=1e-4)
+    assert main(["eval", spec, "--checkpoint", str(trained), "--split", "valid"]) == 0
+    out = capsys.readouterr().out
+    assert float(out.split(":")[1].split()[0]) == pytest.approx(result["best_valid"], abs=1e-4)
+
+
+def test_eval_refuses_another_spec(spec, trained, capsys):
+    assert main(["eval", spec, "--set", "H=16", "--checkpoint", str(trained)]) == 1
+    err = capsys.readouterr().err
+    assert "best.json" in err and "different spec" in err and "Traceback" not in err
+
+
+def test_eval_without_checkpoint_is_a_checkpoint_error(spec, tmp_path, capsys):
+    assert main(["eval", spec, "--checkpoint", str(tmp_path / "nothing")]) == 1
+    assert "no checkpoint found" in capsys.readouterr().err
+
+
+def test_resume_through_the_cli_is_bit_identical(spec, tmp_path):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert main(["train", spec, "--epochs", "3", "--out", str(straight), *FAST]) == 0
+    assert main(["train", spec, "--epochs", "2", "--out", str(split), *FAST]) == 0
+    assert main(["train", spec, "--resume", str(split), "--epochs", "3", "--quiet"]) == 0
+    a, meta_a = ckpt.load(straight, "last")
+    b, meta_b = ckpt.load(split, "last")
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    assert meta_a["run"]["step"] == meta_b["run"]["step"]
+    assert json.loads((straight / "result.json").read_text())["test"] == \
+        json.loads((split / "result.json").read_text())["test"]
+
+
+def test_resume_with_another_spec_is_refused(spec, trained, capsys):
+    assert main(["train", spec, "--set", "H=16", "--resume", str(trained), "--quiet"]) == 1
+    assert "different spec" in capsys.readouterr().err
+
+
+def test_existing_run_is_not_overwritten(spec, trained, capsys):
+    before = (trained / "last.json").read_text()
+    assert main(["train", spec, "--out", str(trained), "--quiet"]) == 2
+    assert "already holds a training run" in capsys.readouterr().err
+    assert (trained / "last.json").read_text() == before
+
+
+def test_unwritable_out_is_a_clear_error_and_writes_nothing(spec, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    assert main(["train", spec, "--out", str(blocker / "run"), "--epochs", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write there" in err and "Traceback" not in err
+    assert blocker.read_text() == "not a directory" and sorted(tmp_path.iterdir()) == [blocker]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--lr", "-1"], "--lr must be > 0"),
+    (["--optimizer", "rmsprop"], "invalid choice"),
+    (["--patience", "0"], "--patience must be >= 1"),
+])
+def test_bad_flags(spec, tmp_path, capsys, flags, message):
+    assert main(["train", spec, "--out", str(tmp_path / "r"), "--quiet", *flags]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_two_outputs_are_refused(tmp_path, capsys):
+    spec = tmp_path / "two.rnn"
+    spec.write_text("input x : binary[88]\noutput y : binary[88]\noutput w : binary[88]\nstate h : 8\n"
+                    "h' = tanh(x ⊕ h)\ny = ▷ h'\nw = ▷ h'\n")
+    assert main(["train", str(spec), "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    assert "exactly one input and one output" in capsys.readouterr().err
