@@ -107,6 +107,8 @@ def _text(args, model, params, dataset, rng) -> int:
         start = "\n" if unit == "char" else "<eos>"
         prime = np.array([vocab.index(start) if start in vocab else 0], dtype=np.int64)
     tokens = generate(model, params, args.steps or 500, prime, args.temperature, rng)
-    head = args.prime or ""
-    sys.stdout.write(head + tokens_to_text(tokens, vocab, unit) + "\n")
+    head, body = args.prime or "", tokens_to_text(tokens, vocab, unit)
+    if unit == "word" and head and not head.endswith("\n") and not body.startswith("\n"):
+        head += " "  # words are joined by spaces
+    sys.stdout.write(head + body + "\n")
     return 0
