@@ -35,7 +35,8 @@ class FakeModel:
         self.nan_at_call = nan_at_call  # inject a NaN loss at this loss_and_grad call (1-based)
         self.calls = 0
 
-    def init_params(self, rng, scheme="gaussian", scale=0.01):
+    def init_params(self, rng, scheme="gaussian", scale=None):
+        scale = 0.01 if scale is None else scale
         return {n: (scale * rng.standard_normal(s) if self.param_roles[n] == "weight"
                     else np.zeros(s)).astype(np.float32) for n, s in self.param_shapes.items()}
 

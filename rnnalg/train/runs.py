@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -57,6 +58,10 @@ def load_trained(args, which: str = "best"):
     from ..commands.common import load_program
 
     program = load_program(args)
+    if which == "best" and not ckpt.json_path(args.checkpoint, "best").exists() \
+            and ckpt.json_path(args.checkpoint, "last").exists():
+        which = "last"  # stopped before the first validation: no best yet
+        print(f"note: {args.checkpoint} has no best checkpoint yet; using the last one", file=sys.stderr)
     arrays, meta = ckpt.load(args.checkpoint, which, program=program)
     model = compile_model(program)
     params = ckpt.split_prefix(arrays, "param")
