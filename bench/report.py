@@ -33,6 +33,8 @@ def machine_info(torch=None) -> list[str]:
         lines.append("PyTorch: not available (column skipped)")
     else:
         lines.append(f"PyTorch {torch.__version__}, eager, {torch.get_num_threads()} threads")
+    threads = [f"{k}={os.environ[k]}" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS") if k in os.environ]
+    lines.append(f"thread variables: {', '.join(threads) or 'none set (BLAS uses every core)'}")
     lines.append(f"rnnalg commit: {_git_commit()}")
     return lines
 
