@@ -31,7 +31,7 @@ except ImportError:  # run from a source checkout without installing
     import rnnalg
 
 import report
-from rnnalg.commands.bench import time_block
+from rnnalg.commands.bench import format_ms, time_block
 from rnnalg.reference import reference_loss_and_grad
 from rnnalg.testing import random_batch
 
@@ -114,7 +114,7 @@ def bench_model(label: str, settings: Settings, torch_pair, log) -> list[dict]:
 def _block(call, repeats, settings: Settings, log, what: str):
     time.sleep(settings.pause)
     times = time_block(call, repeats, settings.warmup, settings.budget)
-    log(f"{what}: {np.median(times) * 1e3:.3g} ms median over {len(times)} calls")
+    log(f"{what}: {format_ms(np.median(times))} ms median over {len(times)} calls")
     return times
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnalg.commands.bench import format_ms
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # (column, B) -> largest acceptable ratio rnnalg / other (bench/README.md, "Targets")
@@ -70,11 +72,11 @@ def _git_commit() -> str:
     return head.stdout.strip() + (" (rnnalg/ has uncommitted changes)" if dirty.stdout.strip() else "")
 
 
-def format_ms(times) -> str:
+def format_times(times) -> str:
     """Seconds -> 'median (min–max)' in milliseconds; '—' when not measured."""
     if times is None:
         return "—"
-    return f"{np.median(times) * 1e3:.3g} ({np.min(times) * 1e3:.3g}–{np.max(times) * 1e3:.3g})"
+    return f"{format_ms(np.median(times))} ({format_ms(np.min(times))}–{format_ms(np.max(times))})"
 
 
 def format_ratio(ours, other, column: str, B: int) -> str:
@@ -94,8 +96,8 @@ def results_table(rows) -> list[str]:
     lines = ["| model | B | rnnalg ms | PyTorch eager ms | autograd ref ms | rnnalg / PyTorch | rnnalg / autograd |",
              "|---|---:|---:|---:|---:|---|---|"]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['B']} | {format_ms(r['rnnalg'])} | {format_ms(r['torch'])} | "
-                     f"{format_ms(r['autograd'])} | {format_ratio(r['rnnalg'], r['torch'], 'torch', r['B'])} | "
+        lines.append(f"| {r['model']} | {r['B']} | {format_times(r['rnnalg'])} | {format_times(r['torch'])} | "
+                     f"{format_times(r['autograd'])} | {format_ratio(r['rnnalg'], r['torch'], 'torch', r['B'])} | "
                      f"{format_ratio(r['rnnalg'], r['autograd'], 'autograd', r['B'])} |")
     return lines
 

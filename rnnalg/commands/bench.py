@@ -85,9 +85,15 @@ def time_block(call, repeats: int, warmup: int = 2, budget: float | None = None)
 def format_result(name: str, B: int, T: int, dtype: str, times) -> str:
     """One line: median and min–max milliseconds, frames (T·B positions) per second."""
     median = float(np.median(times))
-    return (f"{name}  B={B} T={T} {dtype}  forward+backward: {median * 1e3:.3g} ms median "
-            f"({np.min(times) * 1e3:.3g}–{np.max(times) * 1e3:.3g} over {len(times)} runs), "
+    return (f"{name}  B={B} T={T} {dtype}  forward+backward: {format_ms(median)} ms median "
+            f"({format_ms(np.min(times))}–{format_ms(np.max(times))} over {len(times)} runs), "
             f"{format_rate(T * B / median)} frames/s")
+
+
+def format_ms(seconds: float) -> str:
+    """0.01234 -> '12.3'; 2.5 -> '2500' (milliseconds, 3 significant digits, no exponent)."""
+    ms = seconds * 1e3
+    return f"{ms:.0f}" if ms >= 100 else f"{ms:.3g}"
 
 
 def format_rate(per_second: float) -> str:
