@@ -15,12 +15,14 @@ import numpy as np
 
 from .ir import Program
 from .lower.emit import emit_module
+from .lower.memory import keep_freed_memory
 
 
 class Model:
     """Forward, loss and BPTT gradients of one program (time-major arrays (T, B, D))."""
 
     def __init__(self, program: Program, dtype=np.float32):
+        keep_freed_memory()
         self.program = program
         self.dtype = np.dtype(dtype)
         self.source = emit_module(program)

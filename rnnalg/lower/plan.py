@@ -22,7 +22,7 @@ class Namer:
     """Unique, valid identifiers derived from spec names: `h'.W_x` -> `h_next_W_x`."""
 
     RESERVED = {"np", "t", "T", "B", "m", "mk", "masked", "params", "batch", "state", "noise", "nll",
-                "dlogits", "logp", "grads", "count", "nll_sum", "dt", "logits", "final_state", "loss"}
+                "dlogits", "logp", "prob", "grads", "scale", "count", "nll_sum", "dt", "logits", "final_state", "loss"}
 
     def __init__(self):
         self.taken = set(self.RESERVED) | set(dir(builtins)) | set(keyword.kwlist)
