@@ -1,0 +1,75 @@
+"""Every `rnnalg` command README.md shows runs, in order, as written (training made small)."""
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rnnalg
+from rnnalg.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+DATA = ROOT.parent / "shared" / "data"
+
+# appended so the suite stays fast: later flags win over the command's own
+SMALLER = {
+    "train": ["--set", "H=8", "--epochs", "1", "--time-limit", "20", "--quiet"],
+    "bench": ["--set", "H=8", "--repeats", "2"],
+    "compile": ["--set", "H=8"],
+    "eval": ["--set", "H=8"],
+    "sample": ["--set", "H=8"],
+}
+
+
+def readme_commands():
+    blocks = re.findall(r"```console\n(.*?)```", README, flags=re.S)
+    return [line[2:].strip() for block in blocks for line in block.splitlines() if line.startswith("$ rnnalg ")]
+
+
+def test_readme_shows_every_command():
+    shown = {shlex.split(c)[1] for c in readme_commands()}
+    assert shown == {"check", "compile", "bench", "train", "eval", "sample"}
+
+
+def test_readme_commands_run_as_written(tmp_path, monkeypatch, capsys):
+    if not (DATA / "ptb_char").is_dir():
+        pytest.skip(f"the shared data folder is not at {DATA}")
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RNNALG_DATA", str(DATA))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    for command in readme_commands():
+        argv = shlex.split(command)[1:]
+        argv += SMALLER.get(argv[0], [])
+        assert main(argv) == 0, (command, capsys.readouterr().err)
+        out = capsys.readouterr().out
+        if argv[0] == "train" and "dots" in argv[1]:
+            assert "test NLL per frame" in out
+        if argv[0] == "sample" and "char" in argv[1]:
+            assert len(out) >= 150  # 200 characters of text (line ends included)
+    assert (tmp_path / "dots_model.py").exists() and (tmp_path / "dots.mid").exists()
+    assert (tmp_path / "runs" / "dots" / "metrics.jsonl").exists()
+
+
+def test_readme_python_example_runs(monkeypatch):
+    block = re.search(r"```python\n(.*?)```", README, flags=re.S).group(1)
+    monkeypatch.chdir(ROOT)
+    rng = np.random.default_rng(0)
+    T, B = 5, 2
+    namespace = {"xs": (rng.random((T, B, 88)) < 0.1), "ys": (rng.random((T, B, 88)) < 0.1),
+                 "mask": np.ones((T, B)), "x_t": np.zeros((B, 88))}
+    exec(compile(block, "README.md", "exec"), namespace)
+    assert np.isfinite(namespace["loss"])
+    assert namespace["probs"]["y"].shape == (B, 88)
+
+
+def test_readme_error_example_is_what_check_prints(tmp_path, monkeypatch, capsys):
+    spec, shown = re.search(r"For this `bad.rnn`\n\n  ```\n(.*?)```.*?prints.*?```\n(.*?)```", README, flags=re.S).groups()
+    unindent = lambda block: "".join(line[2:] + "\n" for line in block.rstrip().splitlines())  # noqa: E731
+    (tmp_path / "bad.rnn").write_text(unindent(spec), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "bad.rnn"]) == 1
+    assert capsys.readouterr().err == unindent(shown)
