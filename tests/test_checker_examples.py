@@ -96,7 +96,7 @@ def test_compile_dots_prints_widths_shapes_total_and_phases(capsys):
     assert ["total", f"{total:,}"] in rows
     assert f"total parameters: {total}" in out
     phases = out.splitlines()[out.splitlines().index("phases") + 1:]
-    assert [p.split()[:2] for p in phases] == [["pre", "0"], ["scan", "4"], ["post", "3"]]
+    assert [p.split()[:2] for p in phases[:3]] == [["pre", "0"], ["scan", "4"], ["post", "3"]]
 
 
 def test_set_overrides_every_example_size():
