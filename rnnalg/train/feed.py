@@ -53,9 +53,9 @@ def batches(dataset, split: str, batch_size: int, steps, rng=None):
     if dataset.kind == "music":
         return music_batches(dataset.splits[split], batch_size, rng, max_steps=steps)
     stream = split_stream(dataset, split)
-    per_column = len(stream) // batch_size
-    if per_column < 2:  # a short valid/test stream: fewer, longer columns
-        batch_size = max(1, len(stream) // 2)
+    if len(stream) // batch_size < 2:
+        raise UsageError(f"the {split} split of {dataset.name} has {len(stream)} tokens: too few for "
+                         f"{batch_size} parallel streams (lower --batch-size)")
     return text_batches(stream, batch_size, steps)
 
 
@@ -69,6 +69,9 @@ def evaluate_split(model, params, dataset, split: str, batch_size: int, steps=No
     if split not in dataset.splits:
         raise UsageError(f"unknown split {split!r}; choose from {', '.join(dataset.splits)}")
     program = model.program
+    if dataset.kind == "text":  # parallel streams of at least 10 segments each (few cut contexts)
+        length = len(split_stream(dataset, split))
+        batch_size = max(1, min(batch_size, length // (10 * max(steps or 1, 2))))
     nll_total, count_total, state = 0.0, 0, None
     for batch in batches(dataset, split, batch_size, steps):
         nll, count, state = model.evaluate(params, model_batch(program, batch),
