@@ -102,10 +102,14 @@ def test_resume_mid_epoch_equals_uninterrupted(tmp_path):
 
 
 def test_time_limit_saves_a_resumable_checkpoint(tmp_path):
-    t, reason = _fresh_run(tmp_path, time_limit=1e-9)
+    t, reason = _fresh_run(tmp_path / "limited", time_limit=1e-9, epochs=1)
     assert reason == "time limit"
-    _, meta = ckpt.load(tmp_path, "last")
-    assert meta["run"]["epoch"] == 0 and meta["run"]["batch"] == 1 and meta["run"]["step"] == 1
+    _, meta = ckpt.load(tmp_path / "limited", "last")
+    assert meta["run"]["epoch"] == 0 and meta["run"]["step"] == 0
+    resumed, reason = _resumed(tmp_path / "limited", epochs=1)
+    straight, _ = _fresh_run(tmp_path / "straight", epochs=1)
+    assert reason == "epochs"
+    _same_arrays(straight.params, resumed.params)
 
 
 def test_nan_loss_stops_with_training_error_and_keeps_last_good_checkpoint(tmp_path):

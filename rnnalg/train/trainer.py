@@ -143,7 +143,7 @@ class Trainer:
         self.deadline = None if c.time_limit is None else time.monotonic() + c.time_limit
         with self._sigint_saves():
             while s.stopped is None and s.epoch < c.epochs:
-                reason = self._train_epoch()
+                reason = self._pending_stop() or self._train_epoch()
                 if reason:
                     self.save("last")
                     self.monitor.plot(s.history)
@@ -151,6 +151,14 @@ class Trainer:
                 self._end_epoch()
         self.monitor.plot(s.history)
         return s.stopped or "epochs"
+
+    def _pending_stop(self):
+        """A stop asked for (Ctrl-C) or due (time limit) between two epochs."""
+        if self.stop_request:
+            return self.stop_request
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            return "time limit"
+        return None
 
     def _train_epoch(self):
         """Run the rest of the current epoch; returns a stop reason or None when it finished."""
@@ -171,10 +179,9 @@ class Trainer:
                 bar.update(1)
                 self.monitor.batch_postfix(bar, s.part_loss / max(1, s.part_count),
                                            s.part_count / max(s.part_seconds, 1e-9))
-                if self.stop_request:
-                    return self.stop_request
-                if self.deadline is not None and time.monotonic() > self.deadline:
-                    return "time limit"
+                reason = self._pending_stop()
+                if reason:
+                    return reason
         finally:
             bar.close()
         self.data_rng_start = ckpt.rng_to_array(data_rng)
