@@ -95,54 +95,74 @@ class BackwardEmitter:
             out.add(f"{self.zero(s)} = np.zeros((B, {s.prev.width}), dtype=dt)")
             out.add(f"{self.carry(s.prev.name)} = {self.zero(s)}")
         from_scan = set()  # pre values whose per-step grads the reverse scan writes
-        step = Lines()
-        step.bound = set()
-        for name in dict.fromkeys([s.next.name for s in prog.states] + [e.out.name for e in p.eqns["scan"]]):
-            if name in p.next_of:
-                carry = self.carry(p.next_of[name].prev.name)
-                step.contribute(self.g(name), carry, 2)
-            if self.gpost(name) in out.bound:
-                step.contribute(self.g(name), f"{self.gpost(name)}[t]", 2)
-        for s in prog.states:
-            g_prev = self.g(s.prev.name)
-            post = f"{self.gpost(s.prev.name)}[t]" if self.gpost(s.prev.name) in out.bound else None
-            step.add(f"{g_prev} = {post or self.zero(s)}", 2)
-            step.bound.add(g_prev)
-        for e in reversed(p.eqns["scan"]):
-            grad = self.g(e.out.name)
-            if grad not in step.bound:
-                continue
-            if e.out.name in p.next_of:  # a padded step passes its gradient straight to h_{t-1}
-                g_prev = self.g(p.next_of[e.out.name].prev.name)
-                step.add("if masked:", 2)
-                step.add(f"{g_prev} = {g_prev} + (1 - mk[t]) * {grad}", 3)
-                step.add(f"{grad} = mk[t] * {grad}", 3)
-            if e.op == "affine":
-                step.add(f"{self.G(e.out.name)}[t] = {grad}", 2)
-                for a, w in p.state_args(e):
-                    step.contribute(self.g(a.name), f"{grad} @ {self.w(w)}.T", 2)
-            else:
-                a = e.args[0].name
-                if e.op in deriv_rules:
-                    contribution = f"{grad} * {self.deriv(e.out.name)}[t]"
-                else:
-                    contribution = vjp_rules[e.op](self.site(e, self.at_step(a), self.at_step(e.out.name), grad, step=True))
-                if self.p.is_stateful(a):
-                    step.contribute(self.g(a), contribution, 2)
-                elif a in p.needs_grad:  # a pre value read inside the scan: its grads per step
-                    row = f"{self.gscan(a)}[t]"
-                    step.add(f"{row} += {contribution}" if row in step.bound else f"{row} = {contribution}", 2)
-                    step.bound.add(row)
-                    from_scan.add(a)
-        for s in prog.states:
-            step.add(f"{self.carry(s.prev.name)} = {self.g(s.prev.name)}", 2)
+        bodies = {masked: self._reverse_step(out, masked, from_scan) for masked in (True, False)}
         for a in sorted(from_scan):
             out.add(f"{self.gscan(a)} = np.empty((T, B, {p.vars[a].width}), dtype=dt)")
-        out.add("for t in range(T - 1, -1, -1):")
-        out.extend(step)
+        out.add("if masked:  # two copies of the step: the unpadded one does no mask arithmetic")
+        out.add("for t in range(T - 1, -1, -1):", 2)
+        out.extend("    " + line for line in bodies[True])
+        out.add("else:")
+        out.add("for t in range(T - 1, -1, -1):", 2)
+        out.extend("    " + line for line in bodies[False])
         for a in sorted(from_scan):
             out.contribute(self.g(a), self.gscan(a))
         for e in p.eqns["scan"]:
             if e.op == "affine":
                 out.bound.add(self.G(e.out.name))
                 self._stacked_vjp(e, self.G(e.out.name), out)
+
+    def _reverse_step(self, out: Lines, masked: bool, from_scan: set) -> Lines:
+        """The body of one reverse-scan step (depth 2), for padded batches or not."""
+        p, prog = self.p, self.program
+        step = Lines()
+        readers = {}  # scan var -> how many scan eqns read it
+        for e in p.eqns["scan"]:
+            for a in e.args:
+                readers[a.name] = readers.get(a.name, 0) + 1
+        for name in dict.fromkeys([s.next.name for s in prog.states] + [e.out.name for e in p.eqns["scan"]]):
+            if name in p.next_of:
+                step.contribute(self.g(name), self.carry(p.next_of[name].prev.name), 2)
+            if self.gpost(name) in out.bound:
+                step.contribute(self.g(name), f"{self.gpost(name)}[t]", 2)
+        for s in prog.states:
+            if self.gpost(s.prev.name) in out.bound:
+                step.contribute(self.g(s.prev.name), f"{self.gpost(s.prev.name)}[t]", 2)
+        written = set()  # G rows already filled in place
+        for e in reversed(p.eqns["scan"]):
+            grad = self.g(e.out.name)
+            if grad not in step.bound:
+                continue
+            if masked and e.out.name in p.next_of:  # a padded step passes its gradient straight to h_{t-1}
+                step.contribute(self.g(p.next_of[e.out.name].prev.name), f"(1 - mk[t]) * {grad}", 2)
+                step.add(f"{grad} = mk[t] * {grad}", 2)
+            if e.op == "affine":
+                if e.out.name not in written:
+                    step.add(f"{self.G(e.out.name)}[t] = {grad}", 2)
+                for a, w in p.state_args(e):
+                    step.contribute(self.g(a.name), f"{grad} @ {self.w(w)}.T", 2)
+                continue
+            a = e.args[0].name
+            if e.op in deriv_rules:
+                contribution = f"{grad} * {self.deriv(e.out.name)}[t]"
+            else:
+                contribution = vjp_rules[e.op](self.site(e, self.at_step(a), self.at_step(e.out.name), grad, step=True))
+            if self.p.is_stateful(a):
+                producer = self.p.producer_op(a)
+                sole = (producer == "affine" and readers.get(a) == 1 and self.g(a) not in step.bound
+                        and self.gpost(a) not in out.bound and e.op in deriv_rules)
+                if sole:  # d loss / d a_t goes straight into its row of G
+                    step.add(f"np.multiply({grad}, {self.deriv(e.out.name)}[t], out={self.G(a)}[t])", 2)
+                    step.add(f"{self.g(a)} = {self.G(a)}[t]", 2)
+                    step.bound.add(self.g(a))
+                    written.add(a)
+                else:
+                    step.contribute(self.g(a), contribution, 2)
+            elif a in p.needs_grad:  # a pre value read inside the scan: its grads per step
+                row = f"{self.gscan(a)}[t]"
+                step.add(f"{row} += {contribution}" if row in step.bound else f"{row} = {contribution}", 2)
+                step.bound.add(row)
+                from_scan.add(a)
+        for s in prog.states:
+            g_prev = self.g(s.prev.name)
+            step.add(f"{self.carry(s.prev.name)} = {g_prev if g_prev in step.bound else self.zero(s)}", 2)
+        return step

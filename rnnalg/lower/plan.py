@@ -84,6 +84,11 @@ class Plan:
                 needs.add(e.out.name)
         return needs
 
+    def producer_op(self, name: str):
+        """The op that binds `name`, or None for inputs and previous states."""
+        e = self.program.producer(name)
+        return e.op if e else None
+
     def is_stateful(self, name: str) -> bool:
         return self.category[name] in ("scan", "prev")
 
