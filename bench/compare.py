@@ -52,9 +52,11 @@ class Settings:
     warmup: int = 2
     budget: float = 6.0                # seconds of timed calls per block, at least 3 calls
     pause: float = 0.5                 # seconds between blocks, for BLAS threads to go idle
+    clock: str = "wall"                # or "cpu": process CPU time (rnnalg.commands.bench.CLOCKS)
 
     def describe(self) -> str:
-        return (f"Settings: H={self.H}, T={self.T}, float32, binary[88] in/out, B in {list(self.batch_sizes)}; "
+        clock = "wall-clock time" if self.clock == "wall" else "CPU time of the process (all its threads)"
+        return (f"Settings: {clock}; H={self.H}, T={self.T}, float32, binary[88] in/out, B in {list(self.batch_sizes)}; "
                 f"up to {self.repeats} timed calls per block ({self.reference_repeats} for the autograd "
                 f"reference, at B in {list(self.reference_batch_sizes)}), {self.warmup} warm-up calls, "
                 f"{self.pause} s pause between blocks.")
@@ -113,7 +115,7 @@ def bench_model(label: str, settings: Settings, torch_pair, log) -> list[dict]:
 
 def _block(call, repeats, settings: Settings, log, what: str):
     time.sleep(settings.pause)
-    times = time_block(call, repeats, settings.warmup, settings.budget)
+    times = time_block(call, repeats, settings.warmup, settings.budget, settings.clock)
     log(f"{what}: {format_ms(np.median(times))} ms median over {len(times)} calls")
     return times
 
@@ -124,6 +126,9 @@ def main(argv=None) -> int:
     parser.add_argument("--no-torch", action="store_true", help=f"skip PyTorch (same as {NO_TORCH_ENV}=1)")
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of " + ", ".join(MODELS))
     parser.add_argument("--out", type=Path, help="markdown file (default bench/results.md; none with --quick)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall time (default) or process CPU time: steadier on a busy machine, but only "
+                             "meaningful single-threaded (OPENBLAS_NUM_THREADS=1 ... --torch-threads 1)")
     parser.add_argument("--torch-threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                         help="first wait up to this long for the 1-minute load average to fall below cores/4")
@@ -133,7 +138,7 @@ def main(argv=None) -> int:
     unknown = [m for m in labels if m not in MODELS]
     if unknown:
         parser.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
-    settings = QUICK if args.quick else FULL
+    settings = dataclasses.replace(QUICK if args.quick else FULL, clock=args.clock)
     out = args.out if args.out is not None or args.quick else HERE / "results.md"
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
 

@@ -14,18 +14,19 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
 LINE = re.compile(r"rnn\.rnn  B=2 T=3 (float32|float64)  forward\+backward: ([\d.]+) ms median "
-                  r"\(([\d.]+)–([\d.]+) over 4 runs\), ([\d.]+)(k|M)? frames/s")
+                  r"\(([\d.]+)–([\d.]+) over 4 runs\), ([\d.]+)(k|M)? frames/s( \(CPU time\))?")
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_bench_prints_median_and_spread(capsys, dtype):
+@pytest.mark.parametrize("dtype, clock", [("float32", "wall"), ("float64", "wall"), ("float32", "cpu")])
+def test_bench_prints_median_and_spread(capsys, dtype, clock):
     rc = main(["bench", str(EXAMPLES / "rnn.rnn"), "--set", "H=8", "-B", "2", "-T", "3",
-               "--repeats", "4", "--dtype", dtype])
+               "--repeats", "4", "--dtype", dtype, "--clock", clock])
     out = capsys.readouterr().out.strip()
     assert rc == 0
     m = LINE.fullmatch(out)
     assert m, out
     assert m.group(1) == dtype
+    assert (m.group(7) is not None) == (clock == "cpu")
     median, lo, hi = (float(m.group(i)) for i in (2, 3, 4))
     assert 0 < lo <= median <= hi
     rate = float(m.group(5)) * {"k": 1e3, "M": 1e6, None: 1}[m.group(6)]
@@ -57,6 +58,9 @@ def test_time_block_counts_warmup_and_respects_budget():
     times = time_block(lambda: (calls.append(1), time.sleep(0.01)), repeats=50, warmup=0, budget=0.0)
     assert len(times) == 3 and len(calls) == 3  # the budget is spent: stop after the minimum of 3
     assert np.all(times >= 0.009)
+
+    cpu = time_block(lambda: time.sleep(0.01), repeats=3, warmup=0, clock="cpu")
+    assert np.all(cpu < 0.005)  # CPU time does not count sleeping (or waiting for other processes)
 
 
 def test_format_rate_and_ms():
