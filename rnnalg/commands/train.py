@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--data-dir", metavar="DIR", help="where named datasets live (default: the shared data folder)")
     a("--unit", choices=("char", "word"), help="text unit for a text file given by --data")
     a("--epochs", type=int, help=f"maximum number of epochs (default {d.epochs})")
-    a("--batch-size", type=int, help="sequences per minibatch (default: music 16, text 32)")
+    a("--batch-size", type=int, help="sequences per minibatch (default: music 4, text 32)")
     a("--steps", type=int, help="truncated-BPTT length (default: music whole pieces, chars 100, words 35)")
     a("--optimizer", choices=tuple(OPTIMIZERS), help=f"(default {d.optimizer})")
     a("--lr", type=float, help="learning rate (default: adam 1e-3, sgd 0.01)")
@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--nesterov", action="store_true", default=None, help="Nesterov momentum for SGD")
     a("--clip", type=float, help=f"clip the global gradient norm to this; 0 disables (default {d.clip})")
     a("--weight-noise", type=float, metavar="SIGMA",
-      help=f"std of Gaussian noise added to weights and embeddings each update (default {d.weight_noise})")
+      help="std of Gaussian noise added to weights and embeddings each update (default: music 0.02, "
+           "text 0)")
     a("--init", choices=INITS, help=f"weight initialisation (default {d.init})")
     a("--init-scale", type=float, help="initial weight scale (default: gaussian 1/sqrt(fan-in), "
                                        "orthogonal gain 1, sparse spectral radius 1)")
