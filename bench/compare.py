@@ -3,6 +3,7 @@
     python bench/compare.py            # the full table (H=200, T=100, B in 1/16/64), also to bench/results.md
     python bench/compare.py --quick    # a smoke run at toy sizes (stdout only)
     python bench/compare.py --no-torch # skip the PyTorch column (also when torch is not installed)
+    OPENBLAS_NUM_THREADS=1 python bench/compare.py --torch-threads 1 --clock cpu   # busy machine
 
 Models: examples/{rnn,dts,dots,srnn2}.rnn (binary[88] in and out), float32, unmasked
 random piano rolls. All implementations get the same parameters and batch, and their losses
@@ -138,11 +139,16 @@ def main(argv=None) -> int:
     unknown = [m for m in labels if m not in MODELS]
     if unknown:
         parser.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+    if args.torch_threads < 1:
+        parser.error("--torch-threads must be at least 1")
     settings = dataclasses.replace(QUICK if args.quick else FULL, clock=args.clock)
     out = args.out if args.out is not None or args.quick else HERE / "results.md"
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
 
     torch_pair = import_torch(args.no_torch, args.torch_threads)
+    if args.clock == "cpu" and (os.environ.get("OPENBLAS_NUM_THREADS") != "1" or args.torch_threads != 1):
+        log("warning: --clock cpu also counts idle-spinning BLAS threads; "
+            "use OPENBLAS_NUM_THREADS=1 and --torch-threads 1")
     _wait_quiet(args.wait_quiet, log)
     load_before = report.load_average()
     log(f"load average {load_before} on {os.cpu_count()} cores" +
