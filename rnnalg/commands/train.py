@@ -95,11 +95,13 @@ def run(args: argparse.Namespace) -> int:
     test, nll, count = trainer.evaluate("test")
     s = trainer.state
     result = {"test": test, "metric": trainer.metric_name, "test_nll_sum": nll, "test_count": count,
-              "best_valid": s.best_valid, "best_epoch": s.best_epoch, "epochs": s.epoch,
+              "best_valid": s.best_valid if s.best_epoch else None, "best_epoch": s.best_epoch, "epochs": s.epoch,
               "stopped": reason, "seconds": round(time.monotonic() - started, 1)}
     text = json.dumps(result, indent=1, sort_keys=True)
     write_atomic(run_dir, "result.json", lambda f: f.write(text.encode()))
-    print(f"test {label}: {test:.4f}  (best valid {s.best_valid:.4f} at epoch {s.best_epoch}; "
-          f"stopped: {reason} after {s.epoch} epochs, {result['seconds']:.0f}s; {run_dir})")
+    best = (f"best valid {s.best_valid:.4f} at epoch {s.best_epoch}" if s.best_epoch
+            else "no finished epoch: current parameters")
+    print(f"test {label}: {test:.4f}  ({best}; stopped: {reason} after {s.epoch} epochs, "
+          f"{result['seconds']:.0f}s; {run_dir})")
     return 0
 

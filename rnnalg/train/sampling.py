@@ -94,7 +94,7 @@ def save_roll_png(roll: np.ndarray, path: Path, title: str = "") -> bool:
         from matplotlib.figure import Figure
     except ImportError:
         return False
-    fig = Figure(figsize=(max(4.0, len(roll) / 16), 4))
+    fig = Figure(figsize=(max(6.0, len(roll) / 16), 4))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     ax.imshow(np.asarray(roll).T, origin="lower", aspect="auto", cmap="Greys", interpolation="nearest",
@@ -102,5 +102,5 @@ def save_roll_png(roll: np.ndarray, path: Path, title: str = "") -> bool:
     ax.set_xlabel("step")
     ax.set_ylabel("MIDI note")
     ax.set_title(title)
-    write_atomic(path.parent, path.name, lambda f: fig.savefig(f, format="png", dpi=100))
+    write_atomic(path.parent, path.name, lambda f: fig.savefig(f, format="png", dpi=100, bbox_inches="tight"))
     return True

@@ -225,6 +225,7 @@ class Trainer:
         record = {"epoch": s.epoch, "step": s.step, "train_loss": s.part_loss / max(1, s.part_count),
                   "valid": valid, "metric": self.metric_name, "lr": s.lr,
                   "seconds": round(s.part_seconds, 3), "rate": s.part_count / max(s.part_seconds, 1e-9),
+                  "rate_unit": f"{self.monitor.units}/s",
                   "batches": s.batch}
         improved = valid < s.best_valid
         self.monitor.epoch_line(record, c.epochs, improved)
