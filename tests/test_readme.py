@@ -19,8 +19,6 @@ SMALLER = {
     "train": ["--set", "H=8", "--epochs", "1", "--time-limit", "20", "--quiet"],
     "bench": ["--set", "H=8", "--repeats", "2"],
     "compile": ["--set", "H=8"],
-    "eval": ["--set", "H=8"],
-    "sample": ["--set", "H=8"],
 }
 
 

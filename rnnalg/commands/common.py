@@ -29,14 +29,21 @@ def parse_sets(items) -> dict:
     return sizes
 
 
-def load_program(args: argparse.Namespace) -> Program:
-    """Parse and check `args.spec` with the `--set` overrides; print warnings to stderr."""
+def load_program(args: argparse.Namespace, default_sizes: dict | None = None) -> Program:
+    """Parse and check `args.spec` with the `--set` overrides; print warnings to stderr.
+
+    `default_sizes` (e.g. those a checkpoint was trained with) apply to the `let`s the spec
+    defines, unless `--set` says otherwise.
+    """
     from ..checker import check
     from ..parser import load
     from ..pretty import format_warnings
 
-    sizes = parse_sets(getattr(args, "set", None))
-    program = check(load(args.spec), sizes)
+    spec = load(args.spec)
+    defined = {item.name for item in spec.lets}
+    sizes = {k: v for k, v in (default_sizes or {}).items() if k in defined}
+    sizes.update(parse_sets(getattr(args, "set", None)))
+    program = check(spec, sizes)
     if program.warnings:
         print(format_warnings(program.warnings), file=sys.stderr)
     return program

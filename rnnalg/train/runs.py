@@ -1,6 +1,7 @@
 """Run directories and trained models, shared by the train / eval / sample commands."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -50,18 +51,29 @@ def compile_model(program):
     return compile_program(program, dtype=np.float32)
 
 
+def _trained_sizes(checkpoint, which) -> dict:
+    """The sizes a run was trained with (its `--set`), or {} if its JSON cannot be read
+    (`ckpt.load` then reports the problem)."""
+    try:
+        sizes = json.loads(ckpt.json_path(checkpoint, which).read_text(encoding="utf-8")).get("sizes", {})
+        return {str(k): int(v) for k, v in sizes.items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
+
+
 def load_trained(args, which: str = "best"):
     """(program, model, params, meta) from `args.checkpoint` for the spec in `args`.
 
-    The spec (after --set) must be the one the checkpoint was trained with.
+    The sizes default to those the run was trained with; the spec (after `--set`) must be
+    the one the checkpoint was trained with.
     """
     from ..commands.common import load_program
 
-    program = load_program(args)
     if which == "best" and not ckpt.json_path(args.checkpoint, "best").exists() \
             and ckpt.json_path(args.checkpoint, "last").exists():
         which = "last"  # stopped before the first validation: no best yet
         print(f"note: {args.checkpoint} has no best checkpoint yet; using the last one", file=sys.stderr)
+    program = load_program(args, default_sizes=_trained_sizes(args.checkpoint, which))
     arrays, meta = ckpt.load(args.checkpoint, which, program=program)
     model = compile_model(program)
     params = ckpt.split_prefix(arrays, "param")
