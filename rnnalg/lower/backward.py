@@ -42,7 +42,8 @@ class BackwardEmitter:
             self._stacked_vjp(e, self.g(e.out.name), out)
         if self.program.states:
             self._backward_scan(out)
-        out.add("# -- backward: pre phase, all steps at once")
+        if any(self.g(e.out.name) in out.bound for e in p.eqns["pre"]):
+            out.add("# -- backward: pre phase, all steps at once")
         for e in reversed(p.eqns["pre"]):
             self._stacked_vjp(e, self.g(e.out.name), out)
         for par in self.program.params:  # parameters the loss does not reach
