@@ -7,9 +7,10 @@
 
 Models: examples/{rnn,dts,dots,srnn2}.rnn (binary[88] in and out), float32, unmasked
 random piano rolls. All implementations get the same parameters and batch, and their losses
-are checked to agree before anything is timed. Each implementation is timed in a block of
+are checked to agree before anything is timed. Each implementation is timed in blocks of
 consecutive calls after a warm-up (never alternating call by call: OpenBLAS threads spin
-after a call and slow whatever runs next), with a pause between blocks.
+after a call and slow whatever runs next), with a pause before each block; the
+implementations take turns block by block, so a slow drift of the machine hits all of them.
 """
 from __future__ import annotations
 
@@ -48,23 +49,25 @@ class Settings:
     T: int = 100
     batch_sizes: tuple = (1, 16, 64)
     reference_batch_sizes: tuple = (1,)  # the autograd reference is slow: only here
-    repeats: int = 20                  # timed calls per block (fewer if the budget runs out)
+    repeats: int = 21                  # timed calls per implementation (fewer if the budget runs out)
     reference_repeats: int = 3
-    warmup: int = 2
-    budget: float = 6.0                # seconds of timed calls per block, at least 3 calls
+    rounds: int = 3                    # blocks per implementation, taking turns
+    warmup: int = 2                    # untimed calls at the start of every block
+    budget: float = 6.0                # seconds of timed calls per implementation (≥ 3 calls a block)
     pause: float = 0.5                 # seconds between blocks, for BLAS threads to go idle
     clock: str = "wall"                # or "cpu": process CPU time (rnnalg.commands.bench.CLOCKS)
 
     def describe(self) -> str:
         clock = "wall-clock time" if self.clock == "wall" else "CPU time of the process (all its threads)"
         return (f"Settings: {clock}; H={self.H}, T={self.T}, float32, binary[88] in/out, B in {list(self.batch_sizes)}; "
-                f"up to {self.repeats} timed calls per block ({self.reference_repeats} for the autograd "
-                f"reference, at B in {list(self.reference_batch_sizes)}), {self.warmup} warm-up calls, "
-                f"{self.pause} s pause between blocks.")
+                f"up to {self.repeats} timed calls per implementation ({self.reference_repeats} for the "
+                f"autograd reference, at B in {list(self.reference_batch_sizes)}) in {self.rounds} blocks "
+                f"taking turns, each block after {self.warmup} warm-up calls and a {self.pause} s pause.")
 
 
 FULL = Settings()
-QUICK = Settings(H=16, T=8, batch_sizes=(1, 4), repeats=3, reference_repeats=1, warmup=1, budget=1.0, pause=0.0)
+QUICK = Settings(H=16, T=8, batch_sizes=(1, 4), repeats=3, reference_repeats=1, rounds=1, warmup=1, budget=1.0,
+                 pause=0.0)
 
 
 def import_torch(disabled: bool, threads: int = 2):
@@ -96,29 +99,41 @@ def bench_model(label: str, settings: Settings, torch_pair, log) -> list[dict]:
     rows = []
     for B in settings.batch_sizes:
         batch = {k: v.astype(np.float32) for k, v in random_batch(program, settings.T, B, rng, mask=False).items()}
-        row = {"model": label, "B": B, "rnnalg": None, "torch": None, "autograd": None}
         ours = lambda: model.loss_and_grad(params, batch)  # noqa: E731
         expected = ours()[0]
-        row["rnnalg"] = _block(ours, settings.repeats, settings, log, f"{label} B={B} rnnalg")
+        calls = {"rnnalg": (ours, settings.repeats)}  # column -> (call, timed calls in all)
         if torch_pair is not None:
             torch, tm = torch_pair
             call = tm.loss_and_grad_call(stem, tm.to_torch(params), torch.from_numpy(batch["x"]),
                                          torch.from_numpy(batch["y"]))
             check_loss(label, "PyTorch", call().item(), expected)
-            row["torch"] = _block(call, settings.repeats, settings, log, f"{label} B={B} PyTorch")
+            calls["torch"] = (call, settings.repeats)
         if B in settings.reference_batch_sizes:
             ref = lambda: reference_loss_and_grad(program, params, batch)  # noqa: E731
             check_loss(label, "autograd reference", float(ref()[0]), expected)
-            row["autograd"] = _block(ref, settings.reference_repeats, settings, log, f"{label} B={B} autograd")
+            calls["autograd"] = (ref, settings.reference_repeats)
+        row = {"model": label, "B": B, "rnnalg": None, "torch": None, "autograd": None}
+        row.update(_rounds(calls, settings, log, f"{label} B={B}"))
         rows.append(row)
     return rows
 
 
-def _block(call, repeats, settings: Settings, log, what: str):
-    time.sleep(settings.pause)
-    times = time_block(call, repeats, settings.warmup, settings.budget, settings.clock)
-    log(f"{what}: {format_ms(np.median(times))} ms median over {len(times)} calls")
-    return times
+def _rounds(calls: dict, settings: Settings, log, what: str) -> dict:
+    """Time each implementation in `settings.rounds` blocks, taking turns block by block.
+
+    Alternating whole blocks (not single calls) spreads slow drifts of the machine's speed over
+    all implementations; the pause before each block lets the previous one's BLAS threads sleep.
+    """
+    times = {column: [] for column in calls}
+    for r in range(settings.rounds):
+        for column, (call, total) in calls.items():
+            n = -(-total // settings.rounds)  # ceil: every round times at least one call
+            time.sleep(settings.pause)
+            block = time_block(call, n, settings.warmup, settings.budget / settings.rounds, settings.clock)
+            times[column].extend(block)
+    for column, ts in times.items():
+        log(f"{what} {column}: {format_ms(np.median(ts))} ms median over {len(ts)} calls")
+    return {column: np.asarray(ts) for column, ts in times.items()}
 
 
 def main(argv=None) -> int:

@@ -105,7 +105,7 @@ def results_table(rows) -> list[str]:
 def report(rows, settings: str, info: list[str], load_before: str) -> str:
     """The whole markdown document."""
     lines = ["# rnnalg forward+backward timings", "", settings, "",
-             "Milliseconds per call: median (min–max) over the timed calls of one block; "
+             "Milliseconds per call: median (min–max) over all timed calls; "
              "ratios are of medians, ✓/✗ against the targets in bench/README.md.", ""]
     lines += results_table(rows)
     lines += ["", "Machine:", ""] + [f"- {line}" for line in info]
