@@ -59,7 +59,8 @@ class Settings:
 
     def describe(self) -> str:
         clock = "wall-clock time" if self.clock == "wall" else "CPU time of the process (all its threads)"
-        return (f"Settings: {clock}; H={self.H}, T={self.T}, float32, binary[88] in/out, B in {list(self.batch_sizes)}; "
+        return (f"Settings: {clock}; H={self.H}, T={self.T}, float32, binary[88] in/out, "
+                f"B in {list(self.batch_sizes)}; "
                 f"up to {self.repeats} timed calls per implementation ({self.reference_repeats} for the "
                 f"autograd reference, at B in {list(self.reference_batch_sizes)}) in {self.rounds} blocks "
                 f"taking turns, each block after {self.warmup} warm-up calls and a {self.pause} s pause.")
