@@ -92,6 +92,10 @@ class BackwardEmitter:
             if e.op in deriv_rules:  # f'(a) for all steps at once
                 site = self.site(e, "", self.stacked(e.out.name))
                 out.add(f"{self.deriv(e.out.name)} = {deriv_rules[e.op](site)}")
+        for e in p.eqns["scan"]:  # W_aᵀ of the state operands side by side: d/da of all at once
+            if e.op == "affine" and len(p.state_args(e)) > 1:
+                ws = ", ".join(self.w(w) for _, w in p.state_args(e))
+                out.add(f"{self.joint_w(e.out.name)} = np.concatenate([{ws}], axis=0).T")
         for s in prog.states:
             out.add(f"{self.zero(s)} = np.zeros((B, {s.prev.width}), dtype=dt)")
             out.add(f"{self.carry(s.prev.name)} = {self.zero(s)}")
@@ -139,8 +143,17 @@ class BackwardEmitter:
             if e.op == "affine":
                 if e.out.name not in written:
                     step.add(f"{self.G(e.out.name)}[t] = {grad}", 2)
-                for a, w in p.state_args(e):
-                    step.contribute(self.g(a.name), f"{grad} @ {self.w(w)}.T", 2)
+                args = p.state_args(e)
+                if len(args) > 1:  # one product against the stacked weights, then split
+                    step.add(f"{self.joint(e.out.name)} = {grad} @ {self.joint_w(e.out.name)}", 2)
+                    start = 0
+                    for a, w in args:
+                        cols = f"{self.joint(e.out.name)}[:, {start}:{start + a.width}]"
+                        step.contribute(self.g(a.name), cols, 2)
+                        start += a.width
+                else:
+                    for a, w in args:
+                        step.contribute(self.g(a.name), f"{grad} @ {self.w(w)}.T", 2)
                 continue
             a = e.args[0].name
             if e.op in deriv_rules:

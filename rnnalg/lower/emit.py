@@ -41,6 +41,9 @@ class Emitter(BackwardEmitter):
         self.carry = lambda name: n("carry_", name)  # d loss / d h_t from step t+1
         self.gscan = lambda name: n("gscan_", name)  # per-step grads of a pre value the scan reads
         self.deriv = lambda name: n("dfda_", name)  # f'(a) of an elementwise scan op, all steps
+        self.joint = lambda name: n("joint_", name)  # value @ [W_1 | W_2 | …] of a value read by several affines
+        self.joint_w = lambda name: n("Wjoint_", name)
+        self.joint_part = lambda name, site: n("joint_", f"{name}_{site}")  # its columns for one affine
         self.target = lambda name: n("target_", name)  # an output's targets
         self.zero = lambda state: n("zeros_", state.prev.name)
 
@@ -132,12 +135,32 @@ class Emitter(BackwardEmitter):
                 out.add(f"{self.S(e.out.name)} = np.empty((T, B, {e.out.width}), dtype=dt)")
         for s in prog.states:
             out.add(f"{self.v(s.prev.name)} = {self.buf(s.prev.name)}[0]")
+        fan_out = p.fan_out()
+        slices = {}  # (value, param) -> the columns of the value's joint product
+        for name, pairs in fan_out.items():  # one product per value read by several affines
+            out.add(f"{self.joint_w(name)} = np.concatenate([{', '.join(self.w(w) for _, w in pairs)}], axis=1)")
+            out.add(f"{self.joint(name)} = np.empty((B, {sum(e.out.width for e, _ in pairs)}), dtype=dt)")
+            start = 0
+            for e, w in pairs:  # fixed views of the product buffer, one per affine
+                view = self.joint_part(name, e.out.name)
+                out.add(f"{view} = {self.joint(name)}[:, {start}:{start + e.out.width}]")
+                slices[name, w] = view
+                start += e.out.width
         out.add("for t in range(T):")
+        done = set()
         for e in p.eqns["scan"]:
             name = e.out.name
             dst = self._step_row(name)
             if e.op == "affine":
-                terms = [f"{self.v(a.name)} @ {self.w(w)}" for a, w in p.state_args(e)]
+                terms = []
+                for a, w in p.state_args(e):
+                    if (a.name, w) not in slices:
+                        terms.append(f"{self.v(a.name)} @ {self.w(w)}")
+                        continue
+                    if a.name not in done:
+                        out.add(f"np.matmul({self.v(a.name)}, {self.joint_w(a.name)}, out={self.joint(a.name)})", 2)
+                        done.add(a.name)
+                    terms.append(slices[a.name, w])
                 pre = self.pre_part(e)
                 terms.append(f"{pre}[t]" if p.pre_args(e) else pre)
                 out.add(f"{self.v(name)} = {terms[0]}", 2)

@@ -99,6 +99,16 @@ class Plan:
     def state_args(self, e):
         return [(a, p) for a, p in zip(e.args, e.params) if self.category[a.name] not in ("input", "pre")]
 
+    def fan_out(self):
+        """Scan values read by two or more scan affines -> [(eqn, param), ...]: their products
+        with the value run as one matrix product against the side-by-side weights."""
+        readers = {}
+        for e in self.eqns["scan"]:
+            if e.op == "affine":
+                for a, w in self.state_args(e):
+                    readers.setdefault(a.name, []).append((e, w))
+        return {name: pairs for name, pairs in readers.items() if len(pairs) > 1}
+
     @property
     def dropout_eqns(self):
         return [e for e in self.program.eqns if e.op == "dropout"]
