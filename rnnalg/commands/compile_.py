@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 
+from ..atomic import write_atomic
 from ..errors import UsageError
 from ..pretty import format_program, to_dot
 from .common import load_program
@@ -42,22 +42,9 @@ def _emit(program) -> str:
 
 
 def write_atomically(path: str, text: str) -> None:
-    """Write to a temporary file in the same directory, then rename it over `path`."""
-    directory = os.path.dirname(os.path.abspath(path))
+    """Write `text` to `path` atomically; an OSError is a UsageError naming the path."""
+    target = os.path.abspath(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".rnnalg-", suffix=".tmp", dir=directory)
+        write_atomic(os.path.dirname(target), os.path.basename(target), lambda f: f.write(text.encode("utf-8")))
     except OSError as err:
-        raise UsageError(f"cannot write {path}: {err.strerror or err}") from None
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError as err:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise UsageError(f"cannot write {path}: {err.strerror or err}") from None

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from ..train import checkpoint as ckpt
-from ..train.checkpoint import write_atomic
+from ..atomic import write_atomic
 from ..train.config import INITS, TrainConfig, resolve
 from ..train.feed import METRIC_LABELS, UNIT_PLURALS, single_io, train_positions
 from ..train.optim import OPTIMIZERS

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_atomic
 from ..errors import CheckpointError
 
 FORMAT = 1
@@ -93,21 +92,6 @@ def rng_from_array(arr: np.ndarray) -> np.random.Generator:
 
 
 # ------------------------------------------------------------------------ save / load
-
-
-def write_atomic(directory: Path, final_name: str, write) -> None:
-    """Call `write(fileobj)` on a tempfile in `directory`, fsync, then os.replace it."""
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{final_name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, directory / final_name)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _sha256(path: Path) -> str:

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from .checkpoint import write_atomic
+from ..atomic import write_atomic
 
 
 class _NoBar:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import write_atomic
+from ..atomic import write_atomic
 
 _EPS = 1e-7
 
