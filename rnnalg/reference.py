@@ -58,6 +58,11 @@ reference_loss_rules = RuleTable("reference_loss_rules", {
 
 def reference_loss(program: Program, params, batch, state=None, noise=None):
     """Mean NLL per unmasked position (a scalar autograd can differentiate)."""
+    return reference_forward(program, params, batch, state, noise)[0]
+
+
+def reference_forward(program: Program, params, batch, state=None, noise=None):
+    """-> (mean NLL per unmasked position, final states name -> (B, W))."""
     first = batch[program.inputs[0].name]
     T, B = first.shape[:2]
     mask = batch.get("mask")
@@ -77,7 +82,7 @@ def reference_loss(program: Program, params, batch, state=None, noise=None):
         for h in program.heads:
             nll = reference_loss_rules[h.output.kind](env[h.logits.name], batch[h.output.name][t])
             total = total + anp.sum(nll * mask[t])
-    return total / max(float(mask.sum()), 1.0)
+    return total / max(float(mask.sum()), 1.0), prev
 
 
 def _apply(e, env, params, noise, t):

@@ -25,9 +25,12 @@ class Lines(list):
     def add(self, text, depth=1):
         self.append(INDENT * depth + text)
 
-    def contribute(self, grad, expr, depth=1):
-        """grad += expr, or grad = expr the first time."""
-        self.add(f"{grad} = {grad} + {expr}" if grad in self.bound else f"{grad} = {expr}", depth)
+    def contribute(self, grad, expr, depth=1, in_place=False):
+        """grad = grad + expr (`grad += expr` for a buffer row), or grad = expr the first time."""
+        if grad not in self.bound:
+            self.add(f"{grad} = {expr}", depth)
+        else:
+            self.add(f"{grad} += {expr}" if in_place else f"{grad} = {grad} + {expr}", depth)
         self.bound.add(grad)
 
 
@@ -172,9 +175,7 @@ class BackwardEmitter:
                 else:
                     step.contribute(self.g(a), contribution, 2)
             elif a in p.needs_grad:  # a pre value read inside the scan: its grads per step
-                row = f"{self.gscan(a)}[t]"
-                step.add(f"{row} += {contribution}" if row in step.bound else f"{row} = {contribution}", 2)
-                step.bound.add(row)
+                step.contribute(f"{self.gscan(a)}[t]", contribution, 2, in_place=True)
                 from_scan.add(a)
         for s in prog.states:
             g_prev = self.g(s.prev.name)

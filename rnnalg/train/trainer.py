@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import __version__
 from ..errors import TrainingError
 from . import checkpoint as ckpt
 from .config import TrainConfig
@@ -129,7 +130,7 @@ class Trainer:
                       **ckpt.with_prefix("carry", self.carry or {}),
                       "rng/data": self.data_rng_start, "rng/noise": ckpt.rng_to_array(self.noise_rng)}
         meta = {"tag": tag, "config": self.config.to_json(), "run": dataclasses.asdict(self.state),
-                "metric": self.metric_name, "dataset_unit": self.dataset.unit, "rnnalg": _version()}
+                "metric": self.metric_name, "dataset_unit": self.dataset.unit, "rnnalg": __version__}
         ckpt.save(self.run_dir, tag, arrays, meta, self.model.program)
 
     # ----------------------------------------------------------------------- training
@@ -300,11 +301,3 @@ class Trainer:
                                     c.eval_batch_size, c.steps)
         return self.metric_fn(nll, count), nll, count
 
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("rnnalg")
-    except Exception:  # not installed: running from a checkout
-        return "0.1.0+source"
