@@ -5,9 +5,12 @@ import argparse
 import importlib
 import sys
 
+from . import __version__
 from .errors import RnnalgError
 
-# subcommand -> (module in rnnalg.commands, one-line help)
+# subcommand -> (module in rnnalg.commands, one-line help).  A command module has
+# `add_arguments(parser)` and `run(args) -> int`; `TAKES_SPEC = False` in a module
+# (data, sweep) means it has no spec positional and no `--set`.
 COMMANDS = {
     "check": ("check", "parse and type-check a spec; errors as file:line:col"),
     "compile": ("compile_", "show the operator graph; -o writes the standalone numpy module"),
@@ -31,28 +34,19 @@ class _ArgError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rnnalg", description="Compose deep RNNs from ⊕ (plus) and ▷ (predict).")
+    parser.add_argument("--version", action="version", version=f"rnnalg {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name, (module_name, help_text) in COMMANDS.items():
-        module = _command_module(module_name)
-        if module is None:
-            continue
+        module = importlib.import_module(f"rnnalg.commands.{module_name}")
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("spec", help="the .rnn spec file")
-        p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                       help="override a `let` size (repeatable)")
+        if getattr(module, "TAKES_SPEC", True):
+            p.add_argument("spec", help="the .rnn spec file (- reads standard input)")
+            p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                           help="override a `let` size (repeatable)")
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
-
-
-def _command_module(module_name):
-    try:
-        return importlib.import_module(f"rnnalg.commands.{module_name}")
-    except ModuleNotFoundError as err:
-        if err.name == f"rnnalg.commands.{module_name}":
-            return None  # command not built yet
-        raise
 
 
 def main(argv=None) -> int:

@@ -210,3 +210,10 @@ def test_compile_bad_format_is_usage_error(tmp_path, capsys):
     code, _, err = run(capsys, "compile", write(tmp_path, "rnn.rnn", RNN), "--format", "svg")
     assert code == 2
     assert "invalid choice" in err
+
+
+def test_version_flag(capsys):
+    from rnnalg import __version__
+
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"rnnalg {__version__}"
