@@ -11,6 +11,7 @@ from __future__ import annotations
 import autograd.numpy as anp
 import numpy as np
 from autograd import value_and_grad
+from autograd.tracer import getval
 
 from .ir import Program
 from .lower.prelude import LP_EPS
@@ -21,6 +22,15 @@ def _groups(a, k):
     return anp.reshape(a, a.shape[:-1] + (a.shape[-1] // k, k))
 
 
+def _lp(a, p, k):
+    """(ε^p + mean_k |a|^p)^(1/p) − ε, written as c (ε^p/c^p + mean_k |a/c|^p)^(1/p) − ε with
+    c = max(ε, max |a|) a constant (no gradient flows through it: the value does not depend on c)."""
+    ga = _groups(a, k)
+    c = np.maximum(np.max(np.abs(getval(ga)), axis=-1, keepdims=True), LP_EPS)
+    inner = (LP_EPS / c[..., 0]) ** p + anp.mean(anp.abs(ga / c) ** p, axis=-1)
+    return c[..., 0] * inner ** (1.0 / p) - LP_EPS
+
+
 # op -> f(arg, attrs, dropout mask or None) for one step (B, W)
 reference_rules = RuleTable("reference_rules", {
     "tanh": lambda a, at, mask: anp.tanh(a),
@@ -28,7 +38,7 @@ reference_rules = RuleTable("reference_rules", {
     "relu": lambda a, at, mask: anp.maximum(a, 0.0),
     "linear": lambda a, at, mask: a,
     "maxout": lambda a, at, mask: anp.max(_groups(a, at["k"]), axis=-1),
-    "lp": lambda a, at, mask: (anp.mean(anp.abs(_groups(a, at["k"])) ** at["p"], axis=-1) + LP_EPS) ** (1.0 / at["p"]),
+    "lp": lambda a, at, mask: _lp(a, at["p"], at["k"]),
     "dropout": lambda a, at, mask: a if mask is None else a * mask,
 })
 

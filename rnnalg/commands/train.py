@@ -42,8 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help="std of Gaussian noise added to weights and embeddings each update (default: music 0.02, "
            "text 0)")
     a("--init", choices=INITS, help=f"weight initialisation (default {d.init})")
-    a("--init-scale", type=float, help="initial weight scale (default: gaussian 1/sqrt(fan-in), "
-                                       "orthogonal gain 1, sparse spectral radius 1)")
+    a("--init-scale", type=float, help="initial weight scale of each affine summary, all its operands "
+                                       "as one matrix: gaussian std (default 1/sqrt(total fan-in)), "
+                                       "orthogonal gain (default 1), sparse largest singular value (default 1)")
     a("--patience", type=int, help=f"epochs without validation progress before the lr is halved "
                                    f"(default {d.patience})")
     a("--halvings", type=int, help=f"lr halvings before a further plateau stops training (default {d.halvings})")

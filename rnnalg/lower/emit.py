@@ -224,6 +224,7 @@ class Emitter(BackwardEmitter):
         return _MODULE.format(
             file=ascii(str(prog.file))[1:-1].replace('"', '\\"'), header=header, prelude=inspect.getsource(prelude).split('"""', 2)[2].lstrip(),
             params=_table([(p.name, p.shape, p.role) for p in prog.params]),
+            summaries=_table([(e.out.name, e.params[:-1]) for e in prog.eqns if e.op == "affine"]),
             states=_table([(s.prev.name, s.prev.width) for s in prog.states]),
             inputs=_table([(v.name, v.kind, v.width) for v in prog.inputs]),
             heads=_table([(h.output.name, h.output.kind, h.output.width) for h in prog.heads]),
@@ -258,6 +259,7 @@ evaluates without dropout.
 
 # (name, shape, role): a dense weight is (in, out), an embedding (V, out), a bias (out,)
 PARAMS = {params}
+SUMMARIES = {summaries}  # (⊕ value, its weights and embeddings in operand order): one init group
 STATES = {states}  # (name, width)
 INPUTS = {inputs}  # (name, kind, width)
 HEADS = {heads}  # (output, kind, width)

@@ -5,7 +5,7 @@ as `a @ W`; an embedding table has shape (V, out) and is read by row lookup.
 """
 import numpy as np
 
-LP_EPS = 1e-6  # L_p pooling: y = (mean_k |x|^p + eps)^(1/p), eps keeps dy/dx finite at x = 0
+LP_EPS = 1e-6  # L_p pooling: y = (ε^p + mean_k |a|^p)^(1/p) − ε is 0 at a = 0 with a finite dy/da
 
 
 def _mm(a, w):
@@ -42,17 +42,28 @@ def _maxout_grad(a, g, k):
     return (hit * g[..., None]).reshape(a.shape)
 
 
+def _lp_parts(a, p, k):
+    """(m, r, s) with m = max(ε, max_k |a|) (..., W, 1), r = |a| / m (..., W, k) in [0, 1] and
+    s = (ε/m)^p + mean_k r^p (..., W) in [1/k, 2]: no power of a number above 1 (no overflow
+    in float32 at p = 60), and the value does not depend on m."""
+    ga = np.abs(_groups(a, k))
+    m = np.maximum(ga.max(axis=-1, keepdims=True), LP_EPS)
+    r = ga / m
+    return m, r, (LP_EPS / m[..., 0]) ** p + np.mean(r ** p, axis=-1)
+
+
 def _lp(a, p, k):
-    """L_p pooling over groups of k: (mean_k |a|^p + eps)^(1/p)."""
-    return (np.mean(np.abs(_groups(a, k)) ** p, axis=-1) + LP_EPS) ** (1.0 / p)
+    """L_p pooling over groups of k: y = (ε^p + mean_k |a|^p)^(1/p) − ε, = m s^(1/p) − ε.
+    y(0) = 0 and y ≈ (mean_k |a|^p)^(1/p) − ε for |a| ≫ ε."""
+    m, _, s = _lp_parts(a, p, k)
+    return m[..., 0] * s ** (1.0 / p) - LP_EPS
 
 
 def _lp_grad(a, g, p, k):
-    """dy/da_i = y^(1-p) |a_i|^(p-1) sign(a_i) / k (y recomputed from a: a stored `out` of a
-    next state is blended with h_{t-1} at padded steps)."""
-    ga = _groups(a, k)
-    scale = (g * _lp(a, p, k) ** (1.0 - p))[..., None] / k
-    return (scale * np.abs(ga) ** (p - 1.0) * np.sign(ga)).reshape(a.shape)
+    """dy/da_i = s^(1/p − 1) r_i^(p−1) sign(a_i) / k, bounded by k^(−1/p) (finite at a = 0)."""
+    _, r, s = _lp_parts(a, p, k)
+    scale = (g * s ** (1.0 / p - 1.0))[..., None] / k
+    return (scale * r ** (p - 1.0) * np.sign(_groups(a, k))).reshape(a.shape)
 
 
 def _log_softmax(a):
@@ -61,45 +72,82 @@ def _log_softmax(a):
 
 
 def init(rng, scheme="gaussian", scale=None, dtype=np.float32):
-    """Fresh parameters for PARAMS.
+    """Fresh parameters for PARAMS; biases start at zero.
 
-    gaussian   — N(0, s²) with s = scale, or 1/√in when scale is None;
-    orthogonal — a (semi-)orthogonal matrix times gain (scale, default 1);
-    sparse     — GroundHog: each unit has min(20, in) non-zero N(0, 1) inputs, then the
-                 matrix is rescaled to a largest singular value of scale (default 1).
-    Embeddings use the same scheme as weights; biases start at zero.
+    Each ⊕ (SUMMARIES) is initialised as one matrix over its concatenated operands, so
+    its output has the mean square of its inputs whatever the number of operands.  Its
+    fan-in F is the sum of its dense operands' widths plus 1 per `token` operand (a
+    one-hot vector has one non-zero input; the embedding row stands for it).
+
+    gaussian   — every weight and embedding entry N(0, s²), s = scale or 1/√F;
+    orthogonal — the dense weights are the row blocks of one (semi-)orthogonal
+                 (Σ widths, out) matrix times the gain g = scale or 1;
+    sparse     — GroundHog: the dense weights are the row blocks of one matrix in which each
+                 unit has min(20, Σ widths) non-zero N(0, 1) inputs, rescaled to a largest
+                 singular value of g = scale or 1 (not the spectral radius);
+    for orthogonal and sparse an embedding table is N(0, g²/F), the mean square of one
+    row of an orthonormal-column (F, out) matrix.
     """
     if scheme not in _INIT_RULES:
         raise ValueError(f"unknown init scheme {scheme!r} (choose from {', '.join(_INIT_RULES)})")
-    params = {}
-    for name, shape, role in PARAMS:  # noqa: F821 (defined by the emitted module)
-        if role == "bias":
-            params[name] = np.zeros(shape, dtype=dtype)
-        else:
-            params[name] = _INIT_RULES[scheme](rng, shape, scale).astype(dtype)
+    shapes = {name: (shape, role) for name, shape, role in PARAMS}  # noqa: F821 (defined by the emitted module)
+    params = {name: np.zeros(shape, dtype=dtype) for name, (shape, role) in shapes.items() if role == "bias"}
+    for _, names in SUMMARIES:  # noqa: F821 (defined by the emitted module)
+        blocks = [shapes[name] for name in names]
+        for name, w in zip(names, _INIT_RULES[scheme](rng, blocks, scale)):
+            params[name] = w.astype(dtype)
     return params
 
 
-def _init_gaussian(rng, shape, scale):
-    std = scale if scale is not None else 1.0 / np.sqrt(shape[0])
-    return rng.normal(0.0, std, size=shape)
+def _fan_in(blocks):
+    """F of one ⊕: dense rows + 1 per embedding table."""
+    return sum(shape[0] if role == "weight" else 1 for shape, role in blocks)
 
 
-def _init_orthogonal(rng, shape, scale):
-    rows, cols = shape
-    q, r = np.linalg.qr(rng.normal(size=(max(rows, cols), min(rows, cols))))
-    q = q * np.sign(np.diag(r))  # a uniformly distributed orthogonal matrix
-    w = q if rows >= cols else q.T
-    return (1.0 if scale is None else scale) * w
+def _split_dense(rng, blocks, dense, gain):
+    """Weights cut row-wise from `dense` (Σ rows, out); embeddings N(0, gain²/F)."""
+    out, row = [], 0
+    std = gain / np.sqrt(_fan_in(blocks))
+    for shape, role in blocks:
+        if role == "weight":
+            out.append(dense[row:row + shape[0]])
+            row += shape[0]
+        else:
+            out.append(rng.normal(0.0, std, size=shape))
+    return out
 
 
-def _init_sparse(rng, shape, scale):
-    rows, cols = shape
-    w = np.zeros(shape)
-    nonzero = min(20, rows)
-    for j in range(cols):
-        w[rng.choice(rows, size=nonzero, replace=False), j] = rng.normal(size=nonzero)
-    return (1.0 if scale is None else scale) * w / np.linalg.norm(w, 2)
+def _dense_rows(blocks):
+    """(Σ dense rows, out) of one ⊕."""
+    return sum(shape[0] for shape, role in blocks if role == "weight"), blocks[0][0][1]
+
+
+def _init_gaussian(rng, blocks, scale):
+    std = scale if scale is not None else 1.0 / np.sqrt(_fan_in(blocks))
+    return [rng.normal(0.0, std, size=shape) for shape, _ in blocks]
+
+
+def _init_orthogonal(rng, blocks, scale):
+    rows, cols = _dense_rows(blocks)
+    gain = 1.0 if scale is None else scale
+    w = np.zeros((rows, cols))
+    if rows:
+        q, r = np.linalg.qr(rng.normal(size=(max(rows, cols), min(rows, cols))))
+        q = q * np.sign(np.diag(r))  # a uniformly distributed orthogonal matrix
+        w = gain * (q if rows >= cols else q.T)
+    return _split_dense(rng, blocks, w, gain)
+
+
+def _init_sparse(rng, blocks, scale):
+    rows, cols = _dense_rows(blocks)
+    gain = 1.0 if scale is None else scale
+    w = np.zeros((rows, cols))
+    if rows:
+        nonzero = min(20, rows)
+        for j in range(cols):
+            w[rng.choice(rows, size=nonzero, replace=False), j] = rng.normal(size=nonzero)
+        w *= gain / np.linalg.norm(w, 2)
+    return _split_dense(rng, blocks, w, gain)
 
 
 _INIT_RULES = {"gaussian": _init_gaussian, "orthogonal": _init_orthogonal, "sparse": _init_sparse}

@@ -34,7 +34,7 @@ class TrainConfig:
     clip: float = 1.0  # global gradient norm; 0 disables
     weight_noise: float | None = None  # std of Gaussian noise on weights and embeddings; per unit
     init: str = "gaussian"
-    init_scale: float | None = None  # None: the scheme's default (gaussian 1/sqrt(fan-in), else 1)
+    init_scale: float | None = None  # None: the scheme's default (gaussian 1/sqrt(total fan-in of the ⊕), else 1)
     output_bias: bool = True  # start the output bias at the train targets' log-odds / log-frequencies
     patience: int = 3  # epochs without improvement before the lr is halved
     halvings: int = 3  # stop once the lr would be halved once more than this
