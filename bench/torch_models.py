@@ -12,7 +12,7 @@ over time. No fused nn.RNN, no torch.compile. The equations follow examples/*.rn
 
     RNN      h_t  = tanh(x U + h_{t-1} W + b)                     y = σ(h_t V + c)
     DT(S)    z_t  = tanh(x U_1 + h_{t-1} W_1 + b_1)
-             h_t  = tanh(z_t W_2 + h_{t-1} W_s + x U_2 + b_2)      y = σ(h_t V + c)
+             h_t  = tanh(z_t W_2 + h_{t-1} W_s + b_2)              y = σ(h_t V + c)
     DOT(S)   z_t  = tanh(x U_1 + h_{t-1} W_1 + b_1)
              h_t  = tanh(z_t W_2 + h_{t-1} W_s + b_2)
              o_t  = tanh(h_t A + x B + c_1)                       y = σ(o_t V + h_t U_s + c_2)
@@ -46,22 +46,21 @@ def rnn_loss(p, xs, ys):
     return bernoulli_nll(torch.stack(hs) @ p["y.W_h'"] + p["y.b"], ys)
 
 
-def _deep_transition_scan(p, xs, top_input=None):
-    """z_t = tanh(x U_1 + h W_1 + b_1), h_t = tanh(z_t W_2 + h W_s + b_2 [+ top_input_t]) -> hs."""
+def _deep_transition_scan(p, xs):
+    """z_t = tanh(x U_1 + h W_1 + b_1), h_t = tanh(z_t W_2 + h W_s + b_2) -> hs."""
     W1, W2, Ws, b2 = p["z.W_h"], p["h'.W_z"], p["h'.W_h"], p["h'.b"]
     pre_z = xs @ p["z.W_x"] + p["z.b"]
     h = _zeros(xs, W1.shape[0])
     hs = []
     for t in range(xs.shape[0]):
         z = torch.tanh(pre_z[t] + h @ W1)
-        top = z @ W2 + h @ Ws + (b2 if top_input is None else top_input[t])
-        h = torch.tanh(top)
+        h = torch.tanh(z @ W2 + h @ Ws + b2)
         hs.append(h)
     return torch.stack(hs)
 
 
 def dts_loss(p, xs, ys):
-    hs = _deep_transition_scan(p, xs, xs @ p["h'.W_x"] + p["h'.b"])
+    hs = _deep_transition_scan(p, xs)
     return bernoulli_nll(hs @ p["y.W_h'"] + p["y.b"], ys)
 
 

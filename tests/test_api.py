@@ -54,7 +54,7 @@ def dts(task):
     H, x, y = _head(b, task)
     h = b.state("h", H)
     z = b.eq("z", tanh(plus(x, h)), width=H)
-    h_t = b.update(h, tanh(plus(z, h, x)))
+    h_t = b.update(h, tanh(plus(z, h)))
     b.eq(y, predict(h_t))
     return b.spec()
 
