@@ -1,4 +1,4 @@
-"""`rnnalg check` and `rnnalg compile`: exit codes, messages, and parameter totals by hand."""
+"""`rnnalg check` and `rnnalg compile`: exit codes, messages, and parameter totals per variant."""
 import os
 import subprocess
 import sys
@@ -19,8 +19,6 @@ h' = tanh(x ⊕ h)
 y  = ▷ h'
 """
 
-DT = RNN.replace("h' = tanh(x ⊕ h)", "h' = MLP[tanh 400, tanh](x ⊕ h)")
-
 DOTS = """\
 # DOT(S)-RNN
 let H = 400
@@ -31,14 +29,6 @@ z  : H = tanh(x ⊕ h)
 h'     = tanh(z ⊕ h)
 o  : H = tanh(h' ⊕ x)
 y      = ▷ (o ⊕ h')
-"""
-
-CHARS = """\
-input  c : token[50]
-output y : token[50]
-state  h : 100
-h' = tanh(c <+> h)
-y  = |> h'
 """
 
 BAD = RNN.replace("tanh(x ⊕ h)", "tanh(q ⊕ h)")
@@ -129,34 +119,44 @@ def test_python_dash_m_rnnalg_check(tmp_path):
     assert "Traceback" not in fail.stderr
 
 
-# --- compile: totals by hand --------------------------------------------------------------
+# --- compile: totals from the paper's equations ---------------------------------------------
 
-TOTALS = {
-    # W_x 88·200 + W_h 200·200 + b 200 + predict W 200·88 + b 88
-    "rnn": (RNN, 88 * 200 + 200 * 200 + 200 + 200 * 88 + 88),
-    # layer 1: 88·400 + 200·400 + 400; layer 2: 400·200 + 200; predict: 200·88 + 88
-    "dt": (DT, 88 * 400 + 200 * 400 + 400 + 400 * 200 + 200 + 200 * 88 + 88),
-    # z: 88·400 + 400·400 + 400; h': 400·400 + 400·400 + 400; o: 400·400 + 88·400 + 400;
-    # y: 400·88 + 400·88 + 88
-    "dots": (DOTS, (88 * 400 + 400 * 400 + 400) + (400 * 400 + 400 * 400 + 400)
-             + (400 * 400 + 88 * 400 + 400) + (400 * 88 + 400 * 88 + 88)),
-    # embedding 50·100 + W_h 100·100 + b 100; predict 100·50 + 50
-    "chars": (CHARS, 50 * 100 + 100 * 100 + 100 + 100 * 50 + 50),
+# Parameter count of each variant, written from its equations (the example headers, after the
+# paper): X input width (a one-hot of X symbols for text), Y output width, H hidden units; a
+# layer reading n units into m has (n + 1)·m parameters.
+VARIANTS = {
+    "rnn": lambda X, H, Y: (X + H + 1) * H + (H + 1) * Y,
+    "deep_input": lambda X, H, Y: (X + 1) * H + (H + 1) * H + (2 * H + 1) * H + (H + 1) * Y,
+    "dt": lambda X, H, Y: (X + H + 1) * H + (H + 1) * H + (H + 1) * Y,
+    "dts": lambda X, H, Y: (X + H + 1) * H + (2 * H + 1) * H + (H + 1) * Y,  # x_t reaches z_t only
+    "do": lambda X, H, Y: (X + H + 1) * H + (H + 1) * H + (H + 1) * Y,
+    "dot": lambda X, H, Y: (X + H + 1) * H + (H + 1) * H + (H + 1) * H + (H + 1) * Y,
+    "dots": lambda X, H, Y: (X + H + 1) * H + (2 * H + 1) * H + (H + X + 1) * H + (2 * H + 1) * Y,
+    # L_p units and maxout pool pairs: their summaries are 2H wide
+    "dots_star": lambda X, H, Y: (X + H + 1) * 2 * H + (2 * H + 1) * 2 * H + (H + X + 1) * 2 * H + (2 * H + 1) * Y,
+    "srnn2": lambda X, H, Y: (X + H + 1) * H + (2 * H + 1) * H + (H + 1) * Y,
 }
+WIDTHS = {"": 88, "char_": 50, "word_": 10000}  # piano keys; PTB characters; PTB words
 
 
-@pytest.mark.parametrize("name", sorted(TOTALS))
-def test_compile_total_matches_hand_count(tmp_path, capsys, name):
-    text, total = TOTALS[name]
-    code, out, err = run(capsys, "compile", write(tmp_path, f"{name}.rnn", text))
-    assert (code, err) == (0, "")
-    assert f"total parameters: {total}\n" in out
-    assert f"{total:,}" in out
+def example_counts():
+    for path in sorted((ROOT / "examples").glob("*.rnn")):
+        prefix = next(p for p in ("char_", "word_", "") if path.stem.startswith(p))
+        yield path, VARIANTS[path.stem[len(prefix):]], WIDTHS[prefix]
 
 
-def test_hand_counts_are_what_they_say():
-    assert TOTALS["rnn"][1] == 75488
-    assert TOTALS["dots"][1] == 782088
+def test_every_example_has_a_formula():
+    assert len(list(example_counts())) == len(list((ROOT / "examples").glob("*.rnn"))) == 17
+
+
+@pytest.mark.parametrize("path, count, width", list(example_counts()), ids=lambda v: getattr(v, "stem", ""))
+def test_compile_total_matches_the_variants_formula(capsys, path, count, width):
+    for H in (3, 7):  # two sizes: the count is checked as a polynomial in H, not one number
+        code, out, err = run(capsys, "compile", str(path), "--set", f"H={H}")
+        assert (code, err) == (0, "")
+        total = count(width, H, width)
+        assert f"total parameters: {total}\n" in out
+        assert f"{total:,}" in out
 
 
 def test_compile_text_shows_widths_shapes_and_phases(tmp_path, capsys):
