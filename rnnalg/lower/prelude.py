@@ -42,14 +42,28 @@ def _maxout_grad(a, g, k):
     return (hit * g[..., None]).reshape(a.shape)
 
 
+def _group_reduce(ufunc, ga):
+    """ufunc (np.maximum, np.add) over the last axis (k) of ga (..., W, k) -> (..., W), as k − 1
+    elementwise calls: numpy's reduce over a short last axis is ~100 times slower."""
+    out = ga[..., 0].copy()
+    for i in range(1, ga.shape[-1]):
+        ufunc(out, ga[..., i], out=out)
+    return out
+
+
+def _group_max(a, k):
+    """max over groups of k: (..., W·k) -> (..., W)."""
+    return _group_reduce(np.maximum, _groups(a, k))
+
+
 def _lp_parts(a, p, k):
     """(m, r, s) with m = max(ε, max_k |a|) (..., W, 1), r = |a| / m (..., W, k) in [0, 1] and
     s = (ε/m)^p + mean_k r^p (..., W) in [1/k, 2]: no power of a number above 1 (no overflow
     in float32 at p = 60), and the value does not depend on m."""
     ga = np.abs(_groups(a, k))
-    m = np.maximum(ga.max(axis=-1, keepdims=True), LP_EPS)
+    m = np.maximum(_group_reduce(np.maximum, ga), LP_EPS)[..., None]
     r = ga / m
-    return m, r, (LP_EPS / m[..., 0]) ** p + np.mean(r ** p, axis=-1)
+    return m, r, (LP_EPS / m[..., 0]) ** p + _group_reduce(np.add, r ** p) / k
 
 
 def _lp(a, p, k):

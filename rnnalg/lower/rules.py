@@ -42,7 +42,7 @@ forward_rules = RuleTable("forward_rules", {
     "sigmoid": lambda s: f"_sigmoid({s.a})",
     "relu": lambda s: f"np.maximum({s.a}, 0)",
     "linear": lambda s: s.a,
-    "maxout": lambda s: f"_groups({s.a}, {s.attrs['k']}).max(axis=-1)",
+    "maxout": lambda s: f"_group_max({s.a}, {s.attrs['k']})",
     "lp": lambda s: f"_lp({s.a}, {s.attrs['p']!r}, {s.attrs['k']})",
     "dropout": lambda s: f"{s.a} if {s.mask_var} is None else {s.a} * {s.mask}",
 })
