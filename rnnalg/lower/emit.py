@@ -259,7 +259,8 @@ evaluates without dropout.
 
 # (name, shape, role): a dense weight is (in, out), an embedding (V, out), a bias (out,)
 PARAMS = {params}
-SUMMARIES = {summaries}  # (⊕ value, its weights and embeddings in operand order): one init group
+# (⊕ value, its weights and embeddings in operand order): init draws each as one matrix
+SUMMARIES = {summaries}
 STATES = {states}  # (name, width)
 INPUTS = {inputs}  # (name, kind, width)
 HEADS = {heads}  # (output, kind, width)
