@@ -19,7 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--data", metavar="NAME|PATH", help="dataset (default: the one the checkpoint was trained on)")
     a("--data-dir", metavar="DIR", help="where named datasets live")
     a("--unit", choices=("char", "word"), help="text unit for a text file given by --data")
-    a("--batch-size", type=int, default=None, help="sequences per evaluation batch")
+    a("--batch-size", type=int, default=None,
+      help="music pieces per evaluation batch (text is scored as one stream; the metric is the same)")
 
 
 def run(args: argparse.Namespace) -> int:
