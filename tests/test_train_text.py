@@ -37,7 +37,7 @@ def text_folder(root, train, valid, test):
 @pytest.fixture(scope="module")
 def char_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("chars")
-    data = text_folder(root / "data", lines(1, 60), lines(2, 8), lines(3, 8))
+    data = text_folder(root / "data", lines(1, 60), lines(2, 8), lines(3, 60))
     spec = root / "c.rnn"
     spec.write_text(SPEC.format(V=len(CHARS)))
     run = root / "run"
