@@ -150,3 +150,10 @@ def test_min_count_is_for_text_and_positive(tmp_path):
     folder = write_splits(tmp_path, "ab\n", "ab\n", "ab\n")
     with pytest.raises(UsageError, match="--min-count must be >= 1"):
         load_dataset(folder, min_count=0)
+
+
+def test_unknown_symbol_in_given_text_names_the_models_vocabulary():
+    with pytest.raises(DataError) as err:
+        text_to_tokens("abz", ("a", "b", "\n"), "char")  # e.g. sample --prime
+    assert "symbol 'z' is not in the vocabulary (3 char symbols of the model)" in str(err.value)
+    assert "--min-count" not in str(err.value)

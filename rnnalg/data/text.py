@@ -142,26 +142,30 @@ def _encode(symbols, vocab: tuple[str, ...], use_unk: bool) -> tuple[np.ndarray,
     return ids, int(np.argmin(known))
 
 
+# where a vocabulary came from -> (how an error message names it, what it suggests)
+VOCAB_ORIGINS = {
+    "train": ("taken from the train split", "; train with --min-count 2 to map rare and unseen "
+                                            "symbols to <unk>"),
+    "checkpoint": ("the checkpoint was trained with", ""),
+    "model": ("of the model", ""),
+}
+
+
 def encode_source(src: Source, unit: str, vocab: tuple[str, ...], use_unk: bool = True,
-                  origin: str = "taken from the train split") -> np.ndarray:
+                  origin: str = "train") -> np.ndarray:
     """The text of `src` as a 1-D int32 stream over `vocab`; unknown symbols are located errors
-    (`origin` says in the message where the vocabulary came from)."""
+    (`origin`, a key of VOCAB_ORIGINS, says where the vocabulary came from)."""
     symbols = SYMBOLS[unit](src)
     ids, bad = _encode(symbols, vocab, use_unk)
     if bad is not None:
         shown = "a line end ('\\n')" if symbols[bad] == "\n" else repr(symbols[bad])
+        named, remedy = VOCAB_ORIGINS[origin]
+        if symbols[bad] == " " and "_" in vocab:
+            remedy = "; this vocabulary writes word boundaries as '_'"
         raise DataError(src.file, f"symbol {shown} is not in the vocabulary "
-                        f"({len(vocab)} {unit} symbols {origin}){_hint(symbols[bad], vocab, origin)}",
+                        f"({len(vocab)} {unit} symbols {named}){remedy}",
                         src.position(_symbol_offset(src, unit, bad)))
     return ids
-
-
-def _hint(symbol: str, vocab, origin: str) -> str:
-    if symbol == " " and "_" in vocab:
-        return "; this vocabulary writes word boundaries as '_'"
-    if origin.endswith("train split"):
-        return "; train with --min-count 2 to map rare and unseen symbols to <unk>"
-    return ""
 
 
 def encode_splits(sources: dict[str, Source], unit: str, vocab: tuple[str, ...] | None = None,
@@ -170,7 +174,7 @@ def encode_splits(sources: dict[str, Source], unit: str, vocab: tuple[str, ...] 
     `min_count`); each split must have >= 2 tokens."""
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {UNITS}, got {unit!r}")
-    origin = "taken from the train split" if vocab is None else "the checkpoint was trained with"
+    origin = "train" if vocab is None else "checkpoint"
     if vocab is None:
         vocab = make_vocab(SYMBOLS[unit](sources["train"]), min_count)
     streams = {}
@@ -224,4 +228,4 @@ def text_to_tokens(text: str, vocab, unit: str) -> np.ndarray:
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {UNITS}, got {unit!r}")
     src = Source(text, "<text>", final_eos=False)
-    return encode_source(src, unit, tuple(vocab), use_unk=False)
+    return encode_source(src, unit, tuple(vocab), use_unk=False, origin="model")
