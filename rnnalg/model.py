@@ -89,10 +89,30 @@ class Model:
                 T, B = arr.shape[:2]
             elif arr.shape[:2] != (T, B):
                 raise ValueError(f"batch[{v.name!r}] has (T, B) = {arr.shape[:2]}, others have {(T, B)}")
-            out[v.name] = arr.astype(np.intp) if v.kind == "token" else arr.astype(self.dtype, copy=False)
+            out[v.name] = _token_ids(v, arr) if v.kind == "token" else arr.astype(self.dtype, copy=False)
         if batch.get("mask") is not None:
             out["mask"] = np.asarray(batch["mask"], dtype=self.dtype)
         return out
+
+
+def _token_ids(v, arr: np.ndarray) -> np.ndarray:
+    """Token ids (T, B) as intp, each in 0..V-1; anything else is a ValueError.
+
+    Unchecked, numpy would truncate a float id and read a negative one from the end of
+    the embedding (-1: the last row).  The check is one min and one max per array.
+    """
+    if arr.size == 0:
+        return arr.astype(np.intp)
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"batch[{v.name!r}] holds {arr.dtype} values; token ids of "
+                         f"{v.name} : token[{v.width}] must be integers in 0..{v.width - 1}")
+    low, high = arr.min(), arr.max()
+    if low < 0 or high >= v.width:
+        bad = low if low < 0 else high
+        where = ", ".join(str(int(i)) for i in np.argwhere(arr == bad)[0])
+        raise ValueError(f"batch[{v.name!r}][{where}] = {bad} is not a token id of "
+                         f"{v.name} : token[{v.width}] (ids are 0..{v.width - 1})")
+    return arr.astype(np.intp)
 
 
 def compile(program: Program, dtype=np.float32) -> Model:  # noqa: A001 - the verb users expect

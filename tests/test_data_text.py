@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from rnnalg.data import (Dataset, bits_per_char, check_compatible, load_dataset, metric_for,
                          nll_per_step, perplexity, roll_to_notes, text_to_tokens, tokens_to_text)
+from rnnalg.data.text import make_vocab
 from rnnalg.errors import DataError, UsageError
 
 
@@ -94,3 +95,65 @@ def test_check_compatible():
     with pytest.raises(DataError) as err:
         check_compatible(words, "binary", 2, "token", 2, "w.rnn", input_name="w")
     assert "declares input w : binary[2] but ptb-word has 2 words" in str(err.value)
+
+
+def write_splits(folder, train, valid, test):
+    folder.mkdir(exist_ok=True)
+    for split, text in (("train", train), ("valid", valid), ("test", test)):
+        (folder / f"{split}.txt").write_text(text)
+    return str(folder)
+
+
+def test_min_count_leaves_rare_words_out_and_maps_them_and_unseen_ones_to_unk(tmp_path):
+    folder = write_splits(tmp_path, "the cat\nthe dog\ncat\n", "the cow\n", "a cat\n")
+    ds = load_dataset(folder, unit="word", min_count=2)
+    assert ds.vocab == ("<eos>", "<unk>", "cat", "the")
+    assert [[ds.vocab[i] for i in v[0]] for v in ds.splits.values()] == [
+        ["the", "cat", "<eos>", "the", "<unk>", "<eos>", "cat", "<eos>"],
+        ["the", "<unk>", "<eos>"], ["<unk>", "cat", "<eos>"]]
+
+
+def test_min_count_for_characters_adds_unk_to_the_code_point_vocabulary(tmp_path):
+    folder = write_splits(tmp_path, "aab\naab\nz\n", "abq\n", "ba\n")
+    ds = load_dataset(folder, min_count=2)
+    assert ds.vocab == ("\n", "<unk>", "a", "b")  # 'z' (once) is out
+    decoded = {s: [ds.vocab[i] for i in v[0]] for s, v in ds.splits.items()}
+    assert decoded["train"][-2:] == ["<unk>", "\n"] and decoded["valid"] == ["a", "b", "<unk>", "\n"]
+    assert make_vocab("aab\naab\nz\n") == ("\n", "a", "b", "z")  # min_count 1: no <unk>
+
+
+def test_unseen_held_out_char_names_file_line_symbol_and_the_remedy(tmp_path):
+    folder = write_splits(tmp_path, "ab\nab\n", "ab\nba\nbq\n", "ab\n")
+    with pytest.raises(DataError) as err:
+        load_dataset(folder)
+    assert (err.value.file, err.value.where) == (str(tmp_path / "valid.txt"), "line 3, col 2")
+    assert "symbol 'q' is not in the vocabulary (3 char symbols taken from the train split)" in str(err.value)
+    assert "--min-count 2" in str(err.value)
+
+
+def test_a_given_vocabulary_encodes_every_split(tmp_path):
+    folder = write_splits(tmp_path, "ba\n", "ab\n", "a\n")
+    ds = load_dataset(folder, vocab=("a", "b", "\n", "c"))  # a stored vocabulary keeps its order
+    assert ds.vocab == ("a", "b", "\n", "c") and ds.splits["train"][0].tolist() == [1, 0, 2]
+    with pytest.raises(DataError) as err:
+        load_dataset(folder, vocab=("a", "\n", "c"))
+    assert err.value.file == str(tmp_path / "train.txt") and err.value.where == "line 1, col 1"
+    assert "(3 char symbols the checkpoint was trained with)" in str(err.value)
+    words = load_dataset(folder, unit="word", vocab=("<eos>", "<unk>", "ab"))
+    assert [[words.vocab[i] for i in v[0]] for v in words.splits.values()] == [
+        ["<unk>", "<eos>"], ["ab", "<eos>"], ["<unk>", "<eos>"]]
+
+
+def test_min_count_is_for_text_and_positive(tmp_path):
+    with pytest.raises(UsageError, match="--min-count applies to text"):
+        load_dataset("jsb", min_count=2)
+    folder = write_splits(tmp_path, "ab\n", "ab\n", "ab\n")
+    with pytest.raises(UsageError, match="--min-count must be >= 1"):
+        load_dataset(folder, min_count=0)
+
+
+def test_unknown_symbol_in_given_text_names_the_models_vocabulary():
+    with pytest.raises(DataError) as err:
+        text_to_tokens("abz", ("a", "b", "\n"), "char")  # e.g. sample --prime
+    assert "symbol 'z' is not in the vocabulary (3 char symbols of the model)" in str(err.value)
+    assert "--min-count" not in str(err.value)

@@ -169,3 +169,38 @@ def test_bad_batch_names_the_array():
         model.loss_and_grad(params, dict(batch, x=batch["x"][:, :, :5]))
     with pytest.raises(ValueError, match="batch has no array for 'y'"):
         model.loss_and_grad(params, {"x": batch["x"]})
+
+
+TOKENS = """\
+input  x : token[6]
+output y : token[6]
+state  h : 4
+h' = tanh(x ⊕ h)
+y  = ▷ h'
+"""
+
+
+def test_token_ids_must_be_integers_in_range():
+    model = rnnalg.compile(program_of(TOKENS))
+    params = model.init_params(np.random.default_rng(0))
+    ids = np.random.default_rng(1).integers(0, 6, size=(5, 3))
+    good = {"x": ids, "y": ids[::-1].copy()}
+    model.loss_and_grad(params, good)
+    bad_cases = [  # (batch, message)
+        (dict(good, x=np.where(ids == ids[2, 1], -1, ids)) , r"batch\['x'\]\[\d, \d\] = -1 is not a token id "
+                                                               r"of x : token\[6\] \(ids are 0\.\.5\)"),
+        (dict(good, y=np.full((5, 3), 6)), r"batch\['y'\]\[0, 0\] = 6 is not a token id of y : token\[6\]"),
+        (dict(good, x=ids + 0.5), r"batch\['x'\] holds float64 values; token ids of x : token\[6\] "
+                                  r"must be integers in 0\.\.5"),
+        (dict(good, x=ids.astype(np.float32)), "holds float32 values"),  # even whole-valued floats
+    ]
+    for batch, message in bad_cases:
+        for call in (lambda b: model.loss_and_grad(params, b), lambda b: model.evaluate(params, b)):
+            with pytest.raises(ValueError, match=message):
+                call(batch)
+    with pytest.raises(ValueError, match=r"batch\['x'\]\[0, 1\] = -1 is not a token id"):
+        model.step(params, {"x": np.array([2, -1, 0])})
+    with pytest.raises(ValueError, match="holds float64 values"):
+        model.step(params, {"x": np.array([2.0, 1.0, 0.0])})
+    probs, _ = model.step(params, {"x": np.array([2, 5, 0], dtype=np.uint8)})
+    assert probs["y"].shape == (3, 6)

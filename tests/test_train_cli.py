@@ -4,8 +4,10 @@ import json
 import numpy as np
 import pytest
 
+import rnnalg
 from rnnalg.cli import main
 from rnnalg.data import load_dataset
+from rnnalg.reference import reference_forward
 from rnnalg.train import checkpoint as ckpt
 
 TINY = """\
@@ -62,16 +64,34 @@ def test_validation_nll_falls_well_below_frequency_baseline(trained):
     assert result["test"] < frequency_baseline("test") - 1.0
 
 
-def test_eval_reproduces_the_reported_test_metric(spec, trained, capsys):
-    capsys.readouterr()
-    assert main(["eval", spec, "--checkpoint", str(trained)]) == 0
-    out = capsys.readouterr().out
+def oracle_metric(run, split: str) -> tuple:
+    """(NLL per frame, frames) of the run's best parameters on a whole jsb split, computed
+    apart from the trainer: every piece padded into one masked batch, the autograd reference."""
+    arrays, meta = ckpt.load(run, "best")
+    program = rnnalg.check(rnnalg.parse(meta["spec_text"], "tiny.rnn"))
+    params = {k: v.astype(np.float64) for k, v in ckpt.split_prefix(arrays, "param").items()}
+    pieces = load_dataset("jsb").splits[split]
+    T, B = max(len(p) for p in pieces) - 1, len(pieces)
+    x, y, mask = np.zeros((T, B, 88)), np.zeros((T, B, 88)), np.zeros((T, B))
+    for b, p in enumerate(pieces):
+        x[:len(p) - 1, b], y[:len(p) - 1, b], mask[:len(p) - 1, b] = p[:-1], p[1:], 1.0
+    mean, _ = reference_forward(program, params, {"x": x, "y": y, "mask": mask})
+    return float(mean), int(mask.sum())
+
+
+def test_reported_and_evaluated_metrics_are_the_whole_split_nll_of_the_best_parameters(
+        spec, trained, capsys):
     result = json.loads((trained / "result.json").read_text())
-    assert out.startswith("test NLL per frame: ")
-    assert float(out.split(":")[1].split()[0]) == pytest.approx(result["test"], abs=1e-4)
-    assert main(["eval", spec, "--checkpoint", str(trained), "--split", "valid"]) == 0
-    out = capsys.readouterr().out
-    assert float(out.split(":")[1].split()[0]) == pytest.approx(result["best_valid"], abs=1e-4)
+    test, frames = oracle_metric(trained, "test")
+    assert result["test_count"] == frames
+    assert result["test"] == pytest.approx(test, abs=2e-5)  # float32 model vs float64 oracle
+    assert result["best_valid"] == pytest.approx(oracle_metric(trained, "valid")[0], abs=2e-5)
+    capsys.readouterr()
+    for batch_size in ("1", "64"):
+        assert main(["eval", spec, "--checkpoint", str(trained), "--batch-size", batch_size]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("test NLL per frame: ") and f"({frames:,} frames" in out
+        assert float(out.split(":")[1].split()[0]) == pytest.approx(test, abs=6e-5)  # 4 decimals
 
 
 def test_eval_refuses_another_spec(spec, trained, capsys):

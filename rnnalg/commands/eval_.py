@@ -1,7 +1,9 @@
 """`rnnalg eval spec.rnn --checkpoint DIR`: the metric of a trained model on one split.
 
 Music: NLL per frame (Bernoulli NLL summed over the 88 notes, natural log); characters:
-bits per character; words: perplexity.  The spec must be the one the checkpoint was trained with.
+bits per character; words: perplexity, over every prediction of the split (see feed.evaluate_split).
+The spec must be the one the checkpoint was trained with; text is encoded with the checkpoint's
+stored vocabulary.
 """
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--split", choices=("test", "valid", "train"), default="test", help="(default test)")
     a("--data", metavar="NAME|PATH", help="dataset (default: the one the checkpoint was trained on)")
     a("--data-dir", metavar="DIR", help="where named datasets live")
-    a("--unit", choices=("char", "word"), help="text unit for a text file given by --data")
-    a("--batch-size", type=int, default=None, help="sequences per evaluation batch")
+    a("--unit", choices=("char", "word"), help="text unit (default: the one the checkpoint was trained with)")
+    a("--batch-size", type=int, default=None,
+      help="music pieces per evaluation batch (text is scored as one stream; the metric is the same)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     config = meta.get("config", {})
     data = args.data or config.get("data", "jsb")
     data_dir = args.data_dir if args.data else (args.data_dir or config.get("data_dir"))
-    dataset = load_dataset_for(program, data, data_dir, args.unit, args.spec)
+    dataset = load_dataset_for(program, data, data_dir, args.unit, args.spec, trained=meta)
     batch_size = args.batch_size or config.get("eval_batch_size") or 64
     steps = config.get("steps") if dataset.kind == "text" else None
     nll, count = evaluate_split(model, params, dataset, args.split, batch_size, steps)

@@ -2,6 +2,8 @@
 
 Priming: text `--prime "some text"` is fed before sampling; music `--prime SPLIT:I[:K]` feeds
 the first K frames (default 16) of piece I of that split (default: one silent frame).
+Text uses the vocabulary stored in the checkpoint, so no data is read; music reads its
+dataset only for `--prime`.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UsageError
-from ..train.runs import load_dataset_for, load_trained
+from ..train.runs import load_dataset_for, load_trained, stored_vocab, trained_unit
 from ..train.sampling import generate, save_midi, save_roll_png
 
 
@@ -25,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--prime", default=None, help="text to start from, or for music SPLIT:INDEX[:FRAMES]")
     a("--seed", type=int, default=0, help="random seed (default 0)")
     a("--out", metavar="FILE", help="music: the MIDI file (default <checkpoint>/sample.mid)")
-    a("--data", metavar="NAME|PATH", help="dataset for the vocabulary / priming piece "
-                                           "(default: the training data)")
+    a("--data", metavar="NAME|PATH", help="music: dataset of the --prime piece (default: the "
+                                           "training data); text: not needed")
     a("--data-dir", metavar="DIR")
     a("--unit", choices=("char", "word"))
 
@@ -37,14 +39,24 @@ def run(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
         raise UsageError("--steps must be >= 1")
     program, model, params, meta = load_trained(args, args.which)
-    config = meta.get("config", {})
-    dataset = load_dataset_for(program, args.data or config.get("data", "jsb"),
-                               args.data_dir or (None if args.data else config.get("data_dir")),
-                               args.unit, args.spec)
     rng = np.random.default_rng(args.seed)
+    vocab = stored_vocab(meta, program, args.checkpoint)
+    if vocab is not None and args.data is None:  # a text run: the checkpoint holds all we need
+        return _text(args, model, params, vocab, trained_unit(meta["dataset_unit"], args.unit), rng)
+    if program.heads[0].output.kind == "binary" and not args.prime:  # music from silence
+        return _music(args, model, params, None, rng)
+    dataset = _dataset(args, program, meta)
     if dataset.kind == "music":
         return _music(args, model, params, dataset, rng)
-    return _text(args, model, params, dataset, rng)
+    return _text(args, model, params, dataset.vocab, dataset.unit, rng)
+
+
+def _dataset(args, program, meta):
+    """The --data dataset (default: the training data), read as the checkpoint was trained."""
+    config = meta.get("config", {})
+    return load_dataset_for(program, args.data or config.get("data", "jsb"),
+                            args.data_dir or (None if args.data else config.get("data_dir")),
+                            args.unit, args.spec, trained=meta)
 
 
 def _music(args, model, params, dataset, rng) -> int:
@@ -95,10 +107,9 @@ def _music_prime(spec, dataset, width):
     return np.asarray(pieces[index][:frames], dtype=np.float32)
 
 
-def _text(args, model, params, dataset, rng) -> int:
+def _text(args, model, params, vocab, unit, rng) -> int:
     from ..data import text_to_tokens, tokens_to_text
 
-    vocab, unit = dataset.vocab, dataset.unit
     if args.prime:
         prime = text_to_tokens(args.prime, vocab, unit).astype(np.int64)
         if len(prime) == 0:

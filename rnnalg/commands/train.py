@@ -21,7 +21,7 @@ from ..train.trainer import Trainer
 # flag dest -> TrainConfig field (all default to None so that "given" is visible on --resume)
 CONFIG_FLAGS = ("data", "data_dir", "epochs", "batch_size", "steps", "optimizer", "lr", "momentum",
                 "nesterov", "clip", "weight_noise", "init", "init_scale", "patience", "halvings",
-                "seed", "time_limit")
+                "seed", "time_limit", "min_count")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--data", metavar="NAME|PATH", help=f"dataset name or file/directory (default: {d.data}, embedded)")
     a("--data-dir", metavar="DIR", help="where named datasets live (default: the shared data folder)")
     a("--unit", choices=("char", "word"), help="text unit for a text file given by --data")
+    a("--min-count", type=int, metavar="N", help="text: symbols seen fewer than N times in the train "
+                                                 "split become <unk>, as do unseen ones (default 1: none)")
     a("--epochs", type=int, help=f"maximum number of epochs (default {d.epochs})")
     a("--batch-size", type=int, help="sequences per minibatch (default: music 4, text 32)")
     a("--steps", type=int, help="truncated-BPTT length (default: music whole pieces, chars 100, words 35)")
@@ -71,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         arrays = meta = None
         config = TrainConfig().replace(**given)
         run_dir = Path(args.out or Path("runs") / Path(args.spec).stem)
-    dataset = load_dataset_for(program, config.data, config.data_dir, args.unit, args.spec)
+    dataset = load_dataset_for(program, config.data, config.data_dir, args.unit, args.spec,
+                               trained=meta, min_count=config.min_count)
     config = resolve(config, dataset.unit)
     model = compile_model(program)
     run_dir = prepare_run_dir(run_dir, resuming=bool(args.resume), force=args.force)

@@ -10,7 +10,9 @@ Anything else is a path:
     a directory         text: the files ending in train.txt, valid.txt, test.txt
     any other file      text: split by lines, first 90 % train, next 5 % valid, last 5 % test
 
-A text is read as characters unless `unit="word"` (see `text.py` for both rules).
+A text is read as characters unless `unit="word"` (see `text.py` for both rules).  Its
+vocabulary is that of the train split (`min_count`: rarer symbols become `<unk>`), or the
+given `vocab` (a trained model's, stored in its checkpoint).
 """
 from __future__ import annotations
 
@@ -73,11 +75,17 @@ def _canonical(name: str) -> str | None:
     return key if key in NAMED else None
 
 
-def load_dataset(name_or_path: str | None, data_dir: str | None = None, unit: str | None = None) -> Dataset:
-    """A named dataset (`NAMED`), or a user file / directory (module docstring); None → jsb."""
+def load_dataset(name_or_path: str | None, data_dir: str | None = None, unit: str | None = None,
+                 vocab: tuple[str, ...] | None = None, min_count: int = 1) -> Dataset:
+    """A named dataset (`NAMED`), or a user file / directory (module docstring); None → jsb.
+
+    Text only: `vocab` encodes every split with that vocabulary; otherwise it is made from
+    the train split, without the symbols seen fewer than `min_count` times.
+    """
+    text_options = TextOptions(None if vocab is None else tuple(vocab), int(min_count))
     name = _canonical(name_or_path or DEFAULT)
     if name is not None:
-        return _load_named(name, data_dir, unit)
+        return _load_named(name, data_dir, unit, text_options)
     path = Path(name_or_path)
     if not path.exists():
         raise DataError(name_or_path, "no such file or directory, and not a dataset name "
@@ -85,6 +93,7 @@ def load_dataset(name_or_path: str | None, data_dir: str | None = None, unit: st
     loader = _music_loader(path)
     if loader is not None:
         _check_unit(unit, "frame", str(path))
+        _check_music_options(text_options, str(path))
         return _music_dataset(path.stem, loader(str(path)), str(path))
     unit = unit or "char"
     _check_unit(unit, text.UNITS, str(path))
@@ -92,7 +101,7 @@ def load_dataset(name_or_path: str | None, data_dir: str | None = None, unit: st
         sources = _text_dir(path)
     else:
         sources = text.split_lines(text.read_text(str(path)), str(path))
-    return _text_dataset(path.stem if path.is_file() else path.name, sources, unit, str(path))
+    return _text_dataset(path.stem if path.is_file() else path.name, sources, unit, str(path), text_options)
 
 
 MUSIC_SUFFIXES = {".json": music.read_json, ".pickle": read_music_pickle, ".pkl": read_music_pickle,
@@ -103,15 +112,28 @@ def _music_loader(path: Path):
     return MUSIC_SUFFIXES.get(path.suffix.lower()) if path.is_file() else None
 
 
+@dataclass(frozen=True)
+class TextOptions:
+    vocab: tuple[str, ...] | None = None  # a trained model's vocabulary, else made from train
+    min_count: int = 1  # symbols seen fewer times in train become <unk>
+
+
+def _check_music_options(options: TextOptions, where: str) -> None:
+    if options.min_count != 1:
+        raise UsageError(f"{where}: --min-count applies to text, not to music")
+
+
 def _check_unit(unit, allowed, where: str) -> None:
     allowed = (allowed,) if isinstance(allowed, str) else allowed
     if unit is not None and unit not in allowed:
         raise UsageError(f"{where}: unit {unit!r} does not apply; use {' or '.join(allowed)}")
 
 
-def _load_named(name: str, data_dir: str | None, unit: str | None) -> Dataset:
+def _load_named(name: str, data_dir: str | None, unit: str | None, options: TextOptions) -> Dataset:
     spec = NAMED[name]
     _check_unit(unit, spec.unit, name)
+    if spec.kind == "music":
+        _check_music_options(options, name)
     if name == "jsb":  # shipped inside the package: never needs the data folder
         ref = Path(__file__).resolve().parents[1] / "datasets" / EMBEDDED_JSB
         return _music_dataset(name, music.read_npz(str(ref), str(ref)), str(ref))
@@ -126,7 +148,7 @@ def _load_named(name: str, data_dir: str | None, unit: str | None) -> Dataset:
         return _music_dataset(name, music.read_json(str(files[0])), str(files[0]))
     sources = {s: text.Source(text.read_text(str(f)), str(f), spaced=spec.spaced)
                for s, f in zip(music.SPLITS, files)}
-    return _text_dataset(name, sources, spec.unit, str(root / Path(spec.paths[0]).parent))
+    return _text_dataset(name, sources, spec.unit, str(root / Path(spec.paths[0]).parent), options)
 
 
 def _data_root(name: str, data_dir: str | None) -> Path:
@@ -162,8 +184,11 @@ def _music_dataset(name: str, splits: dict[str, music.NoteLists], source: str) -
     return Dataset(name, "music", rolls, None, source, "frame")
 
 
-def _text_dataset(name: str, sources: dict[str, text.Source], unit: str, source: str) -> Dataset:
-    vocab, streams = text.encode_splits(sources, unit)
+def _text_dataset(name: str, sources: dict[str, text.Source], unit: str, source: str,
+                  options: TextOptions) -> Dataset:
+    if options.min_count < 1:
+        raise UsageError(f"--min-count must be >= 1, got {options.min_count}")
+    vocab, streams = text.encode_splits(sources, unit, options.vocab, options.min_count)
     return Dataset(name, "text", {s: [ids] for s, ids in streams.items()}, vocab, source, unit)
 
 

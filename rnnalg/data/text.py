@@ -8,13 +8,18 @@ Units (how a text becomes symbols):
   one space (``_`` marks a word boundary, the line end is a symbol too); the symbols are
   then the characters at the even positions of the file.
 
-The vocabulary is taken from the train split and sorted (code-point order), so it is
-the same on every run.  A valid/test symbol missing from it becomes ``<unk>`` when the
-vocabulary has that word, else it is an error naming the file, line and column.
+The vocabulary is the sorted (code-point order) set of symbols of the train split, so it
+is the same on every run; a trained model keeps it in its checkpoint, and evaluation,
+sampling and resuming encode any text with that stored vocabulary.  With ``min_count``
+N > 1, symbols seen fewer than N times in the train split are left out and ``<unk>`` is
+added (PTB's word files already contain ``<unk>``).  A symbol missing from the
+vocabulary becomes ``<unk>`` when the vocabulary has it, else it is an error naming the
+file, line, column and the symbol.
 """
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,22 +110,27 @@ SYMBOLS = {"char": _char_symbols, "word": _word_symbols}
 
 # ---- symbols -> ids ----------------------------------------------------------------------
 
-def make_vocab(symbols) -> tuple[str, ...]:
-    """The sorted distinct symbols (chars: code-point order; words: string order)."""
-    return tuple(sorted(set(symbols)))
+def make_vocab(symbols, min_count: int = 1) -> tuple[str, ...]:
+    """The sorted distinct symbols (code-point order) seen at least `min_count` times;
+    `<unk>` is added when `min_count` > 1 (it stands for the rarer and the unseen ones)."""
+    if min_count <= 1:
+        return tuple(sorted(set(symbols)))
+    kept = {sym for sym, n in Counter(symbols).items() if n >= min_count}
+    return tuple(sorted(kept | {UNK}))
 
 
 def _encode(symbols, vocab: tuple[str, ...], use_unk: bool) -> tuple[np.ndarray, int | None]:
     """Symbols → int32 ids; returns (ids, index of the first unknown symbol or None)."""
     unk = vocab.index(UNK) if use_unk and UNK in vocab else None
-    if isinstance(symbols, str) and vocab and all(len(v) == 1 for v in vocab):
-        # characters: vectorised over code points
+    singles = [(i, v) for i, v in enumerate(vocab) if len(v) == 1]
+    if isinstance(symbols, str) and singles and len(singles) + (unk is not None) == len(vocab):
+        # characters (and perhaps <unk>): vectorised over code points
         codes = np.frombuffer(symbols.encode("utf-32-le"), dtype="<u4")
-        table = np.frombuffer("".join(vocab).encode("utf-32-le"), dtype="<u4")
+        table = np.frombuffer("".join(v for _, v in singles).encode("utf-32-le"), dtype="<u4")
         order = np.argsort(table, kind="stable")
         pos = np.minimum(np.searchsorted(table[order], codes), len(table) - 1)
         known = table[order][pos] == codes
-        ids = order[pos].astype(np.int32)
+        ids = np.array([i for i, _ in singles], dtype=np.int32)[order[pos]]
     else:
         index = {v: i for i, v in enumerate(vocab)}
         ids = np.fromiter((index.get(w, -1) for w in symbols), dtype=np.int32, count=len(symbols))
@@ -132,32 +142,44 @@ def _encode(symbols, vocab: tuple[str, ...], use_unk: bool) -> tuple[np.ndarray,
     return ids, int(np.argmin(known))
 
 
-def encode_source(src: Source, unit: str, vocab: tuple[str, ...], use_unk: bool = True) -> np.ndarray:
-    """The text of `src` as a 1-D int32 stream over `vocab`; unknown symbols are located errors."""
+# where a vocabulary came from -> (how an error message names it, what it suggests)
+VOCAB_ORIGINS = {
+    "train": ("taken from the train split", "; train with --min-count 2 to map rare and unseen "
+                                            "symbols to <unk>"),
+    "checkpoint": ("the checkpoint was trained with", ""),
+    "model": ("of the model", ""),
+}
+
+
+def encode_source(src: Source, unit: str, vocab: tuple[str, ...], use_unk: bool = True,
+                  origin: str = "train") -> np.ndarray:
+    """The text of `src` as a 1-D int32 stream over `vocab`; unknown symbols are located errors
+    (`origin`, a key of VOCAB_ORIGINS, says where the vocabulary came from)."""
     symbols = SYMBOLS[unit](src)
     ids, bad = _encode(symbols, vocab, use_unk)
     if bad is not None:
         shown = "a line end ('\\n')" if symbols[bad] == "\n" else repr(symbols[bad])
+        named, remedy = VOCAB_ORIGINS[origin]
+        if symbols[bad] == " " and "_" in vocab:
+            remedy = "; this vocabulary writes word boundaries as '_'"
         raise DataError(src.file, f"symbol {shown} is not in the vocabulary "
-                        f"({len(vocab)} {unit} symbols taken from the train split){_hint(symbols[bad], vocab)}",
+                        f"({len(vocab)} {unit} symbols {named}){remedy}",
                         src.position(_symbol_offset(src, unit, bad)))
     return ids
 
 
-def _hint(symbol: str, vocab) -> str:
-    if symbol == " " and "_" in vocab:
-        return "; this vocabulary writes word boundaries as '_'"
-    return ""
-
-
-def encode_splits(sources: dict[str, Source], unit: str) -> tuple[tuple[str, ...], dict[str, np.ndarray]]:
-    """Vocabulary from sources['train'], then every split encoded; each must have >= 2 tokens."""
+def encode_splits(sources: dict[str, Source], unit: str, vocab: tuple[str, ...] | None = None,
+                  min_count: int = 1) -> tuple[tuple[str, ...], dict[str, np.ndarray]]:
+    """Every split encoded over `vocab` (default: `make_vocab` of sources['train'] with
+    `min_count`); each split must have >= 2 tokens."""
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {UNITS}, got {unit!r}")
-    vocab = make_vocab(SYMBOLS[unit](sources["train"]))
+    origin = "train" if vocab is None else "checkpoint"
+    if vocab is None:
+        vocab = make_vocab(SYMBOLS[unit](sources["train"]), min_count)
     streams = {}
     for split, src in sources.items():
-        streams[split] = encode_source(src, unit, vocab)
+        streams[split] = encode_source(src, unit, vocab, origin=origin)
         if len(streams[split]) < 2:
             raise DataError(src.file, f"the {split} split has {len(streams[split])} {unit} symbol(s); "
                             "at least 2 are needed to predict a next one")
@@ -206,4 +228,4 @@ def text_to_tokens(text: str, vocab, unit: str) -> np.ndarray:
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {UNITS}, got {unit!r}")
     src = Source(text, "<text>", final_eos=False)
-    return encode_source(src, unit, tuple(vocab), use_unk=False)
+    return encode_source(src, unit, tuple(vocab), use_unk=False, origin="model")

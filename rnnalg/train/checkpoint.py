@@ -13,6 +13,10 @@ or the new checkpoint complete, never half of each.
 Loading validates everything and raises `CheckpointError` naming the file:
 missing or corrupt JSON / npz, a digest mismatch, missing arrays, wrong shapes,
 and (via `check_program`) a spec that differs from the one trained.
+
+A text run's JSON also holds its data unit (`dataset_unit`: char | word) and its
+vocabulary (`vocab`: the symbols in id order), so eval / sample / resume encode text
+exactly as in training; checkpoints saved before these fields existed still load.
 """
 from __future__ import annotations
 
@@ -158,6 +162,7 @@ def load(where, tag: str = "last", program=None):
             raise CheckpointError(npz, f"parameter {name!r} has shape {got.shape}, expected {tuple(shape)}")
         if not np.all(np.isfinite(got)):
             raise CheckpointError(npz, f"parameter {name!r} holds NaN or Inf")
+    check_vocab(meta, path)
     if program is not None:
         check_program(meta, program, path)
     return arrays, meta
@@ -171,3 +176,26 @@ def split_prefix(arrays: dict, prefix: str) -> dict:
 
 def with_prefix(prefix: str, arrays: dict) -> dict:
     return {f"{prefix}/{k}": v for k, v in arrays.items()}
+
+
+# --------------------------------------------------------------------- text vocabulary
+
+TEXT_UNITS = ("char", "word")
+UNK = "<unk>"
+
+
+def check_vocab(meta: dict, path) -> None:
+    """A stored text vocabulary must be distinct non-empty strings (chars: one character
+    each, or `<unk>`); absent (music, older checkpoints) is fine."""
+    unit, vocab = meta.get("dataset_unit"), meta.get("vocab")
+    if vocab is None:
+        return
+    if unit not in TEXT_UNITS:
+        raise CheckpointError(path, f"field 'vocab' is present but 'dataset_unit' is {unit!r}, "
+                                    f"not one of {', '.join(TEXT_UNITS)}")
+    ok = (isinstance(vocab, list) and vocab and all(isinstance(v, str) and v for v in vocab)
+          and len(set(vocab)) == len(vocab)
+          and (unit != "char" or all(len(v) == 1 or v == UNK for v in vocab)))
+    if not ok:
+        raise CheckpointError(path, f"field 'vocab' must be a list of distinct non-empty {unit} "
+                                    "symbols (the vocabulary in id order)")

@@ -39,6 +39,7 @@ class TrainConfig:
     patience: int = 3  # epochs without improvement before the lr is halved
     halvings: int = 3  # stop once the lr would be halved once more than this
     seed: int = 1234
+    min_count: int = 1  # text: symbols seen fewer times in the train split become <unk>
     time_limit: float | None = None  # seconds of this process, then save and stop
 
     def to_json(self) -> dict:
@@ -75,6 +76,7 @@ def resolve(config: TrainConfig, unit: str) -> TrainConfig:
         (config.init_scale is None or config.init_scale > 0, "--init-scale must be > 0"),
         (config.patience >= 1, "--patience must be >= 1"),
         (config.halvings >= 0, "--halvings must be >= 0"),
+        (config.min_count >= 1, "--min-count must be >= 1"),
         (config.time_limit is None or config.time_limit > 0, "--time-limit must be > 0"),
     ]
     for ok, message in checks:

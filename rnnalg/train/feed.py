@@ -1,9 +1,14 @@
 """Feeding a dataset to a compiled model: batches, model batch dicts, whole-split evaluation.
 
 Music splits are lists of (T_i, 88) piano rolls, batched by `music_batches` (length
-buckets, shuffled for training).  Text splits are one token stream, cut by
+buckets, shuffled for training).  Text splits are one token stream, cut for training by
 `text_batches` into B parallel streams of `steps`-long segments; the state is carried
 from one segment to the next (truncated BPTT) and reset where `batch.reset` says.
+
+Evaluation is exact (`evaluate_split`): every prediction of the split is scored once,
+in order, whatever the batch size.  Music: frame t+1 of each whole piece from its frames
+<= t, count = Σ_i (T_i − 1).  Text: the whole stream as one column (B = 1) with the state
+carried from the start, token t+1 from tokens <= t, count = N − 1.
 """
 from __future__ import annotations
 
@@ -64,16 +69,37 @@ def carried_state(batch, state):
     return None if batch.reset else state
 
 
+# Text evaluation runs one column in segments of this many steps: long, to amortise the
+# per-segment overhead, yet T·V logits stay near 2**22 numbers (16 MB in float32).
+TEXT_EVAL_STEPS = (100, 10_000)  # (fewest, most) steps per segment
+TEXT_EVAL_LOGITS = 1 << 22
+
+
+def text_eval_steps(vocab_size: int) -> int:
+    """Segment length for evaluating a text split: clip(2**22 // V, 100, 10000)."""
+    low, high = TEXT_EVAL_STEPS
+    return int(min(high, max(low, TEXT_EVAL_LOGITS // max(1, vocab_size))))
+
+
 def evaluate_split(model, params, dataset, split: str, batch_size: int, steps=None):
-    """(nll_sum, count) of `params` over a whole split, dropout off, state carried for text."""
+    """(nll_sum, count) of `params` over a whole split, dropout off; the exact metric.
+
+    Music: `batch_size` whole pieces per batch (cut into `steps`-long segments with the
+    state carried), count = Σ_i (T_i − 1).  Text: the whole stream in order, one column,
+    state carried from the start, count = N − 1; `batch_size` and `steps` do not apply.
+    Up to float rounding the result does not depend on `batch_size` or `steps`.
+    """
     if split not in dataset.splits:
         raise UsageError(f"unknown split {split!r}; choose from {', '.join(dataset.splits)}")
     program = model.program
-    if dataset.kind == "text":  # parallel streams of at least 10 segments each (few cut contexts)
-        length = len(split_stream(dataset, split))
-        batch_size = max(1, min(batch_size, length // (10 * max(steps or 1, 2))))
+    if dataset.kind == "text":
+        from ..data import text_batches
+
+        parts = text_batches(split_stream(dataset, split), 1, text_eval_steps(dataset.vocab_size))
+    else:
+        parts = batches(dataset, split, batch_size, steps)
     nll_total, count_total, state = 0.0, 0, None
-    for batch in batches(dataset, split, batch_size, steps):
+    for batch in parts:
         nll, count, state = model.evaluate(params, model_batch(program, batch),
                                            state=carried_state(batch, state))
         nll_total += float(nll)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import CheckpointError, UsageError
 from . import checkpoint as ckpt
 
 
@@ -34,15 +34,48 @@ def prepare_run_dir(path, resuming: bool, force: bool) -> Path:
     return path
 
 
-def load_dataset_for(program, config_data, data_dir, unit, spec_file):
-    """Load a dataset and check that the spec's input and output fit it."""
+def load_dataset_for(program, config_data, data_dir, unit, spec_file, trained=None, min_count=1):
+    """Load a dataset and check that the spec's input and output fit it.
+
+    `trained`: the metadata of the checkpoint being evaluated, sampled or resumed; a text
+    is then read in its unit and encoded with its stored vocabulary.  A new run's
+    vocabulary comes from the train split (`min_count`, see `data.text`).
+    """
     from ..data import check_compatible, load_dataset
     from .feed import single_io
 
-    dataset = load_dataset(config_data, data_dir=data_dir, unit=unit)
+    vocab = None
+    if trained is not None and trained.get("dataset_unit") in ckpt.TEXT_UNITS:
+        unit = trained_unit(trained["dataset_unit"], unit)
+        vocab = trained.get("vocab")
+        if vocab is None:
+            print(f"note: this checkpoint was saved without its vocabulary (by an older rnnalg); "
+                  f"rebuilding it from the train split of {config_data}", file=sys.stderr)
+    dataset = load_dataset(config_data, data_dir=data_dir, unit=unit, vocab=vocab, min_count=min_count)
     x, y = single_io(program)
     check_compatible(dataset, x.kind, x.width, y.kind, y.width, spec_file)
     return dataset
+
+
+def trained_unit(trained: str, given: str | None) -> str:
+    """The text unit a checkpoint was trained with; a different `--unit` is a UsageError."""
+    if given is not None and given != trained:
+        raise UsageError(f"--unit {given}: the checkpoint was trained on {trained} symbols "
+                         f"(leave --unit out, or give --unit {trained})")
+    return trained
+
+
+def stored_vocab(meta: dict, program, where) -> tuple[str, ...] | None:
+    """The vocabulary a text checkpoint stores (None: music, or saved before it was stored);
+    its size must be the spec's token width."""
+    vocab = meta.get("vocab")
+    if vocab is None:
+        return None
+    width = program.heads[0].output.width
+    if len(vocab) != width:
+        raise CheckpointError(where, f"the stored vocabulary has {len(vocab)} symbols but the "
+                                     f"spec's output is token[{width}]")
+    return tuple(vocab)
 
 
 def compile_model(program):

@@ -130,7 +130,8 @@ class Trainer:
                       **ckpt.with_prefix("carry", self.carry or {}),
                       "rng/data": self.data_rng_start, "rng/noise": ckpt.rng_to_array(self.noise_rng)}
         meta = {"tag": tag, "config": self.config.to_json(), "run": dataclasses.asdict(self.state),
-                "metric": self.metric_name, "dataset_unit": self.dataset.unit, "rnnalg": __version__}
+                "metric": self.metric_name, "dataset_unit": self.dataset.unit, "rnnalg": __version__,
+                "vocab": None if self.dataset.vocab is None else list(self.dataset.vocab)}
         ckpt.save(self.run_dir, tag, arrays, meta, self.model.program)
 
     # ----------------------------------------------------------------------- training
