@@ -142,9 +142,9 @@ def test_unwritable_out_is_a_clear_error_and_writes_nothing(spec, tmp_path, caps
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--lr", "-1"], "--lr must be > 0"),
+    (["--lr", "-1"], "argument --lr: must be a finite number > 0"),
     (["--optimizer", "rmsprop"], "invalid choice"),
-    (["--patience", "0"], "--patience must be >= 1"),
+    (["--patience", "0"], "argument --patience: must be an integer >= 1"),
 ])
 def test_bad_flags(spec, tmp_path, capsys, flags, message):
     assert main(["train", spec, "--out", str(tmp_path / "r"), "--quiet", *flags]) == 2

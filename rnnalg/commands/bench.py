@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UsageError
 from .common import load_program
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -39,10 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    for flag, value, least in (("-B", args.B, 1), ("-T", args.T, 1), ("--repeats", args.repeats, 1),
-                               ("--warmup", args.warmup, 0)):
-        if value < least:
-            raise UsageError(f"rnnalg bench: {flag} must be at least {least}, got {value}")
     program = load_program(args)
     call = loss_and_grad_call(program, args.T, args.B, DTYPES[args.dtype], args.seed)
     times = time_block(call, args.repeats, args.warmup, clock=args.clock)

@@ -34,10 +34,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.temperature <= 0:
-        raise UsageError("--temperature must be > 0")
-    if args.steps is not None and args.steps < 1:
-        raise UsageError("--steps must be >= 1")
     program, model, params, meta = load_trained(args, args.which)
     rng = np.random.default_rng(args.seed)
     vocab = stored_vocab(meta, program, args.checkpoint)

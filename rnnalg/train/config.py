@@ -9,6 +9,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..errors import UsageError
+from ..values import check_flag
 from .optim import OPTIMIZERS
 
 INITS = ("gaussian", "orthogonal", "sparse")
@@ -54,32 +55,25 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
+# TrainConfig fields checked against their flag's rule in rnnalg.values.FLAGS
+FLAG_FIELDS = ("epochs", "batch_size", "steps", "lr", "momentum", "clip", "weight_noise", "init_scale",
+               "patience", "halvings", "min_count", "seed", "time_limit")
+
+
 def resolve(config: TrainConfig, unit: str) -> TrainConfig:
     """Fill the unit / optimiser defaults and validate the values."""
     batch_size, steps, weight_noise = UNIT_DEFAULTS[unit]
     config = config.replace(
-        batch_size=config.batch_size or batch_size,
+        batch_size=config.batch_size if config.batch_size is not None else batch_size,
         steps=config.steps if config.steps is not None else steps,
         weight_noise=config.weight_noise if config.weight_noise is not None else weight_noise,
         lr=config.lr if config.lr is not None else OPTIMIZERS.get(config.optimizer, (0, 0, 0.0))[2],
     )
-    checks = [
-        (config.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}"),
-        (config.init in INITS, f"--init must be one of {', '.join(INITS)}"),
-        (config.epochs >= 0, "--epochs must be >= 0"),
-        (config.batch_size >= 1, "--batch-size must be >= 1"),
-        (config.steps is None or config.steps >= 1, "--steps must be >= 1"),
-        (config.lr > 0, "--lr must be > 0"),
-        (0 <= config.momentum < 1, "--momentum must be in [0, 1)"),
-        (config.clip >= 0, "--clip must be >= 0 (0 disables clipping)"),
-        (config.weight_noise >= 0, "--weight-noise must be >= 0"),
-        (config.init_scale is None or config.init_scale > 0, "--init-scale must be > 0"),
-        (config.patience >= 1, "--patience must be >= 1"),
-        (config.halvings >= 0, "--halvings must be >= 0"),
-        (config.min_count >= 1, "--min-count must be >= 1"),
-        (config.time_limit is None or config.time_limit > 0, "--time-limit must be > 0"),
-    ]
-    for ok, message in checks:
+    for ok, message in ((config.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}"),
+                        (config.init in INITS, f"--init must be one of {', '.join(INITS)}")):
         if not ok:
             raise UsageError(message)
+    for name in FLAG_FIELDS:
+        check_flag("--" + name.replace("_", "-"), getattr(config, name))
+    check_flag("--batch-size", config.eval_batch_size)
     return config
