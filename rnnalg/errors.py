@@ -100,3 +100,7 @@ class CheckpointError(DataError):
 
 class TrainingError(RnnalgError):
     """Training cannot go on (NaN or Inf in the loss or gradients, ...)."""
+
+
+class ResourceError(RnnalgError):
+    """The machine cannot run what was asked (a model larger than its memory, ...)."""

@@ -15,6 +15,7 @@ import numpy as np
 
 from .ir import Program
 from .lower.emit import emit_module
+from .lower.footprint import require
 from .lower.memory import keep_freed_memory
 
 
@@ -37,7 +38,11 @@ class Model:
 
     # ---- setup -----------------------------------------------------------------------------
     def init_params(self, rng, scheme="gaussian", scale=None):
-        """name -> array; scheme 'gaussian' | 'orthogonal' | 'sparse' (see prelude.init)."""
+        """name -> array; scheme 'gaussian' | 'orthogonal' | 'sparse' (see prelude.init).
+
+        ResourceError before allocating if the parameters cannot fit in memory.
+        """
+        require(self.program, "initialise", itemsize=self.dtype.itemsize)
         return self._module["init"](rng, scheme, scale, self.dtype)
 
     def initial_state(self, batch_size):

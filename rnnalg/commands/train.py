@@ -16,6 +16,7 @@ from ..train.config import INITS, TrainConfig, resolve
 from ..train.feed import METRIC_LABELS, UNIT_PLURALS, single_io, train_positions
 from ..train.optim import OPTIMIZERS
 from ..train.runs import compile_model, load_dataset_for, prepare_run_dir
+from ..lower.footprint import require
 from ..train.trainer import Trainer
 
 # flag dest -> TrainConfig field (all default to None so that "given" is visible on --resume)
@@ -76,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     dataset = load_dataset_for(program, config.data, config.data_dir, args.unit, args.spec,
                                trained=meta, min_count=config.min_count)
     config = resolve(config, dataset.unit)
+    require(program, "train", _batch_positions(dataset, config), hint=" or a smaller --batch-size / --steps")
     model = compile_model(program)
     run_dir = prepare_run_dir(run_dir, resuming=bool(args.resume), force=args.force)
 
@@ -109,3 +111,14 @@ def run(args: argparse.Namespace) -> int:
           f"{result['seconds']:.0f}s; {run_dir})")
     return 0
 
+
+def _batch_positions(dataset, config) -> int:
+    """T·B of the largest training batch, which the data bounds whatever --steps and --batch-size:
+    text B streams of min(steps, N // B − 1) tokens; music up to B pieces of its longest length."""
+    parts = dataset.splits["train"]
+    if dataset.kind == "text":
+        n = sum(map(len, parts))
+        streams = min(config.batch_size, n)
+        return streams * min(config.steps, max(1, n // streams - 1))
+    longest = max(map(len, parts)) - 1
+    return min(config.steps or longest, longest) * min(config.batch_size, len(parts))

@@ -108,8 +108,8 @@ def init(rng, scheme="gaussian", scale=None, dtype=np.float32):
     params = {name: np.zeros(shape, dtype=dtype) for name, (shape, role) in shapes.items() if role == "bias"}
     for _, names in SUMMARIES:  # noqa: F821 (defined by the emitted module)
         blocks = [shapes[name] for name in names]
-        for name, w in zip(names, _INIT_RULES[scheme](rng, blocks, scale)):
-            params[name] = w.astype(dtype)
+        for name, w in zip(names, _INIT_RULES[scheme](rng, blocks, scale, dtype)):
+            params[name] = w.astype(dtype, copy=False)
     return params
 
 
@@ -136,12 +136,24 @@ def _dense_rows(blocks):
     return sum(shape[0] for shape, role in blocks if role == "weight"), blocks[0][0][1]
 
 
-def _init_gaussian(rng, blocks, scale):
+def _init_gaussian(rng, blocks, scale, dtype):
     std = scale if scale is not None else 1.0 / np.sqrt(_fan_in(blocks))
-    return [rng.normal(0.0, std, size=shape) for shape, _ in blocks]
+    return [_normal(rng, std, shape, dtype) for shape, _ in blocks]
 
 
-def _init_orthogonal(rng, blocks, scale):
+def _normal(rng, std, shape, dtype):
+    """N(0, std²) drawn in float64 a block of rows at a time into a `dtype` array: the same
+    numbers as one draw of the whole matrix, without a float64 copy of it (2 GB at H = 16,000)."""
+    w = np.empty(shape, dtype=dtype)
+    rows = max(1, (1 << 16) // max(1, int(np.prod(shape[1:]))))
+    for start in range(0, shape[0], rows):
+        block = w[start:start + rows]
+        block[...] = rng.normal(0.0, std, size=block.shape)
+    return w
+
+
+# orthogonal and sparse factorise the whole ⊕ matrix in float64 (their `dtype` is unused)
+def _init_orthogonal(rng, blocks, scale, dtype):
     rows, cols = _dense_rows(blocks)
     gain = 1.0 if scale is None else scale
     w = np.zeros((rows, cols))
@@ -152,7 +164,7 @@ def _init_orthogonal(rng, blocks, scale):
     return _split_dense(rng, blocks, w, gain)
 
 
-def _init_sparse(rng, blocks, scale):
+def _init_sparse(rng, blocks, scale, dtype):
     rows, cols = _dense_rows(blocks)
     gain = 1.0 if scale is None else scale
     w = np.zeros((rows, cols))

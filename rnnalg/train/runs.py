@@ -101,12 +101,14 @@ def load_trained(args, which: str = "best"):
     the one the checkpoint was trained with.
     """
     from ..commands.common import load_program
+    from ..lower.footprint import require
 
     if which == "best" and not ckpt.json_path(args.checkpoint, "best").exists() \
             and ckpt.json_path(args.checkpoint, "last").exists():
         which = "last"  # stopped before the first validation: no best yet
         print(f"note: {args.checkpoint} has no best checkpoint yet; using the last one", file=sys.stderr)
     program = load_program(args, default_sizes=_trained_sizes(args.checkpoint, which))
+    require(program, "run")  # before reading arrays of that size
     arrays, meta = ckpt.load(args.checkpoint, which, program=program)
     model = compile_model(program)
     params = ckpt.split_prefix(arrays, "param")
