@@ -31,3 +31,17 @@ def write_atomic(directory, final_name: str, write) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def writable_reason(directory) -> str | None:
+    """None if a file can be created in `directory` (tried, then removed), else why not."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return "no such folder" if not directory.exists() else "not a folder"
+    try:
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        return err.strerror or str(err)
+    return None

@@ -1,5 +1,7 @@
 """`rnnalg sample`: music to MIDI + piano roll, text to stdout; and the sampling maths."""
+import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -58,6 +60,72 @@ def test_without_mido_a_clear_message_and_the_png(music_run, tmp_path, capsys, m
     assert main(["sample", spec, "--checkpoint", str(run), "--steps", "10", "--out", str(out)]) == 0
     assert "needs mido" in capsys.readouterr().err
     assert not out.exists() and out.with_suffix(".png").exists()
+
+
+def _files(folder):
+    return sorted(p.name for p in Path(folder).iterdir())
+
+
+@pytest.mark.parametrize("where, message", [
+    ("missing/s.mid", "no such folder"),
+    ("a-file/s.mid", "not a folder"),
+])
+def test_out_into_a_missing_folder_is_a_usage_error(music_run, tmp_path, capsys, where, message):
+    spec, run = music_run
+    (tmp_path / "a-file").write_text("x")
+    assert main(["sample", spec, "--checkpoint", str(run), "--steps", "5", "--out", str(tmp_path / where)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {tmp_path / where}" in err and message in err and "Traceback" not in err
+    assert _files(tmp_path) == ["a-file"]
+
+
+def test_out_into_an_unwritable_folder_is_a_usage_error(music_run, tmp_path, capsys):
+    spec, run = music_run
+    if os.access("/sys", os.W_OK) and not Path("/sys/kernel").is_dir():
+        pytest.skip("no read-only /sys here")
+    assert main(["sample", spec, "--checkpoint", str(run), "--steps", "5", "--out", "/sys/s.mid"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write into /sys" in err and "Traceback" not in err
+
+
+def test_default_out_in_a_read_only_run_folder(music_run, capsys, monkeypatch):
+    """The OS refusing a file in the run folder (simulated: this test may run as root)."""
+    spec, run = music_run
+    before = _files(run)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("tempfile.mkstemp", refuse)
+    assert main(["sample", spec, "--checkpoint", str(run / "last.json"), "--steps", "5"]) == 2
+    err = capsys.readouterr().err
+    assert f"the default --out {run / 'sample.mid'}" in err and "Permission denied" in err
+    assert "--out FILE" in err and "Traceback" not in err
+    assert _files(run) == before
+
+
+def test_a_failing_second_file_leaves_no_first_one(music_run, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("mido")
+    spec, run = music_run
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("rnnalg.commands.sample.save_roll_png", full_disk)
+    assert main(["sample", spec, "--checkpoint", str(run), "--steps", "5", "--out", str(tmp_path / "s.mid")]) == 1
+    err = capsys.readouterr().err
+    assert "s.png" in err and "No space left" in err and "Traceback" not in err
+    assert _files(tmp_path) == []
+
+
+def test_no_writer_at_all_is_an_error_before_sampling(music_run, tmp_path, capsys, monkeypatch):
+    for name in ("mido", "matplotlib"):
+        monkeypatch.setitem(sys.modules, name, None)
+    spec, run = music_run
+    assert main(["sample", spec, "--checkpoint", str(run), "--steps", "5", "--out", str(tmp_path / "s.mid")]) == 1
+    captured = capsys.readouterr()
+    assert "nothing can be written" in captured.err and "mido" in captured.err and "matplotlib" in captured.err
+    assert captured.out == "" and _files(tmp_path) == []
 
 
 def test_bad_prime_is_a_usage_error(music_run, capsys):

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UsageError
+from ..atomic import writable_reason
+from ..errors import DataError, RnnalgError, UsageError
 from ..train.runs import load_dataset_for, load_trained, stored_vocab, trained_unit
 from ..train.sampling import generate, save_midi, save_roll_png
 
@@ -56,32 +57,62 @@ def _dataset(args, program, meta):
 
 
 def _music(args, model, params, dataset, rng) -> int:
+    out = _music_out(args)
+    writers = _music_writers(out)
     width = model.program.inputs[0].width
     prime = _music_prime(args.prime, dataset, width)
     roll = generate(model, params, args.steps or 128, prime, args.temperature, rng)
-    out = Path(args.out) if args.out else Path(args.checkpoint) / "sample.mid"
+    wrote = []
+    try:
+        for path, write in writers:
+            write(roll, path, f"{model.program.file}  τ={args.temperature}")
+            wrote.append(path)
+    except OSError as err:
+        for done in wrote:  # all or nothing: no MIDI without its picture
+            done.unlink(missing_ok=True)
+        raise DataError(str(path), f"cannot write the sample: {err.strerror or err}") from None
+    print(f"{len(roll)} frames, {int(roll.sum())} notes sounding: {', '.join(map(str, wrote))}")
+    return 0
+
+
+def _music_out(args) -> Path:
+    """The MIDI path (--out, default <checkpoint>/sample.mid), its folder checked writable first."""
+    if args.out:
+        out, origin = Path(args.out), f"--out {args.out}"
+    else:
+        run = Path(args.checkpoint)
+        out = (run.parent if run.suffix == ".json" else run) / "sample.mid"
+        origin = f"the default --out {out}"
     if out.suffix == ".json":
         out = out.with_suffix(".mid")
-    if not out.parent.is_dir():
-        raise UsageError(f"--out {out}: directory {out.parent} does not exist")
-    wrote = []
+    reason = writable_reason(out.parent)
+    if reason:
+        hint = "" if args.out else "; choose a file elsewhere with --out FILE"
+        raise UsageError(f"{origin}: cannot write into {out.parent}: {reason}{hint}")
+    return out
+
+
+def _music_writers(out: Path):
+    """[(path, write(roll, path, title))] for the MIDI and the piano-roll PNG that can be written;
+    a note for a missing library, an error when neither can."""
+    writers, missing = [], []
     try:
         import mido  # noqa: F401
     except ImportError:
-        print("note: writing MIDI needs mido (pip install mido, or rnnalg[midi]); "
-              "writing the piano-roll image only", file=sys.stderr)
+        missing.append("MIDI needs mido (pip install mido, or rnnalg[midi])")
     else:
-        save_midi(roll, out)
-        wrote.append(str(out))
-    png = out.with_suffix(".png")
-    if save_roll_png(roll, png, title=f"{model.program.file}  τ={args.temperature}"):
-        wrote.append(str(png))
+        writers.append((out, lambda roll, path, title: save_midi(roll, path)))
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        missing.append("the piano-roll image needs matplotlib (pip install matplotlib)")
     else:
-        print("note: matplotlib is not installed; no piano-roll image", file=sys.stderr)
-    if not wrote:
-        raise UsageError("nothing written: install mido (MIDI) or matplotlib (piano-roll image)")
-    print(f"{len(roll)} frames, {int(roll.sum())} notes sounding: {', '.join(wrote)}")
-    return 0
+        writers.append((out.with_suffix(".png"), lambda roll, path, title: save_roll_png(roll, path, title)))
+    if not writers:
+        raise RnnalgError(f"error: nothing can be written: {'; '.join(missing)}")
+    for reason in missing:
+        print(f"note: {reason}; writing {', '.join(str(p) for p, _ in writers)} only", file=sys.stderr)
+    return writers
 
 
 def _music_prime(spec, dataset, width):
