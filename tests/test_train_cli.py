@@ -94,6 +94,18 @@ def test_reported_and_evaluated_metrics_are_the_whole_split_nll_of_the_best_para
         assert float(out.split(":")[1].split()[0]) == pytest.approx(test, abs=6e-5)  # 4 decimals
 
 
+def test_eval_names_the_checkpoint_it_read(spec, trained, capsys):
+    capsys.readouterr()
+    outs = {}
+    for argv in (["--checkpoint", str(trained / "last.json")], ["--checkpoint", str(trained), "--which", "last"],
+                 ["--checkpoint", str(trained)]):
+        assert main(["eval", spec, *argv]) == 0
+        outs[argv[-1]] = capsys.readouterr().out
+    assert outs[str(trained / "last.json")] == outs["last"]  # the file given is the one read
+    assert outs["last"].rstrip().endswith(f"last checkpoint of {trained})")
+    assert outs[str(trained)].rstrip().endswith(f"best checkpoint of {trained})")
+
+
 def test_eval_refuses_another_spec(spec, trained, capsys):
     assert main(["eval", spec, "--set", "H=16", "--checkpoint", str(trained)]) == 1
     err = capsys.readouterr().err

@@ -8,6 +8,7 @@ stored vocabulary.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..train.feed import METRIC_LABELS, UNIT_PLURALS, evaluate_split
 from ..train.runs import load_dataset_for, load_trained
@@ -39,5 +40,12 @@ def run(args: argparse.Namespace) -> int:
     name, fn = metric_for(dataset)
     units = UNIT_PLURALS.get(dataset.unit, "steps")
     print(f"{args.split} {METRIC_LABELS.get(name, name)}: {fn(nll, count):.4f}  "
-          f"({count:,} {units}, {data}, {args.which} checkpoint of {args.checkpoint})")
+          f"({count:,} {units}, {data}, {_loaded(args.checkpoint, meta)})")
     return 0
+
+
+def _loaded(checkpoint, meta) -> str:
+    """'last checkpoint of runs/dots': the checkpoint read, whatever --which or the file said."""
+    where = Path(checkpoint)
+    run = where.parent if where.suffix == ".json" else where
+    return f"{meta.get('tag', where.stem)} checkpoint of {run}"

@@ -90,6 +90,7 @@ def load_dataset(name_or_path: str | None, data_dir: str | None = None, unit: st
     if not path.exists():
         raise DataError(name_or_path, "no such file or directory, and not a dataset name "
                         f"(named datasets: {', '.join(NAMED)})")
+    _refuse_named_parts(path, unit)
     loader = _music_loader(path)
     if loader is not None:
         _check_unit(unit, "frame", str(path))
@@ -124,9 +125,54 @@ def _check_music_options(options: TextOptions, where: str) -> None:
 
 
 def _check_unit(unit, allowed, where: str) -> None:
+    """--unit must fit the data: music takes none; a named text dataset only its own unit."""
     allowed = (allowed,) if isinstance(allowed, str) else allowed
-    if unit is not None and unit not in allowed:
-        raise UsageError(f"{where}: unit {unit!r} does not apply; use {' or '.join(allowed)}")
+    if unit is None or unit in allowed:
+        return
+    if allowed == ("frame",):
+        raise UsageError(f"--unit {unit}: {where} is music (piano-roll frames); --unit is for text data: "
+                         "leave it out")
+    raise UsageError(f"--unit {unit}: {where} is read as {' or '.join(f'{u}s' for u in allowed)}; "
+                     f"use {' or '.join(f'--unit {u}' for u in allowed)}, or leave --unit out")
+
+
+# ---- a path that is part of the data folder: name the dataset instead -------------------------
+
+def _named_parts(name: str, spec: Named) -> dict[tuple[str, ...], str]:
+    """Path tails inside the data folder that belong to dataset `name` -> what they are."""
+    parts = {}
+    for rel in map(Path, spec.paths):
+        if spec.kind == "music":
+            parts[rel.with_suffix(".mat").parts] = "a MATLAB file, not a dataset file rnnalg reads"
+        else:
+            parts[rel.parts] = f"one split of the named dataset {name}, which --data takes by name"
+            parts[rel.parent.parts] = f"the folder of the named dataset {name}, which --data takes by name"
+    return parts
+
+
+def _refuse_named_parts(path: Path, unit: str | None) -> None:
+    """A DataError naming the dataset to use for a path in the data folder that would load wrongly
+    as a plain path: a .mat, ptb_char (its symbols are space-separated), ptb read as characters,
+    the music folder or the data folder itself."""
+    resolved = path.resolve()
+    if resolved.is_dir():
+        inside = [n for n, spec in NAMED.items() if any((resolved / p).is_file() for p in spec.paths)]
+        if inside:
+            raise DataError(str(path), f"this is the data folder, not a dataset; did you mean "
+                            f"`--data {inside[0]} --data-dir {resolved}` (datasets: {', '.join(inside)})?")
+        music = [n for n, spec in NAMED.items() if spec.kind == "music"
+                 and resolved.parts[-1:] + (Path(spec.paths[0]).name,) == Path(spec.paths[0]).parts
+                 and (resolved / Path(spec.paths[0]).name).is_file()]
+        if music:
+            raise DataError(str(path), f"this folder holds music datasets, one file each; did you mean "
+                            f"`--data {music[0]} --data-dir {resolved.parent}` (datasets: {', '.join(music)})?")
+    for name, spec in NAMED.items():
+        if spec.kind == "text" and spec.unit == unit and not spec.spaced:
+            continue  # read as a plain path, it reads as the named dataset would
+        for tail, what in _named_parts(name, spec).items():
+            if resolved.parts[-len(tail):] == tail:
+                root = Path(*resolved.parts[:-len(tail)])
+                raise DataError(str(path), f"this is {what}; did you mean `--data {name} --data-dir {root}`?")
 
 
 def _load_named(name: str, data_dir: str | None, unit: str | None, options: TextOptions) -> Dataset:

@@ -133,6 +133,7 @@ def read_json(path: str) -> dict[str, NoteLists]:
         line = raw.count(b"\n", 0, err.start) + 1
         col = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
         raise DataError(path, "file is not valid UTF-8", f"line {line}, col {col}") from None
+    text = text.removeprefix("\ufeff")  # a byte-order mark, as specs and text files allow
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as err:
