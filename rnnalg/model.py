@@ -18,6 +18,11 @@ from .lower.emit import emit_module
 from .lower.footprint import require
 from .lower.memory import keep_freed_memory
 
+# numpy's overflow / invalid-value warnings are off while the emitted module runs: they would
+# print lines of generated code, and a non-finite result shows in what is returned (the
+# trainer stops on it with a message).
+_QUIET = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}
+
 
 class Model:
     """Forward, loss and BPTT gradients of one program (time-major arrays (T, B, D))."""
@@ -52,27 +57,33 @@ class Model:
         """Dropout masks for one (T, B) batch, or None if the spec has no dropout."""
         return self._module["draw_noise"](rng, T, B, self.dtype)
 
-    # ---- running ---------------------------------------------------------------------------
+    # ---- running (numpy's floating-point warnings off, see _QUIET) ------------------------
     def loss_and_grad(self, params, batch, state=None, noise=None):
         """-> (loss, grads, final_state); loss = mean NLL per unmasked position."""
         batch = self._batch(batch, targets=True)
-        loss, grads, final = self._module["loss_and_grad"](params, batch, state, noise)
+        with np.errstate(**_QUIET):
+            loss, grads, final = self._module["loss_and_grad"](params, batch, state, noise)
         return float(loss), grads, final
 
     def evaluate(self, params, batch, state=None):
         """-> (nll_sum, count, final_state) without dropout."""
-        nll_sum, count, final, _ = self._module["forward"](params, self._batch(batch, targets=True), state, None)
+        batch = self._batch(batch, targets=True)
+        with np.errstate(**_QUIET):
+            nll_sum, count, final, _ = self._module["forward"](params, batch, state, None)
         return nll_sum, count, final
 
     def forward(self, params, batch, state=None, noise=None):
         """-> (nll_sum, count, final_state, logits); targets optional."""
-        return self._module["forward"](params, self._batch(batch, targets=False), state, noise)
+        batch = self._batch(batch, targets=False)
+        with np.errstate(**_QUIET):
+            return self._module["forward"](params, batch, state, noise)
 
     def step(self, params, inputs_t, state=None):
         """One step: inputs (B, W) or (B,) tokens -> (output probabilities (B, W), next state)."""
         batch = {name: np.asarray(value)[None] for name, value in inputs_t.items()}
         _, _, final, logits = self.forward(params, batch, state)
-        probs = self._module["probabilities"]({k: v[0] for k, v in logits.items()})
+        with np.errstate(**_QUIET):
+            probs = self._module["probabilities"]({k: v[0] for k, v in logits.items()})
         return probs, final
 
     def _batch(self, batch, targets):

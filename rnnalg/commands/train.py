@@ -24,6 +24,10 @@ CONFIG_FLAGS = ("data", "data_dir", "epochs", "batch_size", "steps", "optimizer"
                 "nesterov", "clip", "weight_noise", "init", "init_scale", "patience", "halvings",
                 "seed", "time_limit", "min_count")
 
+# Trainer.run's reason -> how the result line says it
+STOPPED = {"epochs": "trained {epochs} (--epochs)", "early stop": "stopped early after {epochs}",
+           "time limit": "stopped by --time-limit after {epochs}"}
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = TrainConfig()
@@ -107,8 +111,9 @@ def run(args: argparse.Namespace) -> int:
     write_atomic(run_dir, "result.json", lambda f: f.write(text.encode()))
     best = (f"best valid {s.best_valid:.4f} at epoch {s.best_epoch}" if s.best_epoch
             else "no finished epoch: current parameters")
-    print(f"test {label}: {test:.4f}  ({best}; stopped: {reason} after {s.epoch} epochs, "
-          f"{result['seconds']:.0f}s; {run_dir})")
+    epochs = f"{s.epoch} epoch{'' if s.epoch == 1 else 's'}"
+    stopped = STOPPED.get(reason, "stopped: {reason} after {epochs}").format(reason=reason, epochs=epochs)
+    print(f"test {label}: {test:.4f}  ({best}; {stopped}, {result['seconds']:.0f}s; {run_dir})")
     return 0
 
 

@@ -2,10 +2,11 @@
 
 * a tqdm progress bar per epoch on stderr (loss, frames|chars|words per second),
   off with `quiet` or when stderr is not a terminal;
-* one printed line per epoch on stdout (off with `quiet`);
+* one printed line per epoch on stdout (off with `quiet`): the metric on train (the mean
+  over the epoch's batches, with dropout and weight noise) and on valid;
 * `metrics.jsonl`: one JSON object per finished epoch, rewritten atomically from the
   history held in the checkpoint (so it never disagrees with `last.json`);
-* `curve.png`: train loss and validation metric per epoch, when matplotlib is installed.
+* `curve.png`: the metric on train (during the epoch) and valid per epoch, when matplotlib is installed.
 """
 from __future__ import annotations
 
@@ -29,9 +30,10 @@ class _NoBar:
 
 class Monitor:
     def __init__(self, run_dir, metric_label: str, unit_plural: str, quiet: bool = False,
-                 out=None, err=None):
+                 out=None, err=None, to_metric=lambda mean_nll: mean_nll):
         self.run_dir = Path(run_dir)
         self.metric_label, self.units = metric_label, unit_plural
+        self.to_metric = to_metric  # mean NLL per position (nats) -> the validation metric
         self.quiet = quiet
         self.out = out or sys.stdout
         self.err = err or sys.stderr
@@ -61,8 +63,9 @@ class Monitor:
         print(text, file=self.err, flush=True)
 
     def epoch_line(self, record: dict, epochs: int, improved: bool) -> None:
-        self.say(f"epoch {record['epoch']:>3}/{epochs}  train loss {record['train_loss']:.4f}  "
-                 f"valid {self.metric_label} {record['valid']:.4f}{' *' if improved else '  '}  "
+        self.say(f"epoch {record['epoch']:>3}/{epochs}  {self.metric_label}: "
+                 f"train {self.to_metric(record['train_loss']):.4f}  "
+                 f"valid {record['valid']:.4f}{' *' if improved else '  '}  "
                  f"lr {record['lr']:.3g}  {record['seconds']:.1f}s  "
                  f"{record['rate']:,.0f} {self.units}/s")
 
@@ -88,7 +91,8 @@ class Monitor:
         fig = Figure(figsize=(6, 4))
         FigureCanvasAgg(fig)
         ax = fig.add_subplot(1, 1, 1)
-        ax.plot(epochs, [r["train_loss"] for r in history], label="train loss (per step, noisy)")
+        ax.plot(epochs, [self.to_metric(r["train_loss"]) for r in history],
+                label=f"train {self.metric_label} (during the epoch, noisy)")
         ax.plot(epochs, [r["valid"] for r in history], label=f"valid {self.metric_label}")
         ax.set_xlabel("epoch")
         ax.legend()

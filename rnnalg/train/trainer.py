@@ -86,7 +86,8 @@ class Trainer:
         self.run_dir = run_dir
         self.metric_name, self.metric_fn = metric_for(dataset)
         self.monitor = Monitor(run_dir, METRIC_LABELS.get(self.metric_name, self.metric_name),
-                               UNIT_PLURALS.get(dataset.unit, "steps"), quiet, out, err)
+                               UNIT_PLURALS.get(dataset.unit, "steps"), quiet, out, err,
+                               to_metric=lambda mean_nll: self.metric_fn(mean_nll, 1))
         self.init_opt, self.update_opt, _ = OPTIMIZERS[config.optimizer]
         self.stop_request = None  # set by the SIGINT handler
 
@@ -215,7 +216,9 @@ class Trainer:
         kept = self.run_dir / "last.json"
         hint = (f"the last good checkpoint is kept in {kept}" if kept.exists()
                 else "no checkpoint had been written yet")
-        raise TrainingError(f"error: {message}; {hint}. Try a smaller --lr or a --clip value.")
+        clip = (f"a smaller --clip than {self.config.clip:g}" if self.config.clip > 0
+                else "--clip 1 (clipping is off)")
+        raise TrainingError(f"error: {message}; {hint}. Try a smaller --lr than {self.state.lr:g}, or {clip}.")
 
     def _end_epoch(self) -> None:
         c, s = self.config, self.state
