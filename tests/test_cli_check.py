@@ -206,6 +206,30 @@ def test_compile_output_to_missing_directory_is_usage_error(tmp_path, capsys):
     assert "cannot write" in err
 
 
+@pytest.mark.parametrize("suffix, start", [(".dot", "digraph rnnalg {"), (".gv", "digraph rnnalg {"),
+                                           (".txt", None), (".py", '"""')])
+def test_compile_output_is_chosen_by_its_suffix(tmp_path, capsys, suffix, start):
+    """`--format dot -o x.dot` used to write the Python module into x.dot."""
+    spec = write(tmp_path, "rnn.rnn", RNN)
+    target = tmp_path / f"x{suffix}"
+    code, out, _ = run(capsys, "compile", spec, "--format", "dot", "-o", str(target), "--set", "H=8")
+    assert code == 0 and out.startswith("digraph rnnalg {")  # stdout follows --format
+    text = target.read_text(encoding="utf-8")
+    if suffix == ".txt":
+        _, summary, _ = run(capsys, "compile", spec, "--set", "H=8")
+        assert text == summary
+    else:
+        assert text.startswith(start)
+    if suffix in (".dot", ".gv"):
+        assert text == out
+
+
+def test_compile_output_with_an_unknown_suffix_is_a_usage_error(tmp_path, capsys):
+    code, _, err = run(capsys, "compile", write(tmp_path, "rnn.rnn", RNN), "-o", str(tmp_path / "model.svg"))
+    assert code == 2 and "-o " in err and ".py" in err and ".dot" in err
+    assert not (tmp_path / "model.svg").exists()
+
+
 def test_compile_bad_format_is_usage_error(tmp_path, capsys):
     code, _, err = run(capsys, "compile", write(tmp_path, "rnn.rnn", RNN), "--format", "svg")
     assert code == 2
