@@ -2,7 +2,7 @@
 
 A function maps a vector of `k · n` units to `n` units: `k = 1` for the elementwise
 functions (tanh, sigmoid, relu, linear, dropout), `k` for `maxout[k]` (max over groups
-of k) and `lp[p, k]` (L_p pooling over groups of k, (Σ_group |a|^p)^(1/p)).
+of k) and `lp[p, k]` (L_p pooling over groups of k, the power mean (mean_group |a|^p)^(1/p)).
 Adding a function means one row in `FUNCTIONS` (and one in each lowering table).
 """
 from __future__ import annotations

@@ -3,8 +3,8 @@
     python -m rnnalg.data.embed [--data-dir DIR] [-o OUT]
 
 DIR defaults to $RNNALG_DATA, else ../shared/data beside the repository.  The output is
-deterministic (same arrays, np.savez_compressed) and is checked against the JSON by
-tests/test_data_embed.py.
+deterministic (same arrays, np.savez_compressed); tests/test_data_named.py checks the
+embedded file against the JSON (`test_embedded_jsb_equals_the_json`).
 """
 from __future__ import annotations
 
