@@ -1,9 +1,9 @@
 """The allowed values of every numeric flag: one table, used by argparse and by `TrainConfig`.
 
-    a("--seed", type=flag_type("--seed"))     # argparse: "argument --seed: must be an integer >= 0, got -1"
-    check_flag("--lr", config.lr)             # a value from the API or a checkpoint: UsageError
-
-A flag missing from `FLAGS` has no numeric rule (a choice, a path, a string).
+cli.py gives each flag listed in `FLAGS`, in whatever command, the argparse type
+`flag_type(flag)` ("argument --seed: must be an integer >= 0, got -1", exit 2);
+`train.config.resolve` checks a config from the API or a checkpoint with `check_flag`.
+A numeric flag must be listed (tests/test_cli_flags.py checks that none escapes).
 """
 from __future__ import annotations
 
