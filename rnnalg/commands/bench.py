@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     program = load_program(args)
-    require(program, "benchmark", args.T * args.B, np.dtype(DTYPES[args.dtype]).itemsize, " or a smaller -B / -T")
+    require(program, "benchmark", args.T * args.B, np.dtype(DTYPES[args.dtype]).itemsize,
+            hint=" or a smaller -B / -T")
     call = loss_and_grad_call(program, args.T, args.B, DTYPES[args.dtype], args.seed)
     times = time_block(call, args.repeats, args.warmup, clock=args.clock)
     line = format_result(Path(args.spec).name, args.B, args.T, args.dtype, times)

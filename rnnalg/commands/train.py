@@ -12,11 +12,11 @@ from pathlib import Path
 
 from ..train import checkpoint as ckpt
 from ..atomic import write_atomic
+from ..lower.footprint import require
 from ..train.config import INITS, TrainConfig, resolve
 from ..train.feed import METRIC_LABELS, UNIT_PLURALS, single_io, train_positions
 from ..train.optim import OPTIMIZERS
 from ..train.runs import compile_model, load_dataset_for, prepare_run_dir
-from ..lower.footprint import require
 from ..train.trainer import Trainer
 
 # flag dest -> TrainConfig field (all default to None so that "given" is visible on --resume)

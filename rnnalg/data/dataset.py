@@ -160,9 +160,8 @@ def _refuse_named_parts(path: Path, unit: str | None) -> None:
         if inside:
             raise DataError(str(path), f"this is the data folder, not a dataset; did you mean "
                             f"`--data {inside[0]} --data-dir {resolved}` (datasets: {', '.join(inside)})?")
-        music = [n for n, spec in NAMED.items() if spec.kind == "music"
-                 and resolved.parts[-1:] + (Path(spec.paths[0]).name,) == Path(spec.paths[0]).parts
-                 and (resolved / Path(spec.paths[0]).name).is_file()]
+        files = {n: Path(spec.paths[0]) for n, spec in NAMED.items() if spec.kind == "music"}
+        music = [n for n, f in files.items() if f.parent.name == resolved.name and (resolved / f.name).is_file()]
         if music:
             raise DataError(str(path), f"this folder holds music datasets, one file each; did you mean "
                             f"`--data {music[0]} --data-dir {resolved.parent}` (datasets: {', '.join(music)})?")
