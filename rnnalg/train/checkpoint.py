@@ -10,9 +10,10 @@ same directory + `os.replace`), then the JSON is replaced the same way, and only
 then is the previous `.npz` deleted.  A crash at any point leaves either the old
 or the new checkpoint complete, never half of each.
 
-Loading validates everything and raises `CheckpointError` naming the file:
-missing or corrupt JSON / npz, a digest mismatch, missing arrays, wrong shapes,
-and (via `check_program`) a spec that differs from the one trained.
+Loading validates everything and raises `CheckpointError` naming the file (and the
+field): missing or corrupt JSON / npz, a JSON field of the wrong type (`SCHEMA`, and the
+records a caller asks for, e.g. `config` and `run`), a digest mismatch, missing arrays,
+wrong shapes, and (via `check_program`) a spec that differs from the one trained.
 
 A text run's JSON also holds its data unit (`dataset_unit`: char | word) and its
 vocabulary (`vocab`: the symbols in id order), so eval / sample / resume encode text
@@ -20,9 +21,13 @@ exactly as in training; checkpoints saved before these fields existed still load
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import re
 import secrets
+import types
+import typing
 import zipfile
 from pathlib import Path
 
@@ -33,7 +38,98 @@ from ..errors import CheckpointError
 
 FORMAT = 1
 TAGS = ("last", "best")
-REQUIRED_META = ("format", "arrays", "sha256", "fingerprint", "param_shapes", "spec_text", "spec_file")
+
+
+# ---------------------------------------------------------------- metadata schema
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_digest(v) -> bool:
+    return isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v) is not None
+
+
+def _is_npz_name(v) -> bool:  # a plain file name: never a path out of the run directory
+    return isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9_.-]+\.npz", v) is not None and v[0] != "."
+
+
+def _is_shape_table(v) -> bool:
+    return isinstance(v, dict) and all(
+        isinstance(shape, list) and all(_is_int(n) and n >= 0 for n in shape) for shape in v.values())
+
+
+def _is_size_table(v) -> bool:
+    return isinstance(v, dict) and all(_is_int(n) and n >= 1 for n in v.values())
+
+
+# top-level JSON field -> (required, check, what it must be)
+SCHEMA = {
+    "format": (True, _is_int, "an integer"),
+    "arrays": (True, _is_npz_name, "the name of a .npz file in the same folder"),
+    "sha256": (True, _is_digest, "a sha256 hex digest"),
+    "fingerprint": (True, _is_digest, "a sha256 hex digest"),
+    "param_shapes": (True, _is_shape_table, "an object: parameter name -> list of sizes"),
+    "spec_text": (True, lambda v: isinstance(v, str), "a string"),
+    "spec_file": (True, lambda v: isinstance(v, str), "a string"),
+    "sizes": (False, _is_size_table, "an object: size name -> positive integer"),
+    "config": (False, lambda v: isinstance(v, dict), "an object"),
+    "run": (False, lambda v: isinstance(v, dict), "an object"),
+    "tag": (False, lambda v: v in TAGS, f"one of {', '.join(TAGS)}"),
+    "metric": (False, lambda v: isinstance(v, str), "a string"),
+    "dataset_unit": (False, lambda v: isinstance(v, str), "a string"),
+}
+REQUIRED_META = tuple(k for k, (required, _, _) in SCHEMA.items() if required)
+
+
+_TYPE_WORDS = {float: "a number", int: "an integer", str: "a string", bool: "true or false",
+               list: "a list", dict: "an object", type(None): "null"}
+
+
+def _describe(hint) -> str:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_describe(h) for h in typing.get_args(hint))
+    hint = typing.get_origin(hint) or hint
+    return _TYPE_WORDS.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def _matches(value, hint) -> bool:
+    """`value` (from JSON) fits the type hint: int, float, str, bool, list, dict, None, or a union."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_matches(value, h) for h in typing.get_args(hint))
+    hint = typing.get_origin(hint) or hint
+    return {type(None): lambda: value is None, float: lambda: _is_number(value), int: lambda: _is_int(value),
+            bool: lambda: isinstance(value, bool)}.get(hint, lambda: isinstance(value, hint))()
+
+
+def record_schema(cls, **checks) -> dict:
+    """A schema (field -> (required, check, what)) for a JSON record holding dataclass `cls`:
+    every field required, of its annotated type; `checks` adds (check, what) for some fields."""
+    hints = typing.get_type_hints(cls)
+    schema = {}
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        check, what = checks.get(f.name, (None, None))
+        schema[f.name] = (True, check or (lambda v, h=hint: _matches(v, h)), what or _describe(hint))
+    return schema
+
+
+def validate(obj: dict, schema: dict, path, where: str = "") -> None:
+    """Raise CheckpointError naming `path` and the first missing or ill-typed field."""
+    missing = [k for k, (required, _, _) in schema.items() if required and k not in obj]
+    if missing:
+        raise CheckpointError(path, f"incomplete checkpoint metadata (missing "
+                                    f"{', '.join(where + k for k in missing)})")
+    for key, (_, check, what) in schema.items():
+        if key in obj and not check(obj[key]):
+            shown = json.dumps(obj[key])
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise CheckpointError(path, f"checkpoint field {where}{key} is {shown}; it must be {what}")
 
 
 # ------------------------------------------------------------------ program identity
@@ -129,8 +225,12 @@ def json_path(where, tag: str = "last") -> Path:
     return where if where.suffix == ".json" else where / f"{tag}.json"
 
 
-def load(where, tag: str = "last", program=None):
-    """Read and validate a checkpoint; returns (arrays dict, meta dict)."""
+def load(where, tag: str = "last", program=None, records: dict | None = None):
+    """Read and validate a checkpoint; returns (arrays dict, meta dict).
+
+    `records` maps a JSON field the caller needs (e.g. 'config') to its schema
+    (`record_schema`); that field is then required and checked field by field.
+    """
     path = json_path(where, tag)
     if not path.exists():
         hint = "" if Path(where).is_dir() else " (no such run directory)"
@@ -139,9 +239,12 @@ def load(where, tag: str = "last", program=None):
         meta = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(path, f"corrupt checkpoint metadata: {err}") from None
-    if not isinstance(meta, dict) or any(k not in meta for k in REQUIRED_META):
-        missing = [k for k in REQUIRED_META if not isinstance(meta, dict) or k not in meta]
-        raise CheckpointError(path, f"incomplete checkpoint metadata (missing {', '.join(missing)})")
+    if not isinstance(meta, dict):
+        raise CheckpointError(path, "corrupt checkpoint metadata: not a JSON object")
+    required = {name: (True, lambda v: isinstance(v, dict), "an object") for name in records or {}}
+    validate(meta, {**SCHEMA, **required}, path)
+    for name, schema in (records or {}).items():
+        validate(meta[name], schema, path, where=f"{name}.")
     if meta["format"] != FORMAT:
         raise CheckpointError(path, f"unsupported checkpoint format {meta['format']!r} (expected {FORMAT})")
     npz = path.parent / str(meta["arrays"])

@@ -2,6 +2,9 @@
 
 `None` in a field means "the default for this dataset / optimiser" and is resolved
 by `resolve` once the dataset is known, so a checkpoint stores concrete values.
+
+A resumed run continues with its recorded configuration; `resume_config` applies the
+settings given again only where `ON_RESUME` allows it.
 """
 from __future__ import annotations
 
@@ -77,3 +80,42 @@ def resolve(config: TrainConfig, unit: str) -> TrainConfig:
         check_flag("--" + name.replace("_", "-"), getattr(config, name))
     check_flag("--batch-size", config.eval_batch_size)
     return config
+
+
+# TrainConfig field -> None if --resume may change it (from where the run stopped; the change
+# is recorded in the checkpoint), else what it fixes, which is why it cannot change mid-run.
+# A field missing here cannot change.
+_BATCHES = "the batches of every epoch and the state carried between them"
+ON_RESUME = {
+    "epochs": None, "time_limit": None, "lr": None, "momentum": None, "nesterov": None, "clip": None,
+    "weight_noise": None, "patience": None, "halvings": None, "data_dir": None, "eval_batch_size": None,
+    "data": "the data the run is trained on",
+    "batch_size": _BATCHES,
+    "steps": _BATCHES,
+    "optimizer": "the optimiser state saved in the checkpoint",
+    "seed": "the random streams, whose current state the checkpoint holds",
+    "init": "the initial parameters, drawn when the run started",
+    "init_scale": "the initial parameters, drawn when the run started",
+    "output_bias": "the initial parameters, drawn when the run started",
+    "min_count": "the vocabulary, stored in the checkpoint",
+}
+
+
+def flag_name(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def resume_config(recorded: TrainConfig, given: dict) -> tuple[TrainConfig, dict]:
+    """(config to continue with, {field: (recorded, given)} for the settings that change).
+
+    A setting given with its recorded value changes nothing; one that `ON_RESUME` forbids
+    to change is a UsageError naming the flag.
+    """
+    changes = {k: (getattr(recorded, k), v) for k, v in given.items() if v != getattr(recorded, k)}
+    for name, (old, new) in changes.items():
+        if name not in ON_RESUME or ON_RESUME[name] is not None:
+            reason = ON_RESUME.get(name, "the run")
+            raise UsageError(f"{flag_name(name)} {new}: a resumed run keeps the recorded value "
+                             f"({old}), as it fixes {reason}; drop the flag to continue the run, or "
+                             f"start a new run with --out")
+    return recorded.replace(**{k: new for k, (_, new) in changes.items()}), changes

@@ -64,6 +64,21 @@ def batches(dataset, split: str, batch_size: int, steps, rng=None):
     return text_batches(stream, batch_size, steps)
 
 
+def count_batches(dataset, split: str, batch_size: int, steps, rng=None) -> int:
+    """How many batches `batches(dataset, split, batch_size, steps, rng)` yields, without
+    building them (advances `rng` as that call would; pass a copy to keep yours)."""
+    from ..data.batching import length_buckets
+
+    if dataset.kind == "text":
+        per = len(split_stream(dataset, split)) // batch_size
+        return -(-(per - 1) // steps) if per >= 2 else 0
+    pieces = dataset.splits[split]
+    chunks = length_buckets([len(p) for p in pieces], batch_size, rng)
+    if steps is None:
+        return len(chunks)
+    return sum(-(-(max(len(pieces[i]) for i in chunk) - 1) // steps) for chunk in chunks)
+
+
 def carried_state(batch, state):
     """The state a segment starts from: None (initial) at a sequence start, else the carry."""
     return None if batch.reset else state

@@ -1,7 +1,9 @@
 """What a training run shows and leaves behind besides checkpoints.
 
-* a tqdm progress bar per epoch on stderr (loss, frames|chars|words per second),
-  off with `quiet` or when stderr is not a terminal;
+* a tqdm progress bar per epoch on stderr (batches done of the total, ETA, loss,
+  frames|chars|words per second); when stderr is not a terminal (a log file, a
+  scheduler), a plain line with the same figures every `progress_interval` seconds
+  (10); nothing with `quiet`;
 * one printed line per epoch on stdout (off with `quiet`): the metric on train (the mean
   over the epoch's batches, with dropout and weight noise) and on valid;
 * `metrics.jsonl`: one JSON object per finished epoch, rewritten atomically from the
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 from ..atomic import write_atomic
@@ -28,6 +31,42 @@ class _NoBar:
         pass
 
 
+def _clock(seconds: float) -> str:
+    """3725.2 -> '1:02:05', 65 -> '1:05'."""
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class _Lines:
+    """The progress bar's figures as a plain line every `interval` seconds (for log files):
+
+        epoch 3: 120/580 batches (21%), 0:12 elapsed, ETA 0:46, loss 7.931, frames/s 18,006
+    """
+
+    def __init__(self, err, epoch: int, total: int, done: int, interval: float):
+        self.err, self.epoch, self.total, self.n, self.interval = err, epoch, total, done, interval
+        self.start_n, self.postfix = done, {}
+        self.started = self.last = time.monotonic()
+
+    def update(self, n=1):
+        self.n += n
+        now = time.monotonic()
+        if now - self.last >= self.interval:
+            self.last = now
+            elapsed = now - self.started
+            eta = elapsed / max(1, self.n - self.start_n) * max(0, self.total - self.n)
+            extra = "".join(f", {k} {v}" for k, v in self.postfix.items())
+            print(f"epoch {self.epoch}: {self.n}/{self.total} batches ({100 * self.n // max(1, self.total)}%), "
+                  f"{_clock(elapsed)} elapsed, ETA {_clock(eta)}{extra}", file=self.err, flush=True)
+
+    def set_postfix(self, postfix, refresh=False):
+        self.postfix = dict(postfix)
+
+    def close(self):
+        pass
+
+
 class Monitor:
     def __init__(self, run_dir, metric_label: str, unit_plural: str, quiet: bool = False,
                  out=None, err=None, to_metric=lambda mean_nll: mean_nll):
@@ -37,16 +76,20 @@ class Monitor:
         self.quiet = quiet
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        self.progress_interval = 10.0  # seconds between progress lines when stderr is no terminal
         self._plot_skipped = False
 
     # -- progress bar -------------------------------------------------------------------
 
-    def bar(self, epoch: int, total: int | None):
-        if self.quiet or not getattr(self.err, "isatty", lambda: False)():
+    def bar(self, epoch: int, total: int, done: int = 0):
+        """Progress over the `total` batches of an epoch, `done` of them already (a resumed epoch)."""
+        if self.quiet:
             return _NoBar()
+        if not getattr(self.err, "isatty", lambda: False)():
+            return _Lines(self.err, epoch, total, done, self.progress_interval)
         from tqdm import tqdm
 
-        return tqdm(total=total, desc=f"epoch {epoch}", unit="batch", leave=False,
+        return tqdm(total=total, initial=done, desc=f"epoch {epoch}", unit="batch", leave=False,
                     file=self.err, dynamic_ncols=True)
 
     def batch_postfix(self, bar, loss: float, rate: float) -> None:

@@ -13,18 +13,33 @@ from ..errors import CheckpointError, UsageError
 from . import checkpoint as ckpt
 
 
+# the files a run (and `sample` with its default --out) writes into a run directory
+RUN_FILES = ("last.json", "best.json", "last-*.npz", "best-*.npz", "metrics.jsonl", "result.json",
+             "curve.png", "sample.mid", "sample.png")
+
+
+def run_files(path: Path) -> list[Path]:
+    """rnnalg's own files of a run in `path` (nothing else in the folder)."""
+    return sorted({f for pattern in RUN_FILES for f in path.glob(pattern) if f.is_file()})
+
+
 def prepare_run_dir(path, resuming: bool, force: bool) -> Path:
     """Create `path` (with parents) and prove it writable; refuse to clobber another run.
 
+    A fresh run (not `resuming`) in a folder that holds a run's files is refused, or with
+    `force` starts clean: those files (`RUN_FILES`) are removed, anything else is left.
     Raises UsageError before anything is written when the directory cannot be used.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise UsageError(f"--out {path}: exists and is not a directory")
-    if not resuming and not force and (path / "last.json").exists():
+    old = [] if resuming or not path.is_dir() else run_files(path)
+    if old and not force:
         raise UsageError(f"--out {path}: already holds a training run; continue it with "
-                         f"--resume {path}, or choose another --out (or --force to overwrite)")
+                         f"--resume {path}, or choose another --out (or --force to start it afresh)")
     try:
+        for f in old:
+            f.unlink()
         path.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=path, prefix=".probe-")
         os.close(fd)
@@ -84,7 +99,7 @@ def compile_model(program):
     return compile_program(program, dtype=np.float32)
 
 
-def _trained_sizes(checkpoint, which) -> dict:
+def trained_sizes(checkpoint, which: str = "last") -> dict:
     """The sizes a run was trained with (its `--set`), or {} if its JSON cannot be read
     (`ckpt.load` then reports the problem)."""
     try:
@@ -107,9 +122,12 @@ def load_trained(args, which: str = "best"):
             and ckpt.json_path(args.checkpoint, "last").exists():
         which = "last"  # stopped before the first validation: no best yet
         print(f"note: {args.checkpoint} has no best checkpoint yet; using the last one", file=sys.stderr)
-    program = load_program(args, default_sizes=_trained_sizes(args.checkpoint, which))
+    from .trainer import CHECKPOINT_RECORDS
+
+    program = load_program(args, default_sizes=trained_sizes(args.checkpoint, which))
     require(program, "run")  # before reading arrays of that size
-    arrays, meta = ckpt.load(args.checkpoint, which, program=program)
+    arrays, meta = ckpt.load(args.checkpoint, which, program=program,
+                             records={"config": CHECKPOINT_RECORDS["config"]})
     model = compile_model(program)
     params = ckpt.split_prefix(arrays, "param")
     return program, model, params, meta

@@ -13,7 +13,8 @@ reloaded (optimiser state reset); after `halvings` halvings the next plateau sto
 
 Everything that decides the future of a run lives in `RunState` + three RNG streams
 (init, data order, noise), all derived from `--seed`; a checkpoint stores them, so a
-resumed run continues bit for bit as if it had never stopped, even mid-epoch.
+resumed run continues bit for bit as if it had never stopped, even mid-epoch.  Ctrl-C
+(SIGINT) and SIGTERM (schedulers, `timeout`) both finish the current batch, save and stop.
 """
 from __future__ import annotations
 
@@ -27,11 +28,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import __version__
-from ..errors import TrainingError
+from ..errors import CheckpointError, TrainingError
 from . import checkpoint as ckpt
 from .config import TrainConfig
-from .feed import (METRIC_LABELS, UNIT_PLURALS, batches, carried_state, evaluate_split, model_batch,
-                   output_bias)
+from .feed import (METRIC_LABELS, UNIT_PLURALS, batches, carried_state, count_batches, evaluate_split,
+                   model_batch, output_bias)
 from .monitor import Monitor
 from .optim import OPTIMIZERS, clip_by_global_norm
 
@@ -53,6 +54,25 @@ class RunState:
     part_loss: float = 0.0  # sum of loss·count over the unfinished epoch
     part_count: int = 0
     part_seconds: float = 0.0
+    changes: list = field(default_factory=list)  # settings changed on resume: {epoch, step, field, from, to}
+
+
+def _is_history(v) -> bool:
+    keys = {"epoch": ckpt._is_int, "batches": ckpt._is_int, "train_loss": ckpt._is_number,
+            "valid": ckpt._is_number, "lr": ckpt._is_number}
+    return isinstance(v, list) and all(isinstance(r, dict) and all(k in r and ok(r[k]) for k, ok in keys.items())
+                                       for r in v)
+
+
+# the JSON records a checkpoint must hold to resume a run (checkpoint.load(records=...))
+CHECKPOINT_RECORDS = {
+    "config": ckpt.record_schema(TrainConfig),
+    "run": ckpt.record_schema(RunState, history=(_is_history, "a list of per-epoch objects with "
+                                                 "epoch, batches, train_loss, valid and lr")),
+}
+
+# signal -> the stop reason it asks for; both finish the batch, save and stop
+STOP_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
 
 
 def seeded_rngs(seed: int) -> dict:
@@ -76,10 +96,22 @@ def _all_finite(arrays) -> bool:
     return all(np.all(np.isfinite(a)) for a in arrays)
 
 
+def _check_arrays(source, prefix: str, got: dict, like: dict) -> None:
+    """CheckpointError unless `got` has exactly the keys of `like`, with the same shapes."""
+    for key in sorted(set(like) | set(got)):
+        if key not in got or key not in like or got[key].shape != like[key].shape:
+            expected = f"shape {like[key].shape}" if key in like else "no such array"
+            found = f"shape {got[key].shape}" if key in got else "missing"
+            raise CheckpointError(source, f"array '{prefix}/{key}': {found}, expected {expected}")
+
+
 class Trainer:
     """Owns one run: its model, data, state and run directory."""
 
-    def __init__(self, model, dataset, config: TrainConfig, run_dir, quiet=False, out=None, err=None):
+    def __init__(self, model, dataset, config: TrainConfig, run_dir, quiet=False, out=None, err=None,
+                 on_epoch=None):
+        """`on_epoch(record)` is called after each epoch (saved, metrics written) with its
+        metrics.jsonl record; returning True stops the run there ('stopped by caller')."""
         from ..data import metric_for
 
         self.model, self.dataset, self.config = model, dataset, config
@@ -89,7 +121,8 @@ class Trainer:
                                UNIT_PLURALS.get(dataset.unit, "steps"), quiet, out, err,
                                to_metric=lambda mean_nll: self.metric_fn(mean_nll, 1))
         self.init_opt, self.update_opt, _ = OPTIMIZERS[config.optimizer]
-        self.stop_request = None  # set by the SIGINT handler
+        self.on_epoch = on_epoch
+        self.stop_request = None  # set by the SIGINT / SIGTERM handler (or by on_epoch)
 
     # ------------------------------------------------------------------ fresh / restore
 
@@ -108,17 +141,34 @@ class Trainer:
         self.carry = None
         self.state = RunState(lr=c.lr)
 
-    def restore(self, arrays: dict, meta: dict) -> None:
+    def restore(self, arrays: dict, meta: dict, source="checkpoint") -> None:
+        """Continue the run saved in (`arrays`, `meta`), as `checkpoint.load` returned them with
+        `records=CHECKPOINT_RECORDS`; a missing or misshapen array is a CheckpointError naming
+        `source` (the .npz file)."""
         self.params = ckpt.split_prefix(arrays, "param")
         self.opt_state = ckpt.split_prefix(arrays, "opt")
         best = ckpt.split_prefix(arrays, "best")
         self.best_params = best or None
+        _check_arrays(source, "opt", self.opt_state, self.init_opt(self.params))
+        if self.best_params is not None:
+            _check_arrays(source, "best", self.best_params, self.params)
+        for name in ("rng/data", "rng/noise"):
+            if arrays.get(name, np.zeros(0)).shape != (6,) or arrays[name].dtype != np.uint64:
+                raise CheckpointError(source, f"array {name!r} is missing or is not 6 uint64 words")
         self.data_rng_start = arrays["rng/data"]
         self.noise_rng = ckpt.rng_from_array(arrays["rng/noise"])
         carry = ckpt.split_prefix(arrays, "carry")
         self.carry = carry or None
-        names = {f.name for f in dataclasses.fields(RunState)}
-        self.state = RunState(**{k: v for k, v in meta["run"].items() if k in names})
+        self.state = RunState(**{f.name: meta["run"][f.name] for f in dataclasses.fields(RunState)})
+
+    def apply_changes(self, changes: dict) -> None:
+        """Record settings changed on resume ({field: (recorded, new)}, already in the config);
+        a new lr replaces the current (possibly halved) one from the next update on."""
+        s = self.state
+        for name, (old, new) in changes.items():
+            if name == "lr":
+                old, s.lr = s.lr, new
+            s.changes.append({"epoch": s.epoch, "step": s.step, "field": name, "from": old, "to": new})
 
     # ---------------------------------------------------------------------- checkpoints
 
@@ -140,11 +190,12 @@ class Trainer:
     def run(self) -> str:
         """Train until the epoch budget, the schedule, the time limit or Ctrl-C stops it.
 
-        Returns the reason: 'epochs', 'early stop', 'time limit' or 'interrupted'.
+        Returns the reason: 'epochs', 'early stop', 'time limit', 'interrupted' (SIGINT),
+        'terminated' (SIGTERM) or 'stopped by caller' (on_epoch returned True).
         """
         c, s = self.config, self.state
         self.deadline = None if c.time_limit is None else time.monotonic() + c.time_limit
-        with self._sigint_saves():
+        with self._signals_save():
             while s.stopped is None and s.epoch < c.epochs:
                 reason = self._pending_stop() or self._train_epoch()
                 if reason:
@@ -156,7 +207,7 @@ class Trainer:
         return s.stopped or "epochs"
 
     def _pending_stop(self):
-        """A stop asked for (Ctrl-C) or due (time limit) between two epochs."""
+        """A stop asked for (a signal, on_epoch) or due (time limit)."""
         if self.stop_request:
             return self.stop_request
         if self.deadline is not None and time.monotonic() > self.deadline:
@@ -167,8 +218,9 @@ class Trainer:
         """Run the rest of the current epoch; returns a stop reason or None when it finished."""
         c, s = self.config, self.state
         data_rng = ckpt.rng_from_array(self.data_rng_start)
-        last_total = s.history[-1]["batches"] if s.history else None
-        bar = self.monitor.bar(s.epoch + 1, last_total)
+        total = count_batches(self.dataset, "train", c.batch_size, c.steps,
+                              ckpt.rng_from_array(self.data_rng_start))
+        bar = self.monitor.bar(s.epoch + 1, total, done=s.batch)
         started = time.monotonic() - s.part_seconds
         try:
             for index, batch in enumerate(batches(self.dataset, "train", c.batch_size, c.steps, data_rng)):
@@ -250,6 +302,8 @@ class Trainer:
         self.monitor.write_metrics(s.history)
         if s.epoch % 10 == 0:
             self.monitor.plot(s.history)
+        if self.on_epoch is not None and self.on_epoch(dict(record)) is True:
+            self.stop_request = "stopped by caller"
 
     def _plateau(self) -> None:
         """Validation stalled: halve the lr and go back to the best parameters, or stop."""
@@ -267,28 +321,30 @@ class Trainer:
         self.monitor.say(f"validation stalled: lr halved to {s.lr:.3g}, best parameters "
                          f"(epoch {s.best_epoch}) reloaded")
 
-    # -------------------------------------------------------------------------- Ctrl-C
+    # ---------------------------------------------------------------- Ctrl-C, SIGTERM
 
-    def _sigint_saves(self):
+    def _signals_save(self):
+        """While training (main thread only): SIGINT / SIGTERM ask for a stop after this batch;
+        a second one aborts at once (KeyboardInterrupt) without saving."""
         trainer = self
 
         class _Handler:
             def __enter__(self):
-                self.previous = None
+                self.previous = {}
                 if threading.current_thread() is threading.main_thread():
-                    self.previous = signal.signal(signal.SIGINT, self.handle)
+                    self.previous = {sig: signal.signal(sig, self.handle) for sig in STOP_SIGNALS}
                 return self
 
             def handle(self, signum, frame):
-                if trainer.stop_request:  # a second Ctrl-C: stop at once
+                if trainer.stop_request in STOP_SIGNALS.values():  # the second signal: stop at once
                     raise KeyboardInterrupt
-                trainer.stop_request = "interrupted"
-                trainer.monitor.note("\ninterrupted: finishing this batch and saving "
-                                     "(Ctrl-C again to abort without saving)")
+                trainer.stop_request = STOP_SIGNALS[signum]
+                trainer.monitor.note(f"\n{trainer.stop_request}: finishing this batch and saving "
+                                     f"(Ctrl-C again to abort without saving)")
 
             def __exit__(self, *exc):
-                if self.previous is not None:
-                    signal.signal(signal.SIGINT, self.previous)
+                for sig, previous in self.previous.items():
+                    signal.signal(sig, previous)
                 return False
 
         return _Handler()

@@ -1,0 +1,122 @@
+"""One training run as a function: `train(program, run_dir, settings) -> result`.
+
+`rnnalg train` is this function plus argument parsing and printing; a sweep calls it
+directly (with `on_epoch` to report each epoch).  It loads the data, starts the run (or
+continues the one saved in `resume`), trains, and, unless a signal stopped it, evaluates
+the best parameters on the test split and writes `result.json`.
+
+Resuming continues the recorded run: the checkpoint's configuration and data unit, the
+caller's program checked against the checkpoint's (load it with `runs.trained_sizes`),
+and of `settings` only what `config.ON_RESUME` lets change (applied, recorded, announced).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ..atomic import write_atomic
+from ..errors import UsageError
+from ..lower.footprint import require
+from . import checkpoint as ckpt
+from .config import TrainConfig, flag_name, resolve, resume_config
+from .feed import UNIT_PLURALS, single_io, train_positions
+from .runs import compile_model, load_dataset_for, prepare_run_dir
+from .trainer import CHECKPOINT_RECORDS, STOP_SIGNALS, Trainer
+
+SIGNAL_STOPS = tuple(STOP_SIGNALS.values())  # stopped by a signal: no test evaluation
+
+
+def train(program, run_dir, settings: dict | None = None, *, resume=None, unit: str | None = None,
+          force: bool = False, quiet: bool = False, on_epoch=None, spec_name: str | None = None) -> dict:
+    """Train `program` into `run_dir`; returns the result (what result.json holds).
+
+    settings: TrainConfig fields given by the caller (the rest take their defaults, or on
+              resume the recorded values).
+    resume:   a run directory (or its last.json) to continue; `run_dir` may be another folder.
+    unit:     'char' or 'word' for a text file given as data (default: char; on resume: recorded).
+    force:    start afresh in a `run_dir` that holds a run (its files are removed first).
+    on_epoch: called with each epoch's metrics record; returning True stops the run.
+
+    The result has 'stopped' (the reason) and 'epochs'; when the reason is not a signal
+    ('interrupted', 'terminated') also 'test', 'metric', 'best_valid', ... (see result.json).
+    """
+    started = time.monotonic()
+    settings = dict(settings or {})
+    single_io(program)
+    if resume is not None:
+        arrays, meta = ckpt.load(resume, "last", program=program, records=CHECKPOINT_RECORDS)
+        recorded_unit = meta.get("dataset_unit")
+        if unit is not None and recorded_unit is not None and unit != recorded_unit:
+            raise UsageError(f"--unit {unit}: a resumed run keeps the recorded unit ({recorded_unit}); "
+                             f"drop the flag to continue the run, or start a new run with --out")
+        config, changes = resume_config(TrainConfig.from_json(meta["config"]), settings)
+    else:
+        arrays = meta = None
+        config, changes = TrainConfig().replace(**settings), {}
+    # a resumed text run reads its data in the recorded unit, encoded with the stored vocabulary
+    dataset = load_dataset_for(program, config.data, config.data_dir, unit, spec_name or program.file,
+                               trained=meta, min_count=config.min_count)
+    config = resolve(config, dataset.unit)
+    require(program, "train", _batch_positions(dataset, config), hint=" or a smaller --batch-size / --steps")
+    model = compile_model(program)
+    run_dir = Path(run_dir)
+    continuing_here = resume is not None and _same_dir(ckpt.json_path(resume).parent, run_dir)
+    run_dir = prepare_run_dir(run_dir, resuming=continuing_here, force=force)
+
+    trainer = Trainer(model, dataset, config, run_dir, quiet=quiet, on_epoch=on_epoch)
+    if meta is not None:
+        trainer.restore(arrays, meta, source=ckpt.json_path(resume).parent / meta["arrays"])
+        trainer.apply_changes(changes)
+        if not continuing_here:  # a copy of the run continues in another folder
+            if trainer.best_params is not None:
+                trainer.save("best")
+            trainer.save("last")
+            trainer.monitor.write_metrics(trainer.state.history)
+    else:
+        trainer.start_fresh()
+    _announce(trainer, program, spec_name or program.file, resume, changes, dataset)
+
+    reason = trainer.run()
+    s = trainer.state
+    result = {"stopped": reason, "epochs": s.epoch, "run_dir": str(run_dir)}
+    if reason in SIGNAL_STOPS:
+        return result
+    test, nll, count = trainer.evaluate("test")
+    result.update({"test": test, "metric": trainer.metric_name, "test_nll_sum": nll, "test_count": count,
+                   "best_valid": s.best_valid if s.best_epoch else None, "best_epoch": s.best_epoch,
+                   "seconds": round(time.monotonic() - started, 1)})
+    text = json.dumps({k: v for k, v in result.items() if k != "run_dir"}, indent=1, sort_keys=True)
+    write_atomic(run_dir, "result.json", lambda f: f.write(text.encode()))
+    return result
+
+
+def _batch_positions(dataset, config) -> int:
+    """T·B of the largest training batch, which the data bounds whatever --steps and --batch-size:
+    text B streams of min(steps, N // B − 1) tokens; music up to B pieces of its longest length."""
+    parts = dataset.splits["train"]
+    if dataset.kind == "text":
+        n = sum(map(len, parts))
+        streams = min(config.batch_size, n)
+        return streams * min(config.steps, max(1, n // streams - 1))
+    longest = max(map(len, parts)) - 1
+    return min(config.steps or longest, longest) * min(config.batch_size, len(parts))
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _announce(trainer, program, spec_name, resume, changes, dataset) -> None:
+    c, s = trainer.config, trainer.state
+    trainer.monitor.say(
+        f"{'resuming' if resume is not None else 'training'} {spec_name}: {program.param_count:,} parameters; "
+        f"{c.data}: {train_positions(dataset):,} train {UNIT_PLURALS.get(dataset.unit, 'steps')}; "
+        f"{c.optimizer} lr {s.lr:g}; run directory {trainer.run_dir}")
+    if changes:
+        said = ", ".join(f"{flag_name(r['field'])} {r['to']} (was {r['from']})" for r in s.changes[-len(changes):])
+        trainer.monitor.note(f"resuming with {said} from epoch {s.epoch + 1}, step {s.step + 1} "
+                             f"(recorded in the checkpoint)")
