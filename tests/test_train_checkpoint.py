@@ -1,5 +1,6 @@
 """Checkpoints: round trip, atomic replacement, and every kind of bad checkpoint."""
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -163,3 +164,69 @@ def test_never_unpickles(tmp_path):
     path.write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="corrupt checkpoint array file"):
         ckpt.load(tmp_path)
+
+
+# ---- hand-edited metadata: every field is checked against checkpoint.SCHEMA --------------
+
+def _edit(tmp_path, edit):
+    path = _save(tmp_path)
+    meta = json.loads(path.read_text())
+    edit(meta)
+    path.write_text(json.dumps(meta))
+    return path
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m.update(format="1"), r'field format is "1"; it must be an integer'),
+    (lambda m: m.update(param_shapes={"y.W_x": [88, 88], "y.b": 88}), "field param_shapes is .*list of sizes"),
+    (lambda m: m.update(param_shapes=[[88, 88], [88]]), "field param_shapes"),
+    (lambda m: m["param_shapes"].update({"y.b": ["88"]}), "field param_shapes"),
+    (lambda m: m.update(arrays="../elsewhere.npz"), r"field arrays .*a \.npz file in the same folder"),
+    (lambda m: m.update(arrays=7), "field arrays is 7"),
+    (lambda m: m.update(sha256=None), "field sha256 is null"),
+    (lambda m: m.update(sizes={"W": "88"}), "field sizes"),
+    (lambda m: m.update(spec_text=["h' = tanh(x)"]), "field spec_text"),
+    (lambda m: m.update(config=[1, 2]), "field config is .*an object"),
+])
+def test_ill_typed_metadata_names_the_file_and_the_field(tmp_path, edit, message):
+    _edit(tmp_path, edit)
+    with pytest.raises(CheckpointError, match=r"last\.json: error: .*" + message):
+        ckpt.load(tmp_path)
+
+
+def test_metadata_that_is_not_an_object(tmp_path):
+    _save(tmp_path)
+    (tmp_path / "last.json").write_text("[1, 2]")
+    with pytest.raises(CheckpointError, match=r"last\.json.*not a JSON object"):
+        ckpt.load(tmp_path)
+
+
+@dataclass
+class _Record:
+    epochs: int
+    lr: float | None
+    name: str
+    flag: bool = False
+
+
+RECORDS = {"config": ckpt.record_schema(_Record)}
+
+
+@pytest.mark.parametrize("config, message", [
+    (None, r"missing config\)"),
+    ({"epochs": 3, "lr": None, "name": "a"}, r"missing config\.flag"),
+    ({"epochs": "3", "lr": None, "name": "a", "flag": True}, r'config\.epochs is "3"; it must be an integer'),
+    ({"epochs": True, "lr": None, "name": "a", "flag": True}, r"config\.epochs is true"),
+    ({"epochs": 3, "lr": "fast", "name": "a", "flag": True}, r"config\.lr .*a number or null"),
+    ({"epochs": 3, "lr": 1, "name": "a", "flag": 0}, r"config\.flag is 0; it must be true or false"),
+])
+def test_records_a_caller_needs_are_required_and_typed(tmp_path, config, message):
+    _save(tmp_path, **({} if config is None else {"config": config}))
+    with pytest.raises(CheckpointError, match=r"last\.json: error: .*" + message):
+        ckpt.load(tmp_path, records=RECORDS)
+
+
+def test_a_well_formed_record_passes(tmp_path):
+    _save(tmp_path, config={"epochs": 3, "lr": 1, "name": "a", "flag": False})  # an int is a number
+    _, meta = ckpt.load(tmp_path, records=RECORDS)
+    assert meta["config"]["epochs"] == 3

@@ -1,15 +1,19 @@
 """The training loop with a closed-form fake model: determinism, resume, NaN, schedule."""
+import io
 import json
 import os
+import re
 import signal
 
 import numpy as np
 import pytest
 
+from rnnalg.data import Dataset
 from rnnalg.errors import TrainingError
 from rnnalg.train import checkpoint as ckpt
 from rnnalg.train import trainer as trainer_mod
 from rnnalg.train.config import TrainConfig, resolve
+from rnnalg.train.feed import batches, count_batches
 from rnnalg.train.trainer import Trainer, add_weight_noise
 from test_train_fakes import FakeModel, small_jsb
 
@@ -142,6 +146,15 @@ def test_plateau_halves_lr_reloads_best_then_stops(tmp_path, monkeypatch):
     monkeypatch.setattr(trainer_mod, "evaluate_split", lambda *a, **k: (next(script), 1))
     t = _trainer(tmp_path, epochs=10, patience=2, halvings=1, lr=0.1, weight_noise=0.0)
     t.start_fresh()
+    plateaus, original = [], t._plateau
+
+    def spy():  # what the parameters and the optimiser hold just before and after a plateau
+        before = {k: v.copy() for k, v in t.params.items()}
+        best, _ = ckpt.load(tmp_path, "best")
+        original()
+        plateaus.append((before, ckpt.split_prefix(best, "param"), dict(t.params), dict(t.opt_state)))
+
+    t._plateau = spy
     t.run()
     lrs = [r["lr"] for r in t.state.history]
     # best at epoch 2; epochs 3, 4 stall -> halve (lr of later epochs 0.05); 5, 6 stall -> stop
@@ -149,6 +162,15 @@ def test_plateau_halves_lr_reloads_best_then_stops(tmp_path, monkeypatch):
     assert t.state.stopped == "early stop" and t.state.best_epoch == 2 and t.state.halvings == 1
     best, _ = ckpt.load(tmp_path, "best")
     np.testing.assert_array_equal(best["param/y.W_x"], t.best_params["y.W_x"])
+    # the halving (after epoch 4) went back to the epoch-2 parameters and a fresh Adam state
+    before, best_then, after, opt = plateaus[0]
+    assert not np.array_equal(before["y.W_x"], best_then["y.W_x"])  # training had moved on
+    _same_arrays(after, best_then)
+    assert opt.keys() == t.init_opt(after).keys() and opt["t"] == 0
+    assert not any(np.any(v) for v in opt.values())  # m, v and t all back at zero
+    # the stop (after epoch 6) reloads nothing: those are the parameters training ended with
+    assert len(plateaus) == 2 and plateaus[1][2] is not None
+    assert not np.array_equal(plateaus[1][2]["y.W_x"], best_then["y.W_x"])
 
 
 def test_weight_noise_spares_biases():
@@ -160,3 +182,65 @@ def test_weight_noise_spares_biases():
     assert abs(noisy["W"].std() - 0.1) < 0.003 and abs(noisy["E"].std() - 0.1) < 0.01
     assert not params["W"].any()  # clean weights untouched
     assert noisy["W"].dtype == np.float32
+
+
+@pytest.mark.parametrize("steps, shuffled", [(None, False), (None, True), (7, True), (7, False)])
+def test_count_batches_counts_what_batches_yields(steps, shuffled):
+    seed = np.random.default_rng(3)
+    counted = count_batches(DATA, "train", 5, steps, np.random.default_rng(3) if shuffled else None)
+    assert counted == len(list(batches(DATA, "train", 5, steps, seed if shuffled else None)))
+    text = Dataset("toy", "text", {"train": [np.arange(1003) % 7]}, tuple("abcdefg"), "test", "char")
+    assert count_batches(text, "train", 4, 10) == len(list(batches(text, "train", 4, 10))) == 25
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_has_a_total_from_the_first_epoch(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    err = _Terminal()
+    t = Trainer(FakeModel(), DATA, _config(epochs=1), run_dir, out=io.StringIO(), err=err)
+    t.start_fresh()
+    t.run()
+    total = t.state.history[0]["batches"]
+    assert f" 0/{total} [" in err.getvalue()  # tqdm's "n/total [elapsed<remaining, rate]"
+
+
+def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    err = io.StringIO()
+    t = Trainer(FakeModel(), DATA, _config(epochs=1), run_dir, out=io.StringIO(), err=err)
+    t.monitor.progress_interval = 0.0  # every batch (10 s in use)
+    t.start_fresh()
+    t.run()
+    total = t.state.history[0]["batches"]
+    lines = err.getvalue().splitlines()
+    assert len(lines) == total
+    assert re.fullmatch(rf"epoch 1: 1/{total} batches \(\d+%\), 0:00 elapsed, ETA \d+:\d\d, "
+                        r"loss \d+\.\d{3}, frames/s [\d,]+", lines[0]), lines[0]
+    assert lines[-1].startswith(f"epoch 1: {total}/{total} batches (100%)")
+
+
+def test_progress_is_silent_until_the_interval_has_passed(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    err = io.StringIO()
+    t = Trainer(FakeModel(), DATA, _config(epochs=1), run_dir, out=io.StringIO(), err=err)
+    t.start_fresh()
+    t.run()  # one epoch takes far less than the 10 s between lines
+    assert err.getvalue() == ""
+
+
+def test_on_epoch_sees_each_record_and_can_stop_the_run(tmp_path):
+    seen = []
+    t = _trainer(tmp_path, epochs=5)
+    t.on_epoch = lambda record: seen.append(record) or len(seen) == 2
+    t.start_fresh()
+    assert t.run() == "stopped by caller"
+    assert [r["epoch"] for r in seen] == [1, 2] and seen == t.state.history
+    _, meta = ckpt.load(tmp_path, "last")
+    assert meta["run"]["epoch"] == 2

@@ -231,9 +231,9 @@ class Trainer:
                 s.part_loss += loss * batch.count
                 s.part_count += batch.count
                 s.part_seconds = time.monotonic() - started
-                bar.update(1)
                 self.monitor.batch_postfix(bar, s.part_loss / max(1, s.part_count),
                                            s.part_count / max(s.part_seconds, 1e-9))
+                bar.update(1)
                 reason = self._pending_stop()
                 if reason:
                     return reason
