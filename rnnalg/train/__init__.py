@@ -5,12 +5,15 @@
     config      the training configuration and its per-dataset defaults
     feed        dataset → model batches; whole-split evaluation
     trainer     the loop: schedule, weight noise, dropout, resume, NaN guard
+    signals     Ctrl-C and SIGTERM: finish the batch, save, stop
+    session     one run as a function, train(program, run_dir, settings) -> result
     monitor     progress bar, metrics.jsonl, learning curve
     runs        run directories and loading trained models for the commands
     sampling    generating piano rolls and token streams; MIDI and piano-roll output
 """
 from .config import TrainConfig
 from .optim import OPTIMIZERS, clip_by_global_norm, global_norm
+from .session import train
 from .trainer import Trainer
 
-__all__ = ["TrainConfig", "Trainer", "OPTIMIZERS", "clip_by_global_norm", "global_norm"]
+__all__ = ["TrainConfig", "Trainer", "train", "OPTIMIZERS", "clip_by_global_norm", "global_norm"]

@@ -43,11 +43,11 @@ TAGS = ("last", "best")
 # ---------------------------------------------------------------- metadata schema
 
 
-def _is_int(v) -> bool:
+def is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_number(v) -> bool:
+def is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
@@ -61,16 +61,16 @@ def _is_npz_name(v) -> bool:  # a plain file name: never a path out of the run d
 
 def _is_shape_table(v) -> bool:
     return isinstance(v, dict) and all(
-        isinstance(shape, list) and all(_is_int(n) and n >= 0 for n in shape) for shape in v.values())
+        isinstance(shape, list) and all(is_int(n) and n >= 0 for n in shape) for shape in v.values())
 
 
 def _is_size_table(v) -> bool:
-    return isinstance(v, dict) and all(_is_int(n) and n >= 1 for n in v.values())
+    return isinstance(v, dict) and all(is_int(n) and n >= 1 for n in v.values())
 
 
 # top-level JSON field -> (required, check, what it must be)
 SCHEMA = {
-    "format": (True, _is_int, "an integer"),
+    "format": (True, is_int, "an integer"),
     "arrays": (True, _is_npz_name, "the name of a .npz file in the same folder"),
     "sha256": (True, _is_digest, "a sha256 hex digest"),
     "fingerprint": (True, _is_digest, "a sha256 hex digest"),
@@ -103,7 +103,7 @@ def _matches(value, hint) -> bool:
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return any(_matches(value, h) for h in typing.get_args(hint))
     hint = typing.get_origin(hint) or hint
-    return {type(None): lambda: value is None, float: lambda: _is_number(value), int: lambda: _is_int(value),
+    return {type(None): lambda: value is None, float: lambda: is_number(value), int: lambda: is_int(value),
             bool: lambda: isinstance(value, bool)}.get(hint, lambda: isinstance(value, hint))()
 
 

@@ -22,7 +22,8 @@ from . import checkpoint as ckpt
 from .config import TrainConfig, flag_name, resolve, resume_config
 from .feed import UNIT_PLURALS, single_io, train_positions
 from .runs import compile_model, load_dataset_for, prepare_run_dir
-from .trainer import CHECKPOINT_RECORDS, STOP_SIGNALS, Trainer
+from .signals import STOP_SIGNALS
+from .trainer import CHECKPOINT_RECORDS, Trainer
 
 SIGNAL_STOPS = tuple(STOP_SIGNALS.values())  # stopped by a signal: no test evaluation
 
@@ -116,6 +117,11 @@ def _announce(trainer, program, spec_name, resume, changes, dataset) -> None:
         f"{'resuming' if resume is not None else 'training'} {spec_name}: {program.param_count:,} parameters; "
         f"{c.data}: {train_positions(dataset):,} train {UNIT_PLURALS.get(dataset.unit, 'steps')}; "
         f"{c.optimizer} lr {s.lr:g}; run directory {trainer.run_dir}")
+    if resume is not None and s.stopped:
+        trainer.monitor.note(f"note: this run has ended ({s.stopped}); nothing to train")
+    elif resume is not None and s.epoch >= c.epochs:
+        trainer.monitor.note(f"note: this run has done its {c.epochs} epochs; nothing to train "
+                             f"(a larger --epochs continues it)")
     if changes:
         said = ", ".join(f"{flag_name(r['field'])} {r['to']} (was {r['from']})" for r in s.changes[-len(changes):])
         trainer.monitor.note(f"resuming with {said} from epoch {s.epoch + 1}, step {s.step + 1} "

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import signal
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -35,6 +33,7 @@ from .feed import (METRIC_LABELS, UNIT_PLURALS, batches, carried_state, count_ba
                    model_batch, output_bias)
 from .monitor import Monitor
 from .optim import OPTIMIZERS, clip_by_global_norm
+from .signals import signals_ask_to_stop
 
 
 @dataclass
@@ -58,8 +57,8 @@ class RunState:
 
 
 def _is_history(v) -> bool:
-    keys = {"epoch": ckpt._is_int, "batches": ckpt._is_int, "train_loss": ckpt._is_number,
-            "valid": ckpt._is_number, "lr": ckpt._is_number}
+    keys = {"epoch": ckpt.is_int, "batches": ckpt.is_int, "train_loss": ckpt.is_number,
+            "valid": ckpt.is_number, "lr": ckpt.is_number}
     return isinstance(v, list) and all(isinstance(r, dict) and all(k in r and ok(r[k]) for k, ok in keys.items())
                                        for r in v)
 
@@ -70,9 +69,6 @@ CHECKPOINT_RECORDS = {
     "run": ckpt.record_schema(RunState, history=(_is_history, "a list of per-epoch objects with "
                                                  "epoch, batches, train_loss, valid and lr")),
 }
-
-# signal -> the stop reason it asks for; both finish the batch, save and stop
-STOP_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
 
 
 def seeded_rngs(seed: int) -> dict:
@@ -122,7 +118,7 @@ class Trainer:
                                to_metric=lambda mean_nll: self.metric_fn(mean_nll, 1))
         self.init_opt, self.update_opt, _ = OPTIMIZERS[config.optimizer]
         self.on_epoch = on_epoch
-        self.stop_request = None  # set by the SIGINT / SIGTERM handler (or by on_epoch)
+        self.stop_request = None  # a stop reason, set by _ask_stop (signals) or by on_epoch
 
     # ------------------------------------------------------------------ fresh / restore
 
@@ -195,7 +191,7 @@ class Trainer:
         """
         c, s = self.config, self.state
         self.deadline = None if c.time_limit is None else time.monotonic() + c.time_limit
-        with self._signals_save():
+        with signals_ask_to_stop(self._ask_stop):
             while s.stopped is None and s.epoch < c.epochs:
                 reason = self._pending_stop() or self._train_epoch()
                 if reason:
@@ -321,33 +317,10 @@ class Trainer:
         self.monitor.say(f"validation stalled: lr halved to {s.lr:.3g}, best parameters "
                          f"(epoch {s.best_epoch}) reloaded")
 
-    # ---------------------------------------------------------------- Ctrl-C, SIGTERM
-
-    def _signals_save(self):
-        """While training (main thread only): SIGINT / SIGTERM ask for a stop after this batch;
-        a second one aborts at once (KeyboardInterrupt) without saving."""
-        trainer = self
-
-        class _Handler:
-            def __enter__(self):
-                self.previous = {}
-                if threading.current_thread() is threading.main_thread():
-                    self.previous = {sig: signal.signal(sig, self.handle) for sig in STOP_SIGNALS}
-                return self
-
-            def handle(self, signum, frame):
-                if trainer.stop_request in STOP_SIGNALS.values():  # the second signal: stop at once
-                    raise KeyboardInterrupt
-                trainer.stop_request = STOP_SIGNALS[signum]
-                trainer.monitor.note(f"\n{trainer.stop_request}: finishing this batch and saving "
-                                     f"(Ctrl-C again to abort without saving)")
-
-            def __exit__(self, *exc):
-                for sig, previous in self.previous.items():
-                    signal.signal(sig, previous)
-                return False
-
-        return _Handler()
+    def _ask_stop(self, reason: str) -> None:
+        """A SIGINT / SIGTERM arrived (signals.py): stop once this batch is done."""
+        self.stop_request = reason
+        self.monitor.note(f"\n{reason}: finishing this batch and saving (Ctrl-C again to abort without saving)")
 
     # ---------------------------------------------------------------------- final test
 
