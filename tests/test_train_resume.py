@@ -241,3 +241,25 @@ def test_array_removed_from_the_npz(files, two_epochs, tmp_path, capsys, array):
     assert main(["train", files[0], "--resume", str(run), "--quiet"]) == 1
     err = capsys.readouterr().err
     assert f"{npz}: error: array '{array}'" in err and "missing" in err, err
+
+
+def test_readme_and_help_name_the_flags_resume_may_change(capsys):
+    from rnnalg.train.config import ON_RESUME, flag_name
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    sentence = re.search(r"it may change only (.*?)\(applied", readme, flags=re.S).group(1)
+    refused = re.search(r"and refuses\s+a different (.*?)\. ", readme, flags=re.S).group(1)
+    may = {flag_name(k) for k, why in ON_RESUME.items() if why is None and k != "eval_batch_size"}
+    assert set(re.findall(r"`(--[a-z-]+)`", sentence)) == may
+    assert set(re.findall(r"`(--[a-z-]+)`", refused)) == \
+        {flag_name(k) for k, why in ON_RESUME.items() if why is not None and k != "output_bias"} | {"--unit"}
+    assert main(["train", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert all(flag in help_text.split("only ")[1].split("may differ")[0] for flag in may)
+
+
+def test_resume_from_the_json_file_continues_in_its_folder(files, two_epochs, tmp_path, capsys):
+    run = _copy(two_epochs, tmp_path / "run")
+    assert main(["train", files[0], "--resume", str(run / "last.json"), "--quiet"]) == 0
+    assert "this run has done its 2 epochs; nothing to train" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]

@@ -11,6 +11,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from ..train import checkpoint as ckpt
 from ..train.config import INITS, ON_RESUME, TrainConfig, flag_name
 from ..train.feed import METRIC_LABELS
 from ..train.optim import OPTIMIZERS
@@ -75,7 +76,12 @@ def run(args: argparse.Namespace) -> int:
     settings = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k, None) is not None}
     # a resumed run has the sizes it was trained with, whatever --set the first command had
     program = load_program(args, default_sizes=trained_sizes(args.resume) if args.resume else None)
-    run_dir = Path(args.out or args.resume or Path("runs") / Path(args.spec).stem)
+    if args.out:
+        run_dir = Path(args.out)
+    elif args.resume:  # DIR, or DIR/last.json
+        run_dir = ckpt.json_path(args.resume).parent
+    else:
+        run_dir = Path("runs") / Path(args.spec).stem
     result = train(program, run_dir, settings, resume=args.resume, unit=args.unit, force=args.force,
                    quiet=args.quiet, spec_name=args.spec)
     reason, epochs = result["stopped"], result["epochs"]
