@@ -144,7 +144,7 @@ def test_sigterm_saves_and_the_printed_command_resumes(files, tmp_path):
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
     proc = subprocess.Popen([sys.executable, "-m", "rnnalg", "train", spec, "--data", data, "--set", "H=8",
-                             "--epochs", "1000", "--time-limit", "3", "--out", str(run)],
+                             "--epochs", "1000", "--time-limit", "2", "--out", str(run)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
     try:
         for line in proc.stdout:
