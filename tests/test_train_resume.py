@@ -220,6 +220,8 @@ def _drop_array(run, tag, name):
     ("train", "last", lambda m: m["run"].update(history=[{"epoch": 1}]), r"run\.history is .*must be a list"),
     ("train", "last", lambda m: m["config"].update(batch_size=[4]), r"config\.batch_size is \[4\]"),
     ("train", "last", lambda m: m["param_shapes"].update({"h'.W_h": 8}), r"field param_shapes is"),
+    ("train", "last", lambda m: m["config"].update(lr=-1.0), r"config holds a value train refuses: --lr must be > 0"),
+    ("train", "last", lambda m: m.update(dataset_unit="bytes"), r'dataset_unit is "bytes"; it must be frame, char'),
     ("eval", "best", lambda m: m.pop("config"), r"best\.json: error: .*missing config\)"),
     ("eval", "best", lambda m: m["config"].update(data=None), r"config\.data is null; it must be a string"),
 ])

@@ -82,7 +82,7 @@ SCHEMA = {
     "run": (False, lambda v: isinstance(v, dict), "an object"),
     "tag": (False, lambda v: v in TAGS, f"one of {', '.join(TAGS)}"),
     "metric": (False, lambda v: isinstance(v, str), "a string"),
-    "dataset_unit": (False, lambda v: isinstance(v, str), "a string"),
+    "dataset_unit": (False, lambda v: v in ("frame", "char", "word"), "frame, char or word"),
 }
 REQUIRED_META = tuple(k for k, (required, _, _) in SCHEMA.items() if required)
 

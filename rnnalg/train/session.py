@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from ..atomic import write_atomic
-from ..errors import UsageError
+from ..errors import CheckpointError, UsageError
 from ..lower.footprint import require
 from . import checkpoint as ckpt
 from .config import TrainConfig, flag_name, resolve, resume_config
@@ -51,7 +51,13 @@ def train(program, run_dir, settings: dict | None = None, *, resume=None, unit: 
         if unit is not None and recorded_unit is not None and unit != recorded_unit:
             raise UsageError(f"--unit {unit}: a resumed run keeps the recorded unit ({recorded_unit}); "
                              f"drop the flag to continue the run, or start a new run with --out")
-        config, changes = resume_config(TrainConfig.from_json(meta["config"]), settings)
+        recorded = TrainConfig.from_json(meta["config"])
+        try:
+            resolve(recorded, recorded_unit or "frame")
+        except UsageError as err:  # a hand-edited value no fresh run could have
+            raise CheckpointError(ckpt.json_path(resume), f"checkpoint field config holds a value "
+                                                          f"train refuses: {err}") from None
+        config, changes = resume_config(recorded, settings)
     else:
         arrays = meta = None
         config, changes = TrainConfig().replace(**settings), {}
