@@ -265,3 +265,17 @@ def test_resume_from_the_json_file_continues_in_its_folder(files, two_epochs, tm
     assert main(["train", files[0], "--resume", str(run / "last.json"), "--quiet"]) == 0
     assert "this run has done its 2 epochs; nothing to train" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_train_as_a_python_function(files, tmp_path):
+    import rnnalg
+    from rnnalg.train import train
+
+    spec, data = files
+    program = rnnalg.load_program(spec, sizes={"H": 8})
+    seen = []
+    result = train(program, tmp_path / "run", {"data": data, "epochs": 3}, quiet=True,
+                   on_epoch=lambda record: seen.append(record["valid"]) or len(seen) == 2)
+    assert result["stopped"] == "stopped by caller" and result["epochs"] == 2
+    assert result["best_valid"] == min(seen)
+    assert json.loads((tmp_path / "run" / "result.json").read_text())["test"] == result["test"]
