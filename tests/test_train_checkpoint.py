@@ -226,6 +226,15 @@ def test_records_a_caller_needs_are_required_and_typed(tmp_path, config, message
         ckpt.load(tmp_path, records=RECORDS)
 
 
+def test_an_optional_record_field_may_be_absent_but_not_ill_typed(tmp_path):
+    records = {"config": ckpt.record_schema(_Record, optional=("flag",))}
+    _save(tmp_path, config={"epochs": 3, "lr": None, "name": "a"})
+    ckpt.load(tmp_path, records=records)
+    _save(tmp_path, config={"epochs": 3, "lr": None, "name": "a", "flag": "yes"})
+    with pytest.raises(CheckpointError, match="config.flag is \"yes\""):
+        ckpt.load(tmp_path, records=records)
+
+
 def test_a_well_formed_record_passes(tmp_path):
     _save(tmp_path, config={"epochs": 3, "lr": 1, "name": "a", "flag": False})  # an int is a number
     _, meta = ckpt.load(tmp_path, records=RECORDS)

@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         run_dir = Path("runs") / Path(args.spec).stem
     result = train(program, run_dir, settings, resume=args.resume, unit=args.unit, force=args.force,
-                   quiet=args.quiet, spec_name=args.spec)
+                   quiet=args.quiet, spec_name=args.spec,
+                   on_epoch=getattr(args, "on_epoch", None))  # set by a sweep trial, never by the CLI
     reason, epochs = result["stopped"], result["epochs"]
     again = f"rnnalg train {shlex.quote(args.spec)} --resume {shlex.quote(str(run_dir))}"
     if reason in EXIT_CODES:

@@ -107,15 +107,17 @@ def _matches(value, hint) -> bool:
             bool: lambda: isinstance(value, bool)}.get(hint, lambda: isinstance(value, hint))()
 
 
-def record_schema(cls, **checks) -> dict:
+def record_schema(cls, optional=(), **checks) -> dict:
     """A schema (field -> (required, check, what)) for a JSON record holding dataclass `cls`:
-    every field required, of its annotated type; `checks` adds (check, what) for some fields."""
+    every field of its annotated type, required unless named in `optional` (a field added
+    after checkpoints were written: its default applies); `checks` gives (check, what)."""
     hints = typing.get_type_hints(cls)
     schema = {}
     for f in dataclasses.fields(cls):
         hint = hints[f.name]
         check, what = checks.get(f.name, (None, None))
-        schema[f.name] = (True, check or (lambda v, h=hint: _matches(v, h)), what or _describe(hint))
+        schema[f.name] = (f.name not in optional, check or (lambda v, h=hint: _matches(v, h)),
+                          what or _describe(hint))
     return schema
 
 
