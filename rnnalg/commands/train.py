@@ -87,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
                    on_epoch=getattr(args, "on_epoch", None))  # set by a sweep trial, never by the CLI
     reason, epochs = result["stopped"], result["epochs"]
     again = f"rnnalg train {shlex.quote(args.spec)} --resume {shlex.quote(str(run_dir))}"
+    if args.spec == "-":
+        again += "  (with the same spec on standard input)"
     if reason in EXIT_CODES:
         print(f"saved {run_dir / 'last.json'}; continue with: {again}", file=sys.stderr)
         return EXIT_CODES[reason]
