@@ -74,3 +74,29 @@ def test_carried_state_equals_one_pass_over_the_whole_stream(trainer):
         for name in ref_grads:
             np.testing.assert_allclose(grads[name], ref_grads[name], rtol=1e-9, atol=1e-12, err_msg=name)
         start += len(batch["x"])
+
+
+def test_a_mid_epoch_checkpoint_needs_its_carried_state(trainer, tmp_path):
+    from rnnalg.errors import CheckpointError
+    from rnnalg.train import checkpoint as ckpt
+
+    t = trainer
+    update = t._update
+
+    def stop_after_two(batch):
+        loss = update(batch)
+        if t.state.step == 2:
+            t.stop_request = "interrupted"
+        return loss
+
+    t._update = stop_after_two
+    assert t.run() == "interrupted"
+    arrays, meta = ckpt.load(tmp_path, "last")
+    assert arrays["carry/h"].shape == (B, 6) and meta["run"]["batch"] == 3  # of 4
+    for broken in ({k: v for k, v in arrays.items() if k != "carry/h"},
+                   {**arrays, "carry/h": arrays["carry/h"][:, :5]}):
+        fresh = Trainer(t.model, t.dataset, t.config, tmp_path, quiet=True)
+        with pytest.raises(CheckpointError, match=r"last-\w+\.npz: error: array 'carry/h'"):
+            fresh.restore(broken, meta, source=tmp_path / meta["arrays"])
+    fresh.restore(arrays, meta)
+    assert fresh.run() == "epochs"

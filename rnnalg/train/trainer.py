@@ -66,8 +66,9 @@ def _is_history(v) -> bool:
 # the JSON records a checkpoint must hold to resume a run (checkpoint.load(records=...))
 CHECKPOINT_RECORDS = {
     "config": ckpt.record_schema(TrainConfig),
-    "run": ckpt.record_schema(RunState, history=(_is_history, "a list of per-epoch objects with "
-                                                 "epoch, batches, train_loss, valid and lr")),
+    "run": ckpt.record_schema(RunState, optional=("changes",),  # not in checkpoints of rnnalg 0.1.0
+                              history=(_is_history, "a list of per-epoch objects with epoch, batches, "
+                                                    "train_loss, valid and lr")),
 }
 
 
@@ -153,9 +154,14 @@ class Trainer:
                 raise CheckpointError(source, f"array {name!r} is missing or is not 6 uint64 words")
         self.data_rng_start = arrays["rng/data"]
         self.noise_rng = ckpt.rng_from_array(arrays["rng/noise"])
+        run = meta["run"]
+        self.state = RunState(**{f.name: run[f.name] for f in dataclasses.fields(RunState) if f.name in run})
         carry = ckpt.split_prefix(arrays, "carry")
+        if carry or self.state.batch > 0:  # mid-epoch: the (B, width) state of each state of the spec
+            rows = next(iter(carry.values())).shape[:1] if carry else (0,)
+            _check_arrays(source, "carry", carry, {s.prev.name: np.zeros(rows + (s.prev.width,))
+                                                   for s in self.model.program.states})
         self.carry = carry or None
-        self.state = RunState(**{f.name: meta["run"][f.name] for f in dataclasses.fields(RunState)})
 
     def apply_changes(self, changes: dict) -> None:
         """Record settings changed on resume ({field: (recorded, new)}, already in the config);
