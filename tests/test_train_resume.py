@@ -279,3 +279,11 @@ def test_train_as_a_python_function(files, tmp_path):
     assert result["stopped"] == "stopped by caller" and result["epochs"] == 2
     assert result["best_valid"] == min(seen)
     assert json.loads((tmp_path / "run" / "result.json").read_text())["test"] == result["test"]
+
+
+def test_a_checkpoint_from_before_run_changes_still_resumes(files, two_epochs, tmp_path):
+    run = _copy(two_epochs, tmp_path / "run")
+    _edit_json(run, "last", lambda m: m["run"].pop("changes"))
+    assert main(["train", files[0], "--resume", str(run), "--epochs", "3", "--quiet"]) == 0
+    assert ckpt.load(run, "last")[1]["run"]["changes"] == [{"epoch": 2, "step": 8, "field": "epochs",
+                                                            "from": 2, "to": 3}]
