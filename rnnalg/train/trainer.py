@@ -326,7 +326,8 @@ class Trainer:
     def _ask_stop(self, reason: str) -> None:
         """A SIGINT / SIGTERM arrived (signals.py): stop once this batch is done."""
         self.stop_request = reason
-        self.monitor.note(f"\n{reason}: finishing this batch and saving (Ctrl-C again to abort without saving)")
+        again = "Ctrl-C" if reason == "interrupted" else "a second signal"
+        self.monitor.note(f"\n{reason}: finishing this batch and saving ({again} aborts without saving)")
 
     # ---------------------------------------------------------------------- final test
 
