@@ -249,7 +249,7 @@ def test_readme_and_help_name_the_flags_resume_may_change(capsys):
     from rnnalg.train.config import ON_RESUME, flag_name
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    sentence = re.search(r"it may change only (.*?)\(applied", readme, flags=re.S).group(1)
+    sentence = re.search(r"it may change\s+only (.*?)\(applied", readme, flags=re.S).group(1)
     refused = re.search(r"and refuses\s+a different (.*?)\. ", readme, flags=re.S).group(1)
     may = {flag_name(k) for k, why in ON_RESUME.items() if why is None and k != "eval_batch_size"}
     assert set(re.findall(r"`(--[a-z-]+)`", sentence)) == may
@@ -281,9 +281,9 @@ def test_train_as_a_python_function(files, tmp_path):
     assert json.loads((tmp_path / "run" / "result.json").read_text())["test"] == result["test"]
 
 
-def test_a_checkpoint_from_before_run_changes_still_resumes(files, two_epochs, tmp_path):
+def test_a_checkpoint_from_before_run_changes_and_min_count_still_resumes(files, two_epochs, tmp_path):
     run = _copy(two_epochs, tmp_path / "run")
-    _edit_json(run, "last", lambda m: m["run"].pop("changes"))
+    _edit_json(run, "last", lambda m: (m["run"].pop("changes"), m["config"].pop("min_count")))
     assert main(["train", files[0], "--resume", str(run), "--epochs", "3", "--quiet"]) == 0
     assert ckpt.load(run, "last")[1]["run"]["changes"] == [{"epoch": 2, "step": 8, "field": "epochs",
                                                             "from": 2, "to": 3}]

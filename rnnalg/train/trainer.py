@@ -65,7 +65,7 @@ def _is_history(v) -> bool:
 
 # the JSON records a checkpoint must hold to resume a run (checkpoint.load(records=...))
 CHECKPOINT_RECORDS = {
-    "config": ckpt.record_schema(TrainConfig),
+    "config": ckpt.record_schema(TrainConfig, optional=("min_count",)),  # not in 0.1.0 checkpoints
     "run": ckpt.record_schema(RunState, optional=("changes",),  # not in checkpoints of rnnalg 0.1.0
                               history=(_is_history, "a list of per-epoch objects with epoch, batches, "
                                                     "train_loss, valid and lr")),
