@@ -26,7 +26,8 @@ EXIT_CODES = {"interrupted": 130, "terminated": 143}  # 128 + SIGINT, 128 + SIGT
 
 # Trainer.run's reason -> how the result line says it
 STOPPED = {"epochs": "trained {epochs} (--epochs)", "early stop": "stopped early after {epochs}",
-           "time limit": "stopped by --time-limit after {epochs}"}
+           "time limit": "stopped by --time-limit after {epochs}",
+           "stopped by caller": "stopped by its on_epoch after {epochs}"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
