@@ -30,7 +30,7 @@ def test_training_and_bench_refuse_before_allocating(argv, tmp_path, monkeypatch
 @pytest.mark.parametrize("data", ["jsb", "text"])
 def test_the_batch_estimate_is_bounded_by_the_data(data, tmp_path):
     """--steps and --batch-size beyond the data make no larger batches: nothing to refuse."""
-    from rnnalg.commands.train import _batch_positions
+    from rnnalg.train.session import _batch_positions
     from rnnalg.data import load_dataset
     from rnnalg.train.config import TrainConfig
 
