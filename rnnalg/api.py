@@ -19,6 +19,17 @@ value returned by `update(h, …)` reads as h').  DOT(S)-RNN, `examples/dots.rnn
     b.eq(y, predict(plus(o, h_t)))               # y     = ▷ (o ⊕ h')
     assert b.spec() == rnnalg.load("examples/dots.rnn")
 
+Gates use Python's own operators on values (a Decl, an Equation, a `name(...)` or any
+expression): `f * c + i * g`, `1 - z`, `plus(x, h) + 1`, `-h`; a number is a constant that
+takes the width of the value it meets.  LSTM, `examples/lstm.rnn`:
+
+    i = b.eq("i", sigmoid(plus(x, h)))           # i = sigmoid(x ⊕ h)
+    f = b.eq("f", sigmoid(plus(x, h) + 1))       # f = sigmoid((x ⊕ h) + 1)
+    o = b.eq("o", sigmoid(plus(x, h)))
+    g = b.eq("g", tanh(plus(x, h)))
+    c_t = b.update(c, f * c + i * g)             # c' = f * c + i * g
+    b.update(h, o * tanh(c_t))                   # h' = o * tanh(c')
+
 The same without a builder: `spec(let(...), input(...), …, eq(...))` with the items in
 source order.  Functions: `tanh(e)`, `sigmoid(e)`, `relu(e)`, `linear(e)`; with static
 arguments either `maxout[2](e)` or `maxout(2, e)`, `lp[2, 3](e)` or `lp(2, 3, e)`,
@@ -59,8 +70,10 @@ def prime(state) -> S.Name:
 
 
 def _expr(value):
-    if isinstance(value, (S.Plus, S.Predict, S.Call, S.MLP)):
+    if isinstance(value, S.EXPRESSIONS):
         return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return S.Const(value)
     return name(value)
 
 

@@ -17,12 +17,14 @@ Choices where the design leaves room (see checking/build.py for the naming):
   it (under ▷), the MLP input's width: the sum of its dense operand widths;
 * `z = a` is `z = linear(a)`; `z : N = a ⊕ b` binds the affine to z itself (params z.W_a, z.b);
 * a state is real (a token state is 'token-as-dense', a binary one 'bad-type');
-* `q' = …` for a q that is not a state is 'not-a-state'.
+* `q' = …` for a q that is not a state is 'not-a-state';
+* `a * b`, `a + b`, `a - b` need equal widths; a width known on one side (or from the
+  context) fixes the other, also for an unannotated name read there (checking/widths.py).
 
 Error codes: unknown-function, unbound-name, bound-twice, state-without-update,
 output-not-predicted, predict-non-output, cycle, width-mismatch, width-not-inferable,
 group-size, token-as-dense, bad-let, unknown-size, bad-type, read-output,
-duplicate-operand, bad-argument, not-a-state, no-output.
+duplicate-operand, bad-argument, not-a-state, no-output, lone-constant.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from . import syntax
 from .checking.build import Builder
 from .checking.diagnostics import Diagnostics, Poison
 from .checking.scope import bind, declare, resolve_sizes
+from .checking.widths import infer_widths
 from .ir import Program, State
 
 __all__ = ["check"]
@@ -53,6 +56,7 @@ def check(spec: syntax.Spec, sizes: dict | None = None) -> Program:
                     "e.g. output y : binary[88] and y = ▷ h'")
     order, poisoned, _ = bind(spec, scope, diags)
     builder = Builder(scope, diags)
+    builder.inferred = _widths_from_uses(order, poisoned, scope)
     heads = {}
     for b in order:
         if b.index in poisoned:
@@ -80,6 +84,26 @@ def check(spec: syntax.Spec, sizes: dict | None = None) -> Program:
         text=spec.text,
         warnings=tuple(diags.warnings),
     )
+
+
+def _widths_from_uses(order, poisoned, scope) -> dict:
+    """Widths of unannotated intermediates fixed by the elementwise operators they meet."""
+    sizes = scope.sizes.values
+    known = {name: var.width for name, (_, var) in scope.inputs.items() if var.kind != "token"}
+    known.update({n: prev.width for n, (_, prev, _) in scope.states.items()})
+    known.update({n + "'": prev.width for n, (_, prev, _) in scope.states.items()})
+    free = set()
+    good = [b for b in order if b.index not in poisoned]
+    for b in good:
+        if b.role != "let":
+            continue
+        if b.eq.width is None:
+            free.add(b.eq.target)
+        else:
+            width = sizes.get(b.eq.width) if isinstance(b.eq.width, str) else b.eq.width
+            if width is not None:
+                known[b.eq.target] = width
+    return infer_widths(good, known, free, lambda size: sizes.get(size) if isinstance(size, str) else size)
 
 
 def _params_in_use_order(builder: Builder) -> tuple:

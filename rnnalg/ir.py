@@ -13,6 +13,8 @@ topological order (in the style of a JAX jaxpr)::
   parameter is an embedding table (V, width) read by row lookup.
 * Every other op (`tanh`, `sigmoid`, `relu`, `linear`, `maxout`, `lp`, `dropout`)
   owns no parameters; its static arguments live in `attrs`.
+* The elementwise ops of two equal-width values: `mul` (a ⊙ b), `add` (a + b), `sub`
+  (a − b); of one value and a number c: `scale[c]` (c·a) and `shift[c]` (a + c).
 * Row-vector convention: a dense weight has shape (in, out) and is applied as `a @ W`.
 """
 from __future__ import annotations
@@ -22,7 +24,8 @@ from dataclasses import dataclass, field
 from .errors import Span
 
 KINDS = ("real", "binary", "token")
-OPS = ("affine", "tanh", "sigmoid", "relu", "linear", "maxout", "lp", "dropout")
+OPS = ("affine", "tanh", "sigmoid", "relu", "linear", "maxout", "lp", "dropout",
+       "mul", "add", "sub", "scale", "shift")
 
 
 def _span():

@@ -26,7 +26,7 @@ from lark.exceptions import LarkError, UnexpectedInput, VisitError
 
 from . import syntax as S
 from .errors import Diagnostic, Span, SpecError
-from .parser_errors import explain
+from .parser_errors import explain, mixed_plus_error
 
 MAX_DEPTH = 100  # nesting levels of one statement's parse tree
 KEYWORDS = frozenset({"let", "input", "output", "state", "MLP", "real", "binary", "token"})
@@ -81,7 +81,7 @@ class _Locator:
     """Makes Spans for one text."""
 
     def __init__(self, text: str, file: str):
-        self.file, self.lines = file, text.split("\n")
+        self.file, self.text, self.lines = file, text, text.split("\n")
 
     def line_text(self, line: int) -> str:
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
@@ -111,6 +111,9 @@ class _ToSyntax(Transformer_NonRecursive):
     def __init__(self, loc: _Locator):
         super().__init__()
         self.loc = loc
+        self.grouped = set()  # ids of the records written in ( ): `(x ⊕ h) + 1` may mix ⊕ and +
+        self.op_tokens = {}  # id of a BinOp -> its operator token (for the readings of `x ⊕ h + 1`)
+        self.extent = {}  # id of a BinOp -> (start, end) offsets in the text
 
     def _number(self, tok: Token):
         text = str(tok)
@@ -167,7 +170,46 @@ class _ToSyntax(Transformer_NonRecursive):
 
     def plus(self, meta, c):
         operands = tuple(x for x in c if not (isinstance(x, Token) and x.type == "PLUS"))
+        for i, op in enumerate(operands):
+            if self._ungrouped_sum(op):
+                first = op
+                while self._ungrouped_sum(first.left):
+                    first = first.left
+                raise mixed_plus_error(self.loc, (meta.start_pos, meta.end_pos), self.extent[id(op)],
+                                       i, len(operands), self.op_tokens[id(first)], self.op_tokens[id(op)])
         return S.Plus(operands, self.loc.of_meta(meta))
+
+    def _ungrouped_sum(self, e) -> bool:
+        return isinstance(e, S.BinOp) and e.op in "+-" and id(e) not in self.grouped
+
+    def _binop(self, meta, c):
+        left, op, right = c
+        record = S.BinOp(str(op), left, right, self.loc.of_meta(meta))
+        self.op_tokens[id(record)] = op
+        self.extent[id(record)] = (meta.start_pos, meta.end_pos)
+        return record
+
+    add = sub = mul = _binop
+
+    def neg(self, meta, c):
+        e = c[1]
+        if isinstance(e, S.Const) and id(e) not in self.grouped:  # `-2` is the number -2
+            return S.Const(-e.value, self.loc.of_meta(meta))
+        return S.Neg(e, self.loc.of_meta(meta))
+
+    def number(self, meta, c):
+        return S.Const(self._number(c[0]), self.loc.of_meta(meta))
+
+    def group(self, meta, c):
+        self.grouped.add(id(c[0]))
+        return c[0]
+
+    def signed(self, meta, c):
+        sign, tok = c
+        if sign is None:
+            return tok
+        return Token("NUMBER", "-" + tok, start_pos=sign.start_pos, line=sign.line, column=sign.column,
+                     end_line=tok.end_line, end_column=tok.end_column, end_pos=tok.end_pos)
 
     def name(self, meta, c):
         return S.Name(self._ident(c[0]), self.loc.of_meta(meta))
@@ -194,7 +236,7 @@ def _check_depth(tree: Tree, loc: _Locator) -> None:
     for sub in tree.iter_subtrees_topdown():
         for child in sub.children:
             if isinstance(child, Tree):
-                depth[id(child)] = depth[id(sub)] + 1
+                depth[id(child)] = depth[id(sub)] + (sub.data != "group")  # ( ) leave no record
                 if depth[id(child)] > MAX_DEPTH:
                     raise _error("too-deep", f"expression nested more than {MAX_DEPTH} levels deep",
                                  loc.of_meta(child.meta))

@@ -3,7 +3,7 @@
     explain(lark_error, text, locator) -> SpecError(code 'syntax', located at the bad token)
 
 Three layers, most specific first:
-1. an unknown character gets a hint (`+` -> "write ⊕ or <+>"), table `CHAR_HINTS`;
+1. an unknown character gets a hint (`<` -> "write ⊕ or <+>"), table `CHAR_HINTS`;
 2. unbalanced ( ) [ ] are found by a bracket scan, located at the bracket at fault;
 3. a wrong token is matched against `EXAMPLES` of common mistakes by LALR state and
    token type (in the spirit of lark's `match_examples`), else a generic
@@ -11,6 +11,7 @@ Three layers, most specific first:
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
@@ -18,7 +19,6 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from .errors import Diagnostic, Span, SpecError
 
 CHAR_HINTS = {
-    "+": "write ⊕ or <+> for plus",
     "<": "write ⊕ or <+> for plus",
     "|": "write ▷ or |> for predict",
     ">": "write ▷ or |> for predict",
@@ -28,8 +28,6 @@ CHAR_HINTS = {
     ";": "statements are separated by newlines",
     "{": "use ( ) to group and [ ] for arguments",
     "}": "use ( ) to group and [ ] for arguments",
-    "*": "a product is written ⊕ (a learned affine summary), not *",
-    "-": "sizes and arguments are numbers like 2 or 0.5",
 }
 
 PLUS_SIDES = "'⊕' needs an expression on each side"
@@ -58,7 +56,7 @@ EXAMPLES = [
 TERMINAL_NAMES = {"NAME": "a name", "NEXT_NAME": "a next-state name like h'",
                   "NUMBER": "a number", "PLUS": "'⊕'", "PREDICT": "'▷'",
                   "_NL": "end of line", "$END": "end of file"}
-EXPRESSION_START = {"NAME", "NEXT_NAME", "LPAR", "MLP", "PREDICT"}
+EXPRESSION_START = {"NAME", "NEXT_NAME", "LPAR", "MLP", "PREDICT", "NUMBER", "SUB"}
 
 
 def explain(err: UnexpectedInput, text: str, loc) -> SpecError:
@@ -74,6 +72,32 @@ def explain(err: UnexpectedInput, text: str, loc) -> SpecError:
         return SpecError(Diagnostic("syntax", message, span))
     line, col = getattr(err, "line", 1) or 1, getattr(err, "column", 1) or 1
     return SpecError(Diagnostic("syntax", "unexpected end of the spec", loc.span(line, col, line, col + 1)))
+
+
+def mixed_plus_error(loc, plus, chain, index: int, count: int, first_op, last_op) -> SpecError:
+    """`x ⊕ h + 1`: ⊕ and +/- mixed without parentheses; the message shows both readings.
+
+    `plus` and `chain` are the (start, end) offsets of the whole ⊕ expression and of its
+    operand number `index` (of `count`), an unparenthesised sum or difference whose leftmost
+    and rightmost operator tokens are `first_op` and `last_op`.
+    """
+    text, (start, end), (chain_start, chain_end) = loc.text, plus, chain
+    left = _flat(text[start:first_op.start_pos])
+    middle = _flat(text[first_op.start_pos:last_op.end_pos])
+    right = _flat(text[last_op.end_pos:end])
+    plus_first = " ".join([f"({left})" if index > 0 else left, middle,
+                           f"({right})" if index < count - 1 else right])
+    sum_first = " ".join(part for part in (_flat(text[start:chain_start]),
+                                           f"({_flat(text[chain_start:chain_end])})",
+                                           _flat(text[chain_end:end])) if part)
+    tok = last_op if index == 0 else first_op  # the sign next to a ⊕
+    message = f"'⊕' and '{tok}' do not mix without parentheses: write {plus_first} or {sum_first}"
+    return SpecError(Diagnostic("syntax", message, loc.of_token(tok)))
+
+
+def _flat(text: str) -> str:
+    """Source text on one line: comments dropped, runs of blanks as one space."""
+    return " ".join(re.sub(r"#[^\n]*", "", text).split())
 
 
 def _unknown_character(err: UnexpectedCharacters, text: str, loc) -> SpecError:
@@ -199,6 +223,8 @@ def _generic(err: UnexpectedToken) -> str:
     if EXPRESSION_START <= expected | {"PREDICT"} and {"NAME", "LPAR"} <= expected:
         expected -= EXPRESSION_START
         words.append("an expression")
+    if "NUMBER" in expected:
+        expected.discard("SUB")  # "a number" includes its sign
     words += sorted(_describe_terminal(name) for name in expected)
     wanted = ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else "".join(words)
     found = _describe_token(err.token)

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from .ir import Eqn, Program, Var
+from .lower.plan import Plan
 from .phases import POST, PRE, SCAN, input_projections, phases
 
 # output kind -> (link, loss)
@@ -80,6 +81,10 @@ def format_program(program: Program) -> str:
     if projections:
         terms = ", ".join(f"{a.name}·{w}" for _, a, w in projections)
         lines.append(f"  and the input terms of scan/post affines run in pre: {terms}")
+    for name, pairs in Plan(program).fan_out().items():
+        weights = " | ".join(w for _, w in pairs)
+        lines.append(f"  fused: {name} is read by {len(pairs)} scan affines: one product per step, "
+                     f"{name} @ [{weights}]")
     return "\n".join(lines) + "\n"
 
 

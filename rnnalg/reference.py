@@ -40,6 +40,15 @@ reference_rules = RuleTable("reference_rules", {
     "maxout": lambda a, at, mask: anp.max(_groups(a, at["k"]), axis=-1),
     "lp": lambda a, at, mask: _lp(a, at["p"], at["k"]),
     "dropout": lambda a, at, mask: a if mask is None else a * mask,
+    "scale": lambda a, at, mask: at["c"] * a,
+    "shift": lambda a, at, mask: a + at["c"],
+})
+
+# op -> f(a, b) for the ops of two equal-width values, one step (B, W) each
+reference_binary_rules = RuleTable("reference_binary_rules", {
+    "mul": lambda a, b: a * b,
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
 })
 
 
@@ -102,6 +111,8 @@ def _apply(e, env, params, noise, t):
             value = env[a.name]
             out = out + (params[w][value] if a.kind == "token" else anp.dot(value, params[w]))
         return out
+    if len(e.args) == 2:
+        return reference_binary_rules[e.op](env[e.args[0].name], env[e.args[1].name])
     mask = None if noise is None or e.op != "dropout" else noise[e.out.name][t]
     return reference_rules[e.op](env[e.args[0].name], dict(e.attrs), mask)
 

@@ -7,6 +7,10 @@ or the `str` name of a `let`.
     spec  := item*
     item  := Let(name, value) | Decl(role, name, Type) | Equation(target, width, expr)
     expr  := Name | Plus(operands) | Predict(expr) | Call(fn, args, expr) | MLP(layers, expr)
+           | BinOp(op, left, right) | Neg(expr) | Const(value)      op in '*', '+', '-'
+
+Values support Python's `*`, `+`, `-` (and `1 - z`, `-z`): the Python API spells the
+elementwise operators as Python's own (`Elementwise` below).
 """
 from __future__ import annotations
 
@@ -23,8 +27,57 @@ def _span():
     return field(default=None, compare=False, repr=False)
 
 
+def operand(value):
+    """A Python value as an expression: a number is a Const, a Decl or an Equation its name."""
+    if isinstance(value, bool):
+        raise TypeError(f"not a value of the algebra: {value!r}")
+    if isinstance(value, (int, float)):
+        return Const(value)
+    if isinstance(value, Decl):
+        return Name(value.name)
+    if isinstance(value, Equation):
+        return Name(value.target)
+    if isinstance(value, EXPRESSIONS):
+        return value
+    if isinstance(value, str):  # "h" * 2 would be Python's string repetition: never guess
+        raise TypeError(f"write name({value!r}) for a name beside * + -, not the string {value!r}")
+    raise TypeError(f"not a value of the algebra: {value!r}")
+
+
+class Elementwise:
+    """Python's `*`, `+`, `-` and unary `-` build the elementwise operators of the algebra."""
+
+    __slots__ = ()
+
+    def __mul__(self, other):
+        return BinOp("*", operand(self), operand(other))
+
+    def __rmul__(self, other):
+        return BinOp("*", operand(other), operand(self))
+
+    def __add__(self, other):
+        return BinOp("+", operand(self), operand(other))
+
+    def __radd__(self, other):
+        return BinOp("+", operand(other), operand(self))
+
+    def __sub__(self, other):
+        return BinOp("-", operand(self), operand(other))
+
+    def __rsub__(self, other):
+        return BinOp("-", operand(other), operand(self))
+
+    def __neg__(self):
+        return negate(operand(self))
+
+
+def negate(e):
+    """`-e`; the sign of a number is part of the number (`-2` is Const(-2), as parsed)."""
+    return Const(-e.value) if isinstance(e, Const) else Neg(e)
+
+
 @dataclass(frozen=True)
-class Name:
+class Name(Elementwise):
     """A value: an input, a state (`h` = previous step), `h'` (this step) or a bound name."""
 
     id: str
@@ -32,7 +85,7 @@ class Name:
 
 
 @dataclass(frozen=True)
-class Plus:
+class Plus(Elementwise):
     """`a ⊕ b ⊕ …`: the learned affine summary W_a a + W_b b + … + bias."""
 
     operands: tuple
@@ -40,7 +93,7 @@ class Plus:
 
 
 @dataclass(frozen=True)
-class Predict:
+class Predict(Elementwise):
     """`▷ e`: affine summary of e's operands to the output's width, then its link."""
 
     expr: object
@@ -48,12 +101,38 @@ class Predict:
 
 
 @dataclass(frozen=True)
-class Call:
+class Call(Elementwise):
     """`fn[args](expr)`, e.g. `tanh(e)`, `maxout[2](e)`, `lp[2, 3](e)`, `dropout[0.5](e)`."""
 
     fn: str
     args: tuple
     expr: object
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class BinOp(Elementwise):
+    """`left op right`, op in '*', '+', '-': elementwise on two values of equal width (no weights)."""
+
+    op: str
+    left: object
+    right: object
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Neg(Elementwise):
+    """`-e`: elementwise negation (of a value; `-2` is the number Const(-2))."""
+
+    expr: object
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True)
+class Const(Elementwise):
+    """A number in an expression (`1` in `1 - z`); it takes the width of the value it meets."""
+
+    value: Number
     span: Span | None = _span()
 
 
@@ -68,7 +147,7 @@ class Layer:
 
 
 @dataclass(frozen=True)
-class MLP:
+class MLP(Elementwise):
     """`MLP[layers](expr)`; `layers` None is plain `MLP(e)` = `MLP[tanh W, tanh](e)`."""
 
     layers: tuple | None
@@ -95,7 +174,7 @@ class Let:
 
 
 @dataclass(frozen=True)
-class Decl:
+class Decl(Elementwise):
     """`input x : binary[88]`, `output y : …`, `state h : H`; role in input/output/state."""
 
     role: str
@@ -105,7 +184,7 @@ class Decl:
 
 
 @dataclass(frozen=True)
-class Equation:
+class Equation(Elementwise):
     """`target [: width] = expr`; a state update has target `h'`."""
 
     target: str
@@ -133,3 +212,7 @@ class Spec:
     @property
     def equations(self):
         return tuple(i for i in self.items if isinstance(i, Equation))
+
+
+EXPRESSIONS = (Name, Plus, Predict, Call, MLP, BinOp, Neg, Const)
+ARITH_OPS = ("*", "+", "-")

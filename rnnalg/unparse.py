@@ -4,8 +4,9 @@
     unparse(spec, ascii=True)  -> the same with `<+>` for ⊕ and `|>` for ▷
 
 Canonical form: one item per line in source order; `real[N]` is written bare `N`;
-a Plus or Predict operand of a Plus is parenthesised (the only parentheses needed,
-since ▷ binds loosest and application is atomic).  Comments and layout are not kept.
+an operand is parenthesised only where the grammar needs it: ▷ binds loosest, then ⊕,
+then `+`/`-` (which do not mix with ⊕ unparenthesised), then `*`, then unary minus;
+`+`, `-`, `*` associate to the left.  Comments and layout are not kept.
 A spec that no text can express (a name that is not an identifier, an empty
 Plus or MLP layer list, a non-finite number) raises ValueError.
 """
@@ -87,6 +88,17 @@ class _Writer:
             return f"{self.predict} {self.operand(e.expr)}"  # ▷ (a ⊕ b), as the docs write it
         if isinstance(e, S.Call):
             return f"{check_ident(e.fn)}{self.args(e.args)}({self.expr(e.expr)})"
+        if isinstance(e, S.BinOp):
+            if e.op not in S.ARITH_OPS:
+                raise ValueError(f"unknown elementwise operator {e.op!r}")
+            level = _LEVEL[e.op]
+            left = self.wrap(e.left, lambda x: _level(x) < level)
+            right = self.wrap(e.right, lambda x: _level(x) <= level)
+            return f"{left} {e.op} {right}"
+        if isinstance(e, S.Neg):  # `-(2)`: a bare `-2` would read back as the number -2
+            return "-" + self.wrap(e.expr, lambda x: _level(x) < _LEVEL["neg"] or isinstance(x, S.Const))
+        if isinstance(e, S.Const):
+            return number(e.value)
         if isinstance(e, S.MLP):
             if e.layers is None:
                 return f"MLP({self.expr(e.expr)})"
@@ -97,8 +109,12 @@ class _Writer:
         raise ValueError(f"not an expression: {e!r}")
 
     def operand(self, e) -> str:
+        """An operand of ⊕ or ▷: parenthesised if it is a ⊕, a ▷, or a sum or difference."""
+        return self.wrap(e, lambda x: _level(x) <= _LEVEL["+"])
+
+    def wrap(self, e, needs_parens) -> str:
         text = self.expr(e)
-        return f"({text})" if isinstance(e, (S.Plus, S.Predict)) else text
+        return f"({text})" if needs_parens(e) else text
 
     def args(self, args) -> str:
         return f"[{', '.join(number(a) for a in args)}]" if args else ""
@@ -106,3 +122,19 @@ class _Writer:
     def layer(self, layer: S.Layer) -> str:
         width = "" if layer.width is None else f" {size(layer.width)}"
         return f"{check_ident(layer.fn)}{self.args(layer.args)}{width}"
+
+
+# binding strength, loosest first (a Const binds like an atom: `-2` is one number)
+_LEVEL = {"▷": 0, "⊕": 1, "+": 2, "-": 2, "*": 3, "neg": 4}
+
+
+def _level(e) -> int:
+    if isinstance(e, S.Predict):
+        return _LEVEL["▷"]
+    if isinstance(e, S.Plus):
+        return _LEVEL["⊕"]
+    if isinstance(e, S.BinOp):
+        return _LEVEL.get(e.op, 0)
+    if isinstance(e, S.Neg):
+        return _LEVEL["neg"]
+    return 5

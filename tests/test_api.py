@@ -5,8 +5,9 @@ import pytest
 
 import rnnalg
 from rnnalg import syntax as S
-from rnnalg.api import (MLP, Builder, binary, dropout, eq, fn, input, layer, let, lp, maxout,
-                        output, plus, predict, prime, real, relu, spec, state, tanh, token, update)
+from rnnalg.api import (MLP, Builder, binary, dropout, eq, fn, input, layer, let, lp, maxout, name,
+                        output, plus, predict, prime, real, relu, sigmoid, spec, state, tanh, token,
+                        update)
 from rnnalg.parser import load, parse
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -115,11 +116,56 @@ def srnn2(task):
     return b.spec()
 
 
+def lstm(task):
+    # gates: Python's * + - on the values the builder returns
+    b = Builder()
+    H, x, y = _head(b, task)
+    h = b.state("h", H)
+    c = b.state("c", H)
+    i = b.eq("i", sigmoid(plus(x, h)))
+    f = b.eq("f", sigmoid(plus(x, h) + 1))
+    o = b.eq("o", sigmoid(plus(x, h)))
+    g = b.eq("g", tanh(plus(x, h)))
+    c_t = b.update(c, f * c + i * g)
+    b.update(h, o * tanh(c_t))
+    b.eq(y, predict(prime(h)))
+    return b.spec()
+
+
+def gru(task):
+    b = Builder()
+    H, x, y = _head(b, task)
+    h = b.state("h", H)
+    z = b.eq("z", sigmoid(plus(x, h)))
+    r = b.eq("r", sigmoid(plus(x, h)))
+    n = b.eq("n", tanh(plus(x, r * h)))
+    h_t = b.update(h, (1 - z) * h + z * n)
+    b.eq(y, predict(h_t))
+    return b.spec()
+
+
+def dt_lstm(task):
+    b = Builder()
+    H, x, y = _head(b, task)
+    h = b.state("h", H)
+    c = b.state("c", H)
+    z = b.eq("z", tanh(plus(x, h)), width=H)
+    g = b.eq("g", tanh(plus(z, h)))
+    i = b.eq("i", sigmoid(plus(x, h)))
+    f = b.eq("f", sigmoid(plus(x, h) + 1))
+    o = b.eq("o", sigmoid(plus(x, h)))
+    c_t = b.update(c, f * c + i * g)
+    h_t = b.update(h, o * tanh(c_t))
+    b.eq(y, predict(h_t))
+    return b.spec()
+
+
 SPELLINGS = {name: (model, "music") for name, model in [
     ("rnn", rnn), ("deep_input", deep_input), ("dt", dt), ("dts", dts), ("do", do), ("dot", dot),
-    ("dots", dots), ("dots_star", dots_star), ("srnn2", srnn2)]}
+    ("dots", dots), ("dots_star", dots_star), ("srnn2", srnn2), ("lstm", lstm), ("gru", gru),
+    ("dt_lstm", dt_lstm)]}
 for _task in ("char", "word"):
-    for _model in (rnn, dts, dots, srnn2):
+    for _model in (rnn, dts, dots, srnn2, lstm):
         SPELLINGS[f"{_task}_{_model.__name__}"] = (_model, _task)
 
 
@@ -156,6 +202,20 @@ def test_expressions_one_by_one():
     assert predict(MLP(x, layers=[layer("tanh", 4)])) == parse("y = ▷ MLP[tanh 4](x)").equations[0].expr
 
 
+def test_elementwise_operators_and_numbers():
+    x, h, z = name("x"), name("h"), name("z")
+    text = lambda t: parse("a = " + t).equations[0].expr  # noqa: E731
+    assert x * h + z == text("x * h + z")
+    assert x - (h - z) == text("x - (h - z)") != x - h - z
+    assert 1 - z == text("1 - z") and 0.5 * h == text("0.5 * h") and h * -2 == text("h * -2")
+    assert plus(x, h) + 1 == text("(x ⊕ h) + 1")
+    assert plus(x, h * z) == text("x ⊕ h * z")
+    assert -h == text("-h") == S.Neg(h)
+    assert -S.Const(2) == text("-2") == S.Const(-2)
+    assert tanh(x) * state("h", 3) == text("tanh(x) * h")
+    assert eq("f", "x") * 2 == text("f * 2")
+
+
 def test_declarations_and_equations():
     assert let("H", 4) == S.Let("H", 4)
     assert state("h", "H") == state("h", real("H")) == S.Decl("state", "h", S.Type("real", "H"))
@@ -176,8 +236,12 @@ def test_declarations_and_equations():
     lambda: maxout[2](3, "x"),
     lambda: dropout(True, "x"),
     lambda: state("h", 2.5),
-    lambda: plus("x", 3),
+    lambda: plus("x", True),
     lambda: spec("x"),
+    lambda: name("x") * "h",
+    lambda: "h" - name("x"),
+    lambda: name("x") + None,
+    lambda: name("x") * True,
 ])
 def test_misuse_raises_value_or_type_error(misuse):
     with pytest.raises((ValueError, TypeError)):

@@ -37,11 +37,26 @@ def _rel(a, b):
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-12))
 
 
-@pytest.mark.parametrize("example", ["dots_star", "char_srnn2", "deep_input"])
+# every op: the examples, and a spec with the elementwise ops the examples do not use (sub, -h)
+ELEMENTWISE = """let H = 4
+input x : token[5]
+output y : real[3]
+state h : H
+g = sigmoid(x ⊕ h)
+u : H = MLP[tanh](x) - 0.5
+h' = g * h - (1 - g) * -tanh(u ⊕ h)
+y = ▷ ((h' - h) ⊕ x)
+"""
+
+
+@pytest.mark.parametrize("example", ["dots_star", "char_srnn2", "deep_input", "lstm", "gru", "elementwise"])
 def test_emitted_module_runs_alone_and_matches_the_reference(tmp_path, example, capsys):
     """The written module, with rnnalg, autograd and lark unimportable, against the autograd
     reference (float64) on its own parameters and dropout masks."""
     spec = ROOT / "examples" / f"{example}.rnn"
+    if example == "elementwise":
+        spec = tmp_path / "elementwise.rnn"
+        spec.write_text(ELEMENTWISE, encoding="utf-8")
     assert main(["compile", str(spec), "--set", "H=12", "-o", str(tmp_path / "model.py")]) == 0
     assert "wrote" in capsys.readouterr().err
     program = rnnalg.load_program(spec, {"H": 12})

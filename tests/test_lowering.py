@@ -58,6 +58,16 @@ OP_SPECS = {
     "deep-input": "u : 4 = MLP[relu 4, sigmoid](x)\nh' = tanh(u ⊕ h)\ny = ▷ h'",
     "prev-state-in-post": "h' = tanh(x ⊕ h)\ny = ▷ (h' ⊕ h ⊕ x)",
     "deep-output-maxout": "h' = tanh(x ⊕ h)\ny = ▷ MLP[maxout[2] 4, tanh 3](h')",
+    # elementwise ops (gates) in every phase, with numbers, on pre values and states
+    "mul-scan": "h' = sigmoid(x ⊕ h) * tanh(x ⊕ h)\ny = ▷ h'",
+    "gru": "z = sigmoid(x ⊕ h)\nr = sigmoid(x ⊕ h)\nh' = (1 - z) * h + z * tanh(x ⊕ r * h)\ny = ▷ h'",
+    "sub-neg-shift": "h' = tanh((x ⊕ h) + 1) - 0.5 * h - -sigmoid(x ⊕ h)\ny = ▷ h'",
+    "state-times-state": "h' = tanh(x ⊕ h) * h * h - h\ny = ▷ h'",
+    "elementwise-pre": "u : 6 = MLP[tanh](x) * MLP[sigmoid](x) + 1\nh' = tanh(u ⊕ h)\ny = ▷ h'",
+    "pre-times-state": "u : 6 = MLP[sigmoid](x)\nh' = u * h + (1 - u) * tanh(x ⊕ h)\ny = ▷ h'",
+    "elementwise-post": "h' = tanh(x ⊕ h)\no : 5 = tanh(h' ⊕ x) * sigmoid(h' ⊕ x) - 1\ny = ▷ (o ⊕ x)",
+    "post-reads-prev-state": "h' = tanh(x ⊕ h)\no = h' * h + h\ny = ▷ (o ⊕ x)",
+    "mul-dropout": "h' = dropout[0.3](tanh(x ⊕ h)) * sigmoid(x ⊕ h)\ny = ▷ h'",
 }
 KINDS = [("binary[5]", "binary[5]"), ("token[7]", "token[7]"), ("real[4]", "real[3]")]
 
@@ -84,19 +94,22 @@ def _model_and_batch(path="examples/dots.rnn", T=7, B=3, dtype=np.float64, mask=
     return model, model.init_params(rng, "gaussian", 0.3), random_batch(program, T, B, rng, mask)
 
 
-def test_padded_steps_keep_the_state_and_add_no_loss():
-    model, params, batch = _model_and_batch()
+@pytest.mark.parametrize("path", ["examples/dots.rnn", "examples/lstm.rnn"])
+def test_padded_steps_keep_the_state_and_add_no_loss(path):
+    model, params, batch = _model_and_batch(path)
     nll, count, final = model.evaluate(params, batch)
     lengths = batch["mask"].sum(0).astype(int)
     assert count == lengths.sum()
     for b, n in enumerate(lengths):  # each sequence run alone, unpadded, to its own length
         alone = {k: v[:n, b:b + 1] for k, v in batch.items() if k != "mask"}
         _, _, final_b = model.evaluate(params, alone)
-        np.testing.assert_allclose(final_b["h"][0], final["h"][b], rtol=1e-12)
+        for name in final:
+            np.testing.assert_allclose(final_b[name][0], final[name][b], rtol=1e-12)
 
 
-def test_carried_state_splits_a_sequence_exactly():
-    model, params, batch = _model_and_batch(mask=False)
+@pytest.mark.parametrize("path", ["examples/dots.rnn", "examples/lstm.rnn"])
+def test_carried_state_splits_a_sequence_exactly(path):
+    model, params, batch = _model_and_batch(path, mask=False)
     whole, count, final = model.evaluate(params, batch)
     first = {k: v[:3] for k, v in batch.items()}
     second = {k: v[3:] for k, v in batch.items()}
@@ -104,7 +117,8 @@ def test_carried_state_splits_a_sequence_exactly():
     nll2, c2, end = model.evaluate(params, second, mid)
     assert c1 + c2 == count
     np.testing.assert_allclose(nll1 + nll2, whole, rtol=1e-12)
-    np.testing.assert_allclose(end["h"], final["h"], rtol=1e-12)
+    for name in final:
+        np.testing.assert_allclose(end[name], final[name], rtol=1e-12)
 
 
 def test_float32_by_default_and_close_to_float64():

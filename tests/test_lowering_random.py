@@ -1,5 +1,5 @@
 """Hypothesis: random valid specs (stacked states, deep transitions, pre and post values,
-every op and input kind) compile to gradients equal to the autograd reference."""
+gated updates, every op and input kind) compile to gradients equal to the autograd reference."""
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -10,6 +10,9 @@ FUNCTIONS = [
     lambda a: f"tanh({a})", lambda a: f"sigmoid({a})", lambda a: f"relu({a})", lambda a: f"linear({a})",
     lambda a: f"maxout[2]({a})", lambda a: f"lp[2, 2]({a})", lambda a: f"lp[3, 3]({a})",
     lambda a: f"dropout[0.25](tanh({a}))", lambda a: f"MLP[tanh 3, sigmoid]({a})", lambda a: f"MLP({a})",
+    # elementwise: mul, add, sub, and numbers (scale, shift); the two affines share their operands
+    lambda a: f"sigmoid({a}) * tanh({a})", lambda a: f"tanh(({a}) + 1) - 0.5 * relu({a})",
+    lambda a: f"1 - -sigmoid({a}) * 2",
 ]
 
 
@@ -40,7 +43,12 @@ def random_specs(draw):
         if draw(st.booleans()):  # a deep transition layer
             lines.append(f"z{i} : {draw(st.integers(2, 4))} = {summary()}")
             known.append(f"z{i}")
-        lines.append(f"{s}' = {summary([f'z{i}'] if f'z{i}' in known else [])}")
+        extra = [f"z{i}"] if f"z{i}" in known else []
+        if draw(st.booleans()):  # a gated update: a gate mixes the state and a candidate
+            lines.append(f"g{i} = sigmoid({' ⊕ '.join(sorted(set(known) | set(extra)))})")
+            lines.append(f"{s}' = g{i} * {s} + (1 - g{i}) * {summary(extra)}")
+        else:
+            lines.append(f"{s}' = {summary(extra)}")
         known.append(f"{s}'")
     if draw(st.booleans()):  # a post value: a deep output layer
         lines.append(f"o : {draw(st.integers(2, 4))} = {summary()}")

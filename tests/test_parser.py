@@ -12,6 +12,7 @@ EXAMPLE_FILES = sorted(EXAMPLES.glob("*.rnn"))
 EXPECTED_EXAMPLES = {
     "rnn", "deep_input", "dt", "dts", "do", "dot", "dots", "dots_star", "srnn2",
     "char_rnn", "char_dts", "char_dots", "char_srnn2", "word_rnn", "word_dts", "word_dots", "word_srnn2",
+    "lstm", "gru", "dt_lstm", "char_lstm", "word_lstm",
 }
 
 DOTS = """\
@@ -236,3 +237,37 @@ def test_load_strips_a_byte_order_mark(tmp_path):
     path = tmp_path / "bom.rnn"
     path.write_bytes(b"\xef\xbb\xbf" + DOTS.encode("utf-8"))
     assert load(path) == parse(DOTS)
+
+
+def test_elementwise_precedence_and_associativity():
+    e = lambda t: parse("a = " + t).equations[0].expr  # noqa: E731
+    x, h, r = n("x"), n("h"), n("r")
+    assert e("x ⊕ r * h") == S.Plus((x, S.BinOp("*", r, h)))
+    assert e("x * h + r") == S.BinOp("+", S.BinOp("*", x, h), r)
+    assert e("x + h * r") == S.BinOp("+", x, S.BinOp("*", h, r))
+    assert e("x - h - r") == S.BinOp("-", S.BinOp("-", x, h), r)
+    assert e("x * h * r") == S.BinOp("*", S.BinOp("*", x, h), r)
+    assert e("(x ⊕ h) + 1") == S.BinOp("+", S.Plus((x, h)), S.Const(1))
+    assert e("x ⊕ (h - 1)") == S.Plus((x, S.BinOp("-", h, S.Const(1))))
+    assert e("▷ h * 2") == S.Predict(S.BinOp("*", h, S.Const(2)))
+    assert e("tanh(x) * -h") == S.BinOp("*", S.Call("tanh", (), x), S.Neg(h))
+    assert e("--h") == S.Neg(S.Neg(h))
+
+
+def test_the_sign_is_grammar_so_spacing_never_changes_the_meaning():
+    e = lambda t: parse("a = " + t).equations[0].expr  # noqa: E731
+    assert e("h-1") == e("h - 1") == e("h -1") == S.BinOp("-", n("h"), S.Const(1))
+    assert e("h-1e-3") == S.BinOp("-", n("h"), S.Const(0.001))
+    assert e("-2") == S.Const(-2) and e("- 2.5") == S.Const(-2.5)
+    assert e("-(2)") == S.Neg(S.Const(2))  # written with parentheses: kept apart
+    assert e("1 - -2 * h") == S.BinOp("-", S.Const(1), S.BinOp("*", S.Const(-2), n("h")))
+    spec = parse("let A = -3\ninput x : real[- 2]\ny = maxout[-2](x)")
+    assert spec.lets[0].value == -3 and spec.decls[0].type.size == -2
+    assert spec.equations[0].expr.args == (-2,)
+
+
+def test_spans_of_elementwise_records():
+    eq = parse("c' = f * c + 1").equations[0]
+    assert (eq.expr.span.col, eq.expr.span.end_col) == (6, 15)
+    assert (eq.expr.left.span.col, eq.expr.left.span.end_col) == (6, 11)
+    assert (eq.expr.right.span.col, eq.expr.right.span.end_col) == (14, 15)

@@ -20,7 +20,15 @@ CASES = [
     ("unopened parenthesis", "y = ▷ h')", 9, 10, "')' has no matching '('"),
     ("mismatched brackets", "h' = maxout[2)(x)", 14, 15, "')' closes the '[' opened at 3:12"),
     ("unknown character", "h' = tanh(x @ h)", 13, 14, "unknown character '@'"),
-    ("plus written +", "h' = tanh(x + h)", 13, 14, "write ⊕ or <+>"),
+    ("plus written <+ ", "h' = tanh(x <+ h)", 13, 14, "write ⊕ or <+>"),
+    ("⊕ then + unparenthesised", "h' = x ⊕ h + 1", 12, 13,
+     "'⊕' and '+' do not mix without parentheses: write (x ⊕ h) + 1 or x ⊕ (h + 1)"),
+    ("+ then ⊕ unparenthesised", "h' = x - h <+> z", 8, 9,
+     "'⊕' and '-' do not mix without parentheses: write x - (h <+> z) or (x - h) <+> z"),
+    ("⊕ on both sides of a sum", "h' = a ⊕ b - c * d + e ⊕ f", 12, 13,
+     "write (a ⊕ b) - c * d + (e ⊕ f) or a ⊕ (b - c * d + e) ⊕ f"),
+    ("readings keep inner parentheses", "h' = tanh((a ⊕ b) ⊕ c + 1)", 23, 24,
+     "write ((a ⊕ b) ⊕ c) + 1 or (a ⊕ b) ⊕ (c + 1)"),
     ("prime written apart", "h ' = x", 3, 4, "a prime follows its name directly"),
     ("primed name in a declaration", "state h' : H", 7, 9, "h' is the state's next value"),
     ("missing type", "state h", 8, 9, "a declaration needs a type"),
@@ -28,7 +36,8 @@ CASES = [
     ("missing colon", "state h H", 9, 10, "a declaration needs a type"),
     ("missing role", "h : real[4]", 9, 10, "a declaration starts with its role"),
     ("predict inside plus", "y = x ⊕ ▷ h", 9, 10, "'▷' starts an expression"),
-    ("generic: number instead of expression", "y = 3", 5, 6, "unexpected number 3; expected an expression"),
+    ("generic: operator instead of expression", "y = * x", 5, 6, "unexpected '*'; expected an expression"),
+    ("generic: doubled operator", "y = x ++ h", 8, 9, "unexpected '+'; expected an expression"),
     ("generic: empty arguments", "y = lp[](x)", 8, 9, "unexpected ']'; expected a number"),
     ("generic: missing let value", "let K =", 8, 9, "unexpected end of line; expected a number"),
 ]
@@ -53,6 +62,14 @@ def test_error_on_last_line_without_newline():
         parse("h' = tanh(x ⊕", "e.rnn")
     d = info.value.first
     assert (d.span.line, d.span.col) == (1, 10) and "never closed" in d.message
+
+
+def test_readings_of_a_mixed_sum_span_lines_and_drop_comments():
+    with pytest.raises(SpecError) as info:
+        parse("h' = tanh(x ⊕   # the input\n  h -\n 1)\n", "e.rnn")
+    d = info.value.first
+    assert (d.span.line, d.span.col) == (2, 5)
+    assert "write (x ⊕ h) - 1 or x ⊕ (h - 1)" in d.message
 
 
 def test_every_example_of_a_mistake_is_a_mistake():

@@ -22,12 +22,14 @@ numbers = st.integers(-10**6, 10**6) | st.floats(allow_nan=False, allow_infinity
 args = st.lists(numbers, max_size=3).map(tuple)
 layers = st.builds(S.Layer, idents, args, st.none() | sizes)
 exprs = st.recursive(
-    names.map(S.Name),
+    names.map(S.Name) | numbers.map(S.Const),
     lambda child: st.one_of(
         st.lists(child, min_size=2, max_size=4).map(lambda ops: S.Plus(tuple(ops))),
         child.map(S.Predict),
         st.builds(S.Call, idents, args, child),
         st.builds(S.MLP, st.none() | st.lists(layers, min_size=1, max_size=3).map(tuple), child),
+        st.builds(S.BinOp, st.sampled_from(S.ARITH_OPS), child, child),
+        child.map(S.Neg),
     ),
     max_leaves=10,
 )
@@ -53,7 +55,7 @@ def test_unparse_then_parse_gives_the_same_spec(spec, ascii):
 TOKENS = ["let", "input", "output", "state", "MLP", "real", "binary", "token", "x", "h", "h'", "y",
           "z", "H", "tanh", "maxout", "lp", "dropout", "⊕", "<+>", "▷", "|>", "(", ")", "[", "]", ",",
           ":", "=", "'", "0", "2", "0.5", "-1", "1e3", "400", "#", "\n", "\n", " ", "\t", "@", "+",
-          "<", "|", ">", "\r", "\x00", "é", "\ufeff", "1e999", "9" * 30]
+          "<", "|", ">", "*", "-", "- ", "\r", "\x00", "é", "\ufeff", "1e999", "9" * 30]
 
 
 def _parses_or_spec_error(text):

@@ -5,12 +5,20 @@ Naming (the lowering relies on it):
   `z : N = a ⊕ b` with no function binds the affine to `z` itself;
 * MLP layer i (1-based) of target t is `t.i.a` (affine) then `t.i`; the last layer is t;
 * the predict affine of output y is `y.a` (deep-output layers `y.1.a`, `y.1`, …);
+* the first ⊕ that is an operand of `*`, `+`, `-` in the equation of t is `t.a` at site t
+  when t has no affine of its own (`f = sigmoid((x ⊕ h) + 1)` owns f.W_x, f.W_h, f.b);
 * other unnamed intermediates are `<target>.<n>`, n the first free counter;
 * the affine at site s owns `s.W_<operand>` per operand, then `s.b`.
 
 Widths flow down from the context (the bound name's `: N`, the state's width, an MLP
 layer's width) and up from the names read; a group function `maxout[k]`/`lp[p, k]` needs
 k × n units at its argument to give n.  A layer width is the width after its function.
+An unannotated name whose width only its uses fix (`i` in `c' = f * c + i * g`) gets it
+from `checking/widths.py`.
+
+Elementwise operators: `a * b`, `a + b`, `a - b` of two values are the ops mul, add, sub
+(equal widths); with a number c on one side they are `scale[c]` (c·a) and `shift[c]`
+(a + c), `c - a` is `shift[c](scale[-1](a))` and `-a` is `scale[-1](a)`.
 """
 from __future__ import annotations
 
@@ -19,6 +27,9 @@ from ..ir import Eqn, Head, Param, Var
 from .diagnostics import Diagnostics, Poison
 from .functions import function_attrs, group_factor
 from .scope import Scope, flatten
+from .widths import constant_value, is_elementwise, up
+
+ELEMENTWISE_OPS = {"*": "mul", "+": "add", "-": "sub"}
 
 DEFAULT_LAYERS = (syntax.Layer("tanh"), syntax.Layer("tanh"))  # plain MLP(e): MLP[tanh W, tanh]
 
@@ -33,6 +44,7 @@ class Builder:
         self.used = set(self.env) | {n + "'" for n in scope.states} | set(scope.outputs)
         self.eqns: list[Eqn] = []
         self.params: dict[str, Param] = {}
+        self.inferred: dict = {}  # name -> (width, Equation whose use fixed it): checking/widths.py
 
     # --- one equation per role -------------------------------------------------------------
 
@@ -51,8 +63,13 @@ class Builder:
     def let(self, eq: syntax.Equation) -> Var:
         """`z [: N] = e`: an intermediate value."""
         want = None if eq.width is None else self._size(eq.width, eq.span, f"the width of {eq.target}")
+        why = f"{eq.target} : {want}"
+        if want is None and eq.target in self.inferred:
+            want, user = self.inferred[eq.target]
+            where = f" at line {user.span.line}" if user.span is not None else ""
+            why = f"{eq.target} has width {want} from its use in {user.target}{where}"
         self.used.add(eq.target)
-        var = self.bind(eq.expr, eq.target, want, f"{eq.target} : {want}")
+        var = self.bind(eq.expr, eq.target, want, why)
         self.env[var.name] = var
         return var
 
@@ -65,6 +82,7 @@ class Builder:
                 raise self.diags.fail("width-mismatch", f"{y.name} : {w} conflicts with output "
                                       f"{y.name} : {y.kind}[{y.width}]", eq.span)
         e = eq.expr.expr
+        self.used.add(f"{y.name}.a")  # reserved for the logits (and site y for their weights)
         if isinstance(e, syntax.MLP):
             layers = e.layers if e.layers is not None else DEFAULT_LAYERS
             operands = [self.mlp(e, y.name, f"{y.name}.{len(layers)}", None, "")]
@@ -88,6 +106,8 @@ class Builder:
             return self.call(e, out, want, why)
         if isinstance(e, syntax.MLP):
             return self.mlp(e, out, out, want, why)
+        if is_elementwise(e):
+            return self.elementwise(e, out, want, why)
         raise self.diags.fail("predict-non-output", "▷ cannot be nested inside an expression", e.span)
 
     def value(self, e, want, why: str, token_ok: bool = False) -> Var:
@@ -161,6 +181,54 @@ class Builder:
             args = [self._emit(Var(name, width), layer.fn, (a,), attrs=attrs, span=span)]
         return args[0]
 
+    def elementwise(self, e, out: str, want, why: str) -> Var:
+        """`a * b`, `a + b`, `a - b`, `-a`, and the forms with a number on one side."""
+        if constant_value(e) is not None:  # scope._walk reports it; never built
+            raise Poison("lone-constant")
+        if isinstance(e, syntax.Neg):
+            a = self.value(e.expr, want, why)
+            return self._emit(Var(out, a.width), "scale", (a,), attrs=(("c", -1.0),), span=e.span)
+        left, right = constant_value(e.left), constant_value(e.right)
+        if left is not None or right is not None:
+            return self._with_constant(e, left, right, out, want, why)
+        widths = [up(side, self._width_of, self._size_or_none) for side in (e.left, e.right)]
+        if None not in widths and widths[0] != widths[1]:
+            raise self.diags.fail("width-mismatch", _mismatch(e, widths), e.span)
+        width = want if want is not None else widths[0] or widths[1]
+        side_why = why if want is not None else f"the other side of '{e.op}'"
+        left = self.side(e.left, width, side_why)  # width None: the left side's own width
+        width = left.width
+        args = (left, self.side(e.right, width, side_why))
+        return self._emit(Var(out, width), ELEMENTWISE_OPS[e.op], args, span=e.span)
+
+    def side(self, e, want, why: str) -> Var:
+        """An operand of an elementwise op; the first ⊕ among them is `t.a` at site t (target t)."""
+        if isinstance(e, syntax.Plus) and want is not None and f"{self.target}.a" not in self.used:
+            self.used.add(f"{self.target}.a")
+            return self.affine([self.operand(op) for op in flatten(e)], f"{self.target}.a", self.target,
+                               want, e.span)
+        return self.value(e, want, why)
+
+    def _with_constant(self, e, left, right, out, want, why) -> Var:
+        """`c * a`, `a * c`, `c + a`, `a + c`, `a - c` (one op), `c - a` (two)."""
+        c = left if left is not None else right
+        a = self.side(e.right if left is not None else e.left, want, why)
+        if e.op == "*":
+            return self._emit(Var(out, a.width), "scale", (a,), attrs=(("c", float(c)),), span=e.span)
+        if e.op == "-" and left is not None:  # c - a = (-a) + c
+            a = self._emit(Var(self._fresh(), a.width), "scale", (a,), attrs=(("c", -1.0),), span=e.span)
+        shift = -c if e.op == "-" and right is not None else c
+        return self._emit(Var(out, a.width), "shift", (a,), attrs=(("c", float(shift)),), span=e.span)
+
+    def _width_of(self, name: str):
+        var = self.env.get(name)
+        return None if var is None or var.kind == "token" else var.width
+
+    def _size_or_none(self, size):
+        if not isinstance(size, str):
+            return size
+        return self.scope.sizes.values.get(size)
+
     def affine(self, args: list, out: str, site: str, width: int, span) -> Var:
         """`out = Σ_i args[i] @ site.W_<arg i> + site.b`; a token arg reads embedding rows."""
         params = []
@@ -204,6 +272,19 @@ class Builder:
                                f"{out}): {hint}", e.span)
 
     target = "?"  # the equation being built; set by the checker before each equation
+
+
+def _mismatch(e: syntax.BinOp, widths: list) -> str:
+    """Both sides of an elementwise operator and their widths; `x + h` suggests `x ⊕ h`."""
+    sides = [f"'{side.id}' has width {w}" if isinstance(side, syntax.Name) else f"the {where} side has width {w}"
+             for side, w, where in zip((e.left, e.right), widths, ("left", "right"))]
+    message = f"width mismatch in '{e.op}': {sides[0]} and {sides[1]}; '{e.op}' needs two values of one width"
+    if e.op == "+":
+        both = (f"{e.left.id} ⊕ {e.right.id}" if all(isinstance(x, syntax.Name) for x in (e.left, e.right))
+                else "a ⊕ b")
+        message += (f" (did you mean {both}, the learned affine summary of both? '+' adds two values "
+                    "elementwise)")
+    return message
 
 
 def _signature(fn: str, attrs: tuple) -> str:

@@ -15,6 +15,12 @@ from ..ir import KINDS, Var
 from .diagnostics import Diagnostics, Poison
 from .functions import FUNCTIONS, ArgumentError, function_attrs, unknown_function_message
 from .order import dependency_order
+from .widths import constant_value
+
+LONE_CONSTANT = ("a number alone is not a value: it takes the width of the value it meets, "
+                 "as in 1 - z or 0.5 * h")
+CONSTANT_OPERAND = ("a number cannot be an operand of ⊕ (the affine summary has its own bias); "
+                    "to add a constant, write (x ⊕ h) + 1")
 
 ROLES = ("input", "output", "state")
 
@@ -214,6 +220,9 @@ def _walk(e, reads: list, scope: Scope, diags: Diagnostics) -> None:
     elif isinstance(e, syntax.Plus):
         seen = set()
         for op in flatten(e):
+            if constant_value(op) is not None:
+                diags.error("lone-constant", CONSTANT_OPERAND, op.span or e.span)
+                continue
             if isinstance(op, syntax.Name):
                 if op.id in seen:
                     diags.error("duplicate-operand", f"'{op.id}' appears twice in one ⊕; each operand "
@@ -233,6 +242,16 @@ def _walk(e, reads: list, scope: Scope, diags: Diagnostics) -> None:
                     scope.sizes.resolve(layer.width, layer.span or e.span, diags, "a layer width")
                 except Poison:
                     pass
+        _walk(e.expr, reads, scope, diags)
+    elif constant_value(e) is not None:  # in the place of a value: an equation, f(1), MLP(1), ▷ 1
+        diags.error("lone-constant", LONE_CONSTANT, e.span)
+    elif isinstance(e, syntax.BinOp):
+        if e.op not in syntax.ARITH_OPS:
+            diags.error("bad-type", f"unknown elementwise operator {e.op!r} (use *, + or -)", e.span)
+        for side in (e.left, e.right):
+            if constant_value(side) is None:  # a number beside a value takes its width
+                _walk(side, reads, scope, diags)
+    elif isinstance(e, syntax.Neg):
         _walk(e.expr, reads, scope, diags)
     elif isinstance(e, syntax.Predict):
         diags.error("predict-non-output", "▷ cannot be nested inside an expression; it binds an "

@@ -10,9 +10,10 @@
 """
 from __future__ import annotations
 
-from .rules import deriv_rules, vjp_rules
+from .rules import deriv_rules, vjp_b_rules, vjp_rules
 
 INDENT = "    "
+VJP_TABLES = (vjp_rules, vjp_b_rules)  # d loss / d (first, second) argument of a non-affine op
 
 
 class Lines(list):
@@ -80,10 +81,11 @@ class BackwardEmitter:
             out.add(f"grads[{e.params[-1]!r}] = {grad}.sum(axis=(0, 1))")
             out.bound.add(f"grads[{e.params[-1]!r}]")
         else:
-            target = self._grad_target(e.args[0].name, in_scan)
-            if target:
-                site = self.site(e, self.stacked(e.args[0].name), self.stacked(e.out.name), grad)
-                out.contribute(target, vjp_rules[e.op](site))
+            site = self.args_site(e, self.stacked, self.stacked(e.out.name), grad)
+            for a, rules in zip(e.args, VJP_TABLES):
+                target = self._grad_target(a.name, in_scan)
+                if target:
+                    out.contribute(target, rules[e.op](site))
 
     def _backward_scan(self, out: Lines):
         p, prog = self.p, self.program
@@ -158,25 +160,27 @@ class BackwardEmitter:
                     for a, w in args:
                         step.contribute(self.g(a.name), f"{grad} @ {self.w(w)}.T", 2)
                 continue
-            a = e.args[0].name
-            if e.op in deriv_rules:
-                contribution = f"{grad} * {self.deriv(e.out.name)}[t]"
-            else:
-                contribution = vjp_rules[e.op](self.site(e, self.at_step(a), self.at_step(e.out.name), grad, step=True))
-            if self.p.is_stateful(a):
-                producer = self.p.producer_op(a)
-                sole = (producer == "affine" and readers.get(a) == 1 and self.g(a) not in step.bound
-                        and self.gpost(a) not in out.bound and e.op in deriv_rules)
-                if sole:  # d loss / d a_t goes straight into its row of G
-                    step.add(f"np.multiply({grad}, {self.deriv(e.out.name)}[t], out={self.G(a)}[t])", 2)
-                    step.add(f"{self.g(a)} = {self.G(a)}[t]", 2)
-                    step.bound.add(self.g(a))
-                    written.add(a)
+            site = self.args_site(e, self.at_step, self.at_step(e.out.name), grad, step=True)
+            for arg, rules in zip(e.args, VJP_TABLES):
+                a = arg.name
+                if e.op in deriv_rules:
+                    contribution = f"{grad} * {self.deriv(e.out.name)}[t]"
                 else:
-                    step.contribute(self.g(a), contribution, 2)
-            elif a in p.needs_grad:  # a pre value read inside the scan: its grads per step
-                step.contribute(f"{self.gscan(a)}[t]", contribution, 2, in_place=True)
-                from_scan.add(a)
+                    contribution = rules[e.op](site)
+                if self.p.is_stateful(a):
+                    producer = self.p.producer_op(a)
+                    sole = (producer == "affine" and readers.get(a) == 1 and self.g(a) not in step.bound
+                            and self.gpost(a) not in out.bound and e.op in deriv_rules)
+                    if sole:  # d loss / d a_t goes straight into its row of G
+                        step.add(f"np.multiply({grad}, {self.deriv(e.out.name)}[t], out={self.G(a)}[t])", 2)
+                        step.add(f"{self.g(a)} = {self.G(a)}[t]", 2)
+                        step.bound.add(self.g(a))
+                        written.add(a)
+                    else:
+                        step.contribute(self.g(a), contribution, 2)
+                elif a in p.needs_grad:  # a pre value read inside the scan: its grads per step
+                    step.contribute(f"{self.gscan(a)}[t]", contribution, 2, in_place=True)
+                    from_scan.add(a)
         for s in prog.states:
             g_prev = self.g(s.prev.name)
             step.add(f"{self.carry(s.prev.name)} = {g_prev if g_prev in step.bound else self.zero(s)}", 2)

@@ -79,10 +79,16 @@ class Emitter(BackwardEmitter):
             return f"{self.buf(self.p.next_of[name].prev.name)}[t + 1]"
         return f"{self.S(name)}[t]" if name in self.p.stored else None
 
-    def site(self, e, a, out, g="", step=False):
+    def site(self, e, a, out, g="", step=False, b=""):
         attrs = dict(e.attrs)
         mask_var = self.D(e.out.name)
-        return Site(a=a, out=out, g=g, attrs=attrs, mask_var=mask_var, mask=f"{mask_var}[t]" if step else mask_var)
+        return Site(a=a, b=b, out=out, g=g, attrs=attrs, mask_var=mask_var,
+                    mask=f"{mask_var}[t]" if step else mask_var)
+
+    def args_site(self, e, value_of, out="", g="", step=False):
+        """The Site of a non-affine eqn whose arguments' values are `value_of(name)`."""
+        values = [value_of(a.name) for a in e.args] + [""]
+        return self.site(e, values[0], out, g, step, b=values[1])
 
     def pre_part(self, e):
         """The affine's input terms plus bias (an array name), or just the bias."""
@@ -110,7 +116,7 @@ class Emitter(BackwardEmitter):
                 target = self.v(e.out.name) if p.category[e.out.name] == "pre" else self.P(e.out.name)
                 out.add(f"{target} = {' + '.join(terms)}")
             elif p.category[e.out.name] == "pre":
-                out.add(f"{self.v(e.out.name)} = {forward_rules[e.op](self.site(e, self.v(e.args[0].name), ''))}")
+                out.add(f"{self.v(e.out.name)} = {forward_rules[e.op](self.args_site(e, self.v))}")
         if prog.states:
             self._forward_scan(out)
         out.add("# -- post: reads the states, feeds none back; all steps at once")
@@ -119,7 +125,7 @@ class Emitter(BackwardEmitter):
                 terms = [self.pre_part(e)] + [f"_mm({self.stacked(a.name)}, {self.w(w)})" for a, w in p.state_args(e)]
                 out.add(f"{self.v(e.out.name)} = {' + '.join(terms)}")
             else:
-                out.add(f"{self.v(e.out.name)} = {forward_rules[e.op](self.site(e, self.stacked(e.args[0].name), ''))}")
+                out.add(f"{self.v(e.out.name)} = {forward_rules[e.op](self.args_site(e, self.stacked))}")
 
     def _input_term(self, a, w):
         return f"{self.w(w)}[{self.v(a.name)}]" if a.kind == "token" else f"_mm({self.v(a.name)}, {self.w(w)})"
@@ -169,9 +175,9 @@ class Emitter(BackwardEmitter):
                 if dst:
                     out.add(f"{dst} = {self.v(name)}", 2)
             elif dst and e.op in into_rules:
-                out.add(into_rules[e.op](self.site(e, self.step_value(e.args[0].name), dst, step=True)), 2)
+                out.add(into_rules[e.op](self.args_site(e, self.step_value, dst, step=True)), 2)
             else:
-                expr = forward_rules[e.op](self.site(e, self.step_value(e.args[0].name), "", step=True))
+                expr = forward_rules[e.op](self.args_site(e, self.step_value, step=True))
                 out.add(f"{dst or self.v(name)} = {expr}", 2)
             if dst:  # from here on the var is a view of its buffer row
                 out.add(f"{self.v(name)} = {dst}", 2)

@@ -73,8 +73,9 @@ class Plan:
                 saved = saved_rules[e.op]
                 if "out" in saved:
                     stored.add(e.out.name)
-                if "a" in saved and self.category[e.args[0].name] == "scan":
-                    stored.add(e.args[0].name)
+                for key, arg in zip(("a", "b"), e.args):  # the arguments the VJP reads
+                    if key in saved and self.category[arg.name] == "scan":
+                        stored.add(arg.name)
         return stored
 
     def _needs_grad(self):

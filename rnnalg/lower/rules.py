@@ -4,7 +4,8 @@ Each rule returns Python source text; the names it receives are already valid
 identifiers.  A `Site` carries the names one op application reads and writes:
 
     a      — the argument             out  — the result
-    g      — d loss / d out           attrs — static arguments (k, p, rate)
+    b      — the second argument of a two-argument op (mul, add, sub)
+    g      — d loss / d out           attrs — static arguments (k, p, rate, c)
     mask   — the dropout mask for this position, `mask_var` the whole mask (None in eval)
 
 `affine` is not in these tables: it is the structural op the planner splits across
@@ -29,6 +30,7 @@ class RuleTable(dict):
 @dataclass(frozen=True)
 class Site:
     a: str = ""
+    b: str = ""
     out: str = ""
     g: str = ""
     mask: str = ""
@@ -45,6 +47,11 @@ forward_rules = RuleTable("forward_rules", {
     "maxout": lambda s: f"_group_max({s.a}, {s.attrs['k']})",
     "lp": lambda s: f"_lp({s.a}, {s.attrs['p']!r}, {s.attrs['k']})",
     "dropout": lambda s: f"{s.a} if {s.mask_var} is None else {s.a} * {s.mask}",
+    "mul": lambda s: f"{s.a} * {s.b}",
+    "add": lambda s: f"{s.a} + {s.b}",
+    "sub": lambda s: f"{s.a} - {s.b}",
+    "scale": lambda s: f"{s.attrs['c']!r} * {s.a}",
+    "shift": lambda s: f"{s.a} + {s.attrs['c']!r}",
 })
 
 # d loss / d a, given g = d loss / d out
@@ -56,12 +63,26 @@ vjp_rules = RuleTable("vjp_rules", {
     "maxout": lambda s: f"_maxout_grad({s.a}, {s.g}, {s.attrs['k']})",
     "lp": lambda s: f"_lp_grad({s.a}, {s.g}, {s.attrs['p']!r}, {s.attrs['k']})",
     "dropout": lambda s: f"{s.g} if {s.mask_var} is None else {s.g} * {s.mask}",
+    "mul": lambda s: f"{s.g} * {s.b}",
+    "add": lambda s: s.g,
+    "sub": lambda s: s.g,
+    "scale": lambda s: f"{s.attrs['c']!r} * {s.g}",
+    "shift": lambda s: s.g,
+})
+
+# d loss / d b, the second argument of a two-argument op, given g = d loss / d out
+vjp_b_rules = RuleTable("vjp_b_rules", {
+    "mul": lambda s: f"{s.g} * {s.a}",
+    "add": lambda s: s.g,
+    "sub": lambda s: f"-{s.g}",
 })
 
 # out = f(a) written straight into a buffer row `s.out` (a view), saving a temporary and a copy
 into_rules = RuleTable("into_rules", {
     "tanh": lambda s: f"np.tanh({s.a}, out={s.out})",
     "relu": lambda s: f"np.maximum({s.a}, 0, out={s.out})",
+    "mul": lambda s: f"np.multiply({s.a}, {s.b}, out={s.out})",
+    "add": lambda s: f"np.add({s.a}, {s.b}, out={s.out})",
 })
 
 # f'(a) as a function of out = f(a), for the ops whose VJP is g * f'(a): computed for all
@@ -76,6 +97,7 @@ deriv_rules = RuleTable("deriv_rules", {
 saved_rules = RuleTable("saved_rules", {
     "tanh": ("out",), "sigmoid": ("out",), "relu": ("out",), "linear": (),
     "maxout": ("a",), "lp": ("a",), "dropout": (),
+    "mul": ("a", "b"), "add": (), "sub": (), "scale": (), "shift": (),
 })
 
 
