@@ -136,3 +136,15 @@ def test_an_elementwise_op_of_two_unknown_widths_asks_for_them():
 def test_elementwise_errors_come_together_with_others():
     diags = errors("h' = x + h\nz = 1\ny = ▷ (h' ⊕ q)\n")
     assert sorted(d.code for d in diags) == ["lone-constant", "unbound-name", "width-mismatch"]
+
+
+def test_rnnalg_check_prints_both_readings_of_a_mixed_sum(tmp_path, capsys):
+    from rnnalg.cli import main
+
+    path = tmp_path / "mixed.rnn"
+    path.write_text(HEAD + "h' = tanh(x ⊕ h + 1)\ny = ▷ h'\n", encoding="utf-8")
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert (f"{path}:5:17: error: '⊕' and '+' do not mix without parentheses: "
+            "write (x ⊕ h) + 1 or x ⊕ (h + 1)") in err
+    assert "Traceback" not in err

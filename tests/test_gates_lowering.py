@@ -1,0 +1,45 @@
+"""Gated cells in the lowering: the LSTM's four gate products are one matrix product per step,
+and `rnnalg compile` says so."""
+import re
+from pathlib import Path
+
+import rnnalg
+from rnnalg.cli import main
+from rnnalg.lower import emit_module
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _forward_scan(source: str) -> list:
+    """The lines of the forward step loop of `forward` in an emitted module."""
+    body = source.split("\ndef forward(", 1)[1].split("\ndef loss_and_grad(", 1)[0]
+    loop = body.split("    for t in range(T):\n", 1)[1].split("    # -- post", 1)[0]
+    return [line.strip() for line in loop.splitlines()]
+
+
+def test_the_four_lstm_gate_products_are_one_product_per_step():
+    source = emit_module(rnnalg.load_program(EXAMPLES / "lstm.rnn", {"H": 8}))
+    assert "Wjoint_h = np.concatenate([i_W_h, f_W_h, o_W_h, g_W_h], axis=1)" in source
+    step = _forward_scan(source)
+    products = [line for line in step if "@" in line or "matmul" in line or "_mm(" in line]
+    assert products == ["np.matmul(h, Wjoint_h, out=joint_h)"]
+    # the input products of all four gates run before the scan, for all steps at once
+    pre = source.split("# -- pre", 1)[1].split("# -- scan", 1)[0]
+    assert len(re.findall(r"_mm\(x, \w+_W_x\)", pre)) == 4
+
+
+def test_compile_shows_the_fused_product(capsys):
+    assert main(["compile", str(EXAMPLES / "lstm.rnn"), "--set", "H=8"]) == 0
+    out = capsys.readouterr().out
+    assert "fused: h is read by 4 scan affines: one product per step, h @ [i.W_h | f.W_h | o.W_h | g.W_h]" in out
+    assert main(["compile", str(EXAMPLES / "rnn.rnn"), "--set", "H=8"]) == 0
+    assert "fused" not in capsys.readouterr().out  # one affine reads h: nothing to fuse
+
+
+def test_gru_reset_product_is_not_fused_with_the_gates():
+    program = rnnalg.load_program(EXAMPLES / "gru.rnn", {"H": 8})
+    step = _forward_scan(emit_module(program))
+    products = [line for line in step if "@" in line or "matmul" in line]
+    # z and r read h (one product); the candidate reads r * h, known only after it
+    assert products[0] == "np.matmul(h, Wjoint_h, out=joint_h)"
+    assert len(products) == 2 and "n_1 @ n_W_n_1" in products[1]
