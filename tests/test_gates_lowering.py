@@ -28,6 +28,18 @@ def test_the_four_lstm_gate_products_are_one_product_per_step():
     assert len(re.findall(r"_mm\(x, \w+_W_x\)", pre)) == 4
 
 
+def test_the_lstm_backward_is_one_product_per_step_and_one_per_weight_kind():
+    source = emit_module(rnnalg.load_program(EXAMPLES / "lstm.rnn", {"H": 8}))
+    backward = source.split("# -- backward: reverse scan", 1)[1].split("\ndef probabilities(", 1)[0]
+    loops, after = backward.rsplit("carry_c = g_c\n", 1)
+    # the masked and the unmasked copy of the reverse step: one product each, d loss / d h_{t-1}
+    assert [line.strip() for line in loops.splitlines() if "@" in line] == [
+        "g_h = g_h + Gjoint_h[t] @ Wjoint_h.T", "g_h = Gjoint_h[t] @ Wjoint_h.T"]
+    # the gates' G rows are views of one buffer, so W_x, W_h and b of all four are one product each
+    assert re.findall(r"_mmT\([^)]*\)|\w+\.sum\(axis=\(0, 1\)\)", after) == [
+        "_mmT(x, Gjoint_h)", "_mmT(buf_h[:-1], Gjoint_h)", "Gjoint_h.sum(axis=(0, 1))"]
+
+
 def test_compile_shows_the_fused_product(capsys):
     assert main(["compile", str(EXAMPLES / "lstm.rnn"), "--set", "H=8"]) == 0
     out = capsys.readouterr().out

@@ -68,6 +68,11 @@ OP_SPECS = {
     "elementwise-post": "h' = tanh(x ⊕ h)\no : 5 = tanh(h' ⊕ x) * sigmoid(h' ⊕ x) - 1\ny = ▷ (o ⊕ x)",
     "post-reads-prev-state": "h' = tanh(x ⊕ h)\no = h' * h + h\ny = ▷ (o ⊕ x)",
     "mul-dropout": "h' = dropout[0.3](tanh(x ⊕ h)) * sigmoid(x ⊕ h)\ny = ▷ h'",
+    # three affines read h and nothing else of the scan (one fused backward), their other operands differ
+    "fused-mixed-operands": "u : 6 = MLP[tanh](x)\ng = sigmoid(x ⊕ h ⊕ u)\n"
+                            "h' = g * tanh(h ⊕ x) + (1 - g) * relu(u ⊕ h)\ny = ▷ h'",
+    # two affines read h, one of them also a scan value: not fused backward
+    "fan-out-not-fused": "z : 6 = tanh(x ⊕ h)\nh' = sigmoid(x ⊕ h) * tanh(z ⊕ h)\ny = ▷ h'",
 }
 KINDS = [("binary[5]", "binary[5]"), ("token[7]", "token[7]"), ("real[4]", "real[3]")]
 

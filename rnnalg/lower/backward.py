@@ -7,6 +7,10 @@
   straight to h_{t-1};
 * then every weight gradient of a scan affine is one `_mmT(stacked input, G)` product,
   and the pre eqns' VJPs run over all steps at once.
+
+Affines that read one scan value and no other (the four gates of an LSTM all read h) keep
+their G rows side by side in one buffer: d loss / d h_{t-1} is then one product per step
+with the side-by-side weights, and each of their weight gradients one product in all.
 """
 from __future__ import annotations
 
@@ -90,8 +94,16 @@ class BackwardEmitter:
     def _backward_scan(self, out: Lines):
         p, prog = self.p, self.program
         out.add("# -- backward: reverse scan over the state-dependent part (BPTT)")
+        fused = p.fused_backward()
+        in_group = {e.out.name for eqns in fused.values() for e in eqns}
+        for name, eqns in fused.items():
+            out.add(f"{self.Gjoint(name)} = np.empty((T, B, {sum(e.out.width for e in eqns)}), dtype=dt)")
+            start = 0
+            for e in eqns:  # views: each affine writes its own columns
+                out.add(f"{self.G(e.out.name)} = {self.Gjoint(name)}[:, :, {start}:{start + e.out.width}]")
+                start += e.out.width
         for e in p.eqns["scan"]:
-            if e.op == "affine":
+            if e.op == "affine" and e.out.name not in in_group:
                 out.add(f"{self.G(e.out.name)} = np.empty((T, B, {e.out.width}), dtype=dt)")
         for e in p.eqns["scan"]:
             if e.op in deriv_rules:  # f'(a) for all steps at once
@@ -116,10 +128,52 @@ class BackwardEmitter:
         out.extend("    " + line for line in bodies[False])
         for a in sorted(from_scan):
             out.contribute(self.g(a), self.gscan(a))
+        for name, eqns in fused.items():
+            self._fused_weight_grads(name, eqns, out)
         for e in p.eqns["scan"]:
             if e.op == "affine":
                 out.bound.add(self.G(e.out.name))
-                self._stacked_vjp(e, self.G(e.out.name), out)
+                if e.out.name not in in_group:
+                    self._stacked_vjp(e, self.G(e.out.name), out)
+
+    def _fused_weight_grads(self, value, eqns, out: Lines):
+        """Weight and bias grads of a fused group: one `_mmT` per argument all its affines read."""
+        Gj, cols, start = self.Gjoint(value), [], 0
+        for e in eqns:
+            cols.append(f"{start}:{start + e.out.width}")
+            start += e.out.width
+        shared = [a for a in eqns[0].args if a.kind != "token"
+                  and all(a in e.args for e in eqns[1:])]  # value itself, and inputs all of them read
+        for a in shared:
+            dW = self.dWjoint(value, a.name)
+            out.add(f"{dW} = _mmT({self.stacked(a.name)}, {Gj})")
+            for e, c in zip(eqns, cols):
+                w = e.params[e.args.index(a)]
+                out.add(f"grads[{w!r}] = {dW}[:, {c}]")
+                out.bound.add(f"grads[{w!r}]")
+        db = self.dbjoint(value)
+        out.add(f"{db} = {Gj}.sum(axis=(0, 1))")
+        for e, c in zip(eqns, cols):
+            out.add(f"grads[{e.params[-1]!r}] = {db}[{c}]")
+            out.bound.add(f"grads[{e.params[-1]!r}]")
+            for a, w in zip(e.args, e.params):  # the rest, and d loss / d (pre values read), per affine
+                grad = self.G(e.out.name)
+                if a not in shared:
+                    if a.kind == "token":
+                        out.add(f"grads[{w!r}] = _embed_grad({self.w(w)}.shape, {self.v(a.name)}, {grad})")
+                    else:
+                        out.add(f"grads[{w!r}] = _mmT({self.stacked(a.name)}, {grad})")
+                    out.bound.add(f"grads[{w!r}]")
+                target = self._grad_target(a.name, True)
+                if target:
+                    out.contribute(target, f"_mm({grad}, {self.w(w)}.T)")
+
+    def _fused_group(self, e):
+        """(value, eqns) of the fused group affine `e` belongs to, or None."""
+        for value, eqns in self.p.fused_backward().items():
+            if any(x is e for x in eqns):
+                return value, eqns
+        return None
 
     def _reverse_step(self, out: Lines, masked: bool, from_scan: set) -> Lines:
         """The body of one reverse-scan step (depth 2), for padded batches or not."""
@@ -149,7 +203,12 @@ class BackwardEmitter:
                 if e.out.name not in written:
                     step.add(f"{self.G(e.out.name)}[t] = {grad}", 2)
                 args = p.state_args(e)
-                if len(args) > 1:  # one product against the stacked weights, then split
+                group = self._fused_group(e)
+                if group is not None:  # the group's first affine in forward order comes last here
+                    value, eqns = group
+                    if e is eqns[0]:
+                        step.contribute(self.g(value), f"{self.Gjoint(value)}[t] @ {self.joint_w(value)}.T", 2)
+                elif len(args) > 1:  # one product against the stacked weights, then split
                     step.add(f"{self.joint(e.out.name)} = {grad} @ {self.joint_w(e.out.name)}", 2)
                     start = 0
                     for a, w in args:

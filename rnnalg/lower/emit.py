@@ -44,6 +44,9 @@ class Emitter(BackwardEmitter):
         self.joint = lambda name: n("joint_", name)  # value @ [W_1 | W_2 | …] of a value read by several affines
         self.joint_w = lambda name: n("Wjoint_", name)
         self.joint_part = lambda name, site: n("joint_", f"{name}_{site}")  # its columns for one affine
+        self.Gjoint = lambda name: n("Gjoint_", name)  # the G buffers of those affines, side by side
+        self.dWjoint = lambda name, arg: n("dWjoint_", f"{name}_{arg}")  # their weight grads for one arg
+        self.dbjoint = lambda name: n("dbjoint_", name)  # and their bias grads
         self.target = lambda name: n("target_", name)  # an output's targets
         self.zero = lambda state: n("zeros_", state.prev.name)
 

@@ -110,6 +110,13 @@ class Plan:
                     readers.setdefault(a.name, []).append((e, w))
         return {name: pairs for name, pairs in readers.items() if len(pairs) > 1}
 
+    def fused_backward(self):
+        """The fan-out groups whose affines read no other scan value: their d loss / d a_t rows
+        sit side by side (one G buffer), so d/d value is one product per step and each weight
+        gradient one product over all steps.  value -> [eqn, ...] in forward order."""
+        return {name: [e for e, _ in pairs] for name, pairs in self.fan_out().items()
+                if all(len(self.state_args(e)) == 1 for e, _ in pairs)}
+
     @property
     def dropout_eqns(self):
         return [e for e in self.program.eqns if e.op == "dropout"]
