@@ -18,6 +18,11 @@ over time. No fused nn.RNN, no torch.compile. The equations follow examples/*.rn
              o_t  = tanh(h_t A + x B + c_1)                       y = σ(o_t V + h_t U_s + c_2)
     sRNN-2   h1_t = tanh(x U_1 + h1_{t-1} W_1 + b_1)
              h2_t = tanh(h1_t U_2 + h2_{t-1} W_2 + b_2)           y = σ(h2_t V + c)
+    LSTM     [i f o g]_t = x [U_i … U_g] + h_{t-1} [W_i … W_g] + b (f offset by +1; σ, σ, σ, tanh)
+             c_t = f ⊙ c_{t-1} + i ⊙ g,  h_t = o ⊙ tanh(c_t)       y = σ(h_t V + c)
+
+The LSTM has a second baseline, `LSTMFused`: PyTorch's own `torch.nn.LSTM` (its fused kernel)
+with the same weights.
 """
 from __future__ import annotations
 
@@ -82,8 +87,57 @@ def srnn2_loss(p, xs, ys):
     return bernoulli_nll(torch.stack(h2s) @ p["y.W_h2'"] + p["y.b"], ys)
 
 
+LSTM_GATES = "ifog"  # rnnalg's examples/lstm.rnn; torch.nn.LSTM stacks them as i, f, g, o
+
+
+def lstm_loss(p, xs, ys):
+    """The cell as a careful eager user writes it: the four gates' products side by side."""
+    U = torch.cat([p[f"{g}.W_x"] for g in LSTM_GATES], dim=1)
+    W = torch.cat([p[f"{g}.W_h"] for g in LSTM_GATES], dim=1)
+    H = W.shape[0]
+    offset = torch.zeros(4 * H, dtype=W.dtype)
+    offset[H:2 * H] = 1.0  # the forget gate's +1
+    pre = xs @ U + (torch.cat([p[f"{g}.b"] for g in LSTM_GATES]) + offset)
+    h, c = _zeros(xs, H), _zeros(xs, H)
+    hs = []
+    for t in range(xs.shape[0]):
+        a = pre[t] + h @ W
+        i, f, o = torch.sigmoid(a[:, :3 * H]).split(H, dim=1)
+        c = f * c + i * torch.tanh(a[:, 3 * H:])
+        h = o * torch.tanh(c)
+        hs.append(h)
+    return bernoulli_nll(torch.stack(hs) @ p["y.W_h'"] + p["y.b"], ys)
+
+
+class LSTMFused:
+    """torch.nn.LSTM (PyTorch's fused kernel) with rnnalg's LSTM weights; `loss(xs, ys)`.
+
+    Its two biases per gate hold rnnalg's one (and the forget gate's +1) and zero.
+    """
+
+    def __init__(self, params, dtype=torch.float32):
+        order = "ifgo"
+        H = params["i.W_h"].shape[0]
+        self.lstm = torch.nn.LSTM(params["i.W_x"].shape[0], H).to(dtype)
+        with torch.no_grad():
+            self.lstm.weight_ih_l0.copy_(torch.cat([torch.as_tensor(params[f"{g}.W_x"]).T for g in order]))
+            self.lstm.weight_hh_l0.copy_(torch.cat([torch.as_tensor(params[f"{g}.W_h"]).T for g in order]))
+            bias = [torch.as_tensor(params[f"{g}.b"]) + (1.0 if g == "f" else 0.0) for g in order]
+            self.lstm.bias_ih_l0.copy_(torch.cat(bias))
+            self.lstm.bias_hh_l0.zero_()
+        self.V = torch.tensor(params["y.W_h'"], dtype=dtype, requires_grad=True)
+        self.c = torch.tensor(params["y.b"], dtype=dtype, requires_grad=True)
+
+    def parameters(self):
+        return list(self.lstm.parameters()) + [self.V, self.c]
+
+    def loss(self, xs, ys):
+        hs, _ = self.lstm(xs)
+        return bernoulli_nll(hs @ self.V + self.c, ys)
+
+
 # example spec stem -> its hand-written torch loss
-TORCH_MODELS = {"rnn": rnn_loss, "dts": dts_loss, "dots": dots_loss, "srnn2": srnn2_loss}
+TORCH_MODELS = {"rnn": rnn_loss, "dts": dts_loss, "dots": dots_loss, "srnn2": srnn2_loss, "lstm": lstm_loss}
 
 
 def to_torch(params, dtype=torch.float32):
@@ -102,6 +156,20 @@ def loss_and_grad_call(name, params, xs, ys):
         for p in params.values():
             p.grad = None
         loss = loss_fn(params, xs, ys)
+        loss.backward()
+        return loss
+
+    return call
+
+
+def fused_lstm_call(params, xs, ys):
+    """Like `loss_and_grad_call`, for torch.nn.LSTM with rnnalg's LSTM weights."""
+    model = LSTMFused(params, xs.dtype)
+
+    def call():
+        for p in model.parameters():
+            p.grad = None
+        loss = model.loss(xs, ys)
         loss.backward()
         return loss
 

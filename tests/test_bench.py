@@ -79,7 +79,7 @@ def compare(monkeypatch):
     sys.modules["bench_compare"] = module  # dataclasses look their module up here
     spec.loader.exec_module(module)
     yield module
-    for name in ("bench_compare", "report", "torch_models"):
+    for name in ("bench_compare", "report", "torch_models", "compare"):
         sys.modules.pop(name, None)
 
 
@@ -117,7 +117,7 @@ def test_compare_refuses_disagreeing_losses(compare):
         compare.check_loss("RNN", "PyTorch", 1.001, 1.0)
 
 
-@pytest.mark.parametrize("stem", ["rnn", "dts", "dots", "srnn2"])
+@pytest.mark.parametrize("stem", ["rnn", "dts", "dots", "srnn2", "lstm"])
 def test_torch_models_match_rnnalg(compare, stem):
     """The hand-written torch models compute rnnalg's loss and gradients (float64, exact to rounding)."""
     torch = pytest.importorskip("torch")
@@ -135,3 +135,29 @@ def test_torch_models_match_rnnalg(compare, stem):
     assert set(tparams) == set(grads)
     for name, g in grads.items():
         np.testing.assert_allclose(tparams[name].grad.numpy(), g, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_torch_nn_lstm_baseline_gives_rnnalg_loss(compare):
+    """bench/lstm.py's torch.nn.LSTM column computes the loss of examples/lstm.rnn (float64)."""
+    torch = pytest.importorskip("torch")
+    import torch_models
+
+    from rnnalg import load_program
+    from rnnalg.testing import random_setup
+
+    program = load_program(EXAMPLES / "lstm.rnn", {"H": 7})
+    model, params, batch, _, _ = random_setup(program, T=6, B=3, mask=False, state=False, dropout=False)
+    loss, grads, _ = model.loss_and_grad(params, batch)
+    call = torch_models.fused_lstm_call(params, torch.tensor(batch["x"]), torch.tensor(batch["y"]))
+    assert call().item() == pytest.approx(loss, rel=1e-12)
+
+
+def test_lstm_bench_quick_run(compare, capsys):
+    spec = importlib.util.spec_from_file_location("lstm_bench", ROOT / "bench" / "lstm.py")
+    lstm_bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lstm_bench)
+    assert lstm_bench.main(["--quick", "--quiet", "--no-torch"]) == 0
+    text = capsys.readouterr().out
+    rows = [line for line in text.splitlines() if re.match(r"\| \d+ \|", line)]
+    assert [row.split(" | ")[0] for row in rows] == ["| 1", "| 4"]
+    assert all(row.count("—") == 4 for row in rows)  # no torch: its two columns and ratios stay empty
