@@ -23,9 +23,16 @@ def test_the_four_lstm_gate_products_are_one_product_per_step():
     step = _forward_scan(source)
     products = [line for line in step if "@" in line or "matmul" in line or "_mm(" in line]
     assert products == ["np.matmul(h, Wjoint_h, out=joint_h)"]
-    # the input products of all four gates run before the scan, for all steps at once
+    # the input terms and biases of all four gates are one array, made before the scan by one
+    # product, with the forget gate's +1 in its bias; a step adds its row once
     pre = source.split("# -- pre", 1)[1].split("# -- scan", 1)[0]
-    assert len(re.findall(r"_mm\(x, \w+_W_x\)", pre)) == 4
+    assert re.findall(r"_mm\([^)]*\)", pre) == ["_mm(x, Ujoint_h_x)"]
+    assert "np.concatenate([i_b, f_b + 1.0, o_b, g_b])" in pre
+    assert step[1] == "joint_h += Pjoint_h[t]" and "f_1 = f_a" in step
+    # σ of the three adjacent gates i, f, o is one call per pass over their 3H columns
+    assert step[3:7] == ["np.multiply(joint_h[:, 0:24], 0.5, out=Sjoint_i[t])", "np.tanh(Sjoint_i[t], out=Sjoint_i[t])",
+                         "Sjoint_i[t] *= 0.5", "Sjoint_i[t] += 0.5"]
+    assert sum("_sigmoid" in line or "np.tanh" in line for line in step) == 3  # σ(i, f, o), tanh(g), tanh(c')
 
 
 def test_the_lstm_backward_is_one_product_per_step_and_one_per_weight_kind():

@@ -71,6 +71,10 @@ OP_SPECS = {
     # three affines read h and nothing else of the scan (one fused backward), their other operands differ
     "fused-mixed-operands": "u : 6 = MLP[tanh](x)\ng = sigmoid(x ⊕ h ⊕ u)\n"
                             "h' = g * tanh(h ⊕ x) + (1 - g) * relu(u ⊕ h)\ny = ▷ h'",
+    # one joint input array for the gates (a shift folded into its bias), σ of adjacent gates in one call
+    "joint-gates-shift": "h' = sigmoid(x ⊕ h) * sigmoid((x ⊕ h) + 2) * sigmoid(x ⊕ h) + tanh((x ⊕ h) - 1)\ny = ▷ h'",
+    "joint-gates-no-inputs": "h' = MLP[sigmoid](h) * MLP[sigmoid](h) - h\ny = ▷ (h' ⊕ x)",
+    "shift-read-twice": "a = (x ⊕ h) + 1\nh' = sigmoid(a) * tanh(x ⊕ h) + a\ny = ▷ h'",
     # two affines read h, one of them also a scan value: not fused backward
     "fan-out-not-fused": "z : 6 = tanh(x ⊕ h)\nh' = sigmoid(x ⊕ h) * tanh(z ⊕ h)\ny = ▷ h'",
 }

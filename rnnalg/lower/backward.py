@@ -28,7 +28,8 @@ class Lines(list):
         self.bound = set()
 
     def add(self, text, depth=1):
-        self.append(INDENT * depth + text)
+        """One statement, or several (a rule's text may hold one per line), at `depth`."""
+        self.extend(INDENT * depth + line for line in text.split("\n"))
 
     def contribute(self, grad, expr, depth=1, in_place=False):
         """grad = grad + expr (`grad += expr` for a buffer row), or grad = expr the first time."""
@@ -106,9 +107,19 @@ class BackwardEmitter:
             if e.op == "affine" and e.out.name not in in_group:
                 out.add(f"{self.G(e.out.name)} = np.empty((T, B, {e.out.width}), dtype=dt)")
         for e in p.eqns["scan"]:
-            if e.op in deriv_rules:  # f'(a) for all steps at once
+            if e.op not in deriv_rules:
+                continue
+            h = self.horizontal_of.get(e.out.name)
+            if h is None:  # f'(a) for all steps at once
                 site = self.site(e, "", self.stacked(e.out.name))
                 out.add(f"{self.deriv(e.out.name)} = {deriv_rules[e.op](site)}")
+            elif e is h.eqns[0]:  # one pass over the group's side-by-side buffer, then views
+                first = e.out.name
+                out.add(f"{self.deriv_joint(first)} = {deriv_rules[e.op](self.site(e, '', self.Sjoint(first)))}")
+                start = 0
+                for r in h.eqns:
+                    out.add(f"{self.deriv(r.out.name)} = {self.deriv_joint(first)}[:, :, {start}:{start + r.out.width}]")
+                    start += r.out.width
         for e in p.eqns["scan"]:  # W_aᵀ of the state operands side by side: d/da of all at once
             if e.op == "affine" and len(p.state_args(e)) > 1:
                 ws = ", ".join(self.w(w) for _, w in p.state_args(e))

@@ -19,6 +19,7 @@ import inspect
 from ..ir import Program
 from . import prelude
 from .backward import BackwardEmitter, Lines
+from .groups import find_groups
 from .plan import Plan
 from .rules import Site, forward_rules, into_rules, link_rules, loss_rules
 
@@ -28,6 +29,9 @@ class Emitter(BackwardEmitter):
     def __init__(self, program: Program):
         self.p = Plan(program)
         self.program = program
+        self.groups, self.folded, self.horizontal = find_groups(self.p)
+        self.group_of = {e.out.name: g for g in self.groups for e in g.eqns}  # affine -> its JointPre
+        self.horizontal_of = {e.out.name: h for h in self.horizontal for e in h.eqns}
         n = self.p.name
         self.w = lambda name: n("", name)  # parameter array
         self.v = lambda name: n("", name)  # a var: stacked array, or the current step's value in the scan
@@ -49,6 +53,10 @@ class Emitter(BackwardEmitter):
         self.dbjoint = lambda name: n("dbjoint_", name)  # and their bias grads
         self.target = lambda name: n("target_", name)  # an output's targets
         self.zero = lambda state: n("zeros_", state.prev.name)
+        self.Pjoint = lambda name: n("Pjoint_", name)  # input terms + biases of a JointPre group
+        self.Ujoint = lambda name, arg: n("Ujoint_", f"{name}_{arg}")  # its input weights side by side
+        self.Sjoint = lambda name: n("Sjoint_", name)  # step buffers of a Horizontal group
+        self.deriv_joint = lambda name: n("dfdajoint_", name)  # and f'(a) of the whole group
 
     # ---- where a var's value lives -----------------------------------------------------------
     def stacked(self, name):
@@ -114,7 +122,10 @@ class Emitter(BackwardEmitter):
             out.add(f"{self.D(e.out.name)} = None if noise is None else noise[{e.out.name!r}]")
         out.add("# -- pre: everything that depends only on the inputs, all steps at once")
         for e in prog.eqns:
-            if e.op == "affine" and p.pre_args(e):
+            if e.out.name in self.group_of:
+                if e is self.group_of[e.out.name].eqns[0]:
+                    self._joint_pre(self.group_of[e.out.name], out)
+            elif e.op == "affine" and p.pre_args(e):
                 terms = [self.w(e.params[-1])] + [self._input_term(a, w) for a, w in p.pre_args(e)]
                 target = self.v(e.out.name) if p.category[e.out.name] == "pre" else self.P(e.out.name)
                 out.add(f"{target} = {' + '.join(terms)}")
@@ -130,8 +141,20 @@ class Emitter(BackwardEmitter):
             else:
                 out.add(f"{self.v(e.out.name)} = {forward_rules[e.op](self.args_site(e, self.stacked))}")
 
-    def _input_term(self, a, w):
-        return f"{self.w(w)}[{self.v(a.name)}]" if a.kind == "token" else f"_mm({self.v(a.name)}, {self.w(w)})"
+    def _joint_pre(self, g, out: Lines):
+        """P = [b_1 + c_1 | b_2 + c_2 | …] + Σ_inputs x @ [U_1 | U_2 | …], c a folded shift."""
+        biases = [self.w(e.params[-1]) + (f" + {c!r}" if c else "") for e, c in zip(g.eqns, g.shifts)]
+        terms = [f"np.concatenate([{', '.join(biases)}])"]
+        for a, _ in self.p.pre_args(g.eqns[0]):
+            weights = [self.w(e.params[e.args.index(a)]) for e in g.eqns]
+            joint = self.Ujoint(g.value, a.name)
+            out.add(f"{joint} = np.concatenate([{', '.join(weights)}], axis=1)")
+            terms.append(self._input_term(a, joint, weight=joint))
+        out.add(f"{self.Pjoint(g.value)} = {' + '.join(terms)}")
+
+    def _input_term(self, a, w, weight=None):
+        weight = weight or self.w(w)
+        return f"{weight}[{self.v(a.name)}]" if a.kind == "token" else f"_mm({self.v(a.name)}, {weight})"
 
     def _forward_scan(self, out: Lines):
         p, prog = self.p, self.program
@@ -139,8 +162,14 @@ class Emitter(BackwardEmitter):
         for s in prog.states:
             out.add(f"{self.buf(s.prev.name)} = np.empty((T + 1, B, {s.prev.width}), dtype=dt)")
             out.add(f"{self.buf(s.prev.name)}[0] = 0 if state is None else state[{s.prev.name!r}]")
+        for h in self.horizontal:  # side-by-side step buffers, one view each
+            out.add(f"{self.Sjoint(h.eqns[0].out.name)} = np.empty((T, B, {h.cols[1] - h.cols[0]}), dtype=dt)")
+            start = 0
+            for e in h.eqns:
+                out.add(f"{self.S(e.out.name)} = {self.Sjoint(h.eqns[0].out.name)}[:, :, {start}:{start + e.out.width}]")
+                start += e.out.width
         for e in p.eqns["scan"]:
-            if e.out.name in p.stored and e.out.name not in p.next_of:
+            if e.out.name in p.stored and e.out.name not in p.next_of and e.out.name not in self.horizontal_of:
                 out.add(f"{self.S(e.out.name)} = np.empty((T, B, {e.out.width}), dtype=dt)")
         for s in prog.states:
             out.add(f"{self.v(s.prev.name)} = {self.buf(s.prev.name)}[0]")
@@ -168,15 +197,27 @@ class Emitter(BackwardEmitter):
                         continue
                     if a.name not in done:
                         out.add(f"np.matmul({self.v(a.name)}, {self.joint_w(a.name)}, out={self.joint(a.name)})", 2)
+                        if name in self.group_of:  # and the input terms + biases of all its affines
+                            t = "[t]" if p.pre_args(e) else ""
+                            out.add(f"{self.joint(a.name)} += {self.Pjoint(a.name)}{t}", 2)
                         done.add(a.name)
                     terms.append(slices[a.name, w])
-                pre = self.pre_part(e)
-                terms.append(f"{pre}[t]" if p.pre_args(e) else pre)
+                if name not in self.group_of:
+                    pre = self.pre_part(e)
+                    terms.append(f"{pre}[t]" if p.pre_args(e) else pre)
                 out.add(f"{self.v(name)} = {terms[0]}", 2)
                 for term in terms[1:]:
                     out.add(f"{self.v(name)} += {term}", 2)
                 if dst:
                     out.add(f"{dst} = {self.v(name)}", 2)
+            elif name in self.folded:  # its constant is in the affine's bias: an alias
+                out.add(f"{dst or self.v(name)} = {self.v(self.folded[name])}", 2)
+            elif name in self.horizontal_of:  # one call for the group, at its first member
+                h = self.horizontal_of[name]
+                if e is h.eqns[0]:
+                    cols = f"{self.joint(h.group.value)}[:, {h.cols[0]}:{h.cols[1]}]"
+                    site = self.site(e, cols, f"{self.Sjoint(name)}[t]", step=True)
+                    out.add(into_rules[e.op](site), 2)
             elif dst and e.op in into_rules:
                 out.add(into_rules[e.op](self.args_site(e, self.step_value, dst, step=True)), 2)
             else:
