@@ -2,6 +2,7 @@
 
     python bench/lstm.py            # H=200, T=100, B in 1/16/64, float32; also to bench/results_lstm.md
     python bench/lstm.py --quick    # a smoke run at toy sizes (stdout only)
+    OPENBLAS_NUM_THREADS=1 python bench/lstm.py --torch-threads 1 --clock cpu --out bench/results_lstm_1thread.md
 
 The model is examples/lstm.rnn (binary[88] in and out); the timing is compare.py's (blocks
 taking turns, warm-up, pauses; see bench/README.md), and so is the honesty check: the three
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -71,18 +73,25 @@ def _ratio(ours, other, target: float) -> str:
     return f"{ratio:.3g} {'✓' if ratio <= target else '✗'} (≤ {target:.3g})"
 
 
+def _describe(settings) -> str:
+    text = settings.describe().replace("binary[88] in/out", "examples/lstm.rnn, binary[88] in/out")
+    return re.sub(r" \(\d+ for the autograd reference, at B in \[\]\)", "", text)  # not run here
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run at toy sizes; writes no file unless --out")
     parser.add_argument("--no-torch", action="store_true", help=f"skip PyTorch (same as {compare.NO_TORCH_ENV}=1)")
     parser.add_argument("--out", type=Path, help="markdown file (default bench/results_lstm.md; none with --quick)")
     parser.add_argument("--torch-threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall time (default) or process CPU time (single-threaded runs on a busy machine)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     args = parser.parse_args(argv)
     if args.torch_threads < 1:
         parser.error("--torch-threads must be at least 1")
     settings = compare.QUICK if args.quick else compare.FULL
-    settings = dataclasses.replace(settings, reference_batch_sizes=())
+    settings = dataclasses.replace(settings, reference_batch_sizes=(), clock=args.clock)
     out = args.out if args.out is not None or args.quick else HERE / "results_lstm.md"
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     torch_pair = compare.import_torch(args.no_torch, args.torch_threads)
@@ -90,7 +99,7 @@ def main(argv=None) -> int:
     log(f"load average {load_before} on {os.cpu_count()} cores")
     rows = bench(settings, torch_pair, log)
     lines = ["# LSTM: rnnalg vs torch.nn.LSTM vs a PyTorch eager loop, forward+backward", "",
-             settings.describe().replace("binary[88] in/out", "examples/lstm.rnn, binary[88] in/out"), "",
+             _describe(settings), "",
              "Milliseconds per call: median (min–max) over all timed calls; ratios are of medians.", ""]
     lines += table(rows)
     lines += ["", "Machine:", ""] + [f"- {line}" for line in report.machine_info(torch_pair and torch_pair[0])]

@@ -156,7 +156,7 @@ def test_lstm_bench_quick_run(compare, capsys):
     spec = importlib.util.spec_from_file_location("lstm_bench", ROOT / "bench" / "lstm.py")
     lstm_bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(lstm_bench)
-    assert lstm_bench.main(["--quick", "--quiet", "--no-torch"]) == 0
+    assert lstm_bench.main(["--quick", "--quiet", "--no-torch", "--clock", "cpu"]) == 0
     text = capsys.readouterr().out
     rows = [line for line in text.splitlines() if re.match(r"\| \d+ \|", line)]
     assert [row.split(" | ")[0] for row in rows] == ["| 1", "| 4"]
