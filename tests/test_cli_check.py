@@ -135,6 +135,10 @@ VARIANTS = {
     # L_p units and maxout pool pairs: their summaries are 2H wide
     "dots_star": lambda X, H, Y: (X + H + 1) * 2 * H + (2 * H + 1) * 2 * H + (H + X + 1) * 2 * H + (2 * H + 1) * Y,
     "srnn2": lambda X, H, Y: (X + H + 1) * H + (2 * H + 1) * H + (H + 1) * Y,
+    # gated cells: one summary of x_t and h_{t-1} per gate (GRU's candidate reads r_t ⊙ h_{t-1})
+    "lstm": lambda X, H, Y: 4 * (X + H + 1) * H + (H + 1) * Y,
+    "gru": lambda X, H, Y: 3 * (X + H + 1) * H + (H + 1) * Y,
+    "dt_lstm": lambda X, H, Y: 4 * (X + H + 1) * H + (2 * H + 1) * H + (H + 1) * Y,  # z_t, then g_t from z_t, h
 }
 WIDTHS = {"": 88, "char_": 50, "word_": 10000}  # piano keys; PTB characters; PTB words
 
@@ -146,7 +150,7 @@ def example_counts():
 
 
 def test_every_example_has_a_formula():
-    assert len(list(example_counts())) == len(list((ROOT / "examples").glob("*.rnn"))) == 17
+    assert len(list(example_counts())) == len(list((ROOT / "examples").glob("*.rnn"))) == 22
 
 
 @pytest.mark.parametrize("path, count, width", list(example_counts()), ids=lambda v: getattr(v, "stem", ""))
