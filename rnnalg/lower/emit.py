@@ -10,7 +10,8 @@ runs).  The step is split in three phases (DESIGN §2):
 and the backward pass mirrors it: post grads over all steps, one reverse scan for
 the state-dependent part that records d loss / d a_t for every affine, then every
 weight gradient as one (in × T·B) @ (T·B × out) product.  A masked position keeps
-its state: h_t = h_{t-1} + m_t (f(…) − h_{t-1}).
+its state: h_t = h_{t-1} + m_t (f(…) − h_{t-1}).  Groups of scan ops that run as one
+call per step (the gates of an LSTM) are found and written by `groups.py`.
 """
 from __future__ import annotations
 
@@ -19,11 +20,11 @@ import inspect
 from ..ir import Program
 from . import prelude
 from .backward import BackwardEmitter, Lines
-from .groups import find_groups
+from .groups import GroupEmitter, find_groups
 from .plan import Plan
 from .rules import Site, forward_rules, into_rules, link_rules, loss_rules
 
-class Emitter(BackwardEmitter):
+class Emitter(BackwardEmitter, GroupEmitter):
     """Writes the module text of one program; names every array it uses through the Plan."""
 
     def __init__(self, program: Program):
@@ -141,17 +142,6 @@ class Emitter(BackwardEmitter):
             else:
                 out.add(f"{self.v(e.out.name)} = {forward_rules[e.op](self.args_site(e, self.stacked))}")
 
-    def _joint_pre(self, g, out: Lines):
-        """P = [b_1 + c_1 | b_2 + c_2 | …] + Σ_inputs x @ [U_1 | U_2 | …], c a folded shift."""
-        biases = [self.w(e.params[-1]) + (f" + {c!r}" if c else "") for e, c in zip(g.eqns, g.shifts)]
-        terms = [f"np.concatenate([{', '.join(biases)}])"]
-        for a, _ in self.p.pre_args(g.eqns[0]):
-            weights = [self.w(e.params[e.args.index(a)]) for e in g.eqns]
-            joint = self.Ujoint(g.value, a.name)
-            out.add(f"{joint} = np.concatenate([{', '.join(weights)}], axis=1)")
-            terms.append(self._input_term(a, joint, weight=joint))
-        out.add(f"{self.Pjoint(g.value)} = {' + '.join(terms)}")
-
     def _input_term(self, a, w, weight=None):
         weight = weight or self.w(w)
         return f"{weight}[{self.v(a.name)}]" if a.kind == "token" else f"_mm({self.v(a.name)}, {weight})"
@@ -162,12 +152,7 @@ class Emitter(BackwardEmitter):
         for s in prog.states:
             out.add(f"{self.buf(s.prev.name)} = np.empty((T + 1, B, {s.prev.width}), dtype=dt)")
             out.add(f"{self.buf(s.prev.name)}[0] = 0 if state is None else state[{s.prev.name!r}]")
-        for h in self.horizontal:  # side-by-side step buffers, one view each
-            out.add(f"{self.Sjoint(h.eqns[0].out.name)} = np.empty((T, B, {h.cols[1] - h.cols[0]}), dtype=dt)")
-            start = 0
-            for e in h.eqns:
-                out.add(f"{self.S(e.out.name)} = {self.Sjoint(h.eqns[0].out.name)}[:, :, {start}:{start + e.out.width}]")
-                start += e.out.width
+        self._horizontal_buffers(out)
         for e in p.eqns["scan"]:
             if e.out.name in p.stored and e.out.name not in p.next_of and e.out.name not in self.horizontal_of:
                 out.add(f"{self.S(e.out.name)} = np.empty((T, B, {e.out.width}), dtype=dt)")
@@ -213,11 +198,7 @@ class Emitter(BackwardEmitter):
             elif name in self.folded:  # its constant is in the affine's bias: an alias
                 out.add(f"{dst or self.v(name)} = {self.v(self.folded[name])}", 2)
             elif name in self.horizontal_of:  # one call for the group, at its first member
-                h = self.horizontal_of[name]
-                if e is h.eqns[0]:
-                    cols = f"{self.joint(h.group.value)}[:, {h.cols[0]}:{h.cols[1]}]"
-                    site = self.site(e, cols, f"{self.Sjoint(name)}[t]", step=True)
-                    out.add(into_rules[e.op](site), 2)
+                self._horizontal_step(e, out)
             elif dst and e.op in into_rules:
                 out.add(into_rules[e.op](self.args_site(e, self.step_value, dst, step=True)), 2)
             else:

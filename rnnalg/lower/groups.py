@@ -1,7 +1,8 @@
 """Fusion groups of the scan: one step done in fewer, larger numpy calls.
 
 A step of a gated cell is many small operations on (B, H) arrays, and at small B a numpy
-call costs more than its arithmetic.  Three groupings, found here and written by emit.py:
+call costs more than its arithmetic.  Three groupings (`find_groups`; `GroupEmitter` writes
+their code for emit.py):
 
 * `JointPre` — affines that read one scan value v and nothing else of the scan, and the same
   inputs (the four gates of an LSTM).  Their products with v are already one (`Plan.fan_out`);
@@ -17,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .rules import into_rules
+
 
 
 @dataclass(frozen=True)
@@ -98,3 +100,35 @@ def _close(run, g) -> list:
     if len(run) < 2:
         return []
     return [Horizontal(run[0][0].op, tuple(r for r, _ in run), g, (run[0][1][0], run[-1][1][1]))]
+
+
+class GroupEmitter:
+    """Methods of `Emitter` (emit.py) that write the code of the groups."""
+
+    def _joint_pre(self, g, out):
+        """P = [b_1 + c_1 | b_2 + c_2 | …] + Σ_inputs x @ [U_1 | U_2 | …], c a folded shift."""
+        biases = [self.w(e.params[-1]) + (f" + {c!r}" if c else "") for e, c in zip(g.eqns, g.shifts)]
+        terms = [f"np.concatenate([{', '.join(biases)}])"]
+        for a, _ in self.p.pre_args(g.eqns[0]):
+            weights = [self.w(e.params[e.args.index(a)]) for e in g.eqns]
+            joint = self.Ujoint(g.value, a.name)
+            out.add(f"{joint} = np.concatenate([{', '.join(weights)}], axis=1)")
+            terms.append(self._input_term(a, joint, weight=joint))
+        out.add(f"{self.Pjoint(g.value)} = {' + '.join(terms)}")
+
+    def _horizontal_buffers(self, out):
+        """The side-by-side step buffers of each Horizontal group, one view per member."""
+        for h in self.horizontal:
+            first = self.Sjoint(h.eqns[0].out.name)
+            out.add(f"{first} = np.empty((T, B, {h.cols[1] - h.cols[0]}), dtype=dt)")
+            start = 0
+            for e in h.eqns:
+                out.add(f"{self.S(e.out.name)} = {first}[:, :, {start}:{start + e.out.width}]")
+                start += e.out.width
+
+    def _horizontal_step(self, e, out):
+        """At a group's first member: its function over all the members' columns, once."""
+        h = self.horizontal_of[e.out.name]
+        if e is h.eqns[0]:
+            cols = f"{self.joint(h.group.value)}[:, {h.cols[0]}:{h.cols[1]}]"
+            out.add(into_rules[e.op](self.site(e, cols, f"{self.Sjoint(e.out.name)}[t]", step=True)), 2)
