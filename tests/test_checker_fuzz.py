@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from rnnalg.checker import check
 from rnnalg.errors import SpecError
-from rnnalg.syntax import MLP, Call, Decl, Equation, Layer, Let, Name, Plus, Predict, Spec, Type
+from rnnalg.syntax import (MLP, BinOp, Call, Const, Decl, Equation, Layer, Let, Name, Neg, Plus, Predict, Spec,
+                           Type)
 
 NAMES = ["x", "c", "h", "h'", "g", "g'", "z", "o", "y", "q", "H"]
 FUNCS = [("tanh", ()), ("relu", ()), ("maxout", (2,)), ("lp", (2, 2)), ("dropout", (0.5,)),
@@ -16,9 +17,12 @@ FUNCS = [("tanh", ()), ("relu", ()), ("maxout", (2,)), ("lp", (2, 2)), ("dropout
 SIZES = st.sampled_from([1, 2, 3, 4, 6, 8, "H", "Q", 0])
 
 names = st.sampled_from(NAMES).map(Name)
+numbers = st.sampled_from([0, 1, -2, 0.5]).map(Const)
 expr = st.recursive(
-    names,
+    names | numbers,
     lambda inner: st.one_of(
+        st.builds(BinOp, st.sampled_from(["*", "+", "-", "/"]), inner, inner),
+        inner.map(Neg),
         st.lists(inner, min_size=2, max_size=3).map(lambda ops: Plus(tuple(ops))),
         st.tuples(st.sampled_from(FUNCS), inner).map(lambda t: Call(t[0][0], t[0][1], t[1])),
         st.tuples(st.none() | st.lists(st.tuples(st.sampled_from(FUNCS), st.none() | SIZES), min_size=1,
@@ -78,6 +82,10 @@ def valid_expr(pool):
             st.tuples(st.none() | st.lists(st.tuples(st.sampled_from(VALID_FUNCS), st.none() | st.just(4)),
                                             min_size=1, max_size=2), inner).map(
                 lambda t: MLP(None if t[0] is None else tuple(Layer(f, a, w) for (f, a), w in t[0]), t[1])),
+            # elementwise: two values, or a value and a number (either side)
+            st.builds(BinOp, st.sampled_from(["*", "+", "-"]), inner, inner | st.just(Const(1))),
+            st.builds(BinOp, st.sampled_from(["*", "-"]), st.just(Const(0.5)), inner),
+            inner.map(Neg),
         ),
         max_leaves=4,
     )

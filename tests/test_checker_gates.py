@@ -148,3 +148,10 @@ def test_rnnalg_check_prints_both_readings_of_a_mixed_sum(tmp_path, capsys):
     assert (f"{path}:5:17: error: '⊕' and '+' do not mix without parentheses: "
             "write (x ⊕ h) + 1 or x ⊕ (h + 1)") in err
     assert "Traceback" not in err
+
+
+def test_one_operand_affines_take_their_width_from_the_gate_arithmetic():
+    # PyTorch's GRU variant: n = tanh(a + r * b) with a, b affine in x and in h alone
+    p = program("r = sigmoid(x ⊕ h)\nz = sigmoid(x ⊕ h)\na = MLP[linear](x)\nb = MLP[linear](h)\n"
+                "n = tanh(a + r * b)\nh' = (1 - z) * n + z * h\ny = ▷ h'\n")
+    assert p.param("a.1.W_x").shape == (3, 4) and p.param("b.1.W_h").shape == (4, 4)
