@@ -59,6 +59,8 @@ class FileSpec:
 
     def problem(self, size: int, sha256: str, md5: str) -> str | None:
         """Why content with these digests is not this file, or None if it is."""
+        if size < self.size:
+            return f"only {size:,} of {self.size:,} bytes"
         if size != self.size:
             return f"{size:,} bytes where {self.size:,} were expected"
         if sha256 != self.sha256:
@@ -208,7 +210,7 @@ def _bar(spec: FileSpec, err):
 
 
 def download(root: Path, spec: FileSpec, urls, timeout: float, err=None) -> str:
-    """Put `spec` under `root` from the first of `urls` that delivers it verified; its URL."""
+    """Put `spec` under `root` from the first of the file `urls` that delivers it verified; its URL."""
     failures = []
     for url in urls:
         bar = _bar(spec, err or sys.stderr)
@@ -250,16 +252,16 @@ def build_chars(root: Path, split: str) -> None:
 
 # ---- the whole dataset --------------------------------------------------------------------
 
-def fetch_ptb(root: Path, urls, timeout: float = DEFAULT_TIMEOUT, say=print, err=None) -> int:
+def fetch_ptb(root: Path, sources, timeout: float = DEFAULT_TIMEOUT, say=print, err=None) -> int:
     """Make `root` hold the verified PTB word and character files; the number of files written."""
     try:
-        return _fetch_ptb(root, urls, timeout, say, err)
+        return _fetch_ptb(root, sources, timeout, say, err)
     except OSError as error:  # network errors never get here (_download): this is the local disk
         where = error.filename or root
         raise DataError(str(where), f"cannot write into the data folder: {error.strerror or error}") from None
 
 
-def _fetch_ptb(root: Path, urls, timeout: float, say, err) -> int:
+def _fetch_ptb(root: Path, sources, timeout: float, say, err) -> int:
     written = 0
     for split in SPLITS:
         spec = PTB_WORDS[split]
@@ -267,7 +269,7 @@ def _fetch_ptb(root: Path, urls, timeout: float, say, err) -> int:
             say(f"{spec.rel}: already there, verified")
             continue
         _mkdir(root / Path(spec.rel).parent)
-        url = download(root, spec, urls, timeout, err)
+        url = download(root, spec, [source_url(s, split) for s in sources], timeout, err)
         say(f"{spec.rel}: {spec.size:,} bytes from {url}, verified")
         written += 1
     for split in SPLITS:
