@@ -67,6 +67,9 @@ def test_fetch_falls_back_to_the_good_source_and_builds_the_char_files(fetched):
         assert f"/{kind}/ptb.train.txt" in requests
     assert "/good/ptb.test.txt" in requests and "from http://127.0.0.1" in out
     assert "ptb_char/ptb.char.train.txt: built from ptb/ptb.train.txt, verified" in out
+    assert re.search(r"^ptb/ptb.train.txt: \S+/missing/ptb.train.txt: HTTP 404 Not Found; trying the next "
+                     r"source$", err, re.M)
+    assert "/corrupt/ptb.train.txt: SHA-256 mismatch" in err and "/truncated/ptb.train.txt: only" in err
 
 
 def test_second_fetch_is_a_no_op(fetched, server, capsys):

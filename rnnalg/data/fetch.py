@@ -210,20 +210,27 @@ def _bar(spec: FileSpec, err):
 
 
 def download(root: Path, spec: FileSpec, urls, timeout: float, err=None) -> str:
-    """Put `spec` under `root` from the first of the file `urls` that delivers it verified; its URL."""
-    failures = []
+    """Put `spec` under `root` from the first of the file `urls` that delivers it verified; its URL.
+
+    Each failed source is noted on `err` (stderr) as it happens; if all fail, a DataError lists them.
+    """
+    err = err or sys.stderr
+    failures = []  # (url, why)
     for url in urls:
-        bar = _bar(spec, err or sys.stderr)
+        bar = _bar(spec, err)
         try:
             write_atomic(root / Path(spec.rel).parent, Path(spec.rel).name,
                          lambda out: _download(url, out, spec, timeout, bar))
             return url
         except _SourceFailed as failure:
-            failures.append(f"  {url}: {failure}")
+            failures.append((url, str(failure)))
         finally:
             bar.close()
-    raise DataError(spec.rel, "could not download a verified copy from any source:\n" + "\n".join(failures)
-                    + f"\nname other sources with --source URL (repeatable) or {SOURCES_ENV}='URL …'")
+        if len(failures) < len(urls):
+            print(f"{spec.rel}: {url}: {failures[-1][1]}; trying the next source", file=err)
+    listed = "\n".join(f"  {url}: {why}" for url, why in failures)
+    raise DataError(spec.rel, f"could not download a verified copy from any source:\n{listed}\n"
+                    f"name other sources with --source URL (repeatable) or {SOURCES_ENV}='URL …'")
 
 
 # ---- the character files ------------------------------------------------------------------
