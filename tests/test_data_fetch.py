@@ -159,12 +159,22 @@ def test_sources_flags_then_environment_then_built_in(monkeypatch):
     assert all(s.startswith("https://raw.githubusercontent.com/") for s in fetch.PTB_SOURCES)
 
 
-def test_bad_source_or_timeout_is_a_usage_error(tmp_path, capsys):
+def test_bad_source_or_timeout_is_a_usage_error(tmp_path, monkeypatch, capsys):
     assert main(["data", "fetch", "ptb", "--data-dir", str(tmp_path), "--source", "ftp.example.org/ptb"]) == 2
     assert "bad --source 'ftp.example.org/ptb'" in capsys.readouterr().err
     assert main(["data", "fetch", "ptb", "--data-dir", str(tmp_path), "--timeout", "0"]) == 2
     assert main(["data", "fetch", "bach"]) == 2
+    monkeypatch.setenv(fetch.SOURCES_ENV, "127.0.0.1/ptb/")
+    assert main(["data", "fetch", "ptb", "--data-dir", str(tmp_path)]) == 2
+    assert "bad RNNALG_PTB_SOURCES '127.0.0.1/ptb/'" in capsys.readouterr().err
     assert files_under(tmp_path) == []
+
+
+def test_a_local_copy_is_a_file_url(tmp_path):
+    ptb = shared_data("ptb/ptb.valid.txt") / "ptb"
+    url = fetch.source_url(ptb.as_uri() + "/", "valid")
+    assert fetch.download(tmp_path, fetch.PTB_WORDS["valid"], [url], 5.0) == url
+    assert (tmp_path / "ptb" / "ptb.valid.txt").read_bytes() == (ptb / "ptb.valid.txt").read_bytes()
 
 
 def test_a_folder_that_cannot_be_created_is_an_error(tmp_path, capsys):

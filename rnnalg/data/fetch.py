@@ -127,11 +127,12 @@ def verified(path: Path, spec: FileSpec) -> bool:
 
 def sources(flags=None) -> list[str]:
     """--source flags, else $RNNALG_PTB_SOURCES, else `PTB_SOURCES`; each must be a URL."""
-    listed = list(flags or ()) or os.environ.get(SOURCES_ENV, "").split() or list(PTB_SOURCES)
-    origin = "--source" if flags else (SOURCES_ENV if os.environ.get(SOURCES_ENV, "").split() else None)
+    env = os.environ.get(SOURCES_ENV, "").split()
+    origin, listed = (("--source", list(flags)) if flags else (SOURCES_ENV, env) if env
+                      else ("built-in source", list(PTB_SOURCES)))
     for url in listed:
         if urllib.parse.urlsplit(url).scheme not in ("http", "https", "file"):
-            raise UsageError(f"bad {origin or 'source'} {url!r}: expected an http://, https:// or file:// URL")
+            raise UsageError(f"bad {origin} {url!r}: expected an http://, https:// or file:// URL")
     return listed
 
 
@@ -215,11 +216,12 @@ def download(root: Path, spec: FileSpec, urls, timeout: float, err=None) -> str:
     Each failed source is noted on `err` (stderr) as it happens; if all fail, a DataError lists them.
     """
     err = err or sys.stderr
+    folder = _mkdir(root / Path(spec.rel).parent)
     failures = []  # (url, why)
     for url in urls:
         bar = _bar(spec, err)
         try:
-            write_atomic(root / Path(spec.rel).parent, Path(spec.rel).name,
+            write_atomic(folder, Path(spec.rel).name,
                          lambda out: _download(url, out, spec, timeout, bar))
             return url
         except _SourceFailed as failure:
@@ -253,8 +255,7 @@ def build_chars(root: Path, split: str) -> None:
     problem = digest.problem(spec)
     if problem:
         raise DataError(spec.rel, f"rebuilt from {PTB_WORDS[split].rel}, but {problem}")
-    (root / spec.rel).parent.mkdir(parents=True, exist_ok=True)
-    write_atomic((root / spec.rel).parent, Path(spec.rel).name, lambda out: out.write(data))
+    write_atomic(_mkdir((root / spec.rel).parent), Path(spec.rel).name, lambda out: out.write(data))
 
 
 # ---- the whole dataset --------------------------------------------------------------------
@@ -275,7 +276,6 @@ def _fetch_ptb(root: Path, sources, timeout: float, say, err) -> int:
         if verified(root / spec.rel, spec):
             say(f"{spec.rel}: already there, verified")
             continue
-        _mkdir(root / Path(spec.rel).parent)
         url = download(root, spec, [source_url(s, split) for s in sources], timeout, err)
         say(f"{spec.rel}: {spec.size:,} bytes from {url}, verified")
         written += 1
@@ -284,18 +284,18 @@ def _fetch_ptb(root: Path, sources, timeout: float, say, err) -> int:
         if verified(root / spec.rel, spec):
             say(f"{spec.rel}: already there, verified")
             continue
-        _mkdir(root / Path(spec.rel).parent)
         build_chars(root, split)
         say(f"{spec.rel}: built from {PTB_WORDS[split].rel}, verified")
         written += 1
     return written
 
 
-def _mkdir(folder: Path) -> None:
+def _mkdir(folder: Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise DataError(str(folder), f"cannot create the data folder: {error.strerror or error}") from None
+    return folder
 
 
 FETCHERS = {"ptb": fetch_ptb}  # `rnnalg data fetch NAME` -> the function that fills a data folder
