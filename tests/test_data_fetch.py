@@ -162,7 +162,9 @@ def test_sources_flags_then_environment_then_built_in(monkeypatch):
 def test_bad_source_or_timeout_is_a_usage_error(tmp_path, monkeypatch, capsys):
     assert main(["data", "fetch", "ptb", "--data-dir", str(tmp_path), "--source", "ftp.example.org/ptb"]) == 2
     assert "bad --source 'ftp.example.org/ptb'" in capsys.readouterr().err
-    assert main(["data", "fetch", "ptb", "--data-dir", str(tmp_path), "--timeout", "0"]) == 2
+    for bad in ("0", "nan", "soon"):
+        assert main(["data", "fetch", "ptb", "--data-dir", str(tmp_path), "--timeout", bad]) == 2
+        assert "argument --timeout: must be a finite number > 0" in capsys.readouterr().err
     assert main(["data", "fetch", "bach"]) == 2
     monkeypatch.setenv(fetch.SOURCES_ENV, "127.0.0.1/ptb/")
     assert main(["data", "fetch", "ptb", "--data-dir", str(tmp_path)]) == 2

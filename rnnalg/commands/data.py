@@ -14,6 +14,7 @@ from ..data import fetch as fetching
 from ..data import folders, registry
 from ..data.dataset import NAMED, _canonical
 from ..errors import UsageError
+from ..values import flag_type
 
 TAKES_SPEC = False
 
@@ -30,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="where to download from, tried in turn (repeatable): a folder URL the file "
                         f"names are appended to, or a URL with {{split}}; default ${fetching.SOURCES_ENV} "
                         "(URLs separated by spaces), else the built-in public copies")
-    f.add_argument("--timeout", type=float, default=fetching.DEFAULT_TIMEOUT, metavar="SECONDS",
+    f.add_argument("--timeout", type=flag_type("--timeout"), default=fetching.DEFAULT_TIMEOUT,
+                   metavar="SECONDS",
                    help=f"give up on a source after this many seconds without data (default "
                         f"{fetching.DEFAULT_TIMEOUT:g})")
     f.add_argument("--data-dir", metavar="DIR", help=f"store here instead of ${folders.ENV} or the cache")
@@ -61,8 +63,6 @@ def run_fetch(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot fetch {args.name!r}: fetchable datasets are "
                              f"{', '.join(fetching.FETCHERS)}; the music sets ship inside the package")
         name = origin.fetch
-    if args.timeout <= 0:
-        raise UsageError(f"bad --timeout {args.timeout:g}: must be positive")
     folder = folders.store_folder(args.data_dir)
     urls = fetching.sources(args.source)
     print(f"fetching {name} into {folder}")
