@@ -19,6 +19,7 @@ COMMANDS = {
     "train": ("train", "train a spec on a dataset (progress, metrics JSONL, checkpoints)"),
     "eval": ("eval_", "evaluate a checkpoint: NLL per frame / BPC / perplexity"),
     "sample": ("sample", "generate music (MIDI) or text from a checkpoint"),
+    "data": ("data", "fetch a dataset (rnnalg data fetch ptb) or list what is on this machine"),
 }
 
 

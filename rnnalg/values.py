@@ -52,6 +52,7 @@ FLAGS = {
     "--halvings": "natural",
     "--min-count": "count",
     "--time-limit": "positive",
+    "--timeout": "positive",
 }
 
 

@@ -5,14 +5,14 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 import rnnalg
+from _shared import shared_data
+from ptb_server import PtbServer
 from rnnalg.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-DATA = ROOT.parent / "shared" / "data"
 
 # appended so the suite stays fast: later flags win over the command's own
 SMALLER = {
@@ -29,16 +29,26 @@ def readme_commands():
 
 def test_readme_shows_every_command():
     shown = {shlex.split(c)[1] for c in readme_commands()}
-    assert shown == {"check", "compile", "bench", "train", "eval", "sample"}
+    assert shown == {"check", "compile", "bench", "train", "eval", "sample", "data"}
 
 
 def test_readme_commands_run_as_written(tmp_path, monkeypatch, capsys):
-    if not (DATA / "ptb_char").is_dir():
-        pytest.skip(f"the shared data folder is not at {DATA}")
+    """From an empty data folder: `data fetch ptb` gets PTB from a local server copy."""
+    server = PtbServer(shared_data("ptb") / "ptb")
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("RNNALG_DATA", str(DATA))
+    monkeypatch.setenv("RNNALG_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("RNNALG_PTB_SOURCES", server.url("good"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    with server:
+        run_commands(capsys)
+    assert "/good/ptb.train.txt" in server.requests
+    assert (tmp_path / "dots_model.py").exists() and (tmp_path / "dots.mid").exists()
+    assert (tmp_path / "runs" / "dots" / "metrics.jsonl").exists()
+
+
+def run_commands(capsys):
     for command in readme_commands():
         argv = shlex.split(command)[1:]
         argv += SMALLER.get(argv[0], [])
@@ -48,8 +58,8 @@ def test_readme_commands_run_as_written(tmp_path, monkeypatch, capsys):
             assert "test NLL per frame" in out
         if argv[0] == "sample" and "char" in argv[1]:
             assert len(out) >= 150  # 200 characters of text (line ends included)
-    assert (tmp_path / "dots_model.py").exists() and (tmp_path / "dots.mid").exists()
-    assert (tmp_path / "runs" / "dots" / "metrics.jsonl").exists()
+        if argv[:2] == ["data", "list"]:
+            assert re.search(r"^ptb-char +cached ", out, re.M)
 
 
 def test_readme_python_example_runs(monkeypatch):

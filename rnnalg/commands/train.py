@@ -34,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = TrainConfig()
     a = parser.add_argument
     a("--data", metavar="NAME|PATH", help=f"dataset name or file/directory (default: {d.data}, embedded)")
-    a("--data-dir", metavar="DIR", help="where named datasets live (default: the shared data folder)")
+    a("--data-dir", metavar="DIR", help="a data folder (music/, ptb/, ptb_char/) searched before "
+                                        "$RNNALG_DATA and the cache; see `rnnalg data list`")
     a("--unit", choices=("char", "word"), help="text unit for a text file given by --data")
     a("--min-count", type=int, metavar="N", help="text: symbols seen fewer than N times in the train "
                                                  "split become <unk>, as do unseen ones (default 1: none)")

@@ -1,8 +1,8 @@
 """Datasets, batching, metrics and decoding for rnnalg.
 
-    ds = load_dataset("jsb")                       # embedded; or nottingham, musedata, piano,
-                                                   # ptb-char, ptb-word (need data_dir / RNNALG_DATA),
-                                                   # or a path (see dataset.py for the rules)
+    ds = load_dataset("jsb")                       # embedded, as are nottingham, musedata, piano;
+                                                   # ptb-char, ptb-word: `rnnalg data fetch ptb`
+                                                   # (folders.py), or a path (see dataset.py)
     check_compatible(ds, "binary", 88, "binary", 88, "dots.rnn")
     for batch in music_batches(ds.splits["train"], 32, np.random.default_rng(0), max_steps=100):
         ...  # batch.inputs (T, B, 88), batch.targets, batch.mask (T, B), batch.reset

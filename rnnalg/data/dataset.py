@@ -1,8 +1,8 @@
 """Finding and loading a dataset by name or path.
 
-Named datasets (`NAMED`) live under a data folder given as `data_dir`, else the
-RNNALG_DATA environment variable; `jsb` ships inside the package and needs no folder.
-Anything else is a path:
+Named datasets (`NAMED`): the four music sets ship inside the package; the others are
+looked up in `data_dir` (--data-dir), then $RNNALG_DATA, then the user's cache, where
+`rnnalg data fetch` puts them (folders.py).  Anything else is a path:
 
     *.json              music: {"train","valid","test"} of pieces of steps of MIDI notes
     *.npz               music in the compact form of `music.write_npz`
@@ -16,19 +16,17 @@ given `vocab` (a trained model's, stored in its checkpoint).
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError, UsageError
-from . import music, text
+from . import folders, music, registry, text
 from .safe_pickle import read_music_pickle
 
-ENV = "RNNALG_DATA"
+ENV = folders.ENV
 DEFAULT = "jsb"
-EMBEDDED_JSB = "jsb_chorales.npz"
 
 
 @dataclass(frozen=True)
@@ -175,40 +173,21 @@ def _refuse_named_parts(path: Path, unit: str | None) -> None:
 
 
 def _load_named(name: str, data_dir: str | None, unit: str | None, options: TextOptions) -> Dataset:
+    """The package's copy if it ships one, else the first data folder holding it (folders.py)."""
     spec = NAMED[name]
     _check_unit(unit, spec.unit, name)
     if spec.kind == "music":
         _check_music_options(options, name)
-    if name == "jsb":  # shipped inside the package: never needs the data folder
-        ref = Path(__file__).resolve().parents[1] / "datasets" / EMBEDDED_JSB
-        return _music_dataset(name, music.read_npz(str(ref), str(ref)), str(ref))
-    root = _data_root(name, data_dir)
+    packaged = registry.embedded_path(name)
+    if packaged is not None:  # shipped inside the package: never needs a data folder
+        return _music_dataset(name, music.read_npz(str(packaged), str(packaged)), str(packaged))
+    root = folders.find(name, spec.paths, data_dir, registry.ORIGINS[name].fetch_command()).path
     files = [root / p for p in spec.paths]
-    for f in files:
-        if not f.is_file():
-            raise DataError(str(f), f"missing file: dataset '{name}' expects "
-                            f"{', '.join(spec.paths)} under the data folder {root} "
-                            f"(set it with --data-dir DIR or {ENV}=DIR)")
     if spec.kind == "music":
         return _music_dataset(name, music.read_json(str(files[0])), str(files[0]))
     sources = {s: text.Source(text.read_text(str(f)), str(f), spaced=spec.spaced)
                for s, f in zip(music.SPLITS, files)}
     return _text_dataset(name, sources, spec.unit, str(root / Path(spec.paths[0]).parent), options)
-
-
-def _data_root(name: str, data_dir: str | None) -> Path:
-    """The data folder: the argument, else $RNNALG_DATA; a clear error if neither works."""
-    origin = "--data-dir"
-    if not data_dir:
-        data_dir, origin = os.environ.get(ENV), ENV
-    if not data_dir:
-        raise DataError(name, f"dataset '{name}' is read from the data folder (the one holding music/, "
-                        f"ptb/, ptb_char/), and none was given: pass --data-dir DIR or set {ENV}=DIR")
-    root = Path(data_dir).expanduser()
-    if not root.is_dir():
-        raise DataError(str(root), f"data folder (from {origin}) is not a directory; "
-                        f"pass --data-dir DIR or set {ENV}=DIR to the folder holding music/, ptb/, ptb_char/")
-    return root
 
 
 def _text_dir(path: Path) -> dict[str, text.Source]:
