@@ -36,9 +36,12 @@ arguments either `maxout[2](e)` or `maxout(2, e)`, `lp[2, 3](e)` or `lp(2, 3, e)
 `dropout[0.5](e)` or `dropout(0.5, e)`; any other function `fn("name")`.  MLPs:
 `MLP(e)` and `MLP(e, layers=[("tanh", 400), "tanh"])`, a layer being a function
 (str or `maxout[2]`), a `(fn, width)` pair or a `layer(fn, width, args)`.
-Misuse (a bad name, an empty Plus) raises ValueError or TypeError.
+Misuse (a bad name, an empty Plus, a NaN or infinite argument) raises ValueError or
+TypeError.
 """
 from __future__ import annotations
+
+import math
 
 from . import syntax as S
 from .unparse import check_ident
@@ -88,9 +91,11 @@ def _size(value) -> S.Size:
 
 
 def _number(value):
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value
-    raise TypeError(f"a function argument is an int or a float, not {value!r}")
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"a number (function argument, let value) is an int or a float, not {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"a number (function argument, let value) must be finite, not {value!r}")
+    return value
 
 
 # ---------------------------------------------------------------- expressions

@@ -9,7 +9,8 @@ The checker runs in three passes and reports independent errors together:
    any order).  An equation with an error, or reading one, is skipped, so one mistake
    gives one message.
 
-Unused declarations are warnings (code 'unused') in `Program.warnings`.
+Warnings ride in `Program.warnings`: unused declarations ('unused'), a state never read
+as h, only as h' ('not-recurrent'), and a state no output depends on ('no-effect').
 
 Choices where the design leaves room (see checking/build.py for the naming):
 * an MLP layer's width is its width after the function (`maxout[2] 400` has an 800-wide
@@ -24,7 +25,7 @@ Choices where the design leaves room (see checking/build.py for the naming):
 Error codes: unknown-function, unbound-name, bound-twice, state-without-update,
 output-not-predicted, predict-non-output, cycle, width-mismatch, width-not-inferable,
 group-size, token-as-dense, bad-let, unknown-size, bad-type, read-output,
-duplicate-operand, bad-argument, not-a-state, no-output, lone-constant.
+duplicate-operand, bad-argument, not-a-state, no-output, lone-constant, no-input.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from .checking.build import Builder
 from .checking.diagnostics import Diagnostics, Poison
 from .checking.scope import bind, declare, resolve_sizes
 from .checking.widths import infer_widths
+from .errors import Span, quote
 from .ir import Program, State
 
 __all__ = ["check"]
@@ -51,9 +53,13 @@ def check(spec: syntax.Spec, sizes: dict | None = None) -> Program:
                         getattr(item, "span", None))
     size_table = resolve_sizes(spec, sizes, diags)
     scope = declare(spec, size_table, diags)
-    if not any(d.role == "output" for d in spec.decls):
+    roles = {d.role for d in spec.decls}
+    if "output" not in roles:
         diags.error("no-output", "the spec predicts nothing: declare an output and predict it, "
-                    "e.g. output y : binary[88] and y = ▷ h'")
+                    "e.g. output y : binary[88] and y = ▷ h'", _start_of(spec))
+    if "input" not in roles:
+        diags.error("no-input", "the spec reads no input: declare one, e.g. input x : binary[88] "
+                    "(the inputs give the number of time steps)", _start_of(spec))
     order, poisoned, _ = bind(spec, scope, diags)
     builder = Builder(scope, diags)
     builder.inferred = _widths_from_uses(order, poisoned, scope)
@@ -72,6 +78,7 @@ def check(spec: syntax.Spec, sizes: dict | None = None) -> Program:
         except Poison:
             continue
     _warn_unused(spec, scope, order, diags)
+    _warn_idle_states(scope, order, diags)
     diags.raise_if_errors()
     return Program(
         inputs=tuple(var for _, var in scope.inputs.values()),
@@ -106,6 +113,11 @@ def _widths_from_uses(order, poisoned, scope) -> dict:
     return infer_widths(good, known, free, lambda size: sizes.get(size) if isinstance(size, str) else size)
 
 
+def _start_of(spec: syntax.Spec) -> Span:
+    """Line 1 of the spec, for errors about the whole spec (so they still name the file)."""
+    return Span(spec.file, 1, 1, 1, 2)
+
+
 def _params_in_use_order(builder: Builder) -> tuple:
     seen, params = set(), []
     for e in builder.eqns:
@@ -131,3 +143,28 @@ def _warn_unused(spec: syntax.Spec, scope, bindings, diags: Diagnostics) -> None
     for name, let in scope.sizes.lets.items():
         if name not in scope.sizes.used:
             diags.warn("unused", f"size '{name}' is never used", let.span)
+
+
+def _warn_idle_states(scope, bindings, diags: Diagnostics) -> None:
+    """States that carry nothing across steps (h never read, only h') or that no output
+    depends on (neither h nor h' reaches a ▷, at this step or a later one)."""
+    read = {name.id for b in bindings for name in b.reads if name.id != b.eq.target}
+    by_target = {b.eq.target: b for b in bindings}
+    reaches, todo = set(), list(scope.outputs)
+    while todo:  # names some output depends on; h reaching means h' reaches (one step later)
+        n = todo.pop()
+        if n not in reaches:
+            reaches.add(n)
+            todo += [r.id for r in by_target[n].reads] if n in by_target else []
+            todo += [n + "'"] if n in scope.states else []
+    for name, (decl, _, _) in scope.states.items():
+        nxt = name + "'"
+        if name not in read and nxt not in read:
+            continue  # 'unused' already
+        if name not in read:
+            diags.warn("not-recurrent", f"state '{name}' is never read as {name}, its previous value, "
+                       f"so nothing is carried from one step to the next (read {name} in {nxt} = …)",
+                       decl.span)
+        if name not in reaches and nxt not in reaches:
+            diags.warn("no-effect", f"state '{name}' reaches no output: no ▷ depends on {name} or "
+                       f"{quote(nxt)}", decl.span)

@@ -13,6 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+MAX_SHOWN = 50  # diagnostics printed in full; the rest are counted ("… and N more errors")
+CARET_CONTEXT = 40  # characters shown either side of a caret on a long source line
+
+
+def quote(name: str) -> str:
+    """A name quoted for a message: 'h', and "h'" (a prime inside '…' would read as a quote)."""
+    return f'"{name}"' if "'" in name else f"'{name}'"
+
 
 @dataclass(frozen=True)
 class Span:
@@ -33,9 +41,17 @@ class Span:
         if not self.line_text:
             return ""
         text = self.line_text.rstrip("\n")
-        width = (self.end_col - self.col) if self.end_line == self.line else len(text) - self.col + 1
+        col = self.col
+        width = (self.end_col - col) if self.end_line == self.line else len(text) - col + 1
         width = max(1, width)
-        pad = "".join(ch if ch == "\t" else " " for ch in text[: self.col - 1])
+        if len(text) > 3 * CARET_CONTEXT:  # a long line: a window around the caret, marked …
+            shown = 2 * CARET_CONTEXT + min(width, CARET_CONTEXT)
+            start = max(0, min(col - 1 - CARET_CONTEXT, len(text) - shown))
+            end = min(len(text), start + shown)
+            width = max(1, min(width, end - (col - 1)))
+            text = ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
+            col = col - start + (1 if start else 0)
+        pad = "".join(ch if ch == "\t" else " " for ch in text[: col - 1])
         return f"    {text}\n    {pad}{'^' * width}"
 
 
@@ -74,11 +90,22 @@ class SpecError(RnnalgError):
         if isinstance(diagnostics, Diagnostic):
             diagnostics = [diagnostics]
         self.diagnostics = list(diagnostics)
-        super().__init__("\n".join(d.format() for d in self.diagnostics))
+        super().__init__(format_diagnostics(self.diagnostics))
 
     @property
     def first(self) -> Diagnostic:
         return self.diagnostics[0]
+
+
+def format_diagnostics(diagnostics) -> str:
+    """The first MAX_SHOWN diagnostics in full, then one line counting the rest."""
+    shown = [d.format() for d in diagnostics[:MAX_SHOWN]]
+    rest = diagnostics[MAX_SHOWN:]
+    if rest:
+        kinds = {d.severity for d in rest}
+        noun = kinds.pop() if len(kinds) == 1 else "diagnostic"
+        shown.append(f"… and {len(rest)} more {noun}{'s' if len(rest) > 1 else ''}")
+    return "\n".join(shown)
 
 
 def spec_error(code: str, message: str, span: Span | None = None) -> SpecError:

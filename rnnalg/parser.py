@@ -7,9 +7,13 @@ Every record carries a `Span` (file, 1-based line and column, exclusive end, the
 source line).  No lark exception or traceback leaves this module: every problem
 becomes an `errors.SpecError` whose diagnostic codes are
 
-    syntax           the text does not follow the grammar (friendly message, located)
+    syntax           the text does not follow the grammar (friendly message, located); after
+                     a mistake the parser skips its statement and goes on, so independent
+                     mistakes in several statements are reported together; a control
+                     character (NUL, ESC, …) anywhere, even in a comment, is one too
     too-deep         expressions nested more than MAX_DEPTH levels
     unreadable-file  `load` could not read the file
+    too-large        the file is larger than MAX_SPEC_BYTES (not a spec; /dev/zero)
     encoding         the file is not UTF-8 (located at the first bad byte)
 
 The friendly syntax messages are tables in `rnnalg/parser_errors.py`.
@@ -29,6 +33,11 @@ from .errors import Diagnostic, Span, SpecError
 from .parser_errors import explain, mixed_plus_error
 
 MAX_DEPTH = 100  # nesting levels of one statement's parse tree
+MAX_SPEC_BYTES = 2**20  # a spec is a few lines; a bigger file is a mistake (or /dev/zero)
+MAX_SYNTAX_ERRORS = 50  # statements skipped after a mistake before the parser gives up
+# C0 controls and DEL other than tab, newline, carriage return and form feed: invisible in an
+# editor, and the emitted module repeats the spec (comments too) where Python refuses a NUL
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 KEYWORDS = frozenset({"let", "input", "output", "state", "MLP", "real", "binary", "token"})
 
 
@@ -147,23 +156,25 @@ class _ToSyntax(Transformer_NonRecursive):
         return S.Decl(c[0], self._ident(c[1]), c[2], self.loc.of_meta(meta))
 
     def type(self, meta, c):
-        return S.Type(c[0], c[1], self.loc.of_meta(meta))
+        return S.Type(c[0], c[1][0], self.loc.of_meta(meta))
 
     def real_type(self, meta, c):
-        return S.Type("real", c[0], self.loc.of_meta(meta))
+        return S.Type("real", c[0][0], self.loc.of_meta(meta))
 
     def size(self, meta, c):
+        """(the size, its span): the span is kept where an error may point at the size."""
         tok = c[0]
         if tok.type == "NAME":
-            return self._ident(tok)
+            return self._ident(tok), self.loc.of_token(tok)
         value = self._number(tok)
         if not isinstance(value, int):
             raise _error("syntax", f"a size must be a whole number or a `let` name, not {tok}",
                          self.loc.of_token(tok))
-        return value
+        return value, self.loc.of_token(tok)
 
     def equation(self, meta, c):
-        return S.Equation(self._ident(c[0]), c[1], c[2], self.loc.of_meta(meta))
+        width, width_span = c[1] or (None, None)
+        return S.Equation(self._ident(c[0]), width, c[2], self.loc.of_meta(meta), width_span)
 
     def predict(self, meta, c):
         return S.Predict(c[1], self.loc.of_meta(meta))
@@ -227,7 +238,7 @@ class _ToSyntax(Transformer_NonRecursive):
         return tuple(c)
 
     def layer(self, meta, c):
-        return S.Layer(self._ident(c[0]), c[1] or (), c[2], self.loc.of_meta(meta))
+        return S.Layer(self._ident(c[0]), c[1] or (), c[2] and c[2][0], self.loc.of_meta(meta))
 
 
 def _check_depth(tree: Tree, loc: _Locator) -> None:
@@ -249,12 +260,8 @@ def parse(text: str, file: str = "<spec>") -> S.Spec:
     if not isinstance(text, str):
         raise TypeError(f"parse() takes the spec text as a str, not {type(text).__name__}")
     loc = _Locator(text, file)
-    try:
-        tree = raw_parse(text)
-    except UnexpectedInput as err:
-        raise explain(err, text, loc) from None
-    except LarkError as err:  # not expected from LALR, but never let one out
-        raise _error("syntax", f"cannot parse: {err}", loc.span(1, 1, 1, 2)) from None
+    _refuse_control_characters(text, loc)
+    tree = _parse_tree(text, loc)
     _check_depth(tree, loc)
     try:
         items = _ToSyntax(loc).transform(tree)
@@ -265,14 +272,91 @@ def parse(text: str, file: str = "<spec>") -> S.Spec:
     return S.Spec(items, file=file, text=text)
 
 
+def _parse_tree(text: str, loc: _Locator) -> Tree:
+    """The lark tree, or a SpecError with the syntax errors of every statement that has one.
+
+    After an error the statement holding it is blanked (its lines kept, so positions stay)
+    and the text parsed again, up to MAX_SYNTAX_ERRORS times.
+    """
+    diagnostics = []
+    for _ in range(MAX_SYNTAX_ERRORS):
+        try:
+            tree = raw_parse(text)
+        except UnexpectedInput as err:
+            diagnostics += explain(err, text, loc).diagnostics
+        except LarkError as err:  # not expected from LALR, but never let one out
+            diagnostics.append(Diagnostic("syntax", f"cannot parse: {err}", loc.span(1, 1, 1, 2)))
+        else:
+            if diagnostics:
+                break
+            return tree
+        text = blank_statement(text, diagnostics[-1].span.line)
+        if text is None:
+            break
+    raise SpecError(sorted(diagnostics, key=lambda d: (d.span.line, d.span.col))) from None
+
+
+def _refuse_control_characters(text: str, loc: _Locator) -> None:
+    m = _CONTROL.search(text)
+    if m is None:
+        return
+    line = text.count("\n", 0, m.start()) + 1
+    col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+    shown = _CONTROL.sub("\ufffd", loc.line_text(line))  # not sent raw to a terminal
+    where = " in a comment" if "#" in shown[:col - 1] else ""
+    raise _error("syntax", f"control character U+{ord(m.group()):04X}{where}: a spec is plain text",
+                 Span(loc.file, line, col, line, col + 1, shown))
+
+
+def blank_statement(text: str, line: int) -> str | None:
+    """`text` with the statement that holds `line` replaced by blank lines, or None if that
+    blanks nothing more (a statement runs on while a ( or [ is open, as in the grammar)."""
+    lines = text.split("\n")
+    first = last = 0  # the statement [first, last] (0-based lines) being scanned
+    depth = 0
+    for i, content in enumerate(lines):
+        if depth == 0:
+            first = i
+        depth = _depth_after(content, depth)
+        last = i
+        if depth == 0 and i >= line - 1:
+            break
+    if first > line - 1 or not any(x.strip() for x in lines[first:last + 1]):
+        return None
+    return "\n".join(lines[:first] + [""] * (last + 1 - first) + lines[last + 1:])
+
+
+def _depth_after(line: str, depth: int) -> int:
+    """Bracket depth at the end of `line` (comments ignored, never below 0)."""
+    for ch in line:
+        if ch == "#":
+            break
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth = max(0, depth - 1)
+    return depth
+
+
 def load(path) -> S.Spec:
-    """Read and parse a spec file (UTF-8).  Codes: 'unreadable-file', 'encoding', 'syntax'."""
+    """Read and parse a spec file (UTF-8).  Codes: 'unreadable-file', 'too-large', 'encoding',
+    'syntax'."""
     name = str(path)
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(MAX_SPEC_BYTES + 1)
     except (OSError, ValueError) as err:
         reason = getattr(err, "strerror", None) or str(err)
         raise _error("unreadable-file", f"cannot read spec file {name}: {reason}", None) from None
+    return parse_bytes(data, name)
+
+
+def parse_bytes(data: bytes, file: str) -> S.Spec:
+    """Decode `data` (UTF-8, an optional byte-order mark) and parse it; what `load` does after
+    reading, for specs from elsewhere (standard input)."""
+    if len(data) > MAX_SPEC_BYTES:
+        raise _error("too-large", f"{file} is larger than {MAX_SPEC_BYTES // 2**20} MiB: not a spec", None)
+    name = file
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -2,10 +2,11 @@
 
     explain(lark_error, text, locator) -> SpecError(code 'syntax', located at the bad token)
 
-Three layers, most specific first:
+Four layers, most specific first:
 1. an unknown character gets a hint (`<` -> "write ⊕ or <+>"), table `CHAR_HINTS`;
 2. unbalanced ( ) [ ] are found by a bracket scan, located at the bracket at fault;
-3. a wrong token is matched against `EXAMPLES` of common mistakes by LALR state and
+3. a number run into a name or another number (`0x8`, `4k`, `1.2.3`) is named whole;
+4. a wrong token is matched against `EXAMPLES` of common mistakes by LALR state and
    token type (in the spirit of lark's `match_examples`), else a generic
    "unexpected X; expected Y" built from the parser's expected terminals.
 """
@@ -16,7 +17,7 @@ from functools import lru_cache
 
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from .errors import Diagnostic, Span, SpecError
+from .errors import Diagnostic, Span, SpecError, quote
 
 CHAR_HINTS = {
     "<": "write ⊕ or <+> for plus",
@@ -39,7 +40,7 @@ TYPE = "a declaration needs a type after its name, e.g. `input x : binary[88]` o
 # token_specific is False) any example with the same state.  Earlier rows win.
 EXAMPLES = [
     ("'▷' starts an expression and binds loosest: write `▷ (a ⊕ b)`, or parenthesise `(▷ e)`",
-     True, ["h' = x ⊕ ▷ h", "y = x ▷ h", "y = tanh(x) ▷ h", "y = (x) ▷ h"]),
+     True, ["h' = x ⊕ ▷ h", "y = x ▷ h", "y = h' ▷ x", "y = tanh(x) ▷ h", "y = (x) ▷ h"]),
     (PLUS_SIDES, False, ["h' = tanh(x ⊕ )", "h' = x ⊕", "h' = x ⊕ h ⊕", "h' = (x ⊕ h) ⊕"]),
     (PLUS_SIDES, True, ["h' = ⊕ x", "h' = tanh(⊕ x)", "y = ▷ ⊕ x", "h' = (⊕ x)", "h' = MLP(⊕ x)",
                         "h' = maxout[2](⊕ x)", "h' = MLP[tanh](⊕ x)", "h' = x ⊕ h ⊕ ⊕ z",
@@ -67,6 +68,9 @@ def explain(err: UnexpectedInput, text: str, loc) -> SpecError:
     if unbalanced is not None:
         return unbalanced
     if isinstance(err, UnexpectedToken):
+        malformed = _malformed_number(err.token, text, loc)
+        if malformed is not None:
+            return malformed
         span = _token_span(err.token, text, loc)
         message = _matching_example(err) or _generic(err)
         return SpecError(Diagnostic("syntax", message, span))
@@ -140,6 +144,21 @@ def _unbalanced_brackets(text: str, loc) -> SpecError | None:
     return None
 
 
+def _malformed_number(tok, text: str, loc) -> SpecError | None:
+    """`0x8`, `4k`, `1.2.3`: a number directly followed by a name or another number."""
+    pos = getattr(tok, "start_pos", None)
+    if tok.type not in ("NAME", "NEXT_NAME", "NUMBER") or not pos or text[pos - 1] not in "0123456789.":
+        return None
+    start = pos
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "._+-"):
+        start -= 1
+    word = text[start:tok.end_pos]
+    col = tok.column - (pos - start)
+    return SpecError(Diagnostic("syntax", f"'{word}' is not a number: sizes and arguments are "
+                                "decimal numbers like 8, 0.5 or 1e-3, or `let` names",
+                                loc.span(tok.line, col, tok.line, col + len(word))))
+
+
 def _bracket_error(message, loc, line, col) -> SpecError:
     return SpecError(Diagnostic("syntax", message, loc.span(line, col, line, col + 1)))
 
@@ -191,7 +210,7 @@ def _describe_token(tok) -> str:
         return f"name '{tok}'"
     if tok.type == "NUMBER":
         return f"number {tok}"
-    return f"'{tok}'"
+    return quote(str(tok))
 
 
 def _describe_terminal(name: str) -> str:

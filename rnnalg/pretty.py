@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+from .errors import format_diagnostics
 from .ir import Eqn, Program, Var
 from .lower.plan import Plan
 from .phases import POST, PRE, SCAN, input_projections, phases
@@ -103,8 +104,9 @@ def format_param_table(program: Program) -> list:
 
 
 def format_warnings(diagnostics) -> str:
-    """Warnings as `file:line:col: warning: …` with a caret line (empty string if none)."""
-    return "\n".join(d.format() for d in diagnostics)
+    """Warnings as `file:line:col: warning: …` with a caret line (empty string if none);
+    after the first `errors.MAX_SHOWN`, a count."""
+    return format_diagnostics(list(diagnostics))
 
 
 # --- Graphviz ----------------------------------------------------------------------------

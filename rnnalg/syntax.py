@@ -191,6 +191,7 @@ class Equation(Elementwise):
     width: Size | None
     expr: object
     span: Span | None = _span()
+    width_span: Span | None = _span()  # where `width` is written
 
 
 @dataclass(frozen=True)

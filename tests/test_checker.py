@@ -75,8 +75,11 @@ def test_sizes_override_and_unknown_size():
     p = check(RNN, {"H": 600})
     assert p.sizes == (("H", 600),)
     assert p.param("h'.W_h").shape == (600, 600)
-    with pytest.raises(UsageError, match=r"unknown size 'Q' in --set \(the spec defines: H\)"):
+    with pytest.raises(UsageError, match=r"unknown size 'Q' in sizes \(the spec defines: H\)") as info:
         check(RNN, {"Q": 3})
+    assert "--set" not in str(info.value)  # the Python API speaks Python, not flags
+    with pytest.raises(UsageError, match=r"sizes\['H'\] = 2.5: a size must be a positive integer"):
+        check(RNN, {"H": 2.5})
 
 
 def test_mlp_transition_layers_and_params():

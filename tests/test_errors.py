@@ -38,7 +38,7 @@ CASES = [
      "unbound-name", "did you mean 'z'?", 6, 11),
     ("unbound-size-as-value", HEAD + "h' = tanh(H ⊕ h)\ny = ▷ h'\n",
      "unbound-name", "'H' is a size, not a value", 5, 11),
-    ("bound-twice", HEAD + RNN + "h' = tanh(x ⊕ h)\n", "bound-twice", "'h'' is bound twice (first at line 5)",
+    ("bound-twice", HEAD + RNN + "h' = tanh(x ⊕ h)\n", "bound-twice", "\"h'\" is bound twice (first at line 5)",
      7, 1),
     ("declared-twice", HEAD + "input x : 3\n" + RNN, "bound-twice", "'x' is declared twice", 5, 1),
     ("input-bound", HEAD + RNN + "x = tanh(h)\n", "bound-twice", "'x' is already declared as an input", 7, 1),
@@ -57,9 +57,9 @@ CASES = [
     ("width-mismatch-name", HEAD + "z : 10 = tanh(h)\nh' = tanh(x ⊕ z)\ny = ▷ h'\n", "width-mismatch",
      "width mismatch: 'h' has width 20, but 10 is needed (z : 10)", 5, 15),
     ("width-mismatch-state", HEAD + "h' : 30 = tanh(x ⊕ h)\ny = ▷ h'\n", "width-mismatch",
-     "h' : 30 conflicts with state h : 20", 5, 1),
+     "h' : 30 conflicts with state h : 20", 5, 6),
     ("width-mismatch-output", HEAD + RNN.replace("y = ", "y : 9 = "), "width-mismatch",
-     "y : 9 conflicts with output y : binary[8]", 6, 1),
+     "y : 9 conflicts with output y : binary[8]", 6, 5),
     ("width-mismatch-mlp", HEAD + "h' = MLP[tanh 30, tanh 40](x ⊕ h)\ny = ▷ h'\n", "width-mismatch",
      "last layer has width 40, but 20 is needed (state h : 20)", 5, 19),
     ("width-mismatch-maxout", HEAD + "h' = maxout[3](h)\ny = ▷ h'\n", "width-mismatch",
@@ -82,7 +82,7 @@ CASES = [
     ("unknown-size", HEAD.replace("state  h : H", "state  h : Q") + RNN, "unknown-size",
      "unknown size 'Q' (the spec defines: H)", 4, 12),
     ("unknown-size-width", HEAD + "z : W = tanh(x ⊕ h)\nh' = tanh(z ⊕ h)\ny = ▷ h'\n", "unknown-size",
-     "unknown size 'W'", 5, 1),
+     "unknown size 'W'", 5, 5),  # at the size, not the equation
     ("bad-type", HEAD.replace("binary[8]\noutput", "binary[0]\noutput") + RNN, "bad-type",
      "the size of x must be a positive integer, got 0", 2, 12),
     ("bad-type-binary-state", HEAD.replace("state  h : H", "state  h : binary[H]") + RNN, "bad-type",
@@ -105,7 +105,7 @@ CASES = [
      "maxout takes 1 argument (maxout[k]), got 0", 5, 6),
     ("bad-argument-elementwise", HEAD + "h' = tanh[2](x ⊕ h)\ny = ▷ h'\n", "bad-argument",
      "tanh takes no arguments, got 1", 5, 6),
-    ("not-a-state", HEAD + RNN + "x' = tanh(h)\n", "not-a-state", "'x'' updates 'x', which is not a declared state",
+    ("not-a-state", HEAD + RNN + "x' = tanh(h)\n", "not-a-state", "\"x'\" updates 'x', which is not a declared state",
      7, 1),
 ]
 
@@ -170,11 +170,19 @@ def test_warnings_are_located():
     assert program.warnings[0].format().startswith("w.rnn:2:1: warning: size 'E' is never used")
 
 
-def test_a_spec_without_output_is_an_error():
+def test_a_spec_without_output_is_an_error_that_names_the_file():
     ds = diagnostics("input x : 3\nstate h : 4\nh' = tanh(x ⊕ h)\n")
-    assert [(d.code, d.span) for d in ds] == [("no-output", None)]
-    assert "the spec predicts nothing" in str(ds[0].format())
-    assert [d.code for d in diagnostics("")] == ["no-output"]
+    assert [(d.code, str(d.span)) for d in ds] == [("no-output", "bad.rnn:1:1")]
+    assert ds[0].format().startswith("bad.rnn:1:1: error: the spec predicts nothing")
+    empty = diagnostics("")
+    assert [d.code for d in empty] == ["no-output", "no-input"]
+    assert all(d.format().startswith("bad.rnn:1:1: error: ") for d in empty)
+
+
+def test_a_spec_without_input_is_an_error_not_a_compile_crash():
+    ds = diagnostics("output y : binary[8]\nstate h : 4\nh' = tanh(h)\ny = ▷ h'\n")
+    assert [(d.code, str(d.span)) for d in ds] == [("no-input", "bad.rnn:1:1")]
+    assert "the spec reads no input" in ds[0].message
 
 
 def test_a_stray_record_is_bad_type_not_a_traceback():

@@ -23,6 +23,7 @@ Elementwise operators: `a * b`, `a + b`, `a - b` of two values are the ops mul, 
 from __future__ import annotations
 
 from .. import syntax
+from ..errors import quote
 from ..ir import Eqn, Head, Param, Var
 from .diagnostics import Diagnostics, Poison
 from .functions import function_attrs, group_factor
@@ -53,16 +54,17 @@ class Builder:
         _, prev, nxt = self.scope.states[eq.target[:-1]]
         why = f"state {prev.name} : {prev.width}"
         if eq.width is not None:
-            w = self._size(eq.width, eq.span, f"the width of {eq.target}")
+            w = self._size(eq.width, _width_span(eq), f"the width of {eq.target}")
             if w != nxt.width:
-                raise self.diags.fail("width-mismatch", f"{eq.target} : {w} conflicts with {why}", eq.span)
+                raise self.diags.fail("width-mismatch", f"{eq.target} : {w} conflicts with {why}",
+                                      _width_span(eq))
         var = self.bind(eq.expr, nxt.name, nxt.width, why)
         self.env[var.name] = var
         return var
 
     def let(self, eq: syntax.Equation) -> Var:
         """`z [: N] = e`: an intermediate value."""
-        want = None if eq.width is None else self._size(eq.width, eq.span, f"the width of {eq.target}")
+        want = None if eq.width is None else self._size(eq.width, _width_span(eq), f"the width of {eq.target}")
         why = f"{eq.target} : {want}"
         if want is None and eq.target in self.inferred:
             want, user = self.inferred[eq.target]
@@ -77,10 +79,10 @@ class Builder:
         """`y = ▷ e`: an affine of e's operands to y's width (`y.a`, the logits)."""
         _, y = self.scope.outputs[eq.target]
         if eq.width is not None:
-            w = self._size(eq.width, eq.span, f"the width of {eq.target}")
+            w = self._size(eq.width, _width_span(eq), f"the width of {eq.target}")
             if w != y.width:
                 raise self.diags.fail("width-mismatch", f"{y.name} : {w} conflicts with output "
-                                      f"{y.name} : {y.kind}[{y.width}]", eq.span)
+                                      f"{y.name} : {y.kind}[{y.width}]", _width_span(eq))
         e = eq.expr.expr
         self.used.add(f"{y.name}.a")  # reserved for the logits (and site y for their weights)
         if isinstance(e, syntax.MLP):
@@ -118,10 +120,10 @@ class Builder:
         if var is None:  # bound by a poisoned equation: its error is already reported
             raise Poison("dependency")
         if var.kind == "token" and not token_ok:
-            raise self.diags.fail("token-as-dense", f"'{e.id}' is a token[{var.width}]; a token can only be "
+            raise self.diags.fail("token-as-dense", f"{quote(e.id)} is a token[{var.width}]; a token can only be "
                                   f"an operand of ⊕ (an embedding lookup), e.g. tanh({e.id} ⊕ h)", e.span)
         if want is not None and var.width != want:
-            raise self.diags.fail("width-mismatch", f"width mismatch: '{e.id}' has width {var.width}, but "
+            raise self.diags.fail("width-mismatch", f"width mismatch: {quote(e.id)} has width {var.width}, but "
                                   f"{want} is needed ({why})", e.span)
         return var
 
@@ -276,7 +278,7 @@ class Builder:
 
 def _mismatch(e: syntax.BinOp, widths: list) -> str:
     """Both sides of an elementwise operator and their widths; `x + h` suggests `x ⊕ h`."""
-    sides = [f"'{side.id}' has width {w}" if isinstance(side, syntax.Name) else f"the {where} side has width {w}"
+    sides = [f"{quote(side.id)} has width {w}" if isinstance(side, syntax.Name) else f"the {where} side has width {w}"
              for side, w, where in zip((e.left, e.right), widths, ("left", "right"))]
     message = f"width mismatch in '{e.op}': {sides[0]} and {sides[1]}; '{e.op}' needs two values of one width"
     if e.op == "+":
@@ -285,6 +287,11 @@ def _mismatch(e: syntax.BinOp, widths: list) -> str:
         message += (f" (did you mean {both}, the learned affine summary of both? '+' adds two values "
                     "elementwise)")
     return message
+
+
+def _width_span(eq: syntax.Equation):
+    """Where the `: N` of an equation is written (the equation when not known)."""
+    return eq.width_span or eq.span
 
 
 def _signature(fn: str, attrs: tuple) -> str:

@@ -1,7 +1,7 @@
 """Collect located diagnostics so that independent errors are reported together."""
 from __future__ import annotations
 
-from ..errors import Diagnostic, SpecError
+from ..errors import MAX_SHOWN, Diagnostic, SpecError
 
 
 class Poison(Exception):
@@ -13,9 +13,16 @@ class Diagnostics:
 
     def __init__(self):
         self.items: list[Diagnostic] = []
+        self.error_count = 0  # len(self.errors), kept so that asking is O(1)
 
     def error(self, code: str, message: str, span=None) -> None:
         self.items.append(Diagnostic(code, message, span, "error"))
+        self.error_count += 1
+
+    @property
+    def many(self) -> bool:
+        """More errors than are printed in full: optional work (suggestions) can be skipped."""
+        return self.error_count >= MAX_SHOWN
 
     def warn(self, code: str, message: str, span=None) -> None:
         self.items.append(Diagnostic(code, message, span, "warning"))

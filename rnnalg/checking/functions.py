@@ -8,6 +8,7 @@ Adding a function means one row in `FUNCTIONS` (and one in each lowering table).
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -19,6 +20,8 @@ class ArgumentError(Exception):
 def _number(value, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ArgumentError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):  # only a Spec built in Python can hold one
+        raise ArgumentError(f"{name} must be a finite number, got {value!r}")
     return value
 
 

@@ -41,29 +41,68 @@ def dependency_order(bindings: list, diags: Diagnostics):
 
 
 def _report_cycles(bindings: list, stuck: set, diags: Diagnostics) -> None:
-    """Each cycle among the stuck equations, named, at its first equation in source order."""
-    on_cycle = set()
-    for start in sorted(stuck):
-        if start in on_cycle:
-            continue
-        path = _cycle_from(start, bindings, stuck)
-        if path is None or on_cycle & set(path):
-            continue
-        on_cycle.update(path)
+    """One cycle per strongly connected group of stuck equations, named, at its first
+    equation in source order (linear in the equations: a long chain behind a cycle, or a
+    cycle of thousands, is not searched once per equation)."""
+    for group in _cyclic_components(bindings, stuck):
+        start = min(group)
+        path = _cycle_from(start, bindings, group)
         names = " → ".join(bindings[i].eq.target for i in path + [path[0]])
         diags.error("cycle", f"cycle within a step: {names} (read h for a state's previous value)",
                     bindings[start].eq.span)
 
 
-def _cycle_from(start: int, bindings: list, stuck: set):
-    """A path start → … → start through `deps` (read edges), or None."""
-    stack, seen = [(start, [start])], set()
+def _cyclic_components(bindings: list, stuck: set) -> list:
+    """The strongly connected components (sets of indices) of the read edges among `stuck`
+    that contain a cycle, in order of their first equation (Tarjan's algorithm, iterative)."""
+    index, low, on_stack, stack, groups = {}, {}, set(), [], []
+    for root in sorted(stuck):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(bindings[root].deps & stuck)))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, edges = work[-1]
+            for d in edges:
+                if d not in index:
+                    index[d] = low[d] = len(index)
+                    stack.append(d)
+                    on_stack.add(d)
+                    work.append((d, iter(sorted(bindings[d].deps & stuck))))
+                    break
+                if d in on_stack:
+                    low[node] = min(low[node], index[d])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    group = set()
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        group.add(member)
+                        if member == node:
+                            break
+                    if len(group) > 1 or node in bindings[node].deps:
+                        groups.append(group)
+    return sorted(groups, key=min)
+
+
+def _cycle_from(start: int, bindings: list, group: set) -> list:
+    """A path start → … → start through `deps` (read edges) within its component `group`."""
+    parent, stack = {start: None}, [start]
     while stack:
-        node, path = stack.pop()
-        for d in sorted(bindings[node].deps & stuck, reverse=True):
+        node = stack.pop()
+        for d in sorted(bindings[node].deps & group, reverse=True):
             if d == start:
-                return path
-            if d not in seen:
-                seen.add(d)
-                stack.append((d, path + [d]))
-    return None
+                path = [node]
+                while parent[path[-1]] is not None:
+                    path.append(parent[path[-1]])
+                return path[::-1]
+            if d not in parent:
+                parent[d] = node
+                stack.append(d)
+    raise AssertionError("a cyclic component has a cycle through each of its members")

@@ -1,6 +1,6 @@
 """Sizes, declarations and names: everything the checker knows before widths.
 
-`declare` resolves the `let`s (with `--set` overrides) and the declarations;
+`declare` resolves the `let`s (with overrides: `--set`, `sizes=`) and the declarations;
 `bind` finds what each equation binds and reads, reports unbound, twice-bound and
 output names, cycles within a step, and returns the equations in dependency order.
 """
@@ -10,7 +10,7 @@ import difflib
 from dataclasses import dataclass, field
 
 from .. import syntax
-from ..errors import UsageError
+from ..errors import UsageError, quote
 from ..ir import KINDS, Var
 from .diagnostics import Diagnostics, Poison
 from .functions import FUNCTIONS, ArgumentError, function_attrs, unknown_function_message
@@ -52,7 +52,7 @@ class Sizes:
 
 
 def resolve_sizes(spec: syntax.Spec, overrides: dict | None, diags: Diagnostics) -> Sizes:
-    """Check the `let`s (positive integers, each bound once) and apply `--set` overrides."""
+    """Check the `let`s (positive integers, each bound once) and apply the `sizes` overrides."""
     lets, values = {}, {}
     for let in spec.lets:
         if let.name in lets:
@@ -65,14 +65,18 @@ def resolve_sizes(spec: syntax.Spec, overrides: dict | None, diags: Diagnostics)
         else:
             diags.error("bad-let", f"let {let.name} = {let.value!r}: a size must be a positive integer",
                         let.span)
-    for name, value in (overrides or {}).items():
+    for name, value in (overrides or {}).items():  # the CLI has checked its --set already
         if name not in lets:
-            known = ", ".join(lets) if lets else "no sizes"
-            raise UsageError(f"unknown size '{name}' in --set (the spec defines: {known})")
+            raise UsageError(f"unknown size {name!r} in sizes (the spec defines: {defined_sizes(spec)})")
         if not _is_int(value) or value < 1:
-            raise UsageError(f"--set {name}={value}: a size must be a positive integer")
+            raise UsageError(f"sizes[{name!r}] = {value!r}: a size must be a positive integer")
         values[name] = value
     return Sizes(lets, values)
+
+
+def defined_sizes(spec: syntax.Spec) -> str:
+    """'H, E' (the `let` names of `spec`) or 'no sizes', for messages."""
+    return ", ".join(dict.fromkeys(let.name for let in spec.lets)) or "no sizes"
 
 
 def _where(record) -> str:
@@ -160,7 +164,7 @@ def bind(spec: syntax.Spec, scope: Scope, diags: Diagnostics):
             pass
         elif eq.target in binder:
             first = bindings[binder[eq.target]].eq
-            diags.error("bound-twice", f"'{eq.target}' is bound twice (first {_where(first)})", eq.span)
+            diags.error("bound-twice", f"{quote(eq.target)} is bound twice (first {_where(first)})", eq.span)
             b.bad = True
         else:
             binder[eq.target] = i
@@ -185,7 +189,7 @@ def _role(eq: syntax.Equation, scope: Scope, diags: Diagnostics):
         base = t[:-1]
         if base in scope.states or getattr(scope.broken.get(base), "role", None) == "state":
             return "update", base in scope.states
-        diags.error("not-a-state", f"'{t}' updates '{base}', which is not a declared state", eq.span)
+        diags.error("not-a-state", f"{quote(t)} updates '{base}', which is not a declared state", eq.span)
         return None, False
     if t in scope.outputs or getattr(scope.broken.get(t), "role", None) == "output":
         if not isinstance(eq.expr, syntax.Predict):
@@ -208,10 +212,10 @@ def _role(eq: syntax.Equation, scope: Scope, diags: Diagnostics):
 
 def _walk_equation(b: Binding, scope: Scope, diags: Diagnostics) -> bool:
     """Collect the names read; report syntactic errors (functions, args, operands, nested ▷)."""
-    errors_before = len(diags.errors)
+    errors_before = diags.error_count
     expr = b.eq.expr.expr if isinstance(b.eq.expr, syntax.Predict) else b.eq.expr
     _walk(expr, b.reads, scope, diags)
-    return len(diags.errors) == errors_before
+    return diags.error_count == errors_before
 
 
 def _walk(e, reads: list, scope: Scope, diags: Diagnostics) -> None:
@@ -225,7 +229,7 @@ def _walk(e, reads: list, scope: Scope, diags: Diagnostics) -> None:
                 continue
             if isinstance(op, syntax.Name):
                 if op.id in seen:
-                    diags.error("duplicate-operand", f"'{op.id}' appears twice in one ⊕; each operand "
+                    diags.error("duplicate-operand", f"{quote(op.id)} appears twice in one ⊕; each operand "
                                 "gets its own weight matrix, so list it once", op.span or e.span)
                 seen.add(op.id)
             _walk(op, reads, scope, diags)
@@ -296,10 +300,18 @@ def _resolve_reads(b: Binding, scope: Scope, binder: dict, diags: Diagnostics) -
             diags.error("read-output", f"output '{n}' cannot be read; ▷ gives a distribution, not a value "
                         "(read the state or layer it is predicted from)", name.span)
         elif n in scope.sizes.lets:
-            diags.error("unbound-name", f"'{n}' is a size, not a value", name.span)
+            diags.error("unbound-name", f"{quote(n)} is a size, not a value", name.span)
         else:
-            known = list(scope.inputs) + list(scope.states) + [k for k in binder if k not in scope.outputs]
-            close = difflib.get_close_matches(n, known, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            diags.error("unbound-name", f"unbound name '{n}'{hint}", name.span)
+            diags.error("unbound-name", f"unbound name {quote(n)}{_suggestion(n, scope, binder, diags)}",
+                        name.span)
     return ok
+
+
+def _suggestion(n: str, scope: Scope, binder: dict, diags: Diagnostics) -> str:
+    """"; did you mean 'x'?" for a close known name; skipped once more errors than are
+    printed have been found (each search is linear in the names, so it must not run per error)."""
+    if diags.many:
+        return ""
+    known = list(scope.inputs) + list(scope.states) + [k for k in binder if k not in scope.outputs]
+    close = difflib.get_close_matches(n, known, n=1)
+    return f"; did you mean {quote(close[0])}?" if close else ""

@@ -29,20 +29,34 @@ def parse_sets(items) -> dict:
     return sizes
 
 
+def load_spec(path: str):
+    """The parsed spec at `path`; `-` reads standard input (named `<stdin>` in messages)."""
+    from ..parser import MAX_SPEC_BYTES, load, parse_bytes
+
+    if path == "-":
+        return parse_bytes(sys.stdin.buffer.read(MAX_SPEC_BYTES + 1), "<stdin>")
+    return load(path)
+
+
 def load_program(args: argparse.Namespace, default_sizes: dict | None = None) -> Program:
-    """Parse and check `args.spec` with the `--set` overrides; print warnings to stderr.
+    """Parse and check `args.spec` (`-`: standard input) with the `--set` overrides; print
+    warnings to stderr.
 
     `default_sizes` (e.g. those a checkpoint was trained with) apply to the `let`s the spec
     defines, unless `--set` says otherwise.
     """
     from ..checker import check
-    from ..parser import load
+    from ..checking.scope import defined_sizes
     from ..pretty import format_warnings
 
-    spec = load(args.spec)
+    spec = load_spec(args.spec)
     defined = {item.name for item in spec.lets}
     sizes = {k: v for k, v in (default_sizes or {}).items() if k in defined}
-    sizes.update(parse_sets(getattr(args, "set", None)))
+    sets = parse_sets(getattr(args, "set", None))
+    for name in sets:
+        if name not in defined:
+            raise UsageError(f"unknown size '{name}' in --set (the spec defines: {defined_sizes(spec)})")
+    sizes.update(sets)
     program = check(spec, sizes)
     if program.warnings:
         print(format_warnings(program.warnings), file=sys.stderr)
