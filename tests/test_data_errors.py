@@ -235,3 +235,38 @@ def test_npz_music_file_is_validated(tmp_path):
     np.savez(tmp_path / "m.npz", train_notes=np.array([60.5]))
     err = error_of(str(tmp_path / "m.npz"))
     assert "missing array(s)" in str(err)
+
+
+def _self_containing_list():
+    loop = []
+    loop.append(loop)
+    return loop
+
+
+def _doubling_list(levels):
+    """[x, x] nested `levels` deep: a few bytes per level, 2^levels notes written out."""
+    x = [60]
+    for _ in range(levels):
+        x = [x, x]
+    return x
+
+
+@pytest.mark.parametrize("make, message, where", [
+    (_self_containing_list, "a list that contains itself", "top['train'][0]"),
+    (lambda: _doubling_list(60), "more than 20,000,000 values", "top['train']"),
+])
+def test_cyclic_or_exponentially_shared_pickle_is_refused_quickly(tmp_path, make, message, where):
+    raw = pickle.dumps({"train": make(), "valid": [], "test": []}, protocol=2)
+    assert len(raw) < 1000  # the 60-byte loop; 60 doublings of a list
+    path = write(tmp_path / "bomb.pickle", raw)
+    with pytest.raises(DataError) as err:
+        load_plain_pickle(path)  # hung (the loop) or ran for 2^60 steps before
+    assert message in str(err.value) and err.value.where == where
+
+
+def test_a_list_shared_in_several_places_is_still_plain_data(tmp_path):
+    step = [60, 64]
+    piece = [step, step, [], step]  # BL-style data where the memo shares equal steps
+    path = write(tmp_path / "shared.pickle", pickle.dumps({"train": [piece], "valid": [piece],
+                                                           "test": [piece]}, protocol=2))
+    assert load_plain_pickle(path)["train"] == [[[60, 64], [60, 64], [], [60, 64]]]

@@ -4,8 +4,10 @@ A pickle can name any importable callable (`find_class`) and call it (REDUCE, BU
 OBJ, INST, ...).  The unpickler below refuses every class lookup and every persistent id,
 so only the opcodes that build plain values remain: lists, tuples, dicts, ints, floats,
 strings (and bytes, None, bools).  The loaded value is then checked to contain only
-list, tuple, dict, int, float and str before anything else sees it.  BL's files are
-Python 2 pickles, hence `encoding="latin1"`.
+list, tuple, dict, int, float and str, to be a tree (a list that contains itself is
+refused) and to stay under MAX_VALUES values even where the pickle's memo shares one list
+in many places, before anything else sees it.  BL's files are Python 2 pickles, hence
+`encoding="latin1"`.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from ..errors import DataError
 from .music import compact_splits, read_bytes
 
 ALLOWED = (list, tuple, dict, int, float, str)
+MAX_VALUES = 20_000_000  # values in a file, shared lists counted at each use (MuseData: 1.7 M)
 
 
 class _Refuse(Exception):
@@ -33,19 +36,41 @@ class RestrictedUnpickler(pickle.Unpickler):
         raise _Refuse("the pickle uses a persistent id; only plain values are admitted")
 
 
+def _children(value, at: str):
+    """(child, where) pairs of a dict (values, then keys) or a list/tuple."""
+    if isinstance(value, dict):
+        return [(v, f"{at}[{k!r}]") for k, v in value.items()] + [(k, f"{at} key") for k in value]
+    return [(v, f"{at}[{i}]") for i, v in enumerate(value)]
+
+
 def _check_plain(obj, where: str, path: str) -> None:
-    """Iteratively check that `obj` holds only ALLOWED types (no recursion limit issues)."""
-    stack = [(obj, where)]
+    """Check that `obj` holds only ALLOWED types, is a tree (no list contains itself) and
+    would hold at most MAX_VALUES values written out: a pickle may share one list in many
+    places (its memo), so 60 bytes can describe 2^60 values.  Iterative, linear in the
+    distinct containers: each is checked once and its written-out size remembered."""
+    sizes: dict = {}  # id(container) -> values in it written out (itself included)
+    on_path: set = set()  # ids of the containers being checked: the current path from the top
+    stack = [(obj, where, False)]
     while stack:
-        value, at = stack.pop()
+        value, at, leaving = stack.pop()
         if type(value) not in ALLOWED:
             raise DataError(path, f"refused: value of type {type(value).__name__} "
                             "(only list, tuple, dict, int, float, str are admitted)", at)
-        if isinstance(value, dict):
-            stack.extend((v, f"{at}[{k!r}]") for k, v in value.items())
-            stack.extend((k, f"{at} key") for k in value)
-        elif isinstance(value, (list, tuple)):
-            stack.extend((v, f"{at}[{i}]") for i, v in enumerate(value))
+        if not isinstance(value, (dict, list, tuple)):
+            continue
+        key = id(value)  # stable: `obj` keeps every container alive
+        if leaving:
+            on_path.discard(key)
+            sizes[key] = 1 + sum(sizes.get(id(child), 1) for child, _ in _children(value, at))
+            if sizes[key] > MAX_VALUES:
+                raise DataError(path, f"refused: more than {MAX_VALUES:,} values once shared lists "
+                                "are written out (a music file holds a few million at most)", at)
+        elif key in on_path:
+            raise DataError(path, "refused: a list that contains itself (not plain data)", at)
+        elif key not in sizes:  # a shared container seen before is not checked again
+            on_path.add(key)
+            stack.append((value, at, True))
+            stack.extend((child, where_, False) for child, where_ in reversed(_children(value, at)))
 
 
 def _integral_notes(obj):
