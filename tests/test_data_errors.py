@@ -253,7 +253,7 @@ def _doubling_list(levels):
 
 @pytest.mark.parametrize("make, message, where", [
     (_self_containing_list, "a list that contains itself", "top['train'][0]"),
-    (lambda: _doubling_list(60), "more than 20,000,000 values", "top['train']"),
+    (lambda: _doubling_list(60), "more than 20,000,000 values", "top['train'][0]"),
 ])
 def test_cyclic_or_exponentially_shared_pickle_is_refused_quickly(tmp_path, make, message, where):
     raw = pickle.dumps({"train": make(), "valid": [], "test": []}, protocol=2)
@@ -261,7 +261,7 @@ def test_cyclic_or_exponentially_shared_pickle_is_refused_quickly(tmp_path, make
     path = write(tmp_path / "bomb.pickle", raw)
     with pytest.raises(DataError) as err:
         load_plain_pickle(path)  # hung (the loop) or ran for 2^60 steps before
-    assert message in str(err.value) and err.value.where == where
+    assert message in str(err.value) and err.value.where.startswith(where)
 
 
 def test_a_list_shared_in_several_places_is_still_plain_data(tmp_path):
