@@ -245,3 +245,63 @@ def test_version_flag(capsys):
 
     code, out, _ = run(capsys, "--version")
     assert code == 0 and out.strip() == f"rnnalg {__version__}"
+
+
+# --- specs from standard input, and files that are not specs ------------------------------
+
+def _stdin(monkeypatch, data: bytes):
+    import io
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+
+
+@pytest.mark.parametrize("command", ["check", "compile"])
+def test_dash_reads_the_spec_from_standard_input(monkeypatch, capsys, command):
+    _stdin(monkeypatch, RNN.encode())
+    code, out, err = run(capsys, command, "-", "--set", "H=10")
+    assert (code, err) == (0, "")
+    assert (out == "") == (command == "check")
+    if command == "compile":
+        assert out.startswith("spec <stdin>\nsizes    H = 10")
+
+
+def test_an_error_in_standard_input_is_located_in_stdin(monkeypatch, capsys):
+    _stdin(monkeypatch, "\ufeff".encode() + BAD.encode())
+    code, out, err = run(capsys, "check", "-")
+    assert (code, out) == (1, "")
+    assert err.startswith("<stdin>:5:11: error: unbound name 'q'")
+
+
+def test_empty_spec_error_names_the_file(tmp_path, capsys):
+    path = write(tmp_path, "empty.rnn", "")
+    code, _, err = run(capsys, "check", path)
+    assert code == 1
+    assert err.startswith(f"{path}:1:1: error: the spec predicts nothing")  # before: "error: …"
+
+
+@pytest.mark.parametrize("text, message", [
+    (RNN.replace("y  = ▷ h'", "y  = ▷ h'  # \x00"), "6:14: error: control character U+0000 in a comment"),
+    (RNN.replace("input  x : binary[88]\n", "").replace("tanh(x ⊕ h)", "tanh(h)"),
+     "1:1: error: the spec reads no input"),
+])
+def test_compile_refuses_a_spec_it_cannot_emit_and_writes_nothing(tmp_path, capsys, text, message):
+    # before: a NUL passed check and gave a module Python cannot import; no input: IndexError
+    target = tmp_path / "m.py"
+    code, _, err = run(capsys, "compile", write(tmp_path, "s.rnn", text), "-o", str(target))
+    assert code == 1 and message in err
+    assert not target.exists()
+
+
+def test_check_dev_zero_under_a_memory_limit_is_an_error(tmp_path):
+    if not os.path.exists("/dev/zero"):
+        pytest.skip("no /dev/zero on this system")
+    import resource
+
+    def limit():  # 1 GiB of address space: reading /dev/zero whole needs more, and never ends
+        resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1",
+               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-m", "rnnalg", "check", "/dev/zero"], capture_output=True,
+                          text=True, env=env, preexec_fn=limit, timeout=60)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == "error: /dev/zero is larger than 1 MiB: not a spec"

@@ -191,3 +191,59 @@ def test_a_stray_record_is_bad_type_not_a_traceback():
     with pytest.raises(SpecError) as err:
         check(Spec(spec.items + (Name("x"),)))
     assert [d.code for d in err.value.diagnostics] == ["bad-type"]
+
+
+# --- many errors, long lines ----------------------------------------------------------------
+
+def test_at_most_fifty_errors_are_printed_then_counted():
+    names = " ⊕ ".join(f"a{i}" for i in range(300))  # 300 unbound names on one 2,000-char line
+    ds = diagnostics(HEAD + f"h' = tanh(x ⊕ {names})\ny = ▷ h'\n")
+    assert len(ds) == 300  # all found, ...
+    message = str(SpecError(ds))
+    assert message.count(": error: unbound name") == 50  # ... the first 50 printed
+    assert message.endswith("\n… and 250 more errors")
+    assert max(len(line) for line in message.splitlines()) < 150  # not the whole line each time
+
+
+def test_a_long_line_is_clipped_around_the_caret():
+    from rnnalg.errors import Span
+    text = "h' = tanh(" + " ⊕ ".join(f"a{i}" for i in range(100)) + ")"
+    col = text.index("a50") + 1
+    shown, caret = Span("f", 1, col, 1, col + 3, text).caret().splitlines()
+    assert shown.startswith("    …") and shown.endswith("…") and "a50" in shown
+    assert shown[caret.index("^"):caret.index("^") + 3] == "a50" and caret.endswith("^^^")
+    assert len(shown) < 130
+    short = Span("f", 1, 6, 1, 10, "h' = tanh(x)").caret()
+    assert short == "    h' = tanh(x)\n         ^^^^"  # short lines are shown whole
+
+
+def test_a_long_cycle_is_named_once():
+    n = 2000  # z1 reads zn: the cycle search was quadratic in the equations on it
+    eqs = "".join(f"z{i} : 4 = tanh(z{i - 1 if i > 1 else n} ⊕ x)\n" for i in range(1, n + 1))
+    [d] = diagnostics(HEAD + eqs + "h' = tanh(z1 ⊕ h)\ny = ▷ h'\n")
+    assert d.code == "cycle" and d.span.line == 5
+    assert d.message.startswith("cycle within a step: z1 → z2000 → z1999")
+
+
+# --- state warnings ---------------------------------------------------------------------------
+
+def _warnings(text):
+    return [(w.code, w.span.line, w.message) for w in check(parse(text, file="w.rnn")).warnings]
+
+
+def test_a_state_read_only_as_h_prime_is_not_recurrent():
+    assert _warnings(HEAD + "h' = MLP(x)\ny = ▷ h'\n") == [
+        ("not-recurrent", 4, "state 'h' is never read as h, its previous value, so nothing is "
+         "carried from one step to the next (read h in h' = …)")]
+    assert _warnings(HEAD + RNN) == []
+
+
+def test_a_state_no_output_depends_on_is_reported():
+    text = HEAD + "state g : 5\ng' = tanh(x ⊕ g)\n" + RNN
+    assert _warnings(text) == [("no-effect", 5, "state 'g' reaches no output: no ▷ depends on g or \"g'\"")]
+    # read only through another state that does reach y: no warning
+    chained = HEAD + "state g : 5\ng' = tanh(x ⊕ g)\nh' = tanh(g ⊕ h)\ny = ▷ h'\n"
+    assert _warnings(chained) == []
+    # read by the output only one step later (through h): still reaches
+    later = HEAD + "z : H = tanh(h)\nh' = tanh(x ⊕ h)\ny = ▷ z\n"
+    assert _warnings(later) == []

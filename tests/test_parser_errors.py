@@ -87,3 +87,61 @@ def test_odd_inputs_give_spec_errors(text):
         parse(text)
     assert info.value.first.code == "syntax"
     assert info.value.first.span.line >= 1 and info.value.first.span.col >= 1
+
+
+# --- several mistakes, numbers, control characters ----------------------------------------
+
+def _syntax_errors(text):
+    with pytest.raises(SpecError) as info:
+        parse(text, "e.rnn")
+    assert {d.code for d in info.value.diagnostics} == {"syntax"}
+    return [(d.span.line, d.span.col, d.message) for d in info.value.diagnostics]
+
+
+def test_mistakes_in_two_statements_are_both_reported_in_order():
+    errors = _syntax_errors(HEAD + "h' = tanh(x ⊕ ⊕ h)\ny = ▷ (h'\n")  # before: only line 4's
+    assert [(line, col) for line, col, _ in errors] == [(3, 15), (4, 7)]
+    assert "'⊕' needs an expression" in errors[0][2] and "never closed" in errors[1][2]
+    errors = _syntax_errors(HEAD + "h' tanh(x)\nstate h : H\ny = h' ▷ x\nz : 3 = tanh(x + h)\n")
+    assert [(line, col) for line, col, _ in errors] == [(3, 4), (5, 8), (6, 16)]
+    assert "'▷' starts an expression" in errors[1][2]
+
+
+def test_a_statement_spanning_lines_is_skipped_whole_after_a_mistake():
+    errors = _syntax_errors(HEAD + "h' = MLP[tanh 4 4,\n  tanh](x ⊕ ⊕ h)\nz = tanh(x ⊕ )\n")
+    assert [line for line, _, _ in errors] == [3, 5]  # one per statement: line 4 is not re-reported
+
+
+def test_recovery_gives_up_after_a_bounded_number_of_mistakes():
+    from rnnalg.parser import MAX_SYNTAX_ERRORS
+    errors = _syntax_errors("h' tanh(x)\n" * (3 * MAX_SYNTAX_ERRORS))
+    assert len(errors) == MAX_SYNTAX_ERRORS and errors[-1][0] == MAX_SYNTAX_ERRORS
+
+
+@pytest.mark.parametrize("line3, col, word", [
+    ("state h : 0x8", 11, "0x8"),          # before: "expected '='"
+    ("let K = 4k", 9, "4k"),
+    ("h' = maxout[1.2.3](x)", 13, "1.2.3"),
+    ("z : 3x = tanh(x)", 5, "3x"),
+])
+def test_a_number_run_into_letters_is_named_whole(line3, col, word):
+    [(line, c, message)] = _syntax_errors(HEAD + line3 + "\n")
+    assert (line, c) == (3, col)
+    assert message.startswith(f"'{word}' is not a number")
+
+
+@pytest.mark.parametrize("text, col, where", [
+    ("input x : binary[3]  # a\x00b\n", 25, " in a comment"),  # before: accepted, then an
+    ("input x : binary[3]\x1b[31m\n", 20, ""),                # emitted module Python refuses
+])
+def test_control_characters_are_located_errors(text, col, where):
+    [(line, c, message)] = _syntax_errors(text)
+    assert (line, c) == (1, col)
+    assert message == f"control character U+{ord(text[col - 1]):04X}{where}: a spec is plain text"
+    with pytest.raises(SpecError) as info:
+        parse(text, "e.rnn")
+    assert not any(ch in str(info.value) for ch in "\x00\x1b")  # never printed raw
+
+
+def test_tab_form_feed_and_crlf_are_still_fine():
+    parse("let H = 4\t# tab\r\n\x0c\ninput x : 3\n")
