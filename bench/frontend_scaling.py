@@ -15,6 +15,10 @@ Cases (N is the number of operands or equations):
     plus_ok        N inputs, h' = tanh(x0 ⊕ … ⊕ xN)  a valid spec with one N-operand ⊕
     chain          z1 = tanh(x ⊕ h), z2 = tanh(z1 ⊕ h), …, N equations, valid
     chain_unbound  N equations each reading an unbound name: N errors on N lines
+    cycle          z1 reads zN, z2 reads z1, …: one cycle through N equations
+    syntax         N lines `h' tanh(x)`, each a syntax error
+
+Run against another checkout (the code before a change) with PYTHONPATH=that/checkout.
 """
 from __future__ import annotations
 
@@ -54,7 +58,16 @@ def chain_unbound(n: int) -> str:
     return HEAD + "\n".join(eqs) + "\nh' = tanh(x ⊕ h)\ny = ▷ h'\n"
 
 
-CASES = {f.__name__: f for f in (plus_unbound, plus_dup, plus_ok, chain, chain_unbound)}
+def cycle(n: int) -> str:
+    eqs = [f"z1 : 8 = tanh(z{n} ⊕ x)"] + [f"z{i} : 8 = tanh(z{i - 1} ⊕ h)" for i in range(2, n + 1)]
+    return HEAD + "\n".join(eqs) + "\nh' = tanh(z1 ⊕ h)\ny = ▷ h'\n"
+
+
+def syntax(n: int) -> str:
+    return HEAD + "h' tanh(x)\n" * n + "y = ▷ h'\n"
+
+
+CASES = {f.__name__: f for f in (plus_unbound, plus_dup, plus_ok, chain, chain_unbound, cycle, syntax)}
 
 CHILD = """\
 import resource, sys, time

@@ -222,7 +222,8 @@ def test_a_long_cycle_is_named_once():
     eqs = "".join(f"z{i} : 4 = tanh(z{i - 1 if i > 1 else n} ⊕ x)\n" for i in range(1, n + 1))
     [d] = diagnostics(HEAD + eqs + "h' = tanh(z1 ⊕ h)\ny = ▷ h'\n")
     assert d.code == "cycle" and d.span.line == 5
-    assert d.message.startswith("cycle within a step: z1 → z2000 → z1999")
+    assert d.message.startswith("cycle within a step: z1 → z2000 → z1999 → z1998 → z1997 → "
+                                "… (1,991 more) … → z5 → z4 → z3 → z2 → z1 (read h")
 
 
 # --- state warnings ---------------------------------------------------------------------------

@@ -10,6 +10,8 @@ import heapq
 
 from .diagnostics import Diagnostics
 
+CYCLE_SHOWN = 5  # names shown at each end of a longer cycle
+
 
 def dependency_order(bindings: list, diags: Diagnostics):
     """(bindings in dependency order, poisoned indices); source order among the ready ones.
@@ -47,7 +49,10 @@ def _report_cycles(bindings: list, stuck: set, diags: Diagnostics) -> None:
     for group in _cyclic_components(bindings, stuck):
         start = min(group)
         path = _cycle_from(start, bindings, group)
-        names = " → ".join(bindings[i].eq.target for i in path + [path[0]])
+        names = [bindings[i].eq.target for i in path + [path[0]]]
+        if len(names) > 2 * CYCLE_SHOWN:  # a cycle through thousands of equations: its ends
+            names[CYCLE_SHOWN:-CYCLE_SHOWN] = [f"… ({len(names) - 2 * CYCLE_SHOWN:,} more) …"]
+        names = " → ".join(names)
         diags.error("cycle", f"cycle within a step: {names} (read h for a state's previous value)",
                     bindings[start].eq.span)
 
