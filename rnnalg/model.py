@@ -47,7 +47,8 @@ class Model:
 
         ResourceError before allocating if the parameters cannot fit in memory.
         """
-        require(self.program, "initialise", itemsize=self.dtype.itemsize)
+        require(self.program, "initialise", itemsize=self.dtype.itemsize,
+                resize="with rnnalg.load_program(path, sizes={NAME: VALUE})")
         return self._module["init"](rng, scheme, scale, self.dtype)
 
     def initial_state(self, batch_size):

@@ -65,8 +65,10 @@ def test_eval_and_sample_refuse_before_reading(command, tmp_path, capsys):
 
 def test_the_api_refuses_to_initialise_too_large_a_model():
     model = rnnalg.compile(rnnalg.check(rnnalg.load(DOTS), {"H": 1_000_000}))
-    with pytest.raises(ResourceError, match="to initialise"):
+    with pytest.raises(ResourceError, match="to initialise") as info:
         model.init_params(np.random.default_rng(0))
+    assert "--set" not in str(info.value)  # the API speaks Python, not the command line
+    assert "sizes={NAME: VALUE}" in str(info.value)
 
 
 def test_parameter_estimate_matches_the_arrays_made():

@@ -43,8 +43,10 @@ def memory_limit() -> int | None:
     return min(limits) if limits else None
 
 
-def require(program, task: str, positions: int = 0, itemsize: int = 4, hint: str = "") -> None:
-    """ResourceError naming the spec and its sizes if `task` (a key of COPIES) cannot fit in memory."""
+def require(program, task: str, positions: int = 0, itemsize: int = 4, hint: str = "",
+            resize: str = "with --set NAME=VALUE") -> None:
+    """ResourceError naming the spec and its sizes if `task` (a key of COPIES) cannot fit in memory;
+    `resize` says how to give smaller sizes (the Python API passes its own words)."""
     limit = memory_limit()
     params, activations = estimate(program, COPIES[task], positions, itemsize)
     if limit is None or params + activations <= limit:
@@ -56,7 +58,7 @@ def require(program, task: str, positions: int = 0, itemsize: int = 4, hint: str
     raise ResourceError(
         f"{program.file}: error: to {task}, this model needs at least {format_bytes(params + activations)} "
         f"of memory ({parts}), more than the {format_bytes(limit)} this process may use; "
-        f"use smaller sizes{f' (now {sizes})' if sizes else ''} with --set NAME=VALUE{hint}")
+        f"use smaller sizes{f' (now {sizes})' if sizes else ''} {resize}{hint}")
 
 
 def format_bytes(n: int) -> str:
