@@ -40,6 +40,7 @@ CASES = [
     ("generic: doubled operator", "y = x ++ h", 8, 9, "unexpected '+'; expected an expression"),
     ("generic: empty arguments", "y = lp[](x)", 8, 9, "unexpected ']'; expected a number"),
     ("generic: missing let value", "let K =", 8, 9, "unexpected end of line; expected a number"),
+    ("generic: a primed name is quoted whole", "y = x h'", 7, 9, 'unexpected "h\'";'),  # not 'h''
 ]
 
 
