@@ -150,8 +150,9 @@ def _malformed_number(tok, text: str, loc) -> SpecError | None:
     if tok.type not in ("NAME", "NEXT_NAME", "NUMBER") or not pos or text[pos - 1] not in "0123456789.":
         return None
     start = pos
-    while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "._+-"):
-        start -= 1
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "."
+                         or (text[start - 1] in "+-" and text[start - 2:start - 1] in ("e", "E"))):
+        start -= 1  # back over the number (an exponent's sign included)
     word = text[start:tok.end_pos]
     col = tok.column - (pos - start)
     return SpecError(Diagnostic("syntax", f"'{word}' is not a number: sizes and arguments are "

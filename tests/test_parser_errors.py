@@ -124,6 +124,7 @@ def test_recovery_gives_up_after_a_bounded_number_of_mistakes():
     ("let K = 4k", 9, "4k"),
     ("h' = maxout[1.2.3](x)", 13, "1.2.3"),
     ("z : 3x = tanh(x)", 5, "3x"),
+    ("h' = lp[1e-3x, 2](x)", 9, "1e-3x"),
 ])
 def test_a_number_run_into_letters_is_named_whole(line3, col, word):
     [(line, c, message)] = _syntax_errors(HEAD + line3 + "\n")
