@@ -103,7 +103,7 @@ def test_mistakes_in_two_statements_are_both_reported_in_order():
     errors = _syntax_errors(HEAD + "h' = tanh(x ⊕ ⊕ h)\ny = ▷ (h'\n")  # before: only line 4's
     assert [(line, col) for line, col, _ in errors] == [(3, 15), (4, 7)]
     assert "'⊕' needs an expression" in errors[0][2] and "never closed" in errors[1][2]
-    errors = _syntax_errors(HEAD + "h' tanh(x)\nstate h : H\ny = h' ▷ x\nz : 3 = tanh(x + h)\n")
+    errors = _syntax_errors(HEAD + "h' tanh(x)\nstate h : H\ny = h' ▷ x\nz : 3 = tanh(x @ h)\n")
     assert [(line, col) for line, col, _ in errors] == [(3, 4), (5, 8), (6, 16)]
     assert "'▷' starts an expression" in errors[1][2]
 
