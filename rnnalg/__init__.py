@@ -9,28 +9,28 @@
 from .errors import DataError, RnnalgError, SpecError, UsageError
 from . import api
 from .model import Model, compile
-from .unparse import unparse
+from .front.unparse import unparse
 
 __version__ = "0.1.0"
 
 
 def parse(text: str, file: str = "<spec>"):
     """Spec text -> syntax.Spec (unchecked)."""
-    from .parser import parse as _parse
+    from .front.parser import parse as _parse
 
     return _parse(text, file)
 
 
 def load(path):
     """A .rnn file -> syntax.Spec (unchecked)."""
-    from .parser import load as _load
+    from .front.parser import load as _load
 
     return _load(path)
 
 
 def check(spec, sizes=None):
     """syntax.Spec -> the checked operator graph (ir.Program)."""
-    from .checker import check as _check
+    from .checking import check as _check
 
     return _check(spec, sizes)
 

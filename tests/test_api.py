@@ -4,11 +4,11 @@ from pathlib import Path
 import pytest
 
 import rnnalg
-from rnnalg import syntax as S
+from rnnalg.front import syntax as S
 from rnnalg.api import (MLP, Builder, binary, dropout, eq, fn, input, layer, let, lp, maxout, name,
                         output, plus, predict, prime, real, relu, sigmoid, spec, state, tanh, token,
                         update)
-from rnnalg.parser import load, parse
+from rnnalg.front.parser import load, parse
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TASKS = {"music": (binary(88), 200), "char": (token(50), 400), "word": (token(10000), 200)}

@@ -5,10 +5,10 @@ roles, equation order and width inference.
 """
 import pytest
 
-from rnnalg.checker import check
+from rnnalg.checking import check
 from rnnalg.errors import SpecError, UsageError
 from rnnalg.ir import Eqn, Head, Param, State, Var
-from rnnalg.syntax import MLP, Call, Decl, Equation, Layer, Let, Name, Plus, Predict, Spec, Type
+from rnnalg.front.syntax import MLP, Call, Decl, Equation, Layer, Let, Name, Plus, Predict, Spec, Type
 
 
 def P(*ops):

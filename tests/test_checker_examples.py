@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from rnnalg.checker import check
+from rnnalg.checking import check
 from rnnalg.cli import main
-from rnnalg.parser import load
+from rnnalg.front.parser import load
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.rnn"))
 

@@ -6,9 +6,9 @@ right and often wrong in every way the checker knows (unbound, cycles, widths, t
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnnalg.checker import check
+from rnnalg.checking import check
 from rnnalg.errors import SpecError
-from rnnalg.syntax import (MLP, BinOp, Call, Const, Decl, Equation, Layer, Let, Name, Neg, Plus, Predict, Spec,
+from rnnalg.front.syntax import (MLP, BinOp, Call, Const, Decl, Equation, Layer, Let, Name, Neg, Plus, Predict, Spec,
                            Type)
 
 NAMES = ["x", "c", "h", "h'", "g", "g'", "z", "o", "y", "q", "H"]

@@ -1,9 +1,9 @@
 """Every checker error code, located: code, message, line and column, from spec text."""
 import pytest
 
-from rnnalg.checker import check
+from rnnalg.checking import check
 from rnnalg.errors import SpecError
-from rnnalg.parser import parse
+from rnnalg.front.parser import parse
 
 HEAD = """\
 let H = 20
@@ -186,7 +186,7 @@ def test_a_spec_without_input_is_an_error_not_a_compile_crash():
 
 
 def test_a_stray_record_is_bad_type_not_a_traceback():
-    from rnnalg.syntax import Name, Spec
+    from rnnalg.front.syntax import Name, Spec
     spec = parse(HEAD + RNN, file="ok.rnn")
     with pytest.raises(SpecError) as err:
         check(Spec(spec.items + (Name("x"),)))

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from rnnalg import syntax as S
+from rnnalg.front import syntax as S
 from rnnalg.errors import SpecError
-from rnnalg.parser import MAX_DEPTH, load, parse
+from rnnalg.front.parser import MAX_DEPTH, load, parse
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.rnn"))

@@ -2,8 +2,8 @@
 import pytest
 
 from rnnalg.errors import SpecError
-from rnnalg.parser import parse
-from rnnalg.parser_errors import EXAMPLES
+from rnnalg.front.parser import parse
+from rnnalg.front.parser_errors import EXAMPLES
 
 HEAD = "let H = 4\ninput x : binary[3]\n"  # errors below are on line 3
 
@@ -114,7 +114,7 @@ def test_a_statement_spanning_lines_is_skipped_whole_after_a_mistake():
 
 
 def test_recovery_gives_up_after_a_bounded_number_of_mistakes():
-    from rnnalg.parser import MAX_SYNTAX_ERRORS
+    from rnnalg.front.parser import MAX_SYNTAX_ERRORS
     errors = _syntax_errors("h' tanh(x)\n" * (3 * MAX_SYNTAX_ERRORS))
     assert len(errors) == MAX_SYNTAX_ERRORS and errors[-1][0] == MAX_SYNTAX_ERRORS
 

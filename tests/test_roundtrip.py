@@ -4,10 +4,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnnalg import syntax as S
+from rnnalg.front import syntax as S
 from rnnalg.errors import SpecError
-from rnnalg.parser import KEYWORDS, parse
-from rnnalg.unparse import unparse
+from rnnalg.front.parser import KEYWORDS, parse
+from rnnalg.front.unparse import unparse
 
 EXAMPLE_TEXTS = [p.read_text(encoding="utf-8")
                  for p in sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.rnn"))]

@@ -22,8 +22,8 @@ Elementwise operators: `a * b`, `a + b`, `a - b` of two values are the ops mul, 
 """
 from __future__ import annotations
 
-from .. import syntax
 from ..errors import quote
+from ..front import syntax
 from ..ir import Eqn, Head, Param, Var
 from .diagnostics import Diagnostics, Poison
 from .functions import function_attrs, group_factor

@@ -29,13 +29,13 @@ duplicate-operand, bad-argument, not-a-state, no-output, lone-constant, no-input
 """
 from __future__ import annotations
 
-from . import syntax
-from .checking.build import Builder
-from .checking.diagnostics import Diagnostics, Poison
-from .checking.scope import bind, declare, resolve_sizes
-from .checking.widths import infer_widths
-from .errors import Span, quote
-from .ir import Program, State
+from ..errors import Span, quote
+from ..front import syntax
+from ..ir import Program, State
+from .build import Builder
+from .diagnostics import Diagnostics, Poison
+from .scope import bind, declare, resolve_sizes
+from .widths import infer_widths
 
 __all__ = ["check"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from .. import syntax
 from ..errors import UsageError, quote
+from ..front import syntax
 from ..ir import KINDS, Var
 from .diagnostics import Diagnostics, Poison
 from .functions import FUNCTIONS, ArgumentError, function_attrs, unknown_function_message

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import operator
 
-from .. import syntax
+from ..front import syntax
 from .functions import ArgumentError, FUNCTIONS, function_attrs, group_factor
 
 FOLD = {"*": operator.mul, "+": operator.add, "-": operator.sub}

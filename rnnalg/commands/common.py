@@ -31,7 +31,7 @@ def parse_sets(items) -> dict:
 
 def load_spec(path: str):
     """The parsed spec at `path`; `-` reads standard input (named `<stdin>` in messages)."""
-    from ..parser import MAX_SPEC_BYTES, load, parse_bytes
+    from ..front.parser import MAX_SPEC_BYTES, load, parse_bytes
 
     if path == "-":
         return parse_bytes(sys.stdin.buffer.read(MAX_SPEC_BYTES + 1), "<stdin>")
@@ -45,7 +45,7 @@ def load_program(args: argparse.Namespace, default_sizes: dict | None = None) ->
     `default_sizes` (e.g. those a checkpoint was trained with) apply to the `let`s the spec
     defines, unless `--set` says otherwise.
     """
-    from ..checker import check
+    from ..checking import check
     from ..checking.scope import defined_sizes
     from ..pretty import format_warnings
 

@@ -16,7 +16,7 @@ becomes an `errors.SpecError` whose diagnostic codes are
     too-large        the file is larger than MAX_SPEC_BYTES (not a spec; /dev/zero)
     encoding         the file is not UTF-8 (located at the first bad byte)
 
-The friendly syntax messages are tables in `rnnalg/parser_errors.py`.
+The friendly syntax messages are tables in `rnnalg/front/parser_errors.py`.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from lark import Lark, Token, Transformer_NonRecursive, Tree, v_args
 from lark.exceptions import LarkError, UnexpectedInput, VisitError
 
 from . import syntax as S
-from .errors import Diagnostic, Span, SpecError
+from ..errors import Diagnostic, Span, SpecError
 from .parser_errors import explain, mixed_plus_error
 
 MAX_DEPTH = 100  # nesting levels of one statement's parse tree
@@ -43,7 +43,7 @@ KEYWORDS = frozenset({"let", "input", "output", "state", "MLP", "real", "binary"
 
 def _grammar_text() -> str:
     """The grammar file, from the source tree or from the installed `rnnalg.grammar` package."""
-    path = Path(__file__).resolve().parent.parent / "grammar" / "rnnalg.lark"
+    path = Path(__file__).resolve().parents[2] / "grammar" / "rnnalg.lark"
     if path.is_file():
         return path.read_text(encoding="utf-8")
     from importlib.resources import files  # installed: grammar/ ships as rnnalg.grammar

@@ -1,4 +1,4 @@
-"""Friendly messages for lark parse errors (used only by `rnnalg.parser`).
+"""Friendly messages for lark parse errors (used only by `rnnalg.front.parser`).
 
     explain(lark_error, text, locator) -> SpecError(code 'syntax', located at the bad token)
 
@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from .errors import Diagnostic, Span, SpecError, quote
+from ..errors import Diagnostic, Span, SpecError, quote
 
 CHAR_HINTS = {
     "<": "write ⊕ or <+> for plus",

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
-from .errors import Span
+from ..errors import Span
 
 Size = Union[int, str]  # a literal width or the name of a `let`
 Number = Union[int, float]
