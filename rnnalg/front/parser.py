@@ -16,20 +16,20 @@ becomes an `errors.SpecError` whose diagnostic codes are
     too-large        the file is larger than MAX_SPEC_BYTES (not a spec; /dev/zero)
     encoding         the file is not UTF-8 (located at the first bad byte)
 
-The friendly syntax messages are tables in `rnnalg/front/parser_errors.py`.
+The LALR parser itself is `rnnalg/front/lalr.py`; the friendly syntax messages are tables in
+`rnnalg/front/parser_errors.py`.
 """
 from __future__ import annotations
 
 import math
 import re
-from functools import lru_cache
-from pathlib import Path
 
-from lark import Lark, Token, Transformer_NonRecursive, Tree, v_args
+from lark import Token, Transformer_NonRecursive, Tree, v_args
 from lark.exceptions import LarkError, UnexpectedInput, VisitError
 
-from . import syntax as S
 from ..errors import Diagnostic, Span, SpecError
+from . import syntax as S
+from .lalr import raw_parse
 from .parser_errors import explain, mixed_plus_error
 
 MAX_DEPTH = 100  # nesting levels of one statement's parse tree
@@ -39,46 +39,6 @@ MAX_SYNTAX_ERRORS = 50  # statements skipped after a mistake before the parser g
 # editor, and the emitted module repeats the spec (comments too) where Python refuses a NUL
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 KEYWORDS = frozenset({"let", "input", "output", "state", "MLP", "real", "binary", "token"})
-
-
-def _grammar_text() -> str:
-    """The grammar file, from the source tree or from the installed `rnnalg.grammar` package."""
-    path = Path(__file__).resolve().parents[2] / "grammar" / "rnnalg.lark"
-    if path.is_file():
-        return path.read_text(encoding="utf-8")
-    from importlib.resources import files  # installed: grammar/ ships as rnnalg.grammar
-
-    return files("rnnalg.grammar").joinpath("rnnalg.lark").read_text(encoding="utf-8")
-
-
-class _Continuation:
-    """Post-lexer: drop newlines inside ( ) and [ ] so expressions may span lines."""
-
-    always_accept = ("_NL", "NEXT_NAME")  # NEXT_NAME: so `state h' : H` lexes h' (and is refused)
-
-    def process(self, stream):
-        depth = 0
-        for tok in stream:
-            if tok.type == "_NL":
-                if depth:
-                    continue
-            elif tok.value in ("(", "["):
-                depth += 1
-            elif tok.value in (")", "]"):
-                depth = max(0, depth - 1)
-            yield tok
-
-
-@lru_cache(maxsize=None)
-def grammar() -> Lark:
-    """The LALR parser (built once)."""
-    return Lark(_grammar_text(), parser="lalr", lexer="contextual", postlex=_Continuation(),
-                propagate_positions=True, maybe_placeholders=True)
-
-
-def raw_parse(text: str) -> Tree:
-    """The lark tree of `text` (lark exceptions escape: for internal use and error matching)."""
-    return grammar().parse(text + "\n")
 
 
 # ---------------------------------------------------------------- tree -> records

@@ -18,6 +18,7 @@ from functools import lru_cache
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from ..errors import Diagnostic, Span, SpecError, quote
+from .lalr import grammar, raw_parse
 
 CHAR_HINTS = {
     "<": "write ⊕ or <+> for plus",
@@ -182,8 +183,6 @@ def _state(err) -> int | None:
 @lru_cache(maxsize=None)
 def _example_tables():
     """({(state, token type): message}, {state: message}) from `EXAMPLES`."""
-    from .parser import raw_parse
-
     exact, by_state = {}, {}
     for message, token_specific, examples in EXAMPLES:
         for example in examples:
@@ -217,8 +216,6 @@ def _describe_token(tok) -> str:
 def _describe_terminal(name: str) -> str:
     if name in TERMINAL_NAMES:
         return TERMINAL_NAMES[name]
-    from .parser import grammar
-
     try:
         pattern = grammar().get_terminal(name).pattern
     except KeyError:
