@@ -137,8 +137,10 @@ class Emitter(BackwardEmitter, GroupEmitter):
         out.add("# -- post: reads the states, feeds none back; all steps at once")
         for e in p.eqns["post"]:
             if e.op == "affine":
-                terms = [self.pre_part(e)] + [f"_mm({self.stacked(a.name)}, {self.w(w)})" for a, w in p.state_args(e)]
-                out.add(f"{self.v(e.out.name)} = {' + '.join(terms)}")
+                products = [f"_mm({self.stacked(a.name)}, {self.w(w)})" for a, w in p.state_args(e)]
+                out.add(f"{self.v(e.out.name)} = {products[0]}")
+                for term in [self.pre_part(e)] + products[1:]:  # in place: no second (T, B, W) array
+                    out.add(f"{self.v(e.out.name)} += {term}")
             else:
                 out.add(f"{self.v(e.out.name)} = {forward_rules[e.op](self.args_site(e, self.stacked))}")
 
@@ -227,12 +229,12 @@ class Emitter(BackwardEmitter, GroupEmitter):
                 depth = 2
             target = f"np.asarray(batch[{h.output.name!r}], dtype={'np.intp' if h.output.kind == 'token' else 'dt'})"
             out.add(f"{self.target(h.output.name)} = {target}", depth)
-            nll, grad = loss_rules[h.output.kind](self.stacked(h.logits.name), self.target(h.output.name))
-            for line in nll + (grad if with_grad else []):
+            rule = loss_rules[h.output.kind]
+            for line in rule(self.stacked(h.logits.name), self.target(h.output.name), "scale" if with_grad else ""):
                 out.add(line, depth)
             out.add("nll_sum += float((nll * m).sum(dtype=np.float64))", depth)
             if with_grad:
-                out.contribute(self.g(h.logits.name), "(dlogits * scale).astype(dt)")
+                out.contribute(self.g(h.logits.name), "dlogits")
 
     # ---- the module --------------------------------------------------------------------------
     def module(self) -> str:

@@ -81,8 +81,53 @@ def _lp_grad(a, g, p, k):
 
 
 def _log_softmax(a):
+    """log softmax over the last axis: a − max a − log Σ exp(a − max a)."""
     shifted = a - a.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+SOFTMAX_BLOCK_BYTES = 1 << 21  # rows of logits per block: ~2 MB stays in L2 across the passes over it
+
+
+def _row_blocks(flat):
+    """Slices of consecutive rows of flat (N, V), each about SOFTMAX_BLOCK_BYTES."""
+    step = max(1, SOFTMAX_BLOCK_BYTES // (flat.shape[1] * flat.itemsize))
+    return [slice(start, start + step) for start in range(0, flat.shape[0], step)]
+
+
+def _token_nll(a, y):
+    """−log softmax(a)[y] = log Σ_v exp(a_v − max a) − (a_y − max a): logits a (..., V), which are
+    not modified, and targets y (...) -> (...); block by block, so the only (·, V) temporary is one block."""
+    flat, ys = a.reshape(-1, a.shape[-1]), y.reshape(-1)
+    nll = np.empty(ys.shape, dtype=a.dtype)
+    for rows in _row_blocks(flat):
+        block, ts = flat[rows], ys[rows]
+        top = block.max(axis=1)
+        e = np.subtract(block, top[:, None])
+        np.exp(e, out=e)
+        nll[rows] = np.log(e.sum(axis=1)) - (block[np.arange(len(ts)), ts] - top)
+    return nll.reshape(y.shape)
+
+
+def _token_nll_grad(a, y, scale):
+    """(nll, g): nll (...) as _token_nll, and g = scale · (softmax(a) − onehot(y)) (..., V),
+    = scale · d nll / d a, written over the logits a (..., V), which are consumed; scale (..., 1).
+
+    One block of rows at a time, in place: subtract the row max, read the targets' shifted
+    logits, exponentiate, sum the rows, scale by scale / Σ, subtract scale at the targets."""
+    flat, ys, ws = a.reshape(-1, a.shape[-1]), y.reshape(-1), scale.reshape(-1)
+    nll = np.empty(ys.shape, dtype=a.dtype)
+    for rows in _row_blocks(flat):
+        block, ts, w = flat[rows], ys[rows], ws[rows]
+        at_target = (np.arange(len(ts)), ts)
+        block -= block.max(axis=1, keepdims=True)
+        shifted_target = block[at_target]
+        np.exp(block, out=block)
+        total = block.sum(axis=1)
+        nll[rows] = np.log(total) - shifted_target
+        block *= (w / total)[:, None]
+        block[at_target] -= w
+    return nll.reshape(y.shape), flat.reshape(a.shape)  # flat is a itself unless a was not contiguous
 
 
 def init(rng, scheme="gaussian", scale=None, dtype=np.float32):

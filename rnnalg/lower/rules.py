@@ -104,26 +104,27 @@ saved_rules = RuleTable("saved_rules", {
 })
 
 
-# Output kinds: (logits a, targets y) -> (lines binding `nll` (T, B), lines binding `dlogits`
-# (T, B, W)): the per-position loss summed over units, and its gradient before masking/averaging.
-def _binary_loss(a, y):
+# Output kinds: (logits a, targets y, scale) -> lines binding `nll` (T, B), the per-position loss
+# summed over units, and, when `scale` names the (T, B, 1) weights mask / count (it is "" in
+# evaluation), `dlogits` = scale · d nll / d a (T, B, W) in dtype dt.  The logits of a head are the
+# predict affine's own result, read by nothing else: a rule may overwrite them.
+def _binary_loss(a, y, scale):
     # softplus(a) - a y with softplus(a) = max(a, 0) + log1p(exp(-|a|)) = max(a, 0) - log(max(σ, 1 - σ)):
     # one log of a number in [½, 1] instead of exp + log1p (numpy's float32 log1p is slow)
-    return ([f"prob = _sigmoid({a})",
-             f"nll = (np.maximum({a}, 0) - {a} * {y} - np.log(np.maximum(prob, 1 - prob))).sum(axis=-1)"],
-            [f"dlogits = prob - {y}"])
+    lines = [f"prob = _sigmoid({a})",
+             f"nll = (np.maximum({a}, 0) - {a} * {y} - np.log(np.maximum(prob, 1 - prob))).sum(axis=-1)"]
+    return lines + ([f"dlogits = (prob - {y}) * {scale}"] if scale else [])
 
 
-def _token_loss(a, y):
-    return ([f"logp = _log_softmax({a})",
-             f"nll = -np.take_along_axis(logp, {y}[..., None], axis=-1)[..., 0]"],
-            ["dlogits = np.exp(logp)",
-             f"np.put_along_axis(dlogits, {y}[..., None], "
-             f"np.take_along_axis(dlogits, {y}[..., None], axis=-1) - 1, axis=-1)"])
+def _token_loss(a, y, scale):
+    # one pass over the (T, B, V) logits, block by block, in place (see _token_nll_grad)
+    if scale:
+        return [f"nll, dlogits = _token_nll_grad({a}, {y}, {scale})"]
+    return [f"nll = _token_nll({a}, {y})"]
 
 
-def _real_loss(a, y):
-    return [f"nll = 0.5 * (({a} - {y}) ** 2).sum(axis=-1)"], [f"dlogits = {a} - {y}"]
+def _real_loss(a, y, scale):
+    return [f"nll = 0.5 * (({a} - {y}) ** 2).sum(axis=-1)"] + ([f"dlogits = ({a} - {y}) * {scale}"] if scale else [])
 
 
 loss_rules = RuleTable("loss_rules", {"binary": _binary_loss, "token": _token_loss, "real": _real_loss})
