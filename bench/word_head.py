@@ -1,0 +1,94 @@
+"""A word-level softmax head against its matrix-product floor.
+
+    python bench/word_head.py                                   # word_rnn.rnn, B=64, T=100, float32, CPU time
+    python bench/word_head.py examples/word_dots.rnn --clock wall --rounds 5
+
+The floor is what the output layer of a `token` head cannot avoid: for each dense operand
+h (T·B, D) of the ⊕ under ▷ and its weight W (D, V), the three products
+
+    logits += h W,    dW = hᵀ G,    dh = G Wᵀ        (G = d loss / d logits, (T·B, V))
+
+timed alone with numpy on this machine (random float arrays of those shapes). The model's
+`loss_and_grad` (as `rnnalg bench` times it) and the floor take turns in blocks of
+consecutive calls; printed: the medians, the floor's GFLOP/s (2·T·B·D·V per product), and
+the ratio model / floor.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+try:
+    import rnnalg
+except ImportError:  # run from a source checkout without installing
+    sys.path.insert(0, str(ROOT))
+    import rnnalg
+
+from rnnalg.commands.bench import DTYPES, format_ms, loss_and_grad_call, time_block
+
+
+def head_products(program, N: int):
+    """[(N, D, V)] for every dense operand of the affine feeding a token head."""
+    shapes = []
+    for head in program.heads:
+        if head.output.kind != "token":
+            continue
+        eqn = next(e for e in program.eqns if e.out == head.logits)
+        shapes += [(N, a.width, head.output.width) for a in eqn.args if a.kind != "token"]
+    return shapes
+
+
+def floor_call(shapes, dtype, rng):
+    """A no-argument function running the three products of each (N, D, V) once."""
+    arrays = []
+    for N, D, V in shapes:
+        arrays.append((rng.standard_normal((N, D)).astype(dtype), rng.standard_normal((D, V)).astype(dtype),
+                       rng.standard_normal((N, V)).astype(dtype), np.empty((N, V), dtype=dtype)))
+
+    def call():
+        for h, w, g, logits in arrays:
+            np.matmul(h, w, out=logits)
+            h.T @ g
+            g @ w.T
+    return call
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("spec", nargs="?", default=str(ROOT / "examples" / "word_rnn.rnn"))
+    parser.add_argument("-B", type=int, default=64)
+    parser.add_argument("-T", type=int, default=100)
+    parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32")
+    parser.add_argument("--rounds", type=int, default=3, help="blocks per implementation, taking turns (default 3)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed calls per block (default 3)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="cpu", help="default: process CPU time")
+    args = parser.parse_args(argv)
+    program = rnnalg.load_program(args.spec)
+    shapes = head_products(program, args.T * args.B)
+    if not shapes:
+        parser.error(f"{args.spec}: no token output, so no softmax head to measure")
+    dtype = DTYPES[args.dtype]
+    calls = {"model": loss_and_grad_call(program, args.T, args.B, dtype),
+             "floor": floor_call(shapes, dtype, np.random.default_rng(0))}
+    times = {name: [] for name in calls}
+    for _ in range(args.rounds):
+        for name, call in calls.items():
+            times[name].extend(time_block(call, args.repeats, warmup=1, clock=args.clock))
+    model, floor = (float(np.median(times[name])) for name in ("model", "floor"))
+    flops = sum(3 * 2 * N * D * V for N, D, V in shapes)
+    products = ", ".join(f"({N}×{D})·({D}×{V})" for N, D, V in shapes)
+    print(f"{Path(args.spec).name}  B={args.B} T={args.T} {args.dtype}  {args.clock} time, "
+          f"medians of {len(times['model'])} calls each")
+    print(f"  forward+backward   {format_ms(model)} ms  ({format_ms(min(times['model']))}–{format_ms(max(times['model']))})")
+    print(f"  floor: 3 × {products}: {format_ms(floor)} ms  "
+          f"({format_ms(min(times['floor']))}–{format_ms(max(times['floor']))}), {flops / floor / 1e9:.0f} GFLOP/s")
+    print(f"  model / floor      {model / floor:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
