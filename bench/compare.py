@@ -1,9 +1,10 @@
-"""rnnalg vs PyTorch eager vs the autograd reference: forward+backward milliseconds.
+"""rnnalg vs JAX vs PyTorch eager vs the autograd reference: forward+backward milliseconds.
 
     python bench/compare.py            # the full table (H=200, T=100, B in 1/16/64), also to bench/results.md
     python bench/compare.py --quick    # a smoke run at toy sizes (stdout only)
     python bench/compare.py --no-torch # skip the PyTorch column (also when torch is not installed)
-    OPENBLAS_NUM_THREADS=1 python bench/compare.py --torch-threads 1 --clock cpu   # busy machine
+    python bench/compare.py --no-jax   # skip the JAX column (also when jax is not installed)
+    OPENBLAS_NUM_THREADS=1 python bench/compare.py --torch-threads 1 --jax-threads 1 --clock cpu  # busy machine
 
 Models: examples/{rnn,dts,dots,srnn2}.rnn (binary[88] in and out), float32, unmasked
 random piano rolls. All implementations get the same parameters and batch, and their losses
@@ -41,6 +42,8 @@ from rnnalg.testing import random_batch
 MODELS = {"RNN": "rnn", "DT(S)": "dts", "DOT(S)": "dots", "sRNN-2": "srnn2"}
 LOSS_RTOL = 1e-4  # float32 losses of the implementations must agree this closely
 NO_TORCH_ENV = "RNNALG_BENCH_NO_TORCH"  # set to 1 to skip torch, as --no-torch does
+NO_JAX_ENV = "RNNALG_BENCH_NO_JAX"  # set to 1 to skip JAX, as --no-jax does
+JAX_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"  # XLA_FLAGS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,13 +87,28 @@ def import_torch(disabled: bool, threads: int = 2):
     return torch, torch_models
 
 
+def import_jax(disabled: bool, threads: int = 2):
+    """-> (jax, jax_models), or None when disabled or jax is not importable. XLA reads its thread
+    setting at import: `threads` 1 runs it single-threaded, anything else on every core."""
+    if disabled or os.environ.get(NO_JAX_ENV, "") not in ("", "0"):
+        return None
+    if threads == 1:
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {JAX_ONE_THREAD}".strip()
+    try:
+        import jax
+        import jax_models
+    except ImportError:
+        return None
+    return jax, jax_models
+
+
 def check_loss(name: str, what: str, loss: float, expected: float) -> None:
     if not abs(loss - expected) <= LOSS_RTOL * abs(expected):
         raise SystemExit(f"compare.py: {name}: {what} loss {loss!r} differs from rnnalg's {expected!r} "
                          f"by more than {LOSS_RTOL:g} relative; the comparison would not be honest")
 
 
-def bench_model(label: str, settings: Settings, torch_pair, log) -> list[dict]:
+def bench_model(label: str, settings: Settings, torch_pair, log, jax_pair=None) -> list[dict]:
     """Time one example at every batch size -> table rows (seconds arrays or None)."""
     stem = MODELS[label]
     program = rnnalg.load_program(ROOT / "examples" / f"{stem}.rnn", {"H": settings.H})
@@ -109,11 +127,15 @@ def bench_model(label: str, settings: Settings, torch_pair, log) -> list[dict]:
                                          torch.from_numpy(batch["y"]))
             check_loss(label, "PyTorch", call().item(), expected)
             calls["torch"] = (call, settings.repeats)
+        if jax_pair is not None:
+            call = jax_pair[1].loss_and_grad_call(stem, params, batch["x"], batch["y"])
+            check_loss(label, "JAX", float(call()[0]), expected)  # the first call compiles
+            calls["jax"] = (call, settings.repeats)
         if B in settings.reference_batch_sizes:
             ref = lambda: reference_loss_and_grad(program, params, batch)  # noqa: E731
             check_loss(label, "autograd reference", float(ref()[0]), expected)
             calls["autograd"] = (ref, settings.reference_repeats)
-        row = {"model": label, "B": B, "rnnalg": None, "torch": None, "autograd": None}
+        row = {"model": label, "B": B, "rnnalg": None, "jax": None, "torch": None, "autograd": None}
         row.update(_rounds(calls, settings, log, f"{label} B={B}"))
         rows.append(row)
     return rows
@@ -141,12 +163,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run at toy sizes; writes no file unless --out")
     parser.add_argument("--no-torch", action="store_true", help=f"skip PyTorch (same as {NO_TORCH_ENV}=1)")
+    parser.add_argument("--no-jax", action="store_true", help=f"skip JAX (same as {NO_JAX_ENV}=1)")
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of " + ", ".join(MODELS))
     parser.add_argument("--out", type=Path, help="markdown file (default bench/results.md; none with --quick)")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="wall time (default) or process CPU time: steadier on a busy machine, but only "
                              "meaningful single-threaded (OPENBLAS_NUM_THREADS=1 ... --torch-threads 1)")
     parser.add_argument("--torch-threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    parser.add_argument("--jax-threads", type=int, default=2,
+                        help="1: XLA single-threaded; otherwise its default, every core (default 2)")
     parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                         help="first wait up to this long for the 1-minute load average to fall below cores/4")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -162,15 +187,18 @@ def main(argv=None) -> int:
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
 
     torch_pair = import_torch(args.no_torch, args.torch_threads)
-    if args.clock == "cpu" and (os.environ.get("OPENBLAS_NUM_THREADS") != "1" or args.torch_threads != 1):
+    jax_pair = import_jax(args.no_jax, args.jax_threads)
+    if args.clock == "cpu" and (os.environ.get("OPENBLAS_NUM_THREADS") != "1" or args.torch_threads != 1
+                                or args.jax_threads != 1):
         log("warning: --clock cpu also counts idle-spinning BLAS threads; "
-            "use OPENBLAS_NUM_THREADS=1 and --torch-threads 1")
+            "use OPENBLAS_NUM_THREADS=1, --torch-threads 1 and --jax-threads 1")
     _wait_quiet(args.wait_quiet, log)
     load_before = report.load_average()
     log(f"load average {load_before} on {os.cpu_count()} cores" +
         ("  (busy machine: timings will be noisy)" if _busy() else ""))
-    rows = [row for label in labels for row in bench_model(label, settings, torch_pair, log)]
-    text = report.report(rows, settings.describe(), report.machine_info(torch_pair and torch_pair[0]), load_before)
+    rows = [row for label in labels for row in bench_model(label, settings, torch_pair, log, jax_pair)]
+    info = report.machine_info(torch_pair and torch_pair[0], jax_pair and jax_pair[0], args.jax_threads)
+    text = report.report(rows, settings.describe(), info, load_before)
     try:
         print(text)
     except BrokenPipeError:  # `| head`

@@ -24,7 +24,7 @@ def load_average() -> str:
         return "unknown"
 
 
-def machine_info(torch=None) -> list[str]:
+def machine_info(torch=None, jax=None, jax_threads: int = 2) -> list[str]:
     """Markdown bullet lines: date, CPU, cores, load, versions, BLAS, rnnalg commit."""
     lines = [
         f"date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
@@ -35,6 +35,11 @@ def machine_info(torch=None) -> list[str]:
         lines.append("PyTorch: not available (column skipped)")
     else:
         lines.append(f"PyTorch {torch.__version__}, eager, {torch.get_num_threads()} threads")
+    if jax is None:
+        lines.append("JAX: not available (column skipped)")
+    else:
+        threads = "1 thread" if jax_threads == 1 else "XLA's default threads"
+        lines.append(f"JAX {jax.__version__}, jit(value_and_grad) of lax.scan, {threads}")
     threads = [f"{k}={os.environ[k]}" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS") if k in os.environ]
     lines.append(f"thread variables: {', '.join(threads) or 'none set (BLAS uses every core)'}")
     lines.append(f"rnnalg commit: {_git_commit()}")
@@ -92,12 +97,15 @@ def format_ratio(ours, other, column: str, B: int) -> str:
 
 
 def results_table(rows) -> list[str]:
-    """rows: dicts with model, B, and seconds arrays (or None) 'rnnalg', 'torch', 'autograd'."""
-    lines = ["| model | B | rnnalg ms | PyTorch eager ms | autograd ref ms | rnnalg / PyTorch | rnnalg / autograd |",
-             "|---|---:|---:|---:|---:|---|---|"]
+    """rows: dicts with model, B, and seconds arrays (or None) 'rnnalg', 'jax', 'torch', 'autograd'."""
+    lines = ["| model | B | rnnalg ms | JAX ms | PyTorch eager ms | autograd ref ms | rnnalg / JAX "
+             "| rnnalg / PyTorch | rnnalg / autograd |",
+             "|---|---:|---:|---:|---:|---:|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['B']} | {format_times(r['rnnalg'])} | {format_times(r['torch'])} | "
-                     f"{format_times(r['autograd'])} | {format_ratio(r['rnnalg'], r['torch'], 'torch', r['B'])} | "
+        lines.append(f"| {r['model']} | {r['B']} | {format_times(r['rnnalg'])} | {format_times(r.get('jax'))} | "
+                     f"{format_times(r['torch'])} | {format_times(r['autograd'])} | "
+                     f"{format_ratio(r['rnnalg'], r.get('jax'), 'jax', r['B'])} | "
+                     f"{format_ratio(r['rnnalg'], r['torch'], 'torch', r['B'])} | "
                      f"{format_ratio(r['rnnalg'], r['autograd'], 'autograd', r['B'])} |")
     return lines
 

@@ -1,4 +1,4 @@
-"""`rnnalg bench` and bench/compare.py: output format, usage errors, timing blocks, torch models."""
+"""`rnnalg bench` and bench/compare.py: output format, usage errors, timing blocks, torch and JAX models."""
 import importlib.util
 import re
 import sys
@@ -79,12 +79,13 @@ def compare(monkeypatch):
     sys.modules["bench_compare"] = module  # dataclasses look their module up here
     spec.loader.exec_module(module)
     yield module
-    for name in ("bench_compare", "report", "torch_models", "compare"):
+    for name in ("bench_compare", "report", "torch_models", "jax_models", "compare"):
         sys.modules.pop(name, None)
 
 
 def test_compare_quick_without_torch(compare, monkeypatch, capsys, tmp_path):
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    monkeypatch.setitem(sys.modules, "jax", None)
     out = tmp_path / "results.md"
     assert compare.main(["--quick", "--quiet", "--out", str(out)]) == 0
     text = capsys.readouterr().out
@@ -93,20 +94,22 @@ def test_compare_quick_without_torch(compare, monkeypatch, capsys, tmp_path):
     assert len(rows) == 4 * len(compare.QUICK.batch_sizes)
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
-        model, B, ours, torch_ms, ref_ms, vs_torch, vs_ref = cells
+        model, B, ours, jax_ms, torch_ms, ref_ms, vs_jax, vs_torch, vs_ref = cells
         assert re.fullmatch(r"[\d.]+ \([\d.]+–[\d.]+\)", ours)
-        assert torch_ms == "—" and vs_torch == "—"
+        assert torch_ms == "—" and vs_torch == "—" and jax_ms == "—" and vs_jax == "—"
         if int(B) == 1:  # the reference runs at B=1 only, with a ratio against its target
             assert re.fullmatch(r"[\d.]+ \([\d.]+–[\d.]+\)", ref_ms)
             assert re.fullmatch(r"[\d.e-]+ [✓✗] \(≤ 0.05\)", vs_ref)
         else:
             assert ref_ms == "—"
-    assert "PyTorch: not available" in text
+    assert "PyTorch: not available" in text and "JAX: not available" in text
 
 
 def test_compare_no_torch_env_and_unknown_model(compare, monkeypatch):
     monkeypatch.setenv(compare.NO_TORCH_ENV, "1")
+    monkeypatch.setenv(compare.NO_JAX_ENV, "1")
     assert compare.import_torch(disabled=False) is None
+    assert compare.import_jax(disabled=False) is None
     with pytest.raises(SystemExit):
         compare.main(["--quick", "--models", "LSTM"])
 
@@ -135,6 +138,30 @@ def test_torch_models_match_rnnalg(compare, stem):
     assert set(tparams) == set(grads)
     for name, g in grads.items():
         np.testing.assert_allclose(tparams[name].grad.numpy(), g, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("stem", ["rnn", "dts", "dots", "srnn2"])
+def test_jax_models_match_rnnalg(compare, stem):
+    """The JAX scan models compute rnnalg's loss and gradients (float64, exact to rounding)."""
+    jax = pytest.importorskip("jax")
+    import jax_models
+
+    from rnnalg import load_program
+    from rnnalg.testing import random_setup
+
+    program = load_program(EXAMPLES / f"{stem}.rnn", {"H": 7})
+    model, params, batch, _, _ = random_setup(program, T=6, B=3, mask=False, state=False, dropout=False)
+    loss, grads, _ = model.loss_and_grad(params, batch)
+    x64 = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        jloss, jgrads = jax_models.loss_and_grad_call(stem, params, batch["x"], batch["y"])()
+    finally:
+        jax.config.update("jax_enable_x64", x64)
+    assert float(jloss) == pytest.approx(loss, rel=1e-12)
+    assert set(jgrads) == set(grads)
+    for name, g in grads.items():
+        np.testing.assert_allclose(np.asarray(jgrads[name]), g, rtol=1e-9, atol=1e-12, err_msg=name)
 
 
 def test_torch_nn_lstm_baseline_gives_rnnalg_loss(compare):
