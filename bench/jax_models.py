@@ -71,8 +71,18 @@ def srnn2_loss(p, xs, ys):
     return bernoulli_nll(h2s @ p["y.W_h2'"] + p["y.b"], ys)
 
 
+def word_rnn_loss(p, xs, ys):
+    """examples/word_rnn.rnn: xs, ys (T, B) token ids; embedding rows instead of x U; the
+    categorical NLL (log-softmax over V) averaged over the T·B positions."""
+    W = p["h'.W_h"]
+    pre = p["h'.W_x"][xs] + p["h'.b"]
+    hs = _scan(lambda h, pre_t: jnp.tanh(pre_t + h @ W), jnp.zeros((xs.shape[1], W.shape[0]), W.dtype), pre)
+    logp = jax.nn.log_softmax(hs @ p["y.W_h'"] + p["y.b"], axis=-1)
+    return -jnp.mean(jnp.take_along_axis(logp, ys[..., None], axis=-1))
+
+
 # example spec stem -> its JAX loss
-JAX_MODELS = {"rnn": rnn_loss, "dts": dts_loss, "dots": dots_loss, "srnn2": srnn2_loss}
+JAX_MODELS = {"rnn": rnn_loss, "dts": dts_loss, "dots": dots_loss, "srnn2": srnn2_loss, "word_rnn": word_rnn_loss}
 
 
 def loss_and_grad_call(name, params, xs, ys):

@@ -11,7 +11,8 @@ h (T·B, D) of the ⊕ under ▷ and its weight W (D, V), the three products
 timed alone with numpy on this machine (random float arrays of those shapes). The model's
 `loss_and_grad` (as `rnnalg bench` times it) and the floor take turns in blocks of
 consecutive calls; printed: the medians, the floor's GFLOP/s (2·T·B·D·V per product), and
-the ratio model / floor.
+the ratio model / floor. With JAX installed (and not --no-jax), `word_rnn.rnn` also runs as
+`jax_models.word_rnn_loss` (jit(value_and_grad) of a lax.scan, log-softmax over V) in the turns.
 """
 from __future__ import annotations
 
@@ -28,7 +29,11 @@ except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, str(ROOT))
     import rnnalg
 
-from rnnalg.commands.bench import DTYPES, format_ms, loss_and_grad_call, time_block
+from rnnalg.commands.bench import DTYPES, format_ms, time_block
+from rnnalg.testing import random_batch
+
+sys.path.insert(0, str(ROOT / "bench"))  # bench/ is a folder of scripts, not a package
+LOSS_RTOL = 1e-4  # float32 losses of rnnalg and JAX must agree this closely
 
 
 def head_products(program, N: int):
@@ -57,6 +62,21 @@ def floor_call(shapes, dtype, rng):
     return call
 
 
+def jax_call(stem: str, params, batch, expected: float):
+    """JAX's loss_and_grad of the same model, parameters and batch, or None (no model, no jax)."""
+    try:
+        import jax_models
+    except ImportError:
+        return None
+    if stem not in jax_models.JAX_MODELS:
+        return None
+    call = jax_models.loss_and_grad_call(stem, params, batch["x"], batch["y"])
+    loss = float(call()[0])  # the first call compiles
+    if not abs(loss - expected) <= LOSS_RTOL * abs(expected):
+        raise SystemExit(f"word_head.py: JAX loss {loss!r} differs from rnnalg's {expected!r}")
+    return call
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("spec", nargs="?", default=str(ROOT / "examples" / "word_rnn.rnn"))
@@ -66,14 +86,23 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="blocks per implementation, taking turns (default 3)")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per block (default 3)")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="cpu", help="default: process CPU time")
+    parser.add_argument("--no-jax", action="store_true", help="do not time the JAX model")
     args = parser.parse_args(argv)
     program = rnnalg.load_program(args.spec)
     shapes = head_products(program, args.T * args.B)
     if not shapes:
         parser.error(f"{args.spec}: no token output, so no softmax head to measure")
     dtype = DTYPES[args.dtype]
-    calls = {"model": loss_and_grad_call(program, args.T, args.B, dtype),
-             "floor": floor_call(shapes, dtype, np.random.default_rng(0))}
+    rng = np.random.default_rng(0)
+    model = rnnalg.compile(program, dtype)
+    params = model.init_params(rng)
+    batch = {name: (a if a.dtype.kind in "iu" else a.astype(dtype))
+             for name, a in random_batch(program, args.T, args.B, rng, mask=False).items()}
+    calls = {"model": lambda: model.loss_and_grad(params, batch),
+             "floor": floor_call(shapes, dtype, rng)}
+    jax = None if args.no_jax else jax_call(Path(args.spec).stem, params, batch, calls["model"]()[0])
+    if jax is not None:
+        calls["JAX"] = jax
     times = {name: [] for name in calls}
     for _ in range(args.rounds):
         for name, call in calls.items():
@@ -87,6 +116,10 @@ def main(argv=None) -> int:
     print(f"  floor: 3 × {products}: {format_ms(floor)} ms  "
           f"({format_ms(min(times['floor']))}–{format_ms(max(times['floor']))}), {flops / floor / 1e9:.0f} GFLOP/s")
     print(f"  model / floor      {model / floor:.2f}")
+    if jax is not None:
+        ours_jax = float(np.median(times["JAX"]))
+        print(f"  JAX jit(value_and_grad) {format_ms(ours_jax)} ms  "
+              f"({format_ms(min(times['JAX']))}–{format_ms(max(times['JAX']))}); model / JAX {model / ours_jax:.2f}")
     return 0
 
 

@@ -140,7 +140,7 @@ def test_torch_models_match_rnnalg(compare, stem):
         np.testing.assert_allclose(tparams[name].grad.numpy(), g, rtol=1e-9, atol=1e-12, err_msg=name)
 
 
-@pytest.mark.parametrize("stem", ["rnn", "dts", "dots", "srnn2"])
+@pytest.mark.parametrize("stem", ["rnn", "dts", "dots", "srnn2", "word_rnn"])
 def test_jax_models_match_rnnalg(compare, stem):
     """The JAX scan models compute rnnalg's loss and gradients (float64, exact to rounding)."""
     jax = pytest.importorskip("jax")
