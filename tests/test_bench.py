@@ -188,3 +188,34 @@ def test_lstm_bench_quick_run(compare, capsys):
     rows = [line for line in text.splitlines() if re.match(r"\| \d+ \|", line)]
     assert [row.split(" | ")[0] for row in rows] == ["| 1", "| 4"]
     assert all(row.count("—") == 4 for row in rows)  # no torch: its two columns and ratios stay empty
+
+
+# ---- bench/word_head.py ----------------------------------------------------------------------
+
+@pytest.fixture
+def word_head(monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    spec = importlib.util.spec_from_file_location("bench_word_head", ROOT / "bench" / "word_head.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop("jax_models", None)
+
+
+def test_word_head_floor_is_the_output_layer_products(word_head):
+    from rnnalg import load_program
+
+    rnn = load_program(EXAMPLES / "word_rnn.rnn")
+    assert word_head.head_products(rnn, 6400) == [(6400, 200, 10000)]
+    dots = load_program(EXAMPLES / "word_dots.rnn", {"H": 8})  # y = ▷ (o ⊕ h'): two operands
+    assert sorted(word_head.head_products(dots, 10)) == [(10, 8, 10000), (10, 8, 10000)]
+    assert word_head.head_products(load_program(EXAMPLES / "rnn.rnn"), 10) == []  # binary output: no softmax
+
+
+def test_word_head_prints_model_floor_and_ratio(word_head, capsys):
+    assert word_head.main(["-B", "2", "-T", "3", "--rounds", "1", "--repeats", "1", "--no-jax"]) == 0
+    out = capsys.readouterr().out
+    model = float(re.search(r"forward\+backward +([\d.]+) ms", out).group(1))
+    floor = float(re.search(r"floor: 3 × \(6×200\)·\(200×10000\): ([\d.]+) ms", out).group(1))
+    assert float(re.search(r"model / floor +([\d.]+)", out).group(1)) == pytest.approx(model / floor, rel=0.02, abs=0.01)
+    assert "JAX" not in out
