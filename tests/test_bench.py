@@ -1,6 +1,8 @@
 """`rnnalg bench` and bench/compare.py: output format, usage errors, timing blocks, torch and JAX models."""
 import importlib.util
+import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -140,28 +142,45 @@ def test_torch_models_match_rnnalg(compare, stem):
         np.testing.assert_allclose(tparams[name].grad.numpy(), g, rtol=1e-9, atol=1e-12, err_msg=name)
 
 
-@pytest.mark.parametrize("stem", ["rnn", "dts", "dots", "srnn2", "word_rnn"])
-def test_jax_models_match_rnnalg(compare, stem):
-    """The JAX scan models compute rnnalg's loss and gradients (float64, exact to rounding)."""
-    jax = pytest.importorskip("jax")
-    import jax_models
+# Run in a child process: importing JAX starts threads, after which a fork() in this process
+# (tests/test_cli_check.py starts a child under a memory limit) could deadlock.
+JAX_CHECK = """
+import json, sys
+import jax
+jax.config.update("jax_enable_x64", True)
+import numpy as np
+sys.path.insert(0, "bench")
+import jax_models
+from rnnalg import load_program
+from rnnalg.testing import random_setup
 
-    from rnnalg import load_program
-    from rnnalg.testing import random_setup
-
-    program = load_program(EXAMPLES / f"{stem}.rnn", {"H": 7})
+out = {}
+for stem in sys.argv[1:]:
+    program = load_program(f"examples/{stem}.rnn", {"H": 7})
     model, params, batch, _, _ = random_setup(program, T=6, B=3, mask=False, state=False, dropout=False)
     loss, grads, _ = model.loss_and_grad(params, batch)
-    x64 = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    try:
-        jloss, jgrads = jax_models.loss_and_grad_call(stem, params, batch["x"], batch["y"])()
-    finally:
-        jax.config.update("jax_enable_x64", x64)
-    assert float(jloss) == pytest.approx(loss, rel=1e-12)
-    assert set(jgrads) == set(grads)
+    jloss, jgrads = jax_models.loss_and_grad_call(stem, params, batch["x"], batch["y"])()
+    errors = {"loss": abs(float(jloss) - loss) / abs(loss)}
     for name, g in grads.items():
-        np.testing.assert_allclose(np.asarray(jgrads[name]), g, rtol=1e-9, atol=1e-12, err_msg=name)
+        if name in jgrads:
+            errors[name] = float(np.max(np.abs(np.asarray(jgrads[name]) - g)) / np.max(np.abs(g)))
+    out[stem] = {"errors": errors, "same names": sorted(jgrads) == sorted(grads)}
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_jax_models_match_rnnalg():
+    """The JAX scan models compute rnnalg's loss and every gradient (float64, exact to rounding)."""
+    stems = ["rnn", "dts", "dots", "srnn2", "word_rnn"]
+    run = subprocess.run([sys.executable, "-c", JAX_CHECK, *stems], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    results = json.loads(run.stdout.strip().splitlines()[-1])
+    assert sorted(results) == sorted(stems)
+    for stem, result in results.items():
+        assert result["same names"], stem
+        assert max(result["errors"].values()) < 1e-12, (stem, result["errors"])
 
 
 def test_torch_nn_lstm_baseline_gives_rnnalg_loss(compare):
