@@ -36,11 +36,21 @@ class RestrictedUnpickler(pickle.Unpickler):
         raise _Refuse("the pickle uses a persistent id; only plain values are admitted")
 
 
-def _children(value, at: str):
-    """(child, where) pairs of a dict (values, then keys) or a list/tuple."""
+def _children(value):
+    """(child, label) pairs of a dict (values, then keys) or a list/tuple."""
     if isinstance(value, dict):
-        return [(v, f"{at}[{k!r}]") for k, v in value.items()] + [(k, f"{at} key") for k in value]
-    return [(v, f"{at}[{i}]") for i, v in enumerate(value)]
+        return [(v, f"[{k!r}]") for k, v in value.items()] + [(k, " key") for k in value]
+    return [(v, f"[{i}]") for i, v in enumerate(value)]
+
+
+def _where(node) -> str:
+    """A path node (parent node, label) → 'top[0][1]...', built only for an error message
+    (building every path eagerly costs O(depth²) memory on a deeply nested pickle)."""
+    labels = []
+    while node is not None:
+        node, label = node
+        labels.append(label)
+    return "".join(reversed(labels))
 
 
 def _check_plain(obj, where: str, path: str) -> None:
@@ -50,27 +60,27 @@ def _check_plain(obj, where: str, path: str) -> None:
     distinct containers: each is checked once and its written-out size remembered."""
     sizes: dict = {}  # id(container) -> values in it written out (itself included)
     on_path: set = set()  # ids of the containers being checked: the current path from the top
-    stack = [(obj, where, False)]
+    stack = [(obj, (None, where), False)]
     while stack:
-        value, at, leaving = stack.pop()
+        value, node, leaving = stack.pop()
         if type(value) not in ALLOWED:
             raise DataError(path, f"refused: value of type {type(value).__name__} "
-                            "(only list, tuple, dict, int, float, str are admitted)", at)
+                            "(only list, tuple, dict, int, float, str are admitted)", _where(node))
         if not isinstance(value, (dict, list, tuple)):
             continue
         key = id(value)  # stable: `obj` keeps every container alive
         if leaving:
             on_path.discard(key)
-            sizes[key] = 1 + sum(sizes.get(id(child), 1) for child, _ in _children(value, at))
+            sizes[key] = 1 + sum(sizes.get(id(child), 1) for child, _ in _children(value))
             if sizes[key] > MAX_VALUES:
                 raise DataError(path, f"refused: more than {MAX_VALUES:,} values once shared lists "
-                                "are written out (a music file holds a few million at most)", at)
+                                "are written out (a music file holds a few million at most)", _where(node))
         elif key in on_path:
-            raise DataError(path, "refused: a list that contains itself (not plain data)", at)
+            raise DataError(path, "refused: a list that contains itself (not plain data)", _where(node))
         elif key not in sizes:  # a shared container seen before is not checked again
             on_path.add(key)
-            stack.append((value, at, True))
-            stack.extend((child, where_, False) for child, where_ in reversed(_children(value, at)))
+            stack.append((value, node, True))
+            stack.extend((child, (node, label), False) for child, label in reversed(_children(value)))
 
 
 def _integral_notes(obj):
