@@ -13,6 +13,7 @@ a new seed); it may not change or drop the trials `OUT/sweep.json` lists.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sys
@@ -78,6 +79,9 @@ def start_ray(address: str | None, cpus: int | None, threads: int) -> None:
                   runtime_env={"env_vars": env}, logging_level="ERROR", ignore_reinit_error=True)
     if address is None:
         kwargs["num_cpus"] = cpus or os.cpu_count()
+    # a failed trial task is logged with its traceback; Tune retries it once, and a trial that
+    # fails for good gets a results line and a printed line of its own
+    logging.getLogger("ray.tune.execution.tune_controller").setLevel(logging.CRITICAL)
     for attempt in range(1, STARTS + 1):
         try:
             ray.init(**kwargs)
