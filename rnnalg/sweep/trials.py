@@ -116,14 +116,12 @@ def _slug(text: str) -> str:
 
 def load_params(trials: list) -> dict:
     """Each trial's parameter count, from its checked spec (a spec error stops the sweep here)."""
-    from ..checker import check
-    from ..parser import load
+    from .. import load_program
 
     counts, cache = {}, {}
     for t in trials:
         key = (t.spec, tuple(sorted(t.sizes.items())))
         if key not in cache:
-            program = check(load(t.spec), dict(t.sizes))
-            cache[key] = program.param_count
+            cache[key] = load_program(t.spec, dict(t.sizes)).param_count
         counts[t.id] = cache[key]
     return counts
