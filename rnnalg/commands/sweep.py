@@ -1,0 +1,85 @@
+"""`rnnalg sweep FILE`: run a sweep file's trials on Ray Tune (rnnalg.sweep), print the table.
+
+Locally by default (`--cpus`, default all cores; `cpus_per_trial` in the file); `--address`
+runs the same sweep on an existing Ray cluster (OUT must then be on storage every node sees).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from ..errors import UsageError
+
+TAKES_SPEC = False
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    a = parser.add_argument
+    a("file", help="the sweep file (TOML), e.g. experiments/music.toml")
+    a("--out", metavar="DIR", help="the sweep's folder: run folders, Tune state, results "
+                                   "(default sweeps/<file stem>)")
+    a("--results", metavar="FILE", help="the results JSONL (default OUT/results.jsonl)")
+    a("--resume", action="store_true", help="continue the sweep in OUT: finished trials are kept, "
+                                            "unfinished ones continue from their checkpoints")
+    a("--force", action="store_true", help="start over, deleting this sweep's earlier state in OUT")
+    a("--data-dir", metavar="DIR", help="where named datasets live (default $RNNALG_DATA)")
+    a("--cpus", type=int, metavar="N", help="CPUs of the local Ray (default: all)")
+    a("--address", metavar="ray://HOST:PORT|auto", help="run on an existing Ray cluster instead")
+    a("--dry-run", action="store_true", help="list the trials (id, parameters, command) and stop")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..sweep.results import format_table
+    from ..sweep.sweepfile import load_sweep
+    from ..sweep.trials import expand
+
+    if args.resume and args.force:
+        raise UsageError("--resume and --force exclude each other")
+    if args.cpus is not None and args.cpus < 1:
+        raise UsageError("--cpus must be >= 1")
+    sweep = load_sweep(args.file)
+    data_dir = args.data_dir or os.environ.get("RNNALG_DATA")
+    trials = expand(sweep, str(Path(data_dir).resolve()) if data_dir else None)
+    from ..sweep.runner import commit_of_rnnalg, load_params
+
+    params = load_params(trials)
+    if args.dry_run:
+        for t in trials:
+            print(f"{t.id}  {params[t.id]:,} parameters  {t.command()}")
+        print(f"{len(trials)} trials")
+        return 0
+    try:
+        import ray  # noqa: F401
+        from ray import tune  # noqa: F401
+    except ImportError:
+        raise UsageError("rnnalg sweep needs Ray Tune: pip install 'rnnalg[sweep]'") from None
+    from ..sweep import runner
+
+    out = Path(args.out or Path("sweeps") / sweep.name).resolve()
+    results = Path(args.results).resolve() if args.results else out / "results.jsonl"
+    runner.prepare_out(out, trials, resume=args.resume, force=args.force)
+    if args.force and results.exists():
+        results.unlink()
+    where = f"Ray at {args.address}" if args.address else f"local Ray, {args.cpus or os.cpu_count()} CPUs"
+    print(f"sweep {args.file}: {len(trials)} trials ({len(sweep.models)} models × {len(sweep.datasets)} "
+          f"datasets × {len(sweep.seeds)} seeds, {len({t.config_id for t in trials})} configurations); "
+          f"{where}, "
+          f"{sweep.cpus_per_trial} per trial; results {results}", flush=True)
+    runner.start_ray(args.address, args.cpus, sweep.cpus_per_trial)
+    info = {"sweep": str(args.file), "commit": commit_of_rnnalg(), "rnnalg": _version()}
+    lines = runner.run(trials, params, out, results, info, resume=args.resume,
+                       cpus_per_trial=sweep.cpus_per_trial, asha=sweep.asha)
+    print(format_table(lines))
+    unfinished = len(trials) - len(lines)
+    if unfinished:
+        print(f"{unfinished} trials unfinished; continue with: rnnalg sweep {args.file} --resume"
+              + (f" --out {args.out}" if args.out else ""))
+        return 130
+    return 0
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__

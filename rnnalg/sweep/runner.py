@@ -1,0 +1,212 @@
+"""The driver: trials → one Ray Tune experiment → results lines, written as each trial ends.
+
+    OUT/sweep.json     the trials of this sweep (a resume must find the same ones)
+    OUT/results.jsonl  one results line per ended trial (default; `results` moves it)
+    OUT/runs/<id>/     each trial's run folder (checkpoints, metrics.jsonl, curve.png)
+    OUT/tune/          Ray Tune's experiment state, which `Tuner.restore` resumes
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .. import __version__
+from ..errors import UsageError
+from .results import read_lines, write_lines
+from .scheduler import GroupedASHA
+from .trials import Trial
+
+EXPERIMENT = "tune"
+
+
+def commit_of_rnnalg() -> str:
+    """`git describe --always --dirty` of the rnnalg checkout, or the version when not in git."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return f"rnnalg {__version__}"
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else f"rnnalg {__version__}"
+
+
+def prepare_out(out: Path, trials: list, resume: bool, force: bool) -> None:
+    """Check OUT against the trials; with `force`, remove this sweep's earlier state."""
+    listing = out / "sweep.json"
+    ids = [t.id for t in trials]
+    if listing.exists() and not resume and not force:
+        raise UsageError(f"--out {out}: already holds a sweep; continue it with --resume, "
+                         f"or start it over with --force")
+    if listing.exists() and resume:
+        try:
+            before = [t["id"] for t in json.loads(listing.read_text(encoding="utf-8"))["trials"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise UsageError(f"{listing}: unreadable; start the sweep over with --force") from None
+        if before != ids:
+            added = sorted(set(ids) - set(before))
+            gone = sorted(set(before) - set(ids))
+            raise UsageError(f"--resume: the sweep file no longer gives the trials of {out} "
+                             f"(new: {', '.join(added[:3]) or 'none'}; missing: {', '.join(gone[:3]) or 'none'}); "
+                             f"use another --out, or --force to start over")
+    if force:
+        shutil.rmtree(out / EXPERIMENT, ignore_errors=True)
+        for trial_id in ids:
+            shutil.rmtree(out / "runs" / trial_id, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"trials": [t.to_json() for t in trials]}, indent=1)
+    from ..atomic import write_atomic
+
+    write_atomic(out, "sweep.json", lambda f: f.write(text.encode()))
+
+
+def start_ray(address: str | None, cpus: int | None, threads: int) -> None:
+    """Connect to a cluster (`address`) or start a local Ray with `cpus` CPUs.
+
+    Workers get `threads` BLAS threads each (set before they import numpy), so trials
+    running side by side do not oversubscribe the cores.
+    """
+    import ray
+
+    env = {name: str(threads) for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "1")
+    kwargs = dict(address=address, log_to_driver=False, include_dashboard=False,
+                  runtime_env={"env_vars": env}, logging_level="ERROR", ignore_reinit_error=True)
+    if address is None:
+        kwargs["num_cpus"] = cpus or os.cpu_count()
+    ray.init(**kwargs)
+
+
+def run(trials: list, params: dict, out: Path, results_path: Path, sweep_info: dict, resume: bool,
+        cpus_per_trial: int, asha: dict | None) -> list:
+    """Run the trials that have no results line yet; returns all results lines in trial order."""
+    from ray import tune
+
+    known = {t.id for t in trials}
+    lines = {}
+    if resume and results_path.exists():
+        lines = {line["trial"]["id"]: line for line in read_lines(results_path) if line["trial"]["id"] in known}
+    base = {t.id: {"trial": t.to_json(), "params": params[t.id], "command": t.command(), **sweep_info,
+                   "run_dir": str(out / "runs" / t.id)} for t in trials}
+    recorder = Recorder(results_path, [t.id for t in trials], base, lines, pruning=asha is not None)
+    recorder.write()
+    pending = [t for t in trials if t.id not in lines]
+    if not pending:
+        return recorder.ordered()
+    from .worker import run_trial
+
+    trainable = tune.with_resources(run_trial, {"cpu": cpus_per_trial})
+    experiment = out / EXPERIMENT
+    if resume and tune.Tuner.can_restore(str(experiment)):
+        tuner = tune.Tuner.restore(str(experiment), trainable=trainable, resume_unfinished=True,
+                                   resume_errored=False, restart_errored=False)
+    else:
+        shutil.rmtree(experiment, ignore_errors=True)
+        max_epochs = max(int(t.flags.get("epochs", 100)) for t in trials)
+        scheduler = GroupedASHA(asha, max_epochs) if asha is not None else None
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"trial": tune.grid_search([t.to_json() for t in pending]), "out": str(out)},
+            tune_config=tune.TuneConfig(scheduler=scheduler, trial_name_creator=_trial_name,
+                                        trial_dirname_creator=_trial_name),
+            run_config=tune.RunConfig(name=EXPERIMENT, storage_path=str(out.resolve()), verbose=0,
+                                      callbacks=[recorder],
+                                      failure_config=tune.FailureConfig(max_failures=0)))
+    tuner.fit()
+    # a restored Tuner holds its own copy of the recorder: read what both wrote
+    return Recorder.reload(results_path, recorder)
+
+
+def _trial_name(trial) -> str:
+    return trial.config["trial"]["id"]
+
+
+class _CallbackBase:
+    pass
+
+
+try:  # Recorder must be a tune Callback; importing ray here keeps `rnnalg --help` light otherwise
+    from ray.tune import Callback as _CallbackBase  # noqa: F811
+except ImportError:  # pragma: no cover - the command checks for ray before it gets here
+    pass
+
+
+class Recorder(_CallbackBase):
+    """A Tune callback that turns each ended trial into its results line, rewrites the results
+    file (atomically) and prints one line.  It holds only plain data (Tune pickles it)."""
+
+    def __init__(self, path: Path, order: list, base: dict, lines: dict, pruning: bool):
+        self.path, self.order, self.base, self.lines, self.pruning = Path(path), order, base, dict(lines), pruning
+
+    def ordered(self) -> list:
+        return [self.lines[i] for i in self.order if i in self.lines]
+
+    def write(self) -> None:
+        write_lines(self.path, self.ordered())
+
+    @staticmethod
+    def reload(path: Path, recorder: "Recorder") -> list:
+        on_disk = {line["trial"]["id"]: line for line in read_lines(path)} if Path(path).exists() else {}
+        return [on_disk[i] for i in recorder.order if i in on_disk]
+
+    def _ended(self, trial, record: dict) -> None:
+        trial_id = trial.config["trial"]["id"]
+        if self.path.exists():  # a restored copy of this callback starts from the file
+            self.lines.update({line["trial"]["id"]: line for line in read_lines(self.path)})
+        self.lines[trial_id] = {**self.base[trial_id], **record}
+        self.write()
+        print(f"[{len(self.lines)}/{len(self.order)}] {describe(self.lines[trial_id])}", file=sys.stdout,
+              flush=True)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        last = trial.last_result or {}
+        if "record" in last:
+            record = json.loads(last["record"])
+        else:  # stopped by the scheduler between two epochs
+            record = {"status": "pruned" if self.pruning else "stopped", "error": None,
+                      "best_valid": last.get("best_valid"), "epochs": last.get("epoch"),
+                      "seconds": round(float(last.get("time_total_s", 0.0)), 1), "test": None}
+        self._ended(trial, record)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        message = "the trial's worker failed"
+        try:
+            text = Path(trial.error_file).read_text(encoding="utf-8").strip().splitlines()
+            message = next((line for line in reversed(text) if line.strip()), message).strip()
+        except (OSError, TypeError):
+            pass
+        self._ended(trial, {"status": "failed", "error": message, "test": None})
+
+
+def describe(line: dict) -> str:
+    """One line for a trial's end: its test figure, or why it has none."""
+    trial = line["trial"]["id"]
+    if line["status"] == "failed":
+        return f"{trial}: failed: {line['error'].splitlines()[0] if line['error'] else 'unknown error'}"
+    if line["status"] != "ok":
+        return f"{trial}: {line['status']} after {line.get('epochs')} epochs (best valid {line.get('best_valid')})"
+    valid = f"best valid {line['best_valid']:.4f} at epoch {line['best_epoch']}" if line.get("best_epoch") \
+        else "no finished epoch"
+    return (f"{trial}: test {line['metric']} {line['test']:.4f} ({valid}; {line['stopped']} after "
+            f"{line['epochs']} epochs, {line['seconds']:.0f}s)")
+
+
+def load_params(trials: list) -> dict:
+    """Each trial's parameter count, from its checked spec (a spec error stops the sweep here)."""
+    from ..checker import check
+    from ..parser import load
+
+    counts, cache = {}, {}
+    for t in trials:
+        key = (t.spec, tuple(sorted(t.sizes.items())))
+        if key not in cache:
+            program = check(load(t.spec), dict(t.sizes))
+            cache[key] = program.param_count
+        counts[t.id] = cache[key]
+    return counts
+
+
+__all__ = ["Trial", "commit_of_rnnalg", "prepare_out", "start_ray", "run", "load_params"]
