@@ -3,7 +3,12 @@
     OUT/sweep.json     the trials of this sweep (a resume must find the same ones)
     OUT/results.jsonl  one results line per ended trial (default; `results` moves it)
     OUT/runs/<id>/     each trial's run folder (checkpoints, metrics.jsonl, curve.png)
-    OUT/tune/          Ray Tune's experiment state, which `Tuner.restore` resumes
+    OUT/tune/          Ray Tune's experiment folder of the latest invocation
+
+Resuming is per trial: the trials without a results line run on Tune again, and each one
+continues from its own run folder (`worker.py`), so a sweep may be stopped at any moment, even
+between a trial's end and its results line.  A resumed sweep file may add trials (a new model,
+a new seed); it may not change or drop the trials `OUT/sweep.json` lists.
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import UsageError
-from .results import read_lines, write_lines
+from .results import METRIC_NAMES, read_lines, write_lines
 from .scheduler import GroupedASHA
 from .trials import Trial
 
@@ -43,15 +48,16 @@ def prepare_out(out: Path, trials: list, resume: bool, force: bool) -> None:
                          f"or start it over with --force")
     if listing.exists() and resume:
         try:
-            before = [t["id"] for t in json.loads(listing.read_text(encoding="utf-8"))["trials"]]
+            before = {t["id"]: t for t in json.loads(listing.read_text(encoding="utf-8"))["trials"]}
         except (OSError, ValueError, KeyError, TypeError):
             raise UsageError(f"{listing}: unreadable; start the sweep over with --force") from None
-        if before != ids:
-            added = sorted(set(ids) - set(before))
-            gone = sorted(set(before) - set(ids))
-            raise UsageError(f"--resume: the sweep file no longer gives the trials of {out} "
-                             f"(new: {', '.join(added[:3]) or 'none'}; missing: {', '.join(gone[:3]) or 'none'}); "
-                             f"use another --out, or --force to start over")
+        now = {t.id: t.to_json() for t in trials}
+        changed = sorted(i for i in before if now.get(i) != before[i])
+        if changed:
+            what = "changed" if changed[0] in now else "missing"
+            raise UsageError(f"--resume: the sweep file no longer gives the trials of {out} ({what}: "
+                             f"{', '.join(changed[:3])}{' …' if len(changed) > 3 else ''}); it may only add "
+                             f"trials. Use another --out, or --force to start over")
     if force:
         shutil.rmtree(out / EXPERIMENT, ignore_errors=True)
         for trial_id in ids:
@@ -72,7 +78,7 @@ def start_ray(address: str | None, cpus: int | None, threads: int) -> None:
     import ray
 
     env = {name: str(threads) for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "1")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # no Tune banner; the sweep prints its own lines
     kwargs = dict(address=address, log_to_driver=False, include_dashboard=False,
                   runtime_env={"env_vars": env}, logging_level="ERROR", ignore_reinit_error=True)
     if address is None:
@@ -99,25 +105,20 @@ def run(trials: list, params: dict, out: Path, results_path: Path, sweep_info: d
     from .worker import run_trial
 
     trainable = tune.with_resources(run_trial, {"cpu": cpus_per_trial})
-    experiment = out / EXPERIMENT
-    if resume and tune.Tuner.can_restore(str(experiment)):
-        tuner = tune.Tuner.restore(str(experiment), trainable=trainable, resume_unfinished=True,
-                                   resume_errored=False, restart_errored=False)
-    else:
-        shutil.rmtree(experiment, ignore_errors=True)
-        max_epochs = max(int(t.flags.get("epochs", 100)) for t in trials)
-        scheduler = GroupedASHA(asha, max_epochs) if asha is not None else None
-        tuner = tune.Tuner(
-            trainable,
-            param_space={"trial": tune.grid_search([t.to_json() for t in pending]), "out": str(out)},
-            tune_config=tune.TuneConfig(scheduler=scheduler, trial_name_creator=_trial_name,
-                                        trial_dirname_creator=_trial_name),
-            run_config=tune.RunConfig(name=EXPERIMENT, storage_path=str(out.resolve()), verbose=0,
-                                      callbacks=[recorder],
-                                      failure_config=tune.FailureConfig(max_failures=0)))
+    shutil.rmtree(out / EXPERIMENT, ignore_errors=True)  # Tune's state of an earlier invocation
+    max_epochs = max(int(t.flags.get("epochs", 100)) for t in trials)
+    scheduler = GroupedASHA(asha, max_epochs) if asha is not None else None
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"trial": tune.grid_search([t.to_json() for t in pending]), "out": str(out)},
+        tune_config=tune.TuneConfig(scheduler=scheduler, trial_name_creator=_trial_name,
+                                    trial_dirname_creator=_trial_name, reuse_actors=True),
+        run_config=tune.RunConfig(name=EXPERIMENT, storage_path=str(out), verbose=0, callbacks=[recorder],
+                                  # a worker that dies (a lost node) is retried; the retry
+                                  # continues from the trial's checkpoint
+                                  failure_config=tune.FailureConfig(max_failures=1)))
     tuner.fit()
-    # a restored Tuner holds its own copy of the recorder: read what both wrote
-    return Recorder.reload(results_path, recorder)
+    return recorder.ordered()
 
 
 def _trial_name(trial) -> str:
@@ -136,7 +137,7 @@ except ImportError:  # pragma: no cover - the command checks for ray before it g
 
 class Recorder(_CallbackBase):
     """A Tune callback that turns each ended trial into its results line, rewrites the results
-    file (atomically) and prints one line.  It holds only plain data (Tune pickles it)."""
+    file (atomically) and prints one line."""
 
     def __init__(self, path: Path, order: list, base: dict, lines: dict, pruning: bool):
         self.path, self.order, self.base, self.lines, self.pruning = Path(path), order, base, dict(lines), pruning
@@ -147,15 +148,8 @@ class Recorder(_CallbackBase):
     def write(self) -> None:
         write_lines(self.path, self.ordered())
 
-    @staticmethod
-    def reload(path: Path, recorder: "Recorder") -> list:
-        on_disk = {line["trial"]["id"]: line for line in read_lines(path)} if Path(path).exists() else {}
-        return [on_disk[i] for i in recorder.order if i in on_disk]
-
     def _ended(self, trial, record: dict) -> None:
         trial_id = trial.config["trial"]["id"]
-        if self.path.exists():  # a restored copy of this callback starts from the file
-            self.lines.update({line["trial"]["id"]: line for line in read_lines(self.path)})
         self.lines[trial_id] = {**self.base[trial_id], **record}
         self.write()
         print(f"[{len(self.lines)}/{len(self.order)}] {describe(self.lines[trial_id])}", file=sys.stdout,
@@ -190,7 +184,8 @@ def describe(line: dict) -> str:
         return f"{trial}: {line['status']} after {line.get('epochs')} epochs (best valid {line.get('best_valid')})"
     valid = f"best valid {line['best_valid']:.4f} at epoch {line['best_epoch']}" if line.get("best_epoch") \
         else "no finished epoch"
-    return (f"{trial}: test {line['metric']} {line['test']:.4f} ({valid}; {line['stopped']} after "
+    label = METRIC_NAMES.get(line["metric"], line["metric"])
+    return (f"{trial}: test {label} {line['test']:.4f} ({valid}; stopped: {line['stopped']}, "
             f"{line['epochs']} epochs, {line['seconds']:.0f}s)")
 
 
