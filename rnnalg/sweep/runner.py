@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import UsageError
-from .results import METRIC_NAMES, read_lines, write_lines
+from .results import METRIC_NAMES, OUTCOME, read_lines, write_lines
 from .scheduler import GroupedASHA
 from .trials import Trial
 
@@ -150,7 +150,7 @@ class Recorder(_CallbackBase):
 
     def _ended(self, trial, record: dict) -> None:
         trial_id = trial.config["trial"]["id"]
-        self.lines[trial_id] = {**self.base[trial_id], **record}
+        self.lines[trial_id] = {**dict.fromkeys(OUTCOME), **self.base[trial_id], **record}
         self.write()
         print(f"[{len(self.lines)}/{len(self.order)}] {describe(self.lines[trial_id])}", file=sys.stdout,
               flush=True)
