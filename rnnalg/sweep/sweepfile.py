@@ -171,6 +171,7 @@ def load_sweep(path) -> SweepFile:
         for k, v in asha.items():
             c.ints(v, f"sweep.asha.{k}", 2 if k == "reduction_factor" else 1, many=False)
     flags = _flag_checker(c)
+    train = flags(c.table(raw.get("train", {}), "train"), "train")
     data = c.table(raw.get("data", {}), "data")
     for label, table in data.items():
         if label not in labels:
@@ -185,7 +186,7 @@ def load_sweep(path) -> SweepFile:
                      search_seed=c.ints(sweep.get("search_seed", 0), "sweep.search_seed", 0, many=False),
                      cpus_per_trial=c.ints(sweep.get("cpus_per_trial", 1), "sweep.cpus_per_trial", 1,
                                            many=False),
-                     asha=asha, train=flags(c.table(raw.get("train", {}), "train"), "train"), data=data)
+                     asha=asha, train=train, data=data)
 
 
 def _model(c: _Check, flags, key: str, table, path: Path) -> Model:
