@@ -51,8 +51,8 @@ def prepare_out(out: Path, trials: list, resume: bool, force: bool) -> None:
             before = {t["id"]: t for t in json.loads(listing.read_text(encoding="utf-8"))["trials"]}
         except (OSError, ValueError, KeyError, TypeError):
             raise UsageError(f"{listing}: unreadable; start the sweep over with --force") from None
-        now = {t.id: t.to_json() for t in trials}
-        changed = sorted(i for i in before if now.get(i) != before[i])
+        now = {t.id: t.definition() for t in trials}
+        changed = sorted(i for i in before if now.get(i) != Trial.from_json(before[i]).definition())
         if changed:
             what = "changed" if changed[0] in now else "missing"
             raise UsageError(f"--resume: the sweep file no longer gives the trials of {out} ({what}: "

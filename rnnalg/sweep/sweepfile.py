@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +65,7 @@ class Random:
 class Model:
     name: str
     label: str
-    specs: tuple  # of (absolute path, path as written)
+    specs: tuple  # of (absolute path, path relative to where the sweep file was named from)
     sizes: dict  # NAME -> int or list of int
     train: dict  # flag -> value, list or Random
 
@@ -204,7 +205,7 @@ def _model(c: _Check, flags, key: str, table, path: Path) -> Model:
         file = (path.parent / s).resolve()
         if not file.is_file():
             c.fail(f"{where}.spec", f"no such file: {s} (paths are relative to the sweep file)")
-        specs.append((str(file), s))
+        specs.append((str(file), os.path.normpath(os.path.join(os.path.dirname(str(path)), s))))
     sizes = c.table(table.get("set", {}), f"{where}.set")
     for name, value in sizes.items():
         c.ints(value, f"{where}.set.{name}", 1, many=True)

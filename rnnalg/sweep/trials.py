@@ -31,13 +31,18 @@ class Trial:
     dataset: str  # the --data value (a name, or an absolute path)
     dataset_label: str
     spec: str  # absolute path
-    spec_shown: str  # as written in the sweep file
+    spec_shown: str  # relative to the folder the sweep file was named from
     sizes: dict
     flags: dict  # train flags (dest names) -> value, including seed
     data_dir: str | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
+
+    def definition(self) -> dict:
+        """What makes the trial (not where its files are): a resumed sweep must keep it."""
+        return {"id": self.id, "model": self.model, "dataset": self.dataset_label, "sizes": self.sizes,
+                "flags": self.flags, "spec": self.spec_shown.replace("\\", "/").rsplit("/", 1)[-1]}
 
     @classmethod
     def from_json(cls, obj: dict) -> "Trial":
