@@ -19,6 +19,7 @@ SMALLER = {
     "train": ["--set", "H=8", "--epochs", "1", "--time-limit", "20", "--quiet"],
     "bench": ["--set", "H=8", "--repeats", "2"],
     "compile": ["--set", "H=8"],
+    "sweep": ["--dry-run"],  # checks the file and every spec, lists the trials; tests/test_sweep.py runs one
 }
 
 
@@ -29,13 +30,14 @@ def readme_commands():
 
 def test_readme_shows_every_command():
     shown = {shlex.split(c)[1] for c in readme_commands()}
-    assert shown == {"check", "compile", "bench", "train", "eval", "sample", "data"}
+    assert shown == {"check", "compile", "bench", "train", "eval", "sample", "data", "sweep"}
 
 
 def test_readme_commands_run_as_written(tmp_path, monkeypatch, capsys):
     """From an empty data folder: `data fetch ptb` gets PTB from a local server copy."""
     server = PtbServer(shared_data("ptb") / "ptb")
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    shutil.copytree(ROOT / "experiments", tmp_path / "experiments")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RNNALG_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("RNNALG_PTB_SOURCES", server.url("good"))
@@ -52,6 +54,8 @@ def run_commands(capsys):
     for command in readme_commands():
         argv = shlex.split(command)[1:]
         argv += SMALLER.get(argv[0], [])
+        if argv[0] == "sweep":  # the test's fresh data folder holds PTB only; the music is shared
+            argv += ["--data-dir", str(shared_data("music"))]
         assert main(argv) == 0, (command, capsys.readouterr().err)
         out = capsys.readouterr().out
         if argv[0] == "train" and "dots" in argv[1]:
