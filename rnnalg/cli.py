@@ -21,6 +21,7 @@ COMMANDS = {
     "sample": ("sample", "generate music (MIDI) or text from a checkpoint"),
     "data": ("data", "fetch a dataset (rnnalg data fetch ptb) or list what is on this machine"),
     "sweep": ("sweep", "run a sweep file's table of trainings on Ray Tune (local or a cluster)"),
+    "report": ("report", "regenerate RESULTS.md and its figures from sweep results lines"),
 }
 
 
