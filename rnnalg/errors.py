@@ -108,3 +108,7 @@ class ResourceError(RnnalgError):
 
 class SweepError(DataError):
     """A sweep file that cannot be used; `where` is the key, e.g. 'model.dots.set.H'."""
+
+
+class SweepRunError(RnnalgError):
+    """Ray could not be started or reached (rnnalg sweep)."""

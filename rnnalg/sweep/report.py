@@ -82,7 +82,7 @@ def _table(title: str, cells: list, lines: list, pictures: list) -> str:
         stops = sorted({line["stopped"] for line in c.lines})
         trend = slope(first.get("curve")) if "time limit" in stops else None
         rows.append(f"| {DATASET_NAMES.get(c.dataset, c.dataset)} | {c.model} | "
-                    f"{format_number(c.test_mean, c.test_spread)} | {len(c.test)} | {paper} | {delta} | "
+                    f"{format_number(c.test_mean, c.test_spread, c.metric)} | {len(c.test)} | {paper} | {delta} | "
                     f"{c.params:,} | {first['best_epoch']} / {first['epochs']} | "
                     f"{statistics.fmean(c.seconds):.0f} | {budget:.0f} | {', '.join(stops)} | "
                     f"{'' if trend is None else f'{trend:+.4f}/epoch'} |")

@@ -88,8 +88,11 @@ def best_cells(lines) -> list:
     return cells
 
 
-def format_number(value: float, spread: float | None = None) -> str:
-    digits = 2 if value >= 50 else 3 if value >= 5 else 4
+DIGITS = {"nll": 3, "bpc": 3, "ppl": 1}  # as the paper prints them
+
+
+def format_number(value: float, spread: float | None = None, metric: str = "nll") -> str:
+    digits = DIGITS.get(metric, 4)
     text = f"{value:.{digits}f}"
     return text if spread is None else f"{text} ± {spread:.{digits}f}"
 
@@ -101,7 +104,8 @@ def format_table(lines) -> str:
     rows = [head]
     for c in cells:
         rows.append((c.dataset, c.model, METRIC_NAMES.get(c.metric, c.metric),
-                     format_number(c.test_mean, c.test_spread), format_number(statistics.fmean(c.valid)),
+                     format_number(c.test_mean, c.test_spread, c.metric),
+                     format_number(statistics.fmean(c.valid), None, c.metric),
                      str(len(c.test)), f"{c.params:,}", f"{statistics.fmean(c.seconds):.0f}",
                      f"{c.config_id} (best of {c.configs})"))
     failed = [line for line in lines if line.get("status") == "failed"]

@@ -20,12 +20,13 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from ..errors import UsageError
+from ..errors import SweepRunError, UsageError
 from .results import METRIC_NAMES, OUTCOME, read_lines, write_lines
 from .scheduler import GroupedASHA
 from .trials import Trial
 
 EXPERIMENT = "tune"
+STARTS = 3  # a local Ray gives up after 30 s without its raylet (hard-coded); on a loaded machine, retry
 
 
 def commit_of_rnnalg() -> str:
@@ -83,7 +84,15 @@ def start_ray(address: str | None, cpus: int | None, threads: int) -> None:
                   runtime_env={"env_vars": env}, logging_level="ERROR", ignore_reinit_error=True)
     if address is None:
         kwargs["num_cpus"] = cpus or os.cpu_count()
-    ray.init(**kwargs)
+    for attempt in range(1, STARTS + 1):
+        try:
+            ray.init(**kwargs)
+            return
+        except Exception as err:  # Ray raises bare Exceptions (a node that timed out, no cluster …)
+            ray.shutdown()
+            if address is not None or attempt == STARTS:
+                where = f"the Ray cluster at {address}" if address else "a local Ray"
+                raise SweepRunError(f"rnnalg sweep: error: could not start {where}: {err}") from None
 
 
 def run(trials: list, params: dict, out: Path, results_path: Path, sweep_info: dict, resume: bool,
