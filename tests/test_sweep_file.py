@@ -75,7 +75,9 @@ def test_a_trial_is_a_train_command_line(tmp_path):
 
 
 def test_dry_run_lists_trials_with_parameter_counts(tmp_path, capsys):
-    assert main(["sweep", str(write(tmp_path, GOOD)), "--dry-run"]) == 0
+    (tmp_path / "music").mkdir()
+    (tmp_path / "music" / "Nottingham.json").write_text("{}")  # only its presence is checked here
+    assert main(["sweep", str(write(tmp_path, GOOD)), "--dry-run", "--data-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[-1] == "72 trials"
     assert " 1,568 parameters " in out[0]  # RNN H=8 (rnnalg compile --set H=8)
@@ -148,3 +150,12 @@ def test_the_best_configuration_is_chosen_on_validation_never_on_test():
     assert cell.config_id == "a" and cell.test == [9.0, 9.2] and cell.configs == 2
     assert "9.100 ± 0.141" in format_table(lines)
     assert "1 failed: c-s1" in format_table(lines)
+
+
+def test_a_missing_data_folder_stops_the_sweep_before_it_starts(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("RNNALG_DATA", raising=False)
+    path = write(tmp_path, GOOD)
+    assert main(["sweep", str(path), "--dry-run"]) == 1
+    assert "dataset 'nottingham' is read from the data folder" in capsys.readouterr().err
+    assert main(["sweep", str(path), "--dry-run", "--data-dir", str(tmp_path)]) == 1
+    assert f"{tmp_path / 'music' / 'Nottingham.json'}: error: missing file" in capsys.readouterr().err

@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from ..sweep.runner import commit_of_rnnalg, load_params
 
     params = load_params(trials)
+    _check_data_files(trials, data_dir)
     if args.dry_run:
         for t in trials:
             print(f"{t.id}  {params[t.id]:,} parameters  {t.command()}")
@@ -77,6 +78,20 @@ def run(args: argparse.Namespace) -> int:
               + (f" --out {args.out}" if args.out else ""))
         return 130
     return 0
+
+
+def _check_data_files(trials, data_dir) -> None:
+    """Every named dataset's files must be in the data folder, before any trial starts."""
+    from ..data.dataset import NAMED, _data_root
+    from ..errors import DataError
+
+    for name in dict.fromkeys(t.dataset for t in trials):
+        if name in NAMED and name != "jsb":
+            root = _data_root(name, data_dir)
+            for path in NAMED[name].paths:
+                if not (root / path).is_file():
+                    raise DataError(str(root / path), f"missing file: dataset '{name}' expects "
+                                    f"{path} under the data folder {root} (--data-dir DIR or RNNALG_DATA)")
 
 
 def _version() -> str:
