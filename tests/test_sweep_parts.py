@@ -141,3 +141,15 @@ def test_the_experiment_files_give_comparable_parameter_counts(name):
     counts = load_params(trials)
     assert max(counts.values()) <= 1.1 * min(counts.values())
     assert all(t.flags.get("time_limit") for t in trials)  # every trial has a budget
+
+
+def test_asha_lets_the_last_epoch_end_normally():
+    from ray.tune.schedulers import TrialScheduler
+
+    from rnnalg.sweep.scheduler import GroupedASHA
+
+    scheduler = GroupedASHA({"grace_period": 1, "reduction_factor": 2}, max_epochs=4)
+    best = fake_trial("a1")
+    scheduler.on_trial_add(None, best)
+    decisions = [scheduler.on_trial_result(None, best, {"epoch": e, "valid": 5.0 - e}) for e in (1, 2, 3, 4)]
+    assert decisions == [TrialScheduler.CONTINUE] * 4  # the trial goes on to report its test figure

@@ -190,7 +190,9 @@ def describe(line: dict) -> str:
     if line["status"] == "failed":
         return f"{trial}: failed: {line['error'].splitlines()[0] if line['error'] else 'unknown error'}"
     if line["status"] != "ok":
-        return f"{trial}: {line['status']} after {line.get('epochs')} epochs (best valid {line.get('best_valid')})"
+        best = line.get("best_valid")
+        return (f"{trial}: {line['status']} after {line.get('epochs')} epochs"
+                + (f" (best valid {best:.4f})" if isinstance(best, float) else ""))
     valid = f"best valid {line['best_valid']:.4f} at epoch {line['best_epoch']}" if line.get("best_epoch") \
         else "no finished epoch"
     label = METRIC_NAMES.get(line["metric"], line["metric"])

@@ -21,7 +21,9 @@ class GroupedASHA(FIFOScheduler):
     def __init__(self, options: dict, max_epochs: int):
         super().__init__()
         self.options = dict(options)
-        self.max_epochs = int(options.get("max_epochs", max_epochs))
+        # ASHA stops a trial that reaches max_t; one more than the epochs lets the last epoch
+        # end normally, so the trial still reports its test figure
+        self.max_epochs = int(options.get("max_epochs", max_epochs)) + 1
         self.cells = {}
 
     def _cell(self, trial) -> ASHAScheduler:
