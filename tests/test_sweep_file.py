@@ -5,10 +5,9 @@ from pathlib import Path
 import pytest
 
 from rnnalg.cli import main
-from rnnalg.errors import SweepError
 from rnnalg.sweep.results import best_cells, format_table
 from rnnalg.sweep.sweepfile import load_sweep, train_parser
-from rnnalg.sweep.trials import expand
+from rnnalg.sweep.trials import expand, load_params
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 GOOD = f"""\
@@ -159,3 +158,32 @@ def test_a_missing_data_folder_stops_the_sweep_before_it_starts(tmp_path, monkey
     assert "dataset 'nottingham' is read from the data folder" in capsys.readouterr().err
     assert main(["sweep", str(path), "--dry-run", "--data-dir", str(tmp_path)]) == 1
     assert f"{tmp_path / 'music' / 'Nottingham.json'}: error: missing file" in capsys.readouterr().err
+
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+
+
+@pytest.mark.parametrize("name", ["music", "ptb_char", "ptb_word"])
+def test_the_experiment_files_give_comparable_parameter_counts(name):
+    trials = expand(load_sweep(EXPERIMENTS / f"{name}.toml"))
+    counts = load_params(trials)
+    assert max(counts.values()) <= 1.1 * min(counts.values())
+    assert all(t.flags.get("time_limit") for t in trials)  # every trial has a budget
+
+
+def test_without_ray_the_sweep_says_which_extra_to_install(tmp_path, monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray.tune", None)  # as if the sweep extra were not installed
+    path = write(tmp_path, f"[sweep]\ndatasets = [\"jsb\"]\n[model.a]\nspec = \"{EXAMPLES / 'rnn.rnn'}\"\n")
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out")]) == 2
+    assert "rnnalg sweep needs Ray Tune: pip install 'rnnalg[sweep]'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_trial_that_needs_more_cpus_than_the_local_ray_has_is_refused(tmp_path, capsys):
+    path = write(tmp_path, f"[sweep]\ndatasets = [\"jsb\"]\ncpus_per_trial = 2\n"
+                           f"[model.a]\nspec = \"{EXAMPLES / 'rnn.rnn'}\"\n")
+    assert main(["sweep", str(path), "--cpus", "1", "--out", str(tmp_path / "out")]) == 2
+    assert "sweep.cpus_per_trial = 2 is more than the 1 CPUs" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -30,9 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..sweep.results import format_table
+    from ..sweep.results import commit_of_rnnalg, format_table
     from ..sweep.sweepfile import load_sweep
-    from ..sweep.trials import expand
+    from ..sweep.trials import expand, load_params
 
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")
@@ -41,7 +41,6 @@ def run(args: argparse.Namespace) -> int:
     sweep = load_sweep(args.file)
     data_dir = args.data_dir or os.environ.get("RNNALG_DATA")
     trials = expand(sweep, str(Path(data_dir).resolve()) if data_dir else None)
-    from ..sweep.runner import commit_of_rnnalg, load_params
 
     params = load_params(trials)
     _check_data_files(trials, data_dir)
@@ -51,10 +50,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(trials)} trials")
         return 0
     try:
-        import ray  # noqa: F401
-        from ray import tune  # noqa: F401
+        import ray.tune  # noqa: F401  (the extra, checked before anything is written)
     except ImportError:
         raise UsageError("rnnalg sweep needs Ray Tune: pip install 'rnnalg[sweep]'") from None
+    if args.address is None and sweep.cpus_per_trial > (args.cpus or os.cpu_count()):
+        raise UsageError(f"{args.file}: sweep.cpus_per_trial = {sweep.cpus_per_trial} is more than the "
+                         f"{args.cpus or os.cpu_count()} CPUs of the local Ray (--cpus): no trial could start")
     from ..sweep import runner
 
     out = Path(args.out or Path("sweeps") / sweep.name).resolve()

@@ -7,11 +7,12 @@ that configuration's test figures as mean ± sample standard deviation over its 
 from __future__ import annotations
 
 import json
-import math
 import statistics
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import __version__
 from ..atomic import write_atomic
 from ..errors import DataError
 
@@ -118,5 +119,12 @@ def format_table(lines) -> str:
     return text
 
 
-def is_finite(value) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)
+def commit_of_rnnalg() -> str:
+    """`git describe --always --dirty` of the rnnalg checkout, or the version when not in git."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return f"rnnalg {__version__}"
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else f"rnnalg {__version__}"

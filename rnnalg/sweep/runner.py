@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
-from .. import __version__
+from ray.tune import Callback
+
 from ..errors import SweepRunError, UsageError
 from .results import METRIC_NAMES, OUTCOME, read_lines, write_lines
 from .scheduler import GroupedASHA
@@ -27,17 +27,6 @@ from .trials import Trial
 
 EXPERIMENT = "tune"
 STARTS = 3  # a local Ray gives up after 30 s without its raylet (hard-coded); on a loaded machine, retry
-
-
-def commit_of_rnnalg() -> str:
-    """`git describe --always --dirty` of the rnnalg checkout, or the version when not in git."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        out = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12"],
-                             capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return f"rnnalg {__version__}"
-    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else f"rnnalg {__version__}"
 
 
 def prepare_out(out: Path, trials: list, resume: bool, force: bool) -> None:
@@ -134,17 +123,7 @@ def _trial_name(trial) -> str:
     return trial.config["trial"]["id"]
 
 
-class _CallbackBase:
-    pass
-
-
-try:  # Recorder must be a tune Callback; importing ray here keeps `rnnalg --help` light otherwise
-    from ray.tune import Callback as _CallbackBase  # noqa: F811
-except ImportError:  # pragma: no cover - the command checks for ray before it gets here
-    pass
-
-
-class Recorder(_CallbackBase):
+class Recorder(Callback):
     """A Tune callback that turns each ended trial into its results line, rewrites the results
     file (atomically) and prints one line."""
 
@@ -198,21 +177,3 @@ def describe(line: dict) -> str:
     label = METRIC_NAMES.get(line["metric"], line["metric"])
     return (f"{trial}: test {label} {line['test']:.4f} ({valid}; stopped: {line['stopped']}, "
             f"{line['epochs']} epochs, {line['seconds']:.0f}s)")
-
-
-def load_params(trials: list) -> dict:
-    """Each trial's parameter count, from its checked spec (a spec error stops the sweep here)."""
-    from ..checker import check
-    from ..parser import load
-
-    counts, cache = {}, {}
-    for t in trials:
-        key = (t.spec, tuple(sorted(t.sizes.items())))
-        if key not in cache:
-            program = check(load(t.spec), dict(t.sizes))
-            cache[key] = program.param_count
-        counts[t.id] = cache[key]
-    return counts
-
-
-__all__ = ["Trial", "commit_of_rnnalg", "prepare_out", "start_ray", "run", "load_params"]

@@ -112,3 +112,18 @@ def _short(key: str, value) -> str:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+
+
+def load_params(trials: list) -> dict:
+    """Each trial's parameter count, from its checked spec (a spec error stops the sweep here)."""
+    from ..checker import check
+    from ..parser import load
+
+    counts, cache = {}, {}
+    for t in trials:
+        key = (t.spec, tuple(sorted(t.sizes.items())))
+        if key not in cache:
+            program = check(load(t.spec), dict(t.sizes))
+            cache[key] = program.param_count
+        counts[t.id] = cache[key]
+    return counts
