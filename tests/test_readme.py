@@ -85,3 +85,15 @@ def test_readme_error_example_is_what_check_prints(tmp_path, monkeypatch, capsys
     monkeypatch.chdir(tmp_path)
     assert main(["check", "bad.rnn"]) == 1
     assert capsys.readouterr().err == unindent(shown)
+
+
+def test_readme_sweep_file_is_valid(tmp_path):
+    from rnnalg.sweep.sweepfile import load_sweep
+    from rnnalg.sweep.trials import expand
+
+    block = re.search(r"```toml\n(.*?)```", README, flags=re.S).group(1)
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "readme.toml").write_text(block)
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    trials = expand(load_sweep(tmp_path / "experiments" / "readme.toml"))
+    assert len(trials) == 2 * 2 * 2  # datasets × weight noises × seeds (one lr sample each)
