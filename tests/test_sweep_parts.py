@@ -137,3 +137,32 @@ def test_asha_lets_the_last_epoch_end_normally():
     scheduler.on_trial_add(None, best)
     decisions = [scheduler.on_trial_result(None, best, {"epoch": e, "valid": 5.0 - e}) for e in (1, 2, 3, 4)]
     assert decisions == [TrialScheduler.CONTINUE] * 4  # the trial goes on to report its test figure
+
+
+def test_a_continued_trial_gets_what_is_left_of_its_time_limit(tmp_path, monkeypatch):
+    from rnnalg.commands import train
+    from rnnalg.sweep import worker
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "last.json").write_text(json.dumps(
+        {"run": {"history": [{"seconds": 30.0}, {"seconds": 40.0}], "part_seconds": 5.0, "best_valid": 8.7}}))
+    seen = {}
+
+    def fake_run(args):
+        seen.update(vars(args))
+        args.on_epoch({"epoch": 3, "valid": 8.9, "train_loss": 9.0, "lr": 0.001})
+        (run_dir / "result.json").write_text(json.dumps(
+            {"metric": "nll", "test": 8.6, "best_valid": 8.7, "best_epoch": 2, "epochs": 3, "stopped": "time limit",
+             "seconds": 20.0}))
+        return 0
+
+    monkeypatch.setattr(train, "run", fake_run)
+    reports = []
+    trial = Trial(id="t-s1", config_id="t", model="rnn", label="RNN", dataset="jsb", dataset_label="jsb",
+                  spec="/x/rnn.rnn", spec_shown="rnn.rnn", sizes={"H": 8},
+                  flags={"time_limit": 100, "seed": 1})
+    record = worker.execute(trial, run_dir, reports.append)
+    assert seen["resume"] == str(run_dir) and seen["time_limit"] == 25.0  # 100 - (30 + 40 + 5)
+    assert reports == [{"epoch": 3, "valid": 8.9, "best_valid": 8.7, "train_loss": 9.0, "lr": 0.001}]
+    assert (record["status"], record["test"], record["seconds"]) == ("ok", 8.6, 95.0)
