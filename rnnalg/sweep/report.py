@@ -14,7 +14,7 @@ import statistics
 from pathlib import Path
 
 from ..atomic import write_atomic
-from .paper import ANCHORS, QUOTED, paper_figure
+from .paper import ANCHORS, PAPER, QUOTED, paper_figure
 from .results import METRIC_NAMES, best_cells, format_number
 
 TABLES = (("nll", "music", "Polyphonic music: test NLL per frame"),
@@ -22,6 +22,9 @@ TABLES = (("nll", "music", "Polyphonic music: test NLL per frame"),
           ("ppl", "ptb_word", "Penn Treebank words: test perplexity"))
 DATASET_NAMES = {"nottingham": "Nottingham", "jsb": "JSB Chorales", "musedata": "MuseData",
                  "piano": "Piano-midi.de", "ptb-char": "PTB characters", "ptb-word": "PTB words"}
+MODELS = ("RNN", "DT(S)", "DOT(S)", "sRNN-2", "DOT(S)*")
+METRIC_OF = {"nottingham": "nll", "jsb": "nll", "musedata": "nll", "piano": "nll", "ptb-char": "bpc",
+             "ptb-word": "ppl"}
 MARK = {QUOTED: "Q"}  # anything else is recalled: "R"
 
 
@@ -41,11 +44,11 @@ def write_report(lines: list, out_dir, sources: list, figures: bool = True) -> l
     parts = [_header(sources)]
     for metric, stem, title in TABLES:
         chosen = [c for c in cells if c.metric == metric]
-        if not chosen:
-            continue
-        pictures = _figures(chosen, out_dir / "figures", stem, metric) if figures else []
+        have = {(c.dataset, c.model) for c in chosen}
+        missing = [f for f in PAPER if METRIC_OF[f.dataset] == metric and (f.dataset, f.model) not in have]
+        pictures = _figures(chosen, out_dir / "figures", stem, metric) if figures and chosen else []
         written += pictures
-        parts.append(_table(title, chosen, lines, [p.relative_to(out_dir) for p in pictures]))
+        parts.append(_table(title, chosen, missing, lines, [p.relative_to(out_dir) for p in pictures]))
     parts.append(_commands(cells))
     parts.append(_failures(lines))
     parts.append(_anchors())
@@ -69,11 +72,16 @@ def _header(sources: list) -> str:
         "improving).\n")
 
 
-def _table(title: str, cells: list, lines: list, pictures: list) -> str:
+def _table(title: str, cells: list, missing: list, lines: list, pictures: list) -> str:
     rows = ["| dataset | model | ours | n | paper | Δ | params | best epoch / epochs | wall s | budget s "
             "| stopped | curve |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for c in cells:
+    entries = [(c.dataset, c.model, c) for c in cells] + [(f.dataset, f.model, f) for f in missing]
+    for dataset, model, c in sorted(entries, key=lambda e: _order(e[0], e[1])):
+        if not hasattr(c, "lines"):  # a paper figure without our cell
+            rows.append(f"| {DATASET_NAMES.get(dataset, dataset)} | {model} | not run | | "
+                        f"{c.value:g} {MARK.get(c.provenance, 'R')} | | | | | | | |")
+            continue
         figure = paper_figure(c.dataset, c.model)
         paper = f"{figure.value:g} {MARK.get(figure.provenance, 'R')}" if figure else ""
         delta = f"{c.test_mean - figure.value:+.3f}" if figure else ""
@@ -88,6 +96,13 @@ def _table(title: str, cells: list, lines: list, pictures: list) -> str:
                     f"{'' if trend is None else f'{trend:+.4f}/epoch'} |")
     images = "\n".join(f"![{p.stem}]({p.as_posix()})" for p in pictures)
     return f"## {title}\n\n" + "\n".join(rows) + "\n" + (f"\n{images}\n" if images else "")
+
+
+def _order(dataset: str, model: str) -> tuple:
+    """The paper's order: datasets as in DATASET_NAMES, models as in MODELS, others after."""
+    datasets, models = list(DATASET_NAMES), list(MODELS)
+    return (datasets.index(dataset) if dataset in datasets else len(datasets), dataset,
+            models.index(model) if model in models else len(models), model)
 
 
 def _cell_of(line) -> tuple:
