@@ -112,6 +112,8 @@ BAD = [
     (f"[sweep]\ndatasets = [\"jsb\"]\n[model.a]\nspec = \"{EXAMPLES / 'rnn.rnn'}\"\nsizes = {{ H = 4 }}\n",
      "s.toml: model.a.sizes: error: unknown key 'sizes' (expected one of: label, spec, set, train)"),
     ("[sweep]\ndatasets = [\"jsb\"\n", "s.toml: error: not valid TOML: "),
+    (f"[sweep]\ndatasets = [\"jsb\"]\n[train]\nmomentum = [0.9, 1.5]\n[model.a]\nspec = \"{EXAMPLES / 'rnn.rnn'}\"\n",
+     "s.toml: trial a-jsb-mom1.5-s1234: error: --momentum must be in [0, 1)"),
     ("[sweep]\ndatasets = [\"jsb\"]\n[sweep.asha]\nreduction_factor = 1\n",
      "s.toml: sweep.asha.reduction_factor: error: expected an integer >= 2"),
 ]

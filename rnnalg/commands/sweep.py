@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..sweep.results import commit_of_rnnalg, format_table
     from ..sweep.sweepfile import load_sweep
-    from ..sweep.trials import expand, load_params
+    from ..sweep.trials import check_flags, expand, load_params
 
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")
@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     data_dir = args.data_dir or os.environ.get("RNNALG_DATA")
     trials = expand(sweep, str(Path(data_dir).resolve()) if data_dir else None)
 
+    check_flags(trials, args.file)
     params = load_params(trials)
     _check_data_files(trials, data_dir)
     if args.dry_run:
