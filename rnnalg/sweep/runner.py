@@ -116,6 +116,9 @@ def run(trials: list, params: dict, out: Path, results_path: Path, sweep_info: d
                                   # continues from the trial's checkpoint
                                   failure_config=tune.FailureConfig(max_failures=1)))
     tuner.fit()
+    if results_path.exists():  # with ray:// the Tune driver (and its recorder) ran on the head node
+        on_disk = {line["trial"]["id"]: line for line in read_lines(results_path)}
+        recorder.lines.update({i: line for i, line in on_disk.items() if i in known})
     return recorder.ordered()
 
 
