@@ -28,8 +28,7 @@ def run_trial(config: dict) -> None:
     trial = Trial.from_json(config["trial"])
     run_dir = Path(config["out"]) / "runs" / trial.id
     record = execute(trial, run_dir, lambda metrics: tune.report(metrics))
-    tune.report({"record": json.dumps(record), "done_trial": 1,
-                 **({"epoch": record["epochs"]} if record.get("epochs") else {})})
+    tune.report({"record": json.dumps(record)})  # no "valid": ASHA does not judge this report
 
 
 def execute(trial: Trial, run_dir: Path, report) -> dict:
