@@ -88,7 +88,7 @@ BAD = [
     ("[sweep]\ndatasets = \"jsb\"\n", "s.toml: sweep.datasets: error: expected a non-empty list"),
     ("[sweep]\ndatasets = [\"jsb\"]\nseeds = [1, -2]\n", "s.toml: sweep.seeds: error: expected integers >= 0"),
     ("[sweep]\ndatasets = [\"jsb\"]\n[train]\nlr = \"fast\"\n",
-     "s.toml: train.lr: error: argument --lr: invalid float value: 'fast'"),
+     "s.toml: train.lr: error: argument --lr: must be a finite number > 0, got 'fast'"),
     ("[sweep]\ndatasets = [\"jsb\"]\n[train]\nlearning_rate = 0.1\n",
      "s.toml: train.learning_rate: error: unknown key 'learning_rate'"),
     ("[sweep]\ndatasets = [\"jsb\"]\n[train]\nseed = 3\n", "s.toml: train.seed: error: unknown key 'seed'"),
@@ -113,7 +113,7 @@ BAD = [
      "s.toml: model.a.sizes: error: unknown key 'sizes' (expected one of: label, spec, set, train)"),
     ("[sweep]\ndatasets = [\"jsb\"\n", "s.toml: error: not valid TOML: "),
     (f"[sweep]\ndatasets = [\"jsb\"]\n[train]\nmomentum = [0.9, 1.5]\n[model.a]\nspec = \"{EXAMPLES / 'rnn.rnn'}\"\n",
-     "s.toml: trial a-jsb-mom1.5-s1234: error: --momentum must be in [0, 1)"),
+     "s.toml: train.momentum: error: argument --momentum: must be a number in [0, 1), got 1.5"),
     ("[sweep]\ndatasets = [\"jsb\"]\n[sweep.asha]\nreduction_factor = 1\n",
      "s.toml: sweep.asha.reduction_factor: error: expected an integer >= 2"),
 ]

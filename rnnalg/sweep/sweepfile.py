@@ -258,7 +258,7 @@ def _random(c: _Check, key: str, value: dict, action) -> Random:
     if len(value) != 1 or next(iter(value)) not in RANDOM_KINDS:
         c.fail(key, "a range is written { uniform = [LOW, HIGH] } or { loguniform = [LOW, HIGH] }")
     kind, bounds = next(iter(value.items()))
-    if action.type is not float:
+    if not _is_float(action):
         c.fail(key, f"only float flags take a random range; {action.option_strings[0]} does not")
     if (not isinstance(bounds, list) or len(bounds) != 2
             or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)):
@@ -268,6 +268,13 @@ def _random(c: _Check, key: str, value: dict, action) -> Random:
         c.fail(f"{key}.{kind}", f"expected LOW < HIGH{' and LOW > 0' if kind == 'loguniform' else ''}, "
                                 f"got [{low:g}, {high:g}]")
     return Random(kind, low, high)
+
+
+def _is_float(action) -> bool:
+    from ..values import FLAGS, RULES
+
+    flag = action.option_strings[-1]
+    return flag in FLAGS and RULES[FLAGS[flag]].convert is float
 
 
 class _ArgError(RnnalgError):
@@ -283,8 +290,11 @@ def train_parser() -> argparse.ArgumentParser:
     """The flags of `rnnalg train` (its own add_arguments), raising instead of exiting."""
     from ..commands import train
 
+    from ..cli import _typed_flags
+
     parser = _Parser(prog="rnnalg train", add_help=False)
     parser.add_argument("spec")
     parser.add_argument("--set", action="append", default=[])
     train.add_arguments(parser)
+    _typed_flags(parser)  # the value rules of rnnalg.values, as the command line has them
     return parser

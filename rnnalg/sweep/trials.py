@@ -127,26 +127,3 @@ def load_params(trials: list) -> dict:
             cache[key] = program.param_count
         counts[t.id] = cache[key]
     return counts
-
-
-def check_flags(trials: list, sweep_path) -> None:
-    """Each trial's flags pass `rnnalg train`'s own range checks (`resolve`) before any trial
-    starts; a SweepError names the first trial that would fail."""
-    from ..commands.train import CONFIG_FLAGS
-    from ..data.dataset import NAMED
-    from ..errors import SweepError, UsageError
-    from ..train.config import TrainConfig, resolve
-    from .sweepfile import train_parser
-
-    parser, seen = train_parser(), set()
-    for t in trials:
-        key = (t.dataset, tuple(sorted(t.flags.items())))
-        if key in seen or t.dataset not in NAMED:  # a path's unit is known only once it is read
-            continue
-        seen.add(key)
-        args = parser.parse_args(t.train_args(t.spec))
-        given = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k, None) is not None}
-        try:
-            resolve(TrainConfig().replace(**given), NAMED[t.dataset].unit)
-        except UsageError as err:
-            raise SweepError(sweep_path, str(err), where=f"trial {t.id}") from None
