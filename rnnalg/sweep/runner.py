@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ray.tune import Callback
 
+from ..commands.train import STOPPED
 from ..errors import SweepRunError, UsageError
 from .results import METRIC_NAMES, OUTCOME, read_lines, write_lines
 from .scheduler import GroupedASHA
@@ -178,5 +179,7 @@ def describe(line: dict) -> str:
     valid = f"best valid {line['best_valid']:.4f} at epoch {line['best_epoch']}" if line.get("best_epoch") \
         else "no finished epoch"
     label = METRIC_NAMES.get(line["metric"], line["metric"])
-    return (f"{trial}: test {label} {line['test']:.4f} ({valid}; stopped: {line['stopped']}, "
-            f"{line['epochs']} epochs, {line['seconds']:.0f}s)")
+    epochs = f"{line['epochs']} epoch{'' if line['epochs'] == 1 else 's'}"
+    stopped = STOPPED.get(line["stopped"], "stopped: {reason} after {epochs}").format(
+        reason=line["stopped"], epochs=epochs)
+    return f"{trial}: test {label} {line['test']:.4f} ({valid}; {stopped}, {line['seconds']:.0f}s)"
