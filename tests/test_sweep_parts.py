@@ -34,11 +34,19 @@ def test_asha_compares_trials_of_one_cell_only():
     assert sorted(scheduler.cells) == [("jsb", "rnn"), ("nottingham", "rnn")]
 
 
-def recorder(tmp_path, pruning=False):
+def recorder(tmp_path, pruning=False, verbose=False):
     from rnnalg.sweep.runner import Recorder
 
     base = {i: {"trial": {"id": i}, "params": 10, "command": f"rnnalg train {i}"} for i in ("t1", "t2")}
-    return Recorder(tmp_path / "results.jsonl", ["t1", "t2"], base, {}, pruning=pruning)
+    return Recorder(tmp_path / "results.jsonl", ["t1", "t2"], base, {}, pruning=pruning, verbose=verbose)
+
+
+def test_verbose_prints_each_epoch(tmp_path, capsys):
+    result = {"epoch": 3, "valid": 8.91234, "best_valid": 8.8, "lr": 0.001}
+    recorder(tmp_path).on_trial_result(0, [], fake_trial("t1"), result)
+    assert capsys.readouterr().out == ""
+    recorder(tmp_path, verbose=True).on_trial_result(0, [], fake_trial("t1"), result)
+    assert capsys.readouterr().out == "    t1: epoch 3  valid 8.9123  (best 8.8000)\n"
 
 
 def test_a_crashed_worker_is_recorded_with_the_last_line_of_its_error(tmp_path, capsys):

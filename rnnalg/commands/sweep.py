@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--cpus", metavar="N", help="CPUs of the local Ray (default: all)")
     a("--address", metavar="ray://HOST:PORT|auto", help="run on an existing Ray cluster instead")
     a("--dry-run", action="store_true", help="list the trials (id, parameters, command) and stop")
+    a("--verbose", action="store_true", help="also print each trial's validation figure after every epoch")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,14 +63,15 @@ def run(args: argparse.Namespace) -> int:
     if args.force and results.exists():
         results.unlink()
     where = f"Ray at {args.address}" if args.address else f"local Ray, {args.cpus or os.cpu_count()} CPUs"
-    print(f"sweep {args.file}: {len(trials)} trials ({len(sweep.models)} models × {len(sweep.datasets)} "
-          f"datasets × {len(sweep.seeds)} seeds, {len({t.config_id for t in trials})} configurations); "
+    counts = (_count(len(sweep.models), "model"), _count(len(sweep.datasets), "dataset"),
+              _count(len(sweep.seeds), "seed"), _count(len({t.config_id for t in trials}), "configuration"))
+    print(f"sweep {args.file}: {_count(len(trials), 'trial')} ({' × '.join(counts[:3])}, {counts[3]}); "
           f"{where}, "
           f"{sweep.cpus_per_trial} per trial; results {results}", flush=True)
     runner.start_ray(args.address, args.cpus, sweep.cpus_per_trial)
     info = {"sweep": str(args.file), "commit": commit_of_rnnalg(), "rnnalg": _version()}
     lines = runner.run(trials, params, out, results, info, resume=args.resume,
-                       cpus_per_trial=sweep.cpus_per_trial, asha=sweep.asha)
+                       cpus_per_trial=sweep.cpus_per_trial, asha=sweep.asha, verbose=args.verbose)
     print(format_table(lines))
     unfinished = len(trials) - len(lines)
     if unfinished:
@@ -91,6 +93,10 @@ def _check_data_files(trials, data_dir) -> None:
                 if not (root / path).is_file():
                     raise DataError(str(root / path), f"missing file: dataset '{name}' expects "
                                     f"{path} under the data folder {root} (--data-dir DIR or RNNALG_DATA)")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _version() -> str:

@@ -86,7 +86,7 @@ def start_ray(address: str | None, cpus: int | None, threads: int) -> None:
 
 
 def run(trials: list, params: dict, out: Path, results_path: Path, sweep_info: dict, resume: bool,
-        cpus_per_trial: int, asha: dict | None) -> list:
+        cpus_per_trial: int, asha: dict | None, verbose: bool = False) -> list:
     """Run the trials that have no results line yet; returns all results lines in trial order."""
     from ray import tune
 
@@ -96,7 +96,8 @@ def run(trials: list, params: dict, out: Path, results_path: Path, sweep_info: d
         lines = {line["trial"]["id"]: line for line in read_lines(results_path) if line["trial"]["id"] in known}
     base = {t.id: {"trial": t.to_json(), "params": params[t.id], "command": t.command(), **sweep_info,
                    "run_dir": str(out / "runs" / t.id)} for t in trials}
-    recorder = Recorder(results_path, [t.id for t in trials], base, lines, pruning=asha is not None)
+    recorder = Recorder(results_path, [t.id for t in trials], base, lines, pruning=asha is not None,
+                        verbose=verbose)
     recorder.write()
     pending = [t for t in trials if t.id not in lines]
     if not pending:
@@ -131,8 +132,9 @@ class Recorder(Callback):
     """A Tune callback that turns each ended trial into its results line, rewrites the results
     file (atomically) and prints one line."""
 
-    def __init__(self, path: Path, order: list, base: dict, lines: dict, pruning: bool):
+    def __init__(self, path: Path, order: list, base: dict, lines: dict, pruning: bool, verbose: bool = False):
         self.path, self.order, self.base, self.lines, self.pruning = Path(path), order, base, dict(lines), pruning
+        self.verbose = verbose
 
     def ordered(self) -> list:
         return [self.lines[i] for i in self.order if i in self.lines]
@@ -146,6 +148,11 @@ class Recorder(Callback):
         self.write()
         print(f"[{len(self.lines)}/{len(self.order)}] {describe(self.lines[trial_id])}", file=sys.stdout,
               flush=True)
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        if self.verbose and "valid" in result:
+            print(f"    {trial.config['trial']['id']}: epoch {result['epoch']}  valid {result['valid']:.4f}  "
+                  f"(best {result['best_valid']:.4f})", file=sys.stdout, flush=True)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         last = trial.last_result or {}
