@@ -82,6 +82,14 @@ def test_finished_trials_hold_test_figures_from_their_own_run(tiny):
     assert lines[0]["test"] != lines[1]["test"]  # the seeds differ
 
 
+def test_each_epoch_is_reported_to_tune(tiny):
+    out, lines, _ = tiny
+    for line in lines[:4]:
+        reported = (out / "tune" / line["trial"]["id"] / "result.json").read_text().splitlines()
+        epochs = [r for r in map(json.loads, reported) if "valid" in r]
+        assert [(r["epoch"], r["valid"]) for r in epochs] == [(1, line["best_valid"])]
+
+
 def test_a_failing_trial_is_recorded_and_the_others_go_on(tiny):
     _, lines, printed = tiny
     for line in lines[4:]:
@@ -152,6 +160,8 @@ def test_resume_continues_unfinished_trials_and_keeps_finished_ones(ray_session,
     assert [(line["status"], line["epochs"]) for line in lines] == [("ok", 2), ("ok", 2)]
     metrics = (run / "metrics.jsonl").read_text().splitlines()
     assert metrics[:1] == first_epoch and len(metrics) == 2  # epoch 1 was not trained again
+    reported = [json.loads(r) for r in (out / "tune" / "rnn-jsb-s2" / "result.json").read_text().splitlines()]
+    assert [(r["epoch"], r["valid"]) for r in reported if "valid" in r] == [(2, json.loads(metrics[1])["valid"])]
 
     # a second resume: nothing is trained again; a trial whose line was lost is only read back
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/*.json")}
