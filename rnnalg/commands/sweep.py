@@ -59,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out or Path("sweeps") / sweep.name).resolve()
     results = Path(args.results).resolve() if args.results else out / "results.jsonl"
+    try:
+        results.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"--results {results}: cannot create its folder: {err.strerror or err}") from None
     runner.prepare_out(out, trials, resume=args.resume, force=args.force)
     if args.force and results.exists():
         results.unlink()
