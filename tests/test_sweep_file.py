@@ -189,3 +189,11 @@ def test_a_trial_that_needs_more_cpus_than_the_local_ray_has_is_refused(tmp_path
     assert main(["sweep", str(path), "--cpus", "1", "--out", str(tmp_path / "out")]) == 2
     assert "sweep.cpus_per_trial = 2 is more than the 1 CPUs" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_existing_results_file_is_not_overwritten_without_resume_or_force(tmp_path, capsys):
+    path = write(tmp_path, f"[sweep]\ndatasets = [\"jsb\"]\n[model.a]\nspec = \"{EXAMPLES / 'rnn.rnn'}\"\n")
+    (tmp_path / "kept.jsonl").write_text("{}\n")
+    assert main(["sweep", str(path), "--results", str(tmp_path / "kept.jsonl"), "--out", str(tmp_path / "o")]) == 2
+    assert "kept.jsonl: already holds results" in capsys.readouterr().err
+    assert (tmp_path / "kept.jsonl").read_text() == "{}\n" and not (tmp_path / "o").exists()

@@ -59,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out or Path("sweeps") / sweep.name).resolve()
     results = Path(args.results).resolve() if args.results else out / "results.jsonl"
+    if results.exists() and not (args.resume or args.force):
+        raise UsageError(f"--results {results}: already holds results; continue that sweep with --resume, "
+                         f"or overwrite them with --force")
     try:
         results.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
