@@ -128,7 +128,8 @@ def test_the_command_of_a_line_reproduces_the_trial(tiny, tmp_path, capsys):
 def test_a_sweep_folder_is_not_overwritten_without_resume_or_force(tiny, capsys):
     out, _, _ = tiny
     assert main(["sweep", str(out.parent / "tiny.toml"), "--out", str(out)]) == 2
-    assert "already holds a sweep" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "already holds" in err and "--resume" in err
 
 
 RESUMABLE = f"""\
