@@ -17,8 +17,9 @@ with its message, `pruned` by ASHA), the metric's name, the best validation figu
 the test figure of the best-validation parameters over the whole test split, the epochs run, the
 stop reason, the wall seconds, the validation curve, and the rnnalg version and commit.
 
-**Resume** (`rnnalg sweep FILE --resume`) restores the Tune experiment: a trial that finished,
-failed or was pruned is not run again and keeps its results line; an unfinished one restarts in a
-fresh worker and continues from its `last` checkpoint exactly as `rnnalg train --resume` does
-(at most the unfinished epoch is redone), with what remains of its time limit.
+**Resume** (`rnnalg sweep FILE --resume`) is per trial: a trial with a results line (finished,
+failed or pruned) is not run again and keeps its line; every other one runs on Tune again and
+continues from its `last` checkpoint exactly as `rnnalg train --resume` does (at most the
+unfinished epoch is redone, and the numbers are those of an uninterrupted run), with what remains
+of its time limit.  A worker that dies is retried once by Tune, the same way.
 """
