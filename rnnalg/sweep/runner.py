@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ray.tune import Callback
 
+from ..atomic import write_atomic
 from ..commands.train import STOPPED
 from ..errors import SweepRunError, UsageError
 from .results import METRIC_NAMES, OUTCOME, read_lines, write_lines
@@ -55,8 +56,6 @@ def prepare_out(out: Path, trials: list, resume: bool, force: bool) -> None:
             shutil.rmtree(out / "runs" / trial_id, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     text = json.dumps({"trials": [t.to_json() for t in trials]}, indent=1)
-    from ..atomic import write_atomic
-
     write_atomic(out, "sweep.json", lambda f: f.write(text.encode()))
 
 
