@@ -8,7 +8,8 @@
     cpus_per_trial = 1                   # CPUs (and BLAS threads) per trial
     [sweep.asha]                         # optional: ASHA stops poor trials early, per (dataset, model)
     grace_period = 5                     # epochs every trial gets
-    reduction_factor = 3
+    reduction_factor = 3                 # keep the best 1/3 at each rung (epochs 5, 15, 45, …)
+    max_epochs = 100                     # the last rung (default: the largest --epochs)
 
     [train]                              # `rnnalg train` flags (underscores) for every trial
     time_limit = 600
