@@ -176,3 +176,11 @@ def test_a_continued_trial_gets_what_is_left_of_its_time_limit(tmp_path, monkeyp
     assert seen["resume"] == str(run_dir) and seen["time_limit"] == 25.0  # 100 - (30 + 40 + 5)
     assert reports == [{"epoch": 3, "valid": 8.9, "best_valid": 8.7, "train_loss": 9.0, "lr": 0.001}]
     assert (record["status"], record["test"], record["seconds"]) == ("ok", 8.6, 95.0)
+
+
+def test_report_counts_a_trial_given_twice_once(tmp_path, capsys):
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(results_line("jsb", "RNN", 8.5, 8.6)) + "\n")
+    assert main(["report", str(path), str(path), "--out", str(tmp_path), "--no-figures"]) == 0
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "| JSB Chorales | RNN | 8.500 | 1 |" in text and not (tmp_path / "figures").exists()

@@ -17,7 +17,11 @@ def run(args: argparse.Namespace) -> int:
     from ..sweep.report import write_report
     from ..sweep.results import read_lines
 
-    lines = [line for path in args.results for line in read_lines(path)]
+    unique = {}  # a trial listed twice (the same id and command) counts once: the later line
+    for path in args.results:
+        for line in read_lines(path):
+            unique[line["trial"].get("id"), line.get("command")] = line
+    lines = list(unique.values())
     for path in write_report(lines, args.out, args.results, figures=not args.no_figures):
         print(path)
     return 0
