@@ -54,8 +54,6 @@ def run_commands(capsys):
     for command in readme_commands():
         argv = shlex.split(command)[1:]
         argv += SMALLER.get(argv[0], [])
-        if argv[0] == "sweep":  # the test's fresh data folder holds PTB only; the music is shared
-            argv += ["--data-dir", str(shared_data("music"))]
         assert main(argv) == 0, (command, capsys.readouterr().err)
         out = capsys.readouterr().out
         if argv[0] == "train" and "dots" in argv[1]:

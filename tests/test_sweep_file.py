@@ -74,9 +74,7 @@ def test_a_trial_is_a_train_command_line(tmp_path):
 
 
 def test_dry_run_lists_trials_with_parameter_counts(tmp_path, capsys):
-    (tmp_path / "music").mkdir()
-    (tmp_path / "music" / "Nottingham.json").write_text("{}")  # only its presence is checked here
-    assert main(["sweep", str(write(tmp_path, GOOD)), "--dry-run", "--data-dir", str(tmp_path)]) == 0
+    assert main(["sweep", str(write(tmp_path, GOOD)), "--dry-run"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[-1] == "72 trials"
     assert " 1,568 parameters " in out[0]  # RNN H=8 (rnnalg compile --set H=8)
@@ -153,13 +151,15 @@ def test_the_best_configuration_is_chosen_on_validation_never_on_test():
     assert "1 failed: c-s1" in format_table(lines)
 
 
-def test_a_missing_data_folder_stops_the_sweep_before_it_starts(tmp_path, monkeypatch, capsys):
+def test_a_missing_dataset_stops_the_sweep_before_it_starts(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("RNNALG_DATA", raising=False)
-    path = write(tmp_path, GOOD)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # an empty cache
+    path = write(tmp_path, f"[sweep]\ndatasets = [\"jsb\", \"ptb-char\"]\n"
+                           f"[model.a]\nspec = \"{EXAMPLES / 'char_rnn.rnn'}\"\n")
     assert main(["sweep", str(path), "--dry-run"]) == 1
-    assert "dataset 'nottingham' is read from the data folder" in capsys.readouterr().err
-    assert main(["sweep", str(path), "--dry-run", "--data-dir", str(tmp_path)]) == 1
-    assert f"{tmp_path / 'music' / 'Nottingham.json'}: error: missing file" in capsys.readouterr().err
+    assert "dataset 'ptb-char' is not on this machine" in capsys.readouterr().err
+    assert main(["sweep", str(path), "--dry-run", "--data-dir", str(tmp_path / "none")]) == 1
+    assert "data folder (from --data-dir) is not a directory" in capsys.readouterr().err
 
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"

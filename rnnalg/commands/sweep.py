@@ -23,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--resume", action="store_true", help="continue the sweep in OUT: finished trials are kept, "
                                             "unfinished ones continue from their checkpoints")
     a("--force", action="store_true", help="start over, deleting this sweep's earlier state in OUT")
-    a("--data-dir", metavar="DIR", help="where named datasets live (default $RNNALG_DATA)")
+    a("--data-dir", metavar="DIR", help="a data folder searched before $RNNALG_DATA and the cache (PTB); "
+                                        "see `rnnalg data list`")
     a("--cpus", metavar="N", help="CPUs of the local Ray (default: all)")
     a("--address", metavar="ray://HOST:PORT|auto", help="run on an existing Ray cluster instead")
     a("--dry-run", action="store_true", help="list the trials (id, parameters, command) and stop")
@@ -89,17 +90,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_data_files(trials, data_dir) -> None:
-    """Every named dataset's files must be in the data folder, before any trial starts."""
-    from ..data.dataset import NAMED, _data_root
-    from ..errors import DataError
+    """Every named dataset is found (as a trial will look for it) before any trial starts."""
+    from ..data import folders, registry
+    from ..data.dataset import NAMED
 
     for name in dict.fromkeys(t.dataset for t in trials):
-        if name in NAMED and name != "jsb":
-            root = _data_root(name, data_dir)
-            for path in NAMED[name].paths:
-                if not (root / path).is_file():
-                    raise DataError(str(root / path), f"missing file: dataset '{name}' expects "
-                                    f"{path} under the data folder {root} (--data-dir DIR or RNNALG_DATA)")
+        if name in NAMED and registry.embedded_path(name) is None:
+            folders.find(name, NAMED[name].paths, data_dir, registry.ORIGINS[name].fetch_command())
 
 
 def _count(n: int, noun: str) -> str:

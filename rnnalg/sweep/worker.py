@@ -77,7 +77,9 @@ def _train(trial: Trial, run_dir: Path, report) -> float:
 
     args.on_epoch = on_epoch
     with redirect_stdout(io.StringIO()):  # the sweep prints its own line per trial
-        train.run(args)
+        code = train.run(args)
+    if code != 0:  # a signal stopped it after saving: Tune retries the trial, which continues the run
+        raise RuntimeError(f"rnnalg train stopped before its end (exit {code}); {run_dir} holds the run")
     return before
 
 
