@@ -184,3 +184,23 @@ def test_report_counts_a_trial_given_twice_once(tmp_path, capsys):
     assert main(["report", str(path), str(path), "--out", str(tmp_path), "--no-figures"]) == 0
     text = (tmp_path / "RESULTS.md").read_text()
     assert "| JSB Chorales | RNN | 8.500 | 1 |" in text and not (tmp_path / "figures").exists()
+
+
+def test_a_failure_of_tune_itself_is_a_clear_error(tmp_path, monkeypatch):
+    import ray.tune
+
+    from rnnalg.errors import SweepRunError
+    from rnnalg.sweep import runner
+
+    class BrokenTuner:  # as when Ray's memory monitor killed workers while Tune started them
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def fit(self):
+            raise RuntimeError("Caught unexpected exception: 2 worker(s) were killed\nObject store memory …")
+
+    monkeypatch.setattr(ray.tune, "Tuner", BrokenTuner)
+    with pytest.raises(SweepRunError, match=r"Ray Tune stopped: Caught unexpected exception: 2 worker\(s\) "
+                                            r"were killed\nthe ended trials' lines are in .*--resume$"):
+        runner.run([trial("a-s1")], {"a-s1": 10}, tmp_path, tmp_path / "r.jsonl", {}, resume=False,
+                   cpus_per_trial=1, asha=None)

@@ -69,6 +69,11 @@ def start_ray(address: str | None, cpus: int | None, threads: int) -> None:
 
     env = {name: str(threads) for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # no Tune banner; the sweep prints its own lines
+    if address is None:
+        # Ray kills its own workers once the *machine* passes 95% memory, whoever uses it; on a
+        # shared machine that killed trials of a few hundred MB.  A trial is an ordinary training
+        # run: it meets the system's limits as `rnnalg train` would.
+        os.environ.setdefault("RAY_memory_monitor_refresh_ms", "0")
     kwargs = dict(address=address, log_to_driver=False, include_dashboard=False,
                   runtime_env={"env_vars": env}, logging_level="ERROR", ignore_reinit_error=True)
     if address is None:
@@ -116,7 +121,12 @@ def run(trials: list, params: dict, out: Path, results_path: Path, sweep_info: d
                                   # a worker that dies (a lost node) is retried; the retry
                                   # continues from the trial's checkpoint
                                   failure_config=tune.FailureConfig(max_failures=1)))
-    tuner.fit()
+    try:
+        tuner.fit()
+    except Exception as err:  # Tune itself failed (a trial's own failure is a results line)
+        first = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
+        raise SweepRunError(f"rnnalg sweep: error: Ray Tune stopped: {first.strip()}\n"
+                            f"the ended trials' lines are in {results_path}; continue with --resume") from None
     if results_path.exists():  # with ray:// the Tune driver (and its recorder) ran on the head node
         on_disk = {line["trial"]["id"]: line for line in read_lines(results_path)}
         recorder.lines.update({i: line for i, line in on_disk.items() if i in known})
