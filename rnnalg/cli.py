@@ -20,6 +20,8 @@ COMMANDS = {
     "eval": ("eval_", "evaluate a checkpoint: NLL per frame / BPC / perplexity"),
     "sample": ("sample", "generate music (MIDI) or text from a checkpoint"),
     "data": ("data", "fetch a dataset (rnnalg data fetch ptb) or list what is on this machine"),
+    "sweep": ("sweep", "run a sweep file's table of trainings on Ray Tune (local or a cluster)"),
+    "report": ("report", "regenerate RESULTS.md and its figures from sweep results lines"),
 }
 
 

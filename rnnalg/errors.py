@@ -131,3 +131,11 @@ class TrainingError(RnnalgError):
 
 class ResourceError(RnnalgError):
     """The machine cannot run what was asked (a model larger than its memory, ...)."""
+
+
+class SweepError(DataError):
+    """A sweep file that cannot be used; `where` is the key, e.g. 'model.dots.set.H'."""
+
+
+class SweepRunError(RnnalgError):
+    """Ray could not be started or reached (rnnalg sweep)."""

@@ -53,6 +53,7 @@ FLAGS = {
     "--min-count": "count",
     "--time-limit": "positive",
     "--timeout": "positive",
+    "--cpus": "count",
 }
 
 

@@ -19,6 +19,7 @@ SMALLER = {
     "train": ["--set", "H=8", "--epochs", "1", "--time-limit", "20", "--quiet"],
     "bench": ["--set", "H=8", "--repeats", "2"],
     "compile": ["--set", "H=8"],
+    "sweep": ["--dry-run"],  # checks the file and every spec, lists the trials; tests/test_sweep.py runs one
 }
 
 
@@ -29,13 +30,14 @@ def readme_commands():
 
 def test_readme_shows_every_command():
     shown = {shlex.split(c)[1] for c in readme_commands()}
-    assert shown == {"check", "compile", "bench", "train", "eval", "sample", "data"}
+    assert shown == {"check", "compile", "bench", "train", "eval", "sample", "data", "sweep"}
 
 
 def test_readme_commands_run_as_written(tmp_path, monkeypatch, capsys):
     """From an empty data folder: `data fetch ptb` gets PTB from a local server copy."""
     server = PtbServer(shared_data("ptb") / "ptb")
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    shutil.copytree(ROOT / "experiments", tmp_path / "experiments")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RNNALG_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("RNNALG_PTB_SOURCES", server.url("good"))
@@ -84,3 +86,15 @@ def test_readme_error_example_is_what_check_prints(tmp_path, monkeypatch, capsys
     monkeypatch.chdir(tmp_path)
     assert main(["check", "bad.rnn"]) == 1
     assert capsys.readouterr().err == unindent(shown)
+
+
+def test_readme_sweep_file_is_valid(tmp_path):
+    from rnnalg.sweep.sweepfile import load_sweep
+    from rnnalg.sweep.trials import expand
+
+    block = re.search(r"```toml\n(.*?)```", README, flags=re.S).group(1)
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "readme.toml").write_text(block)
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    trials = expand(load_sweep(tmp_path / "experiments" / "readme.toml"))
+    assert len(trials) == 2 * 2 * 2  # datasets × weight noises × seeds (one lr sample each)

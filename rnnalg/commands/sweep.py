@@ -1,0 +1,109 @@
+"""`rnnalg sweep FILE`: run a sweep file's trials on Ray Tune (rnnalg.sweep), print the table.
+
+Locally by default (`--cpus`, default all cores; `cpus_per_trial` in the file); `--address`
+runs the same sweep on an existing Ray cluster (OUT must then be on storage every node sees).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from ..errors import UsageError
+
+TAKES_SPEC = False
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    a = parser.add_argument
+    a("file", help="the sweep file (TOML), e.g. experiments/music.toml")
+    a("--out", metavar="DIR", help="the sweep's folder: run folders, Tune state, results "
+                                   "(default sweeps/<file stem>)")
+    a("--results", metavar="FILE", help="the results JSONL (default OUT/results.jsonl)")
+    a("--resume", action="store_true", help="continue the sweep in OUT: finished trials are kept, "
+                                            "unfinished ones continue from their checkpoints")
+    a("--force", action="store_true", help="start over, deleting this sweep's earlier state in OUT")
+    a("--data-dir", metavar="DIR", help="a data folder searched before $RNNALG_DATA and the cache (PTB); "
+                                        "see `rnnalg data list`")
+    a("--cpus", metavar="N", help="CPUs of the local Ray (default: all)")
+    a("--address", metavar="ray://HOST:PORT|auto", help="run on an existing Ray cluster instead")
+    a("--dry-run", action="store_true", help="list the trials (id, parameters, command) and stop")
+    a("--verbose", action="store_true", help="also print each trial's validation figure after every epoch")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..sweep.results import commit_of_rnnalg, format_table
+    from ..sweep.sweepfile import load_sweep
+    from ..sweep.trials import expand, load_params
+
+    if args.resume and args.force:
+        raise UsageError("--resume and --force exclude each other")
+    sweep = load_sweep(args.file)
+    data_dir = args.data_dir or os.environ.get("RNNALG_DATA")
+    trials = expand(sweep, str(Path(data_dir).resolve()) if data_dir else None)
+
+    params = load_params(trials)
+    _check_data_files(trials, data_dir)
+    if args.dry_run:
+        for t in trials:
+            print(f"{t.id}  {params[t.id]:,} parameters  {t.command()}")
+        print(f"{len(trials)} trials")
+        return 0
+    try:
+        import ray.tune  # noqa: F401  (the extra, checked before anything is written)
+    except ImportError:
+        raise UsageError("rnnalg sweep needs Ray Tune: pip install 'rnnalg[sweep]'") from None
+    if args.address is None and sweep.cpus_per_trial > (args.cpus or os.cpu_count()):
+        raise UsageError(f"{args.file}: sweep.cpus_per_trial = {sweep.cpus_per_trial} is more than the "
+                         f"{args.cpus or os.cpu_count()} CPUs of the local Ray (--cpus): no trial could start")
+    from ..sweep import runner
+
+    out = Path(args.out or Path("sweeps") / sweep.name).resolve()
+    results = Path(args.results).resolve() if args.results else out / "results.jsonl"
+    if results.exists() and not (args.resume or args.force):
+        raise UsageError(f"--results {results}: already holds results; continue that sweep with --resume, "
+                         f"or overwrite them with --force")
+    try:
+        results.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"--results {results}: cannot create its folder: {err.strerror or err}") from None
+    runner.prepare_out(out, trials, resume=args.resume, force=args.force)
+    if args.force and results.exists():
+        results.unlink()
+    where = f"Ray at {args.address}" if args.address else f"local Ray, {args.cpus or os.cpu_count()} CPUs"
+    counts = (_count(len(sweep.models), "model"), _count(len(sweep.datasets), "dataset"),
+              _count(len(sweep.seeds), "seed"), _count(len({t.config_id for t in trials}), "configuration"))
+    print(f"sweep {args.file}: {_count(len(trials), 'trial')} ({' × '.join(counts[:3])}, {counts[3]}); "
+          f"{where}, "
+          f"{sweep.cpus_per_trial} per trial; results {results}", flush=True)
+    runner.start_ray(args.address, args.cpus, sweep.cpus_per_trial)
+    info = {"sweep": str(args.file), "commit": commit_of_rnnalg(), "rnnalg": _version()}
+    lines = runner.run(trials, params, out, results, info, resume=args.resume,
+                       cpus_per_trial=sweep.cpus_per_trial, asha=sweep.asha, verbose=args.verbose)
+    print(format_table(lines))
+    unfinished = len(trials) - len(lines)
+    if unfinished:
+        print(f"{unfinished} trials unfinished; continue with: rnnalg sweep {args.file} --resume"
+              + (f" --out {args.out}" if args.out else ""))
+        return 130
+    return 0
+
+
+def _check_data_files(trials, data_dir) -> None:
+    """Every named dataset is found (as a trial will look for it) before any trial starts."""
+    from ..data import folders, registry
+    from ..data.dataset import NAMED
+
+    for name in dict.fromkeys(t.dataset for t in trials):
+        if name in NAMED and registry.embedded_path(name) is None:
+            folders.find(name, NAMED[name].paths, data_dir, registry.ORIGINS[name].fetch_command())
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__

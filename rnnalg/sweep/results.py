@@ -1,0 +1,130 @@
+"""Results lines (one JSON object per trial) and the best-per-cell table built from them.
+
+A cell is a (dataset, model) pair.  Its best configuration is the one with the lowest mean
+best-validation figure over its seeds (chosen on validation, never on test); the cell shows
+that configuration's test figures as mean ± sample standard deviation over its seeds.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import __version__
+from ..atomic import write_atomic
+from ..errors import DataError
+
+# what the trial's run gives, in every line (None when the trial has none, e.g. when it failed)
+OUTCOME = ("status", "error", "metric", "test", "best_valid", "best_epoch", "epochs", "stopped", "seconds",
+           "curve")
+METRIC_NAMES = {"nll": "NLL per frame", "bpc": "BPC", "ppl": "perplexity"}
+
+
+def read_lines(path) -> list:
+    """The results lines of a JSONL file; a bad line is a DataError naming its number."""
+    lines = []
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise DataError(path, f"cannot read: {err.strerror or err}") from None
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as err:
+            raise DataError(path, f"not JSON: {err}", where=f"line {number}") from None
+        if not isinstance(obj, dict) or "trial" not in obj or "status" not in obj:
+            raise DataError(path, "not a results line (needs 'trial' and 'status')", where=f"line {number}")
+        lines.append(obj)
+    return lines
+
+
+def write_lines(path, lines) -> None:
+    path = Path(path)
+    text = "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines)
+    write_atomic(path.parent, path.name, lambda f: f.write(text.encode()))
+
+
+@dataclass
+class Cell:
+    dataset: str
+    model: str  # the label
+    config_id: str
+    metric: str
+    params: int
+    valid: list  # best valid per seed
+    test: list  # test per seed
+    seconds: list
+    lines: list  # the chosen configuration's lines
+    configs: int  # configurations tried (with at least one finished seed)
+
+    @property
+    def test_mean(self) -> float:
+        return statistics.fmean(self.test)
+
+    @property
+    def test_spread(self) -> float | None:
+        return statistics.stdev(self.test) if len(self.test) > 1 else None
+
+
+def best_cells(lines) -> list:
+    """One Cell per (dataset, model) that has a finished trial, in first-seen order."""
+    groups: dict = {}
+    for line in lines:
+        if line.get("status") != "ok" or line.get("test") is None or line.get("best_valid") is None:
+            continue
+        t = line["trial"]
+        configs = groups.setdefault((t["dataset_label"], t["label"]), {})
+        configs.setdefault(t["config_id"], []).append(line)
+    cells = []
+    for (dataset, model), configs in groups.items():
+        config_id, chosen = min(configs.items(),
+                                key=lambda kv: statistics.fmean(line["best_valid"] for line in kv[1]))
+        cells.append(Cell(dataset, model, config_id, chosen[0]["metric"], chosen[0]["params"],
+                          [line["best_valid"] for line in chosen], [line["test"] for line in chosen],
+                          [line["seconds"] for line in chosen], chosen, len(configs)))
+    return cells
+
+
+DIGITS = {"nll": 3, "bpc": 3, "ppl": 1}  # as the paper prints them
+
+
+def format_number(value: float, spread: float | None = None, metric: str = "nll") -> str:
+    digits = DIGITS.get(metric, 4)
+    text = f"{value:.{digits}f}"
+    return text if spread is None else f"{text} ± {spread:.{digits}f}"
+
+
+def format_table(lines) -> str:
+    """The plain-text table `rnnalg sweep` prints at the end."""
+    cells = best_cells(lines)
+    head = ("dataset", "model", "metric", "test", "valid", "seeds", "params", "seconds", "configuration")
+    rows = [head]
+    for c in cells:
+        rows.append((c.dataset, c.model, METRIC_NAMES.get(c.metric, c.metric),
+                     format_number(c.test_mean, c.test_spread, c.metric),
+                     format_number(statistics.fmean(c.valid), None, c.metric),
+                     str(len(c.test)), f"{c.params:,}", f"{statistics.fmean(c.seconds):.0f}",
+                     f"{c.config_id} (best of {c.configs})"))
+    failed = [line for line in lines if line.get("status") == "failed"]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    text = "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows)
+    if not cells:
+        text = "no trial finished"
+    if failed:
+        text += f"\n{len(failed)} failed: " + ", ".join(line["trial"]["id"] for line in failed)
+    return text
+
+
+def commit_of_rnnalg() -> str:
+    """`git describe --always --dirty` of the rnnalg checkout, or the version when not in git."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return f"rnnalg {__version__}"
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else f"rnnalg {__version__}"

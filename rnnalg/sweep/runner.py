@@ -1,0 +1,201 @@
+"""The driver: trials → one Ray Tune experiment → results lines, written as each trial ends.
+
+    OUT/sweep.json     the trials of this sweep (a resume must find the same ones)
+    OUT/results.jsonl  one results line per ended trial (default; `results` moves it)
+    OUT/runs/<id>/     each trial's run folder (checkpoints, metrics.jsonl, curve.png)
+    OUT/tune/          Ray Tune's experiment folder of the latest invocation
+
+Resuming is per trial: the trials without a results line run on Tune again, and each one
+continues from its own run folder (`worker.py`), so a sweep may be stopped at any moment, even
+between a trial's end and its results line.  A resumed sweep file may add trials (a new model,
+a new seed); it may not change or drop the trials `OUT/sweep.json` lists.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from ray.tune import Callback
+
+from ..atomic import write_atomic
+from ..commands.train import STOPPED
+from ..errors import SweepRunError, UsageError
+from .results import METRIC_NAMES, OUTCOME, read_lines, write_lines
+from .scheduler import GroupedASHA
+from .trials import Trial
+
+EXPERIMENT = "tune"
+STARTS = 3  # a local Ray gives up after 30 s without its raylet (hard-coded); on a loaded machine, retry
+
+
+def prepare_out(out: Path, trials: list, resume: bool, force: bool) -> None:
+    """Check OUT against the trials; with `force`, remove this sweep's earlier state."""
+    listing = out / "sweep.json"
+    ids = [t.id for t in trials]
+    if listing.exists() and not resume and not force:
+        raise UsageError(f"--out {out}: already holds a sweep; continue it with --resume, "
+                         f"or start it over with --force")
+    if listing.exists() and resume:
+        try:
+            before = {t["id"]: t for t in json.loads(listing.read_text(encoding="utf-8"))["trials"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            raise UsageError(f"{listing}: unreadable; start the sweep over with --force") from None
+        now = {t.id: t.definition() for t in trials}
+        changed = sorted(i for i in before if now.get(i) != Trial.from_json(before[i]).definition())
+        if changed:
+            what = "changed" if changed[0] in now else "missing"
+            raise UsageError(f"--resume: the sweep file no longer gives the trials of {out} ({what}: "
+                             f"{', '.join(changed[:3])}{' …' if len(changed) > 3 else ''}); it may only add "
+                             f"trials. Use another --out, or --force to start over")
+    if force:
+        shutil.rmtree(out / EXPERIMENT, ignore_errors=True)
+        for trial_id in ids:
+            shutil.rmtree(out / "runs" / trial_id, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"trials": [t.to_json() for t in trials]}, indent=1)
+    write_atomic(out, "sweep.json", lambda f: f.write(text.encode()))
+
+
+def start_ray(address: str | None, cpus: int | None, threads: int) -> None:
+    """Connect to a cluster (`address`) or start a local Ray with `cpus` CPUs.
+
+    Workers get `threads` BLAS threads each (set before they import numpy), so trials
+    running side by side do not oversubscribe the cores.
+    """
+    import ray
+
+    env = {name: str(threads) for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # no Tune banner; the sweep prints its own lines
+    if address is None:
+        # Ray kills its own workers once the *machine* passes 95% memory, whoever uses it; on a
+        # shared machine that killed trials of a few hundred MB.  A trial is an ordinary training
+        # run: it meets the system's limits as `rnnalg train` would.
+        os.environ.setdefault("RAY_memory_monitor_refresh_ms", "0")
+    kwargs = dict(address=address, log_to_driver=False, include_dashboard=False,
+                  runtime_env={"env_vars": env}, logging_level="ERROR", ignore_reinit_error=True)
+    if address is None:
+        kwargs["num_cpus"] = cpus or os.cpu_count()
+    for attempt in range(1, STARTS + 1):
+        try:
+            ray.init(**kwargs)
+            return
+        except Exception as err:  # Ray raises bare Exceptions (a node that timed out, no cluster …)
+            ray.shutdown()
+            if address is not None or attempt == STARTS:
+                where = f"the Ray cluster at {address}" if address else "a local Ray"
+                raise SweepRunError(f"rnnalg sweep: error: could not start {where}: {err}") from None
+
+
+def run(trials: list, params: dict, out: Path, results_path: Path, sweep_info: dict, resume: bool,
+        cpus_per_trial: int, asha: dict | None, verbose: bool = False) -> list:
+    """Run the trials that have no results line yet; returns all results lines in trial order."""
+    from ray import tune
+
+    known = {t.id for t in trials}
+    lines = {}
+    if resume and results_path.exists():
+        lines = {line["trial"]["id"]: line for line in read_lines(results_path) if line["trial"]["id"] in known}
+    base = {t.id: {"trial": t.to_json(), "params": params[t.id], "command": t.command(), **sweep_info,
+                   "run_dir": str(out / "runs" / t.id)} for t in trials}
+    recorder = Recorder(results_path, [t.id for t in trials], base, lines, pruning=asha is not None,
+                        verbose=verbose)
+    recorder.write()
+    pending = [t for t in trials if t.id not in lines]
+    if not pending:
+        return recorder.ordered()
+    from .worker import run_trial
+
+    trainable = tune.with_resources(run_trial, {"cpu": cpus_per_trial})
+    shutil.rmtree(out / EXPERIMENT, ignore_errors=True)  # Tune's state of an earlier invocation
+    max_epochs = max(int(t.flags.get("epochs", 100)) for t in trials)
+    scheduler = GroupedASHA(asha, max_epochs) if asha is not None else None
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"trial": tune.grid_search([t.to_json() for t in pending]), "out": str(out)},
+        tune_config=tune.TuneConfig(scheduler=scheduler, trial_name_creator=_trial_name,
+                                    trial_dirname_creator=_trial_name, reuse_actors=True),
+        run_config=tune.RunConfig(name=EXPERIMENT, storage_path=str(out), verbose=0, callbacks=[recorder],
+                                  # a worker that dies (a lost node) is retried; the retry
+                                  # continues from the trial's checkpoint
+                                  failure_config=tune.FailureConfig(max_failures=1)))
+    try:
+        tuner.fit()
+    except Exception as err:  # Tune itself failed (a trial's own failure is a results line)
+        first = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
+        raise SweepRunError(f"rnnalg sweep: error: Ray Tune stopped: {first.strip()}\n"
+                            f"the ended trials' lines are in {results_path}; continue with --resume") from None
+    if results_path.exists():  # with ray:// the Tune driver (and its recorder) ran on the head node
+        on_disk = {line["trial"]["id"]: line for line in read_lines(results_path)}
+        recorder.lines.update({i: line for i, line in on_disk.items() if i in known})
+    return recorder.ordered()
+
+
+def _trial_name(trial) -> str:
+    return trial.config["trial"]["id"]
+
+
+class Recorder(Callback):
+    """A Tune callback that turns each ended trial into its results line, rewrites the results
+    file (atomically) and prints one line."""
+
+    def __init__(self, path: Path, order: list, base: dict, lines: dict, pruning: bool, verbose: bool = False):
+        self.path, self.order, self.base, self.lines, self.pruning = Path(path), order, base, dict(lines), pruning
+        self.verbose = verbose
+
+    def ordered(self) -> list:
+        return [self.lines[i] for i in self.order if i in self.lines]
+
+    def write(self) -> None:
+        write_lines(self.path, self.ordered())
+
+    def _ended(self, trial, record: dict) -> None:
+        trial_id = trial.config["trial"]["id"]
+        self.lines[trial_id] = {**dict.fromkeys(OUTCOME), **self.base[trial_id], **record}
+        self.write()
+        print(f"[{len(self.lines)}/{len(self.order)}] {describe(self.lines[trial_id])}", file=sys.stdout,
+              flush=True)
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        if self.verbose and "valid" in result:
+            print(f"    {trial.config['trial']['id']}: epoch {result['epoch']}  valid {result['valid']:.4f}  "
+                  f"(best {result['best_valid']:.4f})", file=sys.stdout, flush=True)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        last = trial.last_result or {}
+        if "record" in last:
+            record = json.loads(last["record"])
+        else:  # stopped by the scheduler between two epochs
+            record = {"status": "pruned" if self.pruning else "stopped", "error": None,
+                      "best_valid": last.get("best_valid"), "epochs": last.get("epoch"),
+                      "seconds": round(float(last.get("time_total_s", 0.0)), 1), "test": None}
+        self._ended(trial, record)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        message = "the trial's worker failed"
+        try:
+            text = Path(trial.error_file).read_text(encoding="utf-8").strip().splitlines()
+            message = next((line for line in reversed(text) if line.strip()), message).strip()
+        except (OSError, TypeError):
+            pass
+        self._ended(trial, {"status": "failed", "error": message, "test": None})
+
+
+def describe(line: dict) -> str:
+    """One line for a trial's end: its test figure, or why it has none."""
+    trial = line["trial"]["id"]
+    if line["status"] == "failed":
+        return f"{trial}: failed: {line['error'].splitlines()[0] if line['error'] else 'unknown error'}"
+    if line["status"] != "ok":
+        best = line.get("best_valid")
+        return (f"{trial}: {line['status']} after {line.get('epochs')} epochs"
+                + (f" (best valid {best:.4f})" if isinstance(best, float) else ""))
+    valid = f"best valid {line['best_valid']:.4f} at epoch {line['best_epoch']}" if line.get("best_epoch") \
+        else "no finished epoch"
+    label = METRIC_NAMES.get(line["metric"], line["metric"])
+    epochs = f"{line['epochs']} epoch{'' if line['epochs'] == 1 else 's'}"
+    stopped = STOPPED.get(line["stopped"], "stopped: {reason} after {epochs}").format(
+        reason=line["stopped"], epochs=epochs)
+    return f"{trial}: test {label} {line['test']:.4f} ({valid}; {stopped}, {line['seconds']:.0f}s)"

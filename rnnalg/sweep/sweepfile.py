@@ -1,0 +1,301 @@
+"""Reading and checking a sweep file (TOML).  Every mistake names the file and the key.
+
+    [sweep]
+    datasets = ["nottingham", "jsb"]     # named datasets (or paths, relative to this file)
+    seeds = [1, 2]                       # one trial per seed (default [1234])
+    samples = 1                          # random draws per grid point (default 1)
+    search_seed = 0                      # seeds those draws, so a file always gives the same trials
+    cpus_per_trial = 1                   # CPUs (and BLAS threads) per trial
+    [sweep.asha]                         # optional: ASHA stops poor trials early, per (dataset, model)
+    grace_period = 5                     # epochs every trial gets
+    reduction_factor = 3                 # keep the best 1/3 at each rung (epochs 5, 15, 45, …)
+    max_epochs = 100                     # the last rung (default: the largest --epochs)
+
+    [train]                              # `rnnalg train` flags (underscores) for every trial
+    time_limit = 600
+    weight_noise = [0.0, 0.02]           # a list is a grid axis
+    lr = { loguniform = [3e-4, 3e-3] }   # a random range: uniform or loguniform (float flags)
+
+    [data.piano]                         # flags for one dataset only (overrides [train])
+    time_limit = 900
+
+    [model.dots]                         # one table per model; the key names it in trial ids
+    label = "DOT(S)"                     # the name in tables (default: the key)
+    spec = "../examples/dots.rnn"        # relative to this file; a list is a grid over specs
+    set = { H = 200 }                    # `let` sizes; a list is a grid axis
+    train = { lr = 1e-3 }                # this model's flags (override [data.*] and [train])
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import RnnalgError, SweepError
+
+SECTIONS = ("sweep", "train", "data", "model")
+SWEEP_KEYS = ("datasets", "seeds", "samples", "search_seed", "cpus_per_trial", "asha")
+ASHA_KEYS = ("grace_period", "reduction_factor", "max_epochs")
+MODEL_KEYS = ("label", "spec", "set", "train")
+RANDOM_KINDS = ("uniform", "loguniform")
+# `rnnalg train` flags a sweep decides itself, so a file may not set them
+OWN_FLAGS = ("data", "data_dir", "seed", "out", "resume", "force", "quiet")
+_NAME = re.compile(r"[A-Za-z0-9_]+")
+
+
+@dataclass(frozen=True)
+class Random:
+    """A random range for a float flag: `kind` is 'uniform' or 'loguniform'."""
+
+    kind: str
+    low: float
+    high: float
+
+    def draw(self, rng) -> float:
+        if self.kind == "uniform":
+            value = rng.uniform(self.low, self.high)
+        else:
+            value = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
+        return float(f"{value:.3g}")  # readable ids and commands
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    label: str
+    specs: tuple  # of (absolute path, path relative to where the sweep file was named from)
+    sizes: dict  # NAME -> int or list of int
+    train: dict  # flag -> value, list or Random
+
+
+@dataclass
+class SweepFile:
+    path: Path
+    name: str
+    models: list
+    datasets: list  # of (name for --data, label)
+    seeds: list
+    samples: int = 1
+    search_seed: int = 0
+    cpus_per_trial: int = 1
+    asha: dict | None = None
+    train: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)  # dataset label -> flags
+
+
+def read_toml(path: Path) -> dict:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise SweepError(path, "reading a sweep file needs tomli on Python 3.10 "
+                                   "(pip install 'rnnalg[sweep]')") from None
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as err:
+        raise SweepError(path, f"cannot read: {err.strerror or err}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise SweepError(path, f"not valid TOML: {err}") from None
+
+
+class _Check:
+    """Located checks on the values of one file."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def fail(self, key: str, message: str):
+        raise SweepError(self.path, message, where=key)
+
+    def table(self, value, key: str) -> dict:
+        if not isinstance(value, dict):
+            self.fail(key, f"expected a table, got {_kind(value)}")
+        return value
+
+    def known(self, table: dict, key: str, allowed) -> None:
+        for k in table:
+            if k not in allowed:
+                self.fail(f"{key}.{k}" if key else k,
+                          f"unknown key '{k}' (expected one of: {', '.join(allowed)})")
+
+    def ints(self, value, key: str, minimum: int, many: bool):
+        values = value if many and isinstance(value, list) else [value]
+        if many and isinstance(value, list) and not value:
+            self.fail(key, "an empty list gives no trials")
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+                self.fail(key, f"expected {'integers' if many else 'an integer'} >= {minimum}, got {v!r}")
+        return value
+
+
+def _kind(value) -> str:
+    return {dict: "a table", list: "a list", str: "a string", bool: "a boolean"}.get(type(value), type(value).__name__)
+
+
+def load_sweep(path) -> SweepFile:
+    """Read and check `path`; a SweepError names the key of the first mistake."""
+    from ..data.dataset import NAMED, _canonical
+
+    path = Path(path)
+    raw = read_toml(path)
+    c = _Check(path)
+    c.known(raw, "", SECTIONS)
+    sweep = c.table(raw.get("sweep", {}), "sweep")
+    c.known(sweep, "sweep", SWEEP_KEYS)
+    names = sweep.get("datasets")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        c.fail("sweep.datasets", "expected a non-empty list of dataset names, e.g. [\"jsb\"]")
+    datasets = []
+    for name in names:
+        canonical = _canonical(name)
+        if canonical is not None:
+            datasets.append((canonical, canonical))
+            continue
+        file = (path.parent / name).resolve()
+        if not file.exists():
+            c.fail("sweep.datasets", f"'{name}' is neither a named dataset ({', '.join(NAMED)}) "
+                                     f"nor a file relative to the sweep file")
+        datasets.append((str(file), file.stem))
+    labels = [label for _, label in datasets]
+    if len(set(labels)) != len(labels):
+        c.fail("sweep.datasets", "a dataset is listed twice")
+    seeds = c.ints(sweep.get("seeds", [1234]), "sweep.seeds", 0, many=True)
+    seeds = seeds if isinstance(seeds, list) else [seeds]
+    asha = sweep.get("asha")
+    if asha is not None:
+        c.known(c.table(asha, "sweep.asha"), "sweep.asha", ASHA_KEYS)
+        for k, v in asha.items():
+            c.ints(v, f"sweep.asha.{k}", 2 if k == "reduction_factor" else 1, many=False)
+    flags = _flag_checker(c)
+    train = flags(c.table(raw.get("train", {}), "train"), "train")
+    data = c.table(raw.get("data", {}), "data")
+    for label, table in data.items():
+        if label not in labels:
+            c.fail(f"data.{label}", f"'{label}' is not in sweep.datasets ({', '.join(labels)})")
+        flags(c.table(table, f"data.{label}"), f"data.{label}")
+    models = [_model(c, flags, key, table, path)
+              for key, table in c.table(raw.get("model", {}), "model").items()]
+    if not models:
+        c.fail("model", "no models: add a [model.NAME] table with a spec")
+    return SweepFile(path=path, name=path.stem, models=models, datasets=datasets, seeds=seeds,
+                     samples=c.ints(sweep.get("samples", 1), "sweep.samples", 1, many=False),
+                     search_seed=c.ints(sweep.get("search_seed", 0), "sweep.search_seed", 0, many=False),
+                     cpus_per_trial=c.ints(sweep.get("cpus_per_trial", 1), "sweep.cpus_per_trial", 1,
+                                           many=False),
+                     asha=asha, train=train, data=data)
+
+
+def _model(c: _Check, flags, key: str, table, path: Path) -> Model:
+    where = f"model.{key}"
+    if not _NAME.fullmatch(key):
+        c.fail(where, "a model's key may hold only letters, digits and _ (it names run folders); "
+                      "use label = \"...\" for the name shown in tables")
+    c.known(c.table(table, where), where, MODEL_KEYS)
+    spec = table.get("spec")
+    shown = spec if isinstance(spec, list) else [spec]
+    if spec is None or not shown or not all(isinstance(s, str) for s in shown):
+        c.fail(f"{where}.spec", "expected the path of a .rnn file (or a list of them)")
+    specs = []
+    for s in shown:
+        file = (path.parent / s).resolve()
+        if not file.is_file():
+            c.fail(f"{where}.spec", f"no such file: {s} (paths are relative to the sweep file)")
+        specs.append((str(file), os.path.normpath(os.path.join(os.path.dirname(str(path)), s))))
+    sizes = c.table(table.get("set", {}), f"{where}.set")
+    for name, value in sizes.items():
+        c.ints(value, f"{where}.set.{name}", 1, many=True)
+    label = table.get("label", key)
+    if not isinstance(label, str):
+        c.fail(f"{where}.label", f"expected a string, got {_kind(label)}")
+    return Model(key, label, tuple(specs), dict(sizes), flags(c.table(table.get("train", {}),
+                                                                      f"{where}.train"), f"{where}.train"))
+
+
+def _flag_checker(c: _Check):
+    """A function checking a table of train flags (values, lists, random ranges) by the
+    `rnnalg train` parser itself; it returns the table with ranges as `Random`."""
+    parser = train_parser()
+    actions = {a.dest: a for a in parser._actions if a.option_strings and a.dest not in OWN_FLAGS
+               and a.dest != "help"}
+
+    def check_value(key: str, flag: str, value) -> None:
+        action = actions[flag]
+        if action.nargs == 0:  # a switch such as --nesterov
+            if not isinstance(value, bool):
+                c.fail(key, f"expected true or false, got {value!r}")
+            return
+        if isinstance(value, (dict, list, bool)):
+            c.fail(key, f"expected a single value, got {_kind(value)}")
+        try:
+            parser.parse_args(["spec.rnn", action.option_strings[0], str(value)])
+        except _ArgError as err:
+            c.fail(key, str(err).split("error: ", 1)[-1])
+
+    def check(table: dict, where: str) -> dict:
+        c.known(table, where, tuple(actions))
+        out = {}
+        for flag, value in table.items():
+            key = f"{where}.{flag}"
+            if isinstance(value, dict):
+                out[flag] = _random(c, key, value, actions[flag])
+                continue
+            for v in value if isinstance(value, list) else [value]:
+                check_value(key, flag, v)
+            if isinstance(value, list) and not value:
+                c.fail(key, "an empty list gives no trials")
+            out[flag] = value
+        return out
+
+    return check
+
+
+def _random(c: _Check, key: str, value: dict, action) -> Random:
+    if len(value) != 1 or next(iter(value)) not in RANDOM_KINDS:
+        c.fail(key, "a range is written { uniform = [LOW, HIGH] } or { loguniform = [LOW, HIGH] }")
+    kind, bounds = next(iter(value.items()))
+    if not _is_float(action):
+        c.fail(key, f"only float flags take a random range; {action.option_strings[0]} does not")
+    if (not isinstance(bounds, list) or len(bounds) != 2
+            or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)):
+        c.fail(f"{key}.{kind}", "expected [LOW, HIGH], two numbers")
+    low, high = map(float, bounds)
+    if not low < high or (kind == "loguniform" and low <= 0):
+        c.fail(f"{key}.{kind}", f"expected LOW < HIGH{' and LOW > 0' if kind == 'loguniform' else ''}, "
+                                f"got [{low:g}, {high:g}]")
+    return Random(kind, low, high)
+
+
+def _is_float(action) -> bool:
+    from ..values import FLAGS, RULES
+
+    flag = action.option_strings[-1]
+    return flag in FLAGS and RULES[FLAGS[flag]].convert is float
+
+
+class _ArgError(RnnalgError):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise _ArgError(message)
+
+
+def train_parser() -> argparse.ArgumentParser:
+    """The flags of `rnnalg train` (its own add_arguments), raising instead of exiting."""
+    from ..commands import train
+
+    from ..cli import _typed_flags
+
+    parser = _Parser(prog="rnnalg train", add_help=False)
+    parser.add_argument("spec")
+    parser.add_argument("--set", action="append", default=[])
+    train.add_arguments(parser)
+    _typed_flags(parser)  # the value rules of rnnalg.values, as the command line has them
+    return parser

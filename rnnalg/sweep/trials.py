@@ -1,0 +1,129 @@
+"""Trials: the expansion of a sweep file, each one `rnnalg train` command line.
+
+    trials = models × datasets × specs × grid points × samples × seeds      (in this order)
+
+A grid point picks one value from every list (sizes and flags, keys sorted); a sample draws
+every random range once, from `SeedSequence([search_seed, grid index, sample])`, so sample k
+of a grid point holds the same values for every model and dataset (a fair comparison).
+"""
+from __future__ import annotations
+
+import itertools
+import re
+import shlex
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .sweepfile import Random, SweepFile
+
+# flag -> its short form in trial ids
+SHORT = {"lr": "lr", "weight_noise": "wn", "batch_size": "b", "steps": "T", "momentum": "mom",
+         "clip": "clip", "init_scale": "is", "epochs": "ep", "time_limit": "tl"}
+
+
+@dataclass(frozen=True)
+class Trial:
+    id: str  # unique in its sweep; names the run folder
+    config_id: str  # the id without the seed: trials that differ only in the seed share it
+    model: str  # the model's key
+    label: str  # the model's name in tables
+    dataset: str  # the --data value (a name, or an absolute path)
+    dataset_label: str
+    spec: str  # absolute path
+    spec_shown: str  # relative to the folder the sweep file was named from
+    sizes: dict
+    flags: dict  # train flags (dest names) -> value, including seed
+    data_dir: str | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    def definition(self) -> dict:
+        """What makes the trial (not where its files are): a resumed sweep must keep it."""
+        return {"id": self.id, "model": self.model, "dataset": self.dataset_label, "sizes": self.sizes,
+                "flags": self.flags, "spec": self.spec_shown.replace("\\", "/").rsplit("/", 1)[-1]}
+
+    @classmethod
+    def from_json(cls, obj: dict) -> "Trial":
+        return cls(**obj)
+
+    def train_args(self, spec: str) -> list:
+        """The `rnnalg train` arguments of this trial (without run folder and output flags)."""
+        args = [spec, "--data", self.dataset]
+        for name, value in sorted(self.sizes.items()):
+            args += ["--set", f"{name}={value}"]
+        for flag, value in self.flags.items():
+            option = "--" + flag.replace("_", "-")
+            if value is True:
+                args.append(option)
+            elif value is not False:
+                args += [option, str(value)]
+        return args
+
+    def command(self) -> str:
+        """The equivalent shell command (paths as written in the sweep file)."""
+        return shlex.join(["rnnalg", "train", *self.train_args(self.spec_shown)])
+
+
+def expand(sweep: SweepFile, data_dir: str | None = None) -> list:
+    """The trials of a sweep file, in a fixed order, with unique ids."""
+    trials = []
+    for model in sweep.models:
+        for dataset, dataset_label in sweep.datasets:
+            flags = {**sweep.train, **sweep.data.get(dataset_label, {}), **model.train}
+            trials += _model_trials(sweep, model, dataset, dataset_label, flags, data_dir)
+    ids = [t.id for t in trials]
+    assert len(set(ids)) == len(ids), "trial ids must be unique"
+    return trials
+
+
+def _model_trials(sweep, model, dataset, dataset_label, flags, data_dir):
+    axes = {**{f"set.{k}": v for k, v in model.sizes.items() if isinstance(v, list)},
+            **{k: v for k, v in flags.items() if isinstance(v, list)}}
+    keys = sorted(axes)
+    randoms = sorted(k for k, v in flags.items() if isinstance(v, Random))
+    for spec_index, (spec, shown) in enumerate(model.specs):
+        for grid_index, point in enumerate(itertools.product(*(axes[k] for k in keys))):
+            chosen = dict(zip(keys, point))
+            for sample in range(sweep.samples if randoms else 1):
+                rng = np.random.default_rng(np.random.SeedSequence([sweep.search_seed, grid_index, sample]))
+                drawn = {k: flags[k].draw(rng) for k in randoms}
+                sizes = {k: chosen.get(f"set.{k}", v) for k, v in model.sizes.items()}
+                fixed = {k: chosen.get(k, drawn.get(k, v)) for k, v in flags.items()}
+                parts = [model.name, dataset_label]
+                if len(model.specs) > 1:
+                    parts.append(re.sub(r"\.rnn$", "", shown.rsplit("/", 1)[-1]))
+                parts += [_short(k, chosen[k]) for k in keys] + [_short(k, drawn[k]) for k in randoms]
+                config_id = _slug("-".join(parts))
+                for seed in sweep.seeds:
+                    yield Trial(id=f"{config_id}-s{seed}", config_id=config_id, model=model.name,
+                                label=model.label, dataset=dataset, dataset_label=dataset_label,
+                                spec=spec, spec_shown=shown, sizes=sizes,
+                                flags={**fixed, "seed": seed},
+                                data_dir=str(data_dir) if data_dir else None)
+
+
+def _short(key: str, value) -> str:
+    if key.startswith("set."):
+        return f"{key[4:]}{value}"
+    return f"{SHORT.get(key, key)}{value}"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+
+
+def load_params(trials: list) -> dict:
+    """Each trial's parameter count, from its checked spec (a spec error stops the sweep here)."""
+    from ..checker import check
+    from ..parser import load
+
+    counts, cache = {}, {}
+    for t in trials:
+        key = (t.spec, tuple(sorted(t.sizes.items())))
+        if key not in cache:
+            program = check(load(t.spec), dict(t.sizes))
+            cache[key] = program.param_count
+        counts[t.id] = cache[key]
+    return counts

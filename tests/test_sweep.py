@@ -1,0 +1,175 @@
+"""`rnnalg sweep` end to end on a local Ray (one session for the module): a tiny sweep, a
+failing trial among good ones, and resuming."""
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from rnnalg.cli import main
+
+ray = pytest.importorskip("ray")
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+TINY = f"""\
+[sweep]
+datasets = ["jsb"]
+seeds = [1, 2]
+
+[train]
+epochs = 1
+lr = 0.01
+time_limit = 30
+
+[model.rnn]
+label = "RNN"
+spec = "{EXAMPLES / 'rnn.rnn'}"
+set = {{ H = 8 }}
+
+[model.dts]
+label = "DT(S)"
+spec = "{EXAMPLES / 'dts.rnn'}"
+set = {{ H = 8 }}
+
+[model.chars]                       # a character model cannot read piano rolls: both seeds fail
+spec = "{EXAMPLES / 'char_rnn.rnn'}"
+set = {{ H = 8 }}
+"""
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    ray.init(num_cpus=2, log_to_driver=False, include_dashboard=False, logging_level="ERROR")
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def tiny(ray_session, tmp_path_factory):
+    """The tiny sweep, run once: (out folder, results lines, printed text)."""
+    root = tmp_path_factory.mktemp("sweep")
+    (root / "tiny.toml").write_text(TINY)
+    out = root / "out"
+    import io
+    from contextlib import redirect_stdout
+
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        code = main(["sweep", str(root / "tiny.toml"), "--out", str(out)])
+    assert code == 0, buffer.getvalue()
+    lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    return out, lines, buffer.getvalue()
+
+
+def test_every_trial_has_a_results_line_in_file_order(tiny):
+    _, lines, _ = tiny
+    assert [line["trial"]["id"] for line in lines] == [
+        "rnn-jsb-s1", "rnn-jsb-s2", "dts-jsb-s1", "dts-jsb-s2", "chars-jsb-s1", "chars-jsb-s2"]
+
+
+def test_finished_trials_hold_test_figures_from_their_own_run(tiny):
+    out, lines, _ = tiny
+    for line in lines[:4]:
+        assert line["status"] == "ok" and line["error"] is None
+        assert line["metric"] == "nll" and line["epochs"] == 1 and line["best_epoch"] == 1
+        assert 5 < line["test"] < 15 and math.isfinite(line["best_valid"])
+        assert line["curve"] == [[1, round(line["best_valid"], 5)]]
+        assert line["seconds"] > 0 and line["commit"] and line["command"].startswith("rnnalg train ")
+        result = json.loads((out / "runs" / line["trial"]["id"] / "result.json").read_text())
+        assert result["test"] == line["test"]
+    assert {line["params"] for line in lines[:2]} == {1568}  # rnnalg compile --set H=8 says so
+    assert lines[0]["test"] != lines[1]["test"]  # the seeds differ
+
+
+def test_each_epoch_is_reported_to_tune(tiny):
+    out, lines, _ = tiny
+    for line in lines[:4]:
+        reported = (out / "tune" / line["trial"]["id"] / "result.json").read_text().splitlines()
+        epochs = [r for r in map(json.loads, reported) if "valid" in r]
+        assert [(r["epoch"], r["valid"]) for r in epochs] == [(1, line["best_valid"])]
+
+
+def test_a_failing_trial_is_recorded_and_the_others_go_on(tiny):
+    _, lines, printed = tiny
+    for line in lines[4:]:
+        assert line["status"] == "failed" and line["test"] is None
+        assert "char_rnn.rnn" in line["error"] and "token" in line["error"]
+    assert "chars-jsb-s1: failed:" in printed
+    assert "2 failed: chars-jsb-s1, chars-jsb-s2" in printed
+
+
+def test_the_table_shows_the_best_per_dataset_and_model(tiny):
+    _, lines, printed = tiny
+    table = printed[printed.index("dataset  model"):]
+    rnn_row = next(row for row in table.splitlines() if row.startswith("jsb      RNN"))
+    mean = (lines[0]["test"] + lines[1]["test"]) / 2
+    assert f"{mean:.3f} ± " in rnn_row and "1,568" in rnn_row
+    assert any(row.startswith("jsb      DT(S)") for row in table.splitlines())
+
+
+def test_a_trial_run_folder_is_an_ordinary_run(tiny, capsys):
+    out, lines, _ = tiny
+    capsys.readouterr()
+    run_dir = out / "runs" / "dts-jsb-s2"
+    assert main(["eval", str(EXAMPLES / "dts.rnn"), "--checkpoint", str(run_dir)]) == 0
+    assert f"{lines[3]['test']:.4f}" in capsys.readouterr().out
+
+
+def test_the_command_of_a_line_reproduces_the_trial(tiny, tmp_path, capsys):
+    import shlex
+
+    _, lines, _ = tiny
+    argv = shlex.split(lines[0]["command"])[1:] + ["--out", str(tmp_path / "again"), "--quiet"]
+    assert main(argv) == 0
+    assert json.loads((tmp_path / "again" / "result.json").read_text())["test"] == lines[0]["test"]
+
+
+def test_a_sweep_folder_is_not_overwritten_without_resume_or_force(tiny, capsys):
+    out, _, _ = tiny
+    assert main(["sweep", str(out.parent / "tiny.toml"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "already holds" in err and "--resume" in err
+
+
+RESUMABLE = f"""\
+[sweep]
+datasets = ["jsb"]
+seeds = [1, 2]
+
+[train]
+epochs = 2
+lr = 0.01
+
+[model.rnn]
+spec = "{EXAMPLES / 'rnn.rnn'}"
+set = {{ H = 8 }}
+"""
+
+
+def test_resume_continues_unfinished_trials_and_keeps_finished_ones(ray_session, tmp_path, capsys):
+    (tmp_path / "r.toml").write_text(RESUMABLE)
+    out = tmp_path / "out"
+    # an interrupted sweep: rnn-jsb-s2 has a checkpoint after epoch 1 of 2 and no result yet
+    run = out / "runs" / "rnn-jsb-s2"
+    assert main(["train", str(EXAMPLES / "rnn.rnn"), "--set", "H=8", "--lr", "0.01", "--seed", "2",
+                 "--epochs", "1", "--out", str(run), "--quiet"]) == 0
+    (run / "result.json").unlink()
+    first_epoch = (run / "metrics.jsonl").read_text().splitlines()
+    assert main(["sweep", str(tmp_path / "r.toml"), "--out", str(out), "--resume"]) == 0
+    lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [(line["status"], line["epochs"]) for line in lines] == [("ok", 2), ("ok", 2)]
+    metrics = (run / "metrics.jsonl").read_text().splitlines()
+    assert metrics[:1] == first_epoch and len(metrics) == 2  # epoch 1 was not trained again
+    reported = [json.loads(r) for r in (out / "tune" / "rnn-jsb-s2" / "result.json").read_text().splitlines()]
+    assert [(r["epoch"], r["valid"]) for r in reported if "valid" in r] == [(2, json.loads(metrics[1])["valid"])]
+
+    # a second resume: nothing is trained again; a trial whose line was lost is only read back
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/*.json")}
+    (out / "results.jsonl").write_text(json.dumps(lines[1]) + "\n")
+    capsys.readouterr()
+    assert main(["sweep", str(tmp_path / "r.toml"), "--out", str(out), "--resume"]) == 0
+    again = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [line["test"] for line in again] == [line["test"] for line in lines]
+    assert {p: p.stat().st_mtime_ns for p in out.glob("runs/*/*.json")} == stamps
+    assert "[2/2] rnn-jsb-s1: test NLL per frame" in capsys.readouterr().out
