@@ -108,18 +108,24 @@ def check_loss(name: str, what: str, loss: float, expected: float) -> None:
                          f"by more than {LOSS_RTOL:g} relative; the comparison would not be honest")
 
 
-def bench_model(label: str, settings: Settings, torch_pair, log, jax_pair=None) -> list[dict]:
-    """Time one example at every batch size -> table rows (seconds arrays or None)."""
-    stem = MODELS[label]
-    program = rnnalg.load_program(ROOT / "examples" / f"{stem}.rnn", {"H": settings.H})
+def rnnalg_passes(spec_path, settings: Settings):
+    """(program, params, B, float32 batch, rnnalg's forward+backward call, its loss) for each
+    batch size: one model, one rng, as every peer is checked and timed against."""
+    program = rnnalg.load_program(spec_path, {"H": settings.H})
     model = rnnalg.compile(program, np.float32)
     rng = np.random.default_rng(0)
     params = model.init_params(rng)
-    rows = []
     for B in settings.batch_sizes:
         batch = {k: v.astype(np.float32) for k, v in random_batch(program, settings.T, B, rng, mask=False).items()}
-        ours = lambda: model.loss_and_grad(params, batch)  # noqa: E731
-        expected = ours()[0]
+        ours = lambda batch=batch: model.loss_and_grad(params, batch)  # noqa: E731
+        yield program, params, B, batch, ours, ours()[0]
+
+
+def bench_model(label: str, settings: Settings, torch_pair, log, jax_pair=None) -> list[dict]:
+    """Time one example at every batch size -> table rows (seconds arrays or None)."""
+    stem = MODELS[label]
+    rows = []
+    for program, params, B, batch, ours, expected in rnnalg_passes(ROOT / "examples" / f"{stem}.rnn", settings):
         calls = {"rnnalg": (ours, settings.repeats)}  # column -> (call, timed calls in all)
         if torch_pair is not None:
             torch, tm = torch_pair

@@ -25,22 +25,15 @@ sys.path.insert(0, str(HERE))  # bench/ is a folder of scripts, not a package
 import compare  # noqa: E402 (after the path)
 import report  # noqa: E402
 
-from rnnalg.testing import random_batch  # noqa: E402
 
 # column -> (heading, target for rnnalg / column at every B), bench/README.md "Targets"
 COLUMNS = {"fused": ("torch.nn.LSTM", 1.0), "eager": ("PyTorch eager loop", 0.5)}
 
 
 def bench(settings: compare.Settings, torch_pair, log) -> list[dict]:
-    program = compare.rnnalg.load_program(compare.ROOT / "examples" / "lstm.rnn", {"H": settings.H})
-    model = compare.rnnalg.compile(program, np.float32)
-    rng = np.random.default_rng(0)
-    params = model.init_params(rng)
     rows = []
-    for B in settings.batch_sizes:
-        batch = {k: v.astype(np.float32) for k, v in random_batch(program, settings.T, B, rng, mask=False).items()}
-        ours = lambda: model.loss_and_grad(params, batch)  # noqa: E731
-        expected = ours()[0]
+    for _, params, B, batch, ours, expected in compare.rnnalg_passes(compare.ROOT / "examples" / "lstm.rnn",
+                                                                     settings):
         calls = {"rnnalg": (ours, settings.repeats)}
         if torch_pair is not None:
             torch, tm = torch_pair

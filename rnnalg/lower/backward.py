@@ -75,11 +75,7 @@ class BackwardEmitter:
         in_scan = self.p.category[e.out.name] == "scan"
         if e.op == "affine":
             for a, w in zip(e.args, e.params):
-                if a.kind == "token":
-                    out.add(f"grads[{w!r}] = _embed_grad({self.w(w)}.shape, {self.v(a.name)}, {grad})")
-                else:
-                    out.add(f"grads[{w!r}] = _mmT({self.stacked(a.name)}, {grad})")
-                out.bound.add(f"grads[{w!r}]")
+                self._weight_grad(a, w, grad, out)
                 target = self._grad_target(a.name, in_scan)
                 if target:
                     out.contribute(target, f"_mm({grad}, {self.w(w)}.T)")
@@ -170,14 +166,19 @@ class BackwardEmitter:
             for a, w in zip(e.args, e.params):  # the rest, and d loss / d (pre values read), per affine
                 grad = self.G(e.out.name)
                 if a not in shared:
-                    if a.kind == "token":
-                        out.add(f"grads[{w!r}] = _embed_grad({self.w(w)}.shape, {self.v(a.name)}, {grad})")
-                    else:
-                        out.add(f"grads[{w!r}] = _mmT({self.stacked(a.name)}, {grad})")
-                    out.bound.add(f"grads[{w!r}]")
+                    self._weight_grad(a, w, grad, out)
                 target = self._grad_target(a.name, True)
                 if target:
                     out.contribute(target, f"_mm({grad}, {self.w(w)}.T)")
+
+    def _weight_grad(self, a, w, grad, out: Lines):
+        """grads[w] of one affine operand over all steps: an embedding scatter-add for a token,
+        else one (in × T·B)·(T·B × out) product."""
+        if a.kind == "token":
+            out.add(f"grads[{w!r}] = _embed_grad({self.w(w)}.shape, {self.v(a.name)}, {grad})")
+        else:
+            out.add(f"grads[{w!r}] = _mmT({self.stacked(a.name)}, {grad})")
+        out.bound.add(f"grads[{w!r}]")
 
     def _fused_group(self, e):
         """(value, eqns) of the fused group affine `e` belongs to, or None."""
