@@ -11,18 +11,18 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def _forward_scan(source: str) -> list:
-    """The lines of the forward step loop of `forward` in an emitted module."""
-    body = source.split("\ndef forward(", 1)[1].split("\ndef loss_and_grad(", 1)[0]
-    loop = body.split("    for t in range(T):\n", 1)[1].split("    # -- post", 1)[0]
-    return [line.strip() for line in loop.splitlines()]
+    """The lines of the forward step loop (the kernel `_scan_forward`) of an emitted module."""
+    kernel = source.split("\ndef _scan_forward(", 1)[1].split("\ndef ", 1)[0]
+    loop = kernel.split("    for t in range(T):\n", 1)[1]
+    return [line.strip() for line in loop.splitlines() if line.strip()]
 
 
 def test_the_four_lstm_gate_products_are_one_product_per_step():
     source = emit_module(rnnalg.load_program(EXAMPLES / "lstm.rnn", {"H": 8}))
     assert "Wjoint_h = np.concatenate([i_W_h, f_W_h, o_W_h, g_W_h], axis=1)" in source
     step = _forward_scan(source)
-    products = [line for line in step if "@" in line or "matmul" in line or "_mm(" in line]
-    assert products == ["np.matmul(h, Wjoint_h, out=joint_h)"]
+    products = [line for line in step if "@" in line or "np.dot" in line or "_mm(" in line]
+    assert products == ["np.dot(h, Wjoint_h, joint_h)"]
     # the input terms and biases of all four gates are one array, made before the scan by one
     # product, with the forget gate's +1 in its bias; a step adds its row once
     pre = source.split("# -- pre", 1)[1].split("# -- scan", 1)[0]
@@ -30,15 +30,15 @@ def test_the_four_lstm_gate_products_are_one_product_per_step():
     assert "np.concatenate([i_b, f_b + 1.0, o_b, g_b])" in pre
     assert step[1] == "joint_h += Pjoint_h[t]" and "f_1 = f_a" in step
     # σ of the three adjacent gates i, f, o is one call per pass over their 3H columns
-    assert step[3:7] == ["np.multiply(joint_h[:, 0:24], 0.5, out=Sjoint_i[t])", "np.tanh(Sjoint_i[t], out=Sjoint_i[t])",
+    assert step[3:7] == ["np.multiply(joint_h[:, 0:24], 0.5, Sjoint_i[t])", "np.tanh(Sjoint_i[t], Sjoint_i[t])",
                          "Sjoint_i[t] *= 0.5", "Sjoint_i[t] += 0.5"]
     assert sum("_sigmoid" in line or "np.tanh" in line for line in step) == 3  # σ(i, f, o), tanh(g), tanh(c')
 
 
 def test_the_lstm_backward_is_one_product_per_step_and_one_per_weight_kind():
     source = emit_module(rnnalg.load_program(EXAMPLES / "lstm.rnn", {"H": 8}))
-    backward = source.split("# -- backward: reverse scan", 1)[1].split("\ndef probabilities(", 1)[0]
-    loops, after = backward.rsplit("carry_c = g_c\n", 1)
+    loops = source.split("\ndef _scan_backward(", 1)[1].split("\ndef ", 1)[0]
+    after = source.split("# -- backward: reverse scan", 1)[1].split("\ndef probabilities(", 1)[0]
     # the masked and the unmasked copy of the reverse step: one product each, d loss / d h_{t-1}
     assert [line.strip() for line in loops.splitlines() if "@" in line] == [
         "g_h = g_h + Gjoint_h[t] @ Wjoint_h.T", "g_h = Gjoint_h[t] @ Wjoint_h.T"]
@@ -58,7 +58,7 @@ def test_compile_shows_the_fused_product(capsys):
 def test_gru_reset_product_is_not_fused_with_the_gates():
     program = rnnalg.load_program(EXAMPLES / "gru.rnn", {"H": 8})
     step = _forward_scan(emit_module(program))
-    products = [line for line in step if "@" in line or "matmul" in line]
+    products = [line for line in step if "@" in line or "np.dot" in line]
     # z and r read h (one product); the candidate reads r * h, known only after it
-    assert products[0] == "np.matmul(h, Wjoint_h, out=joint_h)"
+    assert products[0] == "np.dot(h, Wjoint_h, joint_h)"
     assert len(products) == 2 and "n_1 @ n_W_n_1" in products[1]

@@ -14,6 +14,7 @@ with the side-by-side weights, and each of their weight gradients one product in
 """
 from __future__ import annotations
 
+from . import kernels
 from .rules import deriv_rules, vjp_b_rules, vjp_rules
 
 INDENT = "    "
@@ -127,12 +128,14 @@ class BackwardEmitter:
         bodies = {masked: self._reverse_step(out, masked, from_scan) for masked in (True, False)}
         for a in sorted(from_scan):
             out.add(f"{self.gscan(a)} = np.empty((T, B, {p.vars[a].width}), dtype=dt)")
+        out.append(kernels.begin("_scan_backward"))
         out.add("if masked:  # two copies of the step: the unpadded one does no mask arithmetic")
         out.add("for t in range(T - 1, -1, -1):", 2)
         out.extend("    " + line for line in bodies[True])
         out.add("else:")
         out.add("for t in range(T - 1, -1, -1):", 2)
         out.extend("    " + line for line in bodies[False])
+        out.append(kernels.end())
         for a in sorted(from_scan):
             out.contribute(self.g(a), self.gscan(a))
         for name, eqns in fused.items():
@@ -243,7 +246,7 @@ class BackwardEmitter:
                     sole = (producer == "affine" and readers.get(a) == 1 and self.g(a) not in step.bound
                             and self.gpost(a) not in out.bound and e.op in deriv_rules)
                     if sole:  # d loss / d a_t goes straight into its row of G
-                        step.add(f"np.multiply({grad}, {self.deriv(e.out.name)}[t], out={self.G(a)}[t])", 2)
+                        step.add(f"np.multiply({grad}, {self.deriv(e.out.name)}[t], {self.G(a)}[t])", 2)
                         step.add(f"{self.g(a)} = {self.G(a)}[t]", 2)
                         step.bound.add(self.g(a))
                         written.add(a)

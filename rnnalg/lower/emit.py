@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 
 from ..ir import Program
-from . import prelude
+from . import kernels, prelude
 from .backward import BackwardEmitter, Lines
 from .groups import GroupEmitter, find_groups
 from .plan import Plan
@@ -171,6 +171,7 @@ class Emitter(BackwardEmitter, GroupEmitter):
                 out.add(f"{view} = {self.joint(name)}[:, {start}:{start + e.out.width}]")
                 slices[name, w] = view
                 start += e.out.width
+        out.append(kernels.begin("_scan_forward"))
         out.add("for t in range(T):")
         done = set()
         for e in p.eqns["scan"]:
@@ -183,7 +184,7 @@ class Emitter(BackwardEmitter, GroupEmitter):
                         terms.append(f"{self.v(a.name)} @ {self.w(w)}")
                         continue
                     if a.name not in done:
-                        out.add(f"np.matmul({self.v(a.name)}, {self.joint_w(a.name)}, out={self.joint(a.name)})", 2)
+                        out.add(f"np.dot({self.v(a.name)}, {self.joint_w(a.name)}, {self.joint(a.name)})", 2)
                         if name in self.group_of:  # and the input terms + biases of all its affines
                             t = "[t]" if p.pre_args(e) else ""
                             out.add(f"{self.joint(a.name)} += {self.Pjoint(a.name)}{t}", 2)
@@ -216,6 +217,7 @@ class Emitter(BackwardEmitter, GroupEmitter):
                 out.add(f"{self.v(name)} += {prev}", 3)
         for s in prog.states:
             out.add(f"{self.v(s.prev.name)} = {self.v(s.next.name)}", 2)
+        out.append(kernels.end())
 
     def losses(self, out: Lines, with_grad: bool):
         out.add("# -- heads: link + NLL, averaged over the unmasked positions")
@@ -248,6 +250,8 @@ class Emitter(BackwardEmitter, GroupEmitter):
         train.extend(fwd)
         self.losses(train, with_grad=True)
         self.backward(train)
+        kernel_texts = {}  # the scan loops, as module-level functions (kernels.py)
+        eval_lines, train = kernels.extract(eval_lines, kernel_texts), kernels.extract(train, kernel_texts)
         final = "{" + ", ".join(f"{s.prev.name!r}: {self.buf(s.prev.name)}[T]" for s in prog.states) + "}"
         logits = "{" + ", ".join(f"{h.output.name!r}: {self.stacked(h.logits.name)}" for h in prog.heads) + "}"
         links = "\n".join(
@@ -262,6 +266,7 @@ class Emitter(BackwardEmitter, GroupEmitter):
             inputs=_table([(v.name, v.kind, v.width) for v in prog.inputs]),
             heads=_table([(h.output.name, h.output.kind, h.output.width) for h in prog.heads]),
             dropout=_table([(e.out.name, e.out.width, e.attr("rate")) for e in self.p.dropout_eqns]),
+            kernels="\n\n".join(kernel_texts.values()) or "# (no state: no scan kernels)",
             forward="\n".join(eval_lines), train="\n".join(train), final=final, logits=logits, links=links)
 
 
@@ -299,6 +304,9 @@ INPUTS = {inputs}  # (name, kind, width)
 HEADS = {heads}  # (output, kind, width)
 DROPOUT = {dropout}  # (value, width, rate)
 
+
+# -- the scan loops: plain numpy here; the fast backend compiles these same functions with numba
+{kernels}
 
 def forward(params, batch, state=None, noise=None):
     """-> (nll_sum, count, final_state, logits); the NLL of each output whose targets are in batch."""

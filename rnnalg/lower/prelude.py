@@ -30,6 +30,11 @@ def _sigmoid(a):
     return 0.5 * (1.0 + np.tanh(0.5 * a))
 
 
+def _relu_into(a, out):
+    """out = max(a, 0), into a buffer row (numpy deprecates a positional `out` for maximum)."""
+    np.maximum(a, 0, out=out)
+
+
 def _groups(a, k):
     """(..., W·k) -> (..., W, k): unit j of the result pools inputs j·k .. j·k + k − 1."""
     return a.reshape(a.shape[:-1] + (a.shape[-1] // k, k))

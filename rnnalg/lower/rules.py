@@ -78,14 +78,14 @@ vjp_b_rules = RuleTable("vjp_b_rules", {
 })
 
 # out = f(a) written straight into a buffer row `s.out` (a view), saving a temporary and a copy;
-# a rule may be several statements, one per line
+# a rule may be several statements, one per line; `out` is positional (numba takes no `out=`)
 into_rules = RuleTable("into_rules", {
-    "tanh": lambda s: f"np.tanh({s.a}, out={s.out})",
-    "sigmoid": lambda s: (f"np.multiply({s.a}, 0.5, out={s.out})\nnp.tanh({s.out}, out={s.out})\n"
+    "tanh": lambda s: f"np.tanh({s.a}, {s.out})",
+    "sigmoid": lambda s: (f"np.multiply({s.a}, 0.5, {s.out})\nnp.tanh({s.out}, {s.out})\n"
                           f"{s.out} *= 0.5\n{s.out} += 0.5"),  # σ(a) = ½ tanh(a/2) + ½ in place
-    "relu": lambda s: f"np.maximum({s.a}, 0, out={s.out})",
-    "mul": lambda s: f"np.multiply({s.a}, {s.b}, out={s.out})",
-    "add": lambda s: f"np.add({s.a}, {s.b}, out={s.out})",
+    "relu": lambda s: f"_relu_into({s.a}, {s.out})",
+    "mul": lambda s: f"np.multiply({s.a}, {s.b}, {s.out})",
+    "add": lambda s: f"np.add({s.a}, {s.b}, {s.out})",
 })
 
 # f'(a) as a function of out = f(a), for the ops whose VJP is g * f'(a): computed for all
