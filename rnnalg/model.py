@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import builtins
 import linecache
+import os
 
 import numpy as np
 
+from .errors import UsageError
 from .ir import Program
 from .lower.emit import emit_module
 from .lower.footprint import require
@@ -27,7 +29,7 @@ _QUIET = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}
 class Model:
     """Forward, loss and BPTT gradients of one program (time-major arrays (T, B, D))."""
 
-    def __init__(self, program: Program, dtype=np.float32):
+    def __init__(self, program: Program, dtype=np.float32, backend="auto"):
         keep_freed_memory()
         self.program = program
         self.dtype = np.dtype(dtype)
@@ -37,6 +39,7 @@ class Model:
         namespace = {"__name__": "rnnalg_compiled_model"}
         exec(builtins.compile(self.source, filename, "exec"), namespace)
         self._module = namespace
+        self.backend = _install_backend(backend, self.source, namespace)
         self.param_shapes = {p.name: p.shape for p in program.params}
         self.param_roles = {p.name: p.role for p in program.params}
         self.has_dropout = bool(namespace["DROPOUT"])
@@ -132,6 +135,27 @@ def _token_ids(v, arr: np.ndarray) -> np.ndarray:
     return arr.astype(np.intp)
 
 
-def compile(program: Program, dtype=np.float32) -> Model:  # noqa: A001 - the verb users expect
-    """Lower a checked program to a runnable model."""
-    return Model(program, dtype)
+BACKENDS = ("auto", "numpy", "fast")
+BACKEND_ENV = "RNNALG_BACKEND"  # what 'auto' means when set: numpy or fast
+
+
+def _install_backend(backend: str, source: str, namespace: dict) -> str:
+    """Swap the module's scan kernels for numba-compiled ones ('fast'), or keep the numpy ones;
+    'auto' is $RNNALG_BACKEND if set, else 'fast' when numba is installed.  -> the backend in use."""
+    from . import fast
+    if backend == "auto" and os.environ.get(BACKEND_ENV):
+        backend = os.environ[BACKEND_ENV]
+        if backend not in BACKENDS:
+            raise UsageError(f"{BACKEND_ENV}={backend!r} is not a backend (choose from {', '.join(BACKENDS)})")
+    if backend not in BACKENDS:
+        raise UsageError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    if backend == "numpy" or (backend == "auto" and fast.unavailable_reason()):
+        return "numpy"
+    for name, compiled in fast.load_kernels(source).items():
+        namespace[name] = fast.by_batch(compiled, namespace[name])
+    return "fast"
+
+
+def compile(program: Program, dtype=np.float32, backend="auto") -> Model:  # noqa: A001 - the verb users expect
+    """Lower a checked program to a runnable model; backend 'auto' | 'numpy' | 'fast' (numba)."""
+    return Model(program, dtype, backend)

@@ -34,11 +34,11 @@ def random_batch(program: Program, T: int, B: int, rng, mask: bool = True):
     return batch
 
 
-def random_setup(program: Program, T=5, B=3, seed=0, mask=True, state=True, dropout=True):
+def random_setup(program: Program, T=5, B=3, seed=0, mask=True, state=True, dropout=True, backend="auto"):
     """(model, params, batch, state, noise) in float64: weights as training initialises them
     (gaussian, total fan-in), biases N(0, 0.3²) and initial states N(0, 0.5²) (not zero)."""
     rng = np.random.default_rng(seed)
-    model = Model(program, np.float64)
+    model = Model(program, np.float64, backend)
     params = model.init_params(rng, "gaussian", None)
     for name, role in model.param_roles.items():
         if role == "bias":

@@ -15,7 +15,7 @@ from rnnalg.commands.bench import format_ms, format_rate, time_block
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
-LINE = re.compile(r"rnn\.rnn  B=2 T=3 (float32|float64)  forward\+backward: ([\d.]+) ms median "
+LINE = re.compile(r"rnn\.rnn  B=2 T=3 (float32|float64) numpy  forward\+backward: ([\d.]+) ms median "
                   r"\(([\d.]+)–([\d.]+) over 4 runs\), ([\d.]+)(k|M)? frames/s( \(CPU time\))?")
 
 
@@ -23,8 +23,9 @@ LINE = re.compile(r"rnn\.rnn  B=2 T=3 (float32|float64)  forward\+backward: ([\d
 def test_bench_prints_median_and_spread(capsys, dtype, clock):
     rc = main(["bench", str(EXAMPLES / "rnn.rnn"), "--set", "H=8", "-B", "2", "-T", "3",
                "--repeats", "4", "--dtype", dtype, "--clock", clock])
-    out = capsys.readouterr().out.strip()
+    first, out = capsys.readouterr().out.strip().splitlines()
     assert rc == 0
+    assert re.fullmatch(r"rnn\.rnn  B=2 T=3 float(32|64) numpy  first call [\d.]+ ms", first), first
     m = LINE.fullmatch(out)
     assert m, out
     assert m.group(1) == dtype

@@ -1,11 +1,14 @@
-"""`rnnalg bench spec.rnn [-B 16] [-T 100]`: median milliseconds of one forward+backward pass.
+"""`rnnalg bench spec.rnn [-B 16] [-T 100] [--backend auto|numpy|fast]`: median milliseconds of
+one forward+backward pass.
 
-    $ rnnalg bench examples/dots.rnn -B 16 -T 100
-    dots.rnn  B=16 T=100 float32  forward+backward: 12.3 ms median (11.9–13.0 over 20 runs), 130k frames/s
+    $ rnnalg bench examples/dots.rnn -B 1 --backend fast
+    dots.rnn  B=1 T=100 float32 fast  first call 2.1 s (compiles the scan kernels; cached on disk)
+    dots.rnn  B=1 T=100 float32 fast  forward+backward: 1.43 ms median (1.40–1.61 over 20 runs), 70k frames/s
 
 One call is `model.loss_and_grad(params, batch)` on a random unmasked batch (time-major
-(T, B, D)), timed after a warm-up; the spread is min–max over the timed calls. The
-timing helpers below are shared with bench/compare.py.
+(T, B, D)), timed after a warm-up; the spread is min–max over the timed calls. The first
+call is timed on its own: with the fast backend it includes compiling the kernels, or loading
+them from the on-disk cache. The timing helpers below are shared with bench/compare.py.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..lower.footprint import require
+from ..model import BACKENDS
 from .common import load_program
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -36,33 +40,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--seed", type=int, default=0, help="seed of the parameters and the random batch (default 0)")
     a("--clock", choices=tuple(CLOCKS), default="wall",
       help="wall time (default) or process CPU time (steadier on a busy machine when single-threaded)")
+    a("--backend", choices=BACKENDS, default="auto",
+      help="numpy, fast (the scan kernels compiled by numba: pip install 'rnnalg[fast]'), or auto "
+           "(fast when numba is installed; the default)")
 
 
 def run(args: argparse.Namespace) -> int:
     program = load_program(args)
     require(program, "benchmark", args.T * args.B, np.dtype(DTYPES[args.dtype]).itemsize,
             hint=" or a smaller -B / -T")
-    call = loss_and_grad_call(program, args.T, args.B, DTYPES[args.dtype], args.seed)
+    call, backend = loss_and_grad_call(program, args.T, args.B, DTYPES[args.dtype], args.seed, args.backend)
+    what = f"{Path(args.spec).name}  B={args.B} T={args.T} {args.dtype} {backend}"
+    start = time.perf_counter()
+    call()
+    first = time.perf_counter() - start
+    note = " (compiles the scan kernels, or loads them from the disk cache)" if backend == "fast" else ""
+    print(f"{what}  first call {format_ms(first)} ms{note}")
     times = time_block(call, args.repeats, args.warmup, clock=args.clock)
-    line = format_result(Path(args.spec).name, args.B, args.T, args.dtype, times)
+    line = format_result(what, times, args.B, args.T)
     print(line if args.clock == "wall" else f"{line} (CPU time)")
     return 0
 
 
-def loss_and_grad_call(program, T: int, B: int, dtype=np.float32, seed: int = 0):
-    """A no-argument function running one forward+backward of the compiled `program`.
-
-    Parameters and the batch (already in `dtype`, so no conversion is timed) are made once.
+def loss_and_grad_call(program, T: int, B: int, dtype=np.float32, seed: int = 0, backend: str = "auto"):
+    """(call, backend in use): a no-argument function running one forward+backward of the compiled
+    `program`. Parameters and the batch (already in `dtype`, so no conversion is timed) are made once.
     """
     from ..model import compile as compile_model
     from ..testing import random_batch
 
     rng = np.random.default_rng(seed)
-    model = compile_model(program, dtype)
+    model = compile_model(program, dtype, backend)
     params = model.init_params(rng)
     batch = {name: (a if a.dtype.kind in "iu" else a.astype(dtype))
              for name, a in random_batch(program, T, B, rng, mask=False).items()}
-    return lambda: model.loss_and_grad(params, batch)
+    return (lambda: model.loss_and_grad(params, batch)), model.backend
 
 
 def time_block(call, repeats: int, warmup: int = 2, budget: float | None = None,
@@ -89,10 +101,10 @@ def time_block(call, repeats: int, warmup: int = 2, budget: float | None = None,
     return np.asarray(times)
 
 
-def format_result(name: str, B: int, T: int, dtype: str, times) -> str:
+def format_result(what: str, times, B: int, T: int) -> str:
     """One line: median and min–max milliseconds, frames (T·B positions) per second."""
     median = float(np.median(times))
-    return (f"{name}  B={B} T={T} {dtype}  forward+backward: {format_ms(median)} ms median "
+    return (f"{what}  forward+backward: {format_ms(median)} ms median "
             f"({format_ms(np.min(times))}–{format_ms(np.max(times))} over {len(times)} runs), "
             f"{format_rate(T * B / median)} frames/s")
 

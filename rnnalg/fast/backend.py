@@ -1,0 +1,110 @@
+"""The fast backend: the scan kernels of an emitted module (`lower/kernels.py`), compiled by numba.
+
+    module text ──ast──> kernel module = numba_prelude + the `_scan_*` functions (np.tanh -> _tanh),
+                         each decorated `@_kernel` (numba.njit, cache=True)
+                ──sha256──> <cache>/kernels_<hash>.py, written once; numba caches the machine code
+                         beside it, so a second process loads it instead of compiling again
+
+A kernel runs compiled for small batches, where numpy's ~1 µs per call dominates a step,
+and as plain numpy above `max_batch` rows, where numpy's vectorised tanh is faster than
+numba's scalar loops (bench/README.md has the measurements).
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import inspect
+import os
+import sys
+from pathlib import Path
+
+from ..atomic import write_atomic
+from ..errors import UsageError
+
+KERNEL_PREFIX = "_scan_"
+REWRITES = {"tanh": "_tanh"}  # np.<ufunc> inside a kernel -> the numba prelude's version
+MAX_BATCH = 8  # B up to this runs compiled; above it, the numpy kernel (see the module docstring)
+CACHE_ENV = "RNNALG_CACHE"  # where kernel modules go (default: $XDG_CACHE_HOME/rnnalg, ~/.cache/rnnalg)
+
+
+def unavailable_reason() -> str | None:
+    """None if numba (and scipy, which numba's np.dot needs) import; else why not."""
+    for name in ("numba", "scipy"):
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            return f"{name} is not installed ({exc}); pip install 'rnnalg[fast]'"
+    return None
+
+
+def cache_dir() -> Path:
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]) / "kernels"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "rnnalg" / "kernels"
+
+
+class _NumpyToNumba(ast.NodeTransformer):
+    def visit_Attribute(self, node):
+        if isinstance(node.value, ast.Name) and node.value.id == "np" and node.attr in REWRITES:
+            return ast.copy_location(ast.Name(REWRITES[node.attr], ast.Load()), node)
+        return self.generic_visit(node)
+
+
+def kernel_names(source: str) -> list[str]:
+    return [node.name for node in ast.parse(source).body
+            if isinstance(node, ast.FunctionDef) and node.name.startswith(KERNEL_PREFIX)]
+
+
+def kernel_module_text(source: str) -> str:
+    """The numba module of an emitted numpy module's kernels."""
+    from . import numba_prelude
+    kernels = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef) and node.name.startswith(KERNEL_PREFIX):
+            node = _NumpyToNumba().visit(node)
+            node.decorator_list = [ast.Name("_kernel", ast.Load())]
+            kernels.append(ast.unparse(ast.fix_missing_locations(node)))
+    # the prelude's compiled helpers are cached once, in the package; its source is in the
+    # kernel text's hash (as a comment), so a new prelude means new kernel files
+    version = hashlib.sha256(inspect.getsource(numba_prelude).encode()).hexdigest()[:16]
+    return (f'"""Scan kernels of an rnnalg model, compiled by numba (prelude {version})."""\n'
+            "import numpy as np\nfrom numba import njit\n\n"
+            "from rnnalg.fast.numba_prelude import LP_EPS, _group_max, _lp, _lp_grad, _maxout_grad, "
+            "_relu_into, _sigmoid, _tanh  # noqa: F401\n\n"
+            "_kernel = njit(cache=True)  # every scan kernel\n\n\n" + "\n\n\n".join(kernels) + "\n")
+
+
+def load_kernels(source: str) -> dict:
+    """name -> numba dispatcher for each kernel of `source`, from the on-disk cache."""
+    reason = unavailable_reason()
+    if reason:
+        raise UsageError(f"the fast backend is not available: {reason}")
+    text = kernel_module_text(source)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:24]
+    folder = cache_dir()
+    path = folder / f"kernels_{digest}.py"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            write_atomic(folder, path.name, lambda f: f.write(text.encode()))
+    except OSError as exc:
+        raise UsageError(f"cannot write the kernel cache {folder}: {exc.strerror or exc}; "
+                         f"set {CACHE_ENV} to a writable folder") from None
+    name = f"rnnalg_kernels_{digest}"
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return {k: getattr(module, k) for k in kernel_names(source)}
+
+
+def by_batch(compiled, plain, max_batch=MAX_BATCH):
+    """A kernel that runs `compiled` for B ≤ max_batch rows and `plain` (numpy) above."""
+    def kernel(T, B, *rest):
+        return (compiled if B <= max_batch else plain)(T, B, *rest)
+    kernel.compiled, kernel.plain = compiled, plain
+    return kernel
