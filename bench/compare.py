@@ -152,7 +152,7 @@ def bench_model(label: str, settings: Settings, torch_pair, log, jax_pair=None, 
             call = maker(case)
             if call is not None:
                 calls[column] = (call, settings.reference_repeats if column == "autograd" else settings.repeats)
-        row = {"model": label, "B": B, **{column: None for column in peers.PEERS}}
+        row = {"model": label, "B": B, **{column: None for column in peers.PEERS}, "first": case.first_calls}
         row.update(_rounds(calls, settings, log, f"{label} B={B}"))
         rows.append(row)
     return rows

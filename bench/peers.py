@@ -8,6 +8,7 @@ rnnalg's numpy loss (`check_loss`) before returning: nothing is timed that compu
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 
@@ -30,6 +31,14 @@ class Case:
     torch_pair: tuple | None = None  # (torch, torch_models) or None
     jax_pair: tuple | None = None    # (jax, jax_models) or None
     log: object = print
+    first_calls: dict = dataclasses.field(default_factory=dict)  # column -> seconds of its first (compiling) call
+
+    def first_call(self, column: str, call):
+        """call(), its wall time kept in first_calls[column] (compile latency, for the report)."""
+        start = time.perf_counter()
+        result = call()
+        self.first_calls[column] = time.perf_counter() - start
+        return result
 
     @property
     def B(self) -> int:
@@ -66,7 +75,7 @@ def rnnalg_fast(case: Case):
         case.warn(f"rnnalg fast backend unavailable ({e}); column left empty")
         return None
     call = lambda: model.loss_and_grad(case.params, case.batch)  # noqa: E731
-    check_loss(case.label, "rnnalg fast", call()[0], case.expected)  # the first call compiles
+    check_loss(case.label, "rnnalg fast", case.first_call("fast", call)[0], case.expected)  # it compiles
     return call
 
 
@@ -95,7 +104,7 @@ def torch_compiled(case: Case):
     if call is None:
         return None
     try:
-        loss = call().item()  # compiles
+        loss = case.first_call("compiled", call).item()  # compiles
     except Exception as e:  # noqa: BLE001 - dynamo, inductor and the C compiler raise many kinds
         first = (str(e).strip().splitlines() or [""])[0]
         case.warn(f"torch.compile failed, column left empty: {type(e).__name__}: {first}")
@@ -108,7 +117,7 @@ def jax_scan(case: Case):
     if case.jax_pair is None or case.stem not in case.jax_pair[1].JAX_MODELS:
         return None
     call = case.jax_pair[1].loss_and_grad_call(case.stem, case.params, case.batch["x"], case.batch["y"])
-    check_loss(case.label, "JAX", float(call()[0]), case.expected)  # the first call compiles
+    check_loss(case.label, "JAX", float(case.first_call("jax", call)[0]), case.expected)  # it compiles
     return call
 
 

@@ -152,6 +152,23 @@ def results_table(rows) -> list[str]:
     return lines
 
 
+FIRST_CALLS = ("fast", "jax", "compiled")  # columns whose first call compiles
+
+
+def first_calls_table(rows) -> list[str]:
+    """Seconds of each compiling implementation's first call (not timed above), or [] if none ran."""
+    columns = [k for k in FIRST_CALLS if any(k in r.get("first", {}) for r in rows)]
+    if not columns:
+        return []
+    lines = ["First call (compiles; not in the timings above), seconds:", "",
+             "| model | B | " + " | ".join(COLUMNS[k] for k in columns) + " |", "|---|---:|" + "---:|" * len(columns)]
+    for r in rows:
+        first = r.get("first", {})
+        lines.append(f"| {r['model']} | {r['B']} | "
+                     + " | ".join(f"{first[k]:.2f}" if k in first else "—" for k in columns) + " |")
+    return lines
+
+
 def report(rows, settings: str, info: list[str], load_before: str) -> str:
     """The whole markdown document."""
     lines = ["# rnnalg forward+backward timings", "", settings, "",
@@ -164,6 +181,9 @@ def report(rows, settings: str, info: list[str], load_before: str) -> str:
     if word:
         lines += ["", "Word level: examples/word_rnn.rnn, token[10000] in and out (softmax + categorical NLL).", ""]
         lines += results_table(word)
+    first = first_calls_table(rows)
+    if first:
+        lines += [""] + first
     lines += ["", "Machine:", ""] + [f"- {line}" for line in info]
     lines += [f"- load average (1, 5, 15 min): {load_before} before, {load_average()} after"]
     return "\n".join(lines)

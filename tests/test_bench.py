@@ -138,6 +138,15 @@ def test_report_ratios_use_the_faster_backend_and_targets(compare):
     assert word[2].split(" | ")[10] == "2.25 ✗ (≤ 2)"
 
 
+def test_report_first_calls(compare):
+    import report
+
+    rows = [{"model": "RNN", "B": 1, "first": {"jax": 1.234, "compiled": 20.5}}, {"model": "RNN", "B": 16, "first": {}}]
+    assert report.first_calls_table(rows)[2:] == ["| model | B | JAX | torch.compile |", "|---|---:|---:|---:|",
+                                                  "| RNN | 1 | 1.23 | 20.50 |", "| RNN | 16 | — | — |"]
+    assert report.first_calls_table([{"model": "RNN", "B": 1, "first": {}}]) == []  # nothing compiled
+
+
 def test_compare_no_torch_env_and_unknown_model(compare, monkeypatch):
     monkeypatch.setenv(compare.NO_TORCH_ENV, "1")
     monkeypatch.setenv(compare.NO_JAX_ENV, "1")
