@@ -76,9 +76,10 @@ class Settings:
 
     def describe(self) -> str:
         clock = "wall-clock time" if self.clock == "wall" else "CPU time of the process (all its threads)"
+        word = (f"word-level model token[10000] in/out, T={self.word_T}, B in {list(self.word_batch_sizes)}; "
+                if self.word_batch_sizes else "")
         return (f"Settings: {clock}; H={self.H}, T={self.T}, float32, binary[88] in/out, "
-                f"B in {list(self.batch_sizes)}; word-level model token[10000] in/out, T={self.word_T}, "
-                f"B in {list(self.word_batch_sizes)}; "
+                f"B in {list(self.batch_sizes)}; {word}"
                 f"up to {self.repeats} timed calls per implementation ({self.reference_repeats} for the "
                 f"autograd reference, at B in {list(self.reference_batch_sizes)}) in {self.rounds} blocks "
                 f"taking turns, each block after {self.warmup} warm-up calls and a {self.pause} s pause.")
@@ -201,6 +202,8 @@ def main(argv=None) -> int:
     if args.torch_threads < 1:
         parser.error("--torch-threads must be at least 1")
     settings = dataclasses.replace(QUICK if args.quick else FULL, clock=args.clock)
+    if WORD not in labels:
+        settings = dataclasses.replace(settings, word_batch_sizes=())
     out = args.out if args.out is not None or args.quick else HERE / "results.md"
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
 
