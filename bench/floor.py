@@ -5,15 +5,16 @@
 
 `trace_products` runs the emitted numpy module (`model.source`, exactly what `rnnalg compile -o`
 writes) once on arrays of an ndarray subclass that every numpy call keeps (its ufuncs, its array
-functions, and the module's own `np.empty`/`np.zeros`/…), and records each `np.matmul`: the `@`
-operator, `np.matmul(..., out=)`, `_mm` and `_mmT` all are that ufunc. A record holds both
-operands' shapes and layouts (transposed = F-ordered, BLAS's 'T'; a row-strided view keeps its
-leading dimension), so
+functions, and the module's own `np.empty`/`np.zeros`/…), and records each `np.matmul` (the `@`
+operator, `np.matmul(..., out=)`, `_mm` and `_mmT` all are that ufunc) and each `np.dot` (the
+scan kernels' `np.dot(a, b, out)`, which numba also types). A record holds both operands'
+shapes and layouts (transposed = F-ordered, BLAS's 'T'; a row-strided view keeps its leading
+dimension), so
 
     floor_call(products, dtype)
 
-runs the same products (shapes, dtype, layouts, counts, order) with `np.matmul(a, b, out=c)` on
-preallocated random arrays, as a no-argument call that can be timed like any implementation.
+runs the same products (shapes, dtype, layouts, counts, order, np.matmul or np.dot) with
+`out=` on preallocated random arrays, a no-argument call that can be timed like any implementation.
 Arrays of the same shape and layout are shared between products, so the floor's operands are
 as warm in cache as they can be: it is a lower bound for that schedule's products on this BLAS.
 One product costs 2·M·K·N flops (a multiply and an add per term).
@@ -53,11 +54,13 @@ class Operand:
 
 @dataclasses.dataclass(frozen=True)
 class Product:
-    """c = a @ b, of `dtype`; `out` the result's shape."""
+    """c = a @ b, of `dtype`; `out` the result's shape; `fn` the numpy function that ran it
+    ("matmul": `@`, `np.matmul`; "dot": `np.dot`, `ndarray.dot`, as the numba-typed kernels write)."""
     a: Operand
     b: Operand
     out: tuple
     dtype: str
+    fn: str = "matmul"
 
     @property
     def flops(self) -> int:
@@ -84,27 +87,36 @@ def operand(x: np.ndarray) -> Operand:
 # ---- tracing --------------------------------------------------------------------------------
 
 class _Traced(np.ndarray):
-    """An ndarray whose every numpy result is one too; each matmul is appended to `_Traced.log`."""
+    """An ndarray whose every numpy result is one too; each matrix product (np.matmul, np.dot)
+    is appended to `_Traced.log`."""
     log: list = []
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        out = kwargs.get("out")
+        out = kwargs.get("out")  # numpy passes a positional out here too, as a tuple
         if out is not None:
             kwargs["out"] = _plain(out)
         args = _plain(inputs)
+        result = getattr(ufunc, method)(*args, **kwargs)
         if ufunc is np.matmul and method == "__call__":
-            a, b = args[:2]
-            result = np.matmul(*args, **kwargs)
-            _Traced.log.append(Product(operand(np.asarray(a)), operand(np.asarray(b)), np.shape(result),
-                                       np.result_type(a, b).name))
-        else:
-            result = getattr(ufunc, method)(*args, **kwargs)
+            _record("matmul", *args[:2], result)
         if out is not None:
             return out[0] if len(out) == 1 else out
         return _wrap(result)
 
     def __array_function__(self, func, types, args, kwargs):
-        return _wrap(func(*_plain(args), **_plain(kwargs)))
+        args, kwargs = _plain(args), _plain(kwargs)
+        result = func(*args, **kwargs)
+        if func is np.dot:
+            _record("dot", *args[:2], result)
+        return _wrap(result)
+
+    def dot(self, b, out=None):  # the method does not dispatch to __array_function__
+        return np.dot(self, b, out=out)
+
+
+def _record(fn, a, b, result):
+    a, b = np.asarray(a), np.asarray(b)
+    _Traced.log.append(Product(operand(a), operand(b), np.shape(result), np.result_type(a, b).name, fn))
 
 
 def _plain(x):
@@ -191,7 +203,7 @@ def _realise(op: Operand, dtype, rng) -> np.ndarray:
 
 
 def floor_call(products, dtype=None, rng=None):
-    """A no-argument function running `np.matmul(a, b, out=c)` for each product, in order, on
+    """A no-argument function running `np.matmul(a, b, out=c)` (or `np.dot`, as traced) for each product, in order, on
     preallocated random arrays (shared by products of the same shape and layout; inputs and
     outputs from separate pools, so no output overlaps an input). `dtype` overrides the traced one."""
     rng = np.random.default_rng(0) if rng is None else rng
@@ -203,12 +215,11 @@ def floor_call(products, dtype=None, rng=None):
                 inputs[(op, dt)] = _realise(op, dt, rng)
         if (p.out, dt) not in outputs:
             outputs[(p.out, dt)] = np.empty(p.out, dtype=dt)
-        triples.append((inputs[(p.a, dt)], inputs[(p.b, dt)], outputs[(p.out, dt)]))
-    matmul = np.matmul
+        triples.append((getattr(np, p.fn), inputs[(p.a, dt)], inputs[(p.b, dt)], outputs[(p.out, dt)]))
 
     def call():
-        for a, b, c in triples:
-            matmul(a, b, out=c)
+        for fn, a, b, c in triples:
+            fn(a, b, out=c)
     return call
 
 
