@@ -12,8 +12,9 @@ the ⊕ under ▷ and its weight W (D, V),
 
 The model's `loss_and_grad` (as `rnnalg bench` times it) and the floor take turns in blocks
 of consecutive calls; printed: the medians, the floor's GFLOP/s (2·M·K·N per product), the
-head's share of the floor's flops, and the ratio model / floor. With JAX installed (and not --no-jax), `word_rnn.rnn` also runs as
-`jax_models.word_rnn_loss` (jit(value_and_grad) of a lax.scan, log-softmax over V) in the turns.
+head's share of the floor's flops, and the ratio model / floor. With JAX installed (and not
+--no-jax), `word_rnn.rnn` also runs as `jax_models.word_rnn_loss` (jit(value_and_grad) of a
+lax.scan, log-softmax over V) in the turns.
 """
 from __future__ import annotations
 
@@ -96,7 +97,8 @@ def main(argv=None) -> int:
     shown = ", ".join(f"({N}×{D})·({D}×{V})" for N, D, V in shapes)
     print(f"{Path(args.spec).name}  B={args.B} T={args.T} {args.dtype}  {args.clock} time, "
           f"medians of {len(times['model'])} calls each")
-    print(f"  forward+backward   {format_ms(model)} ms  ({format_ms(min(times['model']))}–{format_ms(max(times['model']))})")
+    spread = f"{format_ms(min(times['model']))}–{format_ms(max(times['model']))}"
+    print(f"  forward+backward   {format_ms(model)} ms  ({spread})")
     print(f"  floor: {len(products)} products, {flops / 1e9:.3g} GFLOP ({100 * head / flops:.0f} % in the head's "
           f"3 × {shown}): {format_ms(floor)} ms  "
           f"({format_ms(min(times['floor']))}–{format_ms(max(times['floor']))}), {flops / floor / 1e9:.0f} GFLOP/s")
