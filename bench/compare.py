@@ -153,7 +153,8 @@ def bench_model(label: str, settings: Settings, torch_pair, log, jax_pair=None, 
             call = maker(case)
             if call is not None:
                 calls[column] = (call, settings.reference_repeats if column == "autograd" else settings.repeats)
-        row = {"model": label, "B": B, **{column: None for column in peers.PEERS}, "first": case.first_calls}
+        row = {"model": label, "B": B, **{column: None for column in peers.PEERS}, "first": case.first_calls,
+               "products": len(case.floor_products), "flops": floor.total_flops(case.floor_products)}
         row.update(_rounds(calls, settings, log, f"{label} B={B}"))
         rows.append(row)
     return rows

@@ -32,6 +32,7 @@ class Case:
     jax_pair: tuple | None = None    # (jax, jax_models) or None
     log: object = print
     first_calls: dict = dataclasses.field(default_factory=dict)  # column -> seconds of its first (compiling) call
+    floor_products: list = dataclasses.field(default_factory=list)  # floor.Product of each traced matmul
 
     def first_call(self, column: str, call):
         """call(), its wall time kept in first_calls[column] (compile latency, for the report)."""
@@ -131,7 +132,8 @@ def autograd_reference(case: Case):
 
 def matmul_floor(case: Case):
     """The matrix products rnnalg's numpy schedule runs, alone (bench/floor.py)."""
-    return floor.floor_call(floor.trace_products(case.model.source, case.params, case.batch))
+    case.floor_products = floor.trace_products(case.model.source, case.params, case.batch)
+    return floor.floor_call(case.floor_products)
 
 
 # column -> maker, in the order they take turns (and appear in the table)

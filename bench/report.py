@@ -155,17 +155,23 @@ def results_table(rows) -> list[str]:
 FIRST_CALLS = ("fast", "jax", "compiled")  # columns whose first call compiles
 
 
-def first_calls_table(rows) -> list[str]:
-    """Seconds of each compiling implementation's first call (not timed above), or [] if none ran."""
-    columns = [k for k in FIRST_CALLS if any(k in r.get("first", {}) for r in rows)]
-    if not columns:
+def per_call_table(rows) -> list[str]:
+    """Per row: the floor's products and GFLOP, its GFLOP/s, and the seconds of the first call
+    (it compiles; not in the timings) of each compiling implementation that ran; [] if nothing to say."""
+    first = [k for k in FIRST_CALLS if any(k in r.get("first", {}) for r in rows)]
+    if not first and not any(r.get("products") for r in rows):
         return []
-    lines = ["First call (compiles; not in the timings above), seconds:", "",
-             "| model | B | " + " | ".join(COLUMNS[k] for k in columns) + " |", "|---|---:|" + "---:|" * len(columns)]
+    headings = ["model", "B", "products", "GFLOP", "floor GFLOP/s"] + [f"first call {COLUMNS[k]} s" for k in first]
+    lines = ["Per call: the matrix products rnnalg's numpy schedule runs (bench/floor.py; GFLOP = Σ 2·M·K·N) and "
+             "the rate the floor ran them at; the first call of each compiling implementation (seconds; it "
+             "compiles, and is not in the timings above).", "",
+             "| " + " | ".join(headings) + " |", "|---|---:|" + "---:|" * (len(headings) - 2)]
     for r in rows:
-        first = r.get("first", {})
-        lines.append(f"| {r['model']} | {r['B']} | "
-                     + " | ".join(f"{first[k]:.2f}" if k in first else "—" for k in columns) + " |")
+        flops, seconds = r.get("flops") or 0, r.get("floor")
+        rate = f"{flops / float(np.median(seconds)) / 1e9:.3g}" if flops and seconds is not None else "—"
+        cells = [str(r.get("products") or "—"), f"{flops / 1e9:.3g}" if flops else "—", rate]
+        cells += [f"{r['first'][k]:.2f}" if k in r.get("first", {}) else "—" for k in first]
+        lines.append(f"| {r['model']} | {r['B']} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -181,9 +187,9 @@ def report(rows, settings: str, info: list[str], load_before: str) -> str:
     if word:
         lines += ["", "Word level: examples/word_rnn.rnn, token[10000] in and out (softmax + categorical NLL).", ""]
         lines += results_table(word)
-    first = first_calls_table(rows)
-    if first:
-        lines += [""] + first
+    per_call = per_call_table(rows)
+    if per_call:
+        lines += [""] + per_call
     lines += ["", "Machine:", ""] + [f"- {line}" for line in info]
     lines += [f"- load average (1, 5, 15 min): {load_before} before, {load_average()} after"]
     return "\n".join(lines)

@@ -89,8 +89,9 @@ MS = r"[\d.]+ \([\d.]+–[\d.]+\)"  # median (min–max) milliseconds
 
 
 def table_rows(text, labels):
-    """The cells of each markdown table row whose model is one of labels."""
+    """The cells of each results-table row (not the per-call table's) whose model is one of labels."""
     pattern = re.compile(r"\| (" + "|".join(map(re.escape, labels)) + r") \|")
+    text = text.split("Per call:")[0]
     return [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines() if pattern.match(line)]
 
 
@@ -118,6 +119,8 @@ def test_compare_quick_without_torch(compare, monkeypatch, capsys, tmp_path):
     assert word[1] == str(compare.QUICK.word_batch_sizes[0])
     assert re.fullmatch(MS, word[2]) and re.fullmatch(MS, word[8]) and word[7] == "—"
     assert "PyTorch: not available" in text and "JAX: not available" in text
+    per_call = [line for line in text.split("Per call:")[1].splitlines() if line.startswith("| RNN | 1 |")]
+    assert len(per_call) == 1 and per_call[0].startswith(f"| RNN | 1 | {2 * 8 + 6} | ")  # 2T + 6 products, traced
 
 
 def test_report_ratios_use_the_faster_backend_and_targets(compare):
@@ -138,13 +141,18 @@ def test_report_ratios_use_the_faster_backend_and_targets(compare):
     assert word[2].split(" | ")[10] == "2.25 ✗ (≤ 2)"
 
 
-def test_report_first_calls(compare):
+def test_report_per_call_table(compare):
+    """The floor's products, GFLOP and rate, and the first calls of the compiling implementations that ran."""
     import report
 
-    rows = [{"model": "RNN", "B": 1, "first": {"jax": 1.234, "compiled": 20.5}}, {"model": "RNN", "B": 16, "first": {}}]
-    assert report.first_calls_table(rows)[2:] == ["| model | B | JAX | torch.compile |", "|---|---:|---:|---:|",
-                                                  "| RNN | 1 | 1.23 | 20.50 |", "| RNN | 16 | — | — |"]
-    assert report.first_calls_table([{"model": "RNN", "B": 1, "first": {}}]) == []  # nothing compiled
+    rows = [{"model": "RNN", "B": 1, "first": {"jax": 1.234, "compiled": 20.5}, "products": 206,
+             "flops": 2.5e9, "floor": np.array([0.02, 0.025, 0.03])},
+            {"model": "RNN", "B": 16, "first": {}, "products": 0, "flops": 0, "floor": None}]
+    assert report.per_call_table(rows)[2:] == [
+        "| model | B | products | GFLOP | floor GFLOP/s | first call JAX s | first call torch.compile s |",
+        "|---|---:|---:|---:|---:|---:|---:|", "| RNN | 1 | 206 | 2.5 | 100 | 1.23 | 20.50 |",
+        "| RNN | 16 | — | — | — | — | — |"]
+    assert report.per_call_table([{"model": "RNN", "B": 1, "first": {}}]) == []  # nothing to say
 
 
 def test_compare_no_torch_env_and_unknown_model(compare, monkeypatch):
