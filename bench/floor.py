@@ -150,20 +150,26 @@ for _name in ("empty", "zeros", "ones", "full", "empty_like", "zeros_like", "one
     setattr(_TracingNumpy, _name, staticmethod(lambda *a, _f=getattr(np, _name), **k: _wrap(_f(*a, **k))))
 
 
-def trace_products(source: str, params: dict, batch: dict) -> list[Product]:
-    """Every matrix product, in order, of one `loss_and_grad(params, batch)` of the emitted
-    module `source` (the batch as the model takes it: dense arrays in the model's dtype)."""
+def trace(source: str, params: dict, batch: dict):
+    """(products, result): every matrix product, in order, of one `loss_and_grad(params, batch)`
+    of the emitted module `source` (the batch as the model takes it: dense arrays in the model's
+    dtype), and what that call returned."""
     namespace = {"__name__": "rnnalg_floor_trace"}
     exec(compile(source, "<rnnalg model traced by bench/floor.py>", "exec"), namespace)
     namespace["np"] = _TracingNumpy()
     _Traced.log = log = []
     try:
         with np.errstate(all="ignore"):
-            namespace["loss_and_grad"]({k: _wrap(v) for k, v in params.items()},
-                                       {k: _wrap(np.asarray(v)) for k, v in batch.items()}, None, None)
+            result = namespace["loss_and_grad"]({k: _wrap(v) for k, v in params.items()},
+                                                {k: _wrap(np.asarray(v)) for k, v in batch.items()}, None, None)
     finally:
         _Traced.log = []
-    return log
+    return log, _plain(result)
+
+
+def trace_products(source: str, params: dict, batch: dict) -> list[Product]:
+    """The products of `trace`."""
+    return trace(source, params, batch)[0]
 
 
 def numpy_model(program, dtype):

@@ -107,6 +107,20 @@ def test_products_of_fresh_arrays_are_traced(floor):
     call()  # replays np.matmul and np.dot, each with out=
 
 
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.rnn")), ids=lambda p: p.stem)
+def test_tracing_every_example_computes_what_the_model_does(floor, path):
+    """The traced run returns the model's loss and gradients (tracing changes no arithmetic),
+    and its floor replays."""
+    model, params, batch = floor.model_setup(load_program(path, {"H": H}), T, B, np.float64)
+    products, (loss, grads, _) = floor.trace(model.source, params, batch)
+    expected, expected_grads, _ = model.loss_and_grad(params, batch)
+    assert float(loss) == expected
+    for name, g in expected_grads.items():
+        np.testing.assert_array_equal(grads[name], g, err_msg=name)
+    assert products and all(p.flops > 0 for p in products)
+    floor.floor_call(products)()
+
+
 @pytest.mark.parametrize("op", [((6, 4), "N", 4), ((6, 4), "N", 9), ((6, 4), "T", 6), ((6, 4), "T", 10),
                                 ((6, 4), "copy", 0), ((1, 4), "N", 4), ((4,), "N", 4)])
 def test_floor_arrays_have_the_traced_layout(floor, op):
