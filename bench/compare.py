@@ -1,16 +1,20 @@
-"""rnnalg vs JAX vs PyTorch eager vs the autograd reference: forward+backward milliseconds.
+"""rnnalg (numpy and fast backends) vs JAX vs torch.compile vs PyTorch eager vs the autograd
+reference vs the matrix-product floor: forward+backward milliseconds.
 
-    python bench/compare.py            # the full table (H=200, T=100, B in 1/16/64), also to bench/results.md
+    python bench/compare.py            # the full table (H=200, T=100, B in 1/16/64, and the word-level
+                                       # row), also to bench/results.md
     python bench/compare.py --quick    # a smoke run at toy sizes (stdout only)
-    python bench/compare.py --no-torch # skip the PyTorch column (also when torch is not installed)
+    python bench/compare.py --no-torch # skip both PyTorch columns (also when torch is not installed)
+    python bench/compare.py --no-compile  # skip torch.compile only (it compiles for a while)
     python bench/compare.py --no-jax   # skip the JAX column (also when jax is not installed)
     OPENBLAS_NUM_THREADS=1 python bench/compare.py --torch-threads 1 --jax-threads 1 --clock cpu  # busy machine
 
 Models: examples/{rnn,dts,dots,srnn2}.rnn (binary[88] in and out), float32, unmasked
-random piano rolls. All implementations get the same parameters and batch, and their losses
-are checked to agree before anything is timed. Each implementation is timed in blocks of
-consecutive calls after a warm-up (never alternating call by call: OpenBLAS threads spin
-after a call and slow whatever runs next), with a pause before each block; the
+random piano rolls; and examples/word_rnn.rnn (token[10000] in and out, B=64, T=100). All
+implementations get the same parameters and batch, and their losses are checked to agree
+before anything is timed (bench/peers.py makes the calls). Each implementation is timed in
+blocks of consecutive calls after a warm-up (never alternating call by call: OpenBLAS threads
+spin after a call and slow whatever runs next), with a pause before each block; the
 implementations take turns block by block, so a slow drift of the machine hits all of them.
 """
 from __future__ import annotations
@@ -33,14 +37,16 @@ except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, str(ROOT))
     import rnnalg
 
+import floor
+import peers
 import report
+from peers import LOSS_RTOL, check_loss  # noqa: F401 (part of this script's interface, used by lstm.py)
 from rnnalg.commands.bench import format_ms, time_block
-from rnnalg.reference import reference_loss_and_grad
 from rnnalg.testing import random_batch
 
 # table label -> example spec stem
-MODELS = {"RNN": "rnn", "DT(S)": "dts", "DOT(S)": "dots", "sRNN-2": "srnn2"}
-LOSS_RTOL = 1e-4  # float32 losses of the implementations must agree this closely
+MODELS = {"RNN": "rnn", "DT(S)": "dts", "DOT(S)": "dots", "sRNN-2": "srnn2", "word": "word_rnn"}
+WORD = "word"  # the word-level model: its own batch sizes and T (Settings.word_*), its own table
 NO_TORCH_ENV = "RNNALG_BENCH_NO_TORCH"  # set to 1 to skip torch, as --no-torch does
 NO_JAX_ENV = "RNNALG_BENCH_NO_JAX"  # set to 1 to skip JAX, as --no-jax does
 JAX_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"  # XLA_FLAGS
@@ -59,11 +65,21 @@ class Settings:
     budget: float = 6.0                # seconds of timed calls per implementation (≥ 3 calls a block)
     pause: float = 0.5                 # seconds between blocks, for BLAS threads to go idle
     clock: str = "wall"                # or "cpu": process CPU time (rnnalg.commands.bench.CLOCKS)
+    word_T: int = 100                  # the word-level model's T and batch sizes
+    word_batch_sizes: tuple = (64,)
+
+    def for_model(self, label: str) -> "Settings":
+        """The word-level model runs at its own sizes, without the autograd reference."""
+        if label != WORD:
+            return self
+        return dataclasses.replace(self, T=self.word_T, batch_sizes=self.word_batch_sizes, reference_batch_sizes=())
 
     def describe(self) -> str:
         clock = "wall-clock time" if self.clock == "wall" else "CPU time of the process (all its threads)"
+        word = (f"word-level model token[10000] in/out, T={self.word_T}, B in {list(self.word_batch_sizes)}; "
+                if self.word_batch_sizes else "")
         return (f"Settings: {clock}; H={self.H}, T={self.T}, float32, binary[88] in/out, "
-                f"B in {list(self.batch_sizes)}; "
+                f"B in {list(self.batch_sizes)}; {word}"
                 f"up to {self.repeats} timed calls per implementation ({self.reference_repeats} for the "
                 f"autograd reference, at B in {list(self.reference_batch_sizes)}) in {self.rounds} blocks "
                 f"taking turns, each block after {self.warmup} warm-up calls and a {self.pause} s pause.")
@@ -71,7 +87,7 @@ class Settings:
 
 FULL = Settings()
 QUICK = Settings(H=16, T=8, batch_sizes=(1, 4), repeats=3, reference_repeats=1, rounds=1, warmup=1, budget=1.0,
-                 pause=0.0)
+                 pause=0.0, word_T=4, word_batch_sizes=(2,))
 
 
 def import_torch(disabled: bool, threads: int = 2):
@@ -102,46 +118,43 @@ def import_jax(disabled: bool, threads: int = 2):
     return jax, jax_models
 
 
-def check_loss(name: str, what: str, loss: float, expected: float) -> None:
-    if not abs(loss - expected) <= LOSS_RTOL * abs(expected):
-        raise SystemExit(f"compare.py: {name}: {what} loss {loss!r} differs from rnnalg's {expected!r} "
-                         f"by more than {LOSS_RTOL:g} relative; the comparison would not be honest")
-
-
-def rnnalg_passes(spec_path, settings: Settings):
-    """(program, params, B, float32 batch, rnnalg's forward+backward call, its loss) for each
-    batch size: one model, one rng, as every peer is checked and timed against."""
+def cases(spec_path, settings: Settings):
+    """(program, numpy model, params, B, batch) for each batch size: one model, one rng, as every
+    peer is checked and timed against; dense arrays float32 (no conversion is timed), tokens intp."""
     program = rnnalg.load_program(spec_path, {"H": settings.H})
-    model = rnnalg.compile(program, np.float32)
+    model = floor.numpy_model(program, np.float32)
     rng = np.random.default_rng(0)
     params = model.init_params(rng)
     for B in settings.batch_sizes:
-        batch = {k: v.astype(np.float32) for k, v in random_batch(program, settings.T, B, rng, mask=False).items()}
-        ours = lambda batch=batch: model.loss_and_grad(params, batch)  # noqa: E731
+        batch = {k: (v.astype(np.intp) if v.dtype.kind in "iu" else v.astype(np.float32))
+                 for k, v in random_batch(program, settings.T, B, rng, mask=False).items()}
+        yield program, model, params, B, batch
+
+
+def rnnalg_passes(spec_path, settings: Settings):
+    """(program, params, B, batch, rnnalg's forward+backward call, its loss) for each batch size."""
+    for program, model, params, B, batch in cases(spec_path, settings):
+        ours = lambda model=model, batch=batch: model.loss_and_grad(params, batch)  # noqa: E731
         yield program, params, B, batch, ours, ours()[0]
 
 
-def bench_model(label: str, settings: Settings, torch_pair, log, jax_pair=None) -> list[dict]:
-    """Time one example at every batch size -> table rows (seconds arrays or None)."""
-    stem = MODELS[label]
+def bench_model(label: str, settings: Settings, torch_pair, log, jax_pair=None, skip=()) -> list[dict]:
+    """Time one example at every batch size -> table rows (seconds arrays, None where not run).
+    `skip`: columns of peers.PEERS not to run."""
+    stem, settings = MODELS[label], settings.for_model(label)
     rows = []
-    for program, params, B, batch, ours, expected in rnnalg_passes(ROOT / "examples" / f"{stem}.rnn", settings):
-        calls = {"rnnalg": (ours, settings.repeats)}  # column -> (call, timed calls in all)
-        if torch_pair is not None:
-            torch, tm = torch_pair
-            call = tm.loss_and_grad_call(stem, tm.to_torch(params), torch.from_numpy(batch["x"]),
-                                         torch.from_numpy(batch["y"]))
-            check_loss(label, "PyTorch", call().item(), expected)
-            calls["torch"] = (call, settings.repeats)
-        if jax_pair is not None:
-            call = jax_pair[1].loss_and_grad_call(stem, params, batch["x"], batch["y"])
-            check_loss(label, "JAX", float(call()[0]), expected)  # the first call compiles
-            calls["jax"] = (call, settings.repeats)
-        if B in settings.reference_batch_sizes:
-            ref = lambda: reference_loss_and_grad(program, params, batch)  # noqa: E731
-            check_loss(label, "autograd reference", float(ref()[0]), expected)
-            calls["autograd"] = (ref, settings.reference_repeats)
-        row = {"model": label, "B": B, "rnnalg": None, "jax": None, "torch": None, "autograd": None}
+    for program, model, params, B, batch in cases(ROOT / "examples" / f"{stem}.rnn", settings):
+        case = peers.Case(label, stem, program, model, params, batch, model.loss_and_grad(params, batch)[0],
+                          torch_pair, jax_pair, log)
+        calls = {}  # column -> (call, timed calls in all)
+        for column, maker in peers.PEERS.items():
+            if column in skip or (column == "autograd" and B not in settings.reference_batch_sizes):
+                continue
+            call = maker(case)
+            if call is not None:
+                calls[column] = (call, settings.reference_repeats if column == "autograd" else settings.repeats)
+        row = {"model": label, "B": B, **{column: None for column in peers.PEERS}, "first": case.first_calls,
+               "products": len(case.floor_products), "flops": floor.total_flops(case.floor_products)}
         row.update(_rounds(calls, settings, log, f"{label} B={B}"))
         rows.append(row)
     return rows
@@ -169,6 +182,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run at toy sizes; writes no file unless --out")
     parser.add_argument("--no-torch", action="store_true", help=f"skip PyTorch (same as {NO_TORCH_ENV}=1)")
+    parser.add_argument("--no-compile", action="store_true", help="skip torch.compile (PyTorch eager still runs)")
     parser.add_argument("--no-jax", action="store_true", help=f"skip JAX (same as {NO_JAX_ENV}=1)")
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of " + ", ".join(MODELS))
     parser.add_argument("--out", type=Path, help="markdown file (default bench/results.md; none with --quick)")
@@ -189,6 +203,8 @@ def main(argv=None) -> int:
     if args.torch_threads < 1:
         parser.error("--torch-threads must be at least 1")
     settings = dataclasses.replace(QUICK if args.quick else FULL, clock=args.clock)
+    if WORD not in labels:
+        settings = dataclasses.replace(settings, word_batch_sizes=())
     out = args.out if args.out is not None or args.quick else HERE / "results.md"
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
 
@@ -202,8 +218,11 @@ def main(argv=None) -> int:
     load_before = report.load_average()
     log(f"load average {load_before} on {os.cpu_count()} cores" +
         ("  (busy machine: timings will be noisy)" if _busy() else ""))
-    rows = [row for label in labels for row in bench_model(label, settings, torch_pair, log, jax_pair)]
-    info = report.machine_info(torch_pair and torch_pair[0], jax_pair and jax_pair[0], args.jax_threads)
+    skip = ("compiled",) if args.no_compile else ()
+    rows = [row for label in labels for row in bench_model(label, settings, torch_pair, log, jax_pair, skip)]
+    info = report.machine_info(torch_pair and torch_pair[0], jax_pair and jax_pair[0], args.jax_threads,
+                               compiled=torch_pair is not None and not args.no_compile,
+                               fast=any(row["fast"] is not None for row in rows))
     text = report.report(rows, settings.describe(), info, load_before)
     try:
         print(text)

@@ -84,7 +84,7 @@ def main(argv=None) -> int:
     if args.torch_threads < 1:
         parser.error("--torch-threads must be at least 1")
     settings = compare.QUICK if args.quick else compare.FULL
-    settings = dataclasses.replace(settings, reference_batch_sizes=(), clock=args.clock)
+    settings = dataclasses.replace(settings, reference_batch_sizes=(), word_batch_sizes=(), clock=args.clock)
     out = args.out if args.out is not None or args.quick else HERE / "results_lstm.md"
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     torch_pair = compare.import_torch(args.no_torch, args.torch_threads)

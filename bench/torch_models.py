@@ -22,7 +22,12 @@ over time. No fused nn.RNN, no torch.compile. The equations follow examples/*.rn
              c_t = f ⊙ c_{t-1} + i ⊙ g,  h_t = o ⊙ tanh(c_t)       y = σ(h_t V + c)
 
 The LSTM has a second baseline, `LSTMFused`: PyTorch's own `torch.nn.LSTM` (its fused kernel)
-with the same weights.
+with the same weights. The word-level RNN (examples/word_rnn.rnn, `token[10000]` in and out)
+runs the kernel of `torch.nn.RNN` and `F.cross_entropy`, see `word_rnn_loss`.
+
+`loss_and_grad_call(..., compiled=True)` wraps the loss in `torch.compile` (the column
+"torch.compile" of compare.py): the recurrence loop is unrolled into one graph, forward and
+backward compiled by TorchInductor on the first call.
 """
 from __future__ import annotations
 
@@ -87,6 +92,24 @@ def srnn2_loss(p, xs, ys):
     return bernoulli_nll(torch.stack(h2s) @ p["y.W_h2'"] + p["y.b"], ys)
 
 
+def word_rnn_loss(p, xs, ys):
+    """examples/word_rnn.rnn as `torch.nn.RNN` runs it (its kernel, `torch.rnn_tanh`) and `F.cross_entropy`.
+
+    xs, ys: (T, B) token ids. rnnalg's x U with a one-hot x is the embedding row U[x]; the
+    kernel takes those rows as its input through an identity input weight (no gradient; its
+    product costs 2·T·B·H² forward and again backward, ≈ 1 % of the model's flops at V = 10,000)
+    and h W as `weight_hh` = Wᵀ; rnnalg's one bias is `bias_ih`, `bias_hh` is zero.
+    """
+    W, b = p["h'.W_h"], p["h'.b"]
+    H = W.shape[0]
+    emb = F.embedding(xs, p["h'.W_x"])
+    h0 = emb.new_zeros((1, xs.shape[1], H))
+    weights = [torch.eye(H, dtype=W.dtype), W.T, b, torch.zeros_like(b)]
+    hs, _ = torch.rnn_tanh(emb, h0, weights, True, 1, 0.0, True, False, False)
+    logits = hs @ p["y.W_h'"] + p["y.b"]
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ys.reshape(-1))
+
+
 LSTM_GATES = "ifog"  # rnnalg's examples/lstm.rnn; torch.nn.LSTM stacks them as i, f, g, o
 
 
@@ -137,7 +160,8 @@ class LSTMFused:
 
 
 # example spec stem -> its hand-written torch loss
-TORCH_MODELS = {"rnn": rnn_loss, "dts": dts_loss, "dots": dots_loss, "srnn2": srnn2_loss, "lstm": lstm_loss}
+TORCH_MODELS = {"rnn": rnn_loss, "dts": dts_loss, "dots": dots_loss, "srnn2": srnn2_loss, "lstm": lstm_loss,
+                "word_rnn": word_rnn_loss}
 
 
 def to_torch(params, dtype=torch.float32):
@@ -145,12 +169,13 @@ def to_torch(params, dtype=torch.float32):
     return {name: torch.tensor(value, dtype=dtype, requires_grad=True) for name, value in params.items()}
 
 
-def loss_and_grad_call(name, params, xs, ys):
+def loss_and_grad_call(name, params, xs, ys, compiled=False):
     """A no-argument function: one forward + loss.backward() of model `name` -> the loss.
 
     Gradients are reset to None first so each call does the same work (no accumulation).
+    `compiled`: the loss through `torch.compile(dynamic=False)`; the first call compiles.
     """
-    loss_fn = TORCH_MODELS[name]
+    loss_fn = torch.compile(TORCH_MODELS[name], dynamic=False) if compiled else TORCH_MODELS[name]
 
     def call():
         for p in params.values():

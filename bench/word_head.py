@@ -3,16 +3,18 @@
     python bench/word_head.py                                   # word_rnn.rnn, B=64, T=100, float32, CPU time
     python bench/word_head.py examples/word_dots.rnn --clock wall --rounds 5
 
-The floor is what the output layer of a `token` head cannot avoid: for each dense operand
-h (T·B, D) of the ⊕ under ▷ and its weight W (D, V), the three products
+The floor is the model's matrix products alone (bench/floor.py: traced from one
+`loss_and_grad`, replayed with the same shapes and layouts on random arrays). For a `token`
+head they are dominated by the output layer's three: for each dense operand h (T·B, D) of
+the ⊕ under ▷ and its weight W (D, V),
 
     logits += h W,    dW = hᵀ G,    dh = G Wᵀ        (G = d loss / d logits, (T·B, V))
 
-timed alone with numpy on this machine (random float arrays of those shapes). The model's
-`loss_and_grad` (as `rnnalg bench` times it) and the floor take turns in blocks of
-consecutive calls; printed: the medians, the floor's GFLOP/s (2·T·B·D·V per product), and
-the ratio model / floor. With JAX installed (and not --no-jax), `word_rnn.rnn` also runs as
-`jax_models.word_rnn_loss` (jit(value_and_grad) of a lax.scan, log-softmax over V) in the turns.
+The model's `loss_and_grad` (as `rnnalg bench` times it) and the floor take turns in blocks
+of consecutive calls; printed: the medians, the floor's GFLOP/s (2·M·K·N per product), the
+head's share of the floor's flops, and the ratio model / floor. With JAX installed (and not
+--no-jax), `word_rnn.rnn` also runs as `jax_models.word_rnn_loss` (jit(value_and_grad) of a
+lax.scan, log-softmax over V) in the turns.
 """
 from __future__ import annotations
 
@@ -30,9 +32,10 @@ except ImportError:  # run from a source checkout without installing
     import rnnalg
 
 from rnnalg.commands.bench import DTYPES, format_ms, time_block
-from rnnalg.testing import random_batch
 
 sys.path.insert(0, str(ROOT / "bench"))  # bench/ is a folder of scripts, not a package
+import floor as floor_mod  # noqa: E402 (after the path)
+
 LOSS_RTOL = 1e-4  # float32 losses of rnnalg and JAX must agree this closely
 
 
@@ -45,21 +48,6 @@ def head_products(program, N: int):
         eqn = next(e for e in program.eqns if e.out == head.logits)
         shapes += [(N, a.width, head.output.width) for a in eqn.args if a.kind != "token"]
     return shapes
-
-
-def floor_call(shapes, dtype, rng):
-    """A no-argument function running the three products of each (N, D, V) once."""
-    arrays = []
-    for N, D, V in shapes:
-        arrays.append((rng.standard_normal((N, D)).astype(dtype), rng.standard_normal((D, V)).astype(dtype),
-                       rng.standard_normal((N, V)).astype(dtype), np.empty((N, V), dtype=dtype)))
-
-    def call():
-        for h, w, g, logits in arrays:
-            np.matmul(h, w, out=logits)
-            h.T @ g
-            g @ w.T
-    return call
 
 
 def jax_call(stem: str, params, batch, expected: float):
@@ -93,13 +81,9 @@ def main(argv=None) -> int:
     if not shapes:
         parser.error(f"{args.spec}: no token output, so no softmax head to measure")
     dtype = DTYPES[args.dtype]
-    rng = np.random.default_rng(0)
-    model = rnnalg.compile(program, dtype)
-    params = model.init_params(rng)
-    batch = {name: (a if a.dtype.kind in "iu" else a.astype(dtype))
-             for name, a in random_batch(program, args.T, args.B, rng, mask=False).items()}
-    calls = {"model": lambda: model.loss_and_grad(params, batch),
-             "floor": floor_call(shapes, dtype, rng)}
+    model, params, batch = floor_mod.model_setup(program, args.T, args.B, dtype)
+    products = floor_mod.trace_products(model.source, params, batch)
+    calls = {"model": lambda: model.loss_and_grad(params, batch), "floor": floor_mod.floor_call(products, dtype)}
     jax = None if args.no_jax else jax_call(Path(args.spec).stem, params, batch, calls["model"]()[0])
     if jax is not None:
         calls["JAX"] = jax
@@ -108,12 +92,15 @@ def main(argv=None) -> int:
         for name, call in calls.items():
             times[name].extend(time_block(call, args.repeats, warmup=1, clock=args.clock))
     model, floor = (float(np.median(times[name])) for name in ("model", "floor"))
-    flops = sum(3 * 2 * N * D * V for N, D, V in shapes)
-    products = ", ".join(f"({N}×{D})·({D}×{V})" for N, D, V in shapes)
+    flops = floor_mod.total_flops(products)
+    head = sum(3 * 2 * N * D * V for N, D, V in shapes)
+    shown = ", ".join(f"({N}×{D})·({D}×{V})" for N, D, V in shapes)
     print(f"{Path(args.spec).name}  B={args.B} T={args.T} {args.dtype}  {args.clock} time, "
           f"medians of {len(times['model'])} calls each")
-    print(f"  forward+backward   {format_ms(model)} ms  ({format_ms(min(times['model']))}–{format_ms(max(times['model']))})")
-    print(f"  floor: 3 × {products}: {format_ms(floor)} ms  "
+    spread = f"{format_ms(min(times['model']))}–{format_ms(max(times['model']))}"
+    print(f"  forward+backward   {format_ms(model)} ms  ({spread})")
+    print(f"  floor: {len(products)} products, {flops / 1e9:.3g} GFLOP ({100 * head / flops:.0f} % in the head's "
+          f"3 × {shown}): {format_ms(floor)} ms  "
           f"({format_ms(min(times['floor']))}–{format_ms(max(times['floor']))}), {flops / floor / 1e9:.0f} GFLOP/s")
     print(f"  model / floor      {model / floor:.2f}")
     if jax is not None:

@@ -82,8 +82,18 @@ def compare(monkeypatch):
     sys.modules["bench_compare"] = module  # dataclasses look their module up here
     spec.loader.exec_module(module)
     yield module
-    for name in ("bench_compare", "report", "torch_models", "jax_models", "compare"):
+    for name in ("bench_compare", "report", "torch_models", "jax_models", "compare", "peers", "floor"):
         sys.modules.pop(name, None)
+
+
+MS = r"[\d.]+ \([\d.]+–[\d.]+\)"  # median (min–max) milliseconds
+
+
+def table_rows(text, labels):
+    """The cells of each results-table row (not the per-call table's) whose model is one of labels."""
+    pattern = re.compile(r"\| (" + "|".join(map(re.escape, labels)) + r") \|")
+    text = text.split("Per call:")[0]
+    return [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines() if pattern.match(line)]
 
 
 def test_compare_quick_without_torch(compare, monkeypatch, capsys, tmp_path):
@@ -93,19 +103,57 @@ def test_compare_quick_without_torch(compare, monkeypatch, capsys, tmp_path):
     assert compare.main(["--quick", "--quiet", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert out.read_text(encoding="utf-8") == text  # print added the final newline
-    rows = [line for line in text.splitlines() if re.match(r"\| (RNN|DT\(S\)|DOT\(S\)|sRNN-2) \|", line)]
+    rows = table_rows(text, ["RNN", "DT(S)", "DOT(S)", "sRNN-2"])
     assert len(rows) == 4 * len(compare.QUICK.batch_sizes)
-    for row in rows:
-        cells = [c.strip() for c in row.strip("|").split("|")]
-        model, B, ours, jax_ms, torch_ms, ref_ms, vs_jax, vs_torch, vs_ref = cells
-        assert re.fullmatch(r"[\d.]+ \([\d.]+–[\d.]+\)", ours)
-        assert torch_ms == "—" and vs_torch == "—" and jax_ms == "—" and vs_jax == "—"
+    for cells in rows:
+        model, B, ours, fast, jax_ms, compiled, torch_ms, ref_ms, floor_ms, vs_jax, vs_floor, vs_torch, vs_ref = cells
+        assert re.fullmatch(MS, ours) and re.fullmatch(MS, floor_ms)
+        assert jax_ms == compiled == torch_ms == vs_torch == vs_jax == "—"
+        assert float(vs_floor.split()[0]) == pytest.approx(float(ours.split()[0]) / float(floor_ms.split()[0]),
+                                                           rel=0.01)
         if int(B) == 1:  # the reference runs at B=1 only, with a ratio against its target
-            assert re.fullmatch(r"[\d.]+ \([\d.]+–[\d.]+\)", ref_ms)
+            assert re.fullmatch(MS, ref_ms)
             assert re.fullmatch(r"[\d.e-]+ [✓✗] \(≤ 0.05\)", vs_ref)
         else:
             assert ref_ms == "—"
+    [word] = table_rows(text, ["word"])  # a table of its own, at its own sizes
+    assert word[1] == str(compare.QUICK.word_batch_sizes[0])
+    assert re.fullmatch(MS, word[2]) and re.fullmatch(MS, word[8]) and word[7] == "—"
     assert "PyTorch: not available" in text and "JAX: not available" in text
+    per_call = [line for line in text.split("Per call:")[1].splitlines() if line.startswith("| RNN | 1 |")]
+    assert len(per_call) == 1 and per_call[0].startswith(f"| RNN | 1 | {2 * 8 + 6} | ")  # 2T + 6 products, traced
+
+
+def test_report_ratios_use_the_faster_backend_and_targets(compare):
+    """rnnalg / X is the faster of numpy and fast over the faster of eager and torch.compile; targets by B."""
+    import report
+
+    def row(model, B, **ms):
+        return {"model": model, "B": B, **{k: (np.array([v / 1e3]) if v else None) for k, v in ms.items()}}
+    music = report.results_table([row("RNN", 1, rnnalg=2.0, fast=1.0, jax=1.5, compiled=4.0, torch=8.0, floor=0.5),
+                                  row("RNN", 64, rnnalg=26.0, fast=None, jax=None, compiled=None, torch=20.0,
+                                      floor=20.0)])
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in music[2:]]
+    assert cells[0][2].startswith("2 ") and cells[0][3].startswith("**1 ")  # the faster backend in bold
+    assert cells[0][5].startswith("**4 ") and not cells[0][6].startswith("**")
+    assert cells[0][9:13] == ["0.667 ✓ (≤ 0.8)", "2", "0.25", "—"]
+    assert cells[1][9:12] == ["—", "1.3 ✓ (≤ 1.3)", "1.3 ✗ (≤ 1)"]
+    word = report.results_table([row("word", 64, rnnalg=900.0, floor=400.0)])
+    assert word[2].split(" | ")[10] == "2.25 ✗ (≤ 2)"
+
+
+def test_report_per_call_table(compare):
+    """The floor's products, GFLOP and rate, and the first calls of the compiling implementations that ran."""
+    import report
+
+    rows = [{"model": "RNN", "B": 1, "first": {"jax": 1.234, "compiled": 20.5}, "products": 206,
+             "flops": 2.5e9, "floor": np.array([0.02, 0.025, 0.03])},
+            {"model": "RNN", "B": 16, "first": {}, "products": 0, "flops": 0, "floor": None}]
+    assert report.per_call_table(rows)[2:] == [
+        "| model | B | products | GFLOP | floor GFLOP/s | first call JAX s | first call torch.compile s |",
+        "|---|---:|---:|---:|---:|---:|---:|", "| RNN | 1 | 206 | 2.5 | 100 | 1.23 | 20.50 |",
+        "| RNN | 16 | — | — | — | — | — |"]
+    assert report.per_call_table([{"model": "RNN", "B": 1, "first": {}}]) == []  # nothing to say
 
 
 def test_compare_no_torch_env_and_unknown_model(compare, monkeypatch):
@@ -117,13 +165,67 @@ def test_compare_no_torch_env_and_unknown_model(compare, monkeypatch):
         compare.main(["--quick", "--models", "LSTM"])
 
 
+def test_compare_fast_column_empty_without_the_backend(compare, monkeypatch):
+    """Until rnnalg.compile takes backend=, or when the backend cannot run, the column stays empty."""
+    import peers
+
+    def no_backend(program, dtype):
+        return None
+    monkeypatch.setattr(peers.rnnalg, "compile", no_backend)  # no backend= argument: TypeError
+    logged = []
+    case = peers.Case("RNN", "rnn", None, None, {}, {"x": np.zeros((2, 3, 4))}, 1.0, log=logged.append)
+    assert peers.rnnalg_fast(case) is None
+
+    def unavailable(program, dtype, backend):
+        raise peers.rnnalg.RnnalgError("numba is not installed")
+    monkeypatch.setattr(peers.rnnalg, "compile", unavailable)
+    assert peers.rnnalg_fast(case) is None
+    assert any("numba is not installed" in line and "B=3" in line for line in logged)
+
+
+class FakeTorchModels:
+    """torch_models stand-in: loss_and_grad_call -> a call whose result's .item() is `loss`, or raises."""
+    TORCH_MODELS = {"rnn": None}
+
+    def __init__(self, loss, fail_compiled=False):
+        self.loss, self.fail_compiled = loss, fail_compiled
+
+    def to_torch(self, params):
+        return params
+
+    def loss_and_grad_call(self, stem, params, xs, ys, compiled=False):
+        def call():
+            if compiled and self.fail_compiled:
+                raise RuntimeError("inductor: no C compiler\nmore lines")
+            return np.float64(self.loss)
+        return call
+
+
+def test_torch_columns_check_losses_and_report_compile_failures(compare):
+    import peers
+
+    fake_torch = type("FakeTorch", (), {"from_numpy": staticmethod(lambda a: a)})
+    logged = []
+    batch = {"x": np.zeros((2, 3, 4)), "y": np.zeros((2, 3, 4))}
+
+    def case(tm):
+        return peers.Case("RNN", "rnn", None, None, {}, batch, 1.0, (fake_torch, tm), None, logged.append)
+    assert peers.torch_eager(case(FakeTorchModels(1.0 + 1e-5))) is not None
+    assert peers.torch_compiled(case(FakeTorchModels(1.0 + 1e-5))) is not None
+    with pytest.raises(SystemExit, match="torch.compile loss .* not be honest"):
+        peers.torch_compiled(case(FakeTorchModels(1.01)))
+    assert peers.torch_compiled(case(FakeTorchModels(1.0, fail_compiled=True))) is None
+    assert logged == ["RNN B=3: torch.compile failed, column left empty: RuntimeError: inductor: no C compiler"]
+    assert peers.torch_eager(case(FakeTorchModels(1.0, fail_compiled=True))) is not None  # eager unaffected
+
+
 def test_compare_refuses_disagreeing_losses(compare):
     compare.check_loss("RNN", "PyTorch", 1.0 + 5e-5, 1.0)  # within 1e-4 relative: fine
     with pytest.raises(SystemExit, match="not be honest"):
         compare.check_loss("RNN", "PyTorch", 1.001, 1.0)
 
 
-@pytest.mark.parametrize("stem", ["rnn", "dts", "dots", "srnn2", "lstm"])
+@pytest.mark.parametrize("stem", ["rnn", "dts", "dots", "srnn2", "lstm", "word_rnn"])
 def test_torch_models_match_rnnalg(compare, stem):
     """The hand-written torch models compute rnnalg's loss and gradients (float64, exact to rounding)."""
     torch = pytest.importorskip("torch")
@@ -236,6 +338,9 @@ def test_word_head_prints_model_floor_and_ratio(word_head, capsys):
     assert word_head.main(["-B", "2", "-T", "3", "--rounds", "1", "--repeats", "1", "--no-jax"]) == 0
     out = capsys.readouterr().out
     model = float(re.search(r"forward\+backward +([\d.]+) ms", out).group(1))
-    floor = float(re.search(r"floor: 3 × \(6×200\)·\(200×10000\): ([\d.]+) ms", out).group(1))
-    assert float(re.search(r"model / floor +([\d.]+)", out).group(1)) == pytest.approx(model / floor, rel=0.02, abs=0.01)
+    head = re.escape("(6×200)·(200×10000)")
+    floor = float(re.search(r"floor: 10 products, [\d.]+ GFLOP \(\d+ % in the head's 3 × " + head + r"\): ([\d.]+) ms",
+                            out).group(1))
+    ratio = float(re.search(r"model / floor +([\d.]+)", out).group(1))
+    assert ratio == pytest.approx(model / floor, rel=0.02, abs=0.01)
     assert "JAX" not in out

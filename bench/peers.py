@@ -1,0 +1,141 @@
+"""The columns of compare.py: for one model at one batch size, a no-argument call per implementation.
+
+Each entry of PEERS is `column -> maker(case)`, returning the call (its first call already made:
+that is where JAX, numba and torch.compile compile, so it is never timed) or None when the
+implementation is not available here (its column stays empty). A maker checks its loss against
+rnnalg's numpy loss (`check_loss`) before returning: nothing is timed that computes something else.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+import floor
+import rnnalg
+
+LOSS_RTOL = 1e-4  # float32 losses of the implementations must agree this closely
+
+
+@dataclasses.dataclass
+class Case:
+    """One model at one batch size, as every column gets it: rnnalg's parameters and batch."""
+    label: str            # table label, e.g. "DOT(S)"
+    stem: str             # examples/<stem>.rnn
+    program: object
+    model: object         # rnnalg's numpy model
+    params: dict
+    batch: dict           # dense arrays float32, token ids intp
+    expected: float       # rnnalg's numpy loss
+    torch_pair: tuple | None = None  # (torch, torch_models) or None
+    jax_pair: tuple | None = None    # (jax, jax_models) or None
+    log: object = print
+    first_calls: dict = dataclasses.field(default_factory=dict)  # column -> seconds of its first (compiling) call
+    floor_products: list = dataclasses.field(default_factory=list)  # floor.Product of each traced matmul
+
+    def first_call(self, column: str, call):
+        """call(), its wall time kept in first_calls[column] (compile latency, for the report)."""
+        start = time.perf_counter()
+        result = call()
+        self.first_calls[column] = time.perf_counter() - start
+        return result
+
+    @property
+    def B(self) -> int:
+        return next(iter(self.batch.values())).shape[1]
+
+    def warn(self, message: str) -> None:
+        self.log(f"{self.label} B={self.B}: {message}")
+
+
+def check_loss(name: str, what: str, loss: float, expected: float) -> None:
+    if not abs(loss - expected) <= LOSS_RTOL * abs(expected):
+        raise SystemExit(f"compare.py: {name}: {what} loss {loss!r} differs from rnnalg's {expected!r} "
+                         f"by more than {LOSS_RTOL:g} relative; the comparison would not be honest")
+
+
+def rnnalg_numpy(case: Case):
+    return lambda: case.model.loss_and_grad(case.params, case.batch)
+
+
+_FAST_MISSING = []  # the TypeError of rnnalg.compile(..., backend=...), once seen
+
+
+def rnnalg_fast(case: Case):
+    """`rnnalg.compile(..., backend="fast")`; None where that backend does not exist (yet) or
+    cannot run here (TypeError: no `backend` argument; RnnalgError: e.g. numba missing)."""
+    try:
+        model = rnnalg.compile(case.program, np.float32, backend="fast")
+    except TypeError as e:  # no backend= at all: say so once
+        if not _FAST_MISSING:
+            case.log(f"rnnalg fast backend unavailable ({e}); its column stays empty")
+        _FAST_MISSING.append(e)
+        return None
+    except rnnalg.RnnalgError as e:
+        case.warn(f"rnnalg fast backend unavailable ({e}); column left empty")
+        return None
+    call = lambda: model.loss_and_grad(case.params, case.batch)  # noqa: E731
+    check_loss(case.label, "rnnalg fast", case.first_call("fast", call)[0], case.expected)  # it compiles
+    return call
+
+
+def _torch_call(case: Case, compiled: bool):
+    torch, tm = case.torch_pair
+    if case.stem not in tm.TORCH_MODELS:
+        return None
+    xs, ys = (torch.from_numpy(case.batch[k]) for k in ("x", "y"))
+    return tm.loss_and_grad_call(case.stem, tm.to_torch(case.params), xs, ys, compiled=compiled)
+
+
+def torch_eager(case: Case):
+    if case.torch_pair is None:
+        return None
+    call = _torch_call(case, compiled=False)
+    if call is not None:
+        check_loss(case.label, "PyTorch", call().item(), case.expected)
+    return call
+
+
+def torch_compiled(case: Case):
+    """torch.compile of the eager model; a failure to compile is reported and leaves the column empty."""
+    if case.torch_pair is None:
+        return None
+    call = _torch_call(case, compiled=True)
+    if call is None:
+        return None
+    try:
+        loss = case.first_call("compiled", call).item()  # compiles
+    except Exception as e:  # noqa: BLE001 - dynamo, inductor and the C compiler raise many kinds
+        first = (str(e).strip().splitlines() or [""])[0]
+        case.warn(f"torch.compile failed, column left empty: {type(e).__name__}: {first}")
+        return None
+    check_loss(case.label, "torch.compile", loss, case.expected)
+    return call
+
+
+def jax_scan(case: Case):
+    if case.jax_pair is None or case.stem not in case.jax_pair[1].JAX_MODELS:
+        return None
+    call = case.jax_pair[1].loss_and_grad_call(case.stem, case.params, case.batch["x"], case.batch["y"])
+    check_loss(case.label, "JAX", float(case.first_call("jax", call)[0]), case.expected)  # it compiles
+    return call
+
+
+def autograd_reference(case: Case):
+    from rnnalg.reference import reference_loss_and_grad
+
+    call = lambda: reference_loss_and_grad(case.program, case.params, case.batch)  # noqa: E731
+    check_loss(case.label, "autograd reference", float(call()[0]), case.expected)
+    return call
+
+
+def matmul_floor(case: Case):
+    """The matrix products rnnalg's numpy schedule runs, alone (bench/floor.py)."""
+    case.floor_products = floor.trace_products(case.model.source, case.params, case.batch)
+    return floor.floor_call(case.floor_products)
+
+
+# column -> maker, in the order they take turns (and appear in the table)
+PEERS = {"rnnalg": rnnalg_numpy, "fast": rnnalg_fast, "jax": jax_scan, "compiled": torch_compiled,
+         "torch": torch_eager, "autograd": autograd_reference, "floor": matmul_floor}
