@@ -24,7 +24,7 @@ from ..errors import UsageError
 
 KERNEL_PREFIX = "_scan_"
 REWRITES = {"tanh": "_tanh"}  # np.<ufunc> inside a kernel -> the numba prelude's version
-MAX_BATCH = 8  # B up to this runs compiled; above it, the numpy kernel (see the module docstring)
+MAX_BATCH = 16  # B up to this runs compiled; above it, the numpy kernel (see the module docstring)
 CACHE_ENV = "RNNALG_CACHE"  # where kernel modules go (default: $XDG_CACHE_HOME/rnnalg, ~/.cache/rnnalg)
 
 
