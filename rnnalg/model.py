@@ -151,8 +151,9 @@ def _install_backend(backend: str, source: str, namespace: dict) -> str:
         raise UsageError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
     if backend == "numpy" or (backend == "auto" and fast.unavailable_reason()):
         return "numpy"
+    blas = fast.kernel_blas()
     for name, compiled in fast.load_kernels(source).items():
-        namespace[name] = fast.by_batch(compiled, namespace[name])
+        namespace[name] = fast.by_batch(compiled, namespace[name], blas=blas)
     return "fast"
 
 

@@ -149,3 +149,35 @@ def test_bench_command_runs_either_backend(backend, capsys):
     first, timed = capsys.readouterr().out.strip().splitlines()
     assert first.startswith(f"rnn.rnn  B=2 T=5 float32 {backend}  first call ")
     assert "forward+backward:" in timed and f" {backend} " in timed
+
+
+def test_by_batch_runs_the_compiled_kernel_up_to_max_batch_with_its_blas_on_one_thread():
+    class FakeBlas:
+        num_threads = 2
+
+        def set_num_threads(self, n):
+            self.num_threads = n
+
+    blas, seen = FakeBlas(), []
+    kernel = fast.by_batch(lambda T, B: seen.append(("compiled", B, blas.num_threads)),
+                           lambda T, B: seen.append(("numpy", B, blas.num_threads)), max_batch=4, blas=[blas])
+    for B in (1, 4, 5):
+        kernel(10, B)
+    assert seen == [("compiled", 1, 1), ("compiled", 4, 1), ("numpy", 5, 2)]
+    assert blas.num_threads == 2  # restored
+
+
+def test_the_kernels_blas_is_scipys_not_numpys():
+    libs = fast.kernel_blas()
+    pytest.importorskip("threadpoolctl")
+    assert libs and all("numpy" not in Path(lib.filepath).parent.name for lib in libs)
+
+
+def test_crossover_script_prints_fast_over_numpy_per_batch_size():
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "crossover.py"), "--models", "rnn",
+                          "--batch-sizes", "1,5", "-H", "8"], capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["rnn B=1", "rnn B=5"]
+    assert all(" fast/numpy " in line for line in lines)

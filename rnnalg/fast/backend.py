@@ -7,11 +7,14 @@
 
 A kernel runs compiled for small batches, where numpy's ~1 µs per call dominates a step,
 and as plain numpy above `max_batch` rows, where numpy's vectorised tanh is faster than
-numba's scalar loops (bench/README.md has the measurements).
+numba's scalar loops (bench/README.md has the measurements).  Compiled, its products go to
+scipy's BLAS (numba's np.dot), a second OpenBLAS beside numpy's: it runs single-threaded for the
+call, else the two libraries' spinning threads fight over the cores (2× slower at B=16 on 2 cores).
 """
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import importlib.util
 import inspect
@@ -24,7 +27,7 @@ from ..errors import UsageError
 
 KERNEL_PREFIX = "_scan_"
 REWRITES = {"tanh": "_tanh"}  # np.<ufunc> inside a kernel -> the numba prelude's version
-MAX_BATCH = 16  # B up to this runs compiled; above it, the numpy kernel (see the module docstring)
+MAX_BATCH = 4  # B up to this runs compiled; above it, the numpy kernel (see the module docstring)
 CACHE_ENV = "RNNALG_CACHE"  # where kernel modules go (default: $XDG_CACHE_HOME/rnnalg, ~/.cache/rnnalg)
 
 
@@ -102,9 +105,38 @@ def load_kernels(source: str) -> dict:
     return {k: getattr(module, k) for k in kernel_names(source)}
 
 
-def by_batch(compiled, plain, max_batch=MAX_BATCH):
-    """A kernel that runs `compiled` for B ≤ max_batch rows and `plain` (numpy) above."""
+def kernel_blas() -> list:
+    """threadpoolctl controllers of the BLAS libraries other than numpy's (scipy's, which numba's
+    np.dot calls); [] without threadpoolctl."""
+    try:
+        import scipy.linalg.cython_blas  # noqa: F401  (loads scipy's BLAS)
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return []
+    return [lib for lib in ThreadpoolController().select(user_api="blas").lib_controllers
+            if "numpy" not in Path(lib.filepath).parent.name]
+
+
+@contextlib.contextmanager
+def single_threaded(libs):
+    """Each BLAS in `libs` on one thread inside the block, as it was after it."""
+    before = [lib.num_threads for lib in libs]
+    for lib in libs:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, n in zip(libs, before):
+            lib.set_num_threads(n)
+
+
+def by_batch(compiled, plain, max_batch=MAX_BATCH, blas=()):
+    """A kernel that runs `compiled` for B ≤ max_batch rows (with the BLAS libraries `blas` on one
+    thread) and `plain` (numpy) above."""
     def kernel(T, B, *rest):
-        return (compiled if B <= max_batch else plain)(T, B, *rest)
+        if B > max_batch:
+            return plain(T, B, *rest)
+        with single_threaded(blas):
+            return compiled(T, B, *rest)
     kernel.compiled, kernel.plain = compiled, plain
     return kernel
