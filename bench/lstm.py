@@ -32,8 +32,11 @@ COLUMNS = {"fused": ("torch.nn.LSTM", 1.0), "eager": ("PyTorch eager loop", 0.5)
 
 def bench(settings: compare.Settings, torch_pair, log) -> list[dict]:
     rows = []
-    for _, params, B, batch, ours, expected in compare.rnnalg_passes(compare.ROOT / "examples" / "lstm.rnn",
-                                                                     settings):
+    for program, _, params, B, batch in compare.cases(compare.ROOT / "examples" / "lstm.rnn", settings):
+        model = compare.rnnalg.compile(program, np.float32)  # what a user gets: fast when numba is installed
+        ours = lambda model=model, batch=batch: model.loss_and_grad(params, batch)  # noqa: E731
+        expected = ours()[0]
+        log(f"LSTM B={B}: rnnalg backend {model.backend}")
         calls = {"rnnalg": (ours, settings.repeats)}
         if torch_pair is not None:
             torch, tm = torch_pair

@@ -4,7 +4,9 @@
     params = model.init_params(np.random.default_rng(0))
     loss, grads, final_state = model.loss_and_grad(params, batch, state)
 
-What runs is exactly the text `rnnalg compile -o` writes (`model.source`).
+What runs is exactly the text `rnnalg compile -o` writes (`model.source`); with the fast
+backend (numba installed, or backend="fast") its scan kernels, the same text, run compiled for
+small batches (rnnalg/fast/).
 """
 from __future__ import annotations
 
