@@ -171,3 +171,27 @@ def test_roll_to_midi_ties_held_notes():
     roll[2, 43] = 1  # E (64) for one step
     msgs = [(m.type, m.note, m.time) for m in roll_to_midi(roll).tracks[0] if m.type.startswith("note")]
     assert msgs == [("note_on", 60, 0), ("note_on", 64, 960), ("note_off", 60, 480), ("note_off", 64, 0)]
+
+
+@pytest.mark.parametrize("steps", ["100001", "100000000"])
+def test_too_many_music_steps_are_refused_before_sampling(music_run, tmp_path, capsys, steps):
+    spec, run = music_run
+    out = tmp_path / "s.mid"
+    assert main(["sample", spec, "--checkpoint", str(run), "--steps", steps, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"--steps {steps}: at most 100,000 frames" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_long_music_sample_has_a_bounded_picture(music_run, tmp_path):
+    """3,000 frames: the MIDI holds them all; the PNG is squeezed to MAX_ROLL_INCHES wide."""
+    from rnnalg.train.sampling import MAX_ROLL_INCHES
+
+    mido = pytest.importorskip("mido")
+    spec, run = music_run
+    out = tmp_path / "s.mid"
+    assert main(["sample", spec, "--checkpoint", str(run), "--steps", "3000", "--out", str(out)]) == 0
+    width = int.from_bytes(out.with_suffix(".png").read_bytes()[16:20], "big")  # the PNG's IHDR width
+    assert 1000 < width <= MAX_ROLL_INCHES * 100 * 1.1  # dpi 100, plus the tight bbox's margins
+    midi = mido.MidiFile(str(out))
+    assert round(midi.length * 100 / 60) == 3000  # one quarter note a frame at 100 bpm

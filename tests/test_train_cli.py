@@ -106,6 +106,17 @@ def test_eval_names_the_checkpoint_it_read(spec, trained, capsys):
     assert outs[str(trained)].rstrip().endswith(f"best checkpoint of {trained})")
 
 
+@pytest.mark.parametrize("command", ["eval", "sample"])
+def test_which_must_agree_with_a_checkpoint_file(spec, trained, tmp_path, capsys, command):
+    """--which picks within a run directory; with a checkpoint file it is checked, not ignored."""
+    extra = ["--out", str(tmp_path / "s.mid")] if command == "sample" else []
+    assert main([command, spec, "--checkpoint", str(trained / "last.json"), "--which", "best", *extra]) == 2
+    err = capsys.readouterr().err
+    assert "--which best" in err and "last checkpoint" in err and str(trained / "best.json") in err
+    assert "Traceback" not in err and not (tmp_path / "s.mid").exists()
+    assert main([command, spec, "--checkpoint", str(trained / "last.json"), "--which", "last", *extra]) == 0
+
+
 def test_eval_refuses_another_spec(spec, trained, capsys):
     assert main(["eval", spec, "--set", "H=16", "--checkpoint", str(trained)]) == 1
     err = capsys.readouterr().err
@@ -170,3 +181,16 @@ def test_two_outputs_are_refused(tmp_path, capsys):
                     "h' = tanh(x ⊕ h)\ny = ▷ h'\nw = ▷ h'\n")
     assert main(["train", str(spec), "--out", str(tmp_path / "r"), "--quiet"]) == 2
     assert "exactly one input and one output" in capsys.readouterr().err
+
+
+def test_a_spec_on_standard_input_trains_into_runs_stdin(tmp_path, monkeypatch, capsys):
+    """`rnnalg train -` (spec piped in): the default run directory is runs/stdin, not runs/-."""
+    import io
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(TINY.encode())))
+    assert main(["train", "-", "--epochs", "1", *FAST]) == 0
+    assert (tmp_path / "runs" / "stdin" / "best.json").exists()
+    assert not (tmp_path / "runs" / "-").exists()
+    assert "runs/stdin" in capsys.readouterr().out

@@ -17,7 +17,7 @@ from ..train.runs import load_dataset_for, load_trained
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
     a("--checkpoint", required=True, metavar="DIR", help="run directory (or a checkpoint .json file)")
-    a("--which", choices=("best", "last"), default="best", help="which checkpoint of the run (default best)")
+    a("--which", choices=("best", "last"), help="which checkpoint of the run directory (default best)")
     a("--split", choices=("test", "valid", "train"), default="test", help="(default test)")
     a("--data", metavar="NAME|PATH", help="dataset (default: the one the checkpoint was trained on)")
     a("--data-dir", metavar="DIR", help="where named datasets live")

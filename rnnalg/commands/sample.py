@@ -22,8 +22,9 @@ from ..train.sampling import generate, save_midi, save_roll_png
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
     a("--checkpoint", required=True, metavar="DIR", help="run directory (or a checkpoint .json file)")
-    a("--which", choices=("best", "last"), default="best", help="which checkpoint of the run (default best)")
-    a("--steps", type=int, default=None, help="steps to generate (default: music 128 frames, text 500)")
+    a("--which", choices=("best", "last"), help="which checkpoint of the run directory (default best)")
+    a("--steps", type=int, default=None,
+      help="steps to generate (default: music 128 frames, text 500 symbols; at most 100,000 / 1,000,000)")
     a("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
     a("--prime", default=None, help="text to start from, or for music SPLIT:INDEX[:FRAMES]")
     a("--seed", type=int, default=0, help="random seed (default 0)")
@@ -34,8 +35,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--unit", choices=("char", "word"))
 
 
+# the most steps one command samples, by the output's kind: music frames are MIDI quarter notes
+# (100,000 last 16.7 hours at 100 bpm, and a MIDI event is a Python object while it is written)
+MAX_STEPS = {"token": 1_000_000, "binary": 100_000, "real": 100_000}
+DEFAULT_STEPS = {"token": 500, "binary": 128, "real": 128}
+UNITS = {"token": "symbols", "binary": "frames", "real": "frames"}
+
+
 def run(args: argparse.Namespace) -> int:
     program, model, params, meta = load_trained(args, args.which)
+    kind = program.heads[0].output.kind
+    args.steps = _steps(args.steps, kind)
     rng = np.random.default_rng(args.seed)
     vocab = stored_vocab(meta, program, args.checkpoint)
     if vocab is not None and args.data is None:  # a text run: the checkpoint holds all we need
@@ -46,6 +56,26 @@ def run(args: argparse.Namespace) -> int:
     if dataset.kind == "music":
         return _music(args, model, params, dataset, rng)
     return _text(args, model, params, dataset.vocab, dataset.unit, rng)
+
+
+def _steps(steps, kind: str) -> int:
+    """--steps, or the default for the output's kind; UsageError above MAX_STEPS."""
+    if steps is None:
+        return DEFAULT_STEPS[kind]
+    if steps > MAX_STEPS[kind]:
+        raise UsageError(f"--steps {steps}: at most {MAX_STEPS[kind]:,} {UNITS[kind]} for a "
+                         f"{kind} output in one sample")
+    return steps
+
+
+def _generate(model, params, args, prime, rng):
+    """`generate` with a progress bar on a terminal's stderr (tqdm disables itself elsewhere)."""
+    from tqdm import tqdm
+
+    kind = model.program.heads[0].output.kind
+    with tqdm(total=args.steps, desc="sampling", unit=UNITS[kind][:-1], leave=False, file=sys.stderr,
+              disable=None, mininterval=0.5) as bar:
+        return generate(model, params, args.steps, prime, args.temperature, rng, progress=bar)
 
 
 def _dataset(args, program, meta):
@@ -61,7 +91,7 @@ def _music(args, model, params, dataset, rng) -> int:
     writers = _music_writers(out)
     width = model.program.inputs[0].width
     prime = _music_prime(args.prime, dataset, width)
-    roll = generate(model, params, args.steps or 128, prime, args.temperature, rng)
+    roll = _generate(model, params, args, prime, rng)
     wrote = []
     try:
         for path, write in writers:
@@ -144,7 +174,7 @@ def _text(args, model, params, vocab, unit, rng) -> int:
     else:
         start = "\n" if unit == "char" else "<eos>"
         prime = np.array([vocab.index(start) if start in vocab else 0], dtype=np.int64)
-    tokens = generate(model, params, args.steps or 500, prime, args.temperature, rng)
+    tokens = _generate(model, params, args, prime, rng)
     head, body = args.prime or "", tokens_to_text(tokens, vocab, unit)
     if unit == "word" and head and not head.endswith("\n") and not body.startswith("\n"):
         head += " "  # words are joined by spaces

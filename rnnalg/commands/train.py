@@ -1,8 +1,9 @@
 """`rnnalg train spec.rnn`: train a spec on a dataset; print the test metric of the best parameters.
 
-Writes into the run directory (default runs/<spec stem>): best.json / last.json checkpoints
-(+ their .npz arrays), metrics.jsonl, curve.png and result.json.  The work is done by
-`rnnalg.train.session.train`; this module parses the flags and prints.
+Writes into the run directory (default runs/<spec stem>; runs/stdin for a spec on standard
+input): best.json / last.json checkpoints (+ their .npz arrays), metrics.jsonl, curve.png and
+result.json.  The work is done by `rnnalg.train.session.train`; this module parses the flags
+and prints.
 """
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                    f"(default {d.patience})")
     a("--halvings", type=int, help=f"lr halvings before a further plateau stops training (default {d.halvings})")
     a("--seed", type=int, help=f"random seed; the same seed gives the same run bit for bit (default {d.seed})")
-    a("--out", metavar="DIR", help="run directory (default runs/<spec stem>; with --resume: that directory)")
+    a("--out", metavar="DIR", help="run directory (default runs/<spec stem>, runs/stdin for -; with --resume: that directory)")
     changeable = ", ".join(flag_name(k) for k in CONFIG_FLAGS if k in ON_RESUME and ON_RESUME[k] is None)
     a("--resume", metavar="DIR",
       help="continue the run saved in DIR exactly where it stopped, with its recorded settings, sizes "
@@ -72,6 +73,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--quiet", action="store_true", help="no progress bar or per-epoch lines; print only the result")
 
 
+def default_run_dir(spec: str) -> Path:
+    """runs/<spec stem>: runs/dots for examples/dots.rnn; runs/stdin for a spec read from `-`."""
+    return Path("runs") / ("stdin" if spec == "-" else Path(spec).stem)
+
+
 def run(args: argparse.Namespace) -> int:
     from .common import load_program
 
@@ -83,9 +89,9 @@ def run(args: argparse.Namespace) -> int:
     elif args.resume:  # DIR, or DIR/last.json
         run_dir = ckpt.json_path(args.resume).parent
     else:
-        run_dir = Path("runs") / Path(args.spec).stem
+        run_dir = default_run_dir(args.spec)
     result = train(program, run_dir, settings, resume=args.resume, unit=args.unit, force=args.force,
-                   quiet=args.quiet, spec_name=args.spec,
+                   quiet=args.quiet, spec_name=None if args.spec == "-" else args.spec,
                    on_epoch=getattr(args, "on_epoch", None))  # set by a sweep trial, never by the CLI
     reason, epochs = result["stopped"], result["epochs"]
     again = f"rnnalg train {shlex.quote(args.spec)} --resume {shlex.quote(str(run_dir))}"

@@ -109,15 +109,19 @@ def trained_sizes(checkpoint, which: str = "last") -> dict:
         return {}
 
 
-def load_trained(args, which: str = "best"):
+def load_trained(args, which: str | None = None):
     """(program, model, params, meta) from `args.checkpoint` for the spec in `args`.
 
-    The sizes default to those the run was trained with; the spec (after `--set`) must be
-    the one the checkpoint was trained with.
+    `which` ('best' or 'last'; None: best) picks a checkpoint of a run directory; given with a
+    checkpoint file, it must agree with the file's tag. The sizes default to those the run was
+    trained with; the spec (after `--set`) must be the one the checkpoint was trained with.
     """
     from ..commands.common import load_program
     from ..lower.footprint import require
 
+    asked, which = which, which or "best"
+    if asked and Path(args.checkpoint).suffix == ".json":
+        _check_which(args.checkpoint, asked)
     if which == "best" and not ckpt.json_path(args.checkpoint, "best").exists() \
             and ckpt.json_path(args.checkpoint, "last").exists():
         which = "last"  # stopped before the first validation: no best yet
@@ -131,3 +135,14 @@ def load_trained(args, which: str = "best"):
     model = compile_model(program)
     params = ckpt.split_prefix(arrays, "param")
     return program, model, params, meta
+
+
+def _check_which(path, which: str) -> None:
+    """UsageError if the checkpoint file `path` is not the `which` (best/last) checkpoint of its run."""
+    try:
+        tag = json.loads(Path(path).read_text(encoding="utf-8")).get("tag")
+    except (OSError, ValueError, AttributeError):
+        return  # unreadable or malformed: ckpt.load reports it, naming the file
+    if tag in ("best", "last") and tag != which:
+        raise UsageError(f"--which {which}: {path} is the {tag} checkpoint of its run; "
+                         f"drop --which, or pass {Path(path).parent / (which + '.json')}")

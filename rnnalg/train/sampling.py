@@ -12,6 +12,7 @@ import numpy as np
 from ..atomic import write_atomic
 
 _EPS = 1e-7
+MAX_ROLL_INCHES = 160  # the piano-roll PNG's width: 16 steps an inch up to 2,560 steps, then squeezed
 
 
 def temper_bernoulli(p: np.ndarray, temperature: float) -> np.ndarray:
@@ -37,23 +38,27 @@ def _draw(kind: str, probs: np.ndarray, temperature: float, rng) -> np.ndarray:
     return np.asarray(probs, dtype=np.float32)  # real: the predicted mean
 
 
-def generate(model, params, n_steps: int, prime, temperature: float, rng) -> np.ndarray:
+def generate(model, params, n_steps: int, prime, temperature: float, rng, progress=None) -> np.ndarray:
     """Feed `prime` (music (P, W) frames / text (P,) ids, P >= 1), then sample `n_steps` more.
 
     Each sample is fed back as the next input.  Returns the `n_steps` samples only:
-    (n_steps, W) frames or (n_steps,) ids.
+    (n_steps, W) frames or (n_steps,) ids.  `progress.update(1)` is called after each step.
     """
     x, y = model.program.inputs[0], model.program.heads[0].output
     state = model.initial_state(1)
     probs = None
     for value in prime:
         probs, state = model.step(params, {x.name: np.asarray(value)[None]}, state)
-    out = []
-    for _ in range(n_steps):
+    out = None
+    for t in range(n_steps):
         sample = _draw(y.kind, np.asarray(probs[y.name]), temperature, rng)
-        out.append(sample[0])
+        if out is None:  # one array for all steps, not a Python object per step
+            out = np.empty((n_steps,) + sample.shape[1:], dtype=sample.dtype)
+        out[t] = sample[0]
         probs, state = model.step(params, {x.name: sample}, state)
-    return np.stack(out) if out else np.zeros((0,) + np.asarray(prime[0]).shape)
+        if progress is not None:
+            progress.update(1)
+    return out if out is not None else np.zeros((0,) + np.asarray(prime[0]).shape)
 
 
 # --------------------------------------------------------------------------- music output
@@ -94,7 +99,7 @@ def save_roll_png(roll: np.ndarray, path: Path, title: str = "") -> bool:
         from matplotlib.figure import Figure
     except ImportError:
         return False
-    fig = Figure(figsize=(max(6.0, len(roll) / 16), 4))
+    fig = Figure(figsize=(min(max(6.0, len(roll) / 16), MAX_ROLL_INCHES), 4))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     ax.imshow(np.asarray(roll).T, origin="lower", aspect="auto", cmap="Greys", interpolation="nearest",
