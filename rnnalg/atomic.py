@@ -2,12 +2,20 @@
 
 A crash (or Ctrl-C) leaves either the old file or the new one, never half of one; the
 new file gets the usual mode (0666 minus the umask), not the 0600 of `mkstemp`.
+
+The temporary file is `.<name>.<host>-<pid>.<random>.tmp`. A process killed outright (SIGKILL,
+out of memory) cannot remove its own; the next atomic write into that folder from the same
+host removes every such file whose writer is no longer running.
 """
 from __future__ import annotations
 
 import os
+import re
+import socket
 import tempfile
 from pathlib import Path
+
+_TEMP = re.compile(r"^\..+\.(?P<host>[^.]+)-(?P<pid>\d+)\.[^.]+\.tmp$")
 
 
 def _umask() -> int:
@@ -19,7 +27,8 @@ def _umask() -> int:
 def write_atomic(directory, final_name: str, write) -> None:
     """Call `write(fileobj)` (binary) on a temporary file in `directory`, then rename it to `final_name`."""
     directory = Path(directory)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{final_name}.", suffix=".tmp")
+    remove_stale_temporaries(directory)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{final_name}.{_host()}-{os.getpid()}.", suffix=".tmp")
     try:
         os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
@@ -31,6 +40,40 @@ def write_atomic(directory, final_name: str, write) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _host() -> str:
+    """This host's name as a temporary file may hold it (no dots, so the name parses back)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "host"
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # it exists (another user's), or cannot be asked: keep its file
+    return True
+
+
+def remove_stale_temporaries(directory) -> list[Path]:
+    """Remove this host's temporary files in `directory` whose writing process has ended; returns them."""
+    removed = []
+    host = _host()
+    try:
+        names = [entry.name for entry in os.scandir(directory) if entry.name.endswith(".tmp")]
+    except OSError:
+        return removed  # mkstemp reports an unusable folder
+    for name in names:
+        match = _TEMP.match(name)
+        if match and match["host"] == host and not _running(int(match["pid"])):
+            try:
+                (Path(directory) / name).unlink()
+                removed.append(Path(directory) / name)
+            except OSError:
+                pass  # gone already (another writer cleaned it) or not ours to remove
+    return removed
 
 
 def writable_reason(directory) -> str | None:
