@@ -155,7 +155,7 @@ def _install_backend(backend: str, source: str, namespace: dict) -> str:
         return "numpy"
     blas = fast.kernel_blas()
     for name, compiled in fast.load_kernels(source).items():
-        namespace[name] = fast.by_batch(compiled, namespace[name], blas=blas)
+        namespace[name] = fast.by_batch(compiled, namespace[name], blas=blas, name=name)
     return "fast"
 
 

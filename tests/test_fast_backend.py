@@ -167,6 +167,22 @@ def test_by_batch_runs_the_compiled_kernel_up_to_max_batch_with_its_blas_on_one_
     assert blas.num_threads == 2  # restored
 
 
+def test_a_kernel_numba_cannot_compile_falls_back_to_numpy_with_one_note(capsys):
+    """A typing error comes before the kernel runs: numpy does the call, and every later one."""
+    import numba
+
+    @numba.njit
+    def untypable(T, B, x):
+        return x.no_such_attribute
+
+    kernel = fast.by_batch(untypable, lambda T, B, x: ("numpy", B), name="_scan_forward")
+    assert kernel(3, 1, np.zeros(2)) == ("numpy", 1)
+    assert kernel(3, 2, np.zeros(2)) == ("numpy", 2)
+    err = capsys.readouterr().err
+    assert err.count("note: the fast backend could not compile _scan_forward (") == 1
+    assert "running it with numpy" in err and "Traceback" not in err
+
+
 def test_the_kernels_blas_is_scipys_not_numpys():
     libs = fast.kernel_blas()
     pytest.importorskip("threadpoolctl")

@@ -40,9 +40,22 @@ set = {{ H = 8 }}
 
 @pytest.fixture(scope="module")
 def ray_session():
-    ray.init(num_cpus=2, log_to_driver=False, include_dashboard=False, logging_level="ERROR")
+    from rnnalg.sweep.runner import start_ray
+
+    start_ray(None, 2, 1)  # the local Ray `rnnalg sweep` starts
     yield
     ray.shutdown()
+
+
+def test_trial_workers_run_at_normal_priority(ray_session):
+    """Ray's default is nice 15 for workers, so that any other process took the CPU from trials."""
+    import os
+
+    @ray.remote
+    def niceness():
+        return os.nice(0)
+
+    assert ray.get(niceness.remote()) == os.nice(0)  # the niceness of the process that started Ray
 
 
 @pytest.fixture(scope="module")
