@@ -91,6 +91,7 @@ def test_finished_trials_hold_test_figures_from_their_own_run(tiny):
         assert line["seconds"] > 0 and line["commit"] and line["command"].startswith("rnnalg train ")
         result = json.loads((out / "runs" / line["trial"]["id"] / "result.json").read_text())
         assert result["test"] == line["test"]
+        assert line["backend"] == result["backend"] in ("numpy", "fast")  # which one trained it
     assert {line["params"] for line in lines[:2]} == {1568}  # rnnalg compile --set H=8 says so
     assert lines[0]["test"] != lines[1]["test"]  # the seeds differ
 

@@ -54,6 +54,8 @@ def test_run_directory_contents(trained):
     assert {"epoch", "step", "train_loss", "valid", "lr", "seconds", "rate"} <= set(lines[0])
     _, meta = ckpt.load(trained, "last")
     assert meta["spec_text"] == TINY and meta["config"]["epochs"] == 4
+    # the backend that trained it (conftest.py sets RNNALG_BACKEND=numpy): float32 runs differ by it
+    assert meta["backend"] == json.loads((trained / "result.json").read_text())["backend"] == "numpy"
 
 
 def test_validation_nll_falls_well_below_frequency_baseline(trained):

@@ -48,6 +48,7 @@ def execute(trial: Trial, run_dir: Path, report) -> dict:
                 **_history(run_dir)}
     record.update(metric=result["metric"], test=result["test"], best_valid=result["best_valid"],
                   best_epoch=result["best_epoch"], epochs=result["epochs"], stopped=result["stopped"],
+                  backend=result.get("backend"),
                   seconds=round(before + result["seconds"], 1), **_history(run_dir))
     return record
 

@@ -91,6 +91,7 @@ def train(program, run_dir, settings: dict | None = None, *, resume=None, unit: 
         return result
     test, nll, count = trainer.evaluate("test")
     result.update({"test": test, "metric": trainer.metric_name, "test_nll_sum": nll, "test_count": count,
+                   "backend": getattr(trainer.model, "backend", None),  # float32 runs differ by backend
                    "best_valid": s.best_valid if s.best_epoch else None, "best_epoch": s.best_epoch,
                    "seconds": round(time.monotonic() - started, 1)})
     text = json.dumps({k: v for k, v in result.items() if k != "run_dir"}, indent=1, sort_keys=True)

@@ -184,6 +184,7 @@ class Trainer:
                       "rng/data": self.data_rng_start, "rng/noise": ckpt.rng_to_array(self.noise_rng)}
         meta = {"tag": tag, "config": self.config.to_json(), "run": dataclasses.asdict(self.state),
                 "metric": self.metric_name, "dataset_unit": self.dataset.unit, "rnnalg": __version__,
+                "backend": getattr(self.model, "backend", None),  # None: a model object without one
                 "vocab": None if self.dataset.vocab is None else list(self.dataset.vocab)}
         ckpt.save(self.run_dir, tag, arrays, meta, self.model.program)
 
