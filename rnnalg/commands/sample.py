@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +36,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--unit", choices=("char", "word"))
 
 
-# the most steps one command samples, by the output's kind: music frames are MIDI quarter notes
-# (100,000 last 16.7 hours at 100 bpm, and a MIDI event is a Python object while it is written)
-MAX_STEPS = {"token": 1_000_000, "binary": 100_000, "real": 100_000}
-DEFAULT_STEPS = {"token": 500, "binary": 128, "real": 128}
-UNITS = {"token": "symbols", "binary": "frames", "real": "frames"}
+@dataclass(frozen=True)
+class Steps:
+    """How many steps `sample` draws for an output kind: the default, the most, and their unit."""
+    default: int
+    most: int
+    unit: str  # singular; the plural adds "s"
+
+
+# music frames are MIDI quarter notes: 100,000 last 16.7 hours at 100 bpm, and each MIDI event
+# is a Python object while the file is written
+STEPS = {"token": Steps(500, 1_000_000, "symbol"), "binary": Steps(128, 100_000, "frame"),
+         "real": Steps(128, 100_000, "frame")}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,12 +67,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _steps(steps, kind: str) -> int:
-    """--steps, or the default for the output's kind; UsageError above MAX_STEPS."""
+    """--steps, or the default for the output's kind; UsageError above its most (STEPS)."""
+    rule = STEPS[kind]
     if steps is None:
-        return DEFAULT_STEPS[kind]
-    if steps > MAX_STEPS[kind]:
-        raise UsageError(f"--steps {steps}: at most {MAX_STEPS[kind]:,} {UNITS[kind]} for a "
-                         f"{kind} output in one sample")
+        return rule.default
+    if steps > rule.most:
+        raise UsageError(f"--steps {steps}: at most {rule.most:,} {rule.unit}s for a {kind} output in one sample")
     return steps
 
 
@@ -72,8 +80,8 @@ def _generate(model, params, args, prime, rng):
     """`generate` with a progress bar on a terminal's stderr (tqdm disables itself elsewhere)."""
     from tqdm import tqdm
 
-    kind = model.program.heads[0].output.kind
-    with tqdm(total=args.steps, desc="sampling", unit=UNITS[kind][:-1], leave=False, file=sys.stderr,
+    unit = STEPS[model.program.heads[0].output.kind].unit
+    with tqdm(total=args.steps, desc="sampling", unit=unit, leave=False, file=sys.stderr,
               disable=None, mininterval=0.5) as bar:
         return generate(model, params, args.steps, prime, args.temperature, rng, progress=bar)
 

@@ -134,18 +134,17 @@ def by_batch(compiled, plain, max_batch=MAX_BATCH, blas=(), name="kernel"):
     """A kernel that runs `compiled` for B ≤ max_batch rows (with the BLAS libraries `blas` on one
     thread) and `plain` (numpy) above.  If numba cannot compile it (a typing error, raised before
     anything runs), a note says so once and `plain` serves every batch from then on."""
-    state = {"compiled": compiled}
+    from numba.core.errors import NumbaError
 
     def kernel(T, B, *rest):
-        if B > max_batch or state["compiled"] is None:
+        nonlocal compiled
+        if B > max_batch or compiled is None:
             return plain(T, B, *rest)
-        from numba.core.errors import NumbaError
-
         try:
             with single_threaded(blas):
-                return state["compiled"](T, B, *rest)
+                return compiled(T, B, *rest)
         except NumbaError as exc:
-            state["compiled"] = None
+            compiled = None
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             print(f"note: the fast backend could not compile {name} ({first}); "
                   "running it with numpy", file=sys.stderr)

@@ -120,8 +120,6 @@ def load_trained(args, which: str | None = None):
     from ..lower.footprint import require
 
     asked, which = which, which or "best"
-    if asked and Path(args.checkpoint).suffix == ".json":
-        _check_which(args.checkpoint, asked)
     if which == "best" and not ckpt.json_path(args.checkpoint, "best").exists() \
             and ckpt.json_path(args.checkpoint, "last").exists():
         which = "last"  # stopped before the first validation: no best yet
@@ -132,17 +130,10 @@ def load_trained(args, which: str | None = None):
     require(program, "run")  # before reading arrays of that size
     arrays, meta = ckpt.load(args.checkpoint, which, program=program,
                              records={"config": CHECKPOINT_RECORDS["config"]})
+    if asked and Path(args.checkpoint).suffix == ".json" and meta.get("tag", asked) != asked:
+        raise UsageError(f"--which {asked}: {args.checkpoint} is the {meta['tag']} checkpoint of its run; "
+                         f"drop --which, or pass {Path(args.checkpoint).parent / (asked + '.json')}")
     model = compile_model(program)
     params = ckpt.split_prefix(arrays, "param")
     return program, model, params, meta
 
-
-def _check_which(path, which: str) -> None:
-    """UsageError if the checkpoint file `path` is not the `which` (best/last) checkpoint of its run."""
-    try:
-        tag = json.loads(Path(path).read_text(encoding="utf-8")).get("tag")
-    except (OSError, ValueError, AttributeError):
-        return  # unreadable or malformed: ckpt.load reports it, naming the file
-    if tag in ("best", "last") and tag != which:
-        raise UsageError(f"--which {which}: {path} is the {tag} checkpoint of its run; "
-                         f"drop --which, or pass {Path(path).parent / (which + '.json')}")
