@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from ..errors import UsageError
@@ -32,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..sweep.results import commit_of_rnnalg, format_table
+    from ..sweep.results import commit_of_rnnalg, data_fields, format_table
     from ..sweep.sweepfile import load_sweep
     from ..sweep.trials import expand, load_params
 
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     data_dir = args.data_dir or os.environ.get("RNNALG_DATA")
     trials = expand(sweep, str(Path(data_dir).resolve()) if data_dir else None)
 
-    params = load_params(trials)
+    params = load_params(trials, sweep.path)
     _check_data_files(trials, data_dir)
     if args.dry_run:
         for t in trials:
@@ -53,40 +54,93 @@ def run(args: argparse.Namespace) -> int:
         import ray.tune  # noqa: F401  (the extra, checked before anything is written)
     except ImportError:
         raise UsageError("rnnalg sweep needs Ray Tune: pip install 'rnnalg[sweep]'") from None
-    if args.address is None and sweep.cpus_per_trial > (args.cpus or os.cpu_count()):
+    cores = os.cpu_count() or 1
+    if args.address is None and args.cpus and args.cpus > cores:
+        print(f"rnnalg sweep: warning: --cpus {args.cpus} is more than this machine's {cores} cores: "
+              f"up to {args.cpus // sweep.cpus_per_trial} trials will share them", file=sys.stderr)
+    if args.address is None and sweep.cpus_per_trial > (args.cpus or cores):
         raise UsageError(f"{args.file}: sweep.cpus_per_trial = {sweep.cpus_per_trial} is more than the "
-                         f"{args.cpus or os.cpu_count()} CPUs of the local Ray (--cpus): no trial could start")
-    from ..sweep import runner
+                         f"{args.cpus or cores} CPUs of the local Ray (--cpus): no trial could start")
+    from ..sweep import leftovers, runner
+    from ..sweep.lock import ResultsLock
 
     out = Path(args.out or Path("sweeps") / sweep.name).resolve()
     results = Path(args.results).resolve() if args.results else out / "results.jsonl"
-    if results.exists() and not (args.resume or args.force):
-        raise UsageError(f"--results {results}: already holds results; continue that sweep with --resume, "
-                         f"or overwrite them with --force")
     try:
         results.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UsageError(f"--results {results}: cannot create its folder: {err.strerror or err}") from None
-    runner.prepare_out(out, trials, resume=args.resume, force=args.force)
-    if args.force and results.exists():
-        results.unlink()
-    where = f"Ray at {args.address}" if args.address else f"local Ray, {args.cpus or os.cpu_count()} CPUs"
-    counts = (_count(len(sweep.models), "model"), _count(len(sweep.datasets), "dataset"),
-              _count(len(sweep.seeds), "seed"), _count(len({t.config_id for t in trials}), "configuration"))
-    print(f"sweep {args.file}: {_count(len(trials), 'trial')} ({' × '.join(counts[:3])}, {counts[3]}); "
-          f"{where}, "
-          f"{sweep.cpus_per_trial} per trial; results {results}", flush=True)
-    runner.start_ray(args.address, args.cpus, sweep.cpus_per_trial)
-    info = {"sweep": str(args.file), "commit": commit_of_rnnalg(), "rnnalg": _version()}
-    lines = runner.run(trials, params, out, results, info, resume=args.resume,
-                       cpus_per_trial=sweep.cpus_per_trial, asha=sweep.asha, verbose=args.verbose)
+    with ResultsLock(results, out):
+        runner.check_out(out, trials, resume=args.resume, force=args.force)
+        if results.exists() and not (args.resume or args.force):
+            raise UsageError(f"--results {results}: already holds results; continue that sweep with --resume, "
+                             f"or overwrite them with --force")
+        ended = leftovers.clean_leftovers(out)
+        if ended:
+            print(f"ended {len(ended)} Ray processes that an earlier, killed sweep of {out} left running: "
+                  f"{', '.join(ended[:4])}{' …' if len(ended) > 4 else ''}", file=sys.stderr)
+        fields = data_fields(trials, sweep.shown, data_dir)
+        where = f"Ray at {args.address}" if args.address else f"local Ray, {args.cpus or cores} CPUs"
+        counts = (_count(len(sweep.models), "model"), _count(len(sweep.datasets), "dataset"),
+                  _count(len(sweep.seeds), "seed"), _count(len({t.config_id for t in trials}), "configuration"))
+        print(f"sweep {args.file}: {_count(len(trials), 'trial')} ({' × '.join(counts[:3])}, {counts[3]}); "
+              f"{where}, "
+              f"{sweep.cpus_per_trial} per trial; results {results}", flush=True)
+        try:
+            runner.start_ray(args.address, args.cpus, sweep.cpus_per_trial)
+            if args.address is None:
+                out.mkdir(parents=True, exist_ok=True)
+                leftovers.record_local_ray(out)
+            runner.prepare_out(out, trials, resume=args.resume, force=args.force)
+            if args.force:
+                _drop_own_lines(results, out, trials)
+            info = {"sweep": str(args.file), "commit": commit_of_rnnalg(), "rnnalg": _version()}
+            lines = runner.run(trials, params, out, results, info, resume=args.resume,
+                               cpus_per_trial=sweep.cpus_per_trial, asha=sweep.asha, verbose=args.verbose,
+                               data=fields)
+        except KeyboardInterrupt:  # a signal outside Tune's experiment (Tune handles those inside)
+            print(f"rnnalg sweep: {'terminated' if runner.TERMINATED else 'interrupted'}; continue with: "
+                  f"{_resume_command(args)}", file=sys.stderr)
+            return 143 if runner.TERMINATED else 130
+        finally:
+            _stop_ray(out, local=args.address is None)
     print(format_table(lines))
     unfinished = len(trials) - len(lines)
     if unfinished:
-        print(f"{unfinished} trials unfinished; continue with: rnnalg sweep {args.file} --resume"
-              + (f" --out {args.out}" if args.out else ""))
-        return 130
+        print(f"{unfinished} trials unfinished; continue with: {_resume_command(args)}")
+        return 143 if runner.TERMINATED else 130
     return 0
+
+
+def _resume_command(args) -> str:
+    import shlex
+
+    words = ["rnnalg", "sweep", args.file, "--resume"]
+    for flag in ("out", "results", "data_dir", "cpus", "address"):
+        value = getattr(args, flag)
+        if value is not None:
+            words += ["--" + flag.replace("_", "-"), str(value)]
+    return shlex.join(words)
+
+
+def _drop_own_lines(results: Path, out: Path, trials) -> None:
+    """--force starts this sweep's lines over; other sweeps' lines in the same file stay."""
+    from ..sweep.results import read_lines, write_lines
+    from ..sweep.runner import own_line
+
+    if results.exists():
+        known = {t.id for t in trials}
+        write_lines(results, [line for line in read_lines(results) if not own_line(line, out, known)])
+
+
+def _stop_ray(out: Path, local: bool) -> None:
+    import ray
+
+    from ..sweep import leftovers
+
+    ray.shutdown()
+    if local:
+        leftovers.forget_local_ray(out)
 
 
 def _check_data_files(trials, data_dir) -> None:

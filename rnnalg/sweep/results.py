@@ -1,5 +1,10 @@
 """Results lines (one JSON object per trial) and the best-per-cell table built from them.
 
+Each line says which data it used: `data_label` (a named dataset's name, or the path as the
+sweep file gives it) and `data_fingerprint` (`rnnalg.data.fingerprint`: a sha256 of the data
+as loaded, whatever file held it); a report compares a line with the paper only when its
+fingerprint is that of the named dataset (`KNOWN_FINGERPRINTS`).
+
 A cell is a (dataset, model) pair.  Its best configuration is the one with the lowest mean
 best-validation figure over its seeds (chosen on validation, never on test); the cell shows
 that configuration's test figures as mean ± sample standard deviation over its seeds.
@@ -18,8 +23,29 @@ from ..errors import DataError
 
 # what the trial's run gives, in every line (None when the trial has none, e.g. when it failed)
 OUTCOME = ("status", "error", "metric", "test", "best_valid", "best_epoch", "epochs", "stopped", "seconds",
-           "curve", "backend")
+           "curve", "backend", "node")
 METRIC_NAMES = {"nll": "NLL per frame", "bpc": "BPC", "ppl": "perplexity"}
+
+
+def data_fields(trials, shown: dict, data_dir: str | None) -> dict:
+    """trial id -> {"data_label", "data_fingerprint"}, each distinct data loaded once, as the
+    trial's `rnnalg train` will load it (its --unit and --min-count).  Data that does not load
+    gets fingerprint None here; its trials fail with the loader's message."""
+    from ..data.dataset import load_dataset
+    from ..data.fingerprint import fingerprint
+    from ..errors import RnnalgError
+
+    digests, fields = {}, {}
+    for t in trials:
+        key = (t.dataset, t.flags.get("unit"), int(t.flags.get("min_count", 1)))
+        if key not in digests:
+            try:
+                digests[key] = fingerprint(load_dataset(t.dataset, data_dir=data_dir, unit=key[1],
+                                                        min_count=key[2]))
+            except RnnalgError:
+                digests[key] = None
+        fields[t.id] = {"data_label": shown.get(t.dataset, t.dataset), "data_fingerprint": digests[key]}
+    return fields
 
 
 def read_lines(path) -> list:

@@ -32,10 +32,9 @@ EXPERIMENT = "tune"
 STARTS = 3  # a local Ray gives up after 30 s without its raylet (hard-coded); on a loaded machine, retry
 
 
-def prepare_out(out: Path, trials: list, resume: bool, force: bool) -> None:
-    """Check OUT against the trials; with `force`, remove this sweep's earlier state."""
+def check_out(out: Path, trials: list, resume: bool, force: bool) -> None:
+    """Check OUT against the trials, writing nothing (a sweep that cannot start leaves OUT as it was)."""
     listing = out / "sweep.json"
-    ids = [t.id for t in trials]
     if listing.exists() and not resume and not force:
         raise UsageError(f"--out {out}: already holds a sweep; continue it with --resume, "
                          f"or start it over with --force")
@@ -51,13 +50,54 @@ def prepare_out(out: Path, trials: list, resume: bool, force: bool) -> None:
             raise UsageError(f"--resume: the sweep file no longer gives the trials of {out} ({what}: "
                              f"{', '.join(changed[:3])}{' …' if len(changed) > 3 else ''}); it may only add "
                              f"trials. Use another --out, or --force to start over")
+
+
+def prepare_out(out: Path, trials: list, resume: bool, force: bool) -> None:
+    """Check OUT against the trials; with `force`, remove this sweep's earlier state."""
+    check_out(out, trials, resume, force)
     if force:
         shutil.rmtree(out / EXPERIMENT, ignore_errors=True)
-        for trial_id in ids:
+        for trial_id in (t.id for t in trials):
             shutil.rmtree(out / "runs" / trial_id, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     text = json.dumps({"trials": [t.to_json() for t in trials]}, indent=1)
     write_atomic(out, "sweep.json", lambda f: f.write(text.encode()))
+
+
+def own_line(line: dict, out: Path, known: set) -> bool:
+    """Whether a results line is one of this sweep's (its trial, run in OUT), not another's
+    that shares the results file."""
+    if line["trial"].get("id") not in known:
+        return False
+    run_dir = line.get("run_dir")
+    return run_dir is None or Path(run_dir) == out / "runs" / line["trial"]["id"]
+
+
+PROBE_S = 5.0  # seconds to wait for a cluster's port to answer
+
+
+def check_address(address: str) -> None:
+    """Fail at once, naming the address, when nothing answers at a cluster's HOST:PORT, or
+    when `ray://` lacks Ray Client; Ray itself would retry for ever (or 45 s, logging another
+    address).  `auto` is left to Ray."""
+    import importlib.util
+    import socket
+
+    hostport = address.split("://", 1)[1] if "://" in address else address
+    if address.startswith("ray://") and importlib.util.find_spec("grpc") is None:
+        raise SweepRunError(f"rnnalg sweep: error: --address {address}: a ray:// address needs Ray Client, "
+                            f"which is not installed: pip install 'ray[client]' (or 'rnnalg[sweep]')")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        if address != "auto":
+            raise UsageError(f"--address {address}: expected HOST:PORT, ray://HOST:PORT or auto")
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_S).close()
+    except OSError as err:
+        reason = "timed out" if isinstance(err, TimeoutError) else (err.strerror or str(err))
+        raise SweepRunError(f"rnnalg sweep: error: could not reach the Ray cluster at {address}: "
+                            f"{host}:{port}: {reason}") from None
 
 
 def start_ray(address: str | None, cpus: int | None, threads: int) -> None:
@@ -68,6 +108,8 @@ def start_ray(address: str | None, cpus: int | None, threads: int) -> None:
     """
     import ray
 
+    if address is not None:
+        check_address(address)
     env = {name: str(threads) for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # no Tune banner; the sweep prints its own lines
     if address is None:
@@ -88,27 +130,60 @@ def start_ray(address: str | None, cpus: int | None, threads: int) -> None:
     for attempt in range(1, STARTS + 1):
         try:
             ray.init(**kwargs)
-            return
+            break
         except Exception as err:  # Ray raises bare Exceptions (a node that timed out, no cluster …)
             ray.shutdown()
             if address is not None or attempt == STARTS:
                 where = f"the Ray cluster at {address}" if address else "a local Ray"
                 raise SweepRunError(f"rnnalg sweep: error: could not start {where}: {err}") from None
+    terminate_like_interrupt()
+
+
+def terminate_like_interrupt() -> None:
+    """SIGTERM acts as Ctrl-C does: Tune ends the experiment, the sweep prints the `--resume`
+    command.  (Ray's driver sets a SIGTERM handler of its own that exits at once, and its
+    native crash handler prints a stack dump; this one replaces both.)"""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handle(signum, frame):
+        TERMINATED.append(signum)
+        current = signal.getsignal(signal.SIGINT)  # Tune's own, while an experiment runs
+        if callable(current) and current not in (signal.default_int_handler, handle):
+            current(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handle)
+
+
+TERMINATED: list = []  # the signals that asked this process to stop (SIGTERM)
 
 
 def run(trials: list, params: dict, out: Path, results_path: Path, sweep_info: dict, resume: bool,
-        cpus_per_trial: int, asha: dict | None, verbose: bool = False) -> list:
-    """Run the trials that have no results line yet; returns all results lines in trial order."""
+        cpus_per_trial: int, asha: dict | None, verbose: bool = False, data: dict | None = None) -> list:
+    """Run the trials that have no results line yet; returns all results lines in trial order.
+
+    `data`: trial id -> {"data_label", "data_fingerprint"} for its results line.  Lines of
+    other sweeps in the results file are kept as they are (before this sweep's lines)."""
     from ray import tune
 
     known = {t.id for t in trials}
-    lines = {}
-    if resume and results_path.exists():
-        lines = {line["trial"]["id"]: line for line in read_lines(results_path) if line["trial"]["id"] in known}
+    lines, foreign = {}, []
+    if results_path.exists():
+        for line in read_lines(results_path):
+            if not own_line(line, out, known):
+                foreign.append(line)
+            elif resume:
+                lines[line["trial"]["id"]] = line
+    data = data or {}
     base = {t.id: {"trial": t.to_json(), "params": params[t.id], "command": t.command(), **sweep_info,
-                   "run_dir": str(out / "runs" / t.id)} for t in trials}
+                   **data.get(t.id, {}), "run_dir": str(out / "runs" / t.id)} for t in trials}
     recorder = Recorder(results_path, [t.id for t in trials], base, lines, pruning=asha is not None,
-                        verbose=verbose)
+                        verbose=verbose, foreign=foreign)
     recorder.write()
     pending = [t for t in trials if t.id not in lines]
     if not pending:
@@ -135,8 +210,8 @@ def run(trials: list, params: dict, out: Path, results_path: Path, sweep_info: d
         raise SweepRunError(f"rnnalg sweep: error: Ray Tune stopped: {first.strip()}\n"
                             f"the ended trials' lines are in {results_path}; continue with --resume") from None
     if results_path.exists():  # with ray:// the Tune driver (and its recorder) ran on the head node
-        on_disk = {line["trial"]["id"]: line for line in read_lines(results_path)}
-        recorder.lines.update({i: line for i, line in on_disk.items() if i in known})
+        on_disk = {line["trial"]["id"]: line for line in read_lines(results_path) if own_line(line, out, known)}
+        recorder.lines.update(on_disk)
     return recorder.ordered()
 
 
@@ -148,15 +223,16 @@ class Recorder(Callback):
     """A Tune callback that turns each ended trial into its results line, rewrites the results
     file (atomically) and prints one line."""
 
-    def __init__(self, path: Path, order: list, base: dict, lines: dict, pruning: bool, verbose: bool = False):
+    def __init__(self, path: Path, order: list, base: dict, lines: dict, pruning: bool, verbose: bool = False,
+                 foreign: list = ()):
         self.path, self.order, self.base, self.lines, self.pruning = Path(path), order, base, dict(lines), pruning
-        self.verbose = verbose
+        self.verbose, self.foreign = verbose, list(foreign)
 
     def ordered(self) -> list:
         return [self.lines[i] for i in self.order if i in self.lines]
 
     def write(self) -> None:
-        write_lines(self.path, self.ordered())
+        write_lines(self.path, self.foreign + self.ordered())
 
     def _ended(self, trial, record: dict) -> None:
         trial_id = trial.config["trial"]["id"]
@@ -177,7 +253,8 @@ class Recorder(Callback):
         else:  # stopped by the scheduler between two epochs
             record = {"status": "pruned" if self.pruning else "stopped", "error": None,
                       "best_valid": last.get("best_valid"), "epochs": last.get("epoch"),
-                      "seconds": round(float(last.get("time_total_s", 0.0)), 1), "test": None}
+                      "seconds": round(float(last.get("time_total_s", 0.0)), 1), "test": None,
+                      "node": last.get("node")}
         self._ended(trial, record)
 
     def on_trial_error(self, iteration, trials, trial, **info):

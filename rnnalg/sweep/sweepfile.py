@@ -44,6 +44,7 @@ RANDOM_KINDS = ("uniform", "loguniform")
 # `rnnalg train` flags a sweep decides itself, so a file may not set them
 OWN_FLAGS = ("data", "data_dir", "seed", "out", "resume", "force", "quiet")
 _NAME = re.compile(r"[A-Za-z0-9_]+")
+BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ class SweepFile:
     asha: dict | None = None
     train: dict = field(default_factory=dict)
     data: dict = field(default_factory=dict)  # dataset label -> flags
+    # --data value -> what results lines call it: a named dataset's name, or the path as written
+    shown: dict = field(default_factory=dict)
 
 
 def read_toml(path: Path) -> dict:
@@ -96,10 +99,15 @@ def read_toml(path: Path) -> dict:
             raise SweepError(path, "reading a sweep file needs tomli on Python 3.10 "
                                    "(pip install 'rnnalg[sweep]')") from None
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
+        data = Path(path).read_bytes()
     except OSError as err:
         raise SweepError(path, f"cannot read: {err.strerror or err}") from None
+    if data.startswith(BOM):  # editors on Windows write one; TOML is UTF-8 either way
+        data = data[len(BOM):]
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise SweepError(path, f"not UTF-8 text: byte {data[err.start]:#04x} at offset {err.start}") from None
     except tomllib.TOMLDecodeError as err:
         raise SweepError(path, f"not valid TOML: {err}") from None
 
@@ -151,17 +159,19 @@ def load_sweep(path) -> SweepFile:
     names = sweep.get("datasets")
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         c.fail("sweep.datasets", "expected a non-empty list of dataset names, e.g. [\"jsb\"]")
-    datasets = []
+    datasets, shown = [], {}
     for name in names:
         canonical = _canonical(name)
         if canonical is not None:
             datasets.append((canonical, canonical))
+            shown[canonical] = canonical
             continue
         file = (path.parent / name).resolve()
         if not file.exists():
             c.fail("sweep.datasets", f"'{name}' is neither a named dataset ({', '.join(NAMED)}) "
                                      f"nor a file relative to the sweep file")
         datasets.append((str(file), file.stem))
+        shown[str(file)] = name
     labels = [label for _, label in datasets]
     if len(set(labels)) != len(labels):
         c.fail("sweep.datasets", "a dataset is listed twice")
@@ -188,7 +198,7 @@ def load_sweep(path) -> SweepFile:
                      search_seed=c.ints(sweep.get("search_seed", 0), "sweep.search_seed", 0, many=False),
                      cpus_per_trial=c.ints(sweep.get("cpus_per_trial", 1), "sweep.cpus_per_trial", 1,
                                            many=False),
-                     asha=asha, train=train, data=data)
+                     asha=asha, train=train, data=data, shown=shown)
 
 
 def _model(c: _Check, flags, key: str, table, path: Path) -> Model:

@@ -5,17 +5,24 @@
 A grid point picks one value from every list (sizes and flags, keys sorted); a sample draws
 every random range once, from `SeedSequence([search_seed, grid index, sample])`, so sample k
 of a grid point holds the same values for every model and dataset (a fair comparison).
+
+A sweep has at most `MAX_TRIALS` trials: the count is worked out from the file before any
+trial is made, so `samples = 100000000` is refused at once (also under `--dry-run`).
 """
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import shlex
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..errors import SweepError
 from .sweepfile import Random, SweepFile
+
+MAX_TRIALS = 10_000  # each trial is a training run: more is a mistake, and would only fill memory
 
 # flag -> its short form in trial ids
 SHORT = {"lr": "lr", "weight_noise": "wn", "batch_size": "b", "steps": "T", "momentum": "mom",
@@ -66,8 +73,33 @@ class Trial:
         return shlex.join(["rnnalg", "train", *self.train_args(self.spec_shown)])
 
 
+def count_trials(sweep: SweepFile) -> int:
+    """How many trials `expand` gives, computed from the file without making them."""
+    total = 0
+    for model in sweep.models:
+        for _, dataset_label in sweep.datasets:
+            flags = {**sweep.train, **sweep.data.get(dataset_label, {}), **model.train}
+            points = math.prod(len(v) for v in [*model.sizes.values(), *flags.values()] if isinstance(v, list))
+            samples = sweep.samples if any(isinstance(v, Random) for v in flags.values()) else 1
+            total += len(model.specs) * points * samples * len(sweep.seeds)
+    return total
+
+
+def check_count(sweep: SweepFile) -> int:
+    """The trial count, or a SweepError naming the file when it passes MAX_TRIALS."""
+    total = count_trials(sweep)
+    if total > MAX_TRIALS:
+        where = "sweep.samples" if sweep.samples > MAX_TRIALS else "sweep"
+        raise SweepError(sweep.path, f"the file gives {total:,} trials (models × datasets × specs × grid "
+                                     f"points × samples × seeds; samples = {sweep.samples:,}, seeds = "
+                                     f"{len(sweep.seeds)}); a sweep runs at most {MAX_TRIALS:,}: "
+                                     f"split it into several files", where=where)
+    return total
+
+
 def expand(sweep: SweepFile, data_dir: str | None = None) -> list:
-    """The trials of a sweep file, in a fixed order, with unique ids."""
+    """The trials of a sweep file, in a fixed order, with unique ids (at most MAX_TRIALS)."""
+    check_count(sweep)
     trials = []
     for model in sweep.models:
         for dataset, dataset_label in sweep.datasets:
@@ -114,14 +146,24 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
 
 
-def load_params(trials: list) -> dict:
-    """Each trial's parameter count, from its checked spec (a spec error stops the sweep here)."""
-    from .. import load_program
+def load_params(trials: list, sweep_path=None) -> dict:
+    """Each trial's parameter count, from its checked spec (a spec error stops the sweep here).
+
+    A `set` size the spec does not define is a SweepError naming the sweep file and the key
+    (`music.toml: model.rnn.set.Q: …`)."""
+    from .. import check, load
 
     counts, cache = {}, {}
     for t in trials:
         key = (t.spec, tuple(sorted(t.sizes.items())))
         if key not in cache:
-            cache[key] = load_program(t.spec, dict(t.sizes)).param_count
+            spec = load(t.spec)
+            defined = list(dict.fromkeys(let.name for let in spec.lets))
+            for name in t.sizes:
+                if name not in defined and sweep_path is not None:
+                    raise SweepError(sweep_path, f"unknown size '{name}': {t.spec_shown} defines "
+                                                 f"{', '.join(defined) or 'no sizes'}",
+                                     where=f"model.{t.model}.set.{name}")
+            cache[key] = check(spec, dict(t.sizes)).param_count
         counts[t.id] = cache[key]
     return counts

@@ -27,8 +27,18 @@ def run_trial(config: dict) -> None:
 
     trial = Trial.from_json(config["trial"])
     run_dir = Path(config["out"]) / "runs" / trial.id
-    record = execute(trial, run_dir, lambda metrics: tune.report(metrics))
-    tune.report({"record": json.dumps(record)})  # no "valid": ASHA does not judge this report
+    node = _node_id()  # which Ray node ran it: in every report and in the results line
+    record = execute(trial, run_dir, lambda metrics: tune.report({**metrics, "node": node}))
+    tune.report({"record": json.dumps({**record, "node": node})})  # no "valid": ASHA does not judge it
+
+
+def _node_id() -> str | None:
+    import ray
+
+    try:
+        return ray.get_runtime_context().get_node_id()
+    except Exception:  # not inside Ray (a test calling run_trial directly)
+        return None
 
 
 def execute(trial: Trial, run_dir: Path, report) -> dict:
