@@ -86,9 +86,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"sweep {args.file}: {_count(len(trials), 'trial')} ({' × '.join(counts[:3])}, {counts[3]}); "
               f"{where}, "
               f"{sweep.cpus_per_trial} per trial; results {results}", flush=True)
+        import signal
+
+        import ray
+
+        ours = not ray.is_initialized()  # a Ray this process already runs (tests) is left running
+        sigterm = signal.getsignal(signal.SIGTERM)
+        runner.TERMINATED.clear()
         try:
             runner.start_ray(args.address, args.cpus, sweep.cpus_per_trial)
-            if args.address is None:
+            if args.address is None and ours:
                 out.mkdir(parents=True, exist_ok=True)
                 leftovers.record_local_ray(out)
             runner.prepare_out(out, trials, resume=args.resume, force=args.force)
@@ -103,7 +110,10 @@ def run(args: argparse.Namespace) -> int:
                   f"{_resume_command(args)}", file=sys.stderr)
             return 143 if runner.TERMINATED else 130
         finally:
-            _stop_ray(out, local=args.address is None)
+            if ours:
+                _stop_ray(out, local=args.address is None)
+            if sigterm is not None:
+                signal.signal(signal.SIGTERM, sigterm)
     print(format_table(lines))
     unfinished = len(trials) - len(lines)
     if unfinished:

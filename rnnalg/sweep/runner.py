@@ -92,12 +92,26 @@ def check_address(address: str) -> None:
         if address != "auto":
             raise UsageError(f"--address {address}: expected HOST:PORT, ray://HOST:PORT or auto")
         return
+    host = host.strip("[]")
+    # Ray itself dials this machine's own address for 127.0.0.1 / localhost: probe that too
+    for dialled in dict.fromkeys([host, _ray_host(host)]):
+        try:
+            socket.create_connection((dialled, int(port)), timeout=PROBE_S).close()
+        except OSError as err:
+            reason = "timed out" if isinstance(err, TimeoutError) else (err.strerror or str(err))
+            via = "" if dialled == host else f" (Ray dials {host} as this machine's address {dialled})"
+            raise SweepRunError(f"rnnalg sweep: error: could not reach the Ray cluster at {address}: "
+                                f"{dialled}:{port}: {reason}{via}") from None
+
+
+def _ray_host(host: str) -> str:
+    """The host Ray connects to for `host` (it replaces a loopback address by the node's IP)."""
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_S).close()
-    except OSError as err:
-        reason = "timed out" if isinstance(err, TimeoutError) else (err.strerror or str(err))
-        raise SweepRunError(f"rnnalg sweep: error: could not reach the Ray cluster at {address}: "
-                            f"{host}:{port}: {reason}") from None
+        from ray._private.services import resolve_ip_for_localhost
+
+        return resolve_ip_for_localhost(host)
+    except Exception:  # a private helper of Ray: if it moves, probe the host as given
+        return host
 
 
 def start_ray(address: str | None, cpus: int | None, threads: int) -> None:

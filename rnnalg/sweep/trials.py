@@ -5,6 +5,7 @@
 A grid point picks one value from every list (sizes and flags, keys sorted); a sample draws
 every random range once, from `SeedSequence([search_seed, grid index, sample])`, so sample k
 of a grid point holds the same values for every model and dataset (a fair comparison).
+Two samples that draw the same values (after rounding to 3 significant digits) are one trial.
 
 A sweep has at most `MAX_TRIALS` trials: the count is worked out from the file before any
 trial is made, so `samples = 100000000` is refused at once (also under `--dry-run`).
@@ -74,7 +75,8 @@ class Trial:
 
 
 def count_trials(sweep: SweepFile) -> int:
-    """How many trials `expand` gives, computed from the file without making them."""
+    """How many trials `expand` gives at most (samples that draw the same values are one),
+    computed from the file without making them."""
     total = 0
     for model in sweep.models:
         for _, dataset_label in sweep.datasets:
@@ -115,6 +117,7 @@ def _model_trials(sweep, model, dataset, dataset_label, flags, data_dir):
             **{k: v for k, v in flags.items() if isinstance(v, list)}}
     keys = sorted(axes)
     randoms = sorted(k for k, v in flags.items() if isinstance(v, Random))
+    made = set()
     for spec_index, (spec, shown) in enumerate(model.specs):
         for grid_index, point in enumerate(itertools.product(*(axes[k] for k in keys))):
             chosen = dict(zip(keys, point))
@@ -128,6 +131,9 @@ def _model_trials(sweep, model, dataset, dataset_label, flags, data_dir):
                     parts.append(re.sub(r"\.rnn$", "", shown.rsplit("/", 1)[-1]))
                 parts += [_short(k, chosen[k]) for k in keys] + [_short(k, drawn[k]) for k in randoms]
                 config_id = _slug("-".join(parts))
+                if config_id in made:  # two samples drew the same (rounded) values: run it once
+                    continue
+                made.add(config_id)
                 for seed in sweep.seeds:
                     yield Trial(id=f"{config_id}-s{seed}", config_id=config_id, model=model.name,
                                 label=model.label, dataset=dataset, dataset_label=dataset_label,
