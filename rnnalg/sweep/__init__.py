@@ -15,7 +15,9 @@ A **results line** (one JSON object per trial in `OUT/results.jsonl`) holds: the
 dataset, spec, sizes, flags, seed, the command), the parameter count, the status (`ok`, `failed`
 with its message, `pruned` by ASHA), the metric's name, the best validation figure and its epoch,
 the test figure of the best-validation parameters over the whole test split, the epochs run, the
-stop reason, the wall seconds, the validation curve, and the rnnalg version and commit.
+stop reason, the wall seconds, the validation curve, the rnnalg version and commit, the data
+(`data_label`, `data_fingerprint`: see `rnnalg.data.fingerprint`) and the Ray node that ran it.
+One sweep at a time writes a results file (`lock.py`); lines of other sweeps in it are kept.
 
 **Resume** (`rnnalg sweep FILE --resume`) is per trial: a trial with a results line (finished,
 failed or pruned) is not run again and keeps its line; every other one runs on Tune again and
