@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..sweep.results import commit_of_rnnalg, data_fields, format_table
+    from ..sweep.lock import ResultsLock
     from ..sweep.sweepfile import load_sweep
     from ..sweep.trials import expand, load_params
 
@@ -54,6 +54,18 @@ def run(args: argparse.Namespace) -> int:
         import ray.tune  # noqa: F401  (the extra, checked before anything is written)
     except ImportError:
         raise UsageError("rnnalg sweep needs Ray Tune: pip install 'rnnalg[sweep]'") from None
+    _check_cpus(args, sweep)
+    out = Path(args.out or Path("sweeps") / sweep.name).resolve()
+    results = Path(args.results).resolve() if args.results else out / "results.jsonl"
+    try:
+        results.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"--results {results}: cannot create its folder: {err.strerror or err}") from None
+    with ResultsLock(results, out):  # one sweep at a time writes a results file
+        return _run_locked(args, sweep, trials, params, out, results, data_dir)
+
+
+def _check_cpus(args, sweep) -> None:
     cores = os.cpu_count() or 1
     if args.address is None and args.cpus and args.cpus > cores:
         print(f"rnnalg sweep: warning: --cpus {args.cpus} is more than this machine's {cores} cores: "
@@ -61,64 +73,60 @@ def run(args: argparse.Namespace) -> int:
     if args.address is None and sweep.cpus_per_trial > (args.cpus or cores):
         raise UsageError(f"{args.file}: sweep.cpus_per_trial = {sweep.cpus_per_trial} is more than the "
                          f"{args.cpus or cores} CPUs of the local Ray (--cpus): no trial could start")
+
+
+def _run_locked(args, sweep, trials, params, out: Path, results: Path, data_dir) -> int:
+    """Check OUT, end what a killed sweep of OUT left running, then run the trials on Ray."""
+    import signal
+
+    import ray
+
     from ..sweep import leftovers, runner
-    from ..sweep.lock import ResultsLock
+    from ..sweep.results import commit_of_rnnalg, data_fields, format_table
 
-    out = Path(args.out or Path("sweeps") / sweep.name).resolve()
-    results = Path(args.results).resolve() if args.results else out / "results.jsonl"
+    runner.check_out(out, trials, resume=args.resume, force=args.force)
+    if results.exists() and not (args.resume or args.force):
+        raise UsageError(f"--results {results}: already holds results; continue that sweep with --resume, "
+                         f"or overwrite them with --force")
+    ended = leftovers.clean_leftovers(out)
+    if ended:
+        print(f"ended {len(ended)} Ray processes that an earlier, killed sweep of {out} left running: "
+              f"{', '.join(ended[:4])}{' …' if len(ended) > 4 else ''}", file=sys.stderr)
+    fields = data_fields(trials, sweep.shown, data_dir)
+    where = f"Ray at {args.address}" if args.address else f"local Ray, {args.cpus or os.cpu_count()} CPUs"
+    counts = (_count(len(sweep.models), "model"), _count(len(sweep.datasets), "dataset"),
+              _count(len(sweep.seeds), "seed"), _count(len({t.config_id for t in trials}), "configuration"))
+    print(f"sweep {args.file}: {_count(len(trials), 'trial')} ({' × '.join(counts[:3])}, {counts[3]}); "
+          f"{where}, {sweep.cpus_per_trial} per trial; results {results}", flush=True)
+    ours = not ray.is_initialized()  # a Ray this process already runs (tests) is left running
+    sigterm = signal.getsignal(signal.SIGTERM)
+    runner.TERMINATED.clear()
     try:
-        results.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UsageError(f"--results {results}: cannot create its folder: {err.strerror or err}") from None
-    with ResultsLock(results, out):
-        runner.check_out(out, trials, resume=args.resume, force=args.force)
-        if results.exists() and not (args.resume or args.force):
-            raise UsageError(f"--results {results}: already holds results; continue that sweep with --resume, "
-                             f"or overwrite them with --force")
-        ended = leftovers.clean_leftovers(out)
-        if ended:
-            print(f"ended {len(ended)} Ray processes that an earlier, killed sweep of {out} left running: "
-                  f"{', '.join(ended[:4])}{' …' if len(ended) > 4 else ''}", file=sys.stderr)
-        fields = data_fields(trials, sweep.shown, data_dir)
-        where = f"Ray at {args.address}" if args.address else f"local Ray, {args.cpus or cores} CPUs"
-        counts = (_count(len(sweep.models), "model"), _count(len(sweep.datasets), "dataset"),
-                  _count(len(sweep.seeds), "seed"), _count(len({t.config_id for t in trials}), "configuration"))
-        print(f"sweep {args.file}: {_count(len(trials), 'trial')} ({' × '.join(counts[:3])}, {counts[3]}); "
-              f"{where}, "
-              f"{sweep.cpus_per_trial} per trial; results {results}", flush=True)
-        import signal
-
-        import ray
-
-        ours = not ray.is_initialized()  # a Ray this process already runs (tests) is left running
-        sigterm = signal.getsignal(signal.SIGTERM)
-        runner.TERMINATED.clear()
-        try:
-            runner.start_ray(args.address, args.cpus, sweep.cpus_per_trial)
-            if args.address is None and ours:
-                out.mkdir(parents=True, exist_ok=True)
-                leftovers.record_local_ray(out)
-            runner.prepare_out(out, trials, resume=args.resume, force=args.force)
-            if args.force:
-                _drop_own_lines(results, out, trials)
-            info = {"sweep": str(args.file), "commit": commit_of_rnnalg(), "rnnalg": _version()}
-            lines = runner.run(trials, params, out, results, info, resume=args.resume,
-                               cpus_per_trial=sweep.cpus_per_trial, asha=sweep.asha, verbose=args.verbose,
-                               data=fields)
-        except KeyboardInterrupt:  # a signal outside Tune's experiment (Tune handles those inside)
-            print(f"rnnalg sweep: {'terminated' if runner.TERMINATED else 'interrupted'}; continue with: "
-                  f"{_resume_command(args)}", file=sys.stderr)
-            return 143 if runner.TERMINATED else 130
-        finally:
-            if ours:
-                _stop_ray(out, local=args.address is None)
-            if sigterm is not None:
-                signal.signal(signal.SIGTERM, sigterm)
+        runner.start_ray(args.address, args.cpus, sweep.cpus_per_trial)
+        if args.address is None and ours:
+            out.mkdir(parents=True, exist_ok=True)
+            leftovers.record_local_ray(out)
+        runner.prepare_out(out, trials, resume=args.resume, force=args.force)
+        if args.force:
+            _drop_own_lines(results, out, trials)
+        info = {"sweep": str(args.file), "commit": commit_of_rnnalg(), "rnnalg": _version()}
+        lines = runner.run(trials, params, out, results, info, resume=args.resume,
+                           cpus_per_trial=sweep.cpus_per_trial, asha=sweep.asha, verbose=args.verbose,
+                           data=fields)
+    except KeyboardInterrupt:  # a signal outside Tune's experiment (Tune handles those inside)
+        print(f"rnnalg sweep: {'terminated' if runner.TERMINATED else 'interrupted'}; continue with: "
+              f"{_resume_command(args)}", file=sys.stderr)
+        return 143 if runner.TERMINATED else 130
+    finally:
+        if ours:
+            _stop_ray(out, local=args.address is None)
+        if sigterm is not None:
+            signal.signal(signal.SIGTERM, sigterm)
     print(format_table(lines))
     unfinished = len(trials) - len(lines)
     if unfinished:
         print(f"{unfinished} trials unfinished; continue with: {_resume_command(args)}")
-        return 143 if runner.TERMINATED else 130
+        return 143 if runner.TERMINATED else 130  # SIGTERM, as `timeout` and schedulers send it
     return 0
 
 
