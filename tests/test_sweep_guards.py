@@ -77,6 +77,39 @@ def test_two_samples_that_draw_the_same_values_are_one_trial(tmp_path):
     assert ids.count("rnn-jsb-wn0.01-lr0.00901-s1") == 1
 
 
+# ---- item 2: results lines say which data they used ----------------------------------------------------
+
+def test_a_dataset_given_by_path_is_labelled_by_its_path_and_fingerprinted_by_its_data(tmp_path):
+    """A file called jsb.npz holding Nottingham's pieces: labelled "data/jsb.npz", not jsb, and its
+    fingerprint is Nottingham's (so a report cannot put it beside the paper's JSB figure)."""
+    import shutil
+
+    from rnnalg.data.fingerprint import KNOWN_FINGERPRINTS
+    from rnnalg.data.registry import embedded_path
+    from rnnalg.sweep.results import data_fields
+    from rnnalg.sweep.sweepfile import load_sweep
+    from rnnalg.sweep.trials import expand
+
+    (tmp_path / "data").mkdir()
+    shutil.copy(embedded_path("nottingham"), tmp_path / "data" / "jsb.npz")
+    for datasets, label, known in (('["data/jsb.npz"]', "data/jsb.npz", "nottingham"), ('["JSB"]', "jsb", "jsb")):
+        sweep = load_sweep(write(tmp_path, TINY.replace('datasets = ["jsb"]', f"datasets = {datasets}")))
+        trials = expand(sweep)
+        assert data_fields(trials, sweep.shown, None) == {
+            trials[0].id: {"data_label": label, "data_fingerprint": KNOWN_FINGERPRINTS[known]}}
+
+
+def test_data_that_does_not_load_has_no_fingerprint_and_its_trials_fail_on_their_own(tmp_path):
+    from rnnalg.sweep.results import data_fields
+    from rnnalg.sweep.sweepfile import load_sweep
+    from rnnalg.sweep.trials import expand
+
+    (tmp_path / "broken.json").write_text("{not json")
+    sweep = load_sweep(write(tmp_path, TINY.replace('datasets = ["jsb"]', 'datasets = ["broken.json"]')))
+    [fields] = data_fields(expand(sweep), sweep.shown, None).values()
+    assert fields == {"data_label": "broken.json", "data_fingerprint": None}
+
+
 # ---- item 12: messages -------------------------------------------------------------------------------
 
 def test_an_unknown_set_size_names_the_file_and_key(tmp_path, capsys):
