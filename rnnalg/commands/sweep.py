@@ -55,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         raise UsageError("rnnalg sweep needs Ray Tune: pip install 'rnnalg[sweep]'") from None
     _check_cpus(args, sweep)
+    if args.address is not None:
+        from ..sweep.connect import check_address
+
+        check_address(args.address)  # before anything is written: a wrong address leaves --out free
     out = Path(args.out or Path("sweeps") / sweep.name).resolve()
     results = Path(args.results).resolve() if args.results else out / "results.jsonl"
     try:

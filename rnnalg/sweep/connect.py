@@ -40,9 +40,9 @@ def check_address(address: str) -> None:
             socket.create_connection((dialled, int(port)), timeout=PROBE_S).close()
         except OSError as err:
             reason = "timed out" if isinstance(err, TimeoutError) else (err.strerror or str(err))
-            via = "" if dialled == host else f" (Ray dials {host} as this machine's address {dialled})"
+            via = "" if dialled == host else f" at {dialled}:{port} (Ray dials {host} as this machine's address)"
             raise SweepRunError(f"rnnalg sweep: error: could not reach the Ray cluster at {address}: "
-                                f"{dialled}:{port}: {reason}{via}") from None
+                                f"{reason}{via}; is `ray start --head` running there?") from None
 
 
 def _ray_host(host: str) -> str:
