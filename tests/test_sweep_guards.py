@@ -175,6 +175,24 @@ def test_an_address_where_nothing_listens_fails_within_seconds(tmp_path):
         assert not out.exists() and "sweep " not in done.stdout  # refused before anything was written
 
 
+def test_a_cluster_that_listens_on_loopback_only_is_named_as_ray_dials_it():
+    """Ray dials 127.0.0.1:PORT of a cluster as this machine's own address; a GCS bound to the
+    loopback only is not there, and Ray retried that for ever."""
+    pytest.importorskip("ray")
+    from rnnalg.errors import SweepRunError
+    from rnnalg.sweep.connect import _ray_host, check_address
+
+    if _ray_host("127.0.0.1") in ("127.0.0.1", "localhost"):
+        pytest.skip("this machine has no address but the loopback")
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with pytest.raises(SweepRunError, match=rf"at 127\.0\.0\.1:{port}: .* at {_ray_host('127.0.0.1')}:{port} "
+                                                r"\(Ray dials 127\.0\.0\.1 as this machine's address\)"):
+            check_address(f"127.0.0.1:{port}")
+
+
 def test_a_ray_client_address_without_ray_client_says_what_to_install(tmp_path, capsys, monkeypatch):
     pytest.importorskip("ray")
     import importlib.util

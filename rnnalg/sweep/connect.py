@@ -30,12 +30,13 @@ def check_address(address: str) -> None:
                             f"which is not installed: pip install 'ray[client]' (or 'rnnalg[sweep]')")
     host, _, port = hostport.rpartition(":")
     if not host or not port.isdigit():
-        if address != "auto":
+        if address != "auto" and not address.startswith("ray://"):  # ray://HOST: Ray Client's own port
             raise UsageError(f"--address {address}: expected HOST:PORT, ray://HOST:PORT or auto")
         return
     host = host.strip("[]")
-    # Ray itself dials this machine's own address for 127.0.0.1 / localhost: probe that too
-    for dialled in dict.fromkeys([host, _ray_host(host)]):
+    # for a cluster's GCS, Ray dials this machine's own address for 127.0.0.1 / localhost: probe that too
+    dialled_by_ray = host if address.startswith("ray://") else _ray_host(host)
+    for dialled in dict.fromkeys([host, dialled_by_ray]):
         try:
             socket.create_connection((dialled, int(port)), timeout=PROBE_S).close()
         except OSError as err:
