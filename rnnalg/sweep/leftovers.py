@@ -116,6 +116,15 @@ def _alive(entry) -> object | None:
     return None
 
 
+def _running(proc) -> bool:
+    """Still running (a zombie has ended; where nobody reaps it, waiting for it would not end)."""
+    psutil = _psutil()
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def clean_leftovers(out: Path) -> list:
     """End the local Ray processes a killed sweep of OUT left on this host; returns their
     descriptions ("raylet (pid 123)").  A sweep of OUT still running is a UsageError."""
@@ -123,7 +132,9 @@ def clean_leftovers(out: Path) -> list:
     if record is None or record.get("host") != socket.gethostname():
         return []
     driver = _alive(record.get("driver") or {})
-    if driver is not None and driver.pid != os.getpid():
+    if driver is not None and driver.pid == os.getpid():
+        return []  # this very process: its Ray is running, not left over
+    if driver is not None:
         raise UsageError(f"--out {out}: the sweep of pid {driver.pid} on this host is still running "
                          f"there; wait for it to end (or stop it), then continue with --resume")
     psutil = _psutil()
@@ -140,6 +151,7 @@ def clean_leftovers(out: Path) -> list:
         victims[proc.pid] = proc
     for proc in _using_session(record.get("session_dir")):
         victims.setdefault(proc.pid, proc)
+    victims = {pid: proc for pid, proc in victims.items() if _running(proc)}
     ended = []
     for proc in victims.values():
         try:
