@@ -99,6 +99,15 @@ def test_a_dataset_given_by_path_is_labelled_by_its_path_and_fingerprinted_by_it
             trials[0].id: {"data_label": label, "data_fingerprint": KNOWN_FINGERPRINTS[known]}}
 
 
+def test_the_sweeps_table_names_a_dataset_file_by_its_path():
+    from rnnalg.sweep.results import format_table
+
+    line = {"trial": {"id": "rnn-jsb-s1", "dataset_label": "jsb", "label": "RNN", "config_id": "rnn-jsb"},
+            "status": "ok", "test": 3.3, "best_valid": 3.2, "metric": "nll", "params": 5, "seconds": 1.0,
+            "data_label": "data/jsb.npz"}
+    assert format_table([line]).splitlines()[1].startswith("data/jsb.npz  RNN ")
+
+
 def test_data_that_does_not_load_has_no_fingerprint_and_its_trials_fail_on_their_own(tmp_path):
     from rnnalg.sweep.results import data_fields
     from rnnalg.sweep.sweepfile import load_sweep

@@ -130,7 +130,8 @@ def format_table(lines) -> str:
     head = ("dataset", "model", "metric", "test", "valid", "seeds", "params", "seconds", "configuration")
     rows = [head]
     for c in cells:
-        rows.append((c.dataset, c.model, METRIC_NAMES.get(c.metric, c.metric),
+        dataset = c.lines[0].get("data_label") or c.dataset  # a file: its path as given, not its stem
+        rows.append((dataset, c.model, METRIC_NAMES.get(c.metric, c.metric),
                      format_number(c.test_mean, c.test_spread, c.metric),
                      format_number(statistics.fmean(c.valid), None, c.metric),
                      str(len(c.test)), f"{c.params:,}", f"{statistics.fmean(c.seconds):.0f}",
