@@ -106,7 +106,7 @@ def test_example_matches_numpy(spec, tmp_path):
     check_export(rnnalg.load_program(spec, {"H": 6}), tmp_path)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(random_specs(), st.booleans(), st.booleans(), st.integers(0, 3))
 def test_random_spec_matches_numpy(tmp_path, text, mask, state, seed):
     check_export(rnnalg.check(rnnalg.parse(text, "random.rnn")), tmp_path, mask=mask, state=state, seed=seed)

@@ -96,8 +96,8 @@ def checked_params(program: Program, params) -> dict:
     unknown = [n for n in params if n not in want]
     if missing or unknown:
         parts = ([f"lacks {', '.join(map(quote, missing))}"] if missing else []) + \
-                ([f"has unknown {', '.join(map(quote, map(str, unknown)))}"] if unknown else [])
-        raise UsageError(f"export onnx: the parameters {' and '.join(parts)} (the spec {program.file} "
+                ([f"holds unknown {', '.join(map(quote, map(str, unknown)))}"] if unknown else [])
+        raise UsageError(f"export onnx: params {' and '.join(parts)} (the spec {program.file} "
                          f"has {', '.join(map(quote, want))})")
     out = {}
     for name, shape in want.items():
