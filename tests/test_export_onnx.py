@@ -179,3 +179,20 @@ def test_missing_onnx_and_unwritable_folder_are_usage_errors(tmp_path, monkeypat
 def test_step_path():
     assert step_path("a/dots.onnx") == Path("a/dots.step.onnx")
     assert step_path("dots") == Path("dots.step.onnx")
+
+
+CORNERS = {  # what the examples and random specs do not all reach
+    "no state": "input x : token[5]\ninput w : real[2]\noutput y : real[2]\nu : 3 = relu(x ⊕ w)\ny = ▷ (u ⊕ x)\n",
+    "pre value read by a scan op": ("input x : real[3]\ninput x2 : real[1]\noutput y : binary[2]\nstate h : 4\n"
+                                    "u : 4 = sigmoid(x ⊕ x2)\nh' = u * tanh(x ⊕ h) + 0.5 * h - 1\ny = ▷ h'\n"),
+    "previous state read after the scan": ("input x : binary[3]\noutput y : token[4]\nstate h : 4\n"
+                                           "h' = lp[3, 2](x ⊕ h)\ny = ▷ MLP[maxout[2] 4](h ⊕ h' ⊕ x)\n"),
+    "two outputs, a state read only by the next": ("input x : real[2]\noutput y : real[2]\noutput z : binary[3]\n"
+                                                   "state a : 3\nstate b : 3\na' = tanh(x ⊕ a)\n"
+                                                   "b' = dropout[0.5](relu(a' ⊕ b)) - a'\ny = ▷ b'\nz = ▷ (a' ⊕ x)\n"),
+}
+
+
+@pytest.mark.parametrize("text", CORNERS.values(), ids=CORNERS.keys())
+def test_corner_specs_match_numpy(text, tmp_path):
+    check_export(rnnalg.check(rnnalg.parse(text, "corner.rnn")), tmp_path)
