@@ -170,6 +170,10 @@ def test_missing_onnx_and_unwritable_folder_are_usage_errors(tmp_path, monkeypat
     program = rnnalg.load_program(ROOT / "examples" / "rnn.rnn", {"H": 4})
     with pytest.raises(UsageError, match="no such folder"):
         export_onnx(program, tmp_path / "absent" / "r.onnx")
+    (tmp_path / "taken.onnx").mkdir()  # a folder where the file should go
+    with pytest.raises(UsageError, match="taken.onnx: cannot write the ONNX model"):
+        export_onnx(program, tmp_path / "taken.onnx")
+    (tmp_path / "taken.onnx").rmdir()
     monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
     with pytest.raises(UsageError, match=r"needs the onnx package .*rnnalg\[export-onnx\]"):
         export_onnx(program, tmp_path / "r.onnx")
@@ -196,3 +200,24 @@ CORNERS = {  # what the examples and random specs do not all reach
 @pytest.mark.parametrize("text", CORNERS.values(), ids=CORNERS.keys())
 def test_corner_specs_match_numpy(text, tmp_path):
     check_export(rnnalg.check(rnnalg.parse(text, "corner.rnn")), tmp_path)
+
+
+def test_jsb_test_nll_matches_rnnalg(tmp_path):
+    """Real data: JSB's test split (the copy shipped in the package), whole pieces in padded
+    batches, rnnalg's default init (params=None): the NLL from the ONNX logits equals rnnalg's."""
+    from rnnalg.data import load_dataset, music_batches
+    from rnnalg.train.feed import evaluate_split
+
+    program = rnnalg.load_program(ROOT / "examples" / "dots.rnn", {"H": 8})
+    seq, _ = export_onnx(program, tmp_path / "dots.onnx")
+    params = {k: v.astype(np.float64) for k, v in Model(program).init_params(np.random.default_rng(0)).items()}
+    data = load_dataset("jsb")
+    want, count = evaluate_split(Model(program, np.float64, "numpy"), params, data, "test", 32)
+    session = ort.InferenceSession(str(seq), providers=["CPUExecutionProvider"])
+    total = 0.0
+    for b in music_batches(data.splits["test"], 32, None):
+        zeros = np.zeros((b.inputs.shape[1], 8), np.float32)
+        a = session.run(["y.logits"], {"x": b.inputs, "h": zeros, "mask": b.mask})[0].astype(np.float64)
+        total += float(((np.logaddexp(0, a) - a * b.targets).sum(-1) * b.mask).sum())
+    assert count > 4000
+    assert abs(total - want) <= 1e-6 * abs(want), (total / count, want / count)

@@ -60,7 +60,7 @@ def export_onnx(program, path, params=None):
     onnx = _require_onnx()
     params = checked_params(program, params)
     path = Path(path)
-    reason = writable_reason(path.parent if str(path.parent) else Path("."))
+    reason = writable_reason(path.parent)
     if reason:
         raise UsageError(f"{path}: cannot write the ONNX model there: {reason}")
     names = interface_names(program)
@@ -73,7 +73,10 @@ def export_onnx(program, path, params=None):
         onnx.checker.check_model(model, full_check=True)
         blobs[where] = model.SerializeToString()
     for where, blob in blobs.items():
-        write_atomic(where.parent, where.name, lambda f, blob=blob: f.write(blob))
+        try:
+            write_atomic(where.parent, where.name, lambda f, blob=blob: f.write(blob))
+        except OSError as err:
+            raise UsageError(f"{where}: cannot write the ONNX model: {err.strerror or err}") from None
     return tuple(blobs)
 
 
