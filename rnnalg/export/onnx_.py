@@ -193,20 +193,19 @@ def sequence_graph(program: Program, params: dict, names: dict):
     for e in program.eqns:
         if phase[e.out.name] == PRE:
             val[e.out.name] = _value(g, e, val, 2, f"seq/{e.out.name}")
-    final = {}
     if program.states:
-        final = _scan(g, program, phase, val, names["mask"])
+        _scan(g, program, phase, val, names["mask"])
     for e in program.eqns:
         if phase[e.out.name] == POST:
             val[e.out.name] = _value(g, e, val, 2, f"seq/{e.out.name}")
-    outputs = _heads_and_states(g, program, val, names, 2, final)
+    outputs = _heads_and_states(g, program, val, names, 2, {s.next.name: s.next.name for s in program.states})
     inputs = _inputs(program, 2) + [(names["mask"], FLOAT, ("T", "B"))]
     return g.graph("rnnalg_sequence", inputs, outputs, sorted(params.items()), _doc(program, "sequence"))
 
 
-def _scan(g: Builder, program: Program, phase: dict, val: dict, mask: str) -> dict:
-    """Append the Scan of the scan phase to `g`; add the stacked (T, B, ·) values that the
-    post phase and the heads read to `val`; -> next state name -> final state's graph name.
+def _scan(g: Builder, program: Program, phase: dict, val: dict, mask: str) -> None:
+    """Append the Scan of the scan phase to `g`, its final states named as the next states
+    (`h'`); add the stacked (T, B, ·) values that the post phase and the heads read to `val`.
 
     Body inputs: the states h_{t-1}, then step t of each pre value the scan reads, of the
     input terms + bias of each scan affine that has some (computed here for all steps at
@@ -255,12 +254,10 @@ def _scan(g: Builder, program: Program, phase: dict, val: dict, mask: str) -> di
     for name in stacked:  # an Identity each: a body output may not repeat a name or be a body input
         body_outputs.append((body.op("Identity", bval[name]), FLOAT, ("B", _width(program, name))))
     graph = body.graph("rnnalg_scan_step", body_inputs, body_outputs)
-    final = {s.next.name: s.next.name for s in program.states}
     g.multi("Scan", [s.prev.name for s in program.states] + outer_scanned,
             [s.next.name for s in program.states] + [f"seq/{n}" for n in stacked],
             body=graph, num_scan_inputs=len(outer_scanned))
     val.update({n: f"seq/{n}" for n in stacked})
-    return final
 
 
 def _width(program: Program, name: str) -> int:
