@@ -39,6 +39,8 @@ STEP_SUFFIX = ".step.onnx"
 IR_VERSION = 8  # the ONNX IR of opset 17 (onnx 1.12): readable by onnxruntime ≥ 1.12
 MAX_BYTES = (2 << 30) - (64 << 20)  # a protobuf holds at most 2 GB; leave room for the graph
 INSTALL = "pip install 'rnnalg[export-onnx]'"
+MEANING = {"binary": "sigmoid probabilities of the units", "token": "softmax probabilities of the tokens",
+           "real": "the predicted value"}  # an output's kind -> what its graph output holds (onnx_link_rules)
 
 
 def step_path(path) -> Path:
@@ -159,19 +161,22 @@ def _heads_and_states(g: Builder, program: Program, val: dict, names: dict, lead
         logits = names["logits"][h.output.name]
         g.op("Identity", val[h.logits.name], out=logits)
         onnx_link_rules[h.output.kind](g, val[h.logits.name], h.output.name)
-        outputs += [(h.output.name, FLOAT, shape + (h.output.width,)), (logits, FLOAT, shape + (h.output.width,))]
+        outputs += [(h.output.name, FLOAT, shape + (h.output.width,), MEANING[h.output.kind]),
+                    (logits, FLOAT, shape + (h.output.width,), f"the logits of {h.output.name}, before the link")]
     for s in program.states:
         if final[s.next.name] != s.next.name:
             g.op("Identity", final[s.next.name], out=s.next.name)
-        outputs.append((s.next.name, FLOAT, ("B", s.next.width)))
+        outputs.append((s.next.name, FLOAT, ("B", s.next.width),
+                        f"{s.prev.name} after the {'last ' if lead == 2 else ''}step"))
     return outputs
 
 
 def _inputs(program: Program, lead: int):
     shape = ("T", "B") if lead == 2 else ("B",)
-    return ([(v.name, INT64, shape) if v.kind == "token" else (v.name, FLOAT, shape + (v.width,))
-             for v in program.inputs]
-            + [(s.prev.name, FLOAT, ("B", s.prev.width)) for s in program.states])
+    return ([(v.name, INT64, shape, f"token ids 0..{v.width - 1}") if v.kind == "token"
+             else (v.name, FLOAT, shape + (v.width,), f"{v.kind}[{v.width}] values") for v in program.inputs]
+            + [(s.prev.name, FLOAT, ("B", s.prev.width), f"{s.prev.name} before the {'first ' if lead == 2 else ''}step "
+                "(zeros at the start)") for s in program.states])
 
 
 def step_graph(program: Program, params: dict, names: dict):
@@ -199,7 +204,8 @@ def sequence_graph(program: Program, params: dict, names: dict):
         if phase[e.out.name] == POST:
             val[e.out.name] = _value(g, e, val, 2, f"seq/{e.out.name}")
     outputs = _heads_and_states(g, program, val, names, 2, {s.next.name: s.next.name for s in program.states})
-    inputs = _inputs(program, 2) + [(names["mask"], FLOAT, ("T", "B"))]
+    inputs = _inputs(program, 2) + [(names["mask"], FLOAT, ("T", "B"), "1 at a real step, 0 at padding "
+                                                                        "(a padded step keeps the states)")]
     return g.graph("rnnalg_sequence", inputs, outputs, sorted(params.items()), _doc(program, "sequence"))
 
 
@@ -273,7 +279,11 @@ def _doc(program: Program, which: str) -> str:
 
 
 def _metadata(program: Program, names: dict, graph_name: str) -> dict:
-    return {"rnnalg.graph": graph_name, "rnnalg.spec_file": str(program.file), "rnnalg.spec": program.text or "",
-            "rnnalg.sizes": json.dumps(dict(program.sizes)), "rnnalg.mask_input": names["mask"],
-            "rnnalg.outputs": json.dumps({h.output.name: {"kind": h.output.kind, "logits": names["logits"][h.output.name]}
-                                          for h in program.heads})}
+    """The model's metadata_props: where it comes from and what its names mean."""
+    props = {"rnnalg.graph": graph_name, "rnnalg.spec_file": str(program.file), "rnnalg.spec": program.text or "",
+             "rnnalg.sizes": json.dumps(dict(program.sizes)),
+             "rnnalg.outputs": json.dumps({h.output.name: {"kind": h.output.kind, "logits": names["logits"][h.output.name]}
+                                           for h in program.heads})}
+    if graph_name == "rnnalg_sequence":
+        props["rnnalg.mask_input"] = names["mask"]
+    return props

@@ -30,8 +30,8 @@ class Node:
 
 @dataclass(frozen=True)
 class Graph:
-    """A graph: inputs and outputs are (name, element type, shape); a dim is an int, a
-    symbolic name (str) or None (unknown)."""
+    """A graph: inputs and outputs are (name, element type, shape[, doc]); a dim is an int,
+    a symbolic name (str) or None (unknown)."""
 
     name: str
     inputs: tuple
@@ -78,8 +78,8 @@ def to_proto(graph: Graph):
 
     types = {FLOAT: TensorProto.FLOAT, INT64: TensorProto.INT64}
 
-    def info(name, elem, shape):
-        return helper.make_tensor_value_info(name, types[elem], list(shape))
+    def info(name, elem, shape, doc=""):
+        return helper.make_tensor_value_info(name, types[elem], list(shape), doc_string=doc)
 
     def attr(value):
         if isinstance(value, Graph):
