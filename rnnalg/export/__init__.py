@@ -14,11 +14,12 @@ import types
 
 from ..errors import UsageError
 
-# target -> (module in rnnalg.export, function name); modules are imported on first use.
+# target -> (module in rnnalg.export, function name, the extra that installs its framework);
+# modules are imported on first use.
 TARGETS = {
-    "torch": ("torch_", "export_torch"),
-    "jax": ("jax_", "export_jax"),
-    "onnx": ("onnx_", "export_onnx"),
+    "torch": ("torch_", "export_torch", "export-torch"),
+    "jax": ("jax_", "export_jax", "export-jax"),
+    "onnx": ("onnx_", "export_onnx", "export-onnx"),
 }
 
 
@@ -27,13 +28,20 @@ def export(program, target: str, path, params=None):
 
     params: None (the generated code initialises like rnnalg) or a dict of numpy arrays keyed
     by rnnalg's names (`model.init_params`, a checkpoint): written beside `path` for torch
-    (a state_dict file) and jax (an .npz), as initialisers for onnx.  Returns what the target
-    returns (the paths written)."""
+    (a state_dict file) and jax (an .npz), as initialisers for onnx.  -> the paths written."""
     if target not in TARGETS:
         raise UsageError(f"export: unknown target {target!r} (choose from {', '.join(TARGETS)})")
-    module_name, function_name = TARGETS[target]
-    module = importlib.import_module(f"{__name__}.{module_name}")
-    return getattr(module, function_name)(program, path, params=params)
+    module_name, function_name, extra = TARGETS[target]
+    try:
+        module = importlib.import_module(f"{__name__}.{module_name}")
+    except ModuleNotFoundError as err:
+        if err.name == f"{__name__}.{module_name}":
+            raise UsageError(f"export: the {target} target is not part of this rnnalg") from None
+        if err.name and not err.name.startswith("rnnalg"):  # the target imports its framework itself
+            raise UsageError(f"export --to {target} needs {err.name}: pip install 'rnnalg[{extra}]'") from None
+        raise
+    written = getattr(module, function_name)(program, path, params=params)
+    return list(written) if isinstance(written, (list, tuple)) else [written or path]
 
 
 class _CallableModule(types.ModuleType):
