@@ -73,6 +73,8 @@ def torch_source(program) -> str:
              "mk = torch.as_tensor(mask, dtype=dt, device=dev)[:, :, None] if masked else None",
              "if noise is None and (self.training if dropout is None else dropout):",
              "    noise = self.draw_noise(T, B)",
+             "elif noise is not None:",
+             "    noise = {k: torch.as_tensor(v, dtype=dt, device=dev) for k, v in noise.items()}",
              "# -- pre: everything that depends only on the inputs, all steps at once"]
     body += code.pre or ["pass"]
     if program.states:
