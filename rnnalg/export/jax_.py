@@ -86,7 +86,7 @@ def jax_source(program) -> str:
         ys = "{" + ", ".join(f"{ident!r}: {ident}" for ident, _ in code.stacked) + "}"
         step.append(f"return {nxt}, {ys}")
         body += ["", "def body(carry, xs):", indent(step, 1), ""]
-        body.append("final_state, ys = lax.scan(body, carry, xs)")
+        body.append("final_state, ys = lax.scan(body, carry, xs, length=T)")
         body += [f"{ident} = ys[{ident!r}]" for ident, _ in code.stacked]
     else:
         body.append("final_state = {}")
