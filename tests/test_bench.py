@@ -275,7 +275,7 @@ print(json.dumps(out))
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
 def test_jax_models_match_rnnalg():
     """The JAX scan models compute rnnalg's loss and every gradient (float64, exact to rounding)."""
-    stems = ["rnn", "dts", "dots", "srnn2", "word_rnn"]
+    stems = ["rnn", "dts", "dots", "srnn2", "word_rnn", "lstm"]
     run = subprocess.run([sys.executable, "-c", JAX_CHECK, *stems], cwd=ROOT, capture_output=True, text=True,
                          timeout=300)
     assert run.returncode == 0, run.stderr

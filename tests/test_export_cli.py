@@ -188,3 +188,26 @@ def test_the_readme_export_example_runs(tmp_path, monkeypatch):
     sys.modules.pop("dots_torch", None)
     assert np.isfinite(namespace["loss"].item()) and tuple(namespace["probs"]["y"].shape) == (4, 88)
     assert tuple(namespace["state"]["h"].shape) == (4, 32)
+
+
+# ---- bench/gpu_check.py: prepared for a GPU machine; here it says "no CUDA", and its checks run on the CPU
+
+def test_gpu_check_without_cuda_says_so_and_exits_0():
+    run = subprocess.run([sys.executable, "bench/gpu_check.py"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    if "no CUDA" not in run.stdout:  # a machine with a GPU: the table instead
+        assert "| model | B |" in run.stdout
+    else:
+        assert run.stdout.startswith("no CUDA: nothing to check on a GPU here (")
+
+
+@pytest.mark.skipif(not (HAS["torch"] and HAS["jax"]), reason="needs torch and jax")
+def test_gpu_check_runs_its_checks_on_the_cpu():
+    run = subprocess.run([sys.executable, "bench/gpu_check.py", "--device", "cpu", "--quick", "--quiet",
+                          "--models", "lstm"], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = [line.strip("|").split("|") for line in run.stdout.splitlines() if line.startswith("| lstm |")]
+    assert [int(r[1]) for r in rows] == [1, 4]
+    for r in rows:
+        assert all(float(cell) > 0 for cell in r[2:6])  # every column ran (cuDNN's stand-in on the CPU)
+        assert all(float(e) < 1e-4 for e in r[6].split("/"))
