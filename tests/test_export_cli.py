@@ -211,3 +211,15 @@ def test_gpu_check_runs_its_checks_on_the_cpu():
     for r in rows:
         assert all(float(cell) > 0 for cell in r[2:6])  # every column ran (cuDNN's stand-in on the CPU)
         assert all(float(e) < 1e-4 for e in r[6].split("/"))
+
+
+# ---- examples/train_torch.py: the exported DOT(S) trained by PyTorch's Adam on JSB
+
+@needs("torch")
+def test_train_torch_example_lowers_the_validation_nll():
+    run = subprocess.run([sys.executable, "examples/train_torch.py", "--epochs", "1", "--max-batches", "20",
+                          "--set", "H=16"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    nll = [float(x) for x in re.findall(r"^epoch \d+  valid NLL per frame ([\d.]+)", run.stdout, re.M)]
+    assert len(nll) == 2 and nll[1] < nll[0] - 1.0, run.stdout
+    assert len((ROOT / "examples" / "train_torch.py").read_text(encoding="utf-8").splitlines()) <= 80
