@@ -46,3 +46,31 @@ def rnnalg_result(program, T=4, B=3, seed=0, **setup):
 def rel(a, b) -> float:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300)) if b.size else 0.0
+
+
+# Every construct of the language in one spec: token operands (embeddings, in the pre and the
+# post phase), MLPs, the three heads, maxout, lp, dropout, gates and constants (shift, scale,
+# mul, add, sub), two states, c' read later in the same step, a pre value read by a gate in the
+# scan, and the previous state h read by a head.
+ALL_CONSTRUCTS = """\
+input  w : token[7]
+input  x : real[3]
+output y : binary[4]
+output r : real[2]
+output k : token[5]
+state  h : 4
+state  c : 4
+u : 4 = MLP[relu 6, tanh](w ⊕ x)
+z : 4 = lp[2, 2](u ⊕ h)
+g = sigmoid((x ⊕ h) + 1)
+c' = g * c + (1 - g) * tanh(z ⊕ c)
+h' = 0.5 * tanh(c' ⊕ z) - u * sigmoid(u ⊕ h)
+o : 4 = dropout[0.25](maxout[2](h' ⊕ x))
+y = ▷ (o ⊕ h')
+r = ▷ MLP[tanh 3](h' ⊕ u)
+k = ▷ (h' ⊕ w ⊕ h)
+"""
+
+
+def all_constructs():
+    return rnnalg.check(rnnalg.parse(ALL_CONSTRUCTS, "all_constructs.rnn"))

@@ -16,7 +16,7 @@ if "jax" not in sys.modules:  # compile time is the cost of these tests: XLA's q
 jax = pytest.importorskip("jax", reason="jax is not installed (pip install 'rnnalg[export-jax]')")
 jax.config.update("jax_enable_x64", True)
 
-from _export import EXAMPLES, TOL, example, load_generated, rel, rnnalg_result  # noqa: E402
+from _export import EXAMPLES, TOL, all_constructs, example, load_generated, rel, rnnalg_result  # noqa: E402
 from rnnalg.export.jax_ import jax_source  # noqa: E402
 from test_lowering_random import random_specs  # noqa: E402
 
@@ -43,6 +43,12 @@ def test_every_example_matches_rnnalg_loss_and_gradients(path, tmp_path):
 @pytest.mark.parametrize("name", ["dots_star", "word_lstm"])
 def test_jit_gives_the_same(name, tmp_path):
     errors = jax_errors(rnnalg.load_program(f"examples/{name}.rnn", {"H": 4}), tmp_path, jit=True)
+    assert max(errors.values()) < TOL, errors
+
+
+@pytest.mark.parametrize("mask, state", [(True, True), (False, False)])
+def test_every_construct_of_the_language_exports(mask, state, tmp_path):
+    errors = jax_errors(all_constructs(), tmp_path, mask=mask, state=state)
     assert max(errors.values()) < TOL, errors
 
 
