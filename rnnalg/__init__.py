@@ -10,6 +10,7 @@ from .errors import DataError, RnnalgError, SpecError, UsageError
 from . import api
 from .model import Model, compile
 from .front.unparse import unparse
+from . import export  # a callable package: rnnalg.export(program, "torch", path, params=None)
 
 __version__ = "0.1.0"
 
@@ -43,5 +44,5 @@ def load_program(path, sizes=None):
     return _check_spec(load(path), sizes)
 
 
-__all__ = ["api", "unparse", "parse", "load", "check", "load_program", "compile", "Model",
+__all__ = ["api", "export", "unparse", "parse", "load", "check", "load_program", "compile", "Model",
            "RnnalgError", "SpecError", "DataError", "UsageError", "__version__"]

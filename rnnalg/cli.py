@@ -22,6 +22,7 @@ COMMANDS = {
     "data": ("data", "fetch a dataset (rnnalg data fetch ptb) or list what is on this machine"),
     "sweep": ("sweep", "run a sweep file's table of trainings on Ray Tune (local or a cluster)"),
     "report": ("report", "regenerate RESULTS.md and its figures from sweep results lines"),
+    "export": ("export", "write the model for PyTorch, JAX or ONNX (--to), with a checkpoint's parameters"),
 }
 
 
