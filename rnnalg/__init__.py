@@ -43,5 +43,13 @@ def load_program(path, sizes=None):
     return _check_spec(load(path), sizes)
 
 
-__all__ = ["api", "unparse", "parse", "load", "check", "load_program", "compile", "Model",
+def cost(program, batch: int = 16, steps: int = 100):
+    """ir.Program -> algebra.cost.Cost: parameter, multiply-add, memory and depth formulas in the
+    spec's `let` sizes, B (= batch) and T (= steps); `.values` evaluates them."""
+    from .algebra.cost import cost as _cost
+
+    return _cost(program, batch, steps)
+
+
+__all__ = ["api", "cost", "unparse", "parse", "load", "check", "load_program", "compile", "Model",
            "RnnalgError", "SpecError", "DataError", "UsageError", "__version__"]
