@@ -51,5 +51,13 @@ def cost(program, batch: int = 16, steps: int = 100):
     return _cost(program, batch, steps)
 
 
-__all__ = ["api", "cost", "unparse", "parse", "load", "check", "load_program", "compile", "Model",
+def equivalent(a, b):
+    """Two ir.Programs -> algebra.equiv.Equivalence: truthy when they are the same model, with
+    `.names` and `.params` (A's -> B's); else `.difference` (both locations and what differs)."""
+    from .algebra.equiv import equivalent as _equivalent
+
+    return _equivalent(a, b)
+
+
+__all__ = ["api", "cost", "equivalent", "unparse", "parse", "load", "check", "load_program", "compile", "Model",
            "RnnalgError", "SpecError", "DataError", "UsageError", "__version__"]

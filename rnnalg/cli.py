@@ -22,6 +22,7 @@ COMMANDS = {
     "data": ("data", "fetch a dataset (rnnalg data fetch ptb) or list what is on this machine"),
     "sweep": ("sweep", "run a sweep file's table of trainings on Ray Tune (local or a cluster)"),
     "report": ("report", "regenerate RESULTS.md and its figures from sweep results lines"),
+    "equiv": ("equiv", "are two specs the same model? the parameter map, or the first difference"),
     "cost": ("cost", "parameters, multiply-adds, BPTT memory and depth as formulas in the spec's sizes"),
 }
 
