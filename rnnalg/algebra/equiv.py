@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from networkx.algorithms.isomorphism import MultiDiGraphMatcher
 
 from ..ir import Program
-from .canonical import graph, wl_history
+from .canonical import ORDERED, graph, wl_history
 
 SPELLING = {"affine": "⊕", "add": "+", "sub": "-", "mul": "*", "scale": "scale", "shift": "shift"}
 
@@ -142,11 +142,22 @@ def first_difference(a: Program, b: Program, ga=None, gb=None) -> Difference:
     def diff(n, m, message):
         return Difference(_where(a, ga.nodes[n], decls_a), _where(b, gb.nodes[m], decls_b), message)
 
-    heads_a = [f"head:{h.output.name}" for h in a.heads]
-    heads_b = [f"head:{h.output.name}" for h in b.heads]
-    if len(heads_a) != len(heads_b):
-        return Difference(a.file, b.file, f"{len(heads_a)} outputs vs {len(heads_b)}")
-    queue, seen = deque(_pair(heads_a, heads_b, ga, gb, ha, hb)), set()
+    for kind in ("input", "state", "head"):  # the interface first: what is declared
+        xs = [n for n, d in ga.nodes(data=True) if d["kind"] == kind]
+        ys = [m for m, d in gb.nodes(data=True) if d["kind"] == kind]
+        pairs, spare_a, spare_b = _pair(xs, ys, ha, hb)
+        for n, m in pairs:
+            if ga.nodes[n]["label"] != gb.nodes[m]["label"]:
+                return diff(n, m, _mismatch(ga.nodes[n], gb.nodes[m]))
+        if spare_a or spare_b:
+            what = "outputs" if kind == "head" else kind + "s"
+            spare, g, program, decls = (spare_a, ga, a, decls_a) if spare_a else (spare_b, gb, b, decls_b)
+            where = _where(program, g.nodes[spare[0]], decls)
+            message = f"{len(xs)} {what} vs {len(ys)} ({_describe(g.nodes[spare[0]])} unmatched)"
+            return Difference(where if spare_a else a.file, b.file if spare_a else where, message)
+    heads_a = [n for n, d in ga.nodes(data=True) if d["kind"] == "head"]
+    heads_b = [m for m, d in gb.nodes(data=True) if d["kind"] == "head"]
+    queue, seen = deque(_pair(heads_a, heads_b, ha, hb)[0]), set()
     while queue:
         n, m = queue.popleft()
         if (n, m) in seen:
@@ -156,13 +167,16 @@ def first_difference(a: Program, b: Program, ga=None, gb=None) -> Difference:
         if da["label"] != db["label"]:
             return diff(n, m, _mismatch(da, db))
         ops_a, ops_b = _operands(ga, n), _operands(gb, m)
-        if len(ops_a) != len(ops_b):
-            return diff(n, m, _count_message(da, ops_a, ops_b, ga, gb, ha, hb))
-        for label in sorted({label for label, _ in ops_a}):
-            queue.extend(_pair([x for lab, x in ops_a if lab == label], [y for lab, y in ops_b if lab == label],
-                               ga, gb, ha, hb))
-        if Counter(lab for lab, _ in ops_a) != Counter(lab for lab, _ in ops_b):
-            return diff(n, m, f"{_describe(da)} reads its operands differently")
+        if da["kind"] == "eqn" and da["eqn"].op in ORDERED:  # by position
+            queue.extend((x, y) for (_, x), (_, y) in zip(sorted(ops_a), sorted(ops_b)))
+            continue
+        pairs, spare_a, spare_b = _pair([x for _, x in ops_a], [y for _, y in ops_b], ha, hb)
+        if spare_a or spare_b:
+            names = ", ".join(ga.nodes[x]["var"].name for x in spare_a) or \
+                ", ".join(gb.nodes[y]["var"].name for y in spare_b)
+            noun = "operand" if len(ops_a) == 1 else "operands"
+            return diff(n, m, f"{_describe(da)} of {len(ops_a)} {noun} vs {len(ops_b)} ({names} unmatched)")
+        queue.extend(pairs)
     return Difference(a.file, b.file, f"the same expressions, shared differently "
                                       f"({ga.number_of_nodes()} values vs {gb.number_of_nodes()})")
 
@@ -188,9 +202,9 @@ class _Hashes:
         return rounds(self.reads, other.reads), rounds(self.context, other.context)
 
 
-def _pair(xs, ys, ga, gb, ha, hb):
-    """Pairs of nodes to compare next: equal WL hashes first (the same expression), then the
-    rest greedily by how far they agree (_Hashes.agreement): the likeliest counterparts."""
+def _pair(xs, ys, ha, hb):
+    """(pairs, unpaired of xs, unpaired of ys): the nodes to compare next, equal WL hashes first
+    (the same expression), then the rest greedily by how far they agree (_Hashes.agreement)."""
     xs, ys, pairs = list(xs), list(ys), []
     for x in list(xs):
         match = next((y for y in ys if hb[y] == ha[x]), None)
@@ -203,17 +217,7 @@ def _pair(xs, ys, ga, gb, ha, hb):
         xs.remove(x)
         ys.remove(y)
         pairs.append((x, y))
-    return pairs
-
-
-def _count_message(da, ops_a, ops_b, ga, gb, ha, hb) -> str:
-    """`⊕ of 3 operands vs 2 (h has no counterpart)`."""
-    spare_a = Counter(ha[x] for _, x in ops_a) - Counter(hb[y] for _, y in ops_b)
-    spare_b = Counter(hb[y] for _, y in ops_b) - Counter(ha[x] for _, x in ops_a)
-    extra = [ga.nodes[x]["var"].name for _, x in ops_a if spare_a[ha[x]]]
-    extra += [gb.nodes[y]["var"].name for _, y in ops_b if spare_b[hb[y]]]
-    note = f" ({', '.join(extra)} unmatched)" if extra else ""
-    return f"{_describe(da)} of {len(ops_a)} operands vs {len(ops_b)}{note}"
+    return pairs, xs, ys
 
 
 # ---- moving parameters across --------------------------------------------------------------------
