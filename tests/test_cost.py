@@ -50,16 +50,16 @@ def test_parameter_formula_equals_compiles_count_at_random_sizes(path):
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_multiply_adds_equal_the_products_floor_traces(floor, path):
-    """forward + backward multiply-adds per sequence × B = ½ the flops of every traced product."""
+    """forward + backward multiply-adds per batch = ½ the flops of every product traced in one loss_and_grad."""
     rng = np.random.default_rng(7)
     program = load_program(path, random_sizes(path, rng))
     T, B = 3, 2
     model, params, batch = floor.model_setup(program, T, B, np.float64)
     traced = floor.total_flops(floor.trace_products(model.source, params, batch))
     c = cost(program, batch=B, steps=T)
-    assert 2 * c.values["macs_training_sequence"] == traced
+    assert 2 * c.values["macs_training_batch"] == traced
     forward = sum(c.values[k] for k in ("macs_pre_step", "macs_scan_step", "macs_post_step"))
-    assert c.values["macs_forward_sequence"] == T * forward
+    assert c.values["macs_forward_batch"] == T * forward
 
 
 def test_rnn_figures_are_the_hand_derived_ones():
@@ -133,7 +133,7 @@ def test_cli_text_and_json(capsys):
     obj = json.loads(out)
     assert code == 0 and obj["parameters"] == load_program(ROOT / "examples" / "dots.rnn").param_count
     assert obj["formulas"]["parameters"] == "4*H**2 + 355*H + 88"
-    assert obj["values"]["macs_training_sequence"] == 2 * 5 * (12 * 200**2 + 880 * 200)
+    assert obj["values"]["macs_training_batch"] == 2 * 5 * (12 * 200**2 + 880 * 200)
     assert obj["depth"] == {"ops": 4, "products": 2}
     assert set(obj["sites"]) == {"z.a", "h'.a", "o.a", "y.a"}
 

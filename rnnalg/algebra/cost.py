@@ -11,7 +11,7 @@ a `token` operand is an embedding row lookup: no product), m = w(a)·w(out):
     backward MACs  B·Σ m per step for the weight gradients (all steps at once) plus B·Σ m for
                    each term whose operand needs a gradient: sequential when the term is in the
                    scan and its operand depends on the state, parallel otherwise
-    training MACs  T·(forward + backward) per sequence: what `bench/floor.py` traces
+    training MACs  T·(forward + backward) per batch of B sequences: what `bench/floor.py` traces
     BPTT floats    B·Σ_{v kept} w(v) per step: the values the backward pass reads at every step
                    (the states and the outputs or arguments that each VJP needs; lower/plan.py)
     forward values B·Σ_v w(v) per step: every input, equation value and target at every step
@@ -142,12 +142,12 @@ def cost(program: Program, batch: int = 16, steps: int = 100) -> Cost:
         ("macs_pre_step", "forward multiply-adds per step, pre (all steps at once)", B * macs["pre"]),
         ("macs_scan_step", "forward multiply-adds per step, scan (step by step)", B * macs["scan"]),
         ("macs_post_step", "forward multiply-adds per step, post (all steps at once)", B * macs["post"]),
-        ("macs_forward_sequence", "forward multiply-adds per sequence", T * B * forward),
+        ("macs_forward_batch", "forward multiply-adds per batch (B sequences of T steps)", T * B * forward),
         ("macs_backward_sequential_step", "backward multiply-adds per step, step by step (BPTT)",
          B * macs["sequential"]),
         ("macs_backward_parallel_step", "backward multiply-adds per step, all steps at once",
          B * macs["parallel"]),
-        ("macs_training_sequence", "forward + backward multiply-adds per sequence", T * B * (forward + backward)),
+        ("macs_training_batch", "forward + backward multiply-adds per batch", T * B * (forward + backward)),
         ("bptt_floats_step", "floats BPTT keeps per step (minimum: what the backward reads)", B * kept),
         ("values_floats_step", "floats of every value per step (what the forward holds)", B * values),
         ("working_set_floats", "working set (a lower bound): parameters, gradients, all values",

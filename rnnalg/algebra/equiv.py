@@ -153,7 +153,7 @@ def first_difference(a: Program, b: Program, ga=None, gb=None) -> Difference:
             what = "outputs" if kind == "head" else kind + "s"
             spare, g, program, decls = (spare_a, ga, a, decls_a) if spare_a else (spare_b, gb, b, decls_b)
             where = _where(program, g.nodes[spare[0]], decls)
-            message = f"{len(xs)} {what} vs {len(ys)} ({_describe(g.nodes[spare[0]])} unmatched)"
+            message = f"{what}: {len(xs)} vs {len(ys)} ({_describe(g.nodes[spare[0]])} unmatched)"
             return Difference(where if spare_a else a.file, b.file if spare_a else where, message)
     heads_a = [n for n, d in ga.nodes(data=True) if d["kind"] == "head"]
     heads_b = [m for m, d in gb.nodes(data=True) if d["kind"] == "head"]

@@ -76,14 +76,18 @@ def run(args: argparse.Namespace) -> int:
     sizes = ", ".join(f"{k} = {v}" for k, v in [*program.sizes, ("B", args.B), ("T", args.T)])
     print(f"{program.file}   {sizes}")
     values = c.values
+    rows = []  # (label, formula, value)
     for f in c.figures:
-        print(f"{f.label:<66} {show(f.formula):<34} {values[f.key]:>16,}")
+        rows.append((f.label, show(f.formula), f"{values[f.key]:,}"))
         if f.key == "parameters":
-            for name, formula in c.sites.items():
-                print(f"  {name:<64} {show(formula):<34} {c.at(formula):>16,}")
-    print(f"{'sequential depth h -> h′: ops (matrix products)':<66} {'':<34} {c.depth:>9} ({c.depth_products})")
+            rows += [(f"  {name}", show(formula), f"{c.at(formula):,}") for name, formula in c.sites.items()]
+    rows.append(("sequential depth h -> h′: ops (matrix products)", "", f"{c.depth} ({c.depth_products})"))
     if measured is not None:
         minimum = values["bptt_floats_step"] * 4
-        print(f"{'traced: bytes per step the current lowering keeps (float32)':<66} {'':<34} {measured:>16,.0f}"
-              f"  ({measured / minimum:.1f}× the minimum)" if minimum else "")
+        ratio = f"  ({measured / minimum:.1f}× the minimum)" if minimum else ""
+        rows.append(("traced: bytes per step the current lowering keeps (float32)", "", f"{measured:,.0f}{ratio}"))
+    wide = [max(len(r[i]) for r in rows) for i in range(2)] + [max(len(r[2].split()[0]) for r in rows)]
+    for label, formula, value in rows:
+        number, _, note = value.partition(" ")
+        print(f"{label:<{wide[0]}}  {formula:<{wide[1]}}  {number:>{wide[2]}} {note}".rstrip())
     return 0
