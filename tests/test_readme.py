@@ -34,7 +34,7 @@ def readme_commands():
 
 def test_readme_shows_every_command():
     shown = {shlex.split(c)[1] for c in readme_commands()}
-    assert shown == {"check", "compile", "bench", "train", "eval", "sample", "data", "sweep", "cost", "equiv"}
+    assert shown == {"check", "compile", "bench", "train", "eval", "sample", "data", "sweep", "cost", "equiv", "search"}
 
 
 def test_readme_commands_run_as_written(tmp_path, monkeypatch, capsys):
