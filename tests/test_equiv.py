@@ -65,6 +65,13 @@ candidate = tanh(h * reset ⊕ x)
 h' = update * candidate + carried
 y = ▷ h'
 """
+# PyTorch's convention: h' = (1 - z) * n + z * h, its z is Cho's 1 - z (weights negated)
+GRU_TORCH = HEAD + """z  = sigmoid(x ⊕ h)
+r  = sigmoid(x ⊕ h)
+n  = tanh(x ⊕ r * h)
+h' = (1 - z) * n + z * h
+y  = ▷ h'
+"""
 
 EQUIVALENT = {
     "renamed, reordered, commuted": (DOTS, DOTS_RENAMED),
@@ -73,6 +80,7 @@ EQUIVALENT = {
     "intermediate name": (RNN, RNN_NAMED),
     "LSTM gates in another order": (LSTM, LSTM_REORDERED),
     "GRU two ways": (GRU, GRU_OTHER),
+    "GRU, Cho's and PyTorch's update gate": (GRU, GRU_TORCH),
 }
 
 # (A, B, where in A, where in B, message): the first difference
@@ -109,7 +117,8 @@ def assert_same_function(a, b, eq):
     loss_b, grads_b, final_b = model_b.loss_and_grad(params_b, batch_b, state_b)
     assert abs(loss_a - loss_b) <= 1e-12 * abs(loss_a)
     for name, g in grads_a.items():
-        np.testing.assert_allclose(grads_b[eq.params[name]], g, rtol=0, atol=1e-12 * np.abs(g).max())
+        sign = -1 if name in eq.negated else 1
+        np.testing.assert_allclose(grads_b[eq.params[name]], sign * g, rtol=0, atol=1e-12 * np.abs(g).max())
     for name, value in final_a.items():
         np.testing.assert_allclose(final_b[eq.names[name]], value, rtol=0, atol=1e-12)
 
@@ -119,10 +128,17 @@ def test_equivalent_pairs_are_equal_and_map_parameters(tmp_path, case):
     a, b = programs(tmp_path, *EQUIVALENT[case])
     eq = equivalent(a, b)
     assert eq, eq.difference
-    assert canonical_text(a) == canonical_text(b)
+    if not eq.negated:  # the canonical text does not trade σ(a) for 1 − σ(−a); equivalent does
+        assert canonical_text(a) == canonical_text(b)
     assert_same_function(a, b, eq)
     back = equivalent(b, a)
     assert back and {v: k for k, v in eq.params.items()}.keys() == back.params.keys()
+
+
+def test_the_torch_gru_negates_the_update_gate_only(tmp_path):
+    eq = equivalent(*programs(tmp_path, GRU, GRU_TORCH))
+    assert eq.negated == {"z.W_x", "z.W_h", "z.b"}
+    assert not equivalent(*programs(tmp_path, GRU, GRU_TORCH.replace("(1 - z) * n + z * h", "(1 - z) * n + r * h")))
 
 
 def test_renaming_maps_names_and_parameters(tmp_path):
@@ -224,3 +240,13 @@ def test_the_same_function_check_catches_a_wrong_map(tmp_path):
     eq.params["h'.W_z"], eq.params["h'.W_h"] = eq.params["h'.W_h"], eq.params["h'.W_z"]
     with pytest.raises(AssertionError):
         assert_same_function(a, b, eq)
+
+
+def test_rename_arrays_negates_parameters_and_first_moments(tmp_path):
+    eq = equivalent(*programs(tmp_path, GRU, GRU_TORCH))
+    one = np.ones(2)
+    adam = rename_arrays({"param/z.b": one, "best/z.b": one, "opt/m/z.b": one, "opt/v/z.b": one,
+                          "opt/m/r.b": one, "opt/t": np.int64(3)}, eq)
+    assert [adam[k][0] for k in ("param/z.b", "best/z.b", "opt/m/z.b", "opt/v/z.b", "opt/m/r.b")] == [-1, -1, -1, 1, 1]
+    sgd = rename_arrays({"param/z.b": one, "opt/v/z.b": one}, eq)
+    assert sgd["opt/v/z.b"][0] == -1  # SGD's velocity is a first moment

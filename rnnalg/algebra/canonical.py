@@ -126,3 +126,62 @@ def canonical_text(program: Program) -> str:
             line += f"    next {nxt[0]}"
         lines.append(line)
     return "\n".join(lines)
+
+
+# ---- gate complements: σ(a) and 1 − σ(a) = σ(−a) are the same family -----------------------------
+
+def _attr_is(g, n, op: str, value: float) -> bool:
+    e = g.nodes[n].get("eqn")
+    return e is not None and e.op == op and dict(e.attrs).get("c") == value
+
+
+def _complement(g, n):
+    """The node 1 − s if `n` is the scale[−1] of `1 − s` (read only by its shift[1]), else None."""
+    if not _attr_is(g, n, "scale", -1.0):
+        return None
+    readers = [r for r, _ in g.in_edges(n)]
+    return readers[0] if len(readers) == 1 and _attr_is(g, readers[0], "shift", 1.0) else None
+
+
+def flippable(g: nx.MultiDiGraph) -> list:
+    """Gates s = σ(a) whose ⊕ a is read by s alone: σ(a) may be traded for σ(−a) = 1 − σ(a)."""
+    gates = []
+    for s, data in g.nodes(data=True):
+        e = data.get("eqn")
+        children = [m for _, m in g.out_edges(s)]
+        if e is None or e.op != "sigmoid" or len(children) != 1:
+            continue
+        a = children[0]
+        if g.nodes[a].get("eqn") is not None and g.nodes[a]["eqn"].op == "affine" and g.in_degree(a) == 1:
+            gates.append(s)
+    return sorted(gates)
+
+
+def flip(g: nx.MultiDiGraph, s) -> nx.MultiDiGraph:
+    """g with gate s = σ(a) read as s' = σ(−a): each `1 − s` becomes s' itself, each other reader
+    reads a new `1 − s'`; the ⊕ a is marked `negated` (its weights and bias change sign)."""
+    h = g.copy()
+    (a,) = [m for _, m in h.out_edges(s)]
+    h.nodes[a]["negated"] = not h.nodes[a].get("negated", False)
+    width = h.nodes[s]["var"].width
+    direct = []
+    for r, _, key, d in list(h.in_edges(s, keys=True, data=True)):
+        c = _complement(h, r)
+        if c is None:
+            direct.append((r, key, d))
+            continue
+        for rr, _, k2, d2 in list(h.in_edges(c, keys=True, data=True)):
+            h.remove_edge(rr, c, k2)
+            h.add_edge(rr, s, **d2)
+        h.remove_nodes_from([r, c])
+    if direct:
+        scale, shift = (s, "1-", "scale"), (s, "1-", "shift")
+        var = type(h.nodes[s]["var"])(f"1 - {h.nodes[s]['var'].name}", width)
+        h.add_node(scale, label=f"scale[c=-1.0]:{width}", kind="eqn", eqn=None, var=var, synthetic=True)
+        h.add_node(shift, label=f"shift[c=1.0]:{width}", kind="eqn", eqn=None, var=var, synthetic=True)
+        h.add_edge(scale, s, label="arg")
+        h.add_edge(shift, scale, label="arg")
+        for r, key, d in direct:
+            h.remove_edge(r, s, key)
+            h.add_edge(r, shift, **d)
+    return h

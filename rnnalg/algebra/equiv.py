@@ -5,6 +5,9 @@ isomorphic with equal node and edge labels: then every value of A has its counte
 each ⊕ term `a @ W` of A its term in B, and θ_B = map(θ_A) gives the same loss and gradients.
 The isomorphism is networkx's VF2 (`MultiDiGraphMatcher`); the parameter map follows from it:
 a matched ⊕ pairs its operands' weights through the matched operands, and the biases.
+A sigmoid gate may stand for its complement, σ(a) = 1 − σ(−a) (canonical.flip): failing as they
+stand, the graphs are compared again with subsets of A's gates flipped, and a flipped gate's
+⊕ parameters map to the negatives of B's (`Equivalence.negated`).
 
 When there is none, `first_difference` walks both graphs from the heads in step, pairing the
 operands of a commutative op by their WL hashes (equal hash: the same expression) and the rest
@@ -14,12 +17,13 @@ in label order, and reports the first pair whose labels differ, with both source
 from __future__ import annotations
 
 from collections import Counter, deque
+from itertools import combinations
 from dataclasses import dataclass, field
 
 from networkx.algorithms.isomorphism import MultiDiGraphMatcher
 
 from ..ir import Program
-from .canonical import ORDERED, graph, wl_history
+from .canonical import ORDERED, flip, flippable, graph, wl_history
 
 SPELLING = {"affine": "⊕", "add": "+", "sub": "-", "mul": "*", "scale": "scale", "shift": "shift"}
 
@@ -45,6 +49,7 @@ class Equivalence:
     names: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)
     difference: Difference | None = None
+    negated: frozenset = frozenset()  # A parameters whose B counterpart is their negative (σ(a) = 1 − σ(−a))
 
     def __bool__(self) -> bool:
         return self.equal
@@ -58,27 +63,45 @@ def _edge_match(x, y) -> bool:  # all the edges between one pair of nodes, keyed
     return Counter(d["label"] for d in x.values()) == Counter(d["label"] for d in y.values())
 
 
+MAX_FLIPS = 8  # gates of A tried as σ(−a): 2^8 isomorphism tests at most
+
+
 def equivalent(a: Program, b: Program) -> Equivalence:
-    """Equivalence of `a` and `b` (see the module docstring)."""
+    """Equivalence of `a` and `b` (see the module docstring).  If the graphs are not isomorphic
+    as they stand, each subset of A's sigmoid gates (canonical.flippable, up to MAX_FLIPS) is
+    tried as σ(−a) = 1 − σ(a): a GRU written with `(1 - z) * h + z * n` and one with
+    `z * h + (1 - z) * n` are the same family, with the update gate's weights negated."""
     ga, gb = graph(a), graph(b)
-    matcher = MultiDiGraphMatcher(ga, gb, node_match=_node_match, edge_match=_edge_match)
-    if not matcher.is_isomorphic():
-        return Equivalence(False, difference=first_difference(a, b, ga, gb))
-    mapping = matcher.mapping
+    gates = flippable(ga)[:MAX_FLIPS]
+    for subset in (c for k in range(len(gates) + 1) for c in combinations(gates, k)):
+        g = ga
+        for s in subset:
+            g = flip(g, s)
+        matcher = MultiDiGraphMatcher(g, gb, node_match=_node_match, edge_match=_edge_match)
+        if matcher.is_isomorphic():
+            return _answer(g, gb, matcher.mapping)
+    return Equivalence(False, difference=first_difference(a, b, ga, gb))
+
+
+def _answer(ga, gb, mapping) -> Equivalence:
     names = {}
     for n, m in mapping.items():
-        va, vb = ga.nodes[n]["var"], gb.nodes[m]["var"]
-        names[va.name] = vb.name
+        if ga.nodes[n].get("synthetic") or gb.nodes[m].get("synthetic"):
+            continue
+        names[ga.nodes[n]["var"].name] = gb.nodes[m]["var"].name
         if ga.nodes[n]["kind"] == "state":
             names[ga.nodes[n]["state"].next.name] = gb.nodes[m]["state"].next.name
-    return Equivalence(True, names=names, params=_param_map(ga, gb, mapping))
+    params = _param_map(ga, gb, mapping)
+    negated = frozenset(p for n, d in ga.nodes(data=True) if d.get("negated") != gb.nodes[mapping[n]].get("negated")
+                        for p in d["eqn"].params)
+    return Equivalence(True, names=names, params=params, negated=negated)
 
 
 def _param_map(ga, gb, mapping) -> dict:
     """A parameter -> B parameter: weights through the matched operands, biases of matched ⊕s."""
     params = {}
     for n, data in ga.nodes(data=True):
-        if data["kind"] != "eqn" or data["eqn"].op != "affine":
+        if data.get("eqn") is None or data["eqn"].op != "affine":
             continue
         m = mapping[n]
         free = {}  # (operand in B, edge label) -> B parameters not yet paired
@@ -225,10 +248,14 @@ def _pair(xs, ys, ha, hb):
 def rename_arrays(arrays: dict, eq: Equivalence) -> dict:
     """A's named arrays under B's names: a parameter name (`W`, or the last part of `param/W`,
     `opt/m/W`, `best/W`) through `eq.params`, a state's (`carry/h`, `h`) through `eq.names`;
-    anything else (`rng/data`, `opt/t`) unchanged."""
+    anything else (`rng/data`, `opt/t`) unchanged.
+    A negated parameter (eq.negated) changes sign, and so do the optimiser's first moments of it
+    (`opt/m/`, and SGD's velocity `opt/v/`; not Adam's second moments, `opt/v/` beside `opt/m/`)."""
+    adam = any(key.startswith("opt/m/") for key in arrays)
     out = {}
     for key, value in arrays.items():
         head, _, last = key.rpartition("/")
         new = eq.params.get(last) or (eq.names.get(last) if head in ("", "carry") else None) or last
-        out[f"{head}/{new}" if head else new] = value
+        signed = last in eq.negated and head in ("", "param", "best", "opt/m") + (() if adam else ("opt/v",))
+        out[f"{head}/{new}" if head else new] = -value if signed else value
     return out

@@ -67,12 +67,16 @@ def run(args: argparse.Namespace) -> int:
     eq = equivalent(a, b)
     if args.format == "json":
         print(json.dumps({"equivalent": eq.equal, "values": eq.names, "parameters": eq.params,
+                          "negated": sorted(eq.negated),
                           "difference": str(eq.difference) if eq.difference else None}, indent=2,
                          ensure_ascii=False))
     elif eq:
         print(f"equivalent: {a.file} and {b.file} are the same model")
         print("  values       " + ", ".join(f"{k} -> {v}" for k, v in eq.names.items()))
-        print("  parameters   " + ", ".join(f"{k} -> {v}" for k, v in eq.params.items()))
+        print("  parameters   " + ", ".join(f"{k} -> {'-' if k in eq.negated else ''}{v}"
+                                            for k, v in eq.params.items()))
+        if eq.negated:
+            print("  (-: the parameter changes sign, σ(a) = 1 − σ(−a): a gate read as its complement)")
     else:
         print(f"not equivalent: {eq.difference}")
     if not eq:
