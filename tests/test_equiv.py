@@ -189,7 +189,8 @@ def test_cli_exit_codes_and_output(tmp_path, capsys):
     code, _, err = cli(capsys, "equiv", tmp_path / "a.rnn", tmp_path / "b.rnn", "--set", "Q=2")
     assert code == 2 and "unknown size 'Q'" in err
     code, out, _ = cli(capsys, "equiv", tmp_path / "a.rnn", tmp_path / "b.rnn", "--set", "H=9", "--format", "json")
-    assert code == 3 and json.loads(out)["difference"].endswith("b.rnn:4:1: state h : 9 vs state s : 12")  # H=9 in a.rnn only
+    # H=9 applies to a.rnn only (b.rnn calls its size K)
+    assert code == 3 and json.loads(out)["difference"].endswith("b.rnn:4:1: state h : 9 vs state s : 12")
     code, out, _ = cli(capsys, "equiv", "--help")
     assert code == 0 and "--map-checkpoint" in out
 

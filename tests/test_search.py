@@ -18,7 +18,20 @@ EXAMPLES = ROOT / "examples"
 
 def test_every_move_applies_to_dts():
     found = {what.split("(")[0] for what, _ in neighbours(load(EXAMPLES / "dts.rnn"), "H")}
-    assert found == set(MOVES)
+    assert found == set(MOVES) - {"remove_gate"}  # DT(S) has no gate
+
+
+def test_gate_moves():
+    """LSTM without one of its gates; RNN with an output gate on h'."""
+    from rnnalg.checking import check
+    from rnnalg.front.parser import parse
+
+    removed = dict(neighbours(load(EXAMPLES / "lstm.rnn"), "H", moves=("remove_gate",)))
+    assert set(removed) == {"remove_gate(c', f)", "remove_gate(c', i)", "remove_gate(h', o)"}
+    program = check(parse(unparse(removed["remove_gate(h', o)"])))
+    assert program.param_count == load_program(EXAMPLES / "lstm.rnn").param_count - (200 * 200 + 88 * 200 + 200)
+    (what, gated), = neighbours(load(EXAMPLES / "rnn.rnn"), "H", moves=("add_gate",))
+    assert "d1 = sigmoid(x ⊕ h)" in unparse(gated) and "h' = d1 * tanh(x ⊕ h)" in unparse(gated)
 
 
 def test_the_paper_moves_reach_the_papers_variants():

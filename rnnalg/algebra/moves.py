@@ -10,6 +10,8 @@ The paper's own moves (Pascanu et al. §3) and cell mutations in the manner of J
     deepen_input        … x … ⊕ …          ->  dN : S = MLP[relu](x);  … dN … ⊕ …   (x dense; the
                                                first equation that reads x)
     swap_activation     tanh(e)            ->  sigmoid(e) | relu(e)   (and each to the others)
+    add_gate            h' = f(P)          ->  dN = sigmoid(P);  h' = dN * f(P)
+    remove_gate         … g * e …          ->  … e …   (g = sigmoid(…), dropped when nothing else reads it)
 
 S is the size the search varies (a `let`).  A move may make a spec the checker refuses (an
 unused value, say); the search checks every variant and drops those.
@@ -142,8 +144,33 @@ def swap_activation(spec, size):
                 yield f"swap_activation({eq.target}, {call.fn}->{fn})", _replace_item(spec, eq, new)
 
 
+def add_gate(spec, size):
+    for eq in _state_updates(spec):
+        e = eq.expr
+        if isinstance(e, S.Call) and e.fn in ACTIVATIONS and isinstance(e.expr, S.Plus):
+            d = _fresh(spec)
+            gate = S.Equation(d, None, S.Call("sigmoid", (), e.expr))
+            yield f"add_gate({eq.target})", _replace_item(spec, eq, gate, replace(eq, expr=S.BinOp("*", S.Name(d), e)))
+
+
+def remove_gate(spec, size):
+    gates = {e.target: e for e in spec.equations if isinstance(e.expr, S.Call) and e.expr.fn == "sigmoid"}
+    for eq in spec.equations:
+        for product in {id(p): p for p in _walk(eq.expr) if isinstance(p, S.BinOp) and p.op == "*"}.values():
+            for gate, other in ((product.left, product.right), (product.right, product.left)):
+                if not (isinstance(gate, S.Name) and gate.id in gates):
+                    continue
+                new = replace(eq, expr=_map_expr(eq.expr, lambda n, p=product, o=other: o if n == p else n))
+                variant = _replace_item(spec, eq, new)
+                readers = [e for e in variant.equations if S.Name(gate.id) in _walk(e.expr)]
+                if not readers:
+                    variant = _replace_item(variant, gates[gate.id])
+                yield f"remove_gate({eq.target}, {gate.id})", variant
+
+
 MOVES = {"deepen_transition": deepen_transition, "add_shortcut": add_shortcut, "deepen_output": deepen_output,
-         "stack": stack, "deepen_input": deepen_input, "swap_activation": swap_activation}
+         "stack": stack, "deepen_input": deepen_input, "swap_activation": swap_activation,
+         "add_gate": add_gate, "remove_gate": remove_gate}
 
 
 def neighbours(spec: S.Spec, size: str, moves=tuple(MOVES)):
