@@ -44,5 +44,21 @@ def load_program(path, sizes=None):
     return _check_spec(load(path), sizes)
 
 
-__all__ = ["api", "export", "unparse", "parse", "load", "check", "load_program", "compile", "Model",
-           "RnnalgError", "SpecError", "DataError", "UsageError", "__version__"]
+def cost(program, batch: int = 16, steps: int = 100):
+    """ir.Program -> algebra.cost.Cost: parameter, multiply-add, memory and depth formulas in the
+    spec's `let` sizes, B (= batch) and T (= steps); `.values` evaluates them."""
+    from .algebra.cost import cost as _cost
+
+    return _cost(program, batch, steps)
+
+
+def equivalent(a, b):
+    """Two ir.Programs -> algebra.equiv.Equivalence: truthy when they are the same model, with
+    `.names` and `.params` (A's -> B's); else `.difference` (both locations and what differs)."""
+    from .algebra.equiv import equivalent as _equivalent
+
+    return _equivalent(a, b)
+
+
+__all__ = ["api", "export", "cost", "equivalent", "unparse", "parse", "load", "check", "load_program",
+           "compile", "Model", "RnnalgError", "SpecError", "DataError", "UsageError", "__version__"]

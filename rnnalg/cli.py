@@ -23,6 +23,9 @@ COMMANDS = {
     "sweep": ("sweep", "run a sweep file's table of trainings on Ray Tune (local or a cluster)"),
     "report": ("report", "regenerate RESULTS.md and its figures from sweep results lines"),
     "export": ("export", "write the model for PyTorch, JAX or ONNX (--to), with a checkpoint's parameters"),
+    "equiv": ("equiv", "are two specs the same model? the parameter map, or the first difference"),
+    "search": ("search", "architecture search: checked, deduplicated, budget-sized variants, trained as a sweep"),
+    "cost": ("cost", "parameters, multiply-adds, BPTT memory and depth as formulas in the spec's sizes"),
 }
 
 
