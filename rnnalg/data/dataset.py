@@ -10,6 +10,10 @@ looked up in `data_dir` (--data-dir), then $RNNALG_DATA, then the user's cache, 
     a directory         text: the files ending in train.txt, valid.txt, test.txt
     any other file      text: split by lines, first 90 % train, next 5 % valid, last 5 % test
 
+A data file must be a regular file (a FIFO, device or socket is refused before it is
+opened for reading) of at most 256 MiB, and a text file's lines at most 16 MiB each
+(`files.py`); each limit is a DataError naming the file (and the line).
+
 A text is read as characters unless `unit="word"` (see `text.py` for both rules).  Its
 vocabulary is that of the train split (`min_count`: rarer symbols become `<unk>`), or the
 given `vocab` (a trained model's, stored in its checkpoint).

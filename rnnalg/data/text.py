@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataError
-from .music import read_bytes
+from .files import MAX_LINE_BYTES, read_bytes
 
 EOS, UNK = "<eos>", "<unk>"
 UNITS = ("char", "word")
@@ -49,8 +49,9 @@ class Source:
 
 
 def read_text(path: str) -> str:
-    """The file decoded as UTF-8 with '\\r\\n' read as '\\n'; bad bytes are a located DataError."""
-    raw = read_bytes(path)
+    """The file decoded as UTF-8 with '\\r\\n' read as '\\n'; bad bytes are a located DataError,
+    and so is a line over `files.MAX_LINE_BYTES` (a non-regular or too large file: a DataError)."""
+    raw = read_bytes(path, max_line_bytes=MAX_LINE_BYTES)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
