@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(URLs separated by spaces), else the built-in public copies")
     f.add_argument("--timeout", type=flag_type("--timeout"), default=fetching.DEFAULT_TIMEOUT,
                    metavar="SECONDS",
-                   help=f"give up on a source after this many seconds without data (default "
+                   help=f"give up on a source after this many seconds without data, or in which it "
+                        f"sent less than {fetching.MIN_RATE:,} bytes a second (default "
                         f"{fetching.DEFAULT_TIMEOUT:g})")
     f.add_argument("--data-dir", metavar="DIR", help=f"store here instead of ${folders.ENV} or the cache")
     f.set_defaults(_action=run_fetch)
