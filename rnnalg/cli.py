@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import warnings
 
 from . import __version__
 from .errors import RnnalgError
@@ -67,6 +69,16 @@ def _typed_flags(parser: argparse.ArgumentParser) -> None:
             action.type = flag_type(flags[-1])
 
 
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line, `warning: MESSAGE (Category, file.py:LINE)`: never the source line
+    Python prints by default (a line of rnnalg's or numpy's code means nothing to a user)."""
+    where = f"{os.path.basename(filename)}:{lineno}" if filename else "?"
+    try:
+        print(f"warning: {message} ({category.__name__}, {where})", file=file or sys.stderr)
+    except (OSError, ValueError):  # stderr closed: as Python's own showwarning, drop it
+        pass
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     try:
@@ -78,7 +90,9 @@ def main(argv=None) -> int:
     except SystemExit as exit_:  # --help
         return int(exit_.code or 0)
     try:
-        return int(args._run(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            return int(args._run(args) or 0)
     except RnnalgError as err:
         print(err, file=sys.stderr)
         return err.exit_code
