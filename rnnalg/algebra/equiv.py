@@ -9,10 +9,11 @@ A sigmoid gate may stand for its complement, σ(a) = 1 − σ(−a) (canonical.f
 stand, the graphs are compared again with subsets of A's gates flipped, and a flipped gate's
 ⊕ parameters map to the negatives of B's (`Equivalence.negated`).
 
-When there is none, `first_difference` walks both graphs from the heads in step, pairing the
-operands of a commutative op by their WL hashes (equal hash: the same expression) and the rest
-in label order, and reports the first pair whose labels differ, with both source locations:
-`a.rnn:4:9 vs b.rnn:5:9: tanh vs sigmoid`.
+When there is none, `first_difference` compares the declared interface (inputs, states,
+outputs), then walks both graphs from the heads in step, pairing the operands of a commutative
+op by their WL hashes (equal hash: the same expression) and the rest by how many WL rounds they
+agree for (the likeliest counterparts), and reports the first pair whose labels or operand
+counts differ, with both source locations: `a.rnn:4:9 vs b.rnn:5:9: tanh vs sigmoid`.
 """
 from __future__ import annotations
 
