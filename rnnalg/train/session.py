@@ -23,7 +23,8 @@ from .config import TrainConfig, flag_name, resolve, resume_config
 from .feed import UNIT_PLURALS, single_io, train_positions
 from .runs import compile_model, load_dataset_for, prepare_run_dir
 from .signals import STOP_SIGNALS
-from .trainer import CHECKPOINT_RECORDS, Trainer
+from .state import CHECKPOINT_RECORDS
+from .trainer import Trainer
 
 SIGNAL_STOPS = tuple(STOP_SIGNALS.values())  # stopped by a signal: no test evaluation
 
