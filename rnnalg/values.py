@@ -55,6 +55,7 @@ FLAGS = {
     "--time-limit": "positive",
     "--timeout": "positive",
     "--cpus": "count",
+    "--threads": "count",
 }
 
 

@@ -49,7 +49,8 @@ def execute(trial: Trial, run_dir: Path, report) -> dict:
                 **_history(run_dir)}
     record.update(metric=result["metric"], test=result["test"], best_valid=result["best_valid"],
                   best_epoch=result["best_epoch"], epochs=result["epochs"], stopped=result["stopped"],
-                  backend=result.get("backend"),
+                  backend=result.get("backend"), threads=result.get("threads"),  # train/numerics.py
+                  numpy=result.get("numpy"), blas=result.get("blas"),
                   seconds=round(before + result["seconds"], 1), **_history(run_dir))
     return record
 

@@ -14,7 +14,7 @@ from .optim import OPTIMIZERS
 # flag dest -> TrainConfig field (all default to None so that "given" is visible on --resume)
 CONFIG_FLAGS = ("data", "data_dir", "epochs", "batch_size", "steps", "optimizer", "lr", "momentum",
                 "nesterov", "clip", "weight_noise", "init", "init_scale", "patience", "halvings",
-                "seed", "time_limit", "min_count")
+                "seed", "time_limit", "min_count", "threads")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--patience", type=int, help=f"epochs without validation progress before the lr is halved "
                                    f"(default {d.patience})")
     a("--halvings", type=int, help=f"lr halvings before a further plateau stops training (default {d.halvings})")
-    a("--seed", type=int, help=f"random seed; the same seed gives the same run bit for bit (default {d.seed})")
+    a("--seed", type=int, help=f"random seed; the same seed gives the same run bit for bit on the same machine, "
+                               f"backend and --threads (default {d.seed})")
+    a("--threads", type=int, metavar="N", help="BLAS threads (default: the BLAS's own count, usually the "
+                                               "cores); recorded, and kept by --resume: the last bits of "
+                                               "every figure depend on it")
     a("--out", metavar="DIR", help="run directory (default runs/<spec stem>, runs/stdin for -; with --resume: that directory)")
     changeable = ", ".join(flag_name(k) for k in CONFIG_FLAGS if k in ON_RESUME and ON_RESUME[k] is None)
     a("--resume", metavar="DIR",

@@ -93,10 +93,10 @@ def stored_vocab(meta: dict, program, where) -> tuple[str, ...] | None:
     return tuple(vocab)
 
 
-def compile_model(program):
+def compile_model(program, backend: str = "auto"):
     from ..model import compile as compile_program
 
-    return compile_program(program, dtype=np.float32)
+    return compile_program(program, dtype=np.float32, backend=backend)
 
 
 def trained_sizes(checkpoint, which: str = "last") -> dict:

@@ -22,6 +22,7 @@ from ..errors import CheckpointError
 from . import checkpoint as ckpt
 from .config import TrainConfig
 from .feed import output_bias
+from .numerics import environment
 
 
 @dataclass
@@ -53,7 +54,7 @@ def _is_history(v) -> bool:
 
 # the JSON records a checkpoint must hold to resume a run (checkpoint.load(records=...))
 CHECKPOINT_RECORDS = {
-    "config": ckpt.record_schema(TrainConfig, optional=("min_count",)),  # not in 0.1.0 checkpoints
+    "config": ckpt.record_schema(TrainConfig, optional=("min_count", "threads")),  # not in older checkpoints
     "run": ckpt.record_schema(RunState, optional=("changes",),  # not in checkpoints of rnnalg 0.1.0
                               history=(_is_history, "a list of per-epoch objects with epoch, batches, "
                                                     "train_loss, valid and lr")),
@@ -141,6 +142,6 @@ class RunMemory:
                       "rng/data": self.data_rng_start, "rng/noise": ckpt.rng_to_array(self.noise_rng)}
         meta = {"tag": tag, "config": self.config.to_json(), "run": dataclasses.asdict(self.state),
                 "metric": self.metric_name, "dataset_unit": self.dataset.unit, "rnnalg": __version__,
-                "backend": getattr(self.model, "backend", None),  # None: a model object without one
+                **environment(getattr(self.model, "backend", None)),  # backend None: a model without one
                 "vocab": None if self.dataset.vocab is None else list(self.dataset.vocab)}
         ckpt.save(self.run_dir, tag, arrays, meta, self.model.program)
