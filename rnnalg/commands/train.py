@@ -14,9 +14,9 @@ from pathlib import Path
 
 from ..train.feed import METRIC_LABELS
 from ..train.flags import add_arguments, run_arguments
-from ..train.launch import STOPPED, default_run_dir, describe_stop, run_training
+from ..train.launch import describe_stop, run_training
 
-__all__ = ["add_arguments", "run", "STOPPED", "EXIT_CODES", "default_run_dir"]
+__all__ = ["add_arguments", "run"]  # add_arguments: the flags, defined in train/flags.py
 
 EXIT_CODES = {"interrupted": 130, "terminated": 143}  # 128 + SIGINT, 128 + SIGTERM
 

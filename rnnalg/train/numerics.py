@@ -15,6 +15,7 @@ set and the BLAS is recorded as None.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def blas_threads() -> int | None:
     return None if lib is None else int(lib["num_threads"])
 
 
+@functools.lru_cache(maxsize=None)  # fixed once numpy is loaded; asked at every checkpoint
 def blas_name() -> str | None:
     """'openblas 0.3.31 Haswell': the BLAS numpy calls, its version and CPU kernel (None: unknown)."""
     lib = _numpy_blas()
