@@ -82,7 +82,7 @@ def _train(trial: Trial, run_dir: Path, report) -> float:
 
     with redirect_stdout(io.StringIO()):  # the sweep prints its own line per trial
         reason = run_training(**run_arguments(args), on_epoch=on_epoch)["stopped"]
-    if reason in SIGNAL_STOPS:  # a signal stopped it after saving: Tune retries the trial, which continues the run
+    if reason in SIGNAL_STOPS:  # saved after a signal: Tune retries the trial, which continues the run
         raise RuntimeError(f"rnnalg train stopped before its end ({reason}); {run_dir} holds the run")
     return before
 
