@@ -9,7 +9,7 @@ import warnings
 
 from . import __version__
 from .errors import RnnalgError
-from .values import FLAGS, flag_type
+from .values import typed_flags
 
 # subcommand -> (module in rnnalg.commands, one-line help).  A command module has
 # `add_arguments(parser)` and `run(args) -> int`; `TAKES_SPEC = False` in a module
@@ -55,18 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                            help="override a `let` size (repeatable)")
         module.add_arguments(p)
-        _typed_flags(p)
+        typed_flags(p)  # every numeric flag gets its rule of rnnalg.values.FLAGS
         p.set_defaults(_run=module.run)
     return parser
-
-
-def _typed_flags(parser: argparse.ArgumentParser) -> None:
-    """Give every numeric flag listed in rnnalg.values.FLAGS its rule there (`--seed -1`,
-    `--temperature nan`, `--batch-size 0` are refused naming the flag), whatever command has it."""
-    for action in parser._actions:
-        flags = [f for f in action.option_strings if f in FLAGS]
-        if flags and action.nargs != 0:
-            action.type = flag_type(flags[-1])
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
