@@ -5,7 +5,12 @@
     model = rnnalg.compile(program)
     params = model.init_params(np.random.default_rng(0))
     loss, grads, final_state = model.loss_and_grad(params, batch)
+
+The subpackages `rnnalg.data`, `rnnalg.train` (`rnnalg.train.train(program, run_dir, settings)`)
+and `rnnalg.testing` load on first use, so `import rnnalg` stays light and needs no further import.
 """
+import importlib as _importlib
+
 from .errors import DataError, RnnalgError, SpecError, UsageError
 from . import api
 from .model import Model, compile
@@ -41,6 +46,20 @@ _check_spec = check  # kept apart from the name `check`, which a subpackage impo
 def load_program(path, sizes=None):
     """Parse and check a .rnn file: -> ir.Program."""
     return _check_spec(load(path), sizes)
+
+
+_ON_FIRST_USE = ("data", "train", "testing", "sweep")  # subpackages imported when first named
+
+
+def __getattr__(name):
+    """`rnnalg.train`, `rnnalg.testing`, ... after a bare `import rnnalg` (PEP 562)."""
+    if name in _ON_FIRST_USE:
+        return _importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'rnnalg' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_ON_FIRST_USE))
 
 
 __all__ = ["api", "unparse", "parse", "load", "check", "load_program", "compile", "Model",
