@@ -307,10 +307,12 @@ def test_bench_readme_example_is_what_bench_prints(capsys):
     """bench/README.md's example output has the lines `rnnalg bench` prints today (the figures,
     the backend and the compile note aside); before: one line, without backend and first call."""
     text = (ROOT / "bench" / "README.md").read_text(encoding="utf-8")
-    command, shown = re.search(r"`(rnnalg bench [^`]+)` printed[^`]*?:\n\n```\n(.*?)```", text, re.S).groups()
-    assert main(shlex.split(command)[1:] + SMALLER["bench"]) == 0
-    shape = lambda out: [re.sub(r"\d[\d.,]*[kM]?", "#", re.sub(r" \(compiles .*\)$| (numpy|fast) ", " ", line))  # noqa: E731
-                         for line in out.strip().splitlines()]
+    command, shown = re.search(r"`(?:\w+=\S+ )*(rnnalg bench [^`]+)`\s+printed[^`]*?:\n\n```\n(.*?)```", text, re.S).groups()
+    assert main(shlex.split(command)[1:] + SMALLER["bench"]) == 0  # (the thread variable: too late here)
+    def shape(out):
+        lines = [re.sub(r" \(compiles .*\)$", "", line) for line in out.strip().splitlines()]
+        return [re.sub(r"\d[\d.,]*[kM]?", "#", re.sub(r" (numpy|fast) ", " ", line)) for line in lines]
+
     assert shape(shown) == shape(capsys.readouterr().out)
     assert re.search(r"B=16 T=100 float32 (numpy|fast) ", shown)
 
