@@ -30,7 +30,7 @@ FLAT = " ".join(README.split())  # the text with every line break and indent a s
 
 # appended so the suite stays fast: later flags win over the command's own
 SMALLER = {
-    "train": ["--set", "H=8", "--epochs", "1", "--time-limit", "20", "--quiet"],
+    "train": ["--set", "H=8", "--epochs", "1", "--time-limit", "3", "--quiet"],
     "bench": ["--set", "H=8", "--repeats", "2"],
     "compile": ["--set", "H=8"],
     "sweep": ["--dry-run"],  # checks the file, every spec and the data, lists the trials; test_sweep.py runs one
@@ -191,8 +191,9 @@ print(json.dumps({"loss": float(n["loss"]), "count": float(n["count"]), "masked"
 
 
 def test_readme_python_blocks_run_as_written(readme_folder):
-    done = subprocess.run([sys.executable, "-c", RUN_BLOCKS, str(ROOT / "README.md")], input=json.dumps(python_blocks()),
-                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run([sys.executable, "-c", RUN_BLOCKS, str(ROOT / "README.md")],
+                          input=json.dumps(python_blocks()), capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.splitlines()[-1])
     assert np.isfinite(seen["loss"]) and seen["count"] == seen["masked"] > 0
@@ -276,7 +277,8 @@ def test_the_papers_figures_are_marked_unverified_where_the_readme_gives_them():
     table_cells = prose_hits = 0
     for paragraph in re.split(r"\n\s*\n", README):
         if paragraph.lstrip().startswith("|"):
-            rows = [[cell.strip() for cell in row.strip().strip("|").split("|")] for row in paragraph.strip().splitlines()]
+            rows = [[cell.strip() for cell in row.strip().strip("|").split("|")]
+                    for row in paragraph.strip().splitlines()]
             for i in (i for i, head in enumerate(rows[0]) if head.startswith("paper")):
                 cells = [row[i] for row in rows[2:] if row[i]]
                 assert all(re.fullmatch(r"[\d.]+ [QR]", cell) for cell in cells), cells
@@ -307,7 +309,8 @@ def test_bench_readme_example_is_what_bench_prints(capsys):
     """bench/README.md's example output has the lines `rnnalg bench` prints today (the figures,
     the backend and the compile note aside); before: one line, without backend and first call."""
     text = (ROOT / "bench" / "README.md").read_text(encoding="utf-8")
-    command, shown = re.search(r"`(?:\w+=\S+ )*(rnnalg bench [^`]+)`\s+printed[^`]*?:\n\n```\n(.*?)```", text, re.S).groups()
+    example = r"`(?:\w+=\S+ )*(rnnalg bench [^`]+)`\s+printed[^`]*?:\n\n```\n(.*?)```"
+    command, shown = re.search(example, text, re.S).groups()
     assert main(shlex.split(command)[1:] + SMALLER["bench"]) == 0  # (the thread variable: too late here)
     def shape(out):
         lines = [re.sub(r" \(compiles .*\)$", "", line) for line in out.strip().splitlines()]

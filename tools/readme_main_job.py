@@ -11,7 +11,7 @@ holds a copy of `examples/` (so the output names `runs/dots`, as the user's does
 thread (OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = MKL_NUM_THREADS = 1) and the numpy backend
 (RNNALG_BACKEND=numpy): both change float32 rounding, and over 50 epochs the figures drift
 apart. The block's last line says when, with which backend, thread count and versions it was
-made, and the run's wall and CPU seconds.
+made, the run's wall and CPU seconds, and the machine's load (other processes slow the wall clock).
 
 `--check` compares every line of the block but the timings (seconds, frames/s), so it passes
 only on a machine that rounds as the one that made the block did (same BLAS, same CPU kind).
@@ -47,7 +47,8 @@ EPOCH_LINE = re.compile(r"^epoch +\d+/\d+ ")
 TEST_LINE = re.compile(r"^test NLL per frame: \d+\.\d{4}  \(.*\)$")
 MADE_LINE = re.compile(r"^Made by `(?P<script>[^`]+)` on (?P<date>\d{4}-\d\d-\d\d): numpy backend, 1 BLAS thread "
                        r"\((?P<blas>[^)]+)\), numpy (?P<numpy>[\d.]+\w*), Python (?P<python>[\d.]+), "
-                       r"(?P<machine>[^;]+); (?P<wall>\d+) s wall, (?P<cpu>\d+) s CPU\.$")
+                       r"(?P<machine>[^;]+); (?P<wall>\d+) s wall, (?P<cpu>\d+) s CPU, load average (?P<load>[\d.]+) "
+                       r"on (?P<cores>\d+) cores\.$")
 TIMING = re.compile(r"[\d,]+ frames/s|\b\d+(\.\d+)?s\b")
 
 
@@ -60,6 +61,7 @@ class Run:
     lines: list  # the end of stdout: the last EPOCHS_SHOWN epoch lines and what follows them
     wall: float  # seconds
     cpu: float  # user + system seconds of the child
+    load: float  # the machine's 1-minute load average at the end: wall far above CPU on a busy machine
 
 
 def main_command(readme: str) -> list:
@@ -87,7 +89,7 @@ def run_main_job(command: list, extra: tuple = ()) -> Run:
     if done.returncode != 0:
         raise BlockError(f"{shlex.join(command)} exited {done.returncode}:\n{done.stderr.strip()}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Run(closing_lines(done.stdout), wall, cpu)
+    return Run(closing_lines(done.stdout), wall, cpu, os.getloadavg()[0])
 
 
 def closing_lines(stdout: str) -> list:
@@ -108,7 +110,7 @@ def made_line(run: Run, today: datetime.date | None = None) -> str:
     today = today or datetime.datetime.now(datetime.timezone.utc).date()
     return (f"Made by `{SCRIPT}` on {today.isoformat()}: numpy backend, 1 BLAS thread ({blas_name}), "
             f"numpy {np.__version__}, Python {platform.python_version()}, {platform.system()} {platform.machine()}; "
-            f"{run.wall:.0f} s wall, {run.cpu:.0f} s CPU.")
+            f"{run.wall:.0f} s wall, {run.cpu:.0f} s CPU, load average {run.load:.1f} on {os.cpu_count()} cores.")
 
 
 def render(run: Run, today: datetime.date | None = None) -> str:
