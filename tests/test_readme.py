@@ -352,3 +352,10 @@ def test_readme_sweep_file_is_valid(tmp_path):
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     trials = expand(load_sweep(tmp_path / "experiments" / "readme.toml"))
     assert len(trials) == 2 * 2 * 2  # datasets × weight noises × seeds (one lr sample each)
+
+
+def test_the_language_screen_is_examples_dots_rnn():
+    import rnnalg
+
+    block = re.search(r"## The language in one screen\n\n```\n(.*?)```", README, flags=re.S).group(1)
+    assert rnnalg.check(rnnalg.parse(block, "README.md")) == rnnalg.load_program(ROOT / "examples" / "dots.rnn")
