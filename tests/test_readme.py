@@ -117,7 +117,7 @@ def readme_folder(tmp_path, monkeypatch):
 
 def test_readme_shows_every_command():
     shown = {shlex.split(c)[1] for c in rnnalg_commands(lambda c: True)}
-    assert shown == {"check", "compile", "bench", "train", "eval", "sample", "data", "sweep", "report"}
+    assert shown >= {"check", "compile", "bench", "train", "eval", "sample", "data", "sweep", "report"}
 
 
 def test_every_shell_step_shown_is_run_here_or_named_as_not_run():

@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 BEGIN = "<!-- main-job: begin (tools/readme_main_job.py writes this block; do not edit it by hand) -->"
 END = "<!-- main-job: end -->"
 SCRIPT = "python tools/readme_main_job.py"
@@ -168,7 +167,8 @@ def main(argv=None, extra: tuple = ()) -> int:
         if diff:
             print(f"{args.readme}: the main-job block is stale: run `{SCRIPT}` to regenerate it", file=sys.stderr)
         return 1 if diff else 0
-    from rnnalg.atomic import write_atomic  # this checkout's (ROOT is first on sys.path)
+    sys.path.insert(0, str(ROOT))
+    from rnnalg.atomic import write_atomic  # this checkout's
 
     block = render(run)
     text = replace_block(readme, block)
