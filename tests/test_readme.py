@@ -163,6 +163,15 @@ def assert_sample_counts_are_the_midi_files(printed: str, midi_path: Path):
     assert (ons, held, now) == (notes, key_frames, frames * 480) and notes < key_frames
 
 
+def test_sample_counts_a_held_key_as_one_note_and_each_of_its_frames():
+    from rnnalg.commands.sample import note_counts
+
+    roll = np.zeros((6, 88), np.float32)
+    roll[0:3, 40] = roll[4, 40] = 1  # two notes of one key: 3 frames, then 1 after a rest
+    roll[2:6, 50] = 1  # one note held to the end
+    assert note_counts(roll) == (3, 8)
+
+
 def test_no_command_shown_names_a_path_outside_the_checkout():
     """(before: `--data-dir ../shared/data`, a folder of the development machine)"""
     for command in shown_commands():
