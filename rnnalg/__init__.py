@@ -5,7 +5,12 @@
     model = rnnalg.compile(program)
     params = model.init_params(np.random.default_rng(0))
     loss, grads, final_state = model.loss_and_grad(params, batch)
+
+The subpackages `rnnalg.data`, `rnnalg.train` (`rnnalg.train.train(program, run_dir, settings)`)
+and `rnnalg.testing` load on first use, so `import rnnalg` stays light and needs no further import.
 """
+import importlib as _importlib
+
 from .errors import DataError, RnnalgError, SpecError, UsageError
 from . import api
 from .model import Model, compile
@@ -58,6 +63,20 @@ def equivalent(a, b):
     from .algebra.equiv import equivalent as _equivalent
 
     return _equivalent(a, b)
+
+
+_ON_FIRST_USE = ("data", "train", "testing", "sweep")  # subpackages imported when first named
+
+
+def __getattr__(name):
+    """`rnnalg.train`, `rnnalg.testing`, ... after a bare `import rnnalg` (PEP 562)."""
+    if name in _ON_FIRST_USE:
+        return _importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'rnnalg' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_ON_FIRST_USE))
 
 
 __all__ = ["api", "export", "cost", "equivalent", "unparse", "parse", "load", "check", "load_program",
