@@ -12,9 +12,9 @@ statements 88 s; the time goes to LoopUnroll/LoopVectorize over the one huge fun
 register allocation and loop strength reduction in code generation).  A kernel longer than
 `OPTIMISE_UP_TO` statements is therefore compiled `optnone` (numba's `_dbg_optnone`): its array
 operations stay separate functions, each optimised alone, so compiling grows linearly (n=20:
-6.1 s instead of 88 s) and the kernel runs about 2× slower than optimised, still faster than
-numpy (n=20 backward, T=50, B=4: 1.00 ms; optimised 0.46 ms; numpy 2.39 ms).  Where numba lacks
-that option, such a kernel runs as numpy, with a note saying so.
+6.1 s instead of 88 s) and the kernel runs 2–4× slower than optimised, about as fast as numpy
+or faster (n=20, T=50, B=4, ms per call: backward 1.00, optimised 0.46, numpy 2.39; forward 1.26,
+0.32, 1.24).  Where numba lacks that option, such a kernel runs as numpy, with a note saying so.
 
 A kernel runs compiled for small batches, where numpy's ~1 µs per call dominates a step,
 and as plain numpy above `max_batch` rows, where numpy's vectorised tanh is faster than
