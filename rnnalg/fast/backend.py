@@ -96,12 +96,13 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
     `_long_kernel` (njit, optnone) for one longer than OPTIMISE_UP_TO statements (left out
     without `optnone`)."""
     from . import numba_prelude
-    kernels = []
+    kernels, any_long = [], False
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef) and node.name.startswith(KERNEL_PREFIX):
             long = kernel_length(node) > OPTIMISE_UP_TO
             if long and not optnone:
                 continue
+            any_long = any_long or long
             decorator = "_long_kernel" if long else "_kernel"
             node = _NumpyToNumba().visit(node)
             node.decorator_list = [ast.Name(decorator, ast.Load())]
@@ -113,9 +114,10 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
             "import numpy as np\nfrom numba import njit\n\n"
             "from rnnalg.fast.numba_prelude import LP_EPS, _group_max, _lp, _lp_grad, _maxout_grad, "
             "_relu_into, _sigmoid, _tanh  # noqa: F401\n\n"
-            "_kernel = njit(cache=True)  # every scan kernel of up to OPTIMISE_UP_TO statements\n"
-            + (f"_long_kernel = njit(cache=True, _dbg_optnone=True)  # longer: LLVM -O3 would take "
-               f"minutes (OPTIMISE_UP_TO = {OPTIMISE_UP_TO})\n" if optnone else "")
+            "_kernel = njit(cache=True)  # every scan kernel\n"
+            # only where it is used, so that the text (and the cache) of other models is as before
+            + (f"_long_kernel = njit(cache=True, _dbg_optnone=True)  # over {OPTIMISE_UP_TO} statements: "
+               "LLVM -O3 would take minutes\n" if any_long else "")
             + "\n\n" + "\n\n\n".join(kernels) + "\n")
 
 
