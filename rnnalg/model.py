@@ -152,6 +152,7 @@ def compile(program: Program, dtype=np.float32, backend="auto") -> Model:  # noq
     """Lower a checked program (or the .rnn file at a path) to a runnable model;
     backend 'auto' | 'numpy' | 'fast' (numba)."""
     if isinstance(program, (str, os.PathLike)):
-        from . import load_program
-        program = load_program(program)
+        from .checking import check
+        from .front.parser import load
+        program = check(load(program))
     return Model(program, dtype, backend)
