@@ -6,7 +6,8 @@
 
 What runs is exactly the text `rnnalg compile -o` writes (`model.source`); with the fast
 backend (numba installed, or backend="fast") its scan kernels, the same text, run compiled for
-small batches (rnnalg/fast/).
+small batches (rnnalg/fast/).  What a caller passes (params, batch, state) is checked first
+(rnnalg/model_args.py): a ValueError or TypeError naming the array and the shape expected.
 """
 from __future__ import annotations
 

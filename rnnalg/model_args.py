@@ -104,7 +104,8 @@ def check_batch(program: Program, batch, dtype: np.dtype, targets: bool) -> dict
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"batch[{v.name!r}] holds {arr.dtype} values; expected numbers, shape {shape}")
         out[v.name] = arr.astype(dtype, copy=False)
-        _finite(f"batch[{v.name!r}]", out[v.name])
+        if arr.dtype.kind == "f":  # integers and booleans (piano rolls) are finite already
+            _finite(f"batch[{v.name!r}]", out[v.name])
         if v.kind == "binary" and v not in program.inputs:
             _unit_interval(f"batch[{v.name!r}] (targets of {v.name} : binary[{v.width}])", out[v.name])
     if batch.get("mask") is not None:

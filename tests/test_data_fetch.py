@@ -160,6 +160,18 @@ def test_a_dripping_source_fails_on_the_rate_floor_and_the_next_one_serves(serve
     assert files_under(tmp_path) == FINAL
 
 
+def test_headers_dripped_a_byte_at_a_time_fail_after_the_timeout(server, tmp_path):
+    spec = fetch.PTB_WORDS["valid"]
+    (tmp_path / "ptb").mkdir()
+    err = io.StringIO()
+    started = time.monotonic()
+    with pytest.raises(fetch.DataError) as info:
+        fetch.download(tmp_path, spec, [server.url("driphead") + "ptb.valid.txt"], 1.0, err=err)
+    assert time.monotonic() - started < 20
+    assert "driphead/ptb.valid.txt: no complete response headers within 1 s" in str(info.value)
+    assert files_under(tmp_path) == []
+
+
 def test_progress_lines_when_stderr_is_not_a_terminal(server, tmp_path, monkeypatch):
     monkeypatch.setattr(fetch, "PROGRESS_SECONDS", 0.0)
     log = io.StringIO()  # not a terminal: no bar, lines

@@ -8,9 +8,10 @@ For each word file `ptb/ptb.{split}.txt` (the hashes are those of the data folde
        than expected, check size, MD5 and SHA-256, and only then `os.replace` it to its name
        (`atomic.write_atomic`).
 
-Every wait is bounded: a source fails after `timeout` seconds without data, and after any
-`timeout`-second window in which it sent less than MIN_RATE bytes a second (a server that
-drips a byte a second would otherwise never time out).
+Every wait is bounded: a source fails after `timeout` seconds without data, when its response
+headers are not complete `timeout` seconds after the request, and after any `timeout`-second
+window of the body in which it sent less than MIN_RATE bytes a second (a server that drips a
+byte a second would otherwise never time out).
 
 Any failure of a source (HTTP error, timeout, a truncated or corrupted body) moves on to the
 next; Ctrl-C or any other error deletes the temporary file, so a file under its final name
@@ -29,6 +30,7 @@ import http.client
 import os
 import socket
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -162,10 +164,21 @@ def _download(url: str, out, spec: FileSpec, timeout: float, bar) -> None:
     """
     digest = _Digest()
     request = urllib.request.Request(url, headers={"User-Agent": f"rnnalg/{__version__}"})
+    connections = _Connections()
+    watchdog = threading.Timer(timeout, connections.cut)  # the headers, too, arrive within `timeout`
+    watchdog.daemon = True
+    watchdog.start()
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
+        response = connections.opener().open(request, timeout=timeout)
     except NETWORK_ERRORS as err:
+        if connections.were_cut:
+            raise _SourceFailed(f"no complete response headers within {timeout:g} s") from None
         raise _SourceFailed(_why(err, timeout, digest.size, spec.size)) from None
+    finally:
+        watchdog.cancel()
+    if connections.were_cut:  # cut in the headers, which http.client may take as their end
+        response.close()
+        raise _SourceFailed(f"no complete response headers within {timeout:g} s")
     read = getattr(response, "read1", response.read)  # read1: what has arrived, never waiting for CHUNK
     rate = _RateFloor(timeout)
     with response:
@@ -188,6 +201,43 @@ def _download(url: str, out, spec: FileSpec, timeout: float, bar) -> None:
 
 
 NETWORK_ERRORS = (OSError, http.client.HTTPException)  # URLError, timeouts, resets are OSErrors
+
+
+class _Connections:
+    """The HTTP(S) connections one request opens, so that a watchdog can cut them: a socket
+    timeout bounds each read, not a status line and headers dripped a byte at a time."""
+
+    def __init__(self):
+        self.opened, self.were_cut = [], False
+
+    def track(self, connection_class):
+        def make(host, **kwargs):
+            connection = connection_class(host, **kwargs)
+            self.opened.append(connection)
+            return connection
+        return make
+
+    def cut(self) -> None:
+        self.were_cut = True
+        for connection in self.opened:
+            if connection.sock is not None:
+                try:
+                    connection.sock.shutdown(socket.SHUT_RDWR)  # a blocked read returns at once
+                except OSError:
+                    pass
+
+    def opener(self):
+        tracked = self
+
+        class HTTP(urllib.request.HTTPHandler):
+            def do_open(self, http_class, req, **kwargs):
+                return super().do_open(tracked.track(http_class), req, **kwargs)
+
+        class HTTPS(urllib.request.HTTPSHandler):
+            def do_open(self, http_class, req, **kwargs):
+                return super().do_open(tracked.track(http_class), req, **kwargs)
+
+        return urllib.request.build_opener(HTTP, HTTPS)
 
 
 class _RateFloor:
