@@ -16,7 +16,7 @@ if "jax" not in sys.modules:  # compile time is the cost of these tests: XLA's q
 jax = pytest.importorskip("jax", reason="jax is not installed (pip install 'rnnalg[export-jax]')")
 jax.config.update("jax_enable_x64", True)
 
-from _export import EXAMPLES, TOL, all_constructs, example, load_generated, rel, rnnalg_result  # noqa: E402
+from _export import EXAMPLES, TOL, all_constructs, clashing_names, example, load_generated, rel, rnnalg_result  # noqa: E402
 from rnnalg.export.jax_ import jax_source  # noqa: E402
 from test_lowering_random import random_specs  # noqa: E402
 
@@ -49,6 +49,11 @@ def test_jit_gives_the_same(name, tmp_path):
 @pytest.mark.parametrize("mask, state", [(True, True), (False, False)])
 def test_every_construct_of_the_language_exports(mask, state, tmp_path):
     errors = jax_errors(all_constructs(), tmp_path, mask=mask, state=state)
+    assert max(errors.values()) < TOL, errors
+
+
+def test_spec_names_that_the_generated_code_also_uses(tmp_path):
+    errors = jax_errors(clashing_names(), tmp_path)  # states `steps`, `carry`; values `target`, `body`
     assert max(errors.values()) < TOL, errors
 
 

@@ -14,7 +14,7 @@ from rnnalg.export.walk import Walk
 
 torch = pytest.importorskip("torch", reason="torch is not installed (pip install 'rnnalg[export-torch]')")
 
-from _export import EXAMPLES, TOL, all_constructs, example, load_generated, rel, rnnalg_result  # noqa: E402
+from _export import EXAMPLES, TOL, all_constructs, clashing_names, example, load_generated, rel, rnnalg_result  # noqa: E402
 from rnnalg.export.torch_ import RULES, torch_source  # noqa: E402
 from test_lowering_random import random_specs  # noqa: E402
 
@@ -44,6 +44,11 @@ def test_every_example_matches_rnnalg_loss_and_gradients(path, tmp_path):
 @pytest.mark.parametrize("mask, state", [(True, True), (False, False)])
 def test_every_construct_of_the_language_exports(mask, state, tmp_path):
     errors = torch_errors(all_constructs(), tmp_path, mask=mask, state=state)
+    assert max(errors.values()) < TOL, errors
+
+
+def test_spec_names_that_the_generated_code_also_uses(tmp_path):
+    errors = torch_errors(clashing_names(), tmp_path)  # states `steps`, `carry`; values `target`, `body`
     assert max(errors.values()) < TOL, errors
 
 
