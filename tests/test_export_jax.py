@@ -16,7 +16,8 @@ if "jax" not in sys.modules:  # compile time is the cost of these tests: XLA's q
 jax = pytest.importorskip("jax", reason="jax is not installed (pip install 'rnnalg[export-jax]')")
 jax.config.update("jax_enable_x64", True)
 
-from _export import EXAMPLES, TOL, all_constructs, clashing_names, example, load_generated, rel, rnnalg_result  # noqa: E402
+from _export import (EXAMPLES, TOL, all_constructs, clashing_names, example, load_generated,  # noqa: E402
+                     rel, rnnalg_result)
 from rnnalg.export.jax_ import jax_source  # noqa: E402
 from test_lowering_random import random_specs  # noqa: E402
 
@@ -57,7 +58,8 @@ def test_spec_names_that_the_generated_code_also_uses(tmp_path):
     assert max(errors.values()) < TOL, errors
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=4, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(random_specs(), st.booleans(), st.booleans())
 def test_random_specs_match_rnnalg(tmp_path, text, mask, state):
     program = rnnalg.check(rnnalg.parse(text, "random.rnn"))

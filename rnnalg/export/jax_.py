@@ -54,7 +54,8 @@ RULES = Rules(
     target="jax", ops=op_rules, terms=term_rules, losses=loss_rules, links=link_rules,
     step_ref=lambda ident: f"xs[{ident!r}]",
     step_noise=lambda name: f"xs['noise'][{name!r}]",
-    mask_update=lambda nxt, prev: f"if masked:  # a padded step keeps its state\n    {nxt} = {prev} + xs['mk'] * ({nxt} - {prev})",
+    mask_update=lambda nxt, prev: (f"if masked:  # a padded step keeps its state\n"
+                                   f"    {nxt} = {prev} + xs['mk'] * ({nxt} - {prev})"),
 )
 
 
