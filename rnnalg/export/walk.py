@@ -183,4 +183,4 @@ def tables(program: Program) -> dict:
 
 def indent(lines, depth: int) -> str:
     """Statements (a rule's text may hold several lines) indented by `depth` levels."""
-    return "\n".join("    " * depth + line for text in lines for line in text.split("\n"))
+    return "\n".join(("    " * depth + line).rstrip() for text in lines for line in text.split("\n"))
