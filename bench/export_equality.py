@@ -14,12 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-import jax  # noqa: E402
-
-jax.config.update("jax_enable_x64", True)
-
 import rnnalg  # noqa: E402
-from test_export_jax import jax_errors  # noqa: E402
+from _export_jax_worker import jax_errors  # noqa: E402  (imports jax, float64 on)
 from test_export_torch import torch_errors  # noqa: E402
 
 
