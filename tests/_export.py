@@ -74,3 +74,21 @@ k = ▷ (h' ⊕ w ⊕ h)
 
 def all_constructs():
     return rnnalg.check(rnnalg.parse(ALL_CONSTRUCTS, "all_constructs.rnn"))
+
+
+# value names that the generated code also uses for its own locals: each gets another identifier
+CLASHING_NAMES = """\
+input x : binary[3]
+output y : binary[3]
+state steps : 4
+state carry : 4
+target : 4 = tanh(x ⊕ steps)
+body : 4 = tanh(target ⊕ carry)
+steps' = tanh(body ⊕ steps)
+carry' = tanh(steps' ⊕ carry)
+y = ▷ (carry' ⊕ steps ⊕ body)
+"""
+
+
+def clashing_names():
+    return rnnalg.check(rnnalg.parse(CLASHING_NAMES, "names.rnn"))

@@ -158,7 +158,8 @@ def test_an_exported_checkpoint_gives_rnnalg_evals_test_nll(target, trained, tmp
     run = folder / "run"
     out = tmp_path / f"rnn_{target}.py"
     assert main(["export", "examples/rnn.rnn", "--to", target, "-o", str(out), "--checkpoint", str(run)]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, out.stem + (".pt" if target == "torch" else ".npz")])
+    params_file = out.stem + (".pt" if target == "torch" else ".npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, params_file])
     capsys.readouterr()
     assert main(["eval", "examples/rnn.rnn", "--checkpoint", str(run)]) == 0
     printed = float(re.search(r"test NLL per frame: ([\d.]+)", capsys.readouterr().out).group(1))

@@ -14,7 +14,8 @@ from rnnalg.export.walk import Walk
 
 torch = pytest.importorskip("torch", reason="torch is not installed (pip install 'rnnalg[export-torch]')")
 
-from _export import EXAMPLES, TOL, all_constructs, example, load_generated, rel, rnnalg_result  # noqa: E402
+from _export import (EXAMPLES, TOL, all_constructs, clashing_names, example, load_generated,  # noqa: E402
+                     rel, rnnalg_result)
 from rnnalg.export.torch_ import RULES, torch_source  # noqa: E402
 from test_lowering_random import random_specs  # noqa: E402
 
@@ -47,7 +48,13 @@ def test_every_construct_of_the_language_exports(mask, state, tmp_path):
     assert max(errors.values()) < TOL, errors
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+def test_spec_names_that_the_generated_code_also_uses(tmp_path):
+    errors = torch_errors(clashing_names(), tmp_path)  # states `steps`, `carry`; values `target`, `body`
+    assert max(errors.values()) < TOL, errors
+
+
+@settings(max_examples=6, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(random_specs(), st.booleans(), st.booleans())
 def test_random_specs_match_rnnalg(tmp_path, text, mask, state):
     program = rnnalg.check(rnnalg.parse(text, "random.rnn"))
@@ -67,7 +74,8 @@ def test_step_reproduces_the_sequence_forward(name, tmp_path):
         probs, s = net.step(batch["x"][t], s)
         ref_probs, ref = numpy_model.step(params, {"x": batch["x"][t]}, ref)
         assert rel(probs["y"].detach().numpy(), ref_probs["y"]) < TOL
-        link = torch.sigmoid(logits["y"][t]) if program.heads[0].output.kind == "binary" else torch.softmax(logits["y"][t], -1)
+        binary = program.heads[0].output.kind == "binary"
+        link = torch.sigmoid(logits["y"][t]) if binary else torch.softmax(logits["y"][t], -1)
         assert rel(probs["y"].detach().numpy(), link.detach().numpy()) < TOL
     for k in final:
         assert rel(s[k].detach().numpy(), final[k].detach().numpy()) < TOL
@@ -92,8 +100,9 @@ def test_default_init_is_rnnalg_gaussian_in_float32(tmp_path):
     net = m.Model(generator=torch.Generator().manual_seed(0))
     params = net.rnnalg_params()
     assert params["z.W_x"].dtype == torch.float32
-    assert abs(float(torch.cat([params["z.W_x"].flatten(), params["z.W_h"].flatten()]).detach().std()) * np.sqrt(288) - 1) < 0.02
-    assert float(params["z.b"].abs().max()) == 0.0
+    weights = torch.cat([params["z.W_x"].flatten(), params["z.W_h"].flatten()]).detach()
+    assert abs(float(weights.std()) * np.sqrt(288) - 1) < 0.02
+    assert float(params["z.b"].detach().abs().max()) == 0.0
     assert set(dict(net.named_parameters())) == set(m.PARAM_NAMES.values())
     assert len(set(m.PARAM_NAMES.values())) == len(m.PARAM_NAMES)  # the map inverts
     assert m.PARAM_NAMES["h'.W_z"] == "h_next_W_z"

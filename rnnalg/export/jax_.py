@@ -54,7 +54,8 @@ RULES = Rules(
     target="jax", ops=op_rules, terms=term_rules, losses=loss_rules, links=link_rules,
     step_ref=lambda ident: f"xs[{ident!r}]",
     step_noise=lambda name: f"xs['noise'][{name!r}]",
-    mask_update=lambda nxt, prev: f"if masked:  # a padded step keeps its state\n    {nxt} = {prev} + xs['mk'] * ({nxt} - {prev})",
+    mask_update=lambda nxt, prev: (f"if masked:  # a padded step keeps its state\n"
+                                   f"    {nxt} = {prev} + xs['mk'] * ({nxt} - {prev})"),
 )
 
 
@@ -62,7 +63,7 @@ def jax_source(program) -> str:
     """The text of the jax module for `program`."""
     walk = Walk(program)
     code = walk.code(RULES)
-    body = []
+    body = ["inputs = inputs if isinstance(inputs, dict) else {INPUTS[0][0]: inputs}"]
     for v in program.inputs:
         kind = "jnp.int32" if v.kind == "token" else "dt"
         body.append(f"{walk.ident(v.name)} = jnp.asarray(inputs[{v.name!r}], dtype={kind})")
@@ -75,12 +76,12 @@ def jax_source(program) -> str:
     body += code.pre
     if program.states:
         body.append("# -- scan: only the state-dependent terms, one lax.scan step per t")
-        carry = "{" + ", ".join(
-            f"{s.prev.name!r}: jnp.zeros((B, {s.prev.width}), dtype=dt) if state is None "
-            f"else jnp.asarray(state[{s.prev.name!r}], dtype=dt)" for s in program.states) + "}"
-        body.append(f"carry = {carry}")
+        body.append("carry = {  # the states before step 0")
+        body += [f"    {s.prev.name!r}: jnp.zeros((B, {s.prev.width}), dtype=dt) if state is None "
+                 f"else jnp.asarray(state[{s.prev.name!r}], dtype=dt)," for s in program.states]
+        body.append("}")
         xs = ", ".join([f"{ident!r}: {ident}" for ident in code.step_inputs] + ["'mk': mk", "'noise': noise"])
-        body.append("xs = {" + xs + "}  # the per-step slices of the scan (leading axis T)")
+        body += ["# the per-step slices of the scan (leading axis T)", "xs = {" + xs + "}"]
         step = [f"{walk.ident(s.prev.name)} = carry[{s.prev.name!r}]" for s in program.states] + list(code.scan)
         nxt = "{" + ", ".join(f"{s.prev.name!r}: {walk.ident(s.next.name)}" for s in program.states) + "}"
         ys = "{" + ", ".join(f"{ident!r}: {ident}" for ident, _ in code.stacked) + "}"
@@ -205,7 +206,8 @@ def draw_noise(key, T, B, dtype=jnp.float32):
 
 
 def apply(params, inputs, state=None, mask=None, noise=None, key=None):
-    """inputs name -> (T, B, W) ((T, B) ids for a token) -> (logits name -> (T, B, W), final state)."""
+    """inputs: name -> (T, B, W) ((T, B) ids for a token), or the one input's array
+    -> (logits name -> (T, B, W), final state name -> (B, width))."""
     dt = params[PARAMS[0][0]].dtype
 {apply}
 

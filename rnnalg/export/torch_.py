@@ -56,7 +56,8 @@ RULES = Rules(
     target="torch", ops=op_rules, terms=term_rules, losses=loss_rules, links=link_rules,
     step_ref=lambda ident: f"{ident}[t]",
     step_noise=lambda name: f"noise[{name!r}][t]",
-    mask_update=lambda nxt, prev: f"if masked:  # a padded step keeps its state\n    {nxt} = {prev} + mk[t] * ({nxt} - {prev})",
+    mask_update=lambda nxt, prev: (f"if masked:  # a padded step keeps its state\n"
+                                   f"    {nxt} = {prev} + mk[t] * ({nxt} - {prev})"),
 )
 
 
@@ -98,8 +99,9 @@ def torch_source(program) -> str:
     body += code.post
     logits = "{" + ", ".join(f"{out.name!r}: {ident}" for out, ident in code.heads) + "}"
     body.append(f"return {logits}, final_state")
+    kinds = {out.name: "torch.long" if out.kind == "token" else "dt" for out, _ in code.heads}
     nll = [f"if {out.name!r} in batch:\n"
-           f"    target = torch.as_tensor(batch[{out.name!r}], dtype={'torch.long' if out.kind == 'token' else 'dt'}, device=dev)\n"
+           f"    target = torch.as_tensor(batch[{out.name!r}], dtype={kinds[out.name]}, device=dev)\n"
            f"    nll_sum = nll_sum + ({loss_rules[out.kind](f'logits[{out.name!r}]', 'target')} * m).sum()"
            for out, _ in code.heads]
     links = [f"out[{out.name!r}] = {link_rules[out.kind](f'logits[{out.name!r}]')}" for out, _ in code.heads]
@@ -261,7 +263,8 @@ class Model(torch.nn.Module):
         first = next(iter(logits.values()))
         dt, dev = first.dtype, first.device
         mask = batch.get("mask")
-        m = torch.ones(first.shape[:2], dtype=dt, device=dev) if mask is None else torch.as_tensor(mask, dtype=dt, device=dev)
+        m = (torch.ones(first.shape[:2], dtype=dt, device=dev) if mask is None
+             else torch.as_tensor(mask, dtype=dt, device=dev))
         nll_sum = torch.zeros((), dtype=dt, device=dev)
 {nll}
         return nll_sum, m.sum(), final_state

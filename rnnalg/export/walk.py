@@ -25,7 +25,8 @@ from ..phases import PRE, SCAN, phases
 
 # names the generated code binds itself: no value of a spec is given one of them
 GENERATED_NAMES = {"torch", "F", "jax", "jnp", "lax", "self", "xs", "ys", "carry", "mask", "inputs",
-                   "outputs", "targets", "key", "keys", "dev", "hs", "collect", "step_inputs", "body", "math",
+                   "outputs", "targets", "target", "out", "key", "keys", "dev", "hs", "steps", "first", "dropout",
+                   "body", "math", "name", "value",
                    "LP_EPS", "PARAMS", "PARAM_NAMES", "STATES", "INPUTS", "HEADS", "DROPOUT", "SUMMARIES"}
 
 
@@ -182,4 +183,4 @@ def tables(program: Program) -> dict:
 
 def indent(lines, depth: int) -> str:
     """Statements (a rule's text may hold several lines) indented by `depth` levels."""
-    return "\n".join("    " * depth + line for text in lines for line in text.split("\n"))
+    return "\n".join(("    " * depth + line).rstrip() for text in lines for line in text.split("\n"))
