@@ -10,8 +10,9 @@ reference vs the matrix-product floor: forward+backward milliseconds.
     OPENBLAS_NUM_THREADS=1 python bench/compare.py --torch-threads 1 --jax-threads 1 --clock cpu  # busy machine
 
 Models: examples/{rnn,dts,dots,srnn2}.rnn (binary[88] in and out), float32, unmasked
-random piano rolls; and examples/word_rnn.rnn (token[10000] in and out, B=64, T=100). All
-implementations get the same parameters and batch, and their losses are checked to agree
+random piano rolls; and examples/word_rnn.rnn (token[10000] in and out, B=64, T=100). The
+PyTorch, torch.compile and JAX columns run the code `rnnalg export` generates from each spec
+(bench/peers.py, GeneratedPeers). All implementations get the same parameters and batch, and their losses are checked to agree
 before anything is timed (bench/peers.py makes the calls). Each implementation is timed in
 blocks of consecutive calls after a warm-up (never alternating call by call: OpenBLAS threads
 spin after a call and slow whatever runs next), with a pause before each block; the
@@ -91,31 +92,29 @@ QUICK = Settings(H=16, T=8, batch_sizes=(1, 4), repeats=3, reference_repeats=1, 
 
 
 def import_torch(disabled: bool, threads: int = 2):
-    """-> (torch, torch_models), or None when disabled or torch is not importable."""
+    """-> (torch, peers.GeneratedPeers), or None when disabled or torch is not importable."""
     if disabled or os.environ.get(NO_TORCH_ENV, "") not in ("", "0"):
         return None
     try:
         import torch
-        import torch_models
     except ImportError:
         return None
     torch.set_num_threads(threads)
-    return torch, torch_models
+    return torch, peers.GeneratedPeers
 
 
 def import_jax(disabled: bool, threads: int = 2):
-    """-> (jax, jax_models), or None when disabled or jax is not importable. XLA reads its thread
-    setting at import: `threads` 1 runs it single-threaded, anything else on every core."""
+    """-> (jax, peers.GeneratedPeers), or None when disabled or jax is not importable. XLA reads
+    its thread setting at import: `threads` 1 runs it single-threaded, anything else on every core."""
     if disabled or os.environ.get(NO_JAX_ENV, "") not in ("", "0"):
         return None
     if threads == 1:
         os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {JAX_ONE_THREAD}".strip()
     try:
         import jax
-        import jax_models
     except ImportError:
         return None
-    return jax, jax_models
+    return jax, peers.GeneratedPeers
 
 
 def cases(spec_path, settings: Settings):

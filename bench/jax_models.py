@@ -81,8 +81,31 @@ def word_rnn_loss(p, xs, ys):
     return -jnp.mean(jnp.take_along_axis(logp, ys[..., None], axis=-1))
 
 
+LSTM_GATES = "ifog"  # examples/lstm.rnn
+
+
+def lstm_loss(p, xs, ys):
+    """examples/lstm.rnn: the four gates' products side by side (input terms before the scan)."""
+    U = jnp.concatenate([p[f"{g}.W_x"] for g in LSTM_GATES], axis=1)
+    W = jnp.concatenate([p[f"{g}.W_h"] for g in LSTM_GATES], axis=1)
+    H = W.shape[0]
+    offset = jnp.zeros(4 * H, dtype=W.dtype).at[H:2 * H].set(1.0)  # the forget gate's +1
+    pre = xs @ U + (jnp.concatenate([p[f"{g}.b"] for g in LSTM_GATES]) + offset)
+
+    def body(carry, pre_t):
+        h, c = carry
+        a = pre_t + h @ W
+        i, f, o = jnp.split(jax.nn.sigmoid(a[:, :3 * H]), 3, axis=1)
+        c = f * c + i * jnp.tanh(a[:, 3 * H:])
+        h = o * jnp.tanh(c)
+        return (h, c), h
+    _, hs = jax.lax.scan(body, (_zeros(xs, H), _zeros(xs, H)), pre)
+    return bernoulli_nll(hs @ p["y.W_h'"] + p["y.b"], ys)
+
+
 # example spec stem -> its JAX loss
-JAX_MODELS = {"rnn": rnn_loss, "dts": dts_loss, "dots": dots_loss, "srnn2": srnn2_loss, "word_rnn": word_rnn_loss}
+JAX_MODELS = {"rnn": rnn_loss, "dts": dts_loss, "dots": dots_loss, "srnn2": srnn2_loss, "word_rnn": word_rnn_loss,
+              "lstm": lstm_loss}
 
 
 def loss_and_grad_call(name, params, xs, ys):

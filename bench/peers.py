@@ -4,11 +4,20 @@ Each entry of PEERS is `column -> maker(case)`, returning the call (its first ca
 that is where JAX, numba and torch.compile compile, so it is never timed) or None when the
 implementation is not available here (its column stays empty). A maker checks its loss against
 rnnalg's numpy loss (`check_loss`) before returning: nothing is timed that computes something else.
+
+The PyTorch, torch.compile and JAX columns run the code `rnnalg export` generates from the spec
+(`GeneratedPeers`): an nn.Module with a Python loop over t, and `jit(value_and_grad(loss))` over
+one `lax.scan`. The hand-written bench/torch_models.py and bench/jax_models.py are kept as
+independent oracles (tests/test_bench.py) and as the fused-kernel baselines of lstm.py and
+gpu_check.py.
 """
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -28,8 +37,8 @@ class Case:
     params: dict
     batch: dict           # dense arrays float32, token ids intp
     expected: float       # rnnalg's numpy loss
-    torch_pair: tuple | None = None  # (torch, torch_models) or None
-    jax_pair: tuple | None = None    # (jax, jax_models) or None
+    torch_pair: tuple | None = None  # (torch, GeneratedPeers) or None
+    jax_pair: tuple | None = None    # (jax, GeneratedPeers) or None
     log: object = print
     first_calls: dict = dataclasses.field(default_factory=dict)  # column -> seconds of its first (compiling) call
     floor_products: list = dataclasses.field(default_factory=list)  # floor.Product of each traced matmul
@@ -80,12 +89,59 @@ def rnnalg_fast(case: Case):
     return call
 
 
+class GeneratedPeers:
+    """The torch and JAX models of a spec as `rnnalg export` writes them, one module per spec."""
+
+    _modules = {}  # (target, spec text, sizes) -> the imported module
+    _folder = None
+
+    @classmethod
+    def module(cls, program, target: str):
+        key = (target, program.text, program.sizes)
+        if key not in cls._modules:
+            if cls._folder is None:
+                cls._folder = tempfile.TemporaryDirectory(prefix="rnnalg-peers-")
+            name = f"exported_{target}_{len(cls._modules)}"
+            path = Path(cls._folder.name) / f"{name}.py"
+            rnnalg.export(program, target, path)
+            spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            cls._modules[key] = module
+        return cls._modules[key]
+
+    @classmethod
+    def torch_call(cls, program, params, batch, compiled=False):
+        """A no-argument call: forward + loss.backward() of the exported nn.Module -> the loss.
+        Gradients are reset first (no accumulation); `compiled`: the loss through
+        torch.compile(dynamic=False), which compiles on the first call."""
+        import torch
+
+        net = cls.module(program, "torch").Model(params)  # float32 copies of rnnalg's arrays
+        tbatch = {k: torch.from_numpy(v) for k, v in batch.items()}
+        loss_fn = torch.compile(net.loss, dynamic=False) if compiled else net.loss
+
+        def call():
+            for p in net.parameters():
+                p.grad = None
+            loss = loss_fn(tbatch)
+            loss.backward()
+            return loss
+        return call
+
+    @classmethod
+    def jax_call(cls, program, params, batch):
+        """A no-argument call: jit(value_and_grad(loss)) of the exported functions, waited for."""
+        import jax
+
+        fn = jax.jit(jax.value_and_grad(cls.module(program, "jax").loss))
+        jparams, jbatch = jax.device_put(params), jax.device_put(batch)
+        return lambda: jax.block_until_ready(fn(jparams, jbatch))
+
+
 def _torch_call(case: Case, compiled: bool):
-    torch, tm = case.torch_pair
-    if case.stem not in tm.TORCH_MODELS:
-        return None
-    xs, ys = (torch.from_numpy(case.batch[k]) for k in ("x", "y"))
-    return tm.loss_and_grad_call(case.stem, tm.to_torch(case.params), xs, ys, compiled=compiled)
+    _, models = case.torch_pair
+    return models.torch_call(case.program, case.params, case.batch, compiled=compiled)
 
 
 def torch_eager(case: Case):
@@ -115,9 +171,9 @@ def torch_compiled(case: Case):
 
 
 def jax_scan(case: Case):
-    if case.jax_pair is None or case.stem not in case.jax_pair[1].JAX_MODELS:
+    if case.jax_pair is None:
         return None
-    call = case.jax_pair[1].loss_and_grad_call(case.stem, case.params, case.batch["x"], case.batch["y"])
+    call = case.jax_pair[1].jax_call(case.program, case.params, case.batch)
     check_loss(case.label, "JAX", float(case.first_call("jax", call)[0]), case.expected)  # it compiles
     return call
 

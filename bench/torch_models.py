@@ -104,7 +104,7 @@ def word_rnn_loss(p, xs, ys):
     H = W.shape[0]
     emb = F.embedding(xs, p["h'.W_x"])
     h0 = emb.new_zeros((1, xs.shape[1], H))
-    weights = [torch.eye(H, dtype=W.dtype), W.T, b, torch.zeros_like(b)]
+    weights = [torch.eye(H, dtype=W.dtype, device=W.device), W.T, b, torch.zeros_like(b)]
     hs, _ = torch.rnn_tanh(emb, h0, weights, True, 1, 0.0, True, False, False)
     logits = hs @ p["y.W_h'"] + p["y.b"]
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ys.reshape(-1))
@@ -118,7 +118,7 @@ def lstm_loss(p, xs, ys):
     U = torch.cat([p[f"{g}.W_x"] for g in LSTM_GATES], dim=1)
     W = torch.cat([p[f"{g}.W_h"] for g in LSTM_GATES], dim=1)
     H = W.shape[0]
-    offset = torch.zeros(4 * H, dtype=W.dtype)
+    offset = torch.zeros(4 * H, dtype=W.dtype, device=W.device)
     offset[H:2 * H] = 1.0  # the forget gate's +1
     pre = xs @ U + (torch.cat([p[f"{g}.b"] for g in LSTM_GATES]) + offset)
     h, c = _zeros(xs, H), _zeros(xs, H)

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import warnings
 
 from . import __version__
 from .errors import RnnalgError
-from .values import FLAGS, flag_type
+from .values import typed_flags
 
 # subcommand -> (module in rnnalg.commands, one-line help).  A command module has
 # `add_arguments(parser)` and `run(args) -> int`; `TAKES_SPEC = False` in a module
@@ -22,6 +24,10 @@ COMMANDS = {
     "data": ("data", "fetch a dataset (rnnalg data fetch ptb) or list what is on this machine"),
     "sweep": ("sweep", "run a sweep file's table of trainings on Ray Tune (local or a cluster)"),
     "report": ("report", "regenerate RESULTS.md and its figures from sweep results lines"),
+    "export": ("export", "write the model for PyTorch, JAX or ONNX (--to), with a checkpoint's parameters"),
+    "equiv": ("equiv", "are two specs the same model? the parameter map, or the first difference"),
+    "search": ("search", "architecture search: checked, deduplicated, budget-sized variants, trained as a sweep"),
+    "cost": ("cost", "parameters, multiply-adds, BPTT memory and depth as formulas in the spec's sizes"),
 }
 
 
@@ -49,18 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                            help="override a `let` size (repeatable)")
         module.add_arguments(p)
-        _typed_flags(p)
+        typed_flags(p)  # every numeric flag gets its rule of rnnalg.values.FLAGS
         p.set_defaults(_run=module.run)
     return parser
 
 
-def _typed_flags(parser: argparse.ArgumentParser) -> None:
-    """Give every numeric flag listed in rnnalg.values.FLAGS its rule there (`--seed -1`,
-    `--temperature nan`, `--batch-size 0` are refused naming the flag), whatever command has it."""
-    for action in parser._actions:
-        flags = [f for f in action.option_strings if f in FLAGS]
-        if flags and action.nargs != 0:
-            action.type = flag_type(flags[-1])
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line, `warning: MESSAGE (Category, file.py:LINE)`: never the source line
+    Python prints by default (a line of rnnalg's or numpy's code means nothing to a user)."""
+    where = f"{os.path.basename(filename)}:{lineno}" if filename else "?"
+    try:
+        print(f"warning: {message} ({category.__name__}, {where})", file=file or sys.stderr)
+    except (OSError, ValueError):  # stderr closed: as Python's own showwarning, drop it
+        pass
 
 
 def main(argv=None) -> int:
@@ -74,7 +81,9 @@ def main(argv=None) -> int:
     except SystemExit as exit_:  # --help
         return int(exit_.code or 0)
     try:
-        return int(args._run(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            return int(args._run(args) or 0)
     except RnnalgError as err:
         print(err, file=sys.stderr)
         return err.exit_code

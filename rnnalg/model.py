@@ -6,7 +6,8 @@
 
 What runs is exactly the text `rnnalg compile -o` writes (`model.source`); with the fast
 backend (numba installed, or backend="fast") its scan kernels, the same text, run compiled for
-small batches (rnnalg/fast/).
+small batches (rnnalg/fast/).  What a caller passes (params, batch, state) is checked first
+(rnnalg/model_args.py): a ValueError or TypeError naming the array and the shape expected.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from .ir import Program
 from .lower.emit import emit_module
 from .lower.footprint import require
 from .lower.memory import keep_freed_memory
+from .model_args import batch_size, check_batch, check_params, check_state
 
 # numpy's overflow / invalid-value warnings are off while the emitted module runs: they would
 # print lines of generated code, and a non-finite result shows in what is returned (the
@@ -32,9 +34,10 @@ class Model:
     """Forward, loss and BPTT gradients of one program (time-major arrays (T, B, D))."""
 
     def __init__(self, program: Program, dtype=np.float32, backend="auto"):
+        _check_program(program)
+        self.dtype = _float_dtype(dtype)
         keep_freed_memory()
         self.program = program
-        self.dtype = np.dtype(dtype)
         self.source = emit_module(program)
         filename = f"<rnnalg model of {program.file}#{id(self)}>"
         linecache.cache[filename] = (len(self.source), None, self.source.splitlines(True), filename)
@@ -66,21 +69,21 @@ class Model:
     # ---- running (numpy's floating-point warnings off, see _QUIET) ------------------------
     def loss_and_grad(self, params, batch, state=None, noise=None):
         """-> (loss, grads, final_state); loss = mean NLL per unmasked position."""
-        batch = self._batch(batch, targets=True)
+        batch = self._checked(params, batch, state, targets=True)
         with np.errstate(**_QUIET):
             loss, grads, final = self._module["loss_and_grad"](params, batch, state, noise)
         return float(loss), grads, final
 
     def evaluate(self, params, batch, state=None):
         """-> (nll_sum, count, final_state) without dropout."""
-        batch = self._batch(batch, targets=True)
+        batch = self._checked(params, batch, state, targets=True)
         with np.errstate(**_QUIET):
             nll_sum, count, final, _ = self._module["forward"](params, batch, state, None)
         return nll_sum, count, final
 
     def forward(self, params, batch, state=None, noise=None):
         """-> (nll_sum, count, final_state, logits); targets optional."""
-        batch = self._batch(batch, targets=False)
+        batch = self._checked(params, batch, state, targets=False)
         with np.errstate(**_QUIET):
             return self._module["forward"](params, batch, state, noise)
 
@@ -92,49 +95,35 @@ class Model:
             probs = self._module["probabilities"]({k: v[0] for k, v in logits.items()})
         return probs, final
 
-    def _batch(self, batch, targets):
-        """Check names and shapes; dense arrays to the model's dtype, tokens to integers."""
-        out = {}
-        values = list(self.program.inputs) + [h.output for h in self.program.heads]
-        T = B = None
-        for v in values:
-            if v.name not in batch:
-                if v in self.program.inputs or targets:
-                    raise ValueError(f"batch has no array for {v.name!r} (needs: {', '.join(x.name for x in values)})")
-                continue
-            arr = np.asarray(batch[v.name])
-            want = 2 if v.kind == "token" else 3
-            if arr.ndim != want or (want == 3 and arr.shape[2] != v.width):
-                shape = "(T, B)" if want == 2 else f"(T, B, {v.width})"
-                raise ValueError(f"batch[{v.name!r}] has shape {arr.shape}, expected {shape}")
-            if T is None:
-                T, B = arr.shape[:2]
-            elif arr.shape[:2] != (T, B):
-                raise ValueError(f"batch[{v.name!r}] has (T, B) = {arr.shape[:2]}, others have {(T, B)}")
-            out[v.name] = _token_ids(v, arr) if v.kind == "token" else arr.astype(self.dtype, copy=False)
-        if batch.get("mask") is not None:
-            out["mask"] = np.asarray(batch["mask"], dtype=self.dtype)
-        return out
+    def _checked(self, params, batch, state, targets):
+        """The batch as the module takes it, after checking params, batch and state
+        (rnnalg/model_args.py): a ValueError or TypeError before anything runs."""
+        check_params(self.program, params)
+        checked = check_batch(self.program, batch, self.dtype, targets)
+        check_state(self.program, state, batch_size(checked))
+        return checked
 
 
-def _token_ids(v, arr: np.ndarray) -> np.ndarray:
-    """Token ids (T, B) as intp, each in 0..V-1; anything else is a ValueError.
+def _check_program(program) -> None:
+    if isinstance(program, Program):
+        return
+    from .front.syntax import Spec
+    if isinstance(program, Spec):
+        raise TypeError("rnnalg.compile takes a checked program, not a parsed Spec: check it first, "
+                        "rnnalg.compile(rnnalg.check(spec, sizes)), or load a file with "
+                        "rnnalg.load_program(path, sizes)")
+    raise TypeError(f"rnnalg.compile takes a checked program (rnnalg.load_program(path) or "
+                    f"rnnalg.check(spec)) or a .rnn path, got {type(program).__name__}")
 
-    Unchecked, numpy would truncate a float id and read a negative one from the end of
-    the embedding (-1: the last row).  The check is one min and one max per array.
-    """
-    if arr.size == 0:
-        return arr.astype(np.intp)
-    if arr.dtype.kind not in "iu":
-        raise ValueError(f"batch[{v.name!r}] holds {arr.dtype} values; token ids of "
-                         f"{v.name} : token[{v.width}] must be integers in 0..{v.width - 1}")
-    low, high = arr.min(), arr.max()
-    if low < 0 or high >= v.width:
-        bad = low if low < 0 else high
-        where = ", ".join(str(int(i)) for i in np.argwhere(arr == bad)[0])
-        raise ValueError(f"batch[{v.name!r}][{where}] = {bad} is not a token id of "
-                         f"{v.name} : token[{v.width}] (ids are 0..{v.width - 1})")
-    return arr.astype(np.intp)
+
+def _float_dtype(dtype) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype {dtype!r} is not a numpy dtype; use np.float32 or np.float64") from None
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"dtype {dt} cannot hold a model's values; use np.float32 or np.float64")
+    return dt
 
 
 BACKENDS = ("auto", "numpy", "fast")
@@ -160,5 +149,10 @@ def _install_backend(backend: str, source: str, namespace: dict) -> str:
 
 
 def compile(program: Program, dtype=np.float32, backend="auto") -> Model:  # noqa: A001 - the verb users expect
-    """Lower a checked program to a runnable model; backend 'auto' | 'numpy' | 'fast' (numba)."""
+    """Lower a checked program (or the .rnn file at a path) to a runnable model;
+    backend 'auto' | 'numpy' | 'fast' (numba)."""
+    if isinstance(program, (str, os.PathLike)):
+        from .checking import check
+        from .front.parser import load
+        program = check(load(program))
     return Model(program, dtype, backend)

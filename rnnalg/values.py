@@ -1,7 +1,8 @@
 """The allowed values of every numeric flag: one table, used by argparse and by `TrainConfig`.
 
-cli.py gives each flag listed in `FLAGS`, in whatever command, the argparse type
-`flag_type(flag)` ("argument --seed: must be an integer >= 0, got -1", exit 2);
+`typed_flags` (for cli.py and sweep files) gives each flag listed in `FLAGS`, in whatever
+command, the argparse type `flag_type(flag)` ("argument --seed: must be an integer >= 0, got
+-1", exit 2);
 `train.config.resolve` checks a config from the API or a checkpoint with `check_flag`.
 A numeric flag must be listed (tests/test_cli_flags.py checks that none escapes).
 """
@@ -54,6 +55,7 @@ FLAGS = {
     "--time-limit": "positive",
     "--timeout": "positive",
     "--cpus": "count",
+    "--threads": "count",
 }
 
 
@@ -93,3 +95,12 @@ def check_flag(flag: str, value) -> None:
     problem = _problem(flag, value)
     if problem:
         raise UsageError(f"{flag} {problem}")
+
+
+def typed_flags(parser: argparse.ArgumentParser) -> None:
+    """Give every numeric flag of `parser` listed in `FLAGS` its rule there (`--seed -1`,
+    `--temperature nan`, `--batch-size 0` are refused naming the flag), whatever command has it."""
+    for action in parser._actions:
+        flags = [f for f in action.option_strings if f in FLAGS]
+        if flags and action.nargs != 0:
+            action.type = flag_type(flags[-1])

@@ -4,6 +4,8 @@
     /corrupt/...                the same size, one byte changed
     /truncated/...              the right Content-Length, half the body, then the connection closes
     /hang/...                   headers and 1,000 bytes, then nothing until `release` is set (or 30 s)
+    /drip/...                   the file one byte every 20 ms (50 bytes/s) until `release` is set
+    /driphead/...               the status line and headers one byte every 20 ms, then the file
     /missing/...                404
 
 `requests` records every path asked for, so a test can tell that nothing was downloaded.
@@ -61,7 +63,28 @@ def _hang(h, body):
     h.server.release.wait(30)
 
 
-BEHAVIOURS = {"good": _good, "corrupt": _corrupt, "truncated": _truncated, "hang": _hang}
+def _drip(h, body):
+    h.head(len(body))
+    for k in range(len(body)):
+        if h.server.release.wait(0.02):
+            return
+        h.wfile.write(body[k:k + 1])
+        h.wfile.flush()
+
+
+def _driphead(h, body):
+    head = (f"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
+            + "".join(f"X-Padding-{k}: {'x' * 40}\r\n" for k in range(20)) + "\r\n").encode()
+    for k in range(len(head)):
+        if h.server.release.wait(0.02):
+            return
+        h.wfile.write(head[k:k + 1])
+        h.wfile.flush()
+    h.wfile.write(body)
+    h.close_connection = True
+
+
+BEHAVIOURS = {"drip": _drip, "driphead": _driphead, "good": _good, "corrupt": _corrupt, "truncated": _truncated, "hang": _hang}
 
 
 class PtbServer:

@@ -184,16 +184,12 @@ def test_compare_fast_column_empty_without_the_backend(compare, monkeypatch):
 
 
 class FakeTorchModels:
-    """torch_models stand-in: loss_and_grad_call -> a call whose result's .item() is `loss`, or raises."""
-    TORCH_MODELS = {"rnn": None}
+    """GeneratedPeers stand-in: torch_call -> a call whose result's .item() is `loss`, or raises."""
 
     def __init__(self, loss, fail_compiled=False):
         self.loss, self.fail_compiled = loss, fail_compiled
 
-    def to_torch(self, params):
-        return params
-
-    def loss_and_grad_call(self, stem, params, xs, ys, compiled=False):
+    def torch_call(self, program, params, batch, compiled=False):
         def call():
             if compiled and self.fail_compiled:
                 raise RuntimeError("inductor: no C compiler\nmore lines")
@@ -204,7 +200,7 @@ class FakeTorchModels:
 def test_torch_columns_check_losses_and_report_compile_failures(compare):
     import peers
 
-    fake_torch = type("FakeTorch", (), {"from_numpy": staticmethod(lambda a: a)})
+    fake_torch = type("FakeTorch", (), {})
     logged = []
     batch = {"x": np.zeros((2, 3, 4)), "y": np.zeros((2, 3, 4))}
 
@@ -217,6 +213,23 @@ def test_torch_columns_check_losses_and_report_compile_failures(compare):
     assert peers.torch_compiled(case(FakeTorchModels(1.0, fail_compiled=True))) is None
     assert logged == ["RNN B=3: torch.compile failed, column left empty: RuntimeError: inductor: no C compiler"]
     assert peers.torch_eager(case(FakeTorchModels(1.0, fail_compiled=True))) is not None  # eager unaffected
+
+
+@pytest.mark.parametrize("stem", ["rnn", "word_rnn"])
+def test_the_generated_peers_compute_rnnalgs_loss(compare, stem):
+    """compare.py's PyTorch and JAX columns run `rnnalg export`'s code (float32, within LOSS_RTOL)."""
+    import peers
+
+    from rnnalg import load_program
+    from rnnalg.testing import random_setup
+
+    program = load_program(EXAMPLES / f"{stem}.rnn", {"H": 7})
+    model, params, batch, _, _ = random_setup(program, T=6, B=3, mask=False, state=False, dropout=False)
+    loss = model.loss_and_grad(params, batch)[0]
+    params = {k: v.astype(np.float32) for k, v in params.items()}
+    batch = {k: (v if v.dtype.kind in "iu" else v.astype(np.float32)) for k, v in batch.items()}
+    if importlib.util.find_spec("torch"):
+        assert peers.GeneratedPeers.torch_call(program, params, batch)().item() == pytest.approx(loss, rel=1e-5)
 
 
 def test_compare_refuses_disagreeing_losses(compare):
@@ -275,7 +288,7 @@ print(json.dumps(out))
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
 def test_jax_models_match_rnnalg():
     """The JAX scan models compute rnnalg's loss and every gradient (float64, exact to rounding)."""
-    stems = ["rnn", "dts", "dots", "srnn2", "word_rnn"]
+    stems = ["rnn", "dts", "dots", "srnn2", "word_rnn", "lstm"]
     run = subprocess.run([sys.executable, "-c", JAX_CHECK, *stems], cwd=ROOT, capture_output=True, text=True,
                          timeout=300)
     assert run.returncode == 0, run.stderr

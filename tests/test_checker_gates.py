@@ -155,3 +155,25 @@ def test_one_operand_affines_take_their_width_from_the_gate_arithmetic():
     p = program("r = sigmoid(x ⊕ h)\nz = sigmoid(x ⊕ h)\na = MLP[linear](x)\nb = MLP[linear](h)\n"
                 "n = tanh(a + r * b)\nh' = (1 - z) * n + z * h\ny = ▷ h'\n")
     assert p.param("a.1.W_x").shape == (3, 4) and p.param("b.1.W_h").shape == (4, 4)
+
+
+@pytest.mark.parametrize("body, col, message", [
+    ("h' = 1e308 * 1e308 * tanh(x ⊕ h)\n", 6, "the constant 1e308 is outside float32's range (largest 3.4028235e+38)"),
+    ("h' = 1e30 * 1e30 * tanh(x ⊕ h)\n", 6, "the constant 1e30 * 1e30 = 1e+60 is outside float32's range"),
+    ("h' = tanh(x ⊕ h) - 4e38\n", 20, "the constant 4e38 is outside float32's range"),
+    ("h' = 1e-400 * tanh(x ⊕ h)\n", 6, "the constant 1e-400 is too small to be represented and would "
+                                       "silently become 0"),
+    ("h' = (1e-30 * 1e-30) * tanh(x ⊕ h)\n", 7, "the constant 1e-30 * 1e-30 = 1e-60 is below float32's "
+                                                 "smallest number (1.4e-45) and would become 0"),
+    ("h' = " + "9" * 400 + " * tanh(x ⊕ h)\n", 6, "is outside float32's range"),
+])
+def test_constants_outside_float32_are_located_errors(body, col, message):
+    diags = errors(body + "y = ▷ h'\n")
+    assert {x.code for x in diags} == {"constant-range"}
+    d = diags[0]  # 1e308 * 1e308: both literals are reported
+    assert (d.span.line, d.span.col) == (5, col)
+    assert message in d.message
+
+
+def test_constants_inside_float32_are_fine():
+    program("h' = 3e38 * tanh(x ⊕ h) + 0 * h + 1e-44 * h + 0.0e-5 * h\ny = ▷ h'\n")

@@ -89,7 +89,7 @@ def test_missing_and_unreadable_files(tmp_path):
     from rnnalg.data.music import read_json
     with pytest.raises(DataError) as e:
         read_json(str(tmp_path))  # a directory is not a readable file
-    assert "cannot read file" in str(e.value)
+    assert "is a directory, not a regular file" in str(e.value)
 
 
 # ---- text --------------------------------------------------------------------------------

@@ -148,6 +148,42 @@ def test_progress_bar_on_a_terminal(server, tmp_path):
     assert fetch.verified(tmp_path / spec.rel, spec)
 
 
+def test_a_dripping_source_fails_on_the_rate_floor_and_the_next_one_serves(server, tmp_path, capsys):
+    started = time.monotonic()
+    argv = ["data", "fetch", "ptb", "--data-dir", str(tmp_path), "--timeout", "1",
+            "--source", server.url("drip"), "--source", server.url("good")]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert time.monotonic() - started < 60
+    assert re.search(r"ptb/ptb.train.txt: http://127.0.0.1:\d+/drip/ptb.train.txt: too slow: \d+ bytes in 1 s, "
+                     r"less than 1,024 bytes/s \(after \d+ of 5,101,618 bytes\); trying the next source", err), err
+    assert files_under(tmp_path) == FINAL
+
+
+def test_headers_dripped_a_byte_at_a_time_fail_after_the_timeout(server, tmp_path):
+    spec = fetch.PTB_WORDS["valid"]
+    (tmp_path / "ptb").mkdir()
+    err = io.StringIO()
+    started = time.monotonic()
+    with pytest.raises(fetch.DataError) as info:
+        fetch.download(tmp_path, spec, [server.url("driphead") + "ptb.valid.txt"], 1.0, err=err)
+    assert time.monotonic() - started < 20
+    assert "driphead/ptb.valid.txt: no complete response headers within 1 s" in str(info.value)
+    assert files_under(tmp_path) == []
+
+
+def test_progress_lines_when_stderr_is_not_a_terminal(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(fetch, "PROGRESS_SECONDS", 0.0)
+    log = io.StringIO()  # not a terminal: no bar, lines
+    spec = fetch.PTB_WORDS["valid"]
+    url = server.url("good") + "ptb.valid.txt"
+    assert fetch.download(tmp_path, spec, [url], 5.0, err=log) == url
+    lines = log.getvalue().splitlines()
+    assert lines and all(re.fullmatch(r"ptb/ptb.valid.txt: [\d,]+ of 399,782 bytes \(\d+ %\), [\d,.]+ KiB/s", x)
+                         for x in lines), lines
+    assert "\r" not in log.getvalue()
+
+
 def test_sources_flags_then_environment_then_built_in(monkeypatch):
     assert fetch.sources(["file:///a/"]) == ["file:///a/"]
     monkeypatch.setenv(fetch.SOURCES_ENV, "http://x/ https://y/{split}.txt")

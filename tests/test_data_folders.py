@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
+from _shared import shared_data
 from rnnalg.cli import main
+from rnnalg.data import fetch
 from rnnalg.data import load_dataset
 from rnnalg.data.folders import cache_dir
 from rnnalg.data.registry import embedded_path
@@ -104,8 +107,31 @@ def test_data_list_shows_status_and_place(places, monkeypatch, capsys):
     rows = {line.split()[0]: line.split(None, 2)[1:] for line in capsys.readouterr().out.splitlines()[1:7]}
     assert rows["jsb"] == ["embedded", str(embedded_path("jsb"))]
     assert rows["piano"] == ["embedded", str(embedded_path("piano"))]
-    assert rows["ptb-word"] == ["cached", f"{places['env'] / 'ptb'} (RNNALG_DATA)"]
+    assert rows["ptb-word"] == ["corrupt", f"{places['env'] / 'ptb'} (RNNALG_DATA); ptb.train.txt does not have "
+                                "its listed size and checksums (and 2 more); rnnalg data fetch ptb replaces "
+                                "what is damaged"]  # a toy folder is not Penn Treebank
     assert rows["ptb-char"] == ["missing", "get it with: rnnalg data fetch ptb"]
+
+
+def test_data_list_verifies_a_cached_copy(places, monkeypatch, capsys):
+    """The real files are 'cached, verified'; one changed byte makes them 'corrupt'."""
+    real = shared_data("ptb/ptb.train.txt")
+    for rel in (*(s.rel for s in fetch.PTB_WORDS.values()), *(s.rel for s in fetch.PTB_CHARS.values())):
+        (places["env"] / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(real / rel, places["env"] / rel)
+    monkeypatch.setenv("RNNALG_DATA", str(places["env"]))
+    assert main(["data", "list"]) == 0
+    rows = {line.split()[0]: line.split(None, 2)[1:] for line in capsys.readouterr().out.splitlines()[1:7]}
+    assert rows["ptb-word"] == ["cached", f"{places['env'] / 'ptb'} (RNNALG_DATA), verified"]
+    assert rows["ptb-char"] == ["cached", f"{places['env'] / 'ptb_char'} (RNNALG_DATA), verified"]
+    damaged = places["env"] / "ptb_char" / "ptb.char.valid.txt"
+    data = bytearray(damaged.read_bytes())
+    data[1000] ^= 1
+    damaged.write_bytes(bytes(data))
+    assert main(["data", "list"]) == 0
+    rows = {line.split()[0]: line.split(None, 2)[1:] for line in capsys.readouterr().out.splitlines()[1:7]}
+    assert rows["ptb-char"][0] == "corrupt" and "ptb.char.valid.txt does not have its listed" in rows["ptb-char"][1]
+    assert rows["ptb-word"][0] == "cached"
 
 
 def test_data_list_verbose_gives_licence_and_provenance(places, capsys):

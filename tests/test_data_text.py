@@ -122,6 +122,29 @@ def test_min_count_for_characters_adds_unk_to_the_code_point_vocabulary(tmp_path
     assert make_vocab("aab\naab\nz\n") == ("\n", "a", "b", "z")  # min_count 1: no <unk>
 
 
+def test_a_vocabulary_of_fewer_than_two_symbols_is_refused(tmp_path):
+    folder = write_splits(tmp_path, "aaaa", "aa", "aa")  # one character, no line end
+    with pytest.raises(DataError, match=r"train.txt: error: the vocabulary of the train split has 1 char "
+                                        r"symbol\(s\) \('a'\); a model needs at least 2"):
+        load_dataset(folder)
+    folder = write_splits(tmp_path / "w", "the cat sat", "the", "cat")
+    with pytest.raises(DataError, match=r"has 1 word symbol\(s\) \('<unk>'\) seen at least 5 times in "
+                                        r"train; a model needs at least 2 to predict anything; lower --min-count"):
+        load_dataset(folder, unit="word", min_count=5)
+
+
+def test_a_split_that_becomes_all_unk_is_refused(tmp_path):
+    folder = write_splits(tmp_path, "abab\nab\nab\ncd\n", "cdcd\ndc\n", "ab\n")
+    with pytest.raises(DataError, match=r"valid.txt: error: every char symbol of the valid split but the "
+                                        r"line ends is <unk> \(none is in the vocabulary of 4 symbols seen "
+                                        r"at least 2 times in train\): there is nothing to predict"):
+        load_dataset(folder, min_count=2)
+    folder = write_splits(tmp_path / "w", "a b\nc d\n", "a b\n", "a b\n")  # every word once
+    with pytest.raises(DataError, match="every word symbol of the train split but the line ends is <unk>"):
+        load_dataset(folder, unit="word", min_count=2)
+    assert load_dataset(folder, unit="word").vocab_size == 5  # without --min-count it trains
+
+
 def test_unseen_held_out_char_names_file_line_symbol_and_the_remedy(tmp_path):
     folder = write_splits(tmp_path, "ab\nab\n", "ab\nba\nbq\n", "ab\n")
     with pytest.raises(DataError) as err:

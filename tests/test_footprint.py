@@ -63,6 +63,18 @@ def test_eval_and_sample_refuse_before_reading(command, tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_refusal_says_what_the_copies_and_the_item_size_are(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", DOTS, *HUGE, "--out", "run"]) == 1
+    err = capsys.readouterr().err
+    assert ("4,000,355,000,088 parameters × 4 copies (the parameters, their gradients, the optimiser's two "
+            "moments or velocity, the best parameters) × 4 bytes per number (float32) = 58.2 TiB") in err
+    model = rnnalg.compile(rnnalg.check(rnnalg.load(DOTS), {"H": 1_000_000}), dtype=np.float64)
+    with pytest.raises(ResourceError, match=r"parameters × 1 copy \(the parameters\) × 8 bytes per number "
+                                            r"\(float64\) = 29.1 TiB"):
+        model.init_params(np.random.default_rng(0))
+
+
 def test_the_api_refuses_to_initialise_too_large_a_model():
     model = rnnalg.compile(rnnalg.check(rnnalg.load(DOTS), {"H": 1_000_000}))
     with pytest.raises(ResourceError, match="to initialise") as info:

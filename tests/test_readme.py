@@ -1,82 +1,350 @@
-"""Every `rnnalg` command README.md shows runs, in order, as written (training made small)."""
+"""README.md shows only what runs and what is true.
+
+Every shell command of its code blocks runs as written (training made small), in order, in a
+fresh folder: the ones that need Penn Treebank only where a copy of it is (tests/_shared.py);
+every Python block runs as written; the main job's output block is the one
+tools/readme_main_job.py writes; its claims about the paper's figures, the sweep files,
+`rnnalg bench` and `rnnalg sample` hold.
+"""
+import glob
+import importlib.util
+import json
+import os
 import re
 import shlex
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-import rnnalg
 from _shared import shared_data
 from ptb_server import PtbServer
 from rnnalg.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+FLAT = " ".join(README.split())  # the text with every line break and indent a single space
 
 # appended so the suite stays fast: later flags win over the command's own
 SMALLER = {
-    "train": ["--set", "H=8", "--epochs", "1", "--time-limit", "20", "--quiet"],
+    "train": ["--set", "H=8", "--epochs", "1", "--time-limit", "3", "--quiet"],
     "bench": ["--set", "H=8", "--repeats", "2"],
     "compile": ["--set", "H=8"],
-    "sweep": ["--dry-run"],  # checks the file and every spec, lists the trials; tests/test_sweep.py runs one
+    "sweep": ["--dry-run"],  # checks the file, every spec and the data, lists the trials; test_sweep.py runs one
+}
+# the steps of the shell blocks that no test runs, and why
+NOT_RUN = {
+    "python3 -m venv": "makes a virtual environment",
+    ". .venv/bin/activate": "enters it",
+    "pip install": "installs the project (CI does: .ci/run)",
+    "pytest": "the test suite itself",
 }
 
 
-def readme_commands():
-    blocks = re.findall(r"```console\n(.*?)```", README, flags=re.S)
-    return [line[2:].strip() for block in blocks for line in block.splitlines() if line.startswith("$ rnnalg ")]
+# a command the README shows exiting otherwise: `equiv` of two different specs exits 3
+EXIT = {"equiv": 3}
+
+
+def _load_tool(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)  # dataclasses look it up there
+    spec.loader.exec_module(module)
+    return module
+
+
+main_job = _load_tool("readme_main_job")
+
+
+# --------------------------------------------------------------------------- the commands
+
+
+def shown_commands():
+    """Each shell command README.md's code blocks show, in order, once: the `$ ` lines of its
+    ```console blocks and every `&&` step of its ```sh blocks, comments dropped."""
+    commands = []
+    for kind, body in re.findall(r"```(console|sh)\n(.*?)```", README, flags=re.S):
+        for line in body.splitlines():
+            if kind == "console":
+                if not line.startswith("$ "):
+                    continue
+                line = line[2:]
+            for step in re.sub(r"\s+#.*$", "", line).split("&&"):
+                if step.strip() and step.strip() not in commands:
+                    commands.append(step.strip())
+    return commands
+
+
+def rnnalg_commands(select):
+    return [c for c in shown_commands() if c.startswith("rnnalg ") and select(c)]
+
+
+def needs_ptb(command: str) -> bool:
+    return re.search(r"ptb|\bchar_|\bword_", command) is not None
+
+
+def run_commands(commands, capsys) -> dict:
+    """Run each command (SMALLER appended, globs expanded); {command: its stdout}."""
+    outputs = {}
+    for command in commands:
+        argv = []
+        for arg in shlex.split(command)[1:]:
+            expanded = sorted(glob.glob(arg)) if glob.has_magic(arg) else [arg]
+            assert expanded, f"{command}: {arg} matches no file"
+            argv += expanded
+        argv += SMALLER.get(argv[0], [])
+        assert main(argv) == EXIT.get(argv[0], 0), (command, capsys.readouterr().err)
+        outputs[command] = capsys.readouterr().out
+    return outputs
+
+
+def output_of(outputs: dict, prefix: str) -> str:
+    found = [out for command, out in outputs.items() if command.startswith(prefix)]
+    assert len(found) == 1, f"README.md shows {len(found)} commands starting {prefix!r}"
+    return found[0]
+
+
+@pytest.fixture
+def readme_folder(tmp_path, monkeypatch):
+    """A fresh folder holding examples/ and experiments/ (without RESULTS.md), empty data and caches."""
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    shutil.copytree(ROOT / "experiments", tmp_path / "experiments")
+    (tmp_path / "experiments" / "RESULTS.md").unlink()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RNNALG_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    return tmp_path
 
 
 def test_readme_shows_every_command():
-    shown = {shlex.split(c)[1] for c in readme_commands()}
-    assert shown == {"check", "compile", "bench", "train", "eval", "sample", "data", "sweep"}
+    shown = {shlex.split(c)[1] for c in rnnalg_commands(lambda c: True)}
+    assert shown >= {"check", "compile", "bench", "train", "eval", "sample", "data", "sweep", "report", "export",
+                     "cost", "equiv", "search"}
 
 
-def test_readme_commands_run_as_written(tmp_path, monkeypatch, capsys):
-    """From an empty data folder: `data fetch ptb` gets PTB from a local server copy."""
+def test_every_shell_step_shown_is_run_here_or_named_as_not_run():
+    others = [c for c in shown_commands() if not c.startswith("rnnalg ")]
+    assert others and all(c.startswith(tuple(NOT_RUN)) for c in others), others
+
+
+def test_readme_commands_run_as_written(readme_folder, capsys):
+    """Without Penn Treebank (the music ships inside the package): all but the PTB commands."""
+    outputs = run_commands(rnnalg_commands(lambda c: not needs_ptb(c)), capsys)
+    assert "test NLL per frame" in output_of(outputs, "rnnalg train examples/dots.rnn")
+    assert (readme_folder / "runs" / "dots" / "metrics.jsonl").exists()
+    assert (readme_folder / "dots_model.py").exists()
+    assert_sample_counts_are_the_midi_files(output_of(outputs, "rnnalg sample examples/dots.rnn"),
+                                            readme_folder / "dots.mid")
+    assert (readme_folder / "experiments" / "RESULTS.md").read_text().startswith("# Results")
+
+
+def test_readme_ptb_commands_run_as_written(readme_folder, capsys, monkeypatch):
+    """From an empty data folder: `data fetch ptb` gets PTB from a local server's copy."""
     server = PtbServer(shared_data("ptb") / "ptb")
-    shutil.copytree(ROOT / "examples", tmp_path / "examples")
-    shutil.copytree(ROOT / "experiments", tmp_path / "experiments")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("RNNALG_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("RNNALG_PTB_SOURCES", server.url("good"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
     with server:
-        run_commands(capsys)
+        outputs = run_commands(rnnalg_commands(lambda c: needs_ptb(c) or c == "rnnalg data list"), capsys)
     assert "/good/ptb.train.txt" in server.requests
-    assert (tmp_path / "dots_model.py").exists() and (tmp_path / "dots.mid").exists()
-    assert (tmp_path / "runs" / "dots" / "metrics.jsonl").exists()
+    assert re.search(r"^ptb-char +cached ", outputs["rnnalg data list"], re.M)
+    assert len(output_of(outputs, "rnnalg sample examples/char_rnn.rnn")) >= 150  # 200 characters
 
 
-def run_commands(capsys):
-    for command in readme_commands():
-        argv = shlex.split(command)[1:]
-        argv += SMALLER.get(argv[0], [])
-        assert main(argv) == 0, (command, capsys.readouterr().err)
-        out = capsys.readouterr().out
-        if argv[0] == "train" and "dots" in argv[1]:
-            assert "test NLL per frame" in out
-        if argv[0] == "sample" and "char" in argv[1]:
-            assert len(out) >= 150  # 200 characters of text (line ends included)
-        if argv[:2] == ["data", "list"]:
-            assert re.search(r"^ptb-char +cached ", out, re.M)
+def assert_sample_counts_are_the_midi_files(printed: str, midi_path: Path):
+    """`sample` says N notes (the MIDI note-ons) and K key-frames (a note held d frames counts d)."""
+    mido = pytest.importorskip("mido")
+    said = re.search(r"^(\d+) frames, (\d+) notes \(MIDI note-ons.*; (\d+) key-frames sounding\)", printed, re.M)
+    assert said, printed
+    frames, notes, key_frames = map(int, said.groups())
+    now, started, ons, held = 0, {}, 0, 0
+    for message in mido.MidiFile(str(midi_path)).tracks[0]:
+        now += message.time
+        if message.type == "note_on" and message.velocity > 0:
+            started[message.note], ons = now, ons + 1
+        elif message.type in ("note_on", "note_off"):
+            held += (now - started.pop(message.note)) // 480  # one quarter note (480 ticks) a frame
+    assert (ons, held, now) == (notes, key_frames, frames * 480) and notes < key_frames
 
 
-def test_readme_python_example_runs_as_written(monkeypatch):
-    block = re.search(r"```python\n(.*?)```", README, flags=re.S).group(1)
-    monkeypatch.chdir(ROOT)
-    namespace = {}  # nothing given: the block defines its own data (before: xs, ys undefined)
-    exec(compile(block, "README.md", "exec"), namespace)
-    assert np.isfinite(namespace["loss"]) and namespace["count"] == namespace["mask"].sum()
-    B = namespace["xs"].shape[1]
-    assert namespace["xs"].shape[2] == 88 and namespace["probs"]["y"].shape == (B, 88)
+def test_sample_counts_a_held_key_as_one_note_and_each_of_its_frames():
+    from rnnalg.commands.sample import note_counts
+
+    roll = np.zeros((6, 88), np.float32)
+    roll[0:3, 40] = roll[4, 40] = 1  # two notes of one key: 3 frames, then 1 after a rest
+    roll[2:6, 50] = 1  # one note held to the end
+    assert note_counts(roll) == (3, 8)
+
+
+def test_no_command_shown_names_a_path_outside_the_checkout():
+    """(before: `--data-dir ../shared/data`, a folder of the development machine)"""
+    for command in shown_commands():
+        assert not [arg for arg in shlex.split(command) if arg.startswith("../")], command
+
+
+# --------------------------------------------------------------------------- the Python blocks
+
+
+def python_blocks():
+    """[(line of README.md where the block's code starts, code)] of every ```python block."""
+    return [(README.count("\n", 0, m.start(1)), m.group(1)) for m in re.finditer(r"```python\n(.*?)```", README, re.S)]
+
+
+# runs the blocks in one fresh interpreter, as a reader would (in the test process, other tests
+# have imported rnnalg's subpackages already); prints what the test checks as JSON
+RUN_BLOCKS = """
+import json, sys
+namespace = {}
+for line, code in json.load(sys.stdin):
+    exec(compile("\\n" * line + code, sys.argv[1], "exec"), namespace)  # tracebacks name README lines
+n = namespace
+print(json.dumps({"loss": float(n["loss"]), "count": float(n["count"]), "masked": float(n["mask"].sum()),
+                  "xs": n["xs"].shape, "probs": n["probs"]["y"].shape, "result": n["result"]}))
+"""
+
+
+def test_readme_python_blocks_run_as_written(readme_folder):
+    done = subprocess.run([sys.executable, "-c", RUN_BLOCKS, str(ROOT / "README.md")],
+                          input=json.dumps(python_blocks()), capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.splitlines()[-1])
+    assert np.isfinite(seen["loss"]) and seen["count"] == seen["masked"] > 0
+    assert seen["xs"][2] == 88 and seen["probs"] == [seen["xs"][1], 88]
+    result = seen["result"]
+    assert result["metric"] == "nll" and np.isfinite(result["test"]) and result["epochs"] == 2
+    assert json.loads((readme_folder / "runs" / "gru16" / "result.json").read_text())["test"] == result["test"]
+    assert "examples/gru.rnn: autograd max rel err" in done.stdout
+
+
+def test_import_rnnalg_alone_reaches_train_testing_and_data():
+    """As the README's Python section uses them, in a fresh interpreter (before: AttributeError)."""
+    code = ("import rnnalg; print(rnnalg.train.train.__module__, rnnalg.testing.main.__module__, "
+            "rnnalg.data.load_dataset.__module__, 'train' in dir(rnnalg))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["rnnalg.train.session", "rnnalg.testing", "rnnalg.data.dataset", "True"]
+
+
+def test_an_unknown_attribute_of_rnnalg_is_still_an_attribute_error():
+    import rnnalg
+
+    with pytest.raises(AttributeError, match="no attribute 'trian'"):
+        rnnalg.trian
+
+
+# --------------------------------------------------------------------------- the main job's block
+
+
+def test_the_main_job_block_is_the_generated_one():
+    """Markers, output lines and the made-by line (not the figures: they depend on the machine)."""
+    assert main_job.main_command(README) == ["rnnalg", "train", "examples/dots.rnn"]
+    lines, made = main_job.parse_block(README)
+    epochs = [line for line in lines if main_job.EPOCH_LINE.match(line)]
+    assert len(epochs) == main_job.EPOCHS_SHOWN and lines[0] == epochs[0]
+    assert main_job.TEST_LINE.match(lines[-1]) and lines[-1].endswith("; runs/dots)")
+    last = int(re.match(r"epoch +(\d+)/", epochs[-1]).group(1))
+    assert re.search(rf"\b{last} epochs\b", lines[-1])  # the closing line counts the epochs shown
+    assert main_job.MADE_LINE.match(made), made
+    assert main_job.SCRIPT in made and "numpy backend, 1 BLAS thread" in made
+
+
+def test_the_main_job_script_writes_and_checks_its_block(tmp_path, capsys):
+    small = ("--set", "H=8", "--epochs", "2")
+    readme = tmp_path / "README.md"
+    readme.write_text(README, encoding="utf-8")
+    assert main_job.main(["--readme", str(readme)], extra=small) == 0
+    written = readme.read_text(encoding="utf-8")
+    lines, made = main_job.parse_block(written)
+    assert re.match(r"epoch +1/2 ", lines[0]) and main_job.TEST_LINE.match(lines[-1]) and main_job.MADE_LINE.match(made)
+    start, end = main_job.block_span(README)
+    assert written.startswith(README[:start]) and written.endswith(README[end:])  # only the block changed
+    assert main_job.main(["--check", "--readme", str(readme)], extra=small) == 0
+    figure = re.search(r"test NLL per frame: (\d+\.\d{4})", written).group(1)
+    readme.write_text(written.replace(figure, "9.9999"), encoding="utf-8")
+    capsys.readouterr()
+    assert main_job.main(["--check", "--readme", str(readme)], extra=small) == 1
+    diff = capsys.readouterr()
+    assert f"+test NLL per frame: {figure}" in diff.out and "is stale" in diff.err
+
+
+def test_the_main_job_check_refuses_a_readme_without_its_block(tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text(README.replace(main_job.END, ""), encoding="utf-8")
+    assert main_job.main(["--check", "--readme", str(readme)]) == 1
+    assert "must hold the line" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def test_the_papers_figures_are_marked_unverified_where_the_readme_gives_them():
+    """In a table, a "paper" column's figures carry Q or R; in prose, a recalled figure
+    (rnnalg/sweep/paper.py) is marked R or its paragraph says unverified (before: 8.34 / 8.28 as fact)."""
+    from rnnalg.sweep.paper import PAPER, RECALLED
+
+    spellings = lambda figures: {s for f in figures for s in (repr(f.value), f"{f.value:.2f}")}  # noqa: E731
+    recalled = spellings(f for f in PAPER if f.provenance == RECALLED) - spellings(f for f in PAPER
+                                                                                 if f.provenance != RECALLED)
+    table_cells = prose_hits = 0
+    for paragraph in re.split(r"\n\s*\n", README):
+        if paragraph.lstrip().startswith("|"):
+            rows = [[cell.strip() for cell in row.strip().strip("|").split("|")]
+                    for row in paragraph.strip().splitlines()]
+            for i in (i for i, head in enumerate(rows[0]) if head.startswith("paper")):
+                cells = [row[i] for row in rows[2:] if row[i]]
+                assert all(re.fullmatch(r"[\d.]+ [QR]", cell) for cell in cells), cells
+                table_cells += len(cells)
+            continue
+        for spelling in recalled:
+            for hit in re.finditer(rf"(?<![\d.]){re.escape(spelling)}(?![\d])", paragraph):
+                prose_hits += 1
+                assert paragraph[hit.end():].startswith(" R") or "unverified" in paragraph, \
+                    f"README.md gives the paper's {spelling} as fact:\n{paragraph}"
+    assert table_cells >= 3 and prose_hits >= 1  # the results excerpt's column; the set-up section
+
+
+def test_what_the_readme_says_music_toml_runs_for_dots_star():
+    from rnnalg.sweep.sweepfile import load_sweep
+
+    said = re.search(r"`spec = (\[[^`]*\])` \(DOT\(S\)\\\* with dropout ([\d.]+) and ([\d.]+)\); "
+                     r"`music.toml` runs only the first, `([\w.]+)`", FLAT)
+    assert said, "README.md: the dropout variants of DOT(S)* and what music.toml runs"
+    variants = json.loads(said.group(1))
+    for path, rate in zip(variants, said.group(2, 3)):
+        assert f"dropout[{rate}]" in (ROOT / "experiments" / path).read_text(encoding="utf-8")
+    dots_star = next(m for m in load_sweep(ROOT / "experiments" / "music.toml").models if m.label == "DOT(S)*")
+    assert [Path(spec).name for spec, _ in dots_star.specs] == [said.group(4)] == [Path(variants[0]).name]
+
+
+def test_bench_readme_example_is_what_bench_prints(capsys):
+    """bench/README.md's example output has the lines `rnnalg bench` prints today (the figures,
+    the backend and the compile note aside); before: one line, without backend and first call."""
+    text = (ROOT / "bench" / "README.md").read_text(encoding="utf-8")
+    example = r"`(?:\w+=\S+ )*(rnnalg bench [^`]+)`\s+printed[^`]*?:\n\n```\n(.*?)```"
+    command, shown = re.search(example, text, re.S).groups()
+    assert main(shlex.split(command)[1:] + SMALLER["bench"]) == 0  # (the thread variable: too late here)
+    def shape(out):
+        lines = [re.sub(r" \(compiles .*\)$", "", line) for line in out.strip().splitlines()]
+        return [re.sub(r"\d[\d.,]*[kM]?", "#", re.sub(r" (numpy|fast) ", " ", line)) for line in lines]
+
+    assert shape(shown) == shape(capsys.readouterr().out)
+    assert re.search(r"B=16 T=100 float32 (numpy|fast) ", shown)
+
+
+def test_pytest_says_why_a_test_skipped(tmp_path):
+    """setup.cfg's pytest options list each skip with its reason (-rs)."""
+    (tmp_path / "test_skips.py").write_text("import pytest\n\n\ndef test_x():\n    pytest.skip('no data here')\n")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-c", str(ROOT / "setup.cfg"), "-p", "no:cacheprovider",
+                           str(tmp_path / "test_skips.py")], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"SKIPPED \[1\] .*test_skips.py:\d+: no data here", done.stdout), done.stdout
 
 
 def test_readme_says_where_bit_for_bit_holds():
-    text = " ".join(README.split())
-    assert "bit for bit on the same machine with the same numpy and BLAS" in text
+    assert "bit for bit on the same machine with the same numpy and BLAS" in FLAT
 
 
 def test_readme_error_example_is_what_check_prints(tmp_path, monkeypatch, capsys):
@@ -98,3 +366,10 @@ def test_readme_sweep_file_is_valid(tmp_path):
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     trials = expand(load_sweep(tmp_path / "experiments" / "readme.toml"))
     assert len(trials) == 2 * 2 * 2  # datasets × weight noises × seeds (one lr sample each)
+
+
+def test_the_language_screen_is_examples_dots_rnn():
+    import rnnalg
+
+    block = re.search(r"## The language in one screen\n\n```\n(.*?)```", README, flags=re.S).group(1)
+    assert rnnalg.check(rnnalg.parse(block, "README.md")) == rnnalg.load_program(ROOT / "examples" / "dots.rnn")

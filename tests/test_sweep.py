@@ -139,6 +139,28 @@ def test_the_command_of_a_line_reproduces_the_trial(tiny, tmp_path, capsys):
     assert json.loads((tmp_path / "again" / "result.json").read_text())["test"] == lines[0]["test"]
 
 
+def test_a_line_records_the_arithmetic_and_its_rerun_command_repeats_it(tiny, tmp_path, monkeypatch):
+    """Issue 17 item 15: threads (1 per trial CPU), backend, numpy and BLAS are in the line, and
+    `rerun_command` (dropping the time limit for the finished epochs) repeats its figures."""
+    import shlex
+
+    import numpy as np
+
+    from rnnalg.sweep.rerun import rerun_command
+    from rnnalg.train.numerics import blas_name
+
+    _, lines, _ = tiny
+    line = lines[0]
+    assert (line["threads"], line["numpy"], line["blas"]) == (1, np.__version__, blas_name())
+    words = shlex.split(rerun_command(line))
+    while "=" in words[0]:  # RNNALG_BACKEND=...
+        monkeypatch.setenv(*words.pop(0).split("=", 1))
+    assert words[:2] == ["rnnalg", "train"] and "--time-limit" not in words and "--threads" in words
+    assert main(words[1:] + ["--out", str(tmp_path / "again"), "--quiet"]) == 0
+    again = json.loads((tmp_path / "again" / "result.json").read_text())
+    assert (again["test"], again["best_valid"], again["backend"]) == (line["test"], line["best_valid"], line["backend"])
+
+
 def test_a_sweep_folder_is_not_overwritten_without_resume_or_force(tiny, capsys):
     out, _, _ = tiny
     assert main(["sweep", str(out.parent / "tiny.toml"), "--out", str(out)]) == 2

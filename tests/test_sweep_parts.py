@@ -150,8 +150,8 @@ def test_asha_lets_the_last_epoch_end_normally():
 
 
 def test_a_continued_trial_gets_what_is_left_of_its_time_limit(tmp_path, monkeypatch):
-    from rnnalg.commands import train
     from rnnalg.sweep import worker
+    from rnnalg.train import launch
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -159,15 +159,15 @@ def test_a_continued_trial_gets_what_is_left_of_its_time_limit(tmp_path, monkeyp
         {"run": {"history": [{"seconds": 30.0}, {"seconds": 40.0}], "part_seconds": 5.0, "best_valid": 8.7}}))
     seen = {}
 
-    def fake_run(args):
-        seen.update(vars(args))
-        args.on_epoch({"epoch": 3, "valid": 8.9, "train_loss": 9.0, "lr": 0.001})
-        (run_dir / "result.json").write_text(json.dumps(
-            {"metric": "nll", "test": 8.6, "best_valid": 8.7, "best_epoch": 2, "epochs": 3, "stopped": "time limit",
-             "seconds": 20.0}))
-        return 0
+    def fake_run(spec, settings, *, on_epoch, **kw):
+        seen.update(settings, **kw)
+        on_epoch({"epoch": 3, "valid": 8.9, "train_loss": 9.0, "lr": 0.001})
+        result = {"metric": "nll", "test": 8.6, "best_valid": 8.7, "best_epoch": 2, "epochs": 3,
+                  "stopped": "time limit", "seconds": 20.0}
+        (run_dir / "result.json").write_text(json.dumps(result))
+        return result
 
-    monkeypatch.setattr(train, "run", fake_run)
+    monkeypatch.setattr(launch, "run_training", fake_run)
     reports = []
     trial = Trial(id="t-s1", config_id="t", model="rnn", label="RNN", dataset="jsb", dataset_label="jsb",
                   spec="/x/rnn.rnn", spec_shown="rnn.rnn", sizes={"H": 8},

@@ -160,6 +160,19 @@ def test_another_unit_than_the_trained_one_is_refused(char_run, capsys):
         assert "the checkpoint was trained on char symbols" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("music", ["jsb", "music.json"])
+def test_eval_of_a_text_checkpoint_on_music_says_so(char_run, tmp_path, capsys, music):
+    spec, _, run = char_run
+    if music.endswith(".json"):
+        music = str(tmp_path / music)
+        (tmp_path / "music.json").write_text('{"train": [[[60], [62]]], "valid": [[[60], [62]]], '
+                                             '"test": [[[60], [62]]]}')
+    assert main(["eval", str(spec), "--checkpoint", str(run), "--data", music]) == 2
+    err = capsys.readouterr().err
+    assert f"{music} is music (piano-roll frames), but the checkpoint is of a text model" in err
+    assert "--unit" not in err  # the user never gave --unit
+
+
 def test_word_run_with_min_count_maps_rare_and_unseen_words_to_unk(tmp_path, capsys):
     train = "the cat sat\nthe dog sat\nthe cat ran\n" * 4 + "a zebra\n"
     data = text_folder(tmp_path / "data", train, "the cat sat\n" * 3, "the cow sat\nthe cat ran\n")

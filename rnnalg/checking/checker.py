@@ -25,7 +25,7 @@ Choices where the design leaves room (see checking/build.py for the naming):
 Error codes: unknown-function, unbound-name, bound-twice, state-without-update,
 output-not-predicted, predict-non-output, cycle, width-mismatch, width-not-inferable,
 group-size, token-as-dense, bad-let, unknown-size, bad-type, read-output,
-duplicate-operand, bad-argument, not-a-state, no-output, lone-constant, no-input.
+duplicate-operand, bad-argument, not-a-state, no-output, lone-constant, constant-range, no-input.
 """
 from __future__ import annotations
 

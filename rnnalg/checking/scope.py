@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from ..errors import UsageError, quote
 from ..front import syntax
 from ..ir import KINDS, Var
+from .constants import constant_problems
 from .diagnostics import Diagnostics, Poison
 from .functions import FUNCTIONS, ArgumentError, function_attrs, unknown_function_message
 from .order import dependency_order
@@ -255,6 +256,9 @@ def _walk(e, reads: list, scope: Scope, diags: Diagnostics) -> None:
         for side in (e.left, e.right):
             if constant_value(side) is None:  # a number beside a value takes its width
                 _walk(side, reads, scope, diags)
+            else:
+                for message, span in constant_problems(side):
+                    diags.error("constant-range", message, span or e.span)
     elif isinstance(e, syntax.Neg):
         _walk(e.expr, reads, scope, diags)
     elif isinstance(e, syntax.Predict):

@@ -33,11 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(URLs separated by spaces), else the built-in public copies")
     f.add_argument("--timeout", type=flag_type("--timeout"), default=fetching.DEFAULT_TIMEOUT,
                    metavar="SECONDS",
-                   help=f"give up on a source after this many seconds without data (default "
+                   help=f"give up on a source after this many seconds without data, or in which it "
+                        f"sent less than {fetching.MIN_RATE:,} bytes a second (default "
                         f"{fetching.DEFAULT_TIMEOUT:g})")
     f.add_argument("--data-dir", metavar="DIR", help=f"store here instead of ${folders.ENV} or the cache")
     f.set_defaults(_action=run_fetch)
-    text = "show every named dataset: embedded, cached or missing, and where"
+    text = ("show every named dataset: embedded, cached (its checksums verified), corrupt or missing, "
+            "and where")
     ls = sub.add_parser("list", help=text, description=text)
     ls.add_argument("-v", "--verbose", action="store_true", help="also licence and provenance")
     ls.add_argument("--data-dir", metavar="DIR", help="a data folder to look in first (after the package)")
@@ -74,28 +76,45 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 # ---- list ---------------------------------------------------------------------------------
 
+KNOWN_FILES = {spec.rel: spec for spec in (*fetching.PTB_WORDS.values(), *fetching.PTB_CHARS.values())}
+
+
 def _status(name: str, data_dir: str | None) -> tuple[str, str]:
-    """('embedded' | 'cached' | 'missing', where it is or how to get it)."""
+    """('embedded' | 'cached' | 'corrupt' | 'unverified' | 'missing', where it is or how to get it).
+
+    A dataset in a data folder is 'cached' only when every file has its listed size and hashes
+    (fetch.py's table); 'corrupt' names the first that does not; 'unverified': no hashes listed."""
     packaged = registry.embedded_path(name)
     if packaged is not None:
         return "embedded", str(packaged)
     paths = NAMED[name].paths
     folder = folders.locate(paths, data_dir)
+    fetch = registry.ORIGINS[name].fetch_command()
     if folder is None:
-        return "missing", f"get it with: {registry.ORIGINS[name].fetch_command()}"
-    return "cached", f"{folder.path / Path(paths[0]).parent} ({folder.origin})"
+        return "missing", f"get it with: {fetch}"
+    where = f"{folder.path / Path(paths[0]).parent} ({folder.origin})"
+    unknown = [rel for rel in paths if rel not in KNOWN_FILES]
+    if unknown:
+        return "unverified", f"{where}; no checksums are listed for {unknown[0]}"
+    bad = [rel for rel in paths if not fetching.verified(folder.path / rel, KNOWN_FILES[rel])]
+    if bad:
+        return "corrupt", (f"{where}; {Path(bad[0]).name} does not have its listed size and checksums"
+                           f"{f' (and {len(bad) - 1} more)' if len(bad) > 1 else ''}; "
+                           f"{fetch or 'replace it'} replaces what is damaged")
+    return "cached", f"{where}, verified"
 
 
 def run_list(args: argparse.Namespace) -> int:
     rows = [(name, *_status(name, args.data_dir)) for name in NAMED]
     width = max(len(name) for name in NAMED) + 2
-    print(f"{'dataset':<{width}}{'status':<10}where")
+    column = max(len(status) for _, status, _ in rows) + 2
+    print(f"{'dataset':<{width}}{'status':<{column}}where")
     for name, status, where in rows:
-        print(f"{name:<{width}}{status:<10}{where}")
+        print(f"{name:<{width}}{status:<{column}}{where}")
         if args.verbose:
             origin = registry.ORIGINS[name]
             for line in (origin.title, f"licence: {origin.licence}", f"provenance: {origin.provenance}"):
-                print(" " * (width + 10) + line)
+                print(" " * (width + column) + line)
     env = os.environ.get(folders.ENV)
     print(f"\nlookup order: the package, then --data-dir, then ${folders.ENV} "
           f"({env or 'unset'}), then the cache ({folders.cache_dir()}); "

@@ -109,8 +109,19 @@ def _music(args, model, params, dataset, rng) -> int:
         for done in wrote:  # all or nothing: no MIDI without its picture
             done.unlink(missing_ok=True)
         raise DataError(str(path), f"cannot write the sample: {err.strerror or err}") from None
-    print(f"{len(roll)} frames, {int(roll.sum())} notes sounding: {', '.join(map(str, wrote))}")
+    notes, key_frames = note_counts(roll)
+    print(f"{len(roll)} frames, {notes} notes (MIDI note-ons: a key held over several frames is one note; "
+          f"{key_frames} key-frames sounding): {', '.join(map(str, wrote))}")
     return 0
+
+
+def note_counts(roll) -> tuple:
+    """(notes, key-frames) of a (T, keys) piano roll: a note starts where a key sounds and did not
+    in the frame before (the MIDI file's note-ons, held notes tied); a key-frame is one key
+    sounding in one frame, so a note held for d frames counts d of them."""
+    keys = np.asarray(roll) > 0
+    before = np.vstack([np.zeros((1,) + keys.shape[1:], bool), keys[:-1]])
+    return int((keys & ~before).sum()), int(keys.sum())
 
 
 def _music_out(args) -> Path:

@@ -10,6 +10,10 @@ looked up in `data_dir` (--data-dir), then $RNNALG_DATA, then the user's cache, 
     a directory         text: the files ending in train.txt, valid.txt, test.txt
     any other file      text: split by lines, first 90 % train, next 5 % valid, last 5 % test
 
+A data file must be a regular file (a FIFO, device or socket is refused before it is
+opened for reading) of at most 256 MiB, and a text file's lines at most 16 MiB each
+(`files.py`); each limit is a DataError naming the file (and the line).
+
 A text is read as characters unless `unit="word"` (see `text.py` for both rules).  Its
 vocabulary is that of the train split (`min_count`: rarer symbols become `<unk>`), or the
 given `vocab` (a trained model's, stored in its checkpoint).
@@ -91,8 +95,8 @@ def load_dataset(name_or_path: str | None, data_dir: str | None = None, unit: st
     _refuse_named_parts(path, unit)
     loader = _music_loader(path)
     if loader is not None:
-        _check_unit(unit, "frame", str(path))
         _check_music_options(text_options, str(path))
+        _check_unit(unit, "frame", str(path))
         return _music_dataset(path.stem, loader(str(path)), str(path))
     unit = unit or "char"
     _check_unit(unit, text.UNITS, str(path))
@@ -118,6 +122,11 @@ class TextOptions:
 
 
 def _check_music_options(options: TextOptions, where: str) -> None:
+    if options.vocab is not None:  # only a text model's checkpoint passes a vocabulary
+        raise UsageError(f"{where} is music (piano-roll frames), but the checkpoint is of a text model "
+                         f"(a vocabulary of {len(options.vocab)} symbols): give --data a text dataset "
+                         "(ptb-char, ptb-word, a text file or folder), or leave --data out for the one "
+                         "it was trained on")
     if options.min_count != 1:
         raise UsageError(f"{where}: --min-count applies to text, not to music")
 
@@ -175,9 +184,9 @@ def _refuse_named_parts(path: Path, unit: str | None) -> None:
 def _load_named(name: str, data_dir: str | None, unit: str | None, options: TextOptions) -> Dataset:
     """The package's copy if it ships one, else the first data folder holding it (folders.py)."""
     spec = NAMED[name]
-    _check_unit(unit, spec.unit, name)
     if spec.kind == "music":
         _check_music_options(options, name)
+    _check_unit(unit, spec.unit, name)
     packaged = registry.embedded_path(name)
     if packaged is not None:  # shipped inside the package: never needs a data folder
         return _music_dataset(name, music.read_npz(str(packaged), str(packaged)), str(packaged))

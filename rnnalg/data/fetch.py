@@ -4,8 +4,14 @@ For each word file `ptb/ptb.{split}.txt` (the hashes are those of the data folde
 
     1. if the target folder already holds it with the right size, MD5 and SHA-256: done;
     2. else try each source in turn: stream it into a temporary file in the target folder
-       (progress bar on a terminal), refuse more bytes than expected, check size, MD5 and
-       SHA-256, and only then `os.replace` it to its name (`atomic.write_atomic`).
+       (a progress bar on a terminal, else a line every PROGRESS_SECONDS), refuse more bytes
+       than expected, check size, MD5 and SHA-256, and only then `os.replace` it to its name
+       (`atomic.write_atomic`).
+
+Every wait is bounded: a source fails after `timeout` seconds without data, when its response
+headers are not complete `timeout` seconds after the request, and after any `timeout`-second
+window of the body in which it sent less than MIN_RATE bytes a second (a server that drips a
+byte a second would otherwise never time out).
 
 Any failure of a source (HTTP error, timeout, a truncated or corrupted body) moves on to the
 next; Ctrl-C or any other error deletes the temporary file, so a file under its final name
@@ -24,6 +30,8 @@ import http.client
 import os
 import socket
 import sys
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -37,6 +45,8 @@ from ..errors import DataError, UsageError
 SPLITS = ("train", "valid", "test")
 SOURCES_ENV = "RNNALG_PTB_SOURCES"
 DEFAULT_TIMEOUT = 30.0  # seconds without data before a source counts as failed
+MIN_RATE = 1024  # bytes/s: a source slower than this over any `timeout`-second window has failed
+PROGRESS_SECONDS = 10.0  # stderr not a terminal: one progress line per this many seconds
 CHUNK = 1 << 16
 
 # Public copies of Mikolov's simple-examples/data/ptb.*.txt (same git blobs; torchtext uses the first).
@@ -154,14 +164,27 @@ def _download(url: str, out, spec: FileSpec, timeout: float, bar) -> None:
     """
     digest = _Digest()
     request = urllib.request.Request(url, headers={"User-Agent": f"rnnalg/{__version__}"})
+    connections = _Connections()
+    watchdog = threading.Timer(timeout, connections.cut)  # the headers, too, arrive within `timeout`
+    watchdog.daemon = True
+    watchdog.start()
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
+        response = connections.opener().open(request, timeout=timeout)
     except NETWORK_ERRORS as err:
+        if connections.were_cut:
+            raise _SourceFailed(f"no complete response headers within {timeout:g} s") from None
         raise _SourceFailed(_why(err, timeout, digest.size, spec.size)) from None
+    finally:
+        watchdog.cancel()
+    if connections.were_cut:  # cut in the headers, which http.client may take as their end
+        response.close()
+        raise _SourceFailed(f"no complete response headers within {timeout:g} s")
+    read = getattr(response, "read1", response.read)  # read1: what has arrived, never waiting for CHUNK
+    rate = _RateFloor(timeout)
     with response:
         while True:
             try:
-                chunk = response.read(CHUNK)
+                chunk = read(CHUNK)
             except NETWORK_ERRORS as err:
                 raise _SourceFailed(_why(err, timeout, digest.size, spec.size)) from None
             if not chunk:
@@ -171,12 +194,69 @@ def _download(url: str, out, spec: FileSpec, timeout: float, bar) -> None:
             out.write(chunk)
             digest.update(chunk)
             bar.update(len(chunk))
+            rate.update(len(chunk), digest.size, spec.size)
     problem = digest.problem(spec)
     if problem:
         raise _SourceFailed(problem)
 
 
 NETWORK_ERRORS = (OSError, http.client.HTTPException)  # URLError, timeouts, resets are OSErrors
+
+
+class _Connections:
+    """The HTTP(S) connections one request opens, so that a watchdog can cut them: a socket
+    timeout bounds each read, not a status line and headers dripped a byte at a time."""
+
+    def __init__(self):
+        self.opened, self.were_cut = [], False
+
+    def track(self, connection_class):
+        def make(host, **kwargs):
+            connection = connection_class(host, **kwargs)
+            self.opened.append(connection)
+            return connection
+        return make
+
+    def cut(self) -> None:
+        self.were_cut = True
+        for connection in self.opened:
+            if connection.sock is not None:
+                try:
+                    connection.sock.shutdown(socket.SHUT_RDWR)  # a blocked read returns at once
+                except OSError:
+                    pass
+
+    def opener(self):
+        tracked = self
+
+        class HTTP(urllib.request.HTTPHandler):
+            def do_open(self, http_class, req, **kwargs):
+                return super().do_open(tracked.track(http_class), req, **kwargs)
+
+        class HTTPS(urllib.request.HTTPSHandler):
+            def do_open(self, http_class, req, **kwargs):
+                return super().do_open(tracked.track(http_class), req, **kwargs)
+
+        return urllib.request.build_opener(HTTP, HTTPS)
+
+
+class _RateFloor:
+    """A source must deliver at least MIN_RATE · window bytes in every `window` seconds (the
+    --timeout): a socket timeout alone never fires on a server that drips a byte a second."""
+
+    def __init__(self, window: float, clock=time.monotonic):
+        self.window, self.clock = window, clock
+        self.start, self.bytes = clock(), 0
+
+    def update(self, n: int, got: int, expected: int) -> None:
+        self.bytes += n
+        elapsed = self.clock() - self.start
+        if elapsed < self.window:
+            return
+        if self.bytes < MIN_RATE * elapsed:
+            raise _SourceFailed(f"too slow: {self.bytes:,} bytes in {elapsed:.0f} s, less than "
+                                f"{MIN_RATE:,} bytes/s (after {got:,} of {expected:,} bytes)")
+        self.start, self.bytes = self.clock(), 0
 
 
 def _why(err: Exception, timeout: float, got: int, expected: int) -> str:
@@ -193,9 +273,22 @@ def _why(err: Exception, timeout: float, got: int, expected: int) -> str:
     return f"connection failed: {err or type(err).__name__}"
 
 
-class _NoBar:
+class _Lines:
+    """Progress for a log (stderr not a terminal): a line at most every PROGRESS_SECONDS."""
+
+    def __init__(self, spec: FileSpec, err, clock=time.monotonic):
+        self.spec, self.err, self.clock = spec, err, clock
+        self.got, self.start = 0, clock()
+        self.last = self.start
+
     def update(self, n):
-        pass
+        self.got += n
+        now = self.clock()
+        if now - self.last >= PROGRESS_SECONDS and self.got < self.spec.size:
+            self.last = now
+            rate = self.got / max(now - self.start, 1e-9)
+            print(f"{self.spec.rel}: {self.got:,} of {self.spec.size:,} bytes "
+                  f"({100 * self.got / self.spec.size:.0f} %), {rate / 1024:,.1f} KiB/s", file=self.err, flush=True)
 
     def close(self):
         pass
@@ -203,7 +296,7 @@ class _NoBar:
 
 def _bar(spec: FileSpec, err):
     if not getattr(err, "isatty", lambda: False)():
-        return _NoBar()
+        return _Lines(spec, err)
     from tqdm import tqdm
 
     return tqdm(total=spec.size, desc=spec.rel, unit="B", unit_scale=True, unit_divisor=1024,

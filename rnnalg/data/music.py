@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataError
+from .files import read_bytes
 
 LOWEST, HIGHEST = 21, 108
 KEYS = HIGHEST - LOWEST + 1  # 88
@@ -114,14 +115,6 @@ def compact_splits(obj, file: str) -> dict[str, NoteLists]:
         raise DataError(file, f"missing split(s) {', '.join(map(repr, missing))}; "
                         f"expected keys 'train', 'valid', 'test', found {sorted(map(str, obj))}")
     return {s: compact_split(obj[s], s, file) for s in SPLITS}
-
-
-def read_bytes(path: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as err:
-        raise DataError(path, f"cannot read file: {err.strerror or err}") from None
 
 
 def read_json(path: str) -> dict[str, NoteLists]:

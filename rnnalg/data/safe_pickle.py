@@ -15,7 +15,8 @@ import io
 import pickle
 
 from ..errors import DataError
-from .music import compact_splits, read_bytes
+from .files import read_bytes
+from .music import compact_splits
 
 ALLOWED = (list, tuple, dict, int, float, str)
 MAX_VALUES = 20_000_000  # values in a file, shared lists counted at each use (MuseData: 1.7 M)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataError
-from .music import read_bytes
+from .files import MAX_LINE_BYTES, read_bytes
 
 EOS, UNK = "<eos>", "<unk>"
 UNITS = ("char", "word")
@@ -49,8 +49,9 @@ class Source:
 
 
 def read_text(path: str) -> str:
-    """The file decoded as UTF-8 with '\\r\\n' read as '\\n'; bad bytes are a located DataError."""
-    raw = read_bytes(path)
+    """The file decoded as UTF-8 with '\\r\\n' read as '\\n'; bad bytes are a located DataError,
+    and so is a line over `files.MAX_LINE_BYTES` (a non-regular or too large file: a DataError)."""
+    raw = read_bytes(path, max_line_bytes=MAX_LINE_BYTES)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -171,19 +172,48 @@ def encode_source(src: Source, unit: str, vocab: tuple[str, ...], use_unk: bool 
 def encode_splits(sources: dict[str, Source], unit: str, vocab: tuple[str, ...] | None = None,
                   min_count: int = 1) -> tuple[tuple[str, ...], dict[str, np.ndarray]]:
     """Every split encoded over `vocab` (default: `make_vocab` of sources['train'] with
-    `min_count`); each split must have >= 2 tokens."""
+    `min_count`); each split must have >= 2 tokens.  A vocabulary made here must have >= 2
+    symbols, and no split may be all `<unk>` but its line ends (nothing would be left to predict)."""
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {UNITS}, got {unit!r}")
     origin = "train" if vocab is None else "checkpoint"
     if vocab is None:
         vocab = make_vocab(SYMBOLS[unit](sources["train"]), min_count)
+        _check_vocab_size(vocab, unit, sources["train"].file, min_count)
     streams = {}
     for split, src in sources.items():
         streams[split] = encode_source(src, unit, vocab, origin=origin)
         if len(streams[split]) < 2:
             raise DataError(src.file, f"the {split} split has {len(streams[split])} {unit} symbol(s); "
                             "at least 2 are needed to predict a next one")
+        if origin == "train" and _all_unknown(streams[split], vocab):
+            raise DataError(src.file, f"every {unit} symbol of the {split} split but the line ends is <unk> "
+                            f"(none is in the vocabulary of {len(vocab)} symbols{_made_with(min_count)}): "
+                            "there is nothing to predict" + ("; lower --min-count" if min_count > 1 else ""))
     return vocab, streams
+
+
+def _all_unknown(stream: np.ndarray, vocab: tuple[str, ...]) -> bool:
+    """Is every symbol of `stream` <unk> but the line ends (<eos>, '\\n'), with at least one <unk>?"""
+    if UNK not in vocab:
+        return False
+    unk = vocab.index(UNK)
+    structural = [vocab.index(v) for v in (UNK, EOS, "\n") if v in vocab]
+    return bool(np.isin(stream, structural).all() and (stream == unk).any())
+
+
+def _made_with(min_count: int) -> str:
+    return f" seen at least {min_count} times in train" if min_count > 1 else ""
+
+
+def _check_vocab_size(vocab: tuple[str, ...], unit: str, file: str, min_count: int) -> None:
+    """A vocabulary of fewer than two symbols leaves nothing to predict (every NLL would be 0)."""
+    if len(vocab) >= 2:
+        return
+    shown = ", ".join(repr(v) for v in vocab) or "none"
+    raise DataError(file, f"the vocabulary of the train split has {len(vocab)} {unit} symbol(s) ({shown})"
+                    f"{_made_with(min_count)}; a model needs at least 2 to predict anything"
+                    + ("; lower --min-count" if min_count > 1 else ""))
 
 
 def split_lines(text: str, file: str) -> dict[str, Source]:

@@ -5,6 +5,17 @@
                 ──sha256──> <cache>/kernels_<hash>.py, written once; numba caches the machine code
                          beside it, so a second process loads it instead of compiling again
 
+LLVM's -O3 pipeline takes time that grows faster than a kernel's length once all of its array
+operations are inlined into one function (measured, CPU seconds to compile a chain of n sigmoid
+gates, backward kernel: n=5, 57 statements 10.7 s; n=10, 97 statements 26.7 s; n=20, 177
+statements 88 s; the time goes to LoopUnroll/LoopVectorize over the one huge function and to
+register allocation and loop strength reduction in code generation).  A kernel longer than
+`OPTIMISE_UP_TO` statements is therefore compiled `optnone` (numba's `_dbg_optnone`): its array
+operations stay separate functions, each optimised alone, so compiling grows linearly (n=20:
+6.1 s instead of 88 s) and the kernel runs 2–4× slower than optimised, about as fast as numpy
+or faster (n=20, T=50, B=4, ms per call: backward 1.00, optimised 0.46, numpy 2.39; forward 1.26,
+0.32, 1.24).  Where numba lacks that option, such a kernel runs as numpy, with a note saying so.
+
 A kernel runs compiled for small batches, where numpy's ~1 µs per call dominates a step,
 and as plain numpy above `max_batch` rows, where numpy's vectorised tanh is faster than
 numba's scalar loops (bench/README.md has the measurements).  Compiled, its products go to
@@ -28,6 +39,8 @@ from ..errors import UsageError
 KERNEL_PREFIX = "_scan_"
 REWRITES = {"tanh": "_tanh"}  # np.<ufunc> inside a kernel -> the numba prelude's version
 MAX_BATCH = 4  # B up to this runs compiled; above it, the numpy kernel (see the module docstring)
+OPTIMISE_UP_TO = 80  # statements in a kernel; longer ones compile optnone (module docstring).  Every
+#                      example's kernels are shorter (the longest: dt_lstm.rnn's backward, 71)
 CACHE_ENV = "RNNALG_CACHE"  # where kernel modules go (default: $XDG_CACHE_HOME/rnnalg, ~/.cache/rnnalg)
 
 
@@ -60,14 +73,39 @@ def kernel_names(source: str) -> list[str]:
             if isinstance(node, ast.FunctionDef) and node.name.startswith(KERNEL_PREFIX)]
 
 
-def kernel_module_text(source: str) -> str:
-    """The numba module of an emitted numpy module's kernels."""
+def kernel_length(node: ast.FunctionDef) -> int:
+    """Statements in a kernel, its nested ones included (the measure of OPTIMISE_UP_TO)."""
+    return sum(isinstance(n, ast.stmt) for n in ast.walk(node)) - 1
+
+
+def optnone_supported() -> bool:
+    """Does this numba take `_dbg_optnone` (compile a function without LLVM's optimisations)?"""
+    from numba.core.cpu import CPUTargetOptions
+    return hasattr(CPUTargetOptions, "_dbg_optnone")
+
+
+def too_long(source: str) -> dict:
+    """name -> statements, of the kernels of `source` longer than OPTIMISE_UP_TO."""
+    return {node.name: kernel_length(node) for node in ast.parse(source).body
+            if isinstance(node, ast.FunctionDef) and node.name.startswith(KERNEL_PREFIX)
+            and kernel_length(node) > OPTIMISE_UP_TO}
+
+
+def kernel_module_text(source: str, optnone: bool = True) -> str:
+    """The numba module of an emitted numpy module's kernels: `_kernel` (njit) for each, or
+    `_long_kernel` (njit, optnone) for one longer than OPTIMISE_UP_TO statements (left out
+    without `optnone`)."""
     from . import numba_prelude
-    kernels = []
+    kernels, any_long = [], False
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef) and node.name.startswith(KERNEL_PREFIX):
+            long = kernel_length(node) > OPTIMISE_UP_TO
+            if long and not optnone:
+                continue
+            any_long = any_long or long
+            decorator = "_long_kernel" if long else "_kernel"
             node = _NumpyToNumba().visit(node)
-            node.decorator_list = [ast.Name("_kernel", ast.Load())]
+            node.decorator_list = [ast.Name(decorator, ast.Load())]
             kernels.append(ast.unparse(ast.fix_missing_locations(node)))
     # the prelude's compiled helpers are cached once, in the package; its source is in the
     # kernel text's hash (as a comment), so a new prelude means new kernel files
@@ -76,7 +114,11 @@ def kernel_module_text(source: str) -> str:
             "import numpy as np\nfrom numba import njit\n\n"
             "from rnnalg.fast.numba_prelude import LP_EPS, _group_max, _lp, _lp_grad, _maxout_grad, "
             "_relu_into, _sigmoid, _tanh  # noqa: F401\n\n"
-            "_kernel = njit(cache=True)  # every scan kernel\n\n\n" + "\n\n\n".join(kernels) + "\n")
+            "_kernel = njit(cache=True)  # every scan kernel\n"
+            # only where it is used, so that the text (and the cache) of other models is as before
+            + (f"_long_kernel = njit(cache=True, _dbg_optnone=True)  # over {OPTIMISE_UP_TO} statements: "
+               "LLVM -O3 would take minutes\n" if any_long else "")
+            + "\n\n" + "\n\n\n".join(kernels) + "\n")
 
 
 def load_kernels(source: str) -> dict:
@@ -84,7 +126,13 @@ def load_kernels(source: str) -> dict:
     reason = unavailable_reason()
     if reason:
         raise UsageError(f"the fast backend is not available: {reason}")
-    text = kernel_module_text(source)
+    optnone = optnone_supported()
+    left_out = {} if optnone else too_long(source)
+    for name, length in left_out.items():
+        print(f"note: the fast backend runs {name} with numpy: it has {length} statements, more than "
+              f"the {OPTIMISE_UP_TO} LLVM optimises in reasonable time, and this numba cannot compile "
+              "it unoptimised (_dbg_optnone)", file=sys.stderr)
+    text = kernel_module_text(source, optnone)
     digest = hashlib.sha256(text.encode()).hexdigest()[:24]
     folder = cache_dir()
     path = folder / f"kernels_{digest}.py"
@@ -102,7 +150,7 @@ def load_kernels(source: str) -> dict:
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
-    return {k: getattr(module, k) for k in kernel_names(source)}
+    return {k: getattr(module, k) for k in kernel_names(source) if k not in left_out}
 
 
 def kernel_blas() -> list:

@@ -16,6 +16,13 @@ import os
 from ..errors import ResourceError
 
 COPIES = {"run": 1, "initialise": 1, "benchmark": 2, "train": 4}
+# what the copies of each task are, for the refusal message
+COPY_NAMES = {
+    "run": "the parameters",
+    "initialise": "the parameters",
+    "benchmark": "the parameters and their gradients",
+    "train": "the parameters, their gradients, the optimiser's two moments or velocity, the best parameters",
+}
 
 
 def estimate(program, copies: int, positions: int = 0, itemsize: int = 4) -> tuple[int, int]:
@@ -52,7 +59,9 @@ def require(program, task: str, positions: int = 0, itemsize: int = 4, hint: str
     if limit is None or params + activations <= limit:
         return
     sizes = ", ".join(f"{k}={v}" for k, v in program.sizes)
-    parts = f"{program.param_count:,} parameters × {COPIES[task]} = {format_bytes(params)}"
+    copies = COPIES[task]
+    parts = (f"{program.param_count:,} parameters × {copies} cop{'ies' if copies > 1 else 'y'} "
+             f"({COPY_NAMES[task]}) × {itemsize} bytes per number (float{8 * itemsize}) = {format_bytes(params)}")
     if activations:
         parts += f", plus {format_bytes(activations)} of values over {positions:,} positions (T·B)"
     raise ResourceError(

@@ -23,7 +23,7 @@ from ..errors import DataError
 
 # what the trial's run gives, in every line (None when the trial has none, e.g. when it failed)
 OUTCOME = ("status", "error", "metric", "test", "best_valid", "best_epoch", "epochs", "stopped", "seconds",
-           "curve", "backend", "node")
+           "curve", "backend", "threads", "numpy", "blas", "node")
 METRIC_NAMES = {"nll": "NLL per frame", "bpc": "BPC", "ppl": "perplexity"}
 
 

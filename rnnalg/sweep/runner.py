@@ -20,8 +20,8 @@ from pathlib import Path
 from ray.tune import Callback
 
 from ..atomic import write_atomic
-from ..commands.train import STOPPED
 from ..errors import SweepRunError, UsageError
+from ..train.launch import describe_stop
 from .connect import TERMINATED, start_ray  # noqa: F401  (the driver's steps, in order, are here)
 from .results import METRIC_NAMES, OUTCOME, read_lines, write_lines
 from .scheduler import GroupedASHA
@@ -187,7 +187,5 @@ def describe(line: dict) -> str:
     valid = f"best valid {line['best_valid']:.4f} at epoch {line['best_epoch']}" if line.get("best_epoch") \
         else "no finished epoch"
     label = METRIC_NAMES.get(line["metric"], line["metric"])
-    epochs = f"{line['epochs']} epoch{'' if line['epochs'] == 1 else 's'}"
-    stopped = STOPPED.get(line["stopped"], "stopped: {reason} after {epochs}").format(
-        reason=line["stopped"], epochs=epochs)
+    stopped = describe_stop(line["stopped"], line["epochs"])
     return f"{trial}: test {label} {line['test']:.4f} ({valid}; {stopped}, {line['seconds']:.0f}s)"

@@ -298,14 +298,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def train_parser() -> argparse.ArgumentParser:
-    """The flags of `rnnalg train` (its own add_arguments), raising instead of exiting."""
-    from ..commands import train
-
-    from ..cli import _typed_flags
+    """The flags of `rnnalg train` (train.flags, as the command has them), raising instead of exiting."""
+    from ..train.flags import add_arguments
+    from ..values import typed_flags
 
     parser = _Parser(prog="rnnalg train", add_help=False)
     parser.add_argument("spec")
     parser.add_argument("--set", action="append", default=[])
-    train.add_arguments(parser)
-    _typed_flags(parser)  # the value rules of rnnalg.values, as the command line has them
+    add_arguments(parser)
+    typed_flags(parser)  # the value rules of rnnalg.values, as the command line has them
     return parser

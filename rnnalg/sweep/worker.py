@@ -1,4 +1,5 @@
-"""One trial inside a Ray Tune worker: the ordinary `rnnalg train`, reporting each epoch to Tune.
+"""One trial inside a Ray Tune worker: the ordinary `rnnalg train` run (`train.launch.run_training`
+of the trial's command line), reporting each epoch to Tune.
 
 The run folder `OUT/runs/<trial id>` is the trial's memory: when it already holds a finished
 result the trial only reports it; when it holds a `last` checkpoint the trial continues it
@@ -58,14 +59,17 @@ def execute(trial: Trial, run_dir: Path, report) -> dict:
                 **_history(run_dir)}
     record.update(metric=result["metric"], test=result["test"], best_valid=result["best_valid"],
                   best_epoch=result["best_epoch"], epochs=result["epochs"], stopped=result["stopped"],
-                  backend=result.get("backend"),
+                  backend=result.get("backend"), threads=result.get("threads"),  # train/numerics.py
+                  numpy=result.get("numpy"), blas=result.get("blas"),
                   seconds=round(before + result["seconds"], 1), **_history(run_dir))
     return record
 
 
 def _train(trial: Trial, run_dir: Path, report) -> float:
-    """Run `rnnalg train` for the trial; returns the training seconds of earlier attempts."""
-    from ..commands import train
+    """Run `rnnalg train`'s training for the trial; returns the training seconds of earlier attempts."""
+    from ..train.flags import run_arguments
+    from ..train.launch import run_training
+    from ..train.session import SIGNAL_STOPS
     from .sweepfile import train_parser
 
     argv = trial.train_args(trial.spec) + ["--out", str(run_dir), "--quiet"]
@@ -86,11 +90,10 @@ def _train(trial: Trial, run_dir: Path, report) -> float:
         report({"epoch": record["epoch"], "valid": record["valid"], "best_valid": best,
                 "train_loss": record["train_loss"], "lr": record["lr"]})
 
-    args.on_epoch = on_epoch
     with redirect_stdout(io.StringIO()):  # the sweep prints its own line per trial
-        code = train.run(args)
-    if code != 0:  # a signal stopped it after saving: Tune retries the trial, which continues the run
-        raise RuntimeError(f"rnnalg train stopped before its end (exit {code}); {run_dir} holds the run")
+        reason = run_training(**run_arguments(args), on_epoch=on_epoch)["stopped"]
+    if reason in SIGNAL_STOPS:  # saved after a signal: Tune retries the trial, which continues the run
+        raise RuntimeError(f"rnnalg train stopped before its end ({reason}); {run_dir} holds the run")
     return before
 
 

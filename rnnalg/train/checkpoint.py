@@ -83,6 +83,10 @@ SCHEMA = {
     "tag": (False, lambda v: v in TAGS, f"one of {', '.join(TAGS)}"),
     "metric": (False, lambda v: isinstance(v, str), "a string"),
     "dataset_unit": (False, lambda v: v in ("frame", "char", "word"), "frame, char or word"),
+    # the machine's arithmetic (train/numerics.py); null: not known
+    "backend": (False, lambda v: v in ("numpy", "fast", None), "numpy, fast or null"),
+    "numpy": (False, lambda v: v is None or isinstance(v, str), "a string or null"),
+    "blas": (False, lambda v: v is None or isinstance(v, str), "a string or null"),
 }
 REQUIRED_META = tuple(k for k, (required, _, _) in SCHEMA.items() if required)
 

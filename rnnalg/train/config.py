@@ -45,6 +45,7 @@ class TrainConfig:
     seed: int = 1234
     min_count: int = 1  # text: symbols seen fewer times in the train split become <unk>
     time_limit: float | None = None  # seconds of this process, then save and stop
+    threads: int | None = None  # BLAS threads; None: the BLAS's own count, recorded when the run starts
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -60,7 +61,7 @@ class TrainConfig:
 
 # TrainConfig fields checked against their flag's rule in rnnalg.values.FLAGS
 FLAG_FIELDS = ("epochs", "batch_size", "steps", "lr", "momentum", "clip", "weight_noise", "init_scale",
-               "patience", "halvings", "min_count", "seed", "time_limit")
+               "patience", "halvings", "min_count", "seed", "time_limit", "threads")
 
 
 def resolve(config: TrainConfig, unit: str) -> TrainConfig:
@@ -98,6 +99,7 @@ ON_RESUME = {
     "init_scale": "the initial parameters, drawn when the run started",
     "output_bias": "the initial parameters, drawn when the run started",
     "min_count": "the vocabulary, stored in the checkpoint",
+    "threads": "the order in which the BLAS sums, hence every figure's last bits",
 }
 
 

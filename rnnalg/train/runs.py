@@ -93,10 +93,10 @@ def stored_vocab(meta: dict, program, where) -> tuple[str, ...] | None:
     return tuple(vocab)
 
 
-def compile_model(program):
+def compile_model(program, backend: str = "auto"):
     from ..model import compile as compile_program
 
-    return compile_program(program, dtype=np.float32)
+    return compile_program(program, dtype=np.float32, backend=backend)
 
 
 def trained_sizes(checkpoint, which: str = "last") -> dict:
@@ -116,17 +116,17 @@ def load_trained(args, which: str | None = None):
     checkpoint file, it must agree with the file's tag. The sizes default to those the run was
     trained with; the spec (after `--set`) must be the one the checkpoint was trained with.
     """
-    from ..commands.common import load_program
     from ..lower.footprint import require
+    from ..specfile import load_checked
 
     asked, which = which, which or "best"
     if which == "best" and not ckpt.json_path(args.checkpoint, "best").exists() \
             and ckpt.json_path(args.checkpoint, "last").exists():
         which = "last"  # stopped before the first validation: no best yet
         print(f"note: {args.checkpoint} has no best checkpoint yet; using the last one", file=sys.stderr)
-    from .trainer import CHECKPOINT_RECORDS
+    from .state import CHECKPOINT_RECORDS
 
-    program = load_program(args, default_sizes=trained_sizes(args.checkpoint, which))
+    program = load_checked(args.spec, getattr(args, "set", None) or [], trained_sizes(args.checkpoint, which))
     require(program, "run")  # before reading arrays of that size
     arrays, meta = ckpt.load(args.checkpoint, which, program=program,
                              records={"config": CHECKPOINT_RECORDS["config"]})

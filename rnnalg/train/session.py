@@ -1,13 +1,15 @@
 """One training run as a function: `train(program, run_dir, settings) -> result`.
 
-`rnnalg train` is this function plus argument parsing and printing; a sweep calls it
-directly (with `on_epoch` to report each epoch).  It loads the data, starts the run (or
-continues the one saved in `resume`), trains, and, unless a signal stopped it, evaluates
-the best parameters on the test split and writes `result.json`.
+`rnnalg train` and a sweep trial reach it through `launch.run_training` (which reads the
+spec); `on_epoch` reports each epoch.  It loads the data, starts the run (or continues the
+one saved in `resume`), trains on the run's BLAS thread count, and, unless a signal stopped
+it, evaluates the best parameters on the test split and writes `result.json`, which records
+the machine's arithmetic (`numerics.RECORDED`) beside the figures.
 
-Resuming continues the recorded run: the checkpoint's configuration and data unit, the
-caller's program checked against the checkpoint's (load it with `runs.trained_sizes`),
-and of `settings` only what `config.ON_RESUME` lets change (applied, recorded, announced).
+Resuming continues the recorded run: the checkpoint's configuration (thread count included),
+data unit and backend, the caller's program checked against the checkpoint's (load it with
+`runs.trained_sizes`), and of `settings` only what `config.ON_RESUME` lets change (applied,
+recorded, announced); a different numpy or BLAS is warned about.
 """
 from __future__ import annotations
 
@@ -19,11 +21,13 @@ from ..atomic import write_atomic
 from ..errors import CheckpointError, UsageError
 from ..lower.footprint import require
 from . import checkpoint as ckpt
+from . import numerics
 from .config import TrainConfig, flag_name, resolve, resume_config
 from .feed import UNIT_PLURALS, single_io, train_positions
 from .runs import compile_model, load_dataset_for, prepare_run_dir
 from .signals import STOP_SIGNALS
-from .trainer import CHECKPOINT_RECORDS, Trainer
+from .state import CHECKPOINT_RECORDS
+from .trainer import Trainer
 
 SIGNAL_STOPS = tuple(STOP_SIGNALS.values())  # stopped by a signal: no test evaluation
 
@@ -65,8 +69,11 @@ def train(program, run_dir, settings: dict | None = None, *, resume=None, unit: 
     dataset = load_dataset_for(program, config.data, config.data_dir, unit, spec_name or program.file,
                                trained=meta, min_count=config.min_count)
     config = resolve(config, dataset.unit)
+    if config.threads is None:  # the BLAS's own count, recorded: --resume and reruns train on it
+        config = config.replace(threads=numerics.blas_threads())
     require(program, "train", _batch_positions(dataset, config), hint=" or a smaller --batch-size / --steps")
-    model = compile_model(program)
+    backend, backend_note = numerics.resumed_backend(meta.get("backend")) if meta else ("auto", None)
+    model = compile_model(program, backend)
     run_dir = Path(run_dir)
     continuing_here = resume is not None and _same_dir(ckpt.json_path(resume).parent, run_dir)
     run_dir = prepare_run_dir(run_dir, resuming=continuing_here, force=force)
@@ -83,15 +90,20 @@ def train(program, run_dir, settings: dict | None = None, *, resume=None, unit: 
     else:
         trainer.start_fresh()
     _announce(trainer, program, spec_name or program.file, resume, changes, dataset)
+    for note in [backend_note] + _arithmetic_warnings(meta):
+        if note:
+            trainer.monitor.note(note)
 
-    reason = trainer.run()
-    s = trainer.state
-    result = {"stopped": reason, "epochs": s.epoch, "run_dir": str(run_dir)}
-    if reason in SIGNAL_STOPS:
-        return result
-    test, nll, count = trainer.evaluate("test")
+    with numerics.blas_threads_set(config.threads):  # training and the test figure alike
+        reason = trainer.run()
+        s = trainer.state
+        result = {"stopped": reason, "epochs": s.epoch, "run_dir": str(run_dir)}
+        if reason in SIGNAL_STOPS:
+            return result
+        test, nll, count = trainer.evaluate("test")
     result.update({"test": test, "metric": trainer.metric_name, "test_nll_sum": nll, "test_count": count,
-                   "backend": getattr(trainer.model, "backend", None),  # float32 runs differ by backend
+                   # float32 runs differ by backend, BLAS thread count, numpy and BLAS
+                   **numerics.environment(getattr(trainer.model, "backend", None)), "threads": config.threads,
                    "best_valid": s.best_valid if s.best_epoch else None, "best_epoch": s.best_epoch,
                    "seconds": round(time.monotonic() - started, 1)})
     text = json.dumps({k: v for k, v in result.items() if k != "run_dir"}, indent=1, sort_keys=True)
@@ -133,3 +145,12 @@ def _announce(trainer, program, spec_name, resume, changes, dataset) -> None:
         said = ", ".join(f"{flag_name(r['field'])} {r['to']} (was {r['from']})" for r in s.changes[-len(changes):])
         trainer.monitor.note(f"resuming with {said} from epoch {s.epoch + 1}, step {s.step + 1} "
                              f"(recorded in the checkpoint)")
+
+
+def _arithmetic_warnings(meta) -> list:
+    """A warning when a resumed run's numpy or BLAS is not the one it was trained with."""
+    changed = numerics.differences(meta or {}, numerics.environment(None))
+    if not changed:
+        return []
+    return [f"warning: this run was trained with {', '.join(changed)}: from here on its figures may "
+            f"differ from those of an uninterrupted run"]

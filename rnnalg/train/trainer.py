@@ -11,71 +11,26 @@ After each epoch the whole validation split is evaluated (dropout off).  When it
 improved for `patience` epochs, the learning rate is halved and the best parameters are
 reloaded (optimiser state reset); after `halvings` halvings the next plateau stops the run.
 
-Everything that decides the future of a run lives in `RunState` + three RNG streams
-(init, data order, noise), all derived from `--seed`; a checkpoint stores them, so a
-resumed run continues bit for bit as if it had never stopped, even mid-epoch.  Ctrl-C
-(SIGINT) and SIGTERM (schedulers, `timeout`) both finish the current batch, save and stop.
+What the run remembers (its state, RNG streams, checkpoints) is `state.RunMemory`, which a
+Trainer is; a resumed run continues bit for bit as if it had never stopped, even mid-epoch.
+Ctrl-C (SIGINT) and SIGTERM (schedulers, `timeout`) both finish the current batch, save and stop.
 """
 from __future__ import annotations
 
-import dataclasses
-import math
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import __version__
-from ..errors import CheckpointError, TrainingError
+from ..errors import TrainingError
 from . import checkpoint as ckpt
 from .config import TrainConfig
-from .feed import (METRIC_LABELS, UNIT_PLURALS, batches, carried_state, count_batches, evaluate_split,
-                   model_batch, output_bias)
+from .feed import METRIC_LABELS, UNIT_PLURALS, batches, carried_state, count_batches, evaluate_split, model_batch
 from .monitor import Monitor
 from .optim import OPTIMIZERS, clip_by_global_norm
 from .signals import signals_ask_to_stop
+from .state import CHECKPOINT_RECORDS, RunMemory, RunState, seeded_rngs
 
-
-@dataclass
-class RunState:
-    """The scalar part of a run (saved in the checkpoint JSON)."""
-
-    lr: float
-    epoch: int = 0  # finished epochs
-    step: int = 0  # updates taken
-    batch: int = 0  # batches done in the unfinished epoch
-    bad_epochs: int = 0
-    halvings: int = 0
-    best_valid: float = math.inf
-    best_epoch: int = 0
-    stopped: str | None = None  # 'early stop' once the schedule ends the run
-    history: list = field(default_factory=list)
-    part_loss: float = 0.0  # sum of loss·count over the unfinished epoch
-    part_count: int = 0
-    part_seconds: float = 0.0
-    changes: list = field(default_factory=list)  # settings changed on resume: {epoch, step, field, from, to}
-
-
-def _is_history(v) -> bool:
-    keys = {"epoch": ckpt.is_int, "batches": ckpt.is_int, "train_loss": ckpt.is_number,
-            "valid": ckpt.is_number, "lr": ckpt.is_number}
-    return isinstance(v, list) and all(isinstance(r, dict) and all(k in r and ok(r[k]) for k, ok in keys.items())
-                                       for r in v)
-
-
-# the JSON records a checkpoint must hold to resume a run (checkpoint.load(records=...))
-CHECKPOINT_RECORDS = {
-    "config": ckpt.record_schema(TrainConfig, optional=("min_count",)),  # not in 0.1.0 checkpoints
-    "run": ckpt.record_schema(RunState, optional=("changes",),  # not in checkpoints of rnnalg 0.1.0
-                              history=(_is_history, "a list of per-epoch objects with epoch, batches, "
-                                                    "train_loss, valid and lr")),
-}
-
-
-def seeded_rngs(seed: int) -> dict:
-    """Three independent streams from one seed: 'init', 'data' (order), 'noise'."""
-    children = np.random.SeedSequence(seed).spawn(3)
-    return {name: np.random.default_rng(s) for name, s in zip(("init", "data", "noise"), children)}
+__all__ = ["Trainer", "add_weight_noise", "CHECKPOINT_RECORDS", "RunState", "seeded_rngs"]
 
 
 def add_weight_noise(params: dict, roles: dict, sigma: float, rng) -> dict:
@@ -93,17 +48,8 @@ def _all_finite(arrays) -> bool:
     return all(np.all(np.isfinite(a)) for a in arrays)
 
 
-def _check_arrays(source, prefix: str, got: dict, like: dict) -> None:
-    """CheckpointError unless `got` has exactly the keys of `like`, with the same shapes."""
-    for key in sorted(set(like) | set(got)):
-        if key not in got or key not in like or got[key].shape != like[key].shape:
-            expected = f"shape {like[key].shape}" if key in like else "no such array"
-            found = f"shape {got[key].shape}" if key in got else "missing"
-            raise CheckpointError(source, f"array '{prefix}/{key}': {found}, expected {expected}")
-
-
-class Trainer:
-    """Owns one run: its model, data, state and run directory."""
+class Trainer(RunMemory):
+    """Owns one run: its model, data, state (RunMemory) and run directory; `run` trains it."""
 
     def __init__(self, model, dataset, config: TrainConfig, run_dir, quiet=False, out=None, err=None,
                  on_epoch=None):
@@ -120,73 +66,6 @@ class Trainer:
         self.init_opt, self.update_opt, _ = OPTIMIZERS[config.optimizer]
         self.on_epoch = on_epoch
         self.stop_request = None  # a stop reason, set by _ask_stop (signals) or by on_epoch
-
-    # ------------------------------------------------------------------ fresh / restore
-
-    def start_fresh(self) -> None:
-        c = self.config
-        rngs = seeded_rngs(c.seed)
-        self.params = self.model.init_params(rngs["init"], scheme=c.init, scale=c.init_scale)
-        start = output_bias(self.model.program, self.dataset) if c.output_bias else None
-        if start is not None:
-            name, value = start
-            self.params[name] = value.astype(self.params[name].dtype)
-        self.opt_state = self.init_opt(self.params)
-        self.best_params = None
-        self.data_rng_start = ckpt.rng_to_array(rngs["data"])  # data RNG at the epoch's start
-        self.noise_rng = rngs["noise"]
-        self.carry = None
-        self.state = RunState(lr=c.lr)
-
-    def restore(self, arrays: dict, meta: dict, source="checkpoint") -> None:
-        """Continue the run saved in (`arrays`, `meta`), as `checkpoint.load` returned them with
-        `records=CHECKPOINT_RECORDS`; a missing or misshapen array is a CheckpointError naming
-        `source` (the .npz file)."""
-        self.params = ckpt.split_prefix(arrays, "param")
-        self.opt_state = ckpt.split_prefix(arrays, "opt")
-        best = ckpt.split_prefix(arrays, "best")
-        self.best_params = best or None
-        _check_arrays(source, "opt", self.opt_state, self.init_opt(self.params))
-        if self.best_params is not None:
-            _check_arrays(source, "best", self.best_params, self.params)
-        for name in ("rng/data", "rng/noise"):
-            if arrays.get(name, np.zeros(0)).shape != (6,) or arrays[name].dtype != np.uint64:
-                raise CheckpointError(source, f"array {name!r} is missing or is not 6 uint64 words")
-        self.data_rng_start = arrays["rng/data"]
-        self.noise_rng = ckpt.rng_from_array(arrays["rng/noise"])
-        run = meta["run"]
-        self.state = RunState(**{f.name: run[f.name] for f in dataclasses.fields(RunState) if f.name in run})
-        carry = ckpt.split_prefix(arrays, "carry")
-        if carry or self.state.batch > 0:  # mid-epoch: the (B, width) state of each state of the spec
-            rows = next(iter(carry.values())).shape[:1] if carry else (0,)
-            _check_arrays(source, "carry", carry, {s.prev.name: np.zeros(rows + (s.prev.width,))
-                                                   for s in self.model.program.states})
-        self.carry = carry or None
-
-    def apply_changes(self, changes: dict) -> None:
-        """Record settings changed on resume ({field: (recorded, new)}, already in the config);
-        a new lr replaces the current (possibly halved) one from the next update on."""
-        s = self.state
-        for name, (old, new) in changes.items():
-            if name == "lr":
-                old, s.lr = s.lr, new
-            s.changes.append({"epoch": s.epoch, "step": s.step, "field": name, "from": old, "to": new})
-
-    # ---------------------------------------------------------------------- checkpoints
-
-    def save(self, tag: str = "last") -> None:
-        if tag == "best":
-            arrays = ckpt.with_prefix("param", self.best_params)
-        else:
-            arrays = {**ckpt.with_prefix("param", self.params), **ckpt.with_prefix("opt", self.opt_state),
-                      **ckpt.with_prefix("best", self.best_params or {}),
-                      **ckpt.with_prefix("carry", self.carry or {}),
-                      "rng/data": self.data_rng_start, "rng/noise": ckpt.rng_to_array(self.noise_rng)}
-        meta = {"tag": tag, "config": self.config.to_json(), "run": dataclasses.asdict(self.state),
-                "metric": self.metric_name, "dataset_unit": self.dataset.unit, "rnnalg": __version__,
-                "backend": getattr(self.model, "backend", None),  # None: a model object without one
-                "vocab": None if self.dataset.vocab is None else list(self.dataset.vocab)}
-        ckpt.save(self.run_dir, tag, arrays, meta, self.model.program)
 
     # ----------------------------------------------------------------------- training
 

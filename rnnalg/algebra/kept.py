@@ -1,0 +1,42 @@
+"""What the current lowering keeps per time step, traced: the growth of the peak of numpy's
+allocations (tracemalloc) between two sequence lengths of one `loss_and_grad`.
+
+    kept = (peak(T₂) − peak(T₁)) / (T₂ − T₁)      bytes per step, the batch included
+
+cost.py's `bptt_floats_step` is the minimum (what the backward reads); this is what the
+emitted module holds at its peak, forward values, backward buffers and gradients of all
+steps together, so a user sees both.  It runs the model (numpy backend) twice on a random
+batch: seconds for the examples at B = 16, T = 200 and 600.
+"""
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+
+from ..ir import Program
+
+
+def traced_bytes_per_step(program: Program, batch: int = 16, t1: int = 200, t2: int = 600,
+                          dtype=np.float32, seed: int = 0) -> float:
+    """Bytes per time step by which the peak of one forward+backward grows (see the docstring)."""
+    from ..model import Model
+    from ..testing import random_batch
+
+    model = Model(program, dtype, backend="numpy")
+    params = model.init_params(np.random.default_rng(seed))
+
+    def peak(steps: int) -> int:
+        rng = np.random.default_rng(seed)
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            data = {k: (v.astype(np.intp) if v.dtype.kind in "iu" else v.astype(dtype))
+                    for k, v in random_batch(program, steps, batch, rng, mask=False).items()}
+            tracemalloc.reset_peak()
+            model.loss_and_grad(params, data)
+            return tracemalloc.get_traced_memory()[1] - base
+        finally:
+            tracemalloc.stop()
+
+    return (peak(t2) - peak(t1)) / (t2 - t1)

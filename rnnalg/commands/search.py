@@ -1,0 +1,155 @@
+"""`rnnalg search FILE [--out DIR] [--dry-run] [--cpus N] [--address …]`: architecture search over the
+algebra, trained through the sweep machinery (Ray Tune, ASHA).
+
+A search file is a sweep file (rnnalg/sweep/sweepfile.py) whose models come from a `[search]` table:
+
+    [search]
+    seeds = ["../examples/dts.rnn", "../examples/dots.rnn"]   # relative to this file
+    labels = ["DT(S)", "DOT(S)"]         # names of the seeds in tables (default: file stems)
+    size = "H"                           # the `let` sized to the budget
+    budget = 231088                      # parameters per candidate
+    rounds = 1                           # moves applied in sequence (1: neighbours of the seeds)
+    max_candidates = 60                  # the first N distinct candidates, seeds first
+    moves = ["deepen_transition", "add_shortcut", "deepen_output", "stack", "deepen_input",
+             "swap_activation"]          # default: all
+
+    [sweep]  /  [train]  /  [data.NAME]  as in a sweep file (no [model.*] tables)
+
+OUT (default sweeps/<file stem>) gets `candidates/cNNN.rnn` (each checked and distinct by the
+canonical form), `candidates.jsonl` (name, seed, moves, size, parameters, canonical digest, spec
+text) and `sweep.toml`, the sweep file of all candidates; `rnnalg sweep` runs that file.
+`--dry-run` writes the candidates and lists the trials without training.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import SweepError, UsageError
+
+TAKES_SPEC = False
+SEARCH_KEYS = ("seeds", "labels", "size", "budget", "rounds", "max_candidates", "moves")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    a = parser.add_argument
+    a("file", help="the search file (TOML), e.g. experiments/search_jsb.toml")
+    a("--out", metavar="DIR", help="the search's folder (default sweeps/<file stem>)")
+    a("--dry-run", action="store_true", help="write and list the candidates and their trials; train nothing")
+    a("--resume", action="store_true", help="continue the search's sweep in OUT")
+    a("--force", action="store_true", help="start over, deleting the search's earlier state in OUT")
+    a("--data-dir", metavar="DIR", help="a data folder searched before $RNNALG_DATA and the cache")
+    a("--cpus", metavar="N", help="CPUs of the local Ray (default: all)")
+    a("--address", metavar="ray://HOST:PORT|auto", help="run on an existing Ray cluster instead")
+    a("--verbose", action="store_true", help="print each trial's validation figure after every epoch")
+
+
+def read_search(path: Path) -> tuple[dict, dict]:
+    """(the [search] table checked, the rest of the file): a SweepError names the key."""
+    from ..algebra.moves import MOVES
+    from ..sweep.sweepfile import read_toml
+
+    raw = read_toml(path)
+    if "model" in raw:
+        raise SweepError(path, "a search file has no [model.*] tables: its models are the candidates",
+                         where="model")
+    table = raw.pop("search", None)
+    if not isinstance(table, dict):
+        raise SweepError(path, "no [search] table (seeds, size, budget)", where="search")
+    unknown = sorted(set(table) - set(SEARCH_KEYS))
+    if unknown:
+        raise SweepError(path, f"unknown key (expected one of {', '.join(SEARCH_KEYS)})", where=f"search.{unknown[0]}")
+    seeds = table.get("seeds")
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, str) for s in seeds):
+        raise SweepError(path, "expected a non-empty list of spec files", where="search.seeds")
+    labels = table.get("labels", [Path(s).stem for s in seeds])
+    if not isinstance(labels, list) or len(labels) != len(seeds) or not all(isinstance(s, str) for s in labels):
+        raise SweepError(path, "expected one label (a string) per seed", where="search.labels")
+    for key, default in (("budget", None), ("rounds", 1), ("max_candidates", 60)):
+        value = table.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or value < (0 if key == "rounds" else 1):
+            raise SweepError(path, f"expected {'an integer >= 0' if key == 'rounds' else 'a positive integer'}",
+                             where=f"search.{key}")
+        table[key] = value
+    if not isinstance(table.get("size"), str):
+        raise SweepError(path, "expected the name of a `let` size, e.g. \"H\"", where="search.size")
+    moves = table.get("moves", list(MOVES))
+    if not isinstance(moves, list) or not all(m in MOVES for m in moves):
+        raise SweepError(path, f"expected a list of moves from {', '.join(MOVES)}", where="search.moves")
+    table.update(labels=labels, moves=moves)
+    return table, raw
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {v!r} in TOML")
+
+
+def _toml_key(k: str) -> str:
+    return k if k.replace("_", "").replace("-", "").isalnum() else json.dumps(k)
+
+
+def sweep_toml(rest: dict, candidates, size: str, search_file: Path) -> str:
+    """The sweep file of the candidates: the search file's [sweep], [train], [data.*] and one
+    [model.cNNN] per candidate (its spec in candidates/, its solved size)."""
+    from ..data.dataset import _canonical
+
+    sweep = dict(rest.get("sweep", {}))
+    if isinstance(sweep.get("datasets"), list):  # a data file named relative to the search file
+        sweep["datasets"] = [d if not isinstance(d, str) or _canonical(d) is not None
+                             else str((search_file.parent / d).resolve()) for d in sweep["datasets"]]
+    lines = [f"# generated by `rnnalg search {search_file}`: {len(candidates)} candidates", "", "[sweep]"]
+    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in sweep.items()]
+    lines += ["", "[train]"] + [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in rest.get("train", {}).items()]
+    for name, flags in rest.get("data", {}).items():
+        lines += ["", f"[data.{_toml_key(name)}]"] + [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in flags.items()]
+    for c in candidates:
+        lines += ["", f"[model.{c.name}]", f"label = {_toml_value(c.label)}",
+                  f"spec = {_toml_value(f'candidates/{c.name}.rnn')}"]
+        if c.size is not None:
+            lines.append(f"set = {{ {size} = {c.size} }}    # {c.parameters:,} parameters")
+    return "\n".join(lines) + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..algebra.search import candidates as find_candidates
+    from ..atomic import write_atomic
+    from ..front.parser import load
+    from . import sweep as sweep_command
+
+    path = Path(args.file)
+    table, rest = read_search(path)
+    seeds = [(label, load(path.parent / s)) for label, s in zip(table["labels"], table["seeds"])]
+    found, tally = find_candidates(seeds, table["size"], table["budget"], table["rounds"],
+                                   table["max_candidates"], tuple(table["moves"]))
+    out = Path(args.out or Path("sweeps") / path.stem)
+    (out / "candidates").mkdir(parents=True, exist_ok=True)
+    for c in found:
+        write_atomic(out / "candidates", f"{c.name}.rnn", lambda f, c=c: f.write(
+            f"# {c.name}: {c.label}\n# {c.parameters:,} parameters at {table['size']} = {c.size}\n{c.text}".encode()))
+    lines = "".join(json.dumps({"name": c.name, "seed": c.seed, "moves": list(c.moves), "size": c.size,
+                                "parameters": c.parameters, "canonical": c.canonical, "spec": c.text},
+                               ensure_ascii=False) + "\n" for c in found)
+    write_atomic(out, "candidates.jsonl", lambda f: f.write(lines.encode()))
+    write_atomic(out, "sweep.toml", lambda f: f.write(sweep_toml(rest, found, table["size"], path).encode()))
+    print(f"search {path}: {len(found)} distinct candidates ({tally.generated} variants generated, "
+          f"{tally.invalid} refused by the checker, {tally.duplicates} duplicates by the canonical form); "
+          f"{out / 'candidates.jsonl'}")
+    for c in found:
+        print(f"  {c.name}  {c.parameters:>9,}  {table['size']}={c.size}  {c.label}")
+    sweep_args = argparse.Namespace(file=str(out / "sweep.toml"), out=str(out), results=None, resume=args.resume,
+                                    force=args.force, data_dir=args.data_dir, cpus=args.cpus,
+                                    address=args.address, dry_run=args.dry_run, verbose=args.verbose)
+    if args.resume and args.force:
+        raise UsageError("--resume and --force exclude each other")
+    return sweep_command.run(sweep_args)

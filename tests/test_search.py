@@ -1,0 +1,103 @@
+"""`rnnalg search`: candidates by the paper's moves, checked, deduplicated by the canonical form,
+sized to a parameter budget; --dry-run over experiments/search_jsb.toml; one tiny run on Ray."""
+import json
+from pathlib import Path
+
+import pytest
+
+from rnnalg import load_program
+from rnnalg.algebra.moves import MOVES, neighbours
+from rnnalg.algebra.search import candidates, size_to_budget
+from rnnalg.cli import main
+from rnnalg.front.parser import load
+from rnnalg.front.unparse import unparse
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+def test_every_move_applies_to_dts():
+    found = {what.split("(")[0] for what, _ in neighbours(load(EXAMPLES / "dts.rnn"), "H")}
+    assert found == set(MOVES) - {"remove_gate"}  # DT(S) has no gate
+
+
+def test_gate_moves():
+    """LSTM without one of its gates; RNN with an output gate on h'."""
+    from rnnalg.checking import check
+    from rnnalg.front.parser import parse
+
+    removed = dict(neighbours(load(EXAMPLES / "lstm.rnn"), "H", moves=("remove_gate",)))
+    assert set(removed) == {"remove_gate(c', f)", "remove_gate(c', i)", "remove_gate(h', o)"}
+    program = check(parse(unparse(removed["remove_gate(h', o)"])))
+    assert program.param_count == load_program(EXAMPLES / "lstm.rnn").param_count - (200 * 200 + 88 * 200 + 200)
+    (what, gated), = neighbours(load(EXAMPLES / "rnn.rnn"), "H", moves=("add_gate",))
+    assert "d1 = sigmoid(x ⊕ h)" in unparse(gated) and "h' = d1 * tanh(x ⊕ h)" in unparse(gated)
+
+
+def test_the_paper_moves_reach_the_papers_variants():
+    """RNN + deepen_output is DO-RNN; RNN + stack is sRNN-2 (the same model by `equiv`)."""
+    from rnnalg import equivalent
+    from rnnalg.front.parser import parse
+    from rnnalg.checking import check
+
+    variants = dict(neighbours(load(EXAMPLES / "rnn.rnn"), "H"))
+    stacked = check(parse(unparse(variants["stack(h')"])))
+    assert equivalent(stacked, load_program(EXAMPLES / "srnn2.rnn", {"H": 200}))
+
+
+def test_candidates_are_checked_distinct_and_sized():
+    budget = 231088
+    found, tally = candidates([("DT(S)", load(EXAMPLES / "dts.rnn"))], "H", budget, rounds=2)
+    assert len({c.canonical for c in found}) == len(found) and tally.duplicates > 0
+    for c in found:
+        program, size = size_to_budget(c.text, "<c>", "H", budget)
+        assert (size, program.param_count) == (c.size, c.parameters)
+        # the nearest size: one step either way is no closer to the budget
+        for other in (size - 1, size + 1):
+            try:
+                count = size_to_budget(c.text.replace("let H = 200", f"let H = {other}"), "<c>", "Q", 1)[0].param_count
+            except Exception:
+                continue
+            assert abs(c.parameters - budget) <= abs(count - budget)
+
+
+def test_swapping_back_is_a_duplicate():
+    """tanh -> relu -> tanh is the seed again: dropped by the canonical form."""
+    found, tally = candidates([("RNN", load(EXAMPLES / "rnn.rnn"))], "H", 50000, rounds=2,
+                              moves=("swap_activation",))
+    assert len(found) == 3  # tanh (the seed), sigmoid, relu
+    assert (tally.generated, tally.duplicates) == (6, 4)  # round 2: each swap of a swap is one of the three
+
+
+def test_dry_run_of_the_committed_search_file(tmp_path, capsys):
+    code = main(["search", str(ROOT / "experiments" / "search_jsb.toml"), "--dry-run", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    lines = [json.loads(line) for line in (tmp_path / "candidates.jsonl").read_text().splitlines()]
+    assert len(lines) == 64 and len({c["canonical"] for c in lines}) == 64
+    assert all(abs(c["parameters"] - 231088) <= 0.01 * 231088 for c in lines)
+    assert lines[0]["seed"] == "DT(S)" and lines[1]["seed"] == "DOT(S)" and lines[1]["size"] == 200
+    assert "64 trials" in out and "rnnalg train" in out
+    assert (tmp_path / "candidates" / "c064.rnn").exists()
+
+
+def test_bad_search_files_are_located(tmp_path, capsys):
+    bad = tmp_path / "s.toml"
+    bad.write_text('[search]\nseeds = ["x.rnn"]\nsize = "H"\nbudget = -3\n[sweep]\ndatasets = ["jsb"]\n')
+    assert main(["search", str(bad), "--dry-run"]) == 1
+    assert f"{bad}: search.budget: error: expected a positive integer" in capsys.readouterr().err
+    bad.write_text('[search]\nseeds = ["x.rnn"]\nsize = "H"\nbudget = 3\nmoves = ["fly"]\n')
+    assert main(["search", str(bad), "--dry-run"]) == 1
+    assert "search.moves" in capsys.readouterr().err
+
+
+def test_a_tiny_search_trains_through_the_sweep_machinery(tmp_path, capsys):
+    pytest.importorskip("ray.tune")
+    spec = tmp_path / "s.toml"
+    spec.write_text(f'[search]\nseeds = ["{EXAMPLES / "rnn.rnn"}"]\nsize = "H"\nbudget = 3000\nrounds = 1\n'
+                    'max_candidates = 2\nmoves = ["deepen_transition"]\n'
+                    '[sweep]\ndatasets = ["jsb"]\nseeds = [1]\n[train]\nepochs = 1\ntime_limit = 20\n')
+    assert main(["search", str(spec), "--out", str(tmp_path / "out"), "--cpus", "2"]) == 0
+    results = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert sorted(r["trial"]["model"] for r in results) == ["c001", "c002"]
+    assert all(r["status"] == "ok" and r["params"] <= 3100 for r in results)
