@@ -162,10 +162,18 @@ def torch_net(torch, trainer):
     return ExportedNet(torch, program, trainer.params), "export"
 
 
-def torch_rate(torch, net, batch_list, sigma: float, clip: float, lr: float) -> float:
-    """Updates per second of a plain PyTorch loop over `batch_list` (see the module docstring)."""
-    opt = getattr(net, "_opt", None) or torch.optim.Adam(net.parameters(), lr=lr)
-    net._opt = opt
+def detached(state):
+    """A carried torch state (a tensor, an LSTM's (h, c) tuple or the export's dict) cut from the graph."""
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    if isinstance(state, dict):
+        return {k: v.detach() for k, v in state.items()}
+    return None if state is None else state.detach()
+
+
+def torch_rate(torch, net, opt, batch_list, sigma: float, clip: float) -> float:
+    """Updates per second of a plain PyTorch loop over `batch_list` with optimiser `opt` (see the
+    module docstring)."""
     noisy, state = net.noisy(), None
     start = time.perf_counter()
     for batch in batch_list:
@@ -183,9 +191,7 @@ def torch_rate(torch, net, batch_list, sigma: float, clip: float, lr: float) -> 
                     p.copy_(c)
         torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
         opt.step()
-        state = None if state is None else (tuple(s.detach() for s in state) if isinstance(state, tuple)
-                                            else {k: v.detach() for k, v in state.items()}
-                                            if isinstance(state, dict) else state.detach())
+        state = detached(state)
     return len(batch_list) / (time.perf_counter() - start)
 
 
@@ -216,12 +222,13 @@ def compare_row(torch, data, spec, B, args):
     for batch in warm:
         trainer._update(batch)  # the fast backend compiles (or loads) its kernels here
     net, kind = torch_net(torch, trainer)
-    torch_rate(torch, net, warm, c.weight_noise, c.clip, c.lr)
+    opt = torch.optim.Adam(net.parameters(), lr=c.lr)
+    torch_rate(torch, net, opt, warm, c.weight_noise, c.clip)
     batch_list = train_batches(trainer, args.updates)
     ours, theirs = [], []
     for _ in range(args.rounds):
         ours.append(rnnalg_rate(trainer, args.updates))
-        theirs.append(torch_rate(torch, net, batch_list, c.weight_noise, c.clip, c.lr))
+        theirs.append(torch_rate(torch, net, opt, batch_list, c.weight_noise, c.clip))
     a, b = float(np.median(ours)), float(np.median(theirs))
     steps = "whole pieces" if c.steps is None else str(c.steps)
     row = {"data": data, "spec": spec, "B": B, "T": steps, "backend": trainer.model.backend, "torch": kind,
@@ -229,6 +236,11 @@ def compare_row(torch, data, spec, B, args):
     if a < b and not args.no_profile:
         row["profile"] = profile_line(trainer, args.updates)
     return row
+
+
+def rate(per_second: float) -> str:
+    """3 significant digits, no exponent: 0.576 -> '0.576', 25.71 -> '25.7', 1123.4 -> '1123'."""
+    return f"{per_second:.0f}" if per_second >= 1000 else f"{per_second:.3g}"
 
 
 def table(rows, threads) -> str:
@@ -239,7 +251,7 @@ def table(rows, threads) -> str:
     for r in rows:
         met = "met" if r["ratio"] >= 1.0 else "not met"
         lines.append(f"| {r['data']} | {r['spec']} | {r['B']} | {r['T']} | {r['backend']} | {r['torch']} | "
-                     f"{r['rnnalg']:.3g} | {r['pytorch']:.3g} | {r['ratio']:.2f}× | {met} |")
+                     f"{rate(r['rnnalg'])} | {rate(r['pytorch'])} | {r['ratio']:.2f}× | {met} |")
         if "profile" in r:
             notes.append(f"- {r['data']} {r['spec']} B={r['B']}: {r['profile']}")
     return "\n".join(lines + ([""] + notes if notes else []))

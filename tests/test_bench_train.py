@@ -33,8 +33,9 @@ def test_quick_prints_one_row_with_the_ratio_of_the_rates(train_compare, capsys)
     ours, theirs, ratio = (float(m.group(i)) for i in (2, 3, 4))
     assert ours > 0 and theirs > 0
     assert ratio == pytest.approx(ours / theirs, rel=0.02, abs=0.006)
-    assert (m.group(5) == "met") == (ours >= theirs)
-    assert ("profile (rnnalg, cProfile)" in out) == (ours < theirs)
+    if abs(ours / theirs - 1) > 0.02:  # the printed rates are rounded: no verdict on a tie
+        assert (m.group(5) == "met") == (ours > theirs)
+        assert ("profile (rnnalg, cProfile)" in out) == (ours < theirs)
 
 
 def test_the_trainers_update_changes_the_parameters_and_both_loops_see_the_same_batches(train_compare):
@@ -50,7 +51,8 @@ def test_the_trainers_update_changes_the_parameters_and_both_loops_see_the_same_
     net, kind = train_compare.torch_net(torch, trainer)
     assert kind == "nn.RNN"
     weights = [p.detach().clone() for p in net.noisy()]
-    assert train_compare.torch_rate(torch, net, first, 0.02, 1.0, 1e-3) > 0
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    assert train_compare.torch_rate(torch, net, opt, first, 0.02, 1.0) > 0
     assert all(not torch.equal(w, p) for w, p in zip(weights, net.noisy()))  # Adam stepped
 
 
@@ -61,3 +63,7 @@ def test_profile_line_names_the_parts(train_compare):
     assert set(shares) == {"loss_and_grad", "weight noise", "clipping", "Adam", "data"}
     assert 0 < int(shares["loss_and_grad"]) <= 100
     assert "most self time in " in line
+
+
+def test_rates_print_without_an_exponent(train_compare):
+    assert [train_compare.rate(x) for x in (0.576, 25.71, 999.4, 1123.4)] == ["0.576", "25.7", "999", "1123"]
