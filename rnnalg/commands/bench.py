@@ -9,6 +9,14 @@ One call is `model.loss_and_grad(params, batch)` on a random unmasked batch (tim
 (T, B, D)), timed after a warm-up; the spread is min–max over the timed calls. The first
 call is timed on its own: with the fast backend it includes compiling the kernels, or loading
 them from the on-disk cache. The timing helpers below are shared with bench/compare.py.
+
+`--memory` times nothing: it prints the bytes one forward+backward keeps per time step, traced
+(rnnalg/algebra/kept.py: the growth of numpy's peak allocation between T = 200 and 600, numpy
+backend), beside the minimum `rnnalg cost` gives (its `bptt_floats_step`, the values the backward
+reads, times the dtype's size), and their ratio (the target of issue 21 is ≤ 2×):
+
+    $ rnnalg bench examples/dots.rnn --memory
+    dots.rnn  B=16 float32  BPTT keeps 208 KB per step (traced); minimum 25.6 KB (rnnalg cost); 8.11× the minimum
 """
 from __future__ import annotations
 
@@ -43,10 +51,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--backend", choices=BACKENDS, default="auto",
       help="numpy, fast (the scan kernels compiled by numba: pip install 'rnnalg[fast]'), or auto "
            "(fast when numba is installed; the default)")
+    a("--memory", action="store_true",
+      help="instead of timing: the bytes BPTT keeps per step (traced, numpy backend, T=200 and 600) "
+           "beside the minimum of `rnnalg cost`, and their ratio")
 
 
 def run(args: argparse.Namespace) -> int:
     program = load_program(args)
+    if args.memory:
+        print(memory_line(program, Path(args.spec).name, args.B, DTYPES[args.dtype], args.seed))
+        return 0
     require(program, "benchmark", args.T * args.B, np.dtype(DTYPES[args.dtype]).itemsize,
             hint=" or a smaller -B / -T")
     call, backend = loss_and_grad_call(program, args.T, args.B, DTYPES[args.dtype], args.seed, args.backend)
@@ -60,6 +74,34 @@ def run(args: argparse.Namespace) -> int:
     line = format_result(what, times, args.B, args.T)
     print(line if args.clock == "wall" else f"{line} (CPU time)")
     return 0
+
+
+def kept_bytes(program, B: int, dtype=np.float32, seed: int = 0) -> tuple[float, float]:
+    """(traced, minimum) bytes per time step of one forward+backward at batch B: what the numpy
+    lowering's peak grows by per step (algebra/kept.py), and B·Σ w(v) over the values the backward
+    reads (cost.py's `bptt_floats_step`) times the dtype's size."""
+    from ..algebra.cost import cost  # sympy: imported only when asked
+    from ..algebra.kept import traced_bytes_per_step
+
+    require(program, "benchmark", 600 * B, np.dtype(dtype).itemsize, hint=" or a smaller -B")
+    minimum = cost(program, B).values["bptt_floats_step"] * np.dtype(dtype).itemsize
+    return traced_bytes_per_step(program, B, dtype=dtype, seed=seed), float(minimum)
+
+
+def memory_line(program, name: str, B: int, dtype=np.float32, seed: int = 0) -> str:
+    """One line: traced and minimum bytes per step and their ratio (see the module docstring)."""
+    traced, minimum = kept_bytes(program, B, dtype, seed)
+    ratio = f"{traced / minimum:.2f}× the minimum" if minimum > 0 else "no minimum (nothing is kept)"
+    return (f"{name}  B={B} {np.dtype(dtype).name}  BPTT keeps {format_bytes(traced)} per step (traced); "
+            f"minimum {format_bytes(minimum)} (rnnalg cost); {ratio}")
+
+
+def format_bytes(n: float) -> str:
+    """226000.0 -> '226 KB'; 25600.0 -> '25.6 KB'; 812.0 -> '812 B'; 2.5e6 -> '2.5 MB' (decimal units)."""
+    for scale, suffix in ((1e9, "GB"), (1e6, "MB"), (1e3, "KB")):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g} {suffix}"
+    return f"{n:.3g} B"
 
 
 def loss_and_grad_call(program, T: int, B: int, dtype=np.float32, seed: int = 0, backend: str = "auto"):

@@ -1,0 +1,293 @@
+"""Whole training steps: updates per second of `rnnalg train`'s own update against a plain
+PyTorch training loop on the same model, data, batch size, Adam and clipping (issue 21).
+
+    RNNALG_DATA=/work/shared/data python bench/train_compare.py [--threads 1] [--rounds 3] [--updates 20]
+    python bench/train_compare.py --quick        # a few seconds: JSB, H=16, rnn.rnn only
+
+One update, on each side, for the same batches in the same order (rnnalg's loaders, seeded alike):
+
+    rnnalg   Trainer._update: model_batch, the carried state, weight noise (JSB: σ = 0.02),
+             model.loss_and_grad, global-norm clipping at 1, adam_update (the trainer's code
+             path, built as `rnnalg train` builds it: TrainConfig defaults, backend auto)
+    PyTorch  numpy → tensors, the same weight noise (added in place, removed after backward),
+             loss.backward(), clip_grad_norm_(1.0), torch.optim.Adam.step(); the hidden
+             state detached and carried between text segments
+
+PyTorch's model is `nn.RNN` / `nn.LSTM` (the fused kernels; a token input goes in one-hot)
+with an `nn.Linear` head where the spec is a plain RNN or LSTM, else the module of
+`rnnalg export --to torch` with rnnalg's initial weights.  Per-update evaluation, checkpoints
+and the progress bar are not in either loop (the trainer runs them once an epoch).
+
+Each row runs `--rounds` rounds, each timing `--updates` updates of rnnalg then of PyTorch
+(after 2 untimed ones each); a side's rate is the median over rounds, the ratio is rnnalg's
+rate over PyTorch's (≥ 1.0 is the target).  Where rnnalg is behind, a profile line (cProfile
+of its updates) says what share of the update each part takes.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rnnalg.specfile import load_checked  # noqa: E402
+from rnnalg.train import numerics  # noqa: E402
+from rnnalg.train.config import TrainConfig, resolve  # noqa: E402
+from rnnalg.train.feed import batches  # noqa: E402
+from rnnalg.train.runs import compile_model, load_dataset_for  # noqa: E402
+from rnnalg.train.trainer import Trainer  # noqa: E402
+
+# (data, spec, batch size): JSB at the trainer's default B=4 and at 16; PTB characters at B=32,
+# 100-step segments (the char default)
+ROWS = [("jsb", s, b) for b in (4, 16) for s in ("rnn.rnn", "lstm.rnn", "dots.rnn")] + \
+       [("ptb-char", s, 32) for s in ("char_rnn.rnn", "char_lstm.rnn", "char_dots.rnn")]
+QUICK_ROWS = [("jsb", "rnn.rnn", 4)]
+# spec -> the fused torch.nn cell that computes it (others use the torch export)
+FUSED = {"rnn.rnn": "RNN", "char_rnn.rnn": "RNN", "lstm.rnn": "LSTM", "char_lstm.rnn": "LSTM"}
+# profile parts: a label -> the function names whose cumulative time it is
+PARTS = {"loss_and_grad": ("loss_and_grad",), "weight noise": ("add_weight_noise",),
+         "clipping": ("clip_by_global_norm",), "Adam": ("adam_update",),
+         "data": ("music_batches", "text_batches", "model_batch", "carried_state")}
+
+
+def make_trainer(spec: str, data: str, B: int, sets=None, data_dir=None) -> Trainer:
+    """A fresh Trainer as `rnnalg train spec --data data --batch-size B` builds it (quiet, in a
+    temporary run folder that nothing is written to before its first epoch ends)."""
+    program = load_checked(str(ROOT / "examples" / spec), sets)
+    config = TrainConfig(data=data, data_dir=data_dir, batch_size=B)
+    dataset = load_dataset_for(program, data, data_dir, None, spec)
+    config = resolve(config, dataset.unit)
+    trainer = Trainer(compile_model(program, "auto"), dataset, config, Path(tempfile.mkdtemp()), quiet=True)
+    trainer.start_fresh()
+    return trainer
+
+
+def train_batches(trainer, n: int, seed: int = 0) -> list:
+    """The first `n` training batches, in the trainer's order for a data RNG seeded `seed`."""
+    c = trainer.config
+    out = []
+    for batch in batches(trainer.dataset, "train", c.batch_size, c.steps, np.random.default_rng(seed)):
+        if len(out) == n:
+            break
+        out.append(batch)
+    return out
+
+
+def rnnalg_rate(trainer, n: int, seed: int = 0) -> float:
+    """Updates per second of `n` Trainer updates, the batches made as the epoch loop makes them."""
+    c = trainer.config
+    start = time.perf_counter()
+    done = 0
+    for batch in batches(trainer.dataset, "train", c.batch_size, c.steps, np.random.default_rng(seed)):
+        if done == n:
+            break
+        trainer._update(batch)
+        done += 1
+    return done / (time.perf_counter() - start)
+
+
+class FusedNet:
+    """nn.RNN / nn.LSTM (tanh) + nn.Linear head; loss = rnnalg's mean NLL per unmasked position."""
+
+    def __init__(self, torch, cell: str, n_in: int, H: int, n_out: int, tokens: bool):
+        self.torch, self.tokens, self.n_in = torch, tokens, n_in
+        self.rnn = getattr(torch.nn, cell)(n_in, H)
+        self.head = torch.nn.Linear(H, n_out)
+        self.modules = torch.nn.ModuleList([self.rnn, self.head])
+
+    def parameters(self):
+        return self.modules.parameters()
+
+    def noisy(self):
+        """The weights weight noise applies to (biases stay clean, as in rnnalg)."""
+        return [p for name, p in self.modules.named_parameters() if "weight" in name]
+
+    def loss(self, batch, state):
+        torch, F = self.torch, self.torch.nn.functional
+        x = torch.from_numpy(batch.inputs)
+        x = F.one_hot(x, self.n_in).float() if self.tokens else x
+        out, state = self.rnn(x, state)
+        logits, mask = self.head(out), torch.from_numpy(batch.mask)
+        if self.tokens:
+            nll = F.cross_entropy(logits.flatten(0, 1), torch.from_numpy(batch.targets).flatten(), reduction="none")
+            nll = nll.view(mask.shape)
+        else:
+            nll = F.binary_cross_entropy_with_logits(logits, torch.from_numpy(batch.targets), reduction="none").sum(-1)
+        return (nll * mask).sum() / mask.sum().clamp(min=1.0), state
+
+
+class ExportedNet:
+    """The module `rnnalg export --to torch` writes, with the trainer's initial parameters."""
+
+    def __init__(self, torch, program, params):
+        import importlib.util
+
+        import rnnalg
+
+        self.torch, self.input, self.output = torch, program.inputs[0].name, program.heads[0].output.name
+        path = Path(tempfile.mkdtemp()) / "exported_torch.py"
+        rnnalg.export(program, "torch", path)
+        spec = importlib.util.spec_from_file_location("exported_torch", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        self.net = module.Model(params={k: np.asarray(v) for k, v in params.items()})
+
+    def parameters(self):
+        return self.net.parameters()
+
+    def noisy(self):
+        return [p for p in self.net.parameters() if p.dim() >= 2]  # weights and embeddings
+
+    def loss(self, batch, state):
+        t = self.torch.from_numpy
+        return self.net.loss({self.input: t(batch.inputs), self.output: t(batch.targets), "mask": t(batch.mask)},
+                             state, with_state=True)
+
+
+def torch_net(torch, trainer):
+    program, spec = trainer.model.program, Path(trainer.model.program.file).name
+    if spec in FUSED:
+        x, y = program.inputs[0], program.heads[0].output
+        tokens = x.kind == "token"
+        H = dict(program.sizes)["H"]
+        return FusedNet(torch, FUSED[spec], x.width, H, y.width, tokens), f"nn.{FUSED[spec]}"
+    return ExportedNet(torch, program, trainer.params), "export"
+
+
+def detached(state):
+    """A carried torch state (a tensor, an LSTM's (h, c) tuple or the export's dict) cut from the graph."""
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    if isinstance(state, dict):
+        return {k: v.detach() for k, v in state.items()}
+    return None if state is None else state.detach()
+
+
+def torch_rate(torch, net, opt, batch_list, sigma: float, clip: float) -> float:
+    """Updates per second of a plain PyTorch loop over `batch_list` with optimiser `opt` (see the
+    module docstring)."""
+    noisy, state = net.noisy(), None
+    start = time.perf_counter()
+    for batch in batch_list:
+        if sigma > 0:
+            with torch.no_grad():
+                clean = [p.detach().clone() for p in noisy]
+                for p in noisy:
+                    p.add_(torch.randn_like(p), alpha=sigma)
+        opt.zero_grad()
+        loss, state = net.loss(batch, None if batch.reset else state)
+        loss.backward()
+        if sigma > 0:
+            with torch.no_grad():
+                for p, c in zip(noisy, clean):
+                    p.copy_(c)
+        torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
+        opt.step()
+        state = detached(state)
+    return len(batch_list) / (time.perf_counter() - start)
+
+
+def profile_line(trainer, n: int) -> str:
+    """Shares of rnnalg's update time by part (cProfile over `n` updates)."""
+    prof = cProfile.Profile()
+    prof.enable()
+    start = time.perf_counter()
+    rnnalg_rate(trainer, n, seed=1)
+    total = time.perf_counter() - start
+    prof.disable()
+    stats = pstats.Stats(prof).stats  # (file, line, name) -> (cc, nc, tt, ct, callers)
+    shares = []
+    for label, names in PARTS.items():  # the outermost call of a name has the largest cumulative time
+        ct = sum(max((v[3] for k, v in stats.items() if k[2] == name), default=0.0) for name in names)
+        shares.append(f"{label} {100 * ct / total:.0f}%")
+    top = sorted(stats.items(), key=lambda kv: -kv[1][2])[:3]
+    shares.append("most self time in " + ", ".join(f"{k[2]} ({Path(k[0]).name.split('#')[0] or 'builtin'}) "
+                                                   f"{100 * v[2] / total:.0f}%" for k, v in top))
+    return "profile (rnnalg, cProfile): " + ", ".join(shares)
+
+
+def compare_row(torch, data, spec, B, args):
+    sets = ["H=16"] if args.quick else None
+    trainer = make_trainer(spec, data, B, sets, args.data_dir)
+    c = trainer.config
+    warm = train_batches(trainer, 2, seed=2)
+    for batch in warm:
+        trainer._update(batch)  # the fast backend compiles (or loads) its kernels here
+    net, kind = torch_net(torch, trainer)
+    opt = torch.optim.Adam(net.parameters(), lr=c.lr)
+    torch_rate(torch, net, opt, warm, c.weight_noise, c.clip)
+    batch_list = train_batches(trainer, args.updates)
+    ours, theirs = [], []
+    for _ in range(args.rounds):
+        ours.append(rnnalg_rate(trainer, args.updates))
+        theirs.append(torch_rate(torch, net, opt, batch_list, c.weight_noise, c.clip))
+    a, b = float(np.median(ours)), float(np.median(theirs))
+    steps = "whole pieces" if c.steps is None else str(c.steps)
+    row = {"data": data, "spec": spec, "B": B, "T": steps, "backend": trainer.model.backend, "torch": kind,
+           "rnnalg": a, "pytorch": b, "ratio": a / b}
+    if a < b and not args.no_profile:
+        row["profile"] = profile_line(trainer, args.updates)
+    return row
+
+
+def rate(per_second: float) -> str:
+    """3 significant digits, no exponent: 0.576 -> '0.576', 25.71 -> '25.7', 1123.4 -> '1123'."""
+    return f"{per_second:.0f}" if per_second >= 1000 else f"{per_second:.3g}"
+
+
+def table(rows, threads) -> str:
+    lines = [f"threads: {threads} (BLAS and torch)", "",
+             "| data | spec | B | T | rnnalg backend | PyTorch model | rnnalg updates/s | PyTorch updates/s | "
+             "ratio | ≥ 1.0× |", "|---|---|---|---|---|---|---|---|---|---|"]
+    notes = []
+    for r in rows:
+        met = "met" if r["ratio"] >= 1.0 else "not met"
+        lines.append(f"| {r['data']} | {r['spec']} | {r['B']} | {r['T']} | {r['backend']} | {r['torch']} | "
+                     f"{rate(r['rnnalg'])} | {rate(r['pytorch'])} | {r['ratio']:.2f}× | {met} |")
+        if "profile" in r:
+            notes.append(f"- {r['data']} {r['spec']} B={r['B']}: {r['profile']}")
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--threads", type=int, default=1, help="BLAS and torch threads (default 1)")
+    p.add_argument("--rounds", type=int, default=3, help="timed rounds per side and row (default 3)")
+    p.add_argument("--updates", type=int, default=20, help="updates per round (default 20)")
+    p.add_argument("--data-dir", help="the data folder (default $RNNALG_DATA)")
+    p.add_argument("--only", help="run only the rows whose spec contains this text")
+    p.add_argument("--no-profile", action="store_true", help="skip the profile of rows where rnnalg is behind")
+    p.add_argument("--quick", action="store_true",
+                   help="a few seconds: JSB rnn.rnn at H=16, B=4, 3 updates, 1 round")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.rounds, args.updates = 1, 3
+    try:
+        import torch
+    except ImportError:
+        print("train_compare.py needs PyTorch: pip install torch", file=sys.stderr)
+        return 2
+    torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
+    rows = []
+    with numerics.blas_threads_set(args.threads):
+        for data, spec, B in QUICK_ROWS if args.quick else ROWS:
+            if args.only and args.only not in spec:
+                continue
+            rows.append(compare_row(torch, data, spec, B, args))
+            print(f"{data} {spec} B={B}: rnnalg {rows[-1]['rnnalg']:.3g}/s, PyTorch {rows[-1]['pytorch']:.3g}/s",
+                  file=sys.stderr, flush=True)
+    print(table(rows, args.threads))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""bench/train_compare.py --quick: one row of rnnalg's training updates against a PyTorch loop."""
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def train_compare(monkeypatch):
+    pytest.importorskip("torch")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    spec = importlib.util.spec_from_file_location("bench_train_compare", ROOT / "bench" / "train_compare.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ROW = re.compile(r"\| jsb \| rnn\.rnn \| 4 \| whole pieces \| (numpy|fast) \| nn\.RNN \| ([\d.]+) \| ([\d.]+) \| "
+                 r"([\d.]+)× \| (met|not met) \|")
+
+
+def test_quick_prints_one_row_with_the_ratio_of_the_rates(train_compare, capsys):
+    assert train_compare.main(["--quick", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("threads: 1 (BLAS and torch)")
+    m = ROW.search(out)
+    assert m, out
+    ours, theirs, ratio = (float(m.group(i)) for i in (2, 3, 4))
+    assert ours > 0 and theirs > 0
+    assert ratio == pytest.approx(ours / theirs, rel=0.02, abs=0.006)
+    if abs(ours / theirs - 1) > 0.02:  # the printed rates are rounded: no verdict on a tie
+        assert (m.group(5) == "met") == (ours > theirs)
+        assert ("profile (rnnalg, cProfile)" in out) == (ours < theirs)
+
+
+def test_the_trainers_update_changes_the_parameters_and_both_loops_see_the_same_batches(train_compare):
+    import torch
+
+    trainer = train_compare.make_trainer("rnn.rnn", "jsb", 4, ["H=8"])
+    before = {k: v.copy() for k, v in trainer.params.items()}
+    assert train_compare.rnnalg_rate(trainer, 2) > 0
+    assert any(not np.array_equal(before[k], trainer.params[k]) for k in before)  # Adam stepped
+    assert int(trainer.opt_state["t"]) == 2
+    first, again = train_compare.train_batches(trainer, 3), train_compare.train_batches(trainer, 3)
+    assert all(np.array_equal(a.inputs, b.inputs) for a, b in zip(first, again))  # one seeded order
+    net, kind = train_compare.torch_net(torch, trainer)
+    assert kind == "nn.RNN"
+    weights = [p.detach().clone() for p in net.noisy()]
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    assert train_compare.torch_rate(torch, net, opt, first, 0.02, 1.0) > 0
+    assert all(not torch.equal(w, p) for w, p in zip(weights, net.noisy()))  # Adam stepped
+
+
+def test_profile_line_names_the_parts(train_compare):
+    trainer = train_compare.make_trainer("dots.rnn", "jsb", 4, ["H=8"])
+    line = train_compare.profile_line(trainer, 2)
+    shares = dict(re.findall(r"(loss_and_grad|weight noise|clipping|Adam|data) (\d+)%", line))
+    assert set(shares) == {"loss_and_grad", "weight noise", "clipping", "Adam", "data"}
+    assert 0 < int(shares["loss_and_grad"]) <= 100
+    assert "most self time in " in line
+
+
+def test_rates_print_without_an_exponent(train_compare):
+    assert [train_compare.rate(x) for x in (0.576, 25.71, 999.4, 1123.4)] == ["0.576", "25.7", "999", "1123"]
