@@ -187,7 +187,7 @@ def test_the_readme_export_example_runs(tmp_path, monkeypatch):
     namespace = {}
     exec(compile(block, "README.md", "exec"), namespace)
     sys.modules.pop("dots_torch", None)
-    assert np.isfinite(namespace["loss"].item()) and tuple(namespace["probs"]["y"].shape) == (4, 88)
+    assert np.isfinite(namespace["nll"].item()) and tuple(namespace["p_next"]["y"].shape) == (4, 88)
     assert tuple(namespace["state"]["h"].shape) == (4, 32)
 
 
