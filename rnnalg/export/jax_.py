@@ -15,34 +15,18 @@ import io
 from pathlib import Path
 
 from ..lower.rules import RuleTable
-from .walk import Rules, Walk, indent, spec_header, tables
+from .walk import SHARED_LOSSES, SHARED_OPS, SHARED_TERMS, Rules, Walk, indent, spec_header, tables
 from .writing import write_bytes, write_text
 
 op_rules = RuleTable("jax op_rules", {
     "tanh": lambda s: f"jnp.tanh({s.a})",
     "sigmoid": lambda s: f"jax.nn.sigmoid({s.a})",
     "relu": lambda s: f"jax.nn.relu({s.a})",
-    "linear": lambda s: s.a,
-    "maxout": lambda s: f"_maxout({s.a}, {s.attrs['k']})",
-    "lp": lambda s: f"_lp({s.a}, {s.attrs['p']!r}, {s.attrs['k']})",
-    "dropout": lambda s: f"{s.a} if noise is None else {s.a} * {s.noise}",
-    "mul": lambda s: f"{s.a} * {s.b}",
-    "add": lambda s: f"{s.a} + {s.b}",
-    "sub": lambda s: f"{s.a} - {s.b}",
-    "scale": lambda s: f"{s.attrs['c']!r} * {s.a}",
-    "shift": lambda s: f"{s.a} + {s.attrs['c']!r}",
+    **SHARED_OPS,
 })
 
-term_rules = RuleTable("jax term_rules", {
-    "weight": lambda a, w: f"{a} @ {w}",
-    "embedding": lambda a, w: f"{w}[{a}]",
-})
-
-loss_rules = RuleTable("jax loss_rules", {
-    "binary": lambda a, y: f"_bernoulli_nll({a}, {y})",
-    "token": lambda a, y: f"_token_nll({a}, {y})",
-    "real": lambda a, y: f"_squared_error({a}, {y})",
-})
+term_rules = RuleTable("jax term_rules", SHARED_TERMS)
+loss_rules = RuleTable("jax loss_rules", SHARED_LOSSES)
 
 link_rules = RuleTable("jax link_rules", {
     "binary": lambda a: f"jax.nn.sigmoid({a})",

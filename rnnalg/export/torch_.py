@@ -16,35 +16,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..lower.rules import RuleTable
-from .walk import Rules, Walk, indent, param_attributes, spec_header, tables
+from .walk import SHARED_LOSSES, SHARED_OPS, SHARED_TERMS, Rules, Walk, indent, param_attributes, spec_header, tables
 from .writing import write_text
 
 op_rules = RuleTable("torch op_rules", {
     "tanh": lambda s: f"torch.tanh({s.a})",
     "sigmoid": lambda s: f"torch.sigmoid({s.a})",
     "relu": lambda s: f"torch.relu({s.a})",
-    "linear": lambda s: s.a,
-    "maxout": lambda s: f"_maxout({s.a}, {s.attrs['k']})",
-    "lp": lambda s: f"_lp({s.a}, {s.attrs['p']!r}, {s.attrs['k']})",
-    "dropout": lambda s: f"{s.a} if noise is None else {s.a} * {s.noise}",
-    "mul": lambda s: f"{s.a} * {s.b}",
-    "add": lambda s: f"{s.a} + {s.b}",
-    "sub": lambda s: f"{s.a} - {s.b}",
-    "scale": lambda s: f"{s.attrs['c']!r} * {s.a}",
-    "shift": lambda s: f"{s.a} + {s.attrs['c']!r}",
+    **SHARED_OPS,
 })
 
-# a ⊕ operand by the role of its parameter: a dense product, or an embedding row lookup
-term_rules = RuleTable("torch term_rules", {
-    "weight": lambda a, w: f"{a} @ {w}",
-    "embedding": lambda a, w: f"{w}[{a}]",
-})
-
-loss_rules = RuleTable("torch loss_rules", {
-    "binary": lambda a, y: f"_bernoulli_nll({a}, {y})",
-    "token": lambda a, y: f"_token_nll({a}, {y})",
-    "real": lambda a, y: f"_squared_error({a}, {y})",
-})
+term_rules = RuleTable("torch term_rules", SHARED_TERMS)
+loss_rules = RuleTable("torch loss_rules", SHARED_LOSSES)
 
 link_rules = RuleTable("torch link_rules", {
     "binary": lambda a: f"torch.sigmoid({a})",

@@ -30,6 +30,30 @@ GENERATED_NAMES = {"torch", "F", "jax", "jnp", "lax", "self", "xs", "ys", "carry
                    "LP_EPS", "PARAMS", "PARAM_NAMES", "STATES", "INPUTS", "HEADS", "DROPOUT", "SUMMARIES"}
 
 
+# the rows every array-language target (torch, jax) spells alike: its helpers `_maxout`, `_lp`,
+# `_bernoulli_nll`, `_token_nll`, `_squared_error` are defined in each generated file
+SHARED_OPS = {
+    "linear": lambda s: s.a,
+    "maxout": lambda s: f"_maxout({s.a}, {s.attrs['k']})",
+    "lp": lambda s: f"_lp({s.a}, {s.attrs['p']!r}, {s.attrs['k']})",
+    "dropout": lambda s: f"{s.a} if noise is None else {s.a} * {s.noise}",
+    "mul": lambda s: f"{s.a} * {s.b}",
+    "add": lambda s: f"{s.a} + {s.b}",
+    "sub": lambda s: f"{s.a} - {s.b}",
+    "scale": lambda s: f"{s.attrs['c']!r} * {s.a}",
+    "shift": lambda s: f"{s.a} + {s.attrs['c']!r}",
+}
+# a ⊕ operand by the role of its parameter: a dense product, or an embedding row lookup
+SHARED_TERMS = {
+    "weight": lambda a, w: f"{a} @ {w}",
+    "embedding": lambda a, w: f"{w}[{a}]",
+}
+SHARED_LOSSES = {
+    "binary": lambda a, y: f"_bernoulli_nll({a}, {y})",
+    "token": lambda a, y: f"_token_nll({a}, {y})",
+    "real": lambda a, y: f"_squared_error({a}, {y})",
+}
+
 @dataclass(frozen=True)
 class Site:
     """One op application: argument expressions a (and b), static attrs, the dropout mask."""
