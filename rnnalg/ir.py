@@ -11,6 +11,8 @@ topological order (in the style of a JAX jaxpr)::
 * A state `h` appears twice: `Var('h')` is h_{t-1}, `Var("h'")` is h_t (bound by an eqn).
 * `affine` owns one parameter per argument, then the bias; a `token` argument's
   parameter is an embedding table (V, width) read by row lookup.
+* `layernorm` owns a gain and a bias per unit (`<site>.ln.g`, role 'gain', and `<site>.ln.b`):
+  out = g ⊙ (a − mean a) / √(var a + ε) + b over the units of one position (Ba et al. 2016).
 * Every other op (`tanh`, `sigmoid`, `relu`, `linear`, `maxout`, `lp`, `dropout`)
   owns no parameters; its static arguments live in `attrs`.
 * The elementwise ops of two equal-width values: `mul` (a ⊙ b), `add` (a + b), `sub`
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from .errors import Span
 
 KINDS = ("real", "binary", "token")
-OPS = ("affine", "tanh", "sigmoid", "relu", "linear", "maxout", "lp", "dropout",
+OPS = ("affine", "tanh", "sigmoid", "relu", "linear", "maxout", "lp", "dropout", "layernorm",
        "mul", "add", "sub", "scale", "shift")
 
 
@@ -46,7 +48,8 @@ class Var:
 
 @dataclass(frozen=True)
 class Param:
-    """A learned array; role is 'weight' (in, out), 'embedding' (V, out) or 'bias' (out,)."""
+    """A learned array; role is 'weight' (in, out), 'embedding' (V, out), 'bias' (out,) or
+    'gain' (out,), a layernorm's per-unit scale (initialised to 1)."""
 
     name: str
     shape: tuple

@@ -14,7 +14,7 @@ from autograd import value_and_grad
 from autograd.tracer import getval
 
 from .ir import Program
-from .lower.prelude import LP_EPS
+from .lower.prelude import LN_EPS, LP_EPS
 from .lower.rules import RuleTable
 
 
@@ -42,6 +42,17 @@ reference_rules = RuleTable("reference_rules", {
     "dropout": lambda a, at, mask: a if mask is None else a * mask,
     "scale": lambda a, at, mask: at["c"] * a,
     "shift": lambda a, at, mask: a + at["c"],
+})
+
+def _layernorm(a, gain, bias):
+    """gain ⊙ (a − μ) / √(σ² + ε) + bias, μ and σ² over the units of each position."""
+    d = a - anp.mean(a, axis=-1, keepdims=True)
+    return gain * d / anp.sqrt(anp.mean(d * d, axis=-1, keepdims=True) + LN_EPS) + bias
+
+
+# op -> f(arg, [the arrays of its params]) for the non-affine ops that own parameters
+reference_param_rules = RuleTable("reference_param_rules", {
+    "layernorm": lambda a, p: _layernorm(a, *p),
 })
 
 # op -> f(a, b) for the ops of two equal-width values, one step (B, W) each
@@ -111,6 +122,8 @@ def _apply(e, env, params, noise, t):
             value = env[a.name]
             out = out + (params[w][value] if a.kind == "token" else anp.dot(value, params[w]))
         return out
+    if e.params:
+        return reference_param_rules[e.op](env[e.args[0].name], [params[n] for n in e.params])
     if len(e.args) == 2:
         return reference_binary_rules[e.op](env[e.args[0].name], env[e.args[1].name])
     mask = None if noise is None or e.op != "dropout" else noise[e.out.name][t]

@@ -36,13 +36,16 @@ def random_batch(program: Program, T: int, B: int, rng, mask: bool = True):
 
 def random_setup(program: Program, T=5, B=3, seed=0, mask=True, state=True, dropout=True, backend="auto"):
     """(model, params, batch, state, noise) in float64: weights as training initialises them
-    (gaussian, total fan-in), biases N(0, 0.3²) and initial states N(0, 0.5²) (not zero)."""
+    (gaussian, total fan-in), biases N(0, 0.3²), layernorm gains N(1, 0.3²) and initial states
+    N(0, 0.5²) (not zero)."""
     rng = np.random.default_rng(seed)
     model = Model(program, np.float64, backend)
     params = model.init_params(rng, "gaussian", None)
     for name, role in model.param_roles.items():
         if role == "bias":
             params[name] = rng.normal(0.0, 0.3, size=params[name].shape)
+        elif role == "gain":  # not all ones: a gain's gradient must show
+            params[name] = rng.normal(1.0, 0.3, size=params[name].shape)
     batch = random_batch(program, T, B, rng, mask)
     init = {s.prev.name: rng.normal(0.0, 0.5, size=(B, s.prev.width)) for s in program.states} if state else None
     noise = model.draw_noise(rng, T, B) if dropout else None

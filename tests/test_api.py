@@ -5,7 +5,7 @@ import pytest
 
 import rnnalg
 from rnnalg.front import syntax as S
-from rnnalg.api import (MLP, Builder, binary, dropout, eq, fn, input, layer, let, lp, maxout, name,
+from rnnalg.api import (MLP, Builder, binary, dropout, eq, fn, input, layer, layernorm, let, lp, maxout, name,
                         output, plus, predict, prime, real, relu, sigmoid, spec, state, tanh, token,
                         update)
 from rnnalg.front.parser import load, parse
@@ -160,10 +160,25 @@ def dt_lstm(task):
     return b.spec()
 
 
+def ln_lstm(task):
+    b = Builder()
+    H, x, y = _head(b, task)
+    h = b.state("h", H)
+    c = b.state("c", H)
+    i = b.eq("i", sigmoid(layernorm(plus(x, h))))
+    f = b.eq("f", sigmoid(layernorm(plus(x, h)) + 1))
+    o = b.eq("o", sigmoid(layernorm(plus(x, h))))
+    g = b.eq("g", tanh(layernorm(plus(x, h))))
+    c_t = b.update(c, f * c + i * g)
+    h_t = b.update(h, o * tanh(layernorm(c_t)))
+    b.eq(y, predict(h_t))
+    return b.spec()
+
+
 SPELLINGS = {name: (model, "music") for name, model in [
     ("rnn", rnn), ("deep_input", deep_input), ("dt", dt), ("dts", dts), ("do", do), ("dot", dot),
     ("dots", dots), ("dots_star", dots_star), ("srnn2", srnn2), ("lstm", lstm), ("gru", gru),
-    ("dt_lstm", dt_lstm)]}
+    ("dt_lstm", dt_lstm), ("ln_lstm", ln_lstm)]}
 for _task in ("char", "word"):
     for _model in (rnn, dts, dots, srnn2, lstm):
         SPELLINGS[f"{_task}_{_model.__name__}"] = (_model, _task)

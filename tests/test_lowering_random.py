@@ -13,6 +13,8 @@ FUNCTIONS = [
     # elementwise: mul, add, sub, and numbers (scale, shift); the two affines share their operands
     lambda a: f"sigmoid({a}) * tanh({a})", lambda a: f"tanh(({a}) + 1) - 0.5 * relu({a})",
     lambda a: f"1 - -sigmoid({a}) * 2",
+    # layernorm: a gain and a bias per unit (issue 20)
+    lambda a: f"tanh(layernorm({a}))", lambda a: f"MLP[layernorm 3, tanh]({a})",
 ]
 
 

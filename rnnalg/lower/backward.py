@@ -15,7 +15,7 @@ with the side-by-side weights, and each of their weight gradients one product in
 from __future__ import annotations
 
 from . import kernels
-from .rules import deriv_rules, vjp_b_rules, vjp_rules
+from .rules import deriv_rules, param_vjp_rules, vjp_b_rules, vjp_rules
 
 INDENT = "    "
 VJP_TABLES = (vjp_rules, vjp_b_rules)  # d loss / d (first, second) argument of a non-affine op
@@ -88,6 +88,16 @@ class BackwardEmitter:
                 target = self._grad_target(a.name, in_scan)
                 if target:
                     out.contribute(target, rules[e.op](site))
+            self._param_grads(e, grad, out)
+
+    def _param_grads(self, e, grad, out: Lines):
+        """The grads of the parameters a non-affine op owns (layernorm), over all steps at once."""
+        if not e.params:
+            return
+        site = self.args_site(e, self.stacked, self.stacked(e.out.name), grad)
+        for name, expr in zip(e.params, param_vjp_rules[e.op](site)):
+            out.add(f"grads[{name!r}] = {expr}")
+            out.bound.add(f"grads[{name!r}]")
 
     def _backward_scan(self, out: Lines):
         p, prog = self.p, self.program
@@ -103,6 +113,8 @@ class BackwardEmitter:
         for e in p.eqns["scan"]:
             if e.op == "affine" and e.out.name not in in_group:
                 out.add(f"{self.G(e.out.name)} = np.empty((T, B, {e.out.width}), dtype=dt)")
+            elif e.op != "affine" and e.params:  # zeros: a step the loss does not reach writes no row
+                out.add(f"{self.G(e.out.name)} = np.zeros((T, B, {e.out.width}), dtype=dt)")
         for e in p.eqns["scan"]:
             if e.op not in deriv_rules:
                 continue
@@ -145,6 +157,8 @@ class BackwardEmitter:
                 out.bound.add(self.G(e.out.name))
                 if e.out.name not in in_group:
                     self._stacked_vjp(e, self.G(e.out.name), out)
+            elif e.params:  # its argument's grads came per step; its own parameters' now
+                self._param_grads(e, self.G(e.out.name), out)
 
     def _fused_weight_grads(self, value, eqns, out: Lines):
         """Weight and bias grads of a fused group: one `_mmT` per argument all its affines read."""
@@ -234,6 +248,8 @@ class BackwardEmitter:
                     for a, w in args:
                         step.contribute(self.g(a.name), f"{grad} @ {self.w(w)}.T", 2)
                 continue
+            if e.params:  # an op owning parameters keeps d loss / d out of every step
+                step.add(f"{self.G(e.out.name)}[t] = {grad}", 2)
             site = self.args_site(e, self.at_step, self.at_step(e.out.name), grad, step=True)
             for arg, rules in zip(e.args, VJP_TABLES):
                 a = arg.name

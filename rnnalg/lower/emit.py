@@ -95,7 +95,7 @@ class Emitter(BackwardEmitter, GroupEmitter):
         attrs = dict(e.attrs)
         mask_var = self.D(e.out.name)
         return Site(a=a, b=b, out=out, g=g, attrs=attrs, mask_var=mask_var,
-                    mask=f"{mask_var}[t]" if step else mask_var)
+                    mask=f"{mask_var}[t]" if step else mask_var, params=tuple(self.w(n) for n in e.params))
 
     def args_site(self, e, value_of, out="", g="", step=False):
         """The Site of a non-affine eqn whose arguments' values are `value_of(name)`."""

@@ -81,7 +81,7 @@ class Plan:
     def _needs_grad(self):
         needs = {s.prev.name for s in self.program.states}
         for e in self.program.eqns:
-            if e.op == "affine" or any(a.name in needs for a in e.args):
+            if e.params or any(a.name in needs for a in e.args):  # an affine, or an op like layernorm
                 needs.add(e.out.name)
         return needs
 

@@ -6,6 +6,7 @@ as `a @ W`; an embedding table has shape (V, out) and is read by row lookup.
 import numpy as np
 
 LP_EPS = 1e-6  # L_p pooling: y = (ε^p + mean_k |a|^p)^(1/p) − ε is 0 at a = 0 with a finite dy/da
+LN_EPS = 1e-5  # layer norm: n = (a − μ) / √(σ² + ε)
 
 
 def _mm(a, w):
@@ -33,6 +34,31 @@ def _sigmoid(a):
 def _relu_into(a, out):
     """out = max(a, 0), into a buffer row (numpy deprecates a positional `out` for maximum)."""
     np.maximum(a, 0, out=out)
+
+
+def _normalize(a):
+    """(n, r) over the last axis: n = (a − μ) r, r = 1 / √(σ² + ε) (r keeps a last axis of 1)."""
+    d = a - a.mean(axis=-1, keepdims=True)
+    r = 1.0 / np.sqrt((d * d).mean(axis=-1, keepdims=True) + LN_EPS)
+    return d * r, r
+
+
+def _layernorm(a, gain, bias):
+    """Layer norm of each position over its units: gain ⊙ n + bias."""
+    return _normalize(a)[0] * gain + bias
+
+
+def _layernorm_grad(a, g, gain):
+    """d loss / d a = r (ĝ − mean ĝ − n mean(ĝ n)), ĝ = g ⊙ gain."""
+    n, r = _normalize(a)
+    gn = g * gain
+    return r * (gn - gn.mean(axis=-1, keepdims=True) - n * (gn * n).mean(axis=-1, keepdims=True))
+
+
+def _layernorm_gain_grad(a, g):
+    """d loss / d gain = Σ over all positions of g ⊙ n: (..., W) -> (W,)."""
+    n = _normalize(a)[0]
+    return (g * n).reshape(-1, n.shape[-1]).sum(axis=0)
 
 
 def _groups(a, k):
@@ -156,6 +182,7 @@ def init(rng, scheme="gaussian", scale=None, dtype=np.float32):
         raise ValueError(f"unknown init scheme {scheme!r} (choose from {', '.join(_INIT_RULES)})")
     shapes = {name: (shape, role) for name, shape, role in PARAMS}  # noqa: F821 (defined by the emitted module)
     params = {name: np.zeros(shape, dtype=dtype) for name, (shape, role) in shapes.items() if role == "bias"}
+    params.update({name: np.ones(shape, dtype=dtype) for name, (shape, role) in shapes.items() if role == "gain"})
     for _, names in SUMMARIES:  # noqa: F821 (defined by the emitted module)
         blocks = [shapes[name] for name in names]
         for name, w in zip(names, _INIT_RULES[scheme](rng, blocks, scale, dtype)):
