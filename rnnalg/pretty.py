@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .errors import format_diagnostics
 from .ir import Eqn, Program, Var
+from .lower.linear import describe as describe_linear
 from .lower.plan import Plan
 from .phases import POST, PRE, SCAN, input_projections, phases
 
@@ -82,6 +83,7 @@ def format_program(program: Program) -> str:
     if projections:
         terms = ", ".join(f"{a.name}·{w}" for _, a, w in projections)
         lines.append(f"  and the input terms of scan/post affines run in pre: {terms}")
+    lines += [f"  {line}" for line in describe_linear(program)]
     for name, pairs in Plan(program).fan_out().items():
         weights = " | ".join(w for _, w in pairs)
         lines.append(f"  fused: {name} is read by {len(pairs)} scan affines: one product per step, "

@@ -46,9 +46,12 @@ def random_specs(draw):
             lines.append(f"z{i} : {draw(st.integers(2, 4))} = {summary()}")
             known.append(f"z{i}")
         extra = [f"z{i}"] if f"z{i}" in known else []
-        if draw(st.booleans()):  # a gated update: a gate mixes the state and a candidate
+        update = draw(st.sampled_from(["gated", "linear", "plain"]))
+        if update == "gated":  # a gated update: a gate mixes the state and a candidate
             lines.append(f"g{i} = sigmoid({' ⊕ '.join(sorted(set(known) | set(extra)))})")
             lines.append(f"{s}' = g{i} * {s} + (1 - g{i}) * {summary(extra)}")
+        elif update == "linear":  # h' = a ⊙ h + b from the inputs only: a parallel scan (issue 20)
+            lines.append(f"{s}' = (1 - MLP[sigmoid](x)) * {s} + 0.5 * MLP[tanh](x)")
         else:
             lines.append(f"{s}' = {summary(extra)}")
         known.append(f"{s}'")

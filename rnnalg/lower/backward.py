@@ -51,7 +51,7 @@ class BackwardEmitter:
         for e in reversed(p.eqns["post"]):
             self._stacked_vjp(e, self.g(e.out.name), out)
         if self.program.states:
-            self._backward_scan(out)
+            (self._backward_parallel if self.parallel else self._backward_scan)(out)
         if any(self.g(e.out.name) in out.bound for e in p.eqns["pre"]):
             out.add("# -- backward: pre phase, all steps at once")
         for e in reversed(p.eqns["pre"]):

@@ -21,15 +21,19 @@ from ..ir import Program
 from . import kernels, prelude
 from .backward import BackwardEmitter, Lines
 from .groups import GroupEmitter, find_groups
+from .linear import parallel_states
+from .parallel import ParallelEmitter
 from .plan import Plan
 from .rules import Site, forward_rules, into_rules, link_rules, loss_rules
 
-class Emitter(BackwardEmitter, GroupEmitter):
-    """Writes the module text of one program; names every array it uses through the Plan."""
+class Emitter(BackwardEmitter, GroupEmitter, ParallelEmitter):
+    """Writes the module text of one program; names every array it uses through the Plan.
+    `parallel=False` keeps the step loop for states that `linear.py` proves linear."""
 
-    def __init__(self, program: Program):
+    def __init__(self, program: Program, parallel: bool = True):
         self.p = Plan(program)
         self.program = program
+        self.parallel = parallel_states(program) if parallel else {}  # state -> LinearState
         self.groups, self.folded, self.horizontal = find_groups(self.p)
         self.group_of = {e.out.name: g for g in self.groups for e in g.eqns}  # affine -> its JointPre
         self.horizontal_of = {e.out.name: h for h in self.horizontal for e in h.eqns}
@@ -58,6 +62,9 @@ class Emitter(BackwardEmitter, GroupEmitter):
         self.Ujoint = lambda name, arg: n("Ujoint_", f"{name}_{arg}")  # its input weights side by side
         self.Sjoint = lambda name: n("Sjoint_", name)  # step buffers of a Horizontal group
         self.deriv_joint = lambda name: n("dfdajoint_", name)  # and f'(a) of the whole group
+        self.lin_a = lambda name: n("Alin_", name)  # a_t of a linear state, all steps (parallel.py)
+        self.lin_b = lambda name: n("Blin_", name)  # b_t
+        self.lin_e = lambda name: n("Elin_", name)  # d loss / d h_t sent back by the post phase
 
     # ---- where a var's value lives -----------------------------------------------------------
     def stacked(self, name):
@@ -133,7 +140,7 @@ class Emitter(BackwardEmitter, GroupEmitter):
             elif p.category[e.out.name] == "pre":
                 out.add(f"{self.v(e.out.name)} = {forward_rules[e.op](self.args_site(e, self.v))}")
         if prog.states:
-            self._forward_scan(out)
+            (self._forward_parallel if self.parallel else self._forward_scan)(out)
         out.add("# -- post: reads the states, feeds none back; all steps at once")
         for e in p.eqns["post"]:
             if e.op == "affine":
@@ -274,9 +281,10 @@ def _table(rows):
     return "[\n" + "".join(f"    {row!r},\n" for row in rows) + "]"
 
 
-def emit_module(program: Program) -> str:
-    """The standalone numpy module for `program` (needs only numpy)."""
-    return Emitter(program).module()
+def emit_module(program: Program, parallel: bool = True) -> str:
+    """The standalone numpy module for `program` (needs only numpy); `parallel=False` runs
+    linear states (h' = a ⊙ h + b) in the step loop instead of an associative scan."""
+    return Emitter(program, parallel).module()
 
 
 _MODULE = '''\

@@ -61,6 +61,26 @@ def _layernorm_gain_grad(a, g):
     return (g * n).reshape(-1, n.shape[-1]).sum(axis=0)
 
 
+def _linear_scan(a, b, h0):
+    """h_t = a_t ⊙ h_{t-1} + b_t for t = 1..T, a, b (T, B, W), h0 (B, W) -> (T, B, W), by
+    recursive doubling: log2 T rounds of (a, b)_t <- (a_t a_{t-d}, a_t b_{t-d} + b_t), d = 1, 2,
+    4, …, which compose the affine maps of steps t−2d+1..t; then h_t = a_t ⊙ h_0 + b_t."""
+    a, b = a.copy(), b.copy()
+    d = 1
+    while d < len(a):
+        b[d:] = a[d:] * b[:-d] + b[d:]  # the right-hand sides read the previous round only
+        a[d:] = a[d:] * a[:-d]
+        d *= 2
+    return a * h0 + b
+
+
+def _linear_scan_reverse(a, e):
+    """λ_t = e_t + a_{t+1} ⊙ λ_{t+1} for t = T..1 (λ_{T+1} = 0): the adjoint of _linear_scan."""
+    shifted = np.zeros_like(a)
+    shifted[:-1] = a[1:]
+    return _linear_scan(shifted[::-1], e[::-1], np.zeros_like(e[0]))[::-1]
+
+
 def _groups(a, k):
     """(..., W·k) -> (..., W, k): unit j of the result pools inputs j·k .. j·k + k − 1."""
     return a.reshape(a.shape[:-1] + (a.shape[-1] // k, k))
