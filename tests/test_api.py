@@ -5,8 +5,8 @@ import pytest
 
 import rnnalg
 from rnnalg.front import syntax as S
-from rnnalg.api import (MLP, Builder, binary, dropout, eq, fn, input, layer, layernorm, let, lp, maxout, name,
-                        output, plus, predict, prime, real, relu, sigmoid, spec, state, tanh, token,
+from rnnalg.api import (MLP, Builder, binary, dropout, eq, fn, input, layer, layernorm, let, linear, lp, maxout,
+                        name, output, plus, predict, prime, real, relu, sigmoid, spec, state, tanh, token,
                         update)
 from rnnalg.front.parser import load, parse
 
@@ -175,10 +175,21 @@ def ln_lstm(task):
     return b.spec()
 
 
+def mingru(task):
+    b = Builder()
+    H, x, y = _head(b, task)
+    h = b.state("h", H)
+    z = b.eq("z", MLP(x, layers=[sigmoid]), width=H)
+    g = b.eq("g", MLP(x, layers=[linear]), width=H)
+    h_t = b.update(h, (1 - z) * h + z * g)
+    b.eq(y, predict(h_t))
+    return b.spec()
+
+
 SPELLINGS = {name: (model, "music") for name, model in [
     ("rnn", rnn), ("deep_input", deep_input), ("dt", dt), ("dts", dts), ("do", do), ("dot", dot),
     ("dots", dots), ("dots_star", dots_star), ("srnn2", srnn2), ("lstm", lstm), ("gru", gru),
-    ("dt_lstm", dt_lstm), ("ln_lstm", ln_lstm)]}
+    ("dt_lstm", dt_lstm), ("ln_lstm", ln_lstm), ("mingru", mingru)]}
 for _task in ("char", "word"):
     for _model in (rnn, dts, dots, srnn2, lstm):
         SPELLINGS[f"{_task}_{_model.__name__}"] = (_model, _task)
