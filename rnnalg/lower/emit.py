@@ -273,7 +273,7 @@ class Emitter(BackwardEmitter, GroupEmitter, ParallelEmitter):
             inputs=_table([(v.name, v.kind, v.width) for v in prog.inputs]),
             heads=_table([(h.output.name, h.output.kind, h.output.width) for h in prog.heads]),
             dropout=_table([(e.out.name, e.out.width, e.attr("rate")) for e in self.p.dropout_eqns]),
-            kernels="\n\n".join(kernel_texts.values()) or "# (no state: no scan kernels)",
+            kernels="\n\n".join(kernel_texts.values()) or "# (no step loop: no scan kernels)",
             forward="\n".join(eval_lines), train="\n".join(train), final=final, logits=logits, links=links)
 
 
