@@ -113,6 +113,7 @@ class Program:
     eqns: tuple  # Eqn, topologically sorted
     params: tuple  # Param, in order of first use by eqns
     sizes: tuple = ()  # ((let name, value), ...) after `--set`
+    ties: tuple = ()  # ((tied weight, embedding), ...): the weight is the embedding's transpose, not in params
     file: str = field(default="<spec>", compare=False)
     text: str = field(default="", compare=False, repr=False)
     warnings: tuple = field(default=(), compare=False, repr=False)  # Diagnostic
@@ -121,6 +122,9 @@ class Program:
         for p in self.params:
             if p.name == name:
                 return p
+        for tied, source in self.ties:  # a tied weight: the transpose of an embedding, role 'tied'
+            if tied == name:
+                return Param(name, self.param(source).shape[::-1], "tied")
         raise KeyError(name)
 
     @property

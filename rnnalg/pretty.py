@@ -75,6 +75,7 @@ def format_program(program: Program) -> str:
         lines.append(f"  {phase.get(h.logits.name, POST):<5} {h.output.name} : {type_str(h.output)}"
                      f" <- {h.logits.name}   {link} + {loss}")
     lines += ["", *format_param_table(program)]
+    lines += [f"tied: {t} = {s}ᵀ (one array, counted once)" for t, s in program.ties]
     lines += ["", "phases"]
     for name in (PRE, SCAN, POST):
         n = sum(1 for e in program.eqns if phase[e.out.name] == name)

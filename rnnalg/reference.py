@@ -93,6 +93,9 @@ def reference_loss(program: Program, params, batch, state=None, noise=None):
 
 def reference_forward(program: Program, params, batch, state=None, noise=None):
     """-> (mean NLL per unmasked position, final states name -> (B, W))."""
+    params = dict(params)
+    for tied, source in program.ties:  # a tied softmax weight is the embedding's transpose
+        params[tied] = anp.transpose(params[source])
     first = batch[program.inputs[0].name]
     T, B = first.shape[:2]
     mask = batch.get("mask")

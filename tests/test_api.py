@@ -186,10 +186,29 @@ def mingru(task):
     return b.spec()
 
 
+def word_lstm_tied(task):
+    b = Builder()
+    H = b.let("H", 200)
+    x = b.input("x", token(10000))
+    y = b.output("y", token(10000), tied=x)
+    h = b.state("h", H)
+    c = b.state("c", H)
+    e = b.eq("e", MLP(x, layers=[linear]), width=H)
+    i = b.eq("i", sigmoid(plus(e, h)))
+    f = b.eq("f", sigmoid(plus(e, h) + 1))
+    o = b.eq("o", sigmoid(plus(e, h)))
+    g = b.eq("g", tanh(plus(e, h)))
+    c_t = b.update(c, f * c + i * g)
+    b.update(h, o * tanh(c_t))
+    b.eq(y, predict(prime(h)))
+    return b.spec()
+
+
 SPELLINGS = {name: (model, "music") for name, model in [
     ("rnn", rnn), ("deep_input", deep_input), ("dt", dt), ("dts", dts), ("do", do), ("dot", dot),
     ("dots", dots), ("dots_star", dots_star), ("srnn2", srnn2), ("lstm", lstm), ("gru", gru),
     ("dt_lstm", dt_lstm), ("ln_lstm", ln_lstm), ("mingru", mingru)]}
+SPELLINGS["word_lstm_tied"] = (word_lstm_tied, "word")
 for _task in ("char", "word"):
     for _model in (rnn, dts, dots, srnn2, lstm):
         SPELLINGS[f"{_task}_{_model.__name__}"] = (_model, _task)

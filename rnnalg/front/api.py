@@ -189,9 +189,10 @@ def let(let_name: str, value) -> S.Let:
     return S.Let(check_ident(let_name), _number(value))
 
 
-def _decl(role: str, decl_name: str, type_) -> S.Decl:
+def _decl(role: str, decl_name: str, type_, tied=None) -> S.Decl:
     type_ = type_ if isinstance(type_, S.Type) else real(type_)
-    return S.Decl(role, check_ident(decl_name), type_)
+    tied = tied.name if isinstance(tied, S.Decl) else tied
+    return S.Decl(role, check_ident(decl_name), type_, None, None if tied is None else check_ident(tied))
 
 
 def input(decl_name: str, type_) -> S.Decl:  # noqa: A001 (the language's keyword)
@@ -199,9 +200,9 @@ def input(decl_name: str, type_) -> S.Decl:  # noqa: A001 (the language's keywor
     return _decl("input", decl_name, type_)
 
 
-def output(decl_name: str, type_) -> S.Decl:
-    """`output y : type`."""
-    return _decl("output", decl_name, type_)
+def output(decl_name: str, type_, tied=None) -> S.Decl:
+    """`output y : type [tied x]` (x a str or the input's Decl)."""
+    return _decl("output", decl_name, type_, tied)
 
 
 def state(decl_name: str, type_) -> S.Decl:
@@ -244,8 +245,8 @@ class Builder:
     def input(self, decl_name, type_):
         return self._add(input(decl_name, type_))
 
-    def output(self, decl_name, type_):
-        return self._add(output(decl_name, type_))
+    def output(self, decl_name, type_, tied=None):
+        return self._add(output(decl_name, type_, tied))
 
     def state(self, decl_name, type_):
         return self._add(state(decl_name, type_))

@@ -113,7 +113,8 @@ class _ToSyntax(Transformer_NonRecursive):
     kind = role
 
     def decl(self, meta, c):
-        return S.Decl(c[0], self._ident(c[1]), c[2], self.loc.of_meta(meta))
+        tied = None if c[3] is None else self._ident(c[3])
+        return S.Decl(c[0], self._ident(c[1]), c[2], self.loc.of_meta(meta), tied)
 
     def type(self, meta, c):
         return S.Type(c[0], c[1][0], self.loc.of_meta(meta))

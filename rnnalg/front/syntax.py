@@ -181,6 +181,7 @@ class Decl(Elementwise):
     name: str
     type: Type
     span: Span | None = _span()
+    tied: str | None = None  # `output y : token[V] tied x`: the input whose embedding y's weights are
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,8 @@ class BackwardEmitter:
         for par in self.program.params:  # parameters the loss does not reach
             if f"grads[{par.name!r}]" not in out.bound:
                 out.add(f"grads[{par.name!r}] = np.zeros_like({self.w(par.name)})")
+        for tied, source in self.program.ties:  # a tied weight's gradient goes to its embedding
+            out.add(f"grads[{source!r}] = grads[{source!r}] + grads.pop({tied!r}).T")
 
     def _grad_target(self, name, eqn_in_scan):
         """Where a contribution to var `name` goes, or None if the loss cannot need it."""

@@ -118,6 +118,8 @@ class Emitter(BackwardEmitter, GroupEmitter, ParallelEmitter):
         p, prog = self.p, self.program
         for par in prog.params:
             out.add(f"{self.w(par.name)} = params[{par.name!r}]")
+        for tied, source in prog.ties:  # a tied softmax weight: the embedding's transpose (a view)
+            out.add(f"{self.w(tied)} = params[{source!r}].T")
         out.add(f"dt = params[{prog.params[0].name!r}].dtype")
         for v in prog.inputs:
             cast = "np.asarray({}, dtype=np.intp)" if v.kind == "token" else "np.asarray({}, dtype=dt)"
@@ -245,6 +247,11 @@ class Emitter(BackwardEmitter, GroupEmitter, ParallelEmitter):
             if with_grad:
                 out.contribute(self.g(h.logits.name), "dlogits")
 
+    def _summaries(self):
+        """(⊕ value, its weights and embeddings) for init; a tied weight is not drawn (nor an ⊕ left empty)."""
+        rows = [(e.out.name, _untied(self.program, e.params[:-1])) for e in self.program.eqns if e.op == "affine"]
+        return [row for row in rows if row[1]]
+
     # ---- the module --------------------------------------------------------------------------
     def module(self) -> str:
         prog = self.program
@@ -268,13 +275,18 @@ class Emitter(BackwardEmitter, GroupEmitter, ParallelEmitter):
         return _MODULE.format(
             file=ascii(str(prog.file))[1:-1].replace('"', '\\"'), header=header, prelude=inspect.getsource(prelude).split('"""', 2)[2].lstrip(),
             params=_table([(p.name, p.shape, p.role) for p in prog.params]),
-            summaries=_table([(e.out.name, e.params[:-1]) for e in prog.eqns if e.op == "affine"]),
+            summaries=_table(self._summaries()),
             states=_table([(s.prev.name, s.prev.width) for s in prog.states]),
             inputs=_table([(v.name, v.kind, v.width) for v in prog.inputs]),
             heads=_table([(h.output.name, h.output.kind, h.output.width) for h in prog.heads]),
             dropout=_table([(e.out.name, e.out.width, e.attr("rate")) for e in self.p.dropout_eqns]),
             kernels="\n\n".join(kernel_texts.values()) or "# (no step loop: no scan kernels)",
             forward="\n".join(eval_lines), train="\n".join(train), final=final, logits=logits, links=links)
+
+
+def _untied(program, names):
+    tied = {t for t, _ in program.ties}
+    return tuple(n for n in names if n not in tied)
 
 
 def _table(rows):
