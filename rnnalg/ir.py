@@ -13,6 +13,10 @@ topological order (in the style of a JAX jaxpr)::
   parameter is an embedding table (V, width) read by row lookup.
 * `layernorm` owns a gain and a bias per unit (`<site>.ln.g`, role 'gain', and `<site>.ln.b`):
   out = g ⊙ (a − mean a) / √(var a + ε) + b over the units of one position (Ba et al. 2016).
+* The training-only noise ops: `dropout[rate]` (a fresh mask per step), `vdropout[rate]` (one
+  mask per sequence, the same at every step: Gal & Ghahramani 2016) and `zoneout[rate](new, h)`
+  (each unit keeps h_{t-1} with probability rate in training, the expectation
+  rate·h + (1 − rate)·new at evaluation: Krueger et al. 2017); their masks come from `noise`.
 * Every other op (`tanh`, `sigmoid`, `relu`, `linear`, `maxout`, `lp`, `dropout`)
   owns no parameters; its static arguments live in `attrs`.
 * The elementwise ops of two equal-width values: `mul` (a ⊙ b), `add` (a + b), `sub`
@@ -26,7 +30,7 @@ from dataclasses import dataclass, field
 from .errors import Span
 
 KINDS = ("real", "binary", "token")
-OPS = ("affine", "tanh", "sigmoid", "relu", "linear", "maxout", "lp", "dropout", "layernorm",
+OPS = ("affine", "tanh", "sigmoid", "relu", "linear", "maxout", "lp", "dropout", "vdropout", "zoneout", "layernorm",
        "mul", "add", "sub", "scale", "shift")
 
 

@@ -15,6 +15,7 @@ from autograd.tracer import getval
 
 from .ir import Program
 from .lower.prelude import LN_EPS, LP_EPS
+from .lower.plan import NOISE_OPS
 from .lower.rules import RuleTable
 
 
@@ -40,6 +41,7 @@ reference_rules = RuleTable("reference_rules", {
     "maxout": lambda a, at, mask: anp.max(_groups(a, at["k"]), axis=-1),
     "lp": lambda a, at, mask: _lp(a, at["p"], at["k"]),
     "dropout": lambda a, at, mask: a if mask is None else a * mask,
+    "vdropout": lambda a, at, mask: a if mask is None else a * mask,
     "scale": lambda a, at, mask: at["c"] * a,
     "shift": lambda a, at, mask: a + at["c"],
 })
@@ -127,9 +129,12 @@ def _apply(e, env, params, noise, t):
         return out
     if e.params:
         return reference_param_rules[e.op](env[e.args[0].name], [params[n] for n in e.params])
+    if e.op == "zoneout":  # new a, previous state b; mask 1 = take the new value
+        a, b, rate = env[e.args[0].name], env[e.args[1].name], e.attr("rate")
+        return b + (a - b) * ((1.0 - rate) if noise is None else noise[e.out.name][t])
     if len(e.args) == 2:
         return reference_binary_rules[e.op](env[e.args[0].name], env[e.args[1].name])
-    mask = None if noise is None or e.op != "dropout" else noise[e.out.name][t]
+    mask = None if noise is None or e.op not in NOISE_OPS else noise[e.out.name][t]
     return reference_rules[e.op](env[e.args[0].name], dict(e.attrs), mask)
 
 

@@ -7,7 +7,7 @@ import rnnalg
 from rnnalg.front import syntax as S
 from rnnalg.api import (MLP, Builder, binary, dropout, eq, fn, input, layer, layernorm, let, linear, lp, maxout,
                         name, output, plus, predict, prime, real, relu, sigmoid, spec, state, tanh, token,
-                        update)
+                        update, vdropout, zoneout)
 from rnnalg.front.parser import load, parse
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -204,10 +204,25 @@ def word_lstm_tied(task):
     return b.spec()
 
 
+def lstm_zoneout(task):
+    b = Builder()
+    H, x, y = _head(b, task)
+    h = b.state("h", H)
+    c = b.state("c", H)
+    i = b.eq("i", sigmoid(plus(x, h)))
+    f = b.eq("f", sigmoid(plus(x, h) + 1))
+    o = b.eq("o", sigmoid(plus(x, h)))
+    g = b.eq("g", tanh(plus(x, h)))
+    c_t = b.update(c, zoneout[0.5](f * c + i * g))
+    h_t = b.update(h, zoneout[0.05](o * tanh(c_t)))
+    b.eq(y, predict(vdropout[0.3](h_t)))
+    return b.spec()
+
+
 SPELLINGS = {name: (model, "music") for name, model in [
     ("rnn", rnn), ("deep_input", deep_input), ("dt", dt), ("dts", dts), ("do", do), ("dot", dot),
     ("dots", dots), ("dots_star", dots_star), ("srnn2", srnn2), ("lstm", lstm), ("gru", gru),
-    ("dt_lstm", dt_lstm), ("ln_lstm", ln_lstm), ("mingru", mingru)]}
+    ("dt_lstm", dt_lstm), ("ln_lstm", ln_lstm), ("mingru", mingru), ("lstm_zoneout", lstm_zoneout)]}
 SPELLINGS["word_lstm_tied"] = (word_lstm_tied, "word")
 for _task in ("char", "word"):
     for _model in (rnn, dts, dots, srnn2, lstm):

@@ -144,6 +144,8 @@ class Builder:
                               e.expr.span)
         else:
             arg = self.value(e.expr, arg_want, arg_why)
+        if e.fn == "zoneout":
+            return self._zoneout(e, out, arg, attrs)
         if arg.width % k:
             raise self.diags.fail("group-size", f"{_signature(e.fn, attrs)} needs a width divisible by {k}, "
                                   f"but its argument has width {arg.width}", e.span)
@@ -245,6 +247,15 @@ class Builder:
         return self._emit(Var(out, width), "affine", tuple(args), tuple(p.name for p in params), span=span)
 
     # --- helpers -------------------------------------------------------------------------
+
+    def _zoneout(self, e, out: str, arg: Var, attrs: tuple) -> Var:
+        """`h' = zoneout[r](new)`: the op zoneout(new, h), h the state this equation updates."""
+        state = self.scope.states.get(out[:-1]) if out.endswith("'") else None
+        if state is None:
+            raise self.diags.fail("bad-zoneout", f"zoneout[r] mixes a state's new value with its previous one: "
+                                  f"it must be the whole update of a state, h' = zoneout[r](…), not part of "
+                                  f"{self.target}", e.span)
+        return self._emit(Var(out, arg.width), "zoneout", (arg, state[1]), attrs=attrs, span=e.span)
 
     def _function(self, out: Var, fn: str, arg: Var, attrs: tuple, span) -> Var:
         """`out = fn[attrs](arg)`, with the parameters a function like layernorm owns (site `out`)."""

@@ -77,6 +77,8 @@ FUNCTIONS = {
     "lp": FunctionRule(("p", "k"), _lp),
     "dropout": FunctionRule(("rate",), _dropout),
     "layernorm": FunctionRule((), _no_args),  # owns a gain and a bias: PARAM_FUNCTIONS
+    "vdropout": FunctionRule(("rate",), _dropout),  # one mask per sequence (variational dropout)
+    "zoneout": FunctionRule(("rate",), _dropout),  # only as a whole state update: h' = zoneout[r](…)
 }
 
 # functions that own parameters: fn -> (suffix, role) of each, named `<site><suffix>` in order

@@ -48,7 +48,7 @@ from .unparse import check_ident
 
 __all__ = ["Builder", "spec", "let", "input", "output", "state", "eq", "update", "real", "binary",
            "token", "name", "prime", "plus", "predict", "fn", "tanh", "sigmoid", "relu", "linear",
-           "maxout", "lp", "dropout", "layernorm", "MLP", "layer"]
+           "maxout", "lp", "dropout", "layernorm", "vdropout", "zoneout", "MLP", "layer"]
 
 # ---------------------------------------------------------------- names, sizes, numbers
 
@@ -136,7 +136,7 @@ class fn:
 
 tanh, sigmoid, relu, linear = fn("tanh"), fn("sigmoid"), fn("relu"), fn("linear")
 maxout, lp, dropout = fn("maxout"), fn("lp"), fn("dropout")
-layernorm = fn("layernorm")
+layernorm, vdropout, zoneout = fn("layernorm"), fn("vdropout"), fn("zoneout")
 
 
 def layer(function, width=None, args=()) -> S.Layer:

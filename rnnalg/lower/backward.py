@@ -37,7 +37,8 @@ class Lines(list):
         if grad not in self.bound:
             self.add(f"{grad} = {expr}", depth)
         else:
-            self.add(f"{grad} += {expr}" if in_place else f"{grad} = {grad} + {expr}", depth)
+            # (expr) in parentheses: a rule may be a conditional expression (dropout, zoneout)
+            self.add(f"{grad} += ({expr})" if in_place else f"{grad} = {grad} + ({expr})", depth)
         self.bound.add(grad)
 
 

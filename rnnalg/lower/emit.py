@@ -279,7 +279,7 @@ class Emitter(BackwardEmitter, GroupEmitter, ParallelEmitter):
             states=_table([(s.prev.name, s.prev.width) for s in prog.states]),
             inputs=_table([(v.name, v.kind, v.width) for v in prog.inputs]),
             heads=_table([(h.output.name, h.output.kind, h.output.width) for h in prog.heads]),
-            dropout=_table([(e.out.name, e.out.width, e.attr("rate")) for e in self.p.dropout_eqns]),
+            dropout=_table([(e.out.name, e.out.width, e.attr("rate"), e.op) for e in self.p.dropout_eqns]),
             kernels="\n\n".join(kernel_texts.values()) or "# (no step loop: no scan kernels)",
             forward="\n".join(eval_lines), train="\n".join(train), final=final, logits=logits, links=links)
 
@@ -322,7 +322,7 @@ SUMMARIES = {summaries}
 STATES = {states}  # (name, width)
 INPUTS = {inputs}  # (name, kind, width)
 HEADS = {heads}  # (output, kind, width)
-DROPOUT = {dropout}  # (value, width, rate)
+DROPOUT = {dropout}  # (value, width, rate, op): dropout, vdropout or zoneout (draw_noise)
 
 
 # -- the scan loops: plain numpy here; the fast backend compiles these same functions with numba

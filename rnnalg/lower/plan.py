@@ -17,6 +17,8 @@ from ..ir import Program
 from ..phases import phases
 from .rules import saved_rules
 
+NOISE_OPS = ("dropout", "vdropout", "zoneout")  # their masks: prelude.draw_noise, one rule each
+
 
 class Namer:
     """Unique, valid identifiers derived from spec names: `h'.W_x` -> `h_next_W_x`."""
@@ -119,4 +121,5 @@ class Plan:
 
     @property
     def dropout_eqns(self):
-        return [e for e in self.program.eqns if e.op == "dropout"]
+        """The eqns that read a training-noise mask (dropout, vdropout, zoneout)."""
+        return [e for e in self.program.eqns if e.op in NOISE_OPS]

@@ -282,8 +282,19 @@ def initial_state(batch_size, dtype=np.float32):
 
 
 def draw_noise(rng, T, B, dtype=np.float32):
-    """Inverted-dropout masks name -> (T, B, width) of 0 or 1/(1 − rate); None without dropout."""
+    """Training-noise masks name -> (T, B, width), one rule per op (_NOISE_RULES), drawn from `rng`
+    in the order of DROPOUT; None without any."""
     if not DROPOUT:  # noqa: F821
         return None
-    return {name: ((rng.random((T, B, width)) >= rate) / (1.0 - rate)).astype(dtype)
-            for name, width, rate in DROPOUT}  # noqa: F821
+    return {name: _NOISE_RULES[op](rng, T, B, width, rate).astype(dtype)
+            for name, width, rate, op in DROPOUT}  # noqa: F821
+
+
+_NOISE_RULES = {
+    # inverted dropout: 0 or 1/(1 − rate), a fresh mask at every step
+    "dropout": lambda rng, T, B, W, rate: (rng.random((T, B, W)) >= rate) / (1.0 - rate),
+    # variational: one mask per sequence, the same at every step
+    "vdropout": lambda rng, T, B, W, rate: np.repeat(((rng.random((1, B, W)) >= rate) / (1.0 - rate)), T, axis=0),
+    # zoneout: 1 where a unit takes its new value, 0 (probability rate) where it keeps h_{t-1}
+    "zoneout": lambda rng, T, B, W, rate: (rng.random((T, B, W)) >= rate) * 1.0,
+}
