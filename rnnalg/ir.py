@@ -118,6 +118,7 @@ class Program:
     params: tuple  # Param, in order of first use by eqns
     sizes: tuple = ()  # ((let name, value), ...) after `--set`
     ties: tuple = ()  # ((tied weight, embedding), ...): the weight is the embedding's transpose, not in params
+    static_inputs: tuple = ()  # names of the inputs with one value per sequence: (B, D) in a batch
     file: str = field(default="<spec>", compare=False)
     text: str = field(default="", compare=False, repr=False)
     warnings: tuple = field(default=(), compare=False, repr=False)  # Diagnostic

@@ -53,7 +53,8 @@ def format_program(program: Program) -> str:
     if program.sizes:
         lines.append("sizes    " + ", ".join(f"{n} = {v}" for n, v in program.sizes))
     for v in program.inputs:
-        lines.append(f"input    {v.name} : {type_str(v)}")
+        static = "    (static: one value per sequence, computed on once)" if v.name in program.static_inputs else ""
+        lines.append(f"input    {v.name} : {type_str(v)}{static}")
     for s in program.states:
         lines.append(f"state    {s.prev.name} : {type_str(s.prev)}    ({s.next.name} is its next value)")
     for h in program.heads:

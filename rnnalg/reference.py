@@ -98,7 +98,7 @@ def reference_forward(program: Program, params, batch, state=None, noise=None):
     params = dict(params)
     for tied, source in program.ties:  # a tied softmax weight is the embedding's transpose
         params[tied] = anp.transpose(params[source])
-    first = batch[program.inputs[0].name]
+    first = batch[next(v.name for v in program.inputs if v.name not in program.static_inputs)]
     T, B = first.shape[:2]
     mask = batch.get("mask")
     mask = np.ones((T, B)) if mask is None else np.asarray(mask, dtype=float)
@@ -106,7 +106,8 @@ def reference_forward(program: Program, params, batch, state=None, noise=None):
             for s in program.states}
     total = 0.0
     for t in range(T):
-        env = {v.name: batch[v.name][t] for v in program.inputs}
+        env = {v.name: batch[v.name] if v.name in program.static_inputs else batch[v.name][t]
+               for v in program.inputs}  # a static input: one value per sequence, (B, D)
         env.update(prev)
         for e in program.eqns:
             env[e.out.name] = _apply(e, env, params, None if noise is None else noise, t)

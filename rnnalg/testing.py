@@ -22,12 +22,13 @@ def random_batch(program: Program, T: int, B: int, rng, mask: bool = True):
     """Inputs and targets of the right kinds; with `mask`, sequence b is padded after T − b steps."""
     batch = {}
     for v in list(program.inputs) + [h.output for h in program.heads]:
+        lead = (B,) if v.name in program.static_inputs else (T, B)  # a static input: one value per sequence
         if v.kind == "token":
-            batch[v.name] = rng.integers(0, v.width, size=(T, B))
+            batch[v.name] = rng.integers(0, v.width, size=lead)
         elif v.kind == "binary":
-            batch[v.name] = (rng.random((T, B, v.width)) < 0.3).astype(float)
+            batch[v.name] = (rng.random(lead + (v.width,)) < 0.3).astype(float)
         else:
-            batch[v.name] = rng.normal(size=(T, B, v.width))
+            batch[v.name] = rng.normal(size=lead + (v.width,))
     if mask:
         lengths = np.maximum(T - np.arange(B), 1)
         batch["mask"] = (np.arange(T)[:, None] < lengths[None, :]).astype(float)

@@ -219,10 +219,28 @@ def lstm_zoneout(task):
     return b.spec()
 
 
+def lstm_conditioned(task):
+    b = Builder()
+    H, x, y = _head(b, task)
+    key = b.input("key", real(12), static=True)
+    h = b.state("h", H)
+    c = b.state("c", H)
+    k = b.eq("k", MLP(key, layers=[tanh]), width=H)
+    i = b.eq("i", sigmoid(plus(x, h, k)))
+    f = b.eq("f", sigmoid(plus(x, h, k) + 1))
+    o = b.eq("o", sigmoid(plus(x, h, k)))
+    g = b.eq("g", tanh(plus(x, h, k)))
+    c_t = b.update(c, f * c + i * g)
+    h_t = b.update(h, o * tanh(c_t))
+    b.eq(y, predict(h_t))
+    return b.spec()
+
+
 SPELLINGS = {name: (model, "music") for name, model in [
     ("rnn", rnn), ("deep_input", deep_input), ("dt", dt), ("dts", dts), ("do", do), ("dot", dot),
     ("dots", dots), ("dots_star", dots_star), ("srnn2", srnn2), ("lstm", lstm), ("gru", gru),
-    ("dt_lstm", dt_lstm), ("ln_lstm", ln_lstm), ("mingru", mingru), ("lstm_zoneout", lstm_zoneout)]}
+    ("dt_lstm", dt_lstm), ("ln_lstm", ln_lstm), ("mingru", mingru), ("lstm_zoneout", lstm_zoneout),
+    ("lstm_conditioned", lstm_conditioned)]}
 SPELLINGS["word_lstm_tied"] = (word_lstm_tied, "word")
 for _task in ("char", "word"):
     for _model in (rnn, dts, dots, srnn2, lstm):

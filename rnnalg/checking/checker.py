@@ -33,6 +33,7 @@ from ..errors import Span, quote
 from ..front import syntax
 from ..ir import Program, State
 from .build import Builder
+from .conditioning import check_static
 from .diagnostics import Diagnostics, Poison
 from .scope import bind, declare, resolve_sizes
 from .ties import resolve_ties
@@ -81,6 +82,7 @@ def check(spec: syntax.Spec, sizes: dict | None = None) -> Program:
     _warn_unused(spec, scope, order, diags)
     _warn_idle_states(scope, order, diags)
     ties = resolve_ties(spec, scope, builder.eqns, heads, diags)
+    static = check_static(spec, builder.eqns, heads, diags)
     diags.raise_if_errors()
     tied = {t for t, _ in ties}
     return Program(
@@ -90,6 +92,7 @@ def check(spec: syntax.Spec, sizes: dict | None = None) -> Program:
         eqns=tuple(builder.eqns),
         params=tuple(p for p in _params_in_use_order(builder) if p.name not in tied),
         ties=ties,
+        static_inputs=static,
         sizes=tuple((name, size_table.values[name]) for name in size_table.lets),
         file=spec.file,
         text=spec.text,

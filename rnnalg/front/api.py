@@ -189,15 +189,15 @@ def let(let_name: str, value) -> S.Let:
     return S.Let(check_ident(let_name), _number(value))
 
 
-def _decl(role: str, decl_name: str, type_, tied=None) -> S.Decl:
+def _decl(role: str, decl_name: str, type_, tied=None, static=False) -> S.Decl:
     type_ = type_ if isinstance(type_, S.Type) else real(type_)
     tied = tied.name if isinstance(tied, S.Decl) else tied
-    return S.Decl(role, check_ident(decl_name), type_, None, None if tied is None else check_ident(tied))
+    return S.Decl(role, check_ident(decl_name), type_, None, None if tied is None else check_ident(tied), static)
 
 
-def input(decl_name: str, type_) -> S.Decl:  # noqa: A001 (the language's keyword)
-    """`input x : type`; a bare size (int, let name, Let) means real[size]."""
-    return _decl("input", decl_name, type_)
+def input(decl_name: str, type_, static=False) -> S.Decl:  # noqa: A001 (the language's keyword)
+    """`input x : type [static]`; a bare size (int, let name, Let) means real[size]."""
+    return _decl("input", decl_name, type_, static=static)
 
 
 def output(decl_name: str, type_, tied=None) -> S.Decl:
@@ -242,8 +242,8 @@ class Builder:
     def let(self, let_name, value):
         return self._add(let(let_name, value))
 
-    def input(self, decl_name, type_):
-        return self._add(input(decl_name, type_))
+    def input(self, decl_name, type_, static=False):
+        return self._add(input(decl_name, type_, static))
 
     def output(self, decl_name, type_, tied=None):
         return self._add(output(decl_name, type_, tied))

@@ -67,7 +67,8 @@ class _Writer:
             if item.role not in ROLES:
                 raise ValueError(f"unknown declaration role {item.role!r}")
             tied = "" if item.tied is None else f" tied {check_ident(item.tied)}"
-            return f"{item.role} {check_ident(item.name)} : {self.type(item.type)}{tied}"
+            static = " static" if item.static else ""
+            return f"{item.role} {check_ident(item.name)} : {self.type(item.type)}{static}{tied}"
         if isinstance(item, S.Equation):
             width = "" if item.width is None else f" : {size(item.width)}"
             return f"{check_ident(item.target, prime_ok=True)}{width} = {self.expr(item.expr)}"

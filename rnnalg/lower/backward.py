@@ -37,8 +37,9 @@ class Lines(list):
         if grad not in self.bound:
             self.add(f"{grad} = {expr}", depth)
         else:
-            # (expr) in parentheses: a rule may be a conditional expression (dropout, zoneout)
-            self.add(f"{grad} += ({expr})" if in_place else f"{grad} = {grad} + ({expr})", depth)
+            if " if " in expr:  # a conditional rule (dropout, zoneout) binds looser than +: parenthesise
+                expr = f"({expr})"
+            self.add(f"{grad} += {expr}" if in_place else f"{grad} = {grad} + {expr}", depth)
         self.bound.add(grad)
 
 
@@ -56,12 +57,19 @@ class BackwardEmitter:
         if any(self.g(e.out.name) in out.bound for e in p.eqns["pre"]):
             out.add("# -- backward: pre phase, all steps at once")
         for e in reversed(p.eqns["pre"]):
+            if e.out.name in p.static and self.g(e.out.name) in out.bound:  # one value for all steps
+                out.add(f"{self.g(e.out.name)} = _per_sequence({self.g(e.out.name)})")
             self._stacked_vjp(e, self.g(e.out.name), out)
         for par in self.program.params:  # parameters the loss does not reach
             if f"grads[{par.name!r}]" not in out.bound:
                 out.add(f"grads[{par.name!r}] = np.zeros_like({self.w(par.name)})")
         for tied, source in self.program.ties:  # a tied weight's gradient goes to its embedding
             out.add(f"grads[{source!r}] = grads[{source!r}] + grads.pop({tied!r}).T")
+
+    def _into(self, out: Lines, name, target, expr):
+        """A stacked contribution to var `name`'s gradient; a static value (one per sequence,
+        (1, B, W)) receives its sum over the steps, so that every term has one shape."""
+        out.contribute(target, f"_per_sequence({expr})" if name in self.p.static else expr)
 
     def _grad_target(self, name, eqn_in_scan):
         """Where a contribution to var `name` goes, or None if the loss cannot need it."""
@@ -82,7 +90,7 @@ class BackwardEmitter:
                 self._weight_grad(a, w, grad, out)
                 target = self._grad_target(a.name, in_scan)
                 if target:
-                    out.contribute(target, f"_mm({grad}, {self.w(w)}.T)")
+                    self._into(out, a.name, target, f"_mm({grad}, {self.w(w)}.T)")
             out.add(f"grads[{e.params[-1]!r}] = {grad}.sum(axis=(0, 1))")
             out.bound.add(f"grads[{e.params[-1]!r}]")
         else:
@@ -90,7 +98,7 @@ class BackwardEmitter:
             for a, rules in zip(e.args, VJP_TABLES):
                 target = self._grad_target(a.name, in_scan)
                 if target:
-                    out.contribute(target, rules[e.op](site))
+                    self._into(out, a.name, target, rules[e.op](site))
             self._param_grads(e, grad, out)
 
     def _param_grads(self, e, grad, out: Lines):
@@ -152,7 +160,7 @@ class BackwardEmitter:
         out.extend("    " + line for line in bodies[False])
         out.append(kernels.end())
         for a in sorted(from_scan):
-            out.contribute(self.g(a), self.gscan(a))
+            self._into(out, a, self.g(a), self.gscan(a))
         for name, eqns in fused.items():
             self._fused_weight_grads(name, eqns, out)
         for e in p.eqns["scan"]:
@@ -189,7 +197,7 @@ class BackwardEmitter:
                     self._weight_grad(a, w, grad, out)
                 target = self._grad_target(a.name, True)
                 if target:
-                    out.contribute(target, f"_mm({grad}, {self.w(w)}.T)")
+                    self._into(out, a.name, target, f"_mm({grad}, {self.w(w)}.T)")
 
     def _weight_grad(self, a, w, grad, out: Lines):
         """grads[w] of one affine operand over all steps: an embedding scatter-add for a token,

@@ -78,8 +78,17 @@ class Emitter(BackwardEmitter, GroupEmitter, ParallelEmitter):
             return self.S(name)
         return self.v(name)
 
+    def over_steps(self, expr, e):
+        """The pre part of affine `e` as the scan reads it, `P[t]`: from static operands only it is
+        (1, B, W), computed once per sequence, then broadcast over the steps (a view)."""
+        if self.p.category[e.out.name] != "scan" or not all(a.name in self.p.static for a, _ in self.p.pre_args(e)):
+            return expr
+        return f"_over_steps({expr}, T)"
+
     def step_value(self, name):
-        """Step t's value inside the forward scan."""
+        """Step t's value inside the forward scan (a static value has one step, for all)."""
+        if name in self.p.static:
+            return f"{self.v(name)}[0]"
         return f"{self.v(name)}[t]" if self.p.category[name] in ("input", "pre") else self.v(name)
 
     def at_step(self, name):
@@ -88,6 +97,8 @@ class Emitter(BackwardEmitter, GroupEmitter, ParallelEmitter):
             return f"{self.buf(name)}[t]"
         if name in self.p.next_of:
             return f"{self.buf(self.p.next_of[name].prev.name)}[t + 1]"
+        if name in self.p.static:
+            return f"{self.v(name)}[0]"
         if self.p.category[name] in ("input", "pre"):
             return f"{self.v(name)}[t]"
         return f"{self.S(name)}[t]"
@@ -123,8 +134,10 @@ class Emitter(BackwardEmitter, GroupEmitter, ParallelEmitter):
         out.add(f"dt = params[{prog.params[0].name!r}].dtype")
         for v in prog.inputs:
             cast = "np.asarray({}, dtype=np.intp)" if v.kind == "token" else "np.asarray({}, dtype=dt)"
-            out.add(f"{self.v(v.name)} = {cast.format(f'batch[{v.name!r}]')}")
-        out.add(f"T, B = {self.v(prog.inputs[0].name)}.shape[:2]")
+            static = "[None]" if v.name in p.static else ""  # (B, D) -> (1, B, D): one value per sequence
+            out.add(f"{self.v(v.name)} = {cast.format(f'batch[{v.name!r}]')}{static}")
+        steps = next(v for v in prog.inputs if v.name not in p.static)
+        out.add(f"T, B = {self.v(steps.name)}.shape[:2]")
         out.add("masked = batch.get('mask') is not None")
         out.add("m = batch['mask'].astype(dt) if masked else np.ones((T, B), dtype=dt)")
         out.add("mk = m[:, :, None]")
@@ -138,7 +151,7 @@ class Emitter(BackwardEmitter, GroupEmitter, ParallelEmitter):
             elif e.op == "affine" and p.pre_args(e):
                 terms = [self.w(e.params[-1])] + [self._input_term(a, w) for a, w in p.pre_args(e)]
                 target = self.v(e.out.name) if p.category[e.out.name] == "pre" else self.P(e.out.name)
-                out.add(f"{target} = {' + '.join(terms)}")
+                out.add(f"{target} = {self.over_steps(' + '.join(terms), e)}")
             elif p.category[e.out.name] == "pre":
                 out.add(f"{self.v(e.out.name)} = {forward_rules[e.op](self.args_site(e, self.v))}")
         if prog.states:

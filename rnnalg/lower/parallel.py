@@ -63,4 +63,4 @@ class ParallelEmitter:
                     if a.name == name:  # into h_{t-1}: already in λ
                         continue
                     if a.name in inside or a.name in p.needs_grad:
-                        out.contribute(self.g(a.name), rules[e.op](site))
+                        self._into(out, a.name, self.g(a.name), rules[e.op](site))

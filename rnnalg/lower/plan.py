@@ -14,7 +14,7 @@ import keyword
 import re
 
 from ..ir import Program
-from ..phases import phases
+from ..phases import phases, static_values
 from .rules import saved_rules
 
 NOISE_OPS = ("dropout", "vdropout", "zoneout")  # their masks: prelude.draw_noise, one rule each
@@ -62,6 +62,7 @@ class Plan:
         self.eqns = {p: [e for e in program.eqns if self.category[e.out.name] == p] for p in ("pre", "scan", "post")}
         self.next_of = {s.next.name: s for s in program.states}
         self.state_of_prev = {s.prev.name: s for s in program.states}
+        self.static = static_values(program.static_inputs, program.eqns)  # (1, B, W): once per sequence
         self.stored = self._stored()
         self.needs_grad = self._needs_grad()
         self.name = Namer()

@@ -15,12 +15,26 @@ def _mm(a, w):
 
 
 def _mmT(a, g):
-    """Σ over all leading axes of a^T g: (..., in), (..., out) -> (in, out)."""
+    """Σ over all leading axes of a^T g: (..., in), (..., out) -> (in, out); a static `a`
+    (1, B, in), one value per sequence, meets Σ_t g."""
+    g = _per_sequence(g) if a.shape[0] == 1 else g
     return a.reshape(-1, a.shape[-1]).T @ g.reshape(-1, g.shape[-1])
 
 
+def _over_steps(a, T):
+    """(1, B, W), one value per sequence, as a (T, B, W) view (no copy)."""
+    return np.broadcast_to(a, (T,) + a.shape[1:])
+
+
+def _per_sequence(g):
+    """(T, B, W) gradients of a value shared by all steps -> (1, B, W), their sum over t."""
+    return g if g.shape[0] == 1 else g.sum(axis=0, keepdims=True)
+
+
 def _embed_grad(table_shape, tokens, g):
-    """Scatter-add g (..., out) into a zero (V, out) table at rows `tokens` (...)."""
+    """Scatter-add g (..., out) into a zero (V, out) table at rows `tokens` (...); static tokens
+    (1, B) meet Σ_t g."""
+    g = _per_sequence(g) if tokens.shape[0] == 1 and tokens.ndim == g.ndim - 1 else g
     grad = np.zeros(table_shape, dtype=g.dtype)
     np.add.at(grad, tokens.reshape(-1), g.reshape(-1, g.shape[-1]))
     return grad
