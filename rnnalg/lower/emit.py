@@ -288,7 +288,7 @@ class Emitter(BackwardEmitter, GroupEmitter, ParallelEmitter):
         return _MODULE.format(
             file=ascii(str(prog.file))[1:-1].replace('"', '\\"'), header=header, prelude=inspect.getsource(prelude).split('"""', 2)[2].lstrip(),
             params=_table([(p.name, p.shape, p.role) for p in prog.params]),
-            summaries=_table(self._summaries()),
+            summaries=_table(self._summaries()), ties=_table(list(prog.ties)),
             states=_table([(s.prev.name, s.prev.width) for s in prog.states]),
             inputs=_table([(v.name, v.kind, v.width) for v in prog.inputs]),
             heads=_table([(h.output.name, h.output.kind, h.output.width) for h in prog.heads]),
@@ -332,6 +332,7 @@ evaluates without dropout.
 PARAMS = {params}
 # (⊕ value, its weights and embeddings in operand order): init draws each as one matrix
 SUMMARIES = {summaries}
+TIED = {ties}  # (softmax weight, embedding): one array, the embedding's transpose (init: see prelude)
 STATES = {states}  # (name, width)
 INPUTS = {inputs}  # (name, kind, width)
 HEADS = {heads}  # (output, kind, width)

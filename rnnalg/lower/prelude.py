@@ -221,6 +221,8 @@ def init(rng, scheme="gaussian", scale=None, dtype=np.float32):
         blocks = [shapes[name] for name in names]
         for name, w in zip(names, _INIT_RULES[scheme](rng, blocks, scale, dtype)):
             params[name] = w.astype(dtype, copy=False)
+    for _, table in TIED:  # noqa: F821  a tied embedding is also the softmax: its scale, 1/√width
+        params[table] = (params[table] * (1.0 / np.sqrt(shapes[table][0][1]))).astype(dtype, copy=False)
     return params
 
 
