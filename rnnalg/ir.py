@@ -11,6 +11,12 @@ topological order (in the style of a JAX jaxpr)::
 * A state `h` appears twice: `Var('h')` is h_{t-1}, `Var("h'")` is h_t (bound by an eqn).
 * `affine` owns one parameter per argument, then the bias; a `token` argument's
   parameter is an embedding table (V, width) read by row lookup.
+* `layernorm` owns a gain and a bias per unit (`<site>.ln.g`, role 'gain', and `<site>.ln.b`):
+  out = g ⊙ (a − mean a) / √(var a + ε) + b over the units of one position (Ba et al. 2016).
+* The training-only noise ops: `dropout[rate]` (a fresh mask per step), `vdropout[rate]` (one
+  mask per sequence, the same at every step: Gal & Ghahramani 2016) and `zoneout[rate](new, h)`
+  (each unit keeps h_{t-1} with probability rate in training, the expectation
+  rate·h + (1 − rate)·new at evaluation: Krueger et al. 2017); their masks come from `noise`.
 * Every other op (`tanh`, `sigmoid`, `relu`, `linear`, `maxout`, `lp`, `dropout`)
   owns no parameters; its static arguments live in `attrs`.
 * The elementwise ops of two equal-width values: `mul` (a ⊙ b), `add` (a + b), `sub`
@@ -24,7 +30,7 @@ from dataclasses import dataclass, field
 from .errors import Span
 
 KINDS = ("real", "binary", "token")
-OPS = ("affine", "tanh", "sigmoid", "relu", "linear", "maxout", "lp", "dropout",
+OPS = ("affine", "tanh", "sigmoid", "relu", "linear", "maxout", "lp", "dropout", "vdropout", "zoneout", "layernorm",
        "mul", "add", "sub", "scale", "shift")
 
 
@@ -46,7 +52,8 @@ class Var:
 
 @dataclass(frozen=True)
 class Param:
-    """A learned array; role is 'weight' (in, out), 'embedding' (V, out) or 'bias' (out,)."""
+    """A learned array; role is 'weight' (in, out), 'embedding' (V, out), 'bias' (out,) or
+    'gain' (out,), a layernorm's per-unit scale (initialised to 1)."""
 
     name: str
     shape: tuple
@@ -110,6 +117,8 @@ class Program:
     eqns: tuple  # Eqn, topologically sorted
     params: tuple  # Param, in order of first use by eqns
     sizes: tuple = ()  # ((let name, value), ...) after `--set`
+    ties: tuple = ()  # ((tied weight, embedding), ...): the weight is the embedding's transpose, not in params
+    static_inputs: tuple = ()  # names of the inputs with one value per sequence: (B, D) in a batch
     file: str = field(default="<spec>", compare=False)
     text: str = field(default="", compare=False, repr=False)
     warnings: tuple = field(default=(), compare=False, repr=False)  # Diagnostic
@@ -118,6 +127,9 @@ class Program:
         for p in self.params:
             if p.name == name:
                 return p
+        for tied, source in self.ties:  # a tied weight: the transpose of an embedding, role 'tied'
+            if tied == name:
+                return Param(name, self.param(source).shape[::-1], "tied")
         raise KeyError(name)
 
     @property

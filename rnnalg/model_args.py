@@ -83,6 +83,8 @@ def check_batch(program: Program, batch, dtype: np.dtype, targets: bool) -> dict
     out = {}
     values = list(program.inputs) + [h.output for h in program.heads]
     T = B = None
+    static = set(program.static_inputs)  # one value per sequence: (B,) or (B, D)
+    values.sort(key=lambda v: v.name in static)  # (T, B) from a time-varying array first
     for v in values:
         if v.name not in batch:
             if v in program.inputs or targets:
@@ -90,11 +92,15 @@ def check_batch(program: Program, batch, dtype: np.dtype, targets: bool) -> dict
                                  f"(needs: {', '.join(x.name for x in values)})")
             continue
         arr = np.asarray(batch[v.name])
-        want = 2 if v.kind == "token" else 3
-        shape = "(T, B)" if want == 2 else f"(T, B, {v.width})"
-        if arr.ndim != want or (want == 3 and arr.shape[2] != v.width):
+        lead = ("B",) if v.name in static else ("T", "B")
+        want = len(lead) + (v.kind != "token")
+        shape = "(" + ", ".join(lead + (() if v.kind == "token" else (str(v.width),))) + ")"
+        if arr.ndim != want or (v.kind != "token" and arr.shape[-1] != v.width):
             raise ValueError(f"batch[{v.name!r}] has shape {arr.shape}, expected {shape}")
-        if T is None:
+        if v.name in static:
+            if arr.shape[0] != B:
+                raise ValueError(f"batch[{v.name!r}] has B = {arr.shape[0]}, others have {B}")
+        elif T is None:
             T, B = arr.shape[:2]
         elif arr.shape[:2] != (T, B):
             raise ValueError(f"batch[{v.name!r}] has (T, B) = {arr.shape[:2]}, others have {(T, B)}")

@@ -36,6 +36,16 @@ def phases(program: Program) -> dict:
     return result
 
 
+def static_values(static_inputs, eqns) -> set:
+    """Static input names plus every eqn output computed from them alone (eqns in topological
+    order): values with one value per sequence, computed once in the pre phase."""
+    static = set(static_inputs)
+    for e in eqns:
+        if e.args and all(a.name in static for a in e.args):
+            static.add(e.out.name)
+    return static
+
+
 def input_projections(program: Program) -> list:
     """(eqn, arg, param) of the terms `arg @ param` of scan and post affines whose operand is
     known before the scan: the lowering computes them in the pre phase, all steps at once."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .errors import format_diagnostics
 from .ir import Eqn, Program, Var
+from .lower.linear import describe as describe_linear
 from .lower.plan import Plan
 from .phases import POST, PRE, SCAN, input_projections, phases
 
@@ -52,7 +53,8 @@ def format_program(program: Program) -> str:
     if program.sizes:
         lines.append("sizes    " + ", ".join(f"{n} = {v}" for n, v in program.sizes))
     for v in program.inputs:
-        lines.append(f"input    {v.name} : {type_str(v)}")
+        static = "    (static: one value per sequence, computed on once)" if v.name in program.static_inputs else ""
+        lines.append(f"input    {v.name} : {type_str(v)}{static}")
     for s in program.states:
         lines.append(f"state    {s.prev.name} : {type_str(s.prev)}    ({s.next.name} is its next value)")
     for h in program.heads:
@@ -74,6 +76,7 @@ def format_program(program: Program) -> str:
         lines.append(f"  {phase.get(h.logits.name, POST):<5} {h.output.name} : {type_str(h.output)}"
                      f" <- {h.logits.name}   {link} + {loss}")
     lines += ["", *format_param_table(program)]
+    lines += [f"tied: {t} = {s}ᵀ (one array, counted once)" for t, s in program.ties]
     lines += ["", "phases"]
     for name in (PRE, SCAN, POST):
         n = sum(1 for e in program.eqns if phase[e.out.name] == name)
@@ -82,6 +85,7 @@ def format_program(program: Program) -> str:
     if projections:
         terms = ", ".join(f"{a.name}·{w}" for _, a, w in projections)
         lines.append(f"  and the input terms of scan/post affines run in pre: {terms}")
+    lines += [f"  {line}" for line in describe_linear(program)]
     for name, pairs in Plan(program).fan_out().items():
         weights = " | ".join(w for _, w in pairs)
         lines.append(f"  fused: {name} is read by {len(pairs)} scan affines: one product per step, "

@@ -14,7 +14,8 @@ from autograd import value_and_grad
 from autograd.tracer import getval
 
 from .ir import Program
-from .lower.prelude import LP_EPS
+from .lower.prelude import LN_EPS, LP_EPS
+from .lower.plan import NOISE_OPS
 from .lower.rules import RuleTable
 
 
@@ -40,8 +41,20 @@ reference_rules = RuleTable("reference_rules", {
     "maxout": lambda a, at, mask: anp.max(_groups(a, at["k"]), axis=-1),
     "lp": lambda a, at, mask: _lp(a, at["p"], at["k"]),
     "dropout": lambda a, at, mask: a if mask is None else a * mask,
+    "vdropout": lambda a, at, mask: a if mask is None else a * mask,
     "scale": lambda a, at, mask: at["c"] * a,
     "shift": lambda a, at, mask: a + at["c"],
+})
+
+def _layernorm(a, gain, bias):
+    """gain ⊙ (a − μ) / √(σ² + ε) + bias, μ and σ² over the units of each position."""
+    d = a - anp.mean(a, axis=-1, keepdims=True)
+    return gain * d / anp.sqrt(anp.mean(d * d, axis=-1, keepdims=True) + LN_EPS) + bias
+
+
+# op -> f(arg, [the arrays of its params]) for the non-affine ops that own parameters
+reference_param_rules = RuleTable("reference_param_rules", {
+    "layernorm": lambda a, p: _layernorm(a, *p),
 })
 
 # op -> f(a, b) for the ops of two equal-width values, one step (B, W) each
@@ -82,7 +95,10 @@ def reference_loss(program: Program, params, batch, state=None, noise=None):
 
 def reference_forward(program: Program, params, batch, state=None, noise=None):
     """-> (mean NLL per unmasked position, final states name -> (B, W))."""
-    first = batch[program.inputs[0].name]
+    params = dict(params)
+    for tied, source in program.ties:  # a tied softmax weight is the embedding's transpose
+        params[tied] = anp.transpose(params[source])
+    first = batch[next(v.name for v in program.inputs if v.name not in program.static_inputs)]
     T, B = first.shape[:2]
     mask = batch.get("mask")
     mask = np.ones((T, B)) if mask is None else np.asarray(mask, dtype=float)
@@ -90,7 +106,8 @@ def reference_forward(program: Program, params, batch, state=None, noise=None):
             for s in program.states}
     total = 0.0
     for t in range(T):
-        env = {v.name: batch[v.name][t] for v in program.inputs}
+        env = {v.name: batch[v.name] if v.name in program.static_inputs else batch[v.name][t]
+               for v in program.inputs}  # a static input: one value per sequence, (B, D)
         env.update(prev)
         for e in program.eqns:
             env[e.out.name] = _apply(e, env, params, None if noise is None else noise, t)
@@ -111,9 +128,14 @@ def _apply(e, env, params, noise, t):
             value = env[a.name]
             out = out + (params[w][value] if a.kind == "token" else anp.dot(value, params[w]))
         return out
+    if e.params:
+        return reference_param_rules[e.op](env[e.args[0].name], [params[n] for n in e.params])
+    if e.op == "zoneout":  # new a, previous state b; mask 1 = take the new value
+        a, b, rate = env[e.args[0].name], env[e.args[1].name], e.attr("rate")
+        return b + (a - b) * ((1.0 - rate) if noise is None else noise[e.out.name][t])
     if len(e.args) == 2:
         return reference_binary_rules[e.op](env[e.args[0].name], env[e.args[1].name])
-    mask = None if noise is None or e.op != "dropout" else noise[e.out.name][t]
+    mask = None if noise is None or e.op not in NOISE_OPS else noise[e.out.name][t]
     return reference_rules[e.op](env[e.args[0].name], dict(e.attrs), mask)
 
 

@@ -22,12 +22,13 @@ def random_batch(program: Program, T: int, B: int, rng, mask: bool = True):
     """Inputs and targets of the right kinds; with `mask`, sequence b is padded after T − b steps."""
     batch = {}
     for v in list(program.inputs) + [h.output for h in program.heads]:
+        lead = (B,) if v.name in program.static_inputs else (T, B)  # a static input: one value per sequence
         if v.kind == "token":
-            batch[v.name] = rng.integers(0, v.width, size=(T, B))
+            batch[v.name] = rng.integers(0, v.width, size=lead)
         elif v.kind == "binary":
-            batch[v.name] = (rng.random((T, B, v.width)) < 0.3).astype(float)
+            batch[v.name] = (rng.random(lead + (v.width,)) < 0.3).astype(float)
         else:
-            batch[v.name] = rng.normal(size=(T, B, v.width))
+            batch[v.name] = rng.normal(size=lead + (v.width,))
     if mask:
         lengths = np.maximum(T - np.arange(B), 1)
         batch["mask"] = (np.arange(T)[:, None] < lengths[None, :]).astype(float)
@@ -36,13 +37,16 @@ def random_batch(program: Program, T: int, B: int, rng, mask: bool = True):
 
 def random_setup(program: Program, T=5, B=3, seed=0, mask=True, state=True, dropout=True, backend="auto"):
     """(model, params, batch, state, noise) in float64: weights as training initialises them
-    (gaussian, total fan-in), biases N(0, 0.3²) and initial states N(0, 0.5²) (not zero)."""
+    (gaussian, total fan-in), biases N(0, 0.3²), layernorm gains N(1, 0.3²) and initial states
+    N(0, 0.5²) (not zero)."""
     rng = np.random.default_rng(seed)
     model = Model(program, np.float64, backend)
     params = model.init_params(rng, "gaussian", None)
     for name, role in model.param_roles.items():
         if role == "bias":
             params[name] = rng.normal(0.0, 0.3, size=params[name].shape)
+        elif role == "gain":  # not all ones: a gain's gradient must show
+            params[name] = rng.normal(1.0, 0.3, size=params[name].shape)
     batch = random_batch(program, T, B, rng, mask)
     init = {s.prev.name: rng.normal(0.0, 0.5, size=(B, s.prev.width)) for s in program.states} if state else None
     noise = model.draw_noise(rng, T, B) if dropout else None

@@ -5,9 +5,9 @@ import pytest
 
 import rnnalg
 from rnnalg.front import syntax as S
-from rnnalg.api import (MLP, Builder, binary, dropout, eq, fn, input, layer, let, lp, maxout, name,
-                        output, plus, predict, prime, real, relu, sigmoid, spec, state, tanh, token,
-                        update)
+from rnnalg.api import (MLP, Builder, binary, dropout, eq, fn, input, layer, layernorm, let, linear, lp, maxout,
+                        name, output, plus, predict, prime, real, relu, sigmoid, spec, state, tanh, token,
+                        update, vdropout, zoneout)
 from rnnalg.front.parser import load, parse
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -160,10 +160,88 @@ def dt_lstm(task):
     return b.spec()
 
 
+def ln_lstm(task):
+    b = Builder()
+    H, x, y = _head(b, task)
+    h = b.state("h", H)
+    c = b.state("c", H)
+    i = b.eq("i", sigmoid(layernorm(plus(x, h))))
+    f = b.eq("f", sigmoid(layernorm(plus(x, h)) + 1))
+    o = b.eq("o", sigmoid(layernorm(plus(x, h))))
+    g = b.eq("g", tanh(layernorm(plus(x, h))))
+    c_t = b.update(c, f * c + i * g)
+    h_t = b.update(h, o * tanh(layernorm(c_t)))
+    b.eq(y, predict(h_t))
+    return b.spec()
+
+
+def mingru(task):
+    b = Builder()
+    H, x, y = _head(b, task)
+    h = b.state("h", H)
+    z = b.eq("z", MLP(x, layers=[sigmoid]), width=H)
+    g = b.eq("g", MLP(x, layers=[linear]), width=H)
+    h_t = b.update(h, (1 - z) * h + z * g)
+    b.eq(y, predict(h_t))
+    return b.spec()
+
+
+def word_lstm_tied(task):
+    b = Builder()
+    H = b.let("H", 200)
+    x = b.input("x", token(10000))
+    y = b.output("y", token(10000), tied=x)
+    h = b.state("h", H)
+    c = b.state("c", H)
+    e = b.eq("e", MLP(x, layers=[linear]), width=H)
+    i = b.eq("i", sigmoid(plus(e, h)))
+    f = b.eq("f", sigmoid(plus(e, h) + 1))
+    o = b.eq("o", sigmoid(plus(e, h)))
+    g = b.eq("g", tanh(plus(e, h)))
+    c_t = b.update(c, f * c + i * g)
+    b.update(h, o * tanh(c_t))
+    b.eq(y, predict(prime(h)))
+    return b.spec()
+
+
+def lstm_zoneout(task):
+    b = Builder()
+    H, x, y = _head(b, task)
+    h = b.state("h", H)
+    c = b.state("c", H)
+    i = b.eq("i", sigmoid(plus(x, h)))
+    f = b.eq("f", sigmoid(plus(x, h) + 1))
+    o = b.eq("o", sigmoid(plus(x, h)))
+    g = b.eq("g", tanh(plus(x, h)))
+    c_t = b.update(c, zoneout[0.5](f * c + i * g))
+    h_t = b.update(h, zoneout[0.05](o * tanh(c_t)))
+    b.eq(y, predict(vdropout[0.3](h_t)))
+    return b.spec()
+
+
+def lstm_conditioned(task):
+    b = Builder()
+    H, x, y = _head(b, task)
+    key = b.input("key", real(12), static=True)
+    h = b.state("h", H)
+    c = b.state("c", H)
+    k = b.eq("k", MLP(key, layers=[tanh]), width=H)
+    i = b.eq("i", sigmoid(plus(x, h, k)))
+    f = b.eq("f", sigmoid(plus(x, h, k) + 1))
+    o = b.eq("o", sigmoid(plus(x, h, k)))
+    g = b.eq("g", tanh(plus(x, h, k)))
+    c_t = b.update(c, f * c + i * g)
+    h_t = b.update(h, o * tanh(c_t))
+    b.eq(y, predict(h_t))
+    return b.spec()
+
+
 SPELLINGS = {name: (model, "music") for name, model in [
     ("rnn", rnn), ("deep_input", deep_input), ("dt", dt), ("dts", dts), ("do", do), ("dot", dot),
     ("dots", dots), ("dots_star", dots_star), ("srnn2", srnn2), ("lstm", lstm), ("gru", gru),
-    ("dt_lstm", dt_lstm)]}
+    ("dt_lstm", dt_lstm), ("ln_lstm", ln_lstm), ("mingru", mingru), ("lstm_zoneout", lstm_zoneout),
+    ("lstm_conditioned", lstm_conditioned)]}
+SPELLINGS["word_lstm_tied"] = (word_lstm_tied, "word")
 for _task in ("char", "word"):
     for _model in (rnn, dts, dots, srnn2, lstm):
         SPELLINGS[f"{_task}_{_model.__name__}"] = (_model, _task)

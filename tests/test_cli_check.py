@@ -139,6 +139,14 @@ VARIANTS = {
     "lstm": lambda X, H, Y: 4 * (X + H + 1) * H + (H + 1) * Y,
     "gru": lambda X, H, Y: 3 * (X + H + 1) * H + (H + 1) * Y,
     "dt_lstm": lambda X, H, Y: 4 * (X + H + 1) * H + (2 * H + 1) * H + (H + 1) * Y,  # z_t, then g_t from z_t, h
+    # issue 20: a gain and a bias per unit for each of the 5 layernorms (4 gates, the cell)
+    "ln_lstm": lambda X, H, Y: 4 * (X + H + 1) * H + 5 * 2 * H + (H + 1) * Y,
+    "mingru": lambda X, H, Y: 2 * (X + 1) * H + (H + 1) * Y,  # z_t and g_t from x_t only
+    "lstm_zoneout": lambda X, H, Y: 4 * (X + H + 1) * H + (H + 1) * Y,  # zoneout owns no weights
+    # one embedding e_t (X + 1)·H, gates read e_t and h_{t-1}, the softmax is the embedding: its bias only
+    "lstm_tied": lambda X, H, Y: (X + 1) * H + 4 * (2 * H + 1) * H + Y,
+    # k from the 12-number key once, then gates read x_t, h_{t-1} and k
+    "lstm_conditioned": lambda X, H, Y: (12 + 1) * H + 4 * (X + 2 * H + 1) * H + (H + 1) * Y,
 }
 WIDTHS = {"": 88, "char_": 50, "word_": 10000}  # piano keys; PTB characters; PTB words
 
@@ -150,7 +158,7 @@ def example_counts():
 
 
 def test_every_example_has_a_formula():
-    assert len(list(example_counts())) == len(list((ROOT / "examples").glob("*.rnn"))) == 22
+    assert len(list(example_counts())) == len(list((ROOT / "examples").glob("*.rnn"))) == 27
 
 
 @pytest.mark.parametrize("path, count, width", list(example_counts()), ids=lambda v: getattr(v, "stem", ""))

@@ -72,6 +72,10 @@ OP_SPECS = {
     "fused-mixed-operands": "u : 6 = MLP[tanh](x)\ng = sigmoid(x ⊕ h ⊕ u)\n"
                             "h' = g * tanh(h ⊕ x) + (1 - g) * relu(u ⊕ h)\ny = ▷ h'",
     # one joint input array for the gates (a shift folded into its bias), σ of adjacent gates in one call
+    # layernorm (own gain and bias per unit) in every phase, and as an MLP layer
+    "layernorm-scan": "h' = tanh(layernorm(x ⊕ h))\ny = ▷ h'",
+    "layernorm-gates": "c = sigmoid(layernorm(x ⊕ h) + 1)\nh' = c * h + (1 - c) * layernorm(h)\ny = ▷ h'",
+    "layernorm-pre-post": "u : 6 = layernorm(MLP[tanh](x))\nh' = tanh(u ⊕ h)\ny = ▷ MLP[layernorm 4](h' ⊕ u)",
     "joint-gates-shift": "h' = sigmoid(x ⊕ h) * sigmoid((x ⊕ h) + 2) * sigmoid(x ⊕ h) + tanh((x ⊕ h) - 1)\ny = ▷ h'",
     "joint-gates-no-inputs": "h' = MLP[sigmoid](h) * MLP[sigmoid](h) - h\ny = ▷ (h' ⊕ x)",
     "shift-read-twice": "a = (x ⊕ h) + 1\nh' = sigmoid(a) * tanh(x ⊕ h) + a\ny = ▷ h'",

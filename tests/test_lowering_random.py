@@ -13,6 +13,9 @@ FUNCTIONS = [
     # elementwise: mul, add, sub, and numbers (scale, shift); the two affines share their operands
     lambda a: f"sigmoid({a}) * tanh({a})", lambda a: f"tanh(({a}) + 1) - 0.5 * relu({a})",
     lambda a: f"1 - -sigmoid({a}) * 2",
+    # layernorm: a gain and a bias per unit (issue 20)
+    lambda a: f"tanh(layernorm({a}))", lambda a: f"MLP[layernorm 3, tanh]({a})",
+    lambda a: f"vdropout[0.25](tanh({a}))",
 ]
 
 
@@ -44,9 +47,14 @@ def random_specs(draw):
             lines.append(f"z{i} : {draw(st.integers(2, 4))} = {summary()}")
             known.append(f"z{i}")
         extra = [f"z{i}"] if f"z{i}" in known else []
-        if draw(st.booleans()):  # a gated update: a gate mixes the state and a candidate
+        update = draw(st.sampled_from(["gated", "linear", "zoneout", "plain"]))
+        if update == "gated":  # a gated update: a gate mixes the state and a candidate
             lines.append(f"g{i} = sigmoid({' ⊕ '.join(sorted(set(known) | set(extra)))})")
             lines.append(f"{s}' = g{i} * {s} + (1 - g{i}) * {summary(extra)}")
+        elif update == "linear":  # h' = a ⊙ h + b from the inputs only: a parallel scan (issue 20)
+            lines.append(f"{s}' = (1 - MLP[sigmoid](x)) * {s} + 0.5 * MLP[tanh](x)")
+        elif update == "zoneout":  # each unit keeps its previous value with probability 0.3 (training)
+            lines.append(f"{s}' = zoneout[0.3]({summary(extra)})")
         else:
             lines.append(f"{s}' = {summary(extra)}")
         known.append(f"{s}'")

@@ -13,6 +13,7 @@ EXPECTED_EXAMPLES = {
     "rnn", "deep_input", "dt", "dts", "do", "dot", "dots", "dots_star", "srnn2",
     "char_rnn", "char_dts", "char_dots", "char_srnn2", "word_rnn", "word_dts", "word_dots", "word_srnn2",
     "lstm", "gru", "dt_lstm", "char_lstm", "word_lstm",
+    "ln_lstm", "mingru", "word_lstm_tied", "lstm_zoneout", "lstm_conditioned",  # issue 20: cells beyond the paper
 }
 
 DOTS = """\

@@ -8,7 +8,8 @@ Naming (the lowering relies on it):
 * the first ⊕ that is an operand of `*`, `+`, `-` in the equation of t is `t.a` at site t
   when t has no affine of its own (`f = sigmoid((x ⊕ h) + 1)` owns f.W_x, f.W_h, f.b);
 * other unnamed intermediates are `<target>.<n>`, n the first free counter;
-* the affine at site s owns `s.W_<operand>` per operand, then `s.b`.
+* the affine at site s owns `s.W_<operand>` per operand, then `s.b`;
+* `layernorm` at site s owns `s.ln.g` (gain) and `s.ln.b` (bias), one per unit.
 
 Widths flow down from the context (the bound name's `: N`, the state's width, an MLP
 layer's width) and up from the names read; a group function `maxout[k]`/`lp[p, k]` needs
@@ -26,7 +27,7 @@ from ..errors import quote
 from ..front import syntax
 from ..ir import Eqn, Head, Param, Var
 from .diagnostics import Diagnostics, Poison
-from .functions import function_attrs, group_factor
+from .functions import PARAM_FUNCTIONS, function_attrs, group_factor
 from .scope import Scope, flatten
 from .widths import constant_value, is_elementwise, up
 
@@ -143,10 +144,12 @@ class Builder:
                               e.expr.span)
         else:
             arg = self.value(e.expr, arg_want, arg_why)
+        if e.fn == "zoneout":
+            return self._zoneout(e, out, arg, attrs)
         if arg.width % k:
             raise self.diags.fail("group-size", f"{_signature(e.fn, attrs)} needs a width divisible by {k}, "
                                   f"but its argument has width {arg.width}", e.span)
-        return self._emit(Var(out, arg.width // k), e.fn, (arg,), attrs=attrs, span=e.span)
+        return self._function(Var(out, arg.width // k), e.fn, arg, attrs, e.span)
 
     def mlp(self, e: syntax.MLP, prefix: str, out: str, want, why: str) -> Var:
         """Layers `prefix.i.a = affine(…)`, `prefix.i = f(prefix.i.a)`; the last is named `out`.
@@ -180,7 +183,7 @@ class Builder:
             attrs = self._attrs(layer.fn, layer.args, span)
             k = group_factor(attrs)
             a = self.affine(args, f"{prefix}.{i}.a", f"{prefix}.{i}", k * width, span)
-            args = [self._emit(Var(name, width), layer.fn, (a,), attrs=attrs, span=span)]
+            args = [self._function(Var(name, width), layer.fn, a, attrs, span)]
         return args[0]
 
     def elementwise(self, e, out: str, want, why: str) -> Var:
@@ -244,6 +247,22 @@ class Builder:
         return self._emit(Var(out, width), "affine", tuple(args), tuple(p.name for p in params), span=span)
 
     # --- helpers -------------------------------------------------------------------------
+
+    def _zoneout(self, e, out: str, arg: Var, attrs: tuple) -> Var:
+        """`h' = zoneout[r](new)`: the op zoneout(new, h), h the state this equation updates."""
+        state = self.scope.states.get(out[:-1]) if out.endswith("'") else None
+        if state is None:
+            raise self.diags.fail("bad-zoneout", f"zoneout[r] mixes a state's new value with its previous one: "
+                                  f"it must be the whole update of a state, h' = zoneout[r](…), not part of "
+                                  f"{self.target}", e.span)
+        return self._emit(Var(out, arg.width), "zoneout", (arg, state[1]), attrs=attrs, span=e.span)
+
+    def _function(self, out: Var, fn: str, arg: Var, attrs: tuple, span) -> Var:
+        """`out = fn[attrs](arg)`, with the parameters a function like layernorm owns (site `out`)."""
+        params = [Param(out.name + suffix, (out.width,), role) for suffix, role in PARAM_FUNCTIONS.get(fn, ())]
+        for p in params:
+            self.params[p.name] = p
+        return self._emit(out, fn, (arg,), tuple(p.name for p in params), attrs=attrs, span=span)
 
     def _emit(self, out: Var, op: str, args: tuple, params=(), attrs=(), span=None) -> Var:
         self.used.add(out.name)

@@ -33,8 +33,10 @@ from ..errors import Span, quote
 from ..front import syntax
 from ..ir import Program, State
 from .build import Builder
+from .conditioning import check_static
 from .diagnostics import Diagnostics, Poison
 from .scope import bind, declare, resolve_sizes
+from .ties import resolve_ties
 from .widths import infer_widths
 
 __all__ = ["check"]
@@ -79,13 +81,18 @@ def check(spec: syntax.Spec, sizes: dict | None = None) -> Program:
             continue
     _warn_unused(spec, scope, order, diags)
     _warn_idle_states(scope, order, diags)
+    ties = resolve_ties(spec, scope, builder.eqns, heads, diags)
+    static = check_static(spec, builder.eqns, heads, diags)
     diags.raise_if_errors()
+    tied = {t for t, _ in ties}
     return Program(
         inputs=tuple(var for _, var in scope.inputs.values()),
         states=tuple(State(prev, nxt, decl.span) for decl, prev, nxt in scope.states.values()),
         heads=tuple(heads[name] for name in scope.outputs),
         eqns=tuple(builder.eqns),
-        params=_params_in_use_order(builder),
+        params=tuple(p for p in _params_in_use_order(builder) if p.name not in tied),
+        ties=ties,
+        static_inputs=static,
         sizes=tuple((name, size_table.values[name]) for name in size_table.lets),
         file=spec.file,
         text=spec.text,

@@ -1,7 +1,7 @@
 """The function table: which functions exist, their static arguments and group factor.
 
 A function maps a vector of `k · n` units to `n` units: `k = 1` for the elementwise
-functions (tanh, sigmoid, relu, linear, dropout), `k` for `maxout[k]` (max over groups
+functions (tanh, sigmoid, relu, linear, dropout, layernorm), `k` for `maxout[k]` (max over groups
 of k) and `lp[p, k]` (L_p pooling over groups of k, the power mean (mean_group |a|^p)^(1/p)).
 Adding a function means one row in `FUNCTIONS` (and one in each lowering table).
 """
@@ -76,6 +76,14 @@ FUNCTIONS = {
     "maxout": FunctionRule(("k",), _maxout),
     "lp": FunctionRule(("p", "k"), _lp),
     "dropout": FunctionRule(("rate",), _dropout),
+    "layernorm": FunctionRule((), _no_args),  # owns a gain and a bias: PARAM_FUNCTIONS
+    "vdropout": FunctionRule(("rate",), _dropout),  # one mask per sequence (variational dropout)
+    "zoneout": FunctionRule(("rate",), _dropout),  # only as a whole state update: h' = zoneout[r](…)
+}
+
+# functions that own parameters: fn -> (suffix, role) of each, named `<site><suffix>` in order
+PARAM_FUNCTIONS = {
+    "layernorm": ((".ln.g", "gain"), (".ln.b", "bias")),
 }
 
 

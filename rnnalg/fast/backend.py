@@ -112,7 +112,8 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
     version = hashlib.sha256(inspect.getsource(numba_prelude).encode()).hexdigest()[:16]
     return (f'"""Scan kernels of an rnnalg model, compiled by numba (prelude {version})."""\n'
             "import numpy as np\nfrom numba import njit\n\n"
-            "from rnnalg.fast.numba_prelude import LP_EPS, _group_max, _lp, _lp_grad, _maxout_grad, "
+            "from rnnalg.fast.numba_prelude import LP_EPS, _group_max, _layernorm, _layernorm_grad, _lp, _lp_grad, "
+            "_maxout_grad, "
             "_relu_into, _sigmoid, _tanh  # noqa: F401\n\n"
             "_kernel = njit(cache=True)  # every scan kernel\n"
             # only where it is used, so that the text (and the cache) of other models is as before

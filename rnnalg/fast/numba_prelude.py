@@ -128,3 +128,52 @@ def _lp_grad(a, g, p, k):
             for q in range(j * k, j * k + k):
                 out[i, q] = scale * (abs(a[i, q]) / m) ** (p - 1.0) * np.sign(a[i, q])
     return out
+
+
+LN_EPS = 1e-5  # as in the numpy module
+
+
+@njit(inline="always", cache=True)
+def _ln_row(a, i):
+    """(μ, r) of row i: r = 1 / √(σ² + ε)."""
+    cols = a.shape[1]
+    mu = 0.0
+    for j in range(cols):
+        mu += a[i, j]
+    mu /= cols
+    var = 0.0
+    for j in range(cols):
+        var += (a[i, j] - mu) ** 2
+    return mu, 1.0 / math.sqrt(var / cols + LN_EPS)
+
+
+@njit(cache=True)
+def _layernorm(a, gain, bias):
+    """(B, W): gain ⊙ (a − μ) r + bias per row."""
+    rows, cols = a.shape
+    out = np.empty((rows, cols), a.dtype)
+    for i in range(rows):
+        mu, r = _ln_row(a, i)
+        for j in range(cols):
+            out[i, j] = gain[j] * (a[i, j] - mu) * r + bias[j]
+    return out
+
+
+@njit(cache=True)
+def _layernorm_grad(a, g, gain):
+    """(B, W): r (ĝ − mean ĝ − n mean(ĝ n)), ĝ = g ⊙ gain, n = (a − μ) r."""
+    rows, cols = a.shape
+    out = np.empty((rows, cols), g.dtype)
+    for i in range(rows):
+        mu, r = _ln_row(a, i)
+        mg = 0.0
+        mgn = 0.0
+        for j in range(cols):
+            gn = g[i, j] * gain[j]
+            mg += gn
+            mgn += gn * (a[i, j] - mu) * r
+        mg /= cols
+        mgn /= cols
+        for j in range(cols):
+            out[i, j] = r * (g[i, j] * gain[j] - mg - (a[i, j] - mu) * r * mgn)
+    return out

@@ -48,7 +48,7 @@ from .unparse import check_ident
 
 __all__ = ["Builder", "spec", "let", "input", "output", "state", "eq", "update", "real", "binary",
            "token", "name", "prime", "plus", "predict", "fn", "tanh", "sigmoid", "relu", "linear",
-           "maxout", "lp", "dropout", "MLP", "layer"]
+           "maxout", "lp", "dropout", "layernorm", "vdropout", "zoneout", "MLP", "layer"]
 
 # ---------------------------------------------------------------- names, sizes, numbers
 
@@ -136,6 +136,7 @@ class fn:
 
 tanh, sigmoid, relu, linear = fn("tanh"), fn("sigmoid"), fn("relu"), fn("linear")
 maxout, lp, dropout = fn("maxout"), fn("lp"), fn("dropout")
+layernorm, vdropout, zoneout = fn("layernorm"), fn("vdropout"), fn("zoneout")
 
 
 def layer(function, width=None, args=()) -> S.Layer:
@@ -188,19 +189,20 @@ def let(let_name: str, value) -> S.Let:
     return S.Let(check_ident(let_name), _number(value))
 
 
-def _decl(role: str, decl_name: str, type_) -> S.Decl:
+def _decl(role: str, decl_name: str, type_, tied=None, static=False) -> S.Decl:
     type_ = type_ if isinstance(type_, S.Type) else real(type_)
-    return S.Decl(role, check_ident(decl_name), type_)
+    tied = tied.name if isinstance(tied, S.Decl) else tied
+    return S.Decl(role, check_ident(decl_name), type_, None, None if tied is None else check_ident(tied), static)
 
 
-def input(decl_name: str, type_) -> S.Decl:  # noqa: A001 (the language's keyword)
-    """`input x : type`; a bare size (int, let name, Let) means real[size]."""
-    return _decl("input", decl_name, type_)
+def input(decl_name: str, type_, static=False) -> S.Decl:  # noqa: A001 (the language's keyword)
+    """`input x : type [static]`; a bare size (int, let name, Let) means real[size]."""
+    return _decl("input", decl_name, type_, static=static)
 
 
-def output(decl_name: str, type_) -> S.Decl:
-    """`output y : type`."""
-    return _decl("output", decl_name, type_)
+def output(decl_name: str, type_, tied=None) -> S.Decl:
+    """`output y : type [tied x]` (x a str or the input's Decl)."""
+    return _decl("output", decl_name, type_, tied)
 
 
 def state(decl_name: str, type_) -> S.Decl:
@@ -240,11 +242,11 @@ class Builder:
     def let(self, let_name, value):
         return self._add(let(let_name, value))
 
-    def input(self, decl_name, type_):
-        return self._add(input(decl_name, type_))
+    def input(self, decl_name, type_, static=False):
+        return self._add(input(decl_name, type_, static))
 
-    def output(self, decl_name, type_):
-        return self._add(output(decl_name, type_))
+    def output(self, decl_name, type_, tied=None):
+        return self._add(output(decl_name, type_, tied))
 
     def state(self, decl_name, type_):
         return self._add(state(decl_name, type_))

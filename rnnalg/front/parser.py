@@ -113,7 +113,8 @@ class _ToSyntax(Transformer_NonRecursive):
     kind = role
 
     def decl(self, meta, c):
-        return S.Decl(c[0], self._ident(c[1]), c[2], self.loc.of_meta(meta))
+        tied = None if c[4] is None else self._ident(c[4])
+        return S.Decl(c[0], self._ident(c[1]), c[2], self.loc.of_meta(meta), tied, c[3] is not None)
 
     def type(self, meta, c):
         return S.Type(c[0], c[1][0], self.loc.of_meta(meta))

@@ -181,6 +181,8 @@ class Decl(Elementwise):
     name: str
     type: Type
     span: Span | None = _span()
+    tied: str | None = None  # `output y : token[V] tied x`: the input whose embedding y's weights are
+    static: bool = False  # `input key : real[24] static`: one value per sequence (a conditioning input)
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,9 @@ class _Writer:
         if isinstance(item, S.Decl):
             if item.role not in ROLES:
                 raise ValueError(f"unknown declaration role {item.role!r}")
-            return f"{item.role} {check_ident(item.name)} : {self.type(item.type)}"
+            tied = "" if item.tied is None else f" tied {check_ident(item.tied)}"
+            static = " static" if item.static else ""
+            return f"{item.role} {check_ident(item.name)} : {self.type(item.type)}{static}{tied}"
         if isinstance(item, S.Equation):
             width = "" if item.width is None else f" : {size(item.width)}"
             return f"{check_ident(item.target, prime_ok=True)}{width} = {self.expr(item.expr)}"

@@ -15,7 +15,7 @@ with the side-by-side weights, and each of their weight gradients one product in
 from __future__ import annotations
 
 from . import kernels
-from .rules import deriv_rules, vjp_b_rules, vjp_rules
+from .rules import deriv_rules, param_vjp_rules, vjp_b_rules, vjp_rules
 
 INDENT = "    "
 VJP_TABLES = (vjp_rules, vjp_b_rules)  # d loss / d (first, second) argument of a non-affine op
@@ -37,6 +37,8 @@ class Lines(list):
         if grad not in self.bound:
             self.add(f"{grad} = {expr}", depth)
         else:
+            if " if " in expr:  # a conditional rule (dropout, zoneout) binds looser than +: parenthesise
+                expr = f"({expr})"
             self.add(f"{grad} += {expr}" if in_place else f"{grad} = {grad} + {expr}", depth)
         self.bound.add(grad)
 
@@ -51,14 +53,23 @@ class BackwardEmitter:
         for e in reversed(p.eqns["post"]):
             self._stacked_vjp(e, self.g(e.out.name), out)
         if self.program.states:
-            self._backward_scan(out)
+            (self._backward_parallel if self.parallel else self._backward_scan)(out)
         if any(self.g(e.out.name) in out.bound for e in p.eqns["pre"]):
             out.add("# -- backward: pre phase, all steps at once")
         for e in reversed(p.eqns["pre"]):
+            if e.out.name in p.static and self.g(e.out.name) in out.bound:  # one value for all steps
+                out.add(f"{self.g(e.out.name)} = _per_sequence({self.g(e.out.name)})")
             self._stacked_vjp(e, self.g(e.out.name), out)
         for par in self.program.params:  # parameters the loss does not reach
             if f"grads[{par.name!r}]" not in out.bound:
                 out.add(f"grads[{par.name!r}] = np.zeros_like({self.w(par.name)})")
+        for tied, source in self.program.ties:  # a tied weight's gradient goes to its embedding
+            out.add(f"grads[{source!r}] = grads[{source!r}] + grads.pop({tied!r}).T")
+
+    def _into(self, out: Lines, name, target, expr):
+        """A stacked contribution to var `name`'s gradient; a static value (one per sequence,
+        (1, B, W)) receives its sum over the steps, so that every term has one shape."""
+        out.contribute(target, f"_per_sequence({expr})" if name in self.p.static else expr)
 
     def _grad_target(self, name, eqn_in_scan):
         """Where a contribution to var `name` goes, or None if the loss cannot need it."""
@@ -79,7 +90,7 @@ class BackwardEmitter:
                 self._weight_grad(a, w, grad, out)
                 target = self._grad_target(a.name, in_scan)
                 if target:
-                    out.contribute(target, f"_mm({grad}, {self.w(w)}.T)")
+                    self._into(out, a.name, target, f"_mm({grad}, {self.w(w)}.T)")
             out.add(f"grads[{e.params[-1]!r}] = {grad}.sum(axis=(0, 1))")
             out.bound.add(f"grads[{e.params[-1]!r}]")
         else:
@@ -87,7 +98,17 @@ class BackwardEmitter:
             for a, rules in zip(e.args, VJP_TABLES):
                 target = self._grad_target(a.name, in_scan)
                 if target:
-                    out.contribute(target, rules[e.op](site))
+                    self._into(out, a.name, target, rules[e.op](site))
+            self._param_grads(e, grad, out)
+
+    def _param_grads(self, e, grad, out: Lines):
+        """The grads of the parameters a non-affine op owns (layernorm), over all steps at once."""
+        if not e.params:
+            return
+        site = self.args_site(e, self.stacked, self.stacked(e.out.name), grad)
+        for name, expr in zip(e.params, param_vjp_rules[e.op](site)):
+            out.add(f"grads[{name!r}] = {expr}")
+            out.bound.add(f"grads[{name!r}]")
 
     def _backward_scan(self, out: Lines):
         p, prog = self.p, self.program
@@ -103,6 +124,8 @@ class BackwardEmitter:
         for e in p.eqns["scan"]:
             if e.op == "affine" and e.out.name not in in_group:
                 out.add(f"{self.G(e.out.name)} = np.empty((T, B, {e.out.width}), dtype=dt)")
+            elif e.op != "affine" and e.params:  # zeros: a step the loss does not reach writes no row
+                out.add(f"{self.G(e.out.name)} = np.zeros((T, B, {e.out.width}), dtype=dt)")
         for e in p.eqns["scan"]:
             if e.op not in deriv_rules:
                 continue
@@ -137,7 +160,7 @@ class BackwardEmitter:
         out.extend("    " + line for line in bodies[False])
         out.append(kernels.end())
         for a in sorted(from_scan):
-            out.contribute(self.g(a), self.gscan(a))
+            self._into(out, a, self.g(a), self.gscan(a))
         for name, eqns in fused.items():
             self._fused_weight_grads(name, eqns, out)
         for e in p.eqns["scan"]:
@@ -145,6 +168,8 @@ class BackwardEmitter:
                 out.bound.add(self.G(e.out.name))
                 if e.out.name not in in_group:
                     self._stacked_vjp(e, self.G(e.out.name), out)
+            elif e.params:  # its argument's grads came per step; its own parameters' now
+                self._param_grads(e, self.G(e.out.name), out)
 
     def _fused_weight_grads(self, value, eqns, out: Lines):
         """Weight and bias grads of a fused group: one `_mmT` per argument all its affines read."""
@@ -172,7 +197,7 @@ class BackwardEmitter:
                     self._weight_grad(a, w, grad, out)
                 target = self._grad_target(a.name, True)
                 if target:
-                    out.contribute(target, f"_mm({grad}, {self.w(w)}.T)")
+                    self._into(out, a.name, target, f"_mm({grad}, {self.w(w)}.T)")
 
     def _weight_grad(self, a, w, grad, out: Lines):
         """grads[w] of one affine operand over all steps: an embedding scatter-add for a token,
@@ -234,6 +259,8 @@ class BackwardEmitter:
                     for a, w in args:
                         step.contribute(self.g(a.name), f"{grad} @ {self.w(w)}.T", 2)
                 continue
+            if e.params:  # an op owning parameters keeps d loss / d out of every step
+                step.add(f"{self.G(e.out.name)}[t] = {grad}", 2)
             site = self.args_site(e, self.at_step, self.at_step(e.out.name), grad, step=True)
             for arg, rules in zip(e.args, VJP_TABLES):
                 a = arg.name

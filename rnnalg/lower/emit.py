@@ -21,15 +21,19 @@ from ..ir import Program
 from . import kernels, prelude
 from .backward import BackwardEmitter, Lines
 from .groups import GroupEmitter, find_groups
+from .linear import parallel_states
+from .parallel import ParallelEmitter
 from .plan import Plan
 from .rules import Site, forward_rules, into_rules, link_rules, loss_rules
 
-class Emitter(BackwardEmitter, GroupEmitter):
-    """Writes the module text of one program; names every array it uses through the Plan."""
+class Emitter(BackwardEmitter, GroupEmitter, ParallelEmitter):
+    """Writes the module text of one program; names every array it uses through the Plan.
+    `parallel=False` keeps the step loop for states that `linear.py` proves linear."""
 
-    def __init__(self, program: Program):
+    def __init__(self, program: Program, parallel: bool = True):
         self.p = Plan(program)
         self.program = program
+        self.parallel = parallel_states(program) if parallel else {}  # state -> LinearState
         self.groups, self.folded, self.horizontal = find_groups(self.p)
         self.group_of = {e.out.name: g for g in self.groups for e in g.eqns}  # affine -> its JointPre
         self.horizontal_of = {e.out.name: h for h in self.horizontal for e in h.eqns}
@@ -58,6 +62,9 @@ class Emitter(BackwardEmitter, GroupEmitter):
         self.Ujoint = lambda name, arg: n("Ujoint_", f"{name}_{arg}")  # its input weights side by side
         self.Sjoint = lambda name: n("Sjoint_", name)  # step buffers of a Horizontal group
         self.deriv_joint = lambda name: n("dfdajoint_", name)  # and f'(a) of the whole group
+        self.lin_a = lambda name: n("Alin_", name)  # a_t of a linear state, all steps (parallel.py)
+        self.lin_b = lambda name: n("Blin_", name)  # b_t
+        self.lin_e = lambda name: n("Elin_", name)  # d loss / d h_t sent back by the post phase
 
     # ---- where a var's value lives -----------------------------------------------------------
     def stacked(self, name):
@@ -71,8 +78,17 @@ class Emitter(BackwardEmitter, GroupEmitter):
             return self.S(name)
         return self.v(name)
 
+    def over_steps(self, expr, e):
+        """The pre part of affine `e` as the scan reads it, `P[t]`: from static operands only it is
+        (1, B, W), computed once per sequence, then broadcast over the steps (a view)."""
+        if self.p.category[e.out.name] != "scan" or not all(a.name in self.p.static for a, _ in self.p.pre_args(e)):
+            return expr
+        return f"_over_steps({expr}, T)"
+
     def step_value(self, name):
-        """Step t's value inside the forward scan."""
+        """Step t's value inside the forward scan (a static value has one step, for all)."""
+        if name in self.p.static:
+            return f"{self.v(name)}[0]"
         return f"{self.v(name)}[t]" if self.p.category[name] in ("input", "pre") else self.v(name)
 
     def at_step(self, name):
@@ -81,6 +97,8 @@ class Emitter(BackwardEmitter, GroupEmitter):
             return f"{self.buf(name)}[t]"
         if name in self.p.next_of:
             return f"{self.buf(self.p.next_of[name].prev.name)}[t + 1]"
+        if name in self.p.static:
+            return f"{self.v(name)}[0]"
         if self.p.category[name] in ("input", "pre"):
             return f"{self.v(name)}[t]"
         return f"{self.S(name)}[t]"
@@ -95,7 +113,7 @@ class Emitter(BackwardEmitter, GroupEmitter):
         attrs = dict(e.attrs)
         mask_var = self.D(e.out.name)
         return Site(a=a, b=b, out=out, g=g, attrs=attrs, mask_var=mask_var,
-                    mask=f"{mask_var}[t]" if step else mask_var)
+                    mask=f"{mask_var}[t]" if step else mask_var, params=tuple(self.w(n) for n in e.params))
 
     def args_site(self, e, value_of, out="", g="", step=False):
         """The Site of a non-affine eqn whose arguments' values are `value_of(name)`."""
@@ -111,11 +129,15 @@ class Emitter(BackwardEmitter, GroupEmitter):
         p, prog = self.p, self.program
         for par in prog.params:
             out.add(f"{self.w(par.name)} = params[{par.name!r}]")
+        for tied, source in prog.ties:  # a tied softmax weight: the embedding's transpose (a view)
+            out.add(f"{self.w(tied)} = params[{source!r}].T")
         out.add(f"dt = params[{prog.params[0].name!r}].dtype")
         for v in prog.inputs:
             cast = "np.asarray({}, dtype=np.intp)" if v.kind == "token" else "np.asarray({}, dtype=dt)"
-            out.add(f"{self.v(v.name)} = {cast.format(f'batch[{v.name!r}]')}")
-        out.add(f"T, B = {self.v(prog.inputs[0].name)}.shape[:2]")
+            static = "[None]" if v.name in p.static else ""  # (B, D) -> (1, B, D): one value per sequence
+            out.add(f"{self.v(v.name)} = {cast.format(f'batch[{v.name!r}]')}{static}")
+        steps = next(v for v in prog.inputs if v.name not in p.static)
+        out.add(f"T, B = {self.v(steps.name)}.shape[:2]")
         out.add("masked = batch.get('mask') is not None")
         out.add("m = batch['mask'].astype(dt) if masked else np.ones((T, B), dtype=dt)")
         out.add("mk = m[:, :, None]")
@@ -129,11 +151,11 @@ class Emitter(BackwardEmitter, GroupEmitter):
             elif e.op == "affine" and p.pre_args(e):
                 terms = [self.w(e.params[-1])] + [self._input_term(a, w) for a, w in p.pre_args(e)]
                 target = self.v(e.out.name) if p.category[e.out.name] == "pre" else self.P(e.out.name)
-                out.add(f"{target} = {' + '.join(terms)}")
+                out.add(f"{target} = {self.over_steps(' + '.join(terms), e)}")
             elif p.category[e.out.name] == "pre":
                 out.add(f"{self.v(e.out.name)} = {forward_rules[e.op](self.args_site(e, self.v))}")
         if prog.states:
-            self._forward_scan(out)
+            (self._forward_parallel if self.parallel else self._forward_scan)(out)
         out.add("# -- post: reads the states, feeds none back; all steps at once")
         for e in p.eqns["post"]:
             if e.op == "affine":
@@ -238,6 +260,11 @@ class Emitter(BackwardEmitter, GroupEmitter):
             if with_grad:
                 out.contribute(self.g(h.logits.name), "dlogits")
 
+    def _summaries(self):
+        """(⊕ value, its weights and embeddings) for init; a tied weight is not drawn (nor an ⊕ left empty)."""
+        rows = [(e.out.name, _untied(self.program, e.params[:-1])) for e in self.program.eqns if e.op == "affine"]
+        return [row for row in rows if row[1]]
+
     # ---- the module --------------------------------------------------------------------------
     def module(self) -> str:
         prog = self.program
@@ -261,22 +288,28 @@ class Emitter(BackwardEmitter, GroupEmitter):
         return _MODULE.format(
             file=ascii(str(prog.file))[1:-1].replace('"', '\\"'), header=header, prelude=inspect.getsource(prelude).split('"""', 2)[2].lstrip(),
             params=_table([(p.name, p.shape, p.role) for p in prog.params]),
-            summaries=_table([(e.out.name, e.params[:-1]) for e in prog.eqns if e.op == "affine"]),
+            summaries=_table(self._summaries()), ties=_table(list(prog.ties)),
             states=_table([(s.prev.name, s.prev.width) for s in prog.states]),
             inputs=_table([(v.name, v.kind, v.width) for v in prog.inputs]),
             heads=_table([(h.output.name, h.output.kind, h.output.width) for h in prog.heads]),
-            dropout=_table([(e.out.name, e.out.width, e.attr("rate")) for e in self.p.dropout_eqns]),
-            kernels="\n\n".join(kernel_texts.values()) or "# (no state: no scan kernels)",
+            dropout=_table([(e.out.name, e.out.width, e.attr("rate"), e.op) for e in self.p.dropout_eqns]),
+            kernels="\n\n".join(kernel_texts.values()) or "# (no step loop: no scan kernels)",
             forward="\n".join(eval_lines), train="\n".join(train), final=final, logits=logits, links=links)
+
+
+def _untied(program, names):
+    tied = {t for t, _ in program.ties}
+    return tuple(n for n in names if n not in tied)
 
 
 def _table(rows):
     return "[\n" + "".join(f"    {row!r},\n" for row in rows) + "]"
 
 
-def emit_module(program: Program) -> str:
-    """The standalone numpy module for `program` (needs only numpy)."""
-    return Emitter(program).module()
+def emit_module(program: Program, parallel: bool = True) -> str:
+    """The standalone numpy module for `program` (needs only numpy); `parallel=False` runs
+    linear states (h' = a ⊙ h + b) in the step loop instead of an associative scan."""
+    return Emitter(program, parallel).module()
 
 
 _MODULE = '''\
@@ -299,10 +332,11 @@ evaluates without dropout.
 PARAMS = {params}
 # (⊕ value, its weights and embeddings in operand order): init draws each as one matrix
 SUMMARIES = {summaries}
+TIED = {ties}  # (softmax weight, embedding): one array, the embedding's transpose (init: see prelude)
 STATES = {states}  # (name, width)
 INPUTS = {inputs}  # (name, kind, width)
 HEADS = {heads}  # (output, kind, width)
-DROPOUT = {dropout}  # (value, width, rate)
+DROPOUT = {dropout}  # (value, width, rate, op): dropout, vdropout or zoneout (draw_noise)
 
 
 # -- the scan loops: plain numpy here; the fast backend compiles these same functions with numba

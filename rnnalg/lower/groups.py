@@ -114,7 +114,11 @@ class GroupEmitter:
             joint = self.Ujoint(g.value, a.name)
             out.add(f"{joint} = np.concatenate([{', '.join(weights)}], axis=1)")
             terms.append(self._input_term(a, joint, weight=joint))
-        out.add(f"{self.Pjoint(g.value)} = {' + '.join(terms)}")
+        pre_args = self.p.pre_args(g.eqns[0])
+        expr = " + ".join(terms)
+        if pre_args and all(a.name in self.p.static for a, _ in pre_args):  # once per sequence, over T
+            expr = f"_over_steps({expr}, T)"
+        out.add(f"{self.Pjoint(g.value)} = {expr}")
 
     def _horizontal_buffers(self, out):
         """The side-by-side step buffers of each Horizontal group, one view per member."""

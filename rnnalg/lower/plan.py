@@ -14,8 +14,10 @@ import keyword
 import re
 
 from ..ir import Program
-from ..phases import phases
+from ..phases import phases, static_values
 from .rules import saved_rules
+
+NOISE_OPS = ("dropout", "vdropout", "zoneout")  # their masks: prelude.draw_noise, one rule each
 
 
 class Namer:
@@ -60,6 +62,7 @@ class Plan:
         self.eqns = {p: [e for e in program.eqns if self.category[e.out.name] == p] for p in ("pre", "scan", "post")}
         self.next_of = {s.next.name: s for s in program.states}
         self.state_of_prev = {s.prev.name: s for s in program.states}
+        self.static = static_values(program.static_inputs, program.eqns)  # (1, B, W): once per sequence
         self.stored = self._stored()
         self.needs_grad = self._needs_grad()
         self.name = Namer()
@@ -81,7 +84,7 @@ class Plan:
     def _needs_grad(self):
         needs = {s.prev.name for s in self.program.states}
         for e in self.program.eqns:
-            if e.op == "affine" or any(a.name in needs for a in e.args):
+            if e.params or any(a.name in needs for a in e.args):  # an affine, or an op like layernorm
                 needs.add(e.out.name)
         return needs
 
@@ -119,4 +122,5 @@ class Plan:
 
     @property
     def dropout_eqns(self):
-        return [e for e in self.program.eqns if e.op == "dropout"]
+        """The eqns that read a training-noise mask (dropout, vdropout, zoneout)."""
+        return [e for e in self.program.eqns if e.op in NOISE_OPS]

@@ -6,6 +6,7 @@ as `a @ W`; an embedding table has shape (V, out) and is read by row lookup.
 import numpy as np
 
 LP_EPS = 1e-6  # L_p pooling: y = (ε^p + mean_k |a|^p)^(1/p) − ε is 0 at a = 0 with a finite dy/da
+LN_EPS = 1e-5  # layer norm: n = (a − μ) / √(σ² + ε)
 
 
 def _mm(a, w):
@@ -14,12 +15,26 @@ def _mm(a, w):
 
 
 def _mmT(a, g):
-    """Σ over all leading axes of a^T g: (..., in), (..., out) -> (in, out)."""
+    """Σ over all leading axes of a^T g: (..., in), (..., out) -> (in, out); a static `a`
+    (1, B, in), one value per sequence, meets Σ_t g."""
+    g = _per_sequence(g) if a.shape[0] == 1 else g
     return a.reshape(-1, a.shape[-1]).T @ g.reshape(-1, g.shape[-1])
 
 
+def _over_steps(a, T):
+    """(1, B, W), one value per sequence, as a (T, B, W) view (no copy)."""
+    return np.broadcast_to(a, (T,) + a.shape[1:])
+
+
+def _per_sequence(g):
+    """(T, B, W) gradients of a value shared by all steps -> (1, B, W), their sum over t."""
+    return g if g.shape[0] == 1 else g.sum(axis=0, keepdims=True)
+
+
 def _embed_grad(table_shape, tokens, g):
-    """Scatter-add g (..., out) into a zero (V, out) table at rows `tokens` (...)."""
+    """Scatter-add g (..., out) into a zero (V, out) table at rows `tokens` (...); static tokens
+    (1, B) meet Σ_t g."""
+    g = _per_sequence(g) if tokens.shape[0] == 1 and tokens.ndim == g.ndim - 1 else g
     grad = np.zeros(table_shape, dtype=g.dtype)
     np.add.at(grad, tokens.reshape(-1), g.reshape(-1, g.shape[-1]))
     return grad
@@ -33,6 +48,51 @@ def _sigmoid(a):
 def _relu_into(a, out):
     """out = max(a, 0), into a buffer row (numpy deprecates a positional `out` for maximum)."""
     np.maximum(a, 0, out=out)
+
+
+def _normalize(a):
+    """(n, r) over the last axis: n = (a − μ) r, r = 1 / √(σ² + ε) (r keeps a last axis of 1)."""
+    d = a - a.mean(axis=-1, keepdims=True)
+    r = 1.0 / np.sqrt((d * d).mean(axis=-1, keepdims=True) + LN_EPS)
+    return d * r, r
+
+
+def _layernorm(a, gain, bias):
+    """Layer norm of each position over its units: gain ⊙ n + bias."""
+    return _normalize(a)[0] * gain + bias
+
+
+def _layernorm_grad(a, g, gain):
+    """d loss / d a = r (ĝ − mean ĝ − n mean(ĝ n)), ĝ = g ⊙ gain."""
+    n, r = _normalize(a)
+    gn = g * gain
+    return r * (gn - gn.mean(axis=-1, keepdims=True) - n * (gn * n).mean(axis=-1, keepdims=True))
+
+
+def _layernorm_gain_grad(a, g):
+    """d loss / d gain = Σ over all positions of g ⊙ n: (..., W) -> (W,)."""
+    n = _normalize(a)[0]
+    return (g * n).reshape(-1, n.shape[-1]).sum(axis=0)
+
+
+def _linear_scan(a, b, h0):
+    """h_t = a_t ⊙ h_{t-1} + b_t for t = 1..T, a, b (T, B, W), h0 (B, W) -> (T, B, W), by
+    recursive doubling: log2 T rounds of (a, b)_t <- (a_t a_{t-d}, a_t b_{t-d} + b_t), d = 1, 2,
+    4, …, which compose the affine maps of steps t−2d+1..t; then h_t = a_t ⊙ h_0 + b_t."""
+    a, b = a.copy(), b.copy()
+    d = 1
+    while d < len(a):
+        b[d:] = a[d:] * b[:-d] + b[d:]  # the right-hand sides read the previous round only
+        a[d:] = a[d:] * a[:-d]
+        d *= 2
+    return a * h0 + b
+
+
+def _linear_scan_reverse(a, e):
+    """λ_t = e_t + a_{t+1} ⊙ λ_{t+1} for t = T..1 (λ_{T+1} = 0): the adjoint of _linear_scan."""
+    shifted = np.zeros_like(a)
+    shifted[:-1] = a[1:]
+    return _linear_scan(shifted[::-1], e[::-1], np.zeros_like(e[0]))[::-1]
 
 
 def _groups(a, k):
@@ -156,10 +216,13 @@ def init(rng, scheme="gaussian", scale=None, dtype=np.float32):
         raise ValueError(f"unknown init scheme {scheme!r} (choose from {', '.join(_INIT_RULES)})")
     shapes = {name: (shape, role) for name, shape, role in PARAMS}  # noqa: F821 (defined by the emitted module)
     params = {name: np.zeros(shape, dtype=dtype) for name, (shape, role) in shapes.items() if role == "bias"}
+    params.update({name: np.ones(shape, dtype=dtype) for name, (shape, role) in shapes.items() if role == "gain"})
     for _, names in SUMMARIES:  # noqa: F821 (defined by the emitted module)
         blocks = [shapes[name] for name in names]
         for name, w in zip(names, _INIT_RULES[scheme](rng, blocks, scale, dtype)):
             params[name] = w.astype(dtype, copy=False)
+    for _, table in TIED:  # noqa: F821  a tied embedding is also the softmax: its scale, 1/√width
+        params[table] = (params[table] * (1.0 / np.sqrt(shapes[table][0][1]))).astype(dtype, copy=False)
     return params
 
 
@@ -235,8 +298,19 @@ def initial_state(batch_size, dtype=np.float32):
 
 
 def draw_noise(rng, T, B, dtype=np.float32):
-    """Inverted-dropout masks name -> (T, B, width) of 0 or 1/(1 − rate); None without dropout."""
+    """Training-noise masks name -> (T, B, width), one rule per op (_NOISE_RULES), drawn from `rng`
+    in the order of DROPOUT; None without any."""
     if not DROPOUT:  # noqa: F821
         return None
-    return {name: ((rng.random((T, B, width)) >= rate) / (1.0 - rate)).astype(dtype)
-            for name, width, rate in DROPOUT}  # noqa: F821
+    return {name: _NOISE_RULES[op](rng, T, B, width, rate).astype(dtype)
+            for name, width, rate, op in DROPOUT}  # noqa: F821
+
+
+_NOISE_RULES = {
+    # inverted dropout: 0 or 1/(1 − rate), a fresh mask at every step
+    "dropout": lambda rng, T, B, W, rate: (rng.random((T, B, W)) >= rate) / (1.0 - rate),
+    # variational: one mask per sequence, the same at every step
+    "vdropout": lambda rng, T, B, W, rate: np.repeat(((rng.random((1, B, W)) >= rate) / (1.0 - rate)), T, axis=0),
+    # zoneout: 1 where a unit takes its new value, 0 (probability rate) where it keeps h_{t-1}
+    "zoneout": lambda rng, T, B, W, rate: (rng.random((T, B, W)) >= rate) * 1.0,
+}

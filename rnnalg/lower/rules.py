@@ -7,6 +7,7 @@ identifiers.  A `Site` carries the names one op application reads and writes:
     b      — the second argument of a two-argument op (mul, add, sub)
     g      — d loss / d out           attrs — static arguments (k, p, rate, c)
     mask   — the dropout mask for this position, `mask_var` the whole mask (None in eval)
+    params — the arrays of the parameters the op owns (layernorm: gain, bias)
 
 `affine` is not in these tables: it is the structural op the planner splits across
 phases (pre-part over all steps, state part per step) in `emit.py`.
@@ -36,6 +37,7 @@ class Site:
     mask: str = ""
     mask_var: str = ""
     attrs: dict = field(default_factory=dict)
+    params: tuple = ()
 
 
 # out = f(a)
@@ -47,6 +49,11 @@ forward_rules = RuleTable("forward_rules", {
     "maxout": lambda s: f"_group_max({s.a}, {s.attrs['k']})",
     "lp": lambda s: f"_lp({s.a}, {s.attrs['p']!r}, {s.attrs['k']})",
     "dropout": lambda s: f"{s.a} if {s.mask_var} is None else {s.a} * {s.mask}",
+    "vdropout": lambda s: f"{s.a} if {s.mask_var} is None else {s.a} * {s.mask}",
+    # zoneout(new a, previous b): mask = 1 where the unit takes its new value; eval: the expectation
+    "zoneout": lambda s: (f"({s.b} + ({s.a} - {s.b}) * {1 - s.attrs['rate']!r}) if {s.mask_var} is None "
+                          f"else ({s.b} + ({s.a} - {s.b}) * {s.mask})"),
+    "layernorm": lambda s: f"_layernorm({s.a}, {s.params[0]}, {s.params[1]})",
     "mul": lambda s: f"{s.a} * {s.b}",
     "add": lambda s: f"{s.a} + {s.b}",
     "sub": lambda s: f"{s.a} - {s.b}",
@@ -63,6 +70,9 @@ vjp_rules = RuleTable("vjp_rules", {
     "maxout": lambda s: f"_maxout_grad({s.a}, {s.g}, {s.attrs['k']})",
     "lp": lambda s: f"_lp_grad({s.a}, {s.g}, {s.attrs['p']!r}, {s.attrs['k']})",
     "dropout": lambda s: f"{s.g} if {s.mask_var} is None else {s.g} * {s.mask}",
+    "vdropout": lambda s: f"{s.g} if {s.mask_var} is None else {s.g} * {s.mask}",
+    "zoneout": lambda s: f"({s.g} * {1 - s.attrs['rate']!r}) if {s.mask_var} is None else ({s.g} * {s.mask})",
+    "layernorm": lambda s: f"_layernorm_grad({s.a}, {s.g}, {s.params[0]})",
     "mul": lambda s: f"{s.g} * {s.b}",
     "add": lambda s: s.g,
     "sub": lambda s: s.g,
@@ -72,9 +82,17 @@ vjp_rules = RuleTable("vjp_rules", {
 
 # d loss / d b, the second argument of a two-argument op, given g = d loss / d out
 vjp_b_rules = RuleTable("vjp_b_rules", {
+    "zoneout": lambda s: f"({s.g} * {s.attrs['rate']!r}) if {s.mask_var} is None else ({s.g} * (1 - {s.mask}))",
     "mul": lambda s: f"{s.g} * {s.a}",
     "add": lambda s: s.g,
     "sub": lambda s: f"-{s.g}",
+})
+
+# d loss / d (each parameter the op owns), from the stacked argument `a` and output grads `g`
+# (T, B, W) of all steps: a sum over (T, B).  In the scan, `g` is the op's G buffer, filled
+# row by row by the reverse scan.
+param_vjp_rules = RuleTable("param_vjp_rules", {
+    "layernorm": lambda s: (f"_layernorm_gain_grad({s.a}, {s.g})", f"{s.g}.sum(axis=(0, 1))"),
 })
 
 # out = f(a) written straight into a buffer row `s.out` (a view), saving a temporary and a copy;
@@ -99,7 +117,7 @@ deriv_rules = RuleTable("deriv_rules", {
 # which forward values a VJP reads: they are kept for every step during BPTT
 saved_rules = RuleTable("saved_rules", {
     "tanh": ("out",), "sigmoid": ("out",), "relu": ("out",), "linear": (),
-    "maxout": ("a",), "lp": ("a",), "dropout": (),
+    "maxout": ("a",), "lp": ("a",), "dropout": (), "vdropout": (), "zoneout": (), "layernorm": ("a",),
     "mul": ("a", "b"), "add": (), "sub": (), "scale": (), "shift": (),
 })
 
