@@ -11,6 +11,7 @@ from rnnalg import fast
 from rnnalg.cli import main
 from rnnalg.errors import SpecError
 from rnnalg.lower.emit import emit_module
+from rnnalg.model_args import check_batch
 from rnnalg.testing import compare_with_reference, finite_difference_errors, random_setup
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +51,7 @@ def test_what_depends_on_static_inputs_alone_runs_once_per_sequence():
     exec(compile(text.replace("    u = np.tanh(u_1_a)\n", "    u = np.tanh(u_1_a)\n    seen.append(u.shape)\n"),
                  "<cond>", "exec"), namespace)
     namespace["seen"] = []
-    namespace["forward"](params, model._batch(batch, targets=True))
+    namespace["forward"](params, check_batch(program, batch, model.dtype, targets=True))
     assert namespace["seen"] == [(1, 2, 3)]  # tanh ran on one row per sequence, not T of them
 
 
