@@ -19,7 +19,7 @@ from .cells import build_cells, seed_of, usable
 from . import dataid
 from .figures import write_figures
 from .paper import ANCHORS, PAPER, paper_figure
-from .results import METRIC_NAMES, format_number
+from .results import DIGITS, METRIC_NAMES, format_number
 from .stats import THRESHOLD, difference
 
 TABLES = (("nll", "music", "Polyphonic music: test NLL per frame"),
@@ -104,7 +104,7 @@ def _table(title: str, cells: list, missing: list, pictures: list) -> str:
 def _row(c) -> str:
     figure = paper_figure(c.data.name, c.model) if c.data.name else None
     paper = f"{figure.value:g} {figure.mark}" if figure else ""
-    delta = f"{c.test_mean - figure.value:+.3f}" if figure else ""
+    delta = f"{c.test_mean - figure.value:+.{DIGITS.get(c.metric, 3)}f}" if figure else ""
     first = c.lines[0]
     stops = sorted({str(line.get("stopped")) for line in c.lines})
     trend = slope(first.get("curve")) if "time limit" in stops else None
