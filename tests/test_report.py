@@ -199,7 +199,7 @@ def test_figures_keep_one_colour_per_model_mark_the_paper_and_keep_legends_off_t
     from rnnalg.sweep.cells import build_cells
     from rnnalg.sweep.report import MODELS, shown
 
-    pytest.importorskip("matplotlib")
+    colors = pytest.importorskip("matplotlib.colors")
     lines = [line(m, d, test=t) for d, t in (("jsb", 8.4), ("nottingham", 3.3))
              for m in (("DT(S)", "RNN") if d == "jsb" else ("RNN", "DT(S)"))]  # first-seen order differs
     cells = build_cells(lines, {}, {"jsb", "nottingham"})
@@ -208,8 +208,7 @@ def test_figures_keep_one_colour_per_model_mark_the_paper_and_keep_legends_off_t
         panels.setdefault(shown(c), []).append(c)
     for fig in (figures._dots(panels, list(MODELS[:2]), "NLL"), figures._curves(panels, list(MODELS[:2]), "NLL")):
         assert fig.legends and all(ax.get_legend() is None for ax in fig.axes)  # below the panels
-        colours = [{tuple(map(float, __import__("matplotlib").colors.to_rgba(l.get_color()))) for l in ax.lines
-                    if l.get_linestyle() != "--"} for ax in fig.axes]
+        colours = [{colors.to_hex(x.get_color()) for x in ax.lines if x.get_linestyle() != "--"} for ax in fig.axes]
         assert colours[0] == colours[1] and len(colours[0]) == 2  # the same two colours in both panels
     dots = figures._dots(panels, list(MODELS[:2]), "NLL")
     marks = {t.get_text() for ax in dots.axes for t in ax.texts}
