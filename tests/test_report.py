@@ -222,3 +222,13 @@ def test_report_writes_the_dot_plot_and_curves(tmp_path):
     code, text = report(tmp_path, write(tmp_path / "r.jsonl", [line()]), figures=True)
     assert code == 0 and "![music_dots](figures/music_dots.png)" in text
     assert (tmp_path / "out" / "figures" / "music_dots.png").stat().st_size > 1000
+
+
+def test_a_longer_time_limit_supersedes_the_same_seeds_shorter_run(tmp_path):
+    cut = [line(seed=s, test=9.0, valid=9.1, flags={"time_limit": 75}, stopped="time limit") for s in (1234, 1, 2)]
+    full = [line(seed=s, test=t, valid=t + 0.1, flags={"time_limit": 600}) for s, t in ((1, 8.6), (2, 8.8))]
+    other = line(seed=1234, test=8.0, valid=9.5, flags={"lr": 0.01, "time_limit": 75})
+    code, text = report(tmp_path, write(tmp_path / "r.jsonl", [*cut, *full, other]))
+    # one configuration (lr 1e-3) whatever the limit: chosen at seed 1234 (9.1 < 9.5); seeds 1 and 2 from
+    # the 600-s reruns; every trial in the budget (6 × 10 s)
+    assert "| JSB Chorales | RNN | 8.700 ± 0.141 | 2 | 8.338 R | +0.362 | 1,234 | 2 | 3 / 5, 3 / 5 | 10 | 60 |" in text

@@ -1,8 +1,10 @@
 """The report's cells: one per (data, model), its configuration chosen on validation only.
 
-A configuration is what a trial trains, less its seed: spec, sizes and flags (so a later sweep
-file that repeats a configuration with new seeds adds to it, whatever its trial ids).  In a
-cell with several configurations,
+A configuration is what a trial trains, less its seed and time limit: spec, sizes and flags (so
+a later sweep file that repeats a configuration with new seeds adds to it, whatever its trial
+ids).  A time limit is a compute budget, not a choice: of the trials of one configuration and
+seed, the one with the longest limit stands for it (a rerun with more time supersedes a run the
+clock cut short; both count in the budget).  In a cell with several configurations,
 
 * the choice is made on the seeds every configuration ran (the search's seeds S): the lowest
   mean best-validation figure over S wins;
@@ -33,12 +35,20 @@ def seed_of(line: dict):
     return (line["trial"].get("flags") or {}).get("seed", line["trial"].get("id"))
 
 
+BUDGET_FLAGS = ("seed", "time_limit")  # not part of a configuration
+
+
+def time_limit(line: dict) -> float:
+    limit = (line["trial"].get("flags") or {}).get("time_limit")
+    return math.inf if limit is None else limit
+
+
 def configuration(line: dict) -> str:
-    """The trial less its seed (its config_id when the line has no flags)."""
+    """The trial less its seed and time limit (its config_id when the line has no flags)."""
     t = line["trial"]
     if t.get("flags") is None:
         return t.get("config_id") or t.get("id")
-    flags = {k: v for k, v in t["flags"].items() if k != "seed"}
+    flags = {k: v for k, v in t["flags"].items() if k not in BUDGET_FLAGS}
     spec = str(t.get("spec_shown") or t.get("spec") or "").replace("\\", "/").rsplit("/", 1)[-1]
     return json.dumps([spec, t.get("sizes"), flags], sort_keys=True)
 
@@ -96,8 +106,16 @@ def build_cells(lines: list, known: dict, names) -> list:
             if usable(line):
                 configs.setdefault(configuration(line), []).append(line)
         if configs:
-            cells.append(_choose(data, model, configs, cell_lines))
+            cells.append(_choose(data, model, {k: _longest(v) for k, v in configs.items()}, cell_lines))
     return cells
+
+
+def _longest(group: list) -> list:
+    """Per seed, the lines with the longest time limit."""
+    longest = {}
+    for x in group:
+        longest[seed_of(x)] = max(longest.get(seed_of(x), -math.inf), time_limit(x))
+    return [x for x in group if time_limit(x) == longest[seed_of(x)]]
 
 
 def _choose(data, model, configs: dict, cell_lines: list) -> Cell:

@@ -105,9 +105,9 @@ def _row(c) -> str:
     figure = paper_figure(c.data.name, c.model) if c.data.name else None
     paper = f"{figure.value:g} {figure.mark}" if figure else ""
     delta = f"{c.test_mean - figure.value:+.{DIGITS.get(c.metric, 3)}f}" if figure else ""
-    first = c.lines[0]
     stops = sorted({str(line.get("stopped")) for line in c.lines})
-    trend = slope(first.get("curve")) if "time limit" in stops else None
+    trends = [t for x in c.lines if x.get("stopped") == "time limit" and (t := slope(x.get("curve"))) is not None]
+    trend = sum(trends) / len(trends) if trends else None  # where the clock-stopped runs still pointed
     epochs = ", ".join(f"{x.get('best_epoch')} / {x.get('epochs')}" for x in c.lines)
     wall = sum(c.seconds) / len(c.seconds)
     name = shown(c) if c.data.name else f"`{shown(c)}`"
