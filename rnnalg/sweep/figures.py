@@ -64,7 +64,7 @@ def _legend_below(fig, handles, labels) -> None:
 def _curves(panels: dict, order: list, metric_label: str):
     from matplotlib.ticker import MaxNLocator
 
-    fig = _figure(4.0 * len(panels), 3.4)
+    fig = _figure(max(6.5, 4.0 * len(panels)), 3.4)
     seen = {}
     for i, (title, cells) in enumerate(panels.items()):
         ax = fig.add_subplot(1, len(panels), i + 1)
@@ -89,7 +89,7 @@ def _curves(panels: dict, order: list, metric_label: str):
 def _dots(panels: dict, order: list, metric_label: str):
     from matplotlib.lines import Line2D
 
-    fig = _figure(3.6 * len(panels), 0.45 * len(order) + 1.6)
+    fig = _figure(max(6.5, 3.6 * len(panels)), 0.45 * len(order) + 1.6)
     for i, (title, cells) in enumerate(panels.items()):
         ax = fig.add_subplot(1, len(panels), i + 1)
         for c in cells:
