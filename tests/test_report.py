@@ -166,6 +166,10 @@ def test_the_figure_is_over_the_fresh_seeds_of_the_configuration_chosen_on_valid
     # lr 0.002 wins on validation at seed 1234 (8.5 < 8.9) although lr 0.0005 has the better test figure
     assert "| JSB Chorales | RNN | 8.900 ± 0.100 | 3 | 8.338 R | +0.562 | 1,234 | 2 | 3 / 5, 3 / 5, 3 / 5 |" in text
     assert "| 50 | early stop |" in text  # budget: all five trials of the cell
+    pruned = line(flags={"lr": 0.03}, status="pruned", test=None, valid=9.9)
+    code, text = report(tmp_path, write(tmp_path / "r.jsonl", [*search_and_seeds([8.8, 8.9, 9.0], [8.3, 8.4, 8.5]),
+                                                               pruned]))
+    assert "| JSB Chorales | RNN | 8.900 ± 0.100 | 3 | 8.338 R | +0.562 | 1,234 | 3 |" in text  # 3 tried
     assert ("- JSB Chorales: the best deep variant on validation, DOT(S) (8.400 ± 0.100, n = 3), vs the RNN "
             "(8.900 ± 0.100, n = 3): lower by 0.500, 2 SE = 0.163: **beats the RNN by more than 2 standard "
             "errors**.") in text

@@ -62,7 +62,7 @@ class Cell:
     params: int
     lines: list  # the lines the figure averages, by seed
     every: list  # every line of the cell: the budget
-    configs: int  # configurations with a usable trial
+    configs: int  # configurations tried (pruned and failed ones too)
     chosen_on: list  # the seeds the choice was made on ([] when each config's own seeds decided)
 
     @property
@@ -130,5 +130,5 @@ def _choose(data, model, configs: dict, cell_lines: list) -> Cell:
     figure_lines = sorted(fresh or chosen, key=lambda x: str(seed_of(x)))
     first = chosen[0]
     return Cell(data, model, first["trial"].get("config_id") or first["trial"].get("id"), first.get("metric"),
-                first.get("params") or 0, figure_lines, cell_lines, len(configs),
+                first.get("params") or 0, figure_lines, cell_lines, len({configuration(x) for x in cell_lines}),
                 sorted(shared, key=str) if len(configs) > 1 else [])
