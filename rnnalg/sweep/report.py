@@ -1,21 +1,26 @@
 """`RESULTS.md` and its figures, generated from results lines only (never typed by hand).
 
 For each table (music: NLL per frame; PTB characters: BPC; PTB words: perplexity) the report
-shows every (dataset, model) cell: our test figure (the configuration chosen on validation,
-mean ± standard deviation over its seeds), the paper's figure with its provenance, the
-difference, the parameter count, epochs, wall seconds and the whole budget the cell used, the
-stop reason and, when a time limit stopped it, where the learning curve still pointed.  Then
-every cell's exact command and commit, the failed trials with their messages, and two PNGs per
-table: validation curves and a bar chart of ours beside the paper's.
+shows every (dataset, model) cell (`cells.py`: the configuration chosen on validation, the
+figure as mean ± sd over fresh seeds), the paper's figure with its provenance (only when the
+line's data fingerprint is the named dataset's, `dataid.py`), the difference, the parameter
+count, the configurations tried, epochs, wall seconds and the whole budget the cell used, the
+stop reason and, when a time limit stopped it, where the learning curve still pointed.  Under
+each table, per dataset, whether the best deep variant beats the RNN by more than two standard
+errors (`stats.py`).  Then every cell's exact command and commit, the failed trials with their
+messages, other papers' results (context), and two PNGs per table (`figures.py`).
 """
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
 
 from ..atomic import write_atomic
-from .paper import ANCHORS, PAPER, QUOTED, paper_figure
-from .results import METRIC_NAMES, best_cells, format_number
+from .cells import build_cells, seed_of, usable
+from . import dataid
+from .figures import write_figures
+from .paper import ANCHORS, PAPER, paper_figure
+from .results import DIGITS, METRIC_NAMES, format_number
+from .stats import THRESHOLD, difference
 
 TABLES = (("nll", "music", "Polyphonic music: test NLL per frame"),
           ("bpc", "ptb_char", "Penn Treebank characters: test bits per character"),
@@ -23,9 +28,9 @@ TABLES = (("nll", "music", "Polyphonic music: test NLL per frame"),
 DATASET_NAMES = {"nottingham": "Nottingham", "jsb": "JSB Chorales", "musedata": "MuseData",
                  "piano": "Piano-midi.de", "ptb-char": "PTB characters", "ptb-word": "PTB words"}
 MODELS = ("RNN", "DT(S)", "DOT(S)", "sRNN-2", "DOT(S)*")
+DEEP = MODELS[1:]
 METRIC_OF = {"nottingham": "nll", "jsb": "nll", "musedata": "nll", "piano": "nll", "ptb-char": "bpc",
              "ptb-word": "ppl"}
-MARK = {QUOTED: "Q"}  # anything else is recalled: "R"
 
 
 def slope(curve, last: int = 3) -> float | None:
@@ -36,22 +41,28 @@ def slope(curve, last: int = 3) -> float | None:
     return (v1 - v0) / (e1 - e0)
 
 
+def shown(cell) -> str:
+    """A cell's dataset as the tables name it: the named set's name, else its label (a path)."""
+    return DATASET_NAMES.get(cell.data.name, cell.data.name) if cell.data.name else cell.data.key
+
+
 def write_report(lines: list, out_dir, sources: list, figures: bool = True) -> list:
     """Write out_dir/RESULTS.md (and out_dir/figures/*.png); returns the paths written."""
     out_dir = Path(out_dir)
-    cells = best_cells(lines)
-    written = []
-    parts = [_header(sources)]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cells = build_cells(lines, dataid.known_fingerprints(), set(METRIC_OF))
+    written, parts = [], [_header(sources)]
     for metric, stem, title in TABLES:
-        chosen = [c for c in cells if c.metric == metric]
-        have = {(c.dataset, c.model) for c in chosen}
-        missing = [f for f in PAPER if METRIC_OF[f.dataset] == metric and (f.dataset, f.model) not in have]
-        pictures = _figures(chosen, out_dir / "figures", stem, metric) if figures and chosen else []
+        chosen = sorted((c for c in cells if c.metric == metric), key=_order)
+        compared = {(c.data.name, c.model) for c in chosen if c.data.name}
+        missing = [f for f in PAPER if METRIC_OF[f.dataset] == metric and (f.dataset, f.model) not in compared]
+        pictures = []
+        if figures and chosen:
+            pictures = write_figures(chosen, out_dir / "figures", stem, METRIC_NAMES.get(metric, metric),
+                                     shown, MODELS)
         written += pictures
-        parts.append(_table(title, chosen, missing, lines, [p.relative_to(out_dir) for p in pictures]))
-    parts.append(_commands(cells))
-    parts.append(_failures(lines))
-    parts.append(_anchors())
+        parts.append(_table(title, chosen, missing, [p.relative_to(out_dir) for p in pictures]))
+    parts += [_commands(cells), _failures(lines), _anchors()]
     text = "\n".join(p for p in parts if p)
     write_atomic(out_dir, "RESULTS.md", lambda f: f.write(text.encode()))
     return [out_dir / "RESULTS.md", *written]
@@ -63,138 +74,113 @@ def _header(sources: list) -> str:
         f"Generated by `rnnalg report {' '.join(sources)}` from the committed results lines; "
         "do not edit by hand.\n\n"
         "*Ours*: the test figure of the best-validation parameters over the whole test split. In "
-        "each cell the configuration (weight noise, dropout variant, …) was chosen on validation, "
-        "never on test; ± is the standard deviation over seeds (n = seeds). *Paper*: Pascanu et al. "
-        "2014, marked **Q** (quoted in later papers) or **R** (unverified: recalled, not found in a "
-        "stored source). *Wall*: seconds of the chosen trial on 2 shared cores (1 core per trial); "
-        "*budget*: seconds of all the cell's trials. *Curve*: the change of the validation figure "
-        "per epoch over the last 3 epochs, when a time limit stopped the run (negative: still "
-        "improving).\n")
+        "each cell the configuration (learning rate, batch size, weight noise, dropout variant, …) "
+        "was chosen on validation, never on test, on the seeds every configuration ran (the "
+        "search's); the figure is the mean ± sample standard deviation over the chosen "
+        "configuration's other seeds (n; with none, the search's own seed: n = 1, no spread). "
+        "A time limit is a budget, not part of a configuration: for each seed the trial with the "
+        "longest limit stands (a rerun with more time supersedes one the clock cut short). "
+        "*Configs*: configurations tried (pruned ones too). *Paper*: Pascanu et al. 2014, marked **Q** (quoted in "
+        "later papers) or **R** (unverified: recalled, not found in a stored source); only data "
+        "whose fingerprint (sha256) is the named dataset's stands beside it (*data*: "
+        "\"not fingerprinted\" for lines written before fingerprints). *Wall*: mean seconds of the "
+        "figure's trials, one core each on a shared 2-core machine; *budget*: core-seconds of all "
+        "the cell's trials (search, pruned and failed trials, seeds). *Curve*: the change of the "
+        "validation figure per epoch over the last 3 epochs, when a time limit stopped the run "
+        "(negative: still improving).\n")
 
 
-def _table(title: str, cells: list, missing: list, lines: list, pictures: list) -> str:
-    rows = ["| dataset | model | ours | n | paper | Δ | params | best epoch / epochs | wall s | budget s "
-            "| stopped | curve |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    entries = [(c.dataset, c.model, c) for c in cells] + [(f.dataset, f.model, f) for f in missing]
-    for dataset, model, c in sorted(entries, key=lambda e: _order(e[0], e[1])):
-        if not hasattr(c, "lines"):  # a paper figure without our cell
-            rows.append(f"| {DATASET_NAMES.get(dataset, dataset)} | {model} | not run | | "
-                        f"{c.value:g} {MARK.get(c.provenance, 'R')} | | | | | | | |")
-            continue
-        figure = paper_figure(c.dataset, c.model)
-        paper = f"{figure.value:g} {MARK.get(figure.provenance, 'R')}" if figure else ""
-        delta = f"{c.test_mean - figure.value:+.3f}" if figure else ""
-        first = c.lines[0]
-        budget = sum(line.get("seconds") or 0 for line in lines if _cell_of(line) == (c.dataset, c.model))
-        stops = sorted({line["stopped"] for line in c.lines})
-        trend = slope(first.get("curve")) if "time limit" in stops else None
-        rows.append(f"| {DATASET_NAMES.get(c.dataset, c.dataset)} | {c.model} | "
-                    f"{format_number(c.test_mean, c.test_spread, c.metric)} | {len(c.test)} | {paper} | {delta} | "
-                    f"{c.params:,} | {first['best_epoch']} / {first['epochs']} | "
-                    f"{statistics.fmean(c.seconds):.0f} | {budget:.0f} | {', '.join(stops)} | "
-                    f"{'' if trend is None else f'{trend:+.4f}/epoch'} |")
+def _table(title: str, cells: list, missing: list, pictures: list) -> str:
+    rows = ["| dataset | model | ours | n | paper | Δ | params | configs | best epoch / epochs | wall s "
+            "| budget s | stopped | curve | data |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    entries = [(_order(c), _row(c)) for c in cells]
+    entries += [(_order(f), f"| {DATASET_NAMES.get(f.dataset, f.dataset)} | {f.model} | not run | | "
+                            f"{f.value:g} {f.mark} | | | | | | | | | |") for f in missing]
+    rows += [row for _, row in sorted(entries, key=lambda e: e[0])]
     images = "\n".join(f"![{p.stem}]({p.as_posix()})" for p in pictures)
-    return f"## {title}\n\n" + "\n".join(rows) + "\n" + (f"\n{images}\n" if images else "")
+    return (f"## {title}\n\n" + "\n".join(rows) + "\n" + _verdicts(cells)
+            + (f"\n{images}\n" if images else ""))
 
 
-def _order(dataset: str, model: str) -> tuple:
+def _row(c) -> str:
+    figure = paper_figure(c.data.name, c.model) if c.data.name else None
+    paper = f"{figure.value:g} {figure.mark}" if figure else ""
+    delta = f"{c.test_mean - figure.value:+.{DIGITS.get(c.metric, 3)}f}" if figure else ""
+    stops = sorted({str(line.get("stopped")) for line in c.lines})
+    trends = [t for x in c.lines if x.get("stopped") == "time limit" and (t := slope(x.get("curve"))) is not None]
+    trend = sum(trends) / len(trends) if trends else None  # where the clock-stopped runs still pointed
+    epochs = ", ".join(f"{x.get('best_epoch')} / {x.get('epochs')}" for x in c.lines)
+    wall = sum(c.seconds) / len(c.seconds)
+    name = shown(c) if c.data.name else f"`{shown(c)}`"
+    return (f"| {name} | {c.model} | {format_number(c.test_mean, c.test_spread, c.metric)} | {len(c.lines)} | "
+            f"{paper} | {delta} | {c.params:,} | {c.configs} | {epochs} | {wall:.0f} | {c.budget:.0f} | "
+            f"{', '.join(stops)} | {'' if trend is None else f'{trend:+.4f}/epoch'} | {c.data.note} |")
+
+
+def _order(item) -> tuple:
     """The paper's order: datasets as in DATASET_NAMES, models as in MODELS, others after."""
+    dataset = item.data.key if hasattr(item, "data") else item.dataset
     datasets, models = list(DATASET_NAMES), list(MODELS)
     return (datasets.index(dataset) if dataset in datasets else len(datasets), dataset,
-            models.index(model) if model in models else len(models), model)
+            models.index(item.model) if item.model in models else len(models), item.model)
 
 
-def _cell_of(line) -> tuple:
-    return line["trial"]["dataset_label"], line["trial"]["label"]
+def _verdicts(cells: list) -> str:
+    """Per dataset: does the best deep variant (on validation) beat the RNN by > 2 SE?"""
+    out = []
+    for key in dict.fromkeys(c.data.key for c in cells):
+        rnn = next((c for c in cells if c.data.key == key and c.model == "RNN"), None)
+        deep = [c for c in cells if c.data.key == key and c.model in DEEP]
+        if rnn is None or not deep:
+            continue
+        best = min(deep, key=lambda c: c.valid_mean)
+        d = difference(rnn.test, best.test)
+        said = {None: "no verdict: a cell has one seed, so no spread to judge the difference by",
+                True: f"**beats the RNN by more than {THRESHOLD:g} standard errors**",
+                False: f"does **not** beat the RNN by more than {THRESHOLD:g} standard errors"}[d.significant]
+        se = "" if d.se is None else f", {THRESHOLD:g} SE = {THRESHOLD * d.se:.3f}"
+        out.append(f"- {shown(rnn)}: the best deep variant on validation, {best.model} "
+                   f"({format_number(best.test_mean, best.test_spread, best.metric)}, n = {len(best.lines)}), vs "
+                   f"the RNN ({format_number(rnn.test_mean, rnn.test_spread, rnn.metric)}, n = {len(rnn.lines)}): "
+                   f"lower by {d.gain:.3f}{se}: {said}.")
+    return ("\n" + "\n".join(out) + "\n") if out else ""
 
 
 def _commands(cells: list) -> str:
     if not cells:
         return ""
-    rows = ["## Commands\n", "Each cell's chosen trial (first seed), as an `rnnalg train` command, and the "
-            "rnnalg commit it ran at:\n", "| cell | command | commit |", "|---|---|---|"]
-    for c in cells:
+    rows = ["## Commands\n", "Each cell's figure trials as `rnnalg train` commands (the seeds differ only in "
+            "`--seed`), and the rnnalg commit each ran at:\n", "| cell | command | seeds | commit |",
+            "|---|---|---|---|"]
+    for c in sorted(cells, key=_order):
         line = c.lines[0]
-        rows.append(f"| {DATASET_NAMES.get(c.dataset, c.dataset)}, {c.model} | `{line['command']}` | "
-                    f"{line.get('commit', '')} |")
+        seeds = ", ".join(str(seed_of(x)) for x in c.lines)
+        commits = ", ".join(dict.fromkeys(str(x.get("commit", "")) for x in c.lines))
+        rows.append(f"| {shown(c)}, {c.model} | `{line['command']}` | {seeds} | {commits} |")
     return "\n".join(rows) + "\n"
 
 
 def _failures(lines: list) -> str:
-    bad = [line for line in lines if line["status"] != "ok"]
+    bad = [line for line in lines if line.get("status") not in ("ok", "pruned") or
+           (line.get("status") == "ok" and not usable(line))]
     if not bad:
         return ""
     rows = ["## Trials without a test figure\n", "| trial | status | message |", "|---|---|---|"]
     for line in bad:
         message = (line.get("error") or "").splitlines()[0] if line.get("error") else ""
-        rows.append(f"| {line['trial']['id']} | {line['status']} | {message.replace('|', '/')} |")
+        if line.get("status") == "ok":
+            message = f"test {line.get('test')}, best valid {line.get('best_valid')}: not a finite figure"
+        rows.append(f"| {line['trial'].get('id')} | {line['status']} | {message.replace('|', '/')} |")
     return "\n".join(rows) + "\n"
 
 
 def _anchors() -> str:
-    rows = ["## Later results on the same music splits (context)\n",
-            "| dataset | model | test NLL per frame | source |", "|---|---|---|---|"]
+    rows = ["## Other papers on the same splits (context)\n",
+            "Not ours and not the paper's models: context for the scale of the figures. "
+            "**R**: recalled, not checked against the source here.\n",
+            "| dataset | model | test figure | source |", "|---|---|---|---|"]
     for a in ANCHORS:
-        rows.append(f"| {DATASET_NAMES[a.dataset]} | {a.model} | {a.value:g} R | {a.source} |")
+        size = f", {a.note}" if a.note else ""
+        rows.append(f"| {DATASET_NAMES[a.dataset]} | {a.model} | {a.value:g} {a.mark} | {a.source}{size} |")
     return "\n".join(rows) + "\n"
-
-
-def _figures(cells: list, folder: Path, stem: str, metric: str) -> list:
-    """figures/<stem>_curves.png and figures/<stem>_bars.png; [] without matplotlib."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        return []
-    label = METRIC_NAMES.get(metric, metric)
-    datasets = list(dict.fromkeys(c.dataset for c in cells))
-    models = list(dict.fromkeys(c.model for c in cells))
-
-    fig = Figure(figsize=(4.2 * len(datasets), 3.6))
-    FigureCanvasAgg(fig)
-    for i, dataset in enumerate(datasets):
-        ax = fig.add_subplot(1, len(datasets), i + 1)
-        for c in cells:
-            curve = c.lines[0].get("curve") or []
-            if c.dataset == dataset and curve:
-                ax.plot([e for e, _ in curve], [v for _, v in curve], label=c.model)
-        ax.set_title(DATASET_NAMES.get(dataset, dataset))
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(f"valid {label}")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    curves = folder / f"{stem}_curves.png"
-    folder.mkdir(parents=True, exist_ok=True)
-    write_atomic(folder, curves.name, lambda f: fig.savefig(f, format="png", dpi=90))
-
-    fig = Figure(figsize=(max(5.0, 2.2 * len(datasets)), 3.8))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    width = 0.8 / (2 * len(models))
-    for j, model in enumerate(models):
-        ours, spread, paper = [], [], []
-        for dataset in datasets:
-            cell = next((c for c in cells if c.dataset == dataset and c.model == model), None)
-            figure = paper_figure(dataset, model)
-            ours.append(cell.test_mean if cell else float("nan"))
-            spread.append(cell.test_spread or 0.0 if cell else 0.0)
-            paper.append(figure.value if figure else float("nan"))
-        xs = [i + (2 * j) * width - 0.4 + width / 2 for i in range(len(datasets))]
-        bars = ax.bar(xs, ours, width, yerr=spread, label=f"{model} (ours)")
-        ax.bar([x + width for x in xs], paper, width, color=bars.patches[0].get_facecolor(), alpha=0.35,
-               hatch="//", label=f"{model} (paper)")
-    ax.set_xticks(range(len(datasets)))
-    ax.set_xticklabels([DATASET_NAMES.get(d, d) for d in datasets])
-    ax.set_ylabel(f"test {label}")
-    finite = [c.test_mean for c in cells] + [f.value for d in datasets for m in models
-                                             if (f := paper_figure(d, m))]
-    low, high = min(finite), max(finite)
-    ax.set_ylim(max(0.0, low - 0.15 * (high - low + 1e-9) - 0.05 * low), high + 0.1 * (high - low + 1e-9))
-    ax.legend(fontsize=6, ncol=2)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    bars_path = folder / f"{stem}_bars.png"
-    write_atomic(folder, bars_path.name, lambda f: fig.savefig(f, format="png", dpi=90))
-    return [curves, bars_path]

@@ -8,7 +8,8 @@
   over the epoch's batches, with dropout and weight noise) and on valid;
 * `metrics.jsonl`: one JSON object per finished epoch, rewritten atomically from the
   history held in the checkpoint (so it never disagrees with `last.json`);
-* `curve.png`: the metric on train (during the epoch) and valid per epoch, when matplotlib is installed.
+* `curve.png`: the metric on train (during the epoch) and valid per epoch, the lr halvings and the
+  best epoch, titled with the spec and the data, when matplotlib is installed.
 """
 from __future__ import annotations
 
@@ -69,10 +70,11 @@ class _Lines:
 
 class Monitor:
     def __init__(self, run_dir, metric_label: str, unit_plural: str, quiet: bool = False,
-                 out=None, err=None, to_metric=lambda mean_nll: mean_nll):
+                 out=None, err=None, to_metric=lambda mean_nll: mean_nll, title: str = ""):
         self.run_dir = Path(run_dir)
         self.metric_label, self.units = metric_label, unit_plural
         self.to_metric = to_metric  # mean NLL per position (nats) -> the validation metric
+        self.title = title  # of curve.png: the spec and the data
         self.quiet = quiet
         self.out = out or sys.stdout
         self.err = err or sys.stderr
@@ -122,22 +124,48 @@ class Monitor:
         if not history:
             return
         try:
-            from matplotlib.backends.backend_agg import FigureCanvasAgg
-            from matplotlib.figure import Figure
+            fig = curve_figure(history, self.metric_label, self.to_metric, self.title)
         except ImportError:
             if not self._plot_skipped:
                 self.note("note: matplotlib is not installed; skipping the learning-curve plot "
                           "(pip install matplotlib)")
                 self._plot_skipped = True
             return
-        epochs = [r["epoch"] for r in history]
-        fig = Figure(figsize=(6, 4))
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot(1, 1, 1)
-        ax.plot(epochs, [self.to_metric(r["train_loss"]) for r in history],
-                label=f"train {self.metric_label} (during the epoch, noisy)")
-        ax.plot(epochs, [r["valid"] for r in history], label=f"valid {self.metric_label}")
-        ax.set_xlabel("epoch")
-        ax.legend()
-        ax.grid(alpha=0.3)
-        write_atomic(self.run_dir, "curve.png", lambda f: fig.savefig(f, format="png", dpi=100))
+        write_atomic(self.run_dir, "curve.png", lambda f: fig.savefig(f, format="png", dpi=100, bbox_inches="tight"))
+
+
+def curve_figure(history: list, metric_label: str, to_metric=lambda x: x, title: str = ""):
+    """The learning curve of `history` (metrics.jsonl records): train and valid per epoch, a dotted
+    line after each epoch whose end halved the lr, and the best-validation epoch marked."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    epochs = [r["epoch"] for r in history]
+    valid = [r["valid"] for r in history]
+    fig = Figure(figsize=(6, 4))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot(epochs, [to_metric(r["train_loss"]) for r in history],
+            label=f"train {metric_label} (during the epoch, noisy)")
+    ax.plot(epochs, valid, label=f"valid {metric_label}")
+    halved = [a["epoch"] for a, b in zip(history, history[1:]) if b.get("lr", 0) < a.get("lr", 0)]
+    for k, epoch in enumerate(halved):
+        ax.axvline(epoch + 0.5, color="grey", ls=":", lw=1, label="lr halved" if k == 0 else None)
+    best = min(range(len(valid)), key=valid.__getitem__)
+    ax.plot([epochs[best]], [valid[best]], "*", color="black", ms=10,
+            label=f"best valid {valid[best]:.4f} (epoch {epochs[best]})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric_label)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(title or "learning curve", fontsize=10)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)  # off the data
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def curve_title(model, dataset) -> str:
+    """'dts.rnn on jsb (JSB_Chorales.json)': the spec's file, the data's name and the file it came from."""
+    spec = Path(str(getattr(model.program, "file", "") or "")).name or "the spec"
+    source = Path(str(dataset.source or "")).name
+    return f"{spec} on {dataset.name}" + (f" ({source})" if source and source != dataset.name else "")

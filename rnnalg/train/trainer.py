@@ -25,7 +25,7 @@ from ..errors import TrainingError
 from . import checkpoint as ckpt
 from .config import TrainConfig
 from .feed import METRIC_LABELS, UNIT_PLURALS, batches, carried_state, count_batches, evaluate_split, model_batch
-from .monitor import Monitor
+from .monitor import Monitor, curve_title
 from .optim import OPTIMIZERS, clip_by_global_norm
 from .signals import signals_ask_to_stop
 from .state import CHECKPOINT_RECORDS, RunMemory, RunState, seeded_rngs
@@ -62,7 +62,8 @@ class Trainer(RunMemory):
         self.metric_name, self.metric_fn = metric_for(dataset)
         self.monitor = Monitor(run_dir, METRIC_LABELS.get(self.metric_name, self.metric_name),
                                UNIT_PLURALS.get(dataset.unit, "steps"), quiet, out, err,
-                               to_metric=lambda mean_nll: self.metric_fn(mean_nll, 1))
+                               to_metric=lambda mean_nll: self.metric_fn(mean_nll, 1),
+                               title=curve_title(model, dataset))
         self.init_opt, self.update_opt, _ = OPTIMIZERS[config.optimizer]
         self.on_epoch = on_epoch
         self.stop_request = None  # a stop reason, set by _ask_stop (signals) or by on_epoch

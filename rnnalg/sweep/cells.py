@@ -1,0 +1,134 @@
+"""The report's cells: one per (data, model), its configuration chosen on validation only.
+
+A configuration is what a trial trains, less its seed and time limit: spec, sizes and flags (so
+a later sweep file that repeats a configuration with new seeds adds to it, whatever its trial
+ids).  A time limit is a compute budget, not a choice: of the trials of one configuration and
+seed, the one with the longest limit stands for it (a rerun with more time supersedes a run the
+clock cut short; both count in the budget).  In a cell with several configurations,
+
+* the choice is made on the seeds every configuration ran (the search's seeds S): the lowest
+  mean best-validation figure over S wins;
+* the cell's figure is the mean ± sample standard deviation of the chosen configuration's test
+  figures over its *other* seeds (fresh seeds, untouched by the choice), when it has any, else
+  over S.  n counts those seeds.
+
+Without seeds shared by all configurations, each configuration's mean over all its seeds
+decides.  A trial counts when its status is ok and its test and validation figures are finite.
+The budget is the wall seconds of every trial of the cell (pruned and failed ones too).
+"""
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from dataclasses import dataclass
+
+from .dataid import DataId, data_id
+
+
+def usable(line: dict) -> bool:
+    return line.get("status") == "ok" and all(
+        isinstance(line.get(k), (int, float)) and math.isfinite(line[k]) for k in ("test", "best_valid"))
+
+
+def seed_of(line: dict):
+    return (line["trial"].get("flags") or {}).get("seed", line["trial"].get("id"))
+
+
+BUDGET_FLAGS = ("seed", "time_limit")  # not part of a configuration
+
+
+def time_limit(line: dict) -> float:
+    limit = (line["trial"].get("flags") or {}).get("time_limit")
+    return math.inf if limit is None else limit
+
+
+def configuration(line: dict) -> str:
+    """The trial less its seed and time limit (its config_id when the line has no flags)."""
+    t = line["trial"]
+    if t.get("flags") is None:
+        return t.get("config_id") or t.get("id")
+    flags = {k: v for k, v in t["flags"].items() if k not in BUDGET_FLAGS}
+    spec = str(t.get("spec_shown") or t.get("spec") or "").replace("\\", "/").rsplit("/", 1)[-1]
+    return json.dumps([spec, t.get("sizes"), flags], sort_keys=True)
+
+
+@dataclass
+class Cell:
+    data: DataId
+    model: str  # the label
+    config_id: str  # the chosen configuration's id (of its first line)
+    metric: str
+    params: int
+    lines: list  # the lines the figure averages, by seed
+    every: list  # every line of the cell: the budget
+    configs: int  # configurations tried (pruned and failed ones too)
+    chosen_on: list  # the seeds the choice was made on ([] when each config's own seeds decided)
+
+    @property
+    def dataset(self) -> str:
+        return self.data.key
+
+    @property
+    def test(self) -> list:
+        return [line["test"] for line in self.lines]
+
+    @property
+    def test_mean(self) -> float:
+        return statistics.fmean(self.test)
+
+    @property
+    def test_spread(self) -> float | None:
+        return statistics.stdev(self.test) if len(self.test) > 1 else None
+
+    @property
+    def valid_mean(self) -> float:
+        return statistics.fmean(line["best_valid"] for line in self.lines)
+
+    @property
+    def seconds(self) -> list:
+        return [line.get("seconds") or 0.0 for line in self.lines]
+
+    @property
+    def budget(self) -> float:
+        return sum(line.get("seconds") or 0.0 for line in self.every)
+
+
+def build_cells(lines: list, known: dict, names) -> list:
+    """One Cell per (data, model) with a usable trial, in first-seen order."""
+    every: dict = {}
+    for line in lines:
+        every.setdefault((data_id(line, known, names), line["trial"].get("label")), []).append(line)
+    cells = []
+    for (data, model), cell_lines in every.items():
+        configs: dict = {}
+        for line in cell_lines:
+            if usable(line):
+                configs.setdefault(configuration(line), []).append(line)
+        if configs:
+            cells.append(_choose(data, model, {k: _longest(v) for k, v in configs.items()}, cell_lines))
+    return cells
+
+
+def _longest(group: list) -> list:
+    """Per seed, the lines with the longest time limit."""
+    longest = {}
+    for x in group:
+        longest[seed_of(x)] = max(longest.get(seed_of(x), -math.inf), time_limit(x))
+    return [x for x in group if time_limit(x) == longest[seed_of(x)]]
+
+
+def _choose(data, model, configs: dict, cell_lines: list) -> Cell:
+    shared = set.intersection(*({seed_of(x) for x in group} for group in configs.values()))
+
+    def on(group, seeds):
+        return [x for x in group if seed_of(x) in seeds] if seeds else group
+
+    key = min(configs, key=lambda k: statistics.fmean(x["best_valid"] for x in on(configs[k], shared)))
+    chosen = configs[key]
+    fresh = [x for x in chosen if seed_of(x) not in shared] if len(configs) > 1 else []
+    figure_lines = sorted(fresh or chosen, key=lambda x: str(seed_of(x)))
+    first = chosen[0]
+    return Cell(data, model, first["trial"].get("config_id") or first["trial"].get("id"), first.get("metric"),
+                first.get("params") or 0, figure_lines, cell_lines, len({configuration(x) for x in cell_lines}),
+                sorted(shared, key=str) if len(configs) > 1 else [])

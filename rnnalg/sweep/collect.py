@@ -1,0 +1,69 @@
+"""Reading the results files a report is made from, refusing what would mislead.
+
+* a file that cannot be read, is not UTF-8, or has a line that is not a results line (JSON
+  with 'trial' and 'status'): a DataError naming the file and line;
+* a file without a single results line (empty, or someone else's): refused, naming it, so
+  a report is never a table of "not run" cells;
+* the same trial (id and command) twice: counted once when its figures agree; an error naming
+  both places when they differ.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import DataError
+
+# what must agree between two lines of the same trial
+FIGURES = ("status", "test", "best_valid", "best_epoch", "epochs")
+
+
+def read_results(path) -> list:
+    """[(line number, results line)] of one file."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise DataError(str(path), f"cannot read: {err.strerror or err}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        number = data.count(b"\n", 0, err.start) + 1
+        raise DataError(str(path), f"not UTF-8 text (byte {err.start}: {data[err.start:err.start + 1]!r}); "
+                                   "a results file is JSON lines written by `rnnalg sweep`",
+                        where=f"line {number}") from None
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as err:
+            raise DataError(str(path), f"not JSON: {err}", where=f"line {number}") from None
+        if not isinstance(obj, dict) or not isinstance(obj.get("trial"), dict) or "status" not in obj:
+            raise DataError(str(path), "not a results line (needs 'trial' and 'status')",
+                            where=f"line {number}")
+        found.append((number, obj))
+    if not found:
+        raise DataError(str(path), "holds no results lines (an empty file, or not one `rnnalg sweep` wrote)")
+    return found
+
+
+def collect(paths) -> list:
+    """The results lines of all `paths`, each trial once (see the module docstring)."""
+    seen: dict = {}  # (trial id, command) -> (place, line)
+    for path in paths:
+        for number, line in read_results(path):
+            key = (line["trial"].get("id"), line.get("command"))
+            place = f"{path}: line {number}"
+            if key in seen:
+                other_place, other = seen[key]
+                if _figures(other) != _figures(line):
+                    raise DataError(str(path), f"trial {key[0]} is also at {other_place} with different figures "
+                                               f"(test {other.get('test')} there, {line.get('test')} here)",
+                                    where=f"line {number}")
+            seen[key] = (place, line)
+    return [line for _, line in seen.values()]
+
+
+def _figures(line: dict) -> str:
+    return json.dumps([line.get(k) for k in FIGURES])
