@@ -37,7 +37,7 @@ def lengths(program) -> dict:
 
 def test_every_example_is_optimised_and_a_long_gate_chain_is_not():
     for path in EXAMPLES:
-        assert max(lengths(rnnalg.load_program(path)).values()) <= backend.OPTIMISE_UP_TO, path.name
+        assert max(lengths(rnnalg.load_program(path)).values(), default=0) <= backend.OPTIMISE_UP_TO, path.name  # mingru: no step loop
     chain = rnnalg.check(rnnalg.parse(gate_chain(20), "chain.rnn"))
     assert lengths(chain) == {"_scan_forward": 95, "_scan_backward": 177}
     text = backend.kernel_module_text(rnnalg.compile(chain, backend="numpy").source)
