@@ -5,7 +5,8 @@ where they enter, the batch B and the sequence length T; `Cost.values` evaluates
 program's sizes.  With w(v) the width of value v and, for each ⊕ term `a @ W` (a dense operand;
 a `token` operand is an embedding row lookup: no product), m = w(a)·w(out):
 
-    parameters     Σ_params Π shape                   (per site: one ⊕ with its weights and bias)
+    parameters     Σ_params Π shape                   (per site: one ⊕ with its weights and bias,
+                   or one layernorm with its gain and bias; a tied weight is the embedding's)
     forward MACs   B·Σ m per step, by phase: pre (terms on inputs, all steps at once), scan
                    (terms on a state, step by step), post (reads states, feeds none: all at once)
     backward MACs  B·Σ m per step for the weight gradients (all steps at once) plus B·Σ m for
@@ -78,13 +79,20 @@ class Cost:
 
 
 def _param_formulas(program: Program, width) -> dict:
-    """param name -> formula of its size; a weight (in, out), an embedding (V, out), a bias (out,)."""
+    """param name -> formula of its size, by role: a weight (in, out) or an embedding (V, out) of
+    the ⊕ operand it multiplies; a bias or a layernorm's gain (out,).  A tied weight (the
+    transpose of an embedding, Program.ties) is not a parameter of its own: counted once, as
+    the embedding."""
+    tied = {name for name, _ in program.ties}
     sizes = {}
     for e in program.eqns:
-        for a, name in zip(e.args, e.params):
-            sizes[name] = width[a.name] * width[e.out.name]
-        for name in e.params[len(e.args):]:
-            sizes[name] = width[e.out.name]
+        operands = dict(zip(e.params, e.args)) if e.op == "affine" else {}
+        for name in e.params:
+            if name in tied:
+                continue
+            role = program.param(name).role
+            sizes[name] = (width[operands[name].name] * width[e.out.name] if role in ("weight", "embedding")
+                           else width[e.out.name])
     return sizes
 
 
@@ -129,7 +137,7 @@ def cost(program: Program, batch: int = 16, steps: int = 100) -> Cost:
     sites = {}
     for e in program.eqns:
         if e.params:
-            sites[e.out.name] = sympy.expand(sum((params[p] for p in e.params), ZERO))
+            sites[e.out.name] = sympy.expand(sum((params[p] for p in e.params if p in params), ZERO))
     macs = _macs(program, width)
     forward = macs["pre"] + macs["scan"] + macs["post"]
     backward = macs["sequential"] + macs["parallel"]
