@@ -12,7 +12,11 @@ a `token` operand is an embedding row lookup: no product), m = w(a)·w(out):
     backward MACs  B·Σ m per step for the weight gradients (all steps at once) plus B·Σ m for
                    each term whose operand needs a gradient: sequential when the term is in the
                    scan and its operand depends on the state, parallel otherwise
-    training MACs  T·(forward + backward) per batch of B sequences: what `bench/floor.py` traces
+    static MACs    B·Σ m once per sequence for a term on a static value (Program.static_inputs and
+                   what depends on them alone: the pre phase computes it once, (1, B, W)), and
+                   the same for its weight gradient
+    training MACs  T·(forward + backward) + static per batch of B sequences: what
+                   `bench/floor.py` traces
     BPTT floats    B·Σ_{v kept} w(v) per step: the values the backward pass reads at every step
                    (the states and the outputs or arguments that each VJP needs; lower/plan.py)
     forward values B·Σ_v w(v) per step: every input, equation value and target at every step
@@ -30,7 +34,7 @@ import sympy
 
 from ..ir import Program
 from ..lower.plan import Plan
-from ..phases import PRE, phases
+from ..phases import PRE, phases, static_values
 from .symbolic import B, T, size_symbols, width_formulas
 
 ZERO = sympy.Integer(0)
@@ -102,11 +106,22 @@ def _dense_terms(program: Program):
 
 
 def _macs(program: Program, width) -> dict:
-    """Multiply-adds per position: forward by phase, backward sequential and parallel."""
+    """Multiply-adds per position: forward by phase, backward sequential and parallel; and per
+    sequence ("static", "static_backward"): a term whose operand is a static value (a static
+    input or what depends on static inputs alone, (1, B, W) in the lowering) runs once per
+    sequence, and so does its weight gradient; its operand's gradient is once per sequence when
+    the term's value is static too, else one product over all positions (T·B rows)."""
     phase, plan = phases(program), Plan(program)
-    macs = {"pre": ZERO, "scan": ZERO, "post": ZERO, "sequential": ZERO, "parallel": ZERO}
+    static = static_values(program.static_inputs, program.eqns)
+    macs = {k: ZERO for k in ("pre", "scan", "post", "sequential", "parallel", "static", "static_backward")}
     for e, a in _dense_terms(program):
         m = width[a.name] * width[e.out.name]
+        if a.name in static:
+            macs["static"] += m
+            macs["static_backward"] += m  # the weight gradient, summed over steps first
+            if a.name in plan.needs_grad:
+                macs["static_backward" if e.out.name in static else "parallel"] += m
+            continue
         where = PRE if phase[e.out.name] == PRE or phase[a.name] == PRE else phase[e.out.name]
         macs[where] += m
         macs["parallel"] += m  # the weight gradient: one product over all steps
@@ -141,6 +156,7 @@ def cost(program: Program, batch: int = 16, steps: int = 100) -> Cost:
     macs = _macs(program, width)
     forward = macs["pre"] + macs["scan"] + macs["post"]
     backward = macs["sequential"] + macs["parallel"]
+    once = macs["static"] + macs["static_backward"]
     kept = sum((width[v] for v in Plan(program).stored), ZERO)
     values = sum((width[v.name] for v in program.inputs), ZERO) + sum((width[e.out.name] for e in program.eqns), ZERO)
     values += sum((width[h.output.name] for h in program.heads), ZERO)
@@ -150,12 +166,17 @@ def cost(program: Program, batch: int = 16, steps: int = 100) -> Cost:
         ("macs_pre_step", "forward multiply-adds per step, pre (all steps at once)", B * macs["pre"]),
         ("macs_scan_step", "forward multiply-adds per step, scan (step by step)", B * macs["scan"]),
         ("macs_post_step", "forward multiply-adds per step, post (all steps at once)", B * macs["post"]),
-        ("macs_forward_batch", "forward multiply-adds per batch (B sequences of T steps)", T * B * forward),
+        ("macs_static_batch", "forward multiply-adds per batch, static (once per sequence)", B * macs["static"]),
+        ("macs_forward_batch", "forward multiply-adds per batch (B sequences of T steps)",
+         T * B * forward + B * macs["static"]),
         ("macs_backward_sequential_step", "backward multiply-adds per step, step by step (BPTT)",
          B * macs["sequential"]),
         ("macs_backward_parallel_step", "backward multiply-adds per step, all steps at once",
          B * macs["parallel"]),
-        ("macs_training_batch", "forward + backward multiply-adds per batch", T * B * (forward + backward)),
+        ("macs_backward_static_batch", "backward multiply-adds per batch, static (once per sequence)",
+         B * macs["static_backward"]),
+        ("macs_training_batch", "forward + backward multiply-adds per batch",
+         T * B * (forward + backward) + B * once),
         ("bptt_floats_step", "floats BPTT keeps per step (minimum: what the backward reads)", B * kept),
         ("values_floats_step", "floats of every value per step (what the forward holds)", B * values),
         ("working_set_floats", "working set (a lower bound): parameters, gradients, all values",
