@@ -108,6 +108,12 @@ def test_static_work_runs_once_per_sequence():
     assert f["macs_pre_step"] == B * 88 * 4 * H  # x W_x only: k's terms are not per step
     assert f["macs_forward_batch"] == sympy.expand(T * B * (88 * 4 * H + 4 * H**2 + 88 * H) + B * (12 * H + 4 * H**2))
     assert f["macs_backward_static_batch"] == sympy.expand(B * (12 * H + 4 * H**2))  # the weight gradients of W_key, W_k
+    # per step the same values as lstm.rnn (k is read by the gates' ⊕s, whose widths do not change);
+    # key, k.1.a and k are held once per sequence, in the working set
+    lstm = cost(load_program(ROOT / "examples" / "lstm.rnn"))
+    assert f["values_floats_step"] == lstm.figure("values_floats_step").formula
+    assert f["working_set_floats"] - lstm.figure("working_set_floats").formula == \
+        sympy.expand(2 * (12 * H + H + 4 * H**2) + B * (12 + 2 * H))  # W_key, b_k, the four W_k; key, k.1.a, k
 
 
 @pytest.mark.parametrize("stem, depth", [("rnn", (2, 1)), ("dt", (4, 2)), ("dts", (4, 2)), ("dots", (4, 2)),

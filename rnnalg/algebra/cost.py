@@ -20,7 +20,8 @@ a `token` operand is an embedding row lookup: no product), m = w(a)·w(out):
     BPTT floats    B·Σ_{v kept} w(v) per step: the values the backward pass reads at every step
                    (the states and the outputs or arguments that each VJP needs; lower/plan.py)
     forward values B·Σ_v w(v) per step: every input, equation value and target at every step
-                   (what the forward holds for the backward, lower/footprint.py's estimate)
+                   (what the forward holds for the backward, lower/footprint.py's estimate);
+                   a static value is held once per sequence, in the working set only
     depth          the longest chain of ops from a previous state h to a next state h' within
                    one step (Pascanu et al. §2), and the matrix products on it
 
@@ -156,10 +157,12 @@ def cost(program: Program, batch: int = 16, steps: int = 100) -> Cost:
     macs = _macs(program, width)
     forward = macs["pre"] + macs["scan"] + macs["post"]
     backward = macs["sequential"] + macs["parallel"]
-    once = macs["static"] + macs["static_backward"]
+    static_macs = macs["static"] + macs["static_backward"]
     kept = sum((width[v] for v in Plan(program).stored), ZERO)
-    values = sum((width[v.name] for v in program.inputs), ZERO) + sum((width[e.out.name] for e in program.eqns), ZERO)
-    values += sum((width[h.output.name] for h in program.heads), ZERO)
+    static = static_values(program.static_inputs, program.eqns)  # (1, B, W): held once per sequence
+    named = [v.name for v in program.inputs] + [e.out.name for e in program.eqns] + [h.output.name for h in program.heads]
+    values = sum((width[v] for v in named if v not in static), ZERO)
+    once = sum((width[v] for v in named if v in static), ZERO)
     total = sympy.expand(sum(params.values(), ZERO))
     rows = [
         ("parameters", "parameters", total),
@@ -176,11 +179,11 @@ def cost(program: Program, batch: int = 16, steps: int = 100) -> Cost:
         ("macs_backward_static_batch", "backward multiply-adds per batch, static (once per sequence)",
          B * macs["static_backward"]),
         ("macs_training_batch", "forward + backward multiply-adds per batch",
-         T * B * (forward + backward) + B * once),
+         T * B * (forward + backward) + B * static_macs),
         ("bptt_floats_step", "floats BPTT keeps per step (minimum: what the backward reads)", B * kept),
         ("values_floats_step", "floats of every value per step (what the forward holds)", B * values),
         ("working_set_floats", "working set (a lower bound): parameters, gradients, all values",
-         2 * total + T * B * values),
+         2 * total + T * B * values + B * once),
     ]
     figures = [Figure(key, label, sympy.expand(formula)) for key, label, formula in rows]
     depth, products = sequential_depth(program)
