@@ -59,7 +59,7 @@ def test_multiply_adds_equal_the_products_floor_traces(floor, path):
     c = cost(program, batch=B, steps=T)
     assert 2 * c.values["macs_training_batch"] == traced
     forward = sum(c.values[k] for k in ("macs_pre_step", "macs_scan_step", "macs_post_step"))
-    assert c.values["macs_forward_batch"] == T * forward
+    assert c.values["macs_forward_batch"] == T * forward + c.values["macs_static_batch"]
 
 
 def test_rnn_figures_are_the_hand_derived_ones():
@@ -74,6 +74,46 @@ def test_rnn_figures_are_the_hand_derived_ones():
     assert f["macs_backward_sequential_step"] == B * H**2  # G_a Wᵀ per step
     assert f["bptt_floats_step"] == B * H  # h' (tanh's VJP reads its output; h_{t-1} is h'_{t-1})
     assert (c.depth, c.depth_products) == (2, 1)
+
+
+def test_tied_model_counts_the_embedding_once():
+    """word_lstm_tied: e = E[x] + b_e (V×H + H), four gates on (e, h) (8H² + 4H), the softmax's
+    bias (V) and its weight Eᵀ, which is E: not counted again.  Its product h' Eᵀ is still work."""
+    c = cost(load_program(ROOT / "examples" / "word_lstm_tied.rnn"))
+    H, B = sympy.symbols("H B", positive=True, integer=True)
+    f = {fig.key: fig.formula for fig in c.figures}
+    assert f["parameters"] == 8 * H**2 + 10005 * H + 10000
+    assert c.parameters == 2_331_000 == load_program(ROOT / "examples" / "word_lstm_tied.rnn").param_count
+    assert c.sites["y.a"] == 10000  # the softmax site owns only its bias
+    assert f["macs_post_step"] == 10000 * B * H  # h' Eᵀ: the embedding's transpose, a dense product
+
+
+def test_layernorm_owns_a_gain_and_a_bias_per_unit():
+    """ln_lstm = lstm (4H² + 4·88H + 4H gates, 88H + 88 output) plus 5 layernorms of 2H each."""
+    c = cost(load_program(ROOT / "examples" / "ln_lstm.rnn"))
+    lstm = cost(load_program(ROOT / "examples" / "lstm.rnn"))
+    H = sympy.Symbol("H", positive=True, integer=True)
+    assert sympy.expand(c.figure("parameters").formula - lstm.figure("parameters").formula) == 10 * H
+    ln_sites = [s for s, e in ((e.out.name, e) for e in c.program.eqns) if e.op == "layernorm"]
+    assert len(ln_sites) == 5 and all(c.sites[s] == 2 * H for s in ln_sites)
+
+
+def test_static_work_runs_once_per_sequence():
+    """lstm_conditioned: k = tanh(key W_k + b) and the gates' k W terms (4H² in all) run once per
+    sequence, B rows, not T·B; the gradient reaching k is a product over all T·B positions."""
+    c = cost(load_program(ROOT / "examples" / "lstm_conditioned.rnn"))
+    H, B, T = sympy.symbols("H B T", positive=True, integer=True)
+    f = {fig.key: fig.formula for fig in c.figures}
+    assert f["macs_static_batch"] == sympy.expand(B * (12 * H + 4 * H**2))
+    assert f["macs_pre_step"] == B * 88 * 4 * H  # x W_x only: k's terms are not per step
+    assert f["macs_forward_batch"] == sympy.expand(T * B * (88 * 4 * H + 4 * H**2 + 88 * H) + B * (12 * H + 4 * H**2))
+    assert f["macs_backward_static_batch"] == sympy.expand(B * (12 * H + 4 * H**2))  # the weight gradients of W_key, W_k
+    # per step the same values as lstm.rnn (k is read by the gates' ⊕s, whose widths do not change);
+    # key, k.1.a and k are held once per sequence, in the working set
+    lstm = cost(load_program(ROOT / "examples" / "lstm.rnn"))
+    assert f["values_floats_step"] == lstm.figure("values_floats_step").formula
+    assert f["working_set_floats"] - lstm.figure("working_set_floats").formula == \
+        sympy.expand(2 * (12 * H + H + 4 * H**2) + B * (12 + 2 * H))  # W_key, b_k, the four W_k; key, k.1.a, k
 
 
 @pytest.mark.parametrize("stem, depth", [("rnn", (2, 1)), ("dt", (4, 2)), ("dts", (4, 2)), ("dots", (4, 2)),

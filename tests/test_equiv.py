@@ -72,6 +72,36 @@ n  = tanh(x ⊕ r * h)
 h' = (1 - z) * n + z * h
 y  = ▷ h'
 """
+# layer-normalised LSTM (examples/ln_lstm.rnn): renamed, reordered, commuted; the cell's norm named
+LN_LSTM = LSTM_HEAD + """i = sigmoid(layernorm(x ⊕ h))
+f = sigmoid(layernorm(x ⊕ h) + 1)
+o = sigmoid(layernorm(x ⊕ h))
+g = tanh(layernorm(x ⊕ h))
+c' = f * c + i * g
+h' = o * tanh(layernorm(c'))
+y = ▷ h'
+"""
+LN_LSTM_OTHER = LSTM_HEAD + """y = ▷ h'
+h' = tanh(normed) * out_gate
+normed : H = layernorm(c')
+c' = input_gate * candidate + c * forget
+candidate = tanh(layernorm(h ⊕ x))
+out_gate = sigmoid(layernorm(h ⊕ x))
+forget = sigmoid(layernorm(h ⊕ x) + 1)
+input_gate = sigmoid(layernorm(x ⊕ h))
+"""
+TIED_HEAD = "let H = 8\ninput  x : token[20]\noutput y : token[20] tied x\nstate  h : H\n"
+TIED = TIED_HEAD + "e : H = MLP[linear](x)\nh' = tanh(e ⊕ h)\ny = ▷ h'\n"
+TIED_OTHER = TIED_HEAD + "y = ▷ h'\nh' = tanh(h ⊕ emb)\nemb : H = MLP[linear](x)\n"
+ZONEOUT = LSTM_HEAD + """i = sigmoid(x ⊕ h)
+f = sigmoid((x ⊕ h) + 1)
+o = sigmoid(x ⊕ h)
+g = tanh(x ⊕ h)
+c' = zoneout[0.5](f * c + i * g)
+h' = zoneout[0.05](o * tanh(c'))
+y = ▷ vdropout[0.3](h')
+"""
+STATIC = HEAD + "input  key : real[4] static\nk : H = MLP[tanh](key)\nh' = tanh(x ⊕ h ⊕ k)\ny = ▷ h'\n"
 
 EQUIVALENT = {
     "renamed, reordered, commuted": (DOTS, DOTS_RENAMED),
@@ -81,6 +111,10 @@ EQUIVALENT = {
     "LSTM gates in another order": (LSTM, LSTM_REORDERED),
     "GRU two ways": (GRU, GRU_OTHER),
     "GRU, Cho's and PyTorch's update gate": (GRU, GRU_TORCH),
+    "layernorm LSTM two ways": (LN_LSTM, LN_LSTM_OTHER),
+    "tied embedding, renamed and reordered": (TIED, TIED_OTHER),
+    "zoneout LSTM, gates commuted": (ZONEOUT, ZONEOUT.replace("f * c + i * g", "g * i + c * f")),
+    "static input, operands commuted": (STATIC, STATIC.replace("x ⊕ h ⊕ k", "k ⊕ h ⊕ x")),
 }
 
 # (A, B, where in A, where in B, message): the first difference
@@ -96,6 +130,15 @@ NOT_EQUIVALENT = {
                        "a.rnn:5:11", "b.rnn:5:11", "⊕ vs +"),
     "a gate dropped": (LSTM, LSTM.replace("o = sigmoid(x ⊕ h)\n", "").replace("o * tanh(c')", "tanh(c')"),
                        "a.rnn:11:6", "b.rnn:10:6", "* vs tanh"),
+    "a layernorm dropped": (LN_LSTM, LN_LSTM.replace("tanh(layernorm(c'))", "tanh(c')"),
+                            "a.rnn:11:15", "b.rnn:10:6", "layernorm vs +"),
+    "a zoneout rate": (ZONEOUT, ZONEOUT.replace("zoneout[0.5]", "zoneout[0.4]"),
+                       "a.rnn:10:6", "b.rnn:10:6", "zoneout[0.5] vs zoneout[0.4]"),
+    "vdropout vs dropout": (ZONEOUT, ZONEOUT.replace("vdropout[0.3]", "dropout[0.3]"),
+                            "a.rnn:12:7", "b.rnn:12:7", "vdropout[0.3] vs dropout[0.3]"),
+    "tied vs untied": (TIED, TIED.replace(" tied x", ""), "a.rnn:7:7", "b.rnn:7:7", "⊕ (tied weight) vs ⊕"),
+    "static vs per-step input": (STATIC, STATIC.replace(" static", ""), "a.rnn:5:1", "b.rnn:5:1",
+                                 "input key : real[4] static vs input key : real[4]"),
 }
 
 
@@ -156,7 +199,8 @@ def test_non_equivalent_pairs_give_the_first_difference(tmp_path, case):
     assert str(eq.difference) == f"{tmp_path / where_a} vs {tmp_path / where_b}: {message}"
 
 
-@pytest.mark.parametrize("stem", ["dots", "lstm", "gru", "dt", "char_dots", "dots_star"])
+@pytest.mark.parametrize("stem", ["dots", "lstm", "gru", "dt", "char_dots", "dots_star", "ln_lstm", "lstm_zoneout",
+                                  "word_lstm_tied", "lstm_conditioned"])
 def test_every_example_equals_itself_with_the_identity_map(stem):
     p = load_program(EXAMPLES / f"{stem}.rnn")
     eq = equivalent(p, p)

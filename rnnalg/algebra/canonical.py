@@ -1,11 +1,15 @@
 """The canonical form of a checked program: one step as a labelled multigraph, names forgotten.
 
-    node  an input     'input binary[88]'        a previous state  'state[200]'
-          an equation  'tanh:200', 'affine:200', 'shift[c=1.0]:200' (op, attributes, width)
+    node  an input     'input binary[88]', 'input real[12] static' (one value per sequence)
+          a previous state  'state[200]'
+          an equation  'tanh:200', 'affine:200', 'shift[c=1.0]:200', 'zoneout[rate=0.5]:200',
+                       'layernorm:200' (op, attributes, width; a ⊕ with a tied weight: 'affine tied:V')
           a head       'head binary[88]'
     edge  value -> what it reads, labelled by how: 'weight' / 'embedding' (a ⊕ operand, which owns
-          one parameter), 'arg' (the operands of a commutative op: mul, add, and unary ops),
-          'arg0' / 'arg1' (sub); a previous state -> its update: 'next'; a head -> its logits.
+          one parameter; 'tied' for a weight that is an embedding's transpose, Program.ties),
+          'arg' (the operands of a commutative op: mul, add, and unary ops), 'arg0' / 'arg1' (sub;
+          zoneout's new value and the state it keeps); a previous state -> its update: 'next';
+          a head -> its logits; a ⊕ with a tied weight -> the ⊕ that owns the embedding: 'tie'.
 
 Forgotten by construction: value and parameter names, the order of equations, the order of ⊕
 operands and of `*`/`+` operands (edges carry no position), `MLP[...]` versus its layers written
@@ -23,7 +27,7 @@ import networkx as nx
 from ..ir import Program
 
 COMMUTATIVE = {"mul", "add"}
-ORDERED = {"sub"}
+ORDERED = {"sub", "zoneout"}
 DROPPED = {"linear"}  # the identity function
 
 
@@ -42,18 +46,27 @@ def graph(program: Program) -> nx.MultiDiGraph:
         return name
 
     g = nx.MultiDiGraph()
+    static = set(program.static_inputs)
+    tied = dict(program.ties)  # tied weight -> the embedding it is the transpose of
+    owner = {p: e.out.name for e in program.eqns for p in e.params}  # param -> its site
     for v in program.inputs:
-        g.add_node(v.name, label=f"input {v.kind}[{v.width}]", kind="input", var=v)
+        g.add_node(v.name, label=f"input {v.kind}[{v.width}]" + (" static" if v.name in static else ""),
+                   kind="input", var=v)
     for s in program.states:
         g.add_node(s.prev.name, label=f"state[{s.prev.width}]", kind="state", var=s.prev, state=s)
     for e in program.eqns:
         if e.op in DROPPED:
             alias[e.out.name] = e.args[0].name
             continue
-        g.add_node(e.out.name, label=f"{e.op}{_attrs(e)}:{e.out.width}", kind="eqn", eqn=e, var=e.out)
+        ties = [p for p in e.params if p in tied]
+        g.add_node(e.out.name, label=f"{e.op}{' tied' if ties else ''}{_attrs(e)}:{e.out.width}", kind="eqn",
+                   eqn=e, var=e.out, tied=bool(ties))
         if e.op == "affine":
             for a, p in zip(e.args, e.params):
-                g.add_edge(e.out.name, real(a.name), label="embedding" if a.kind == "token" else "weight", param=p)
+                how = "tied" if p in tied else "embedding" if a.kind == "token" else "weight"
+                g.add_edge(e.out.name, real(a.name), label=how, param=p)
+            for p in ties:
+                g.add_edge(e.out.name, owner[tied[p]], label="tie")
         else:
             for i, a in enumerate(e.args):
                 g.add_edge(e.out.name, real(a.name), label=f"arg{i}" if e.op in ORDERED else "arg")

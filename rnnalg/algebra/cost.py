@@ -5,17 +5,23 @@ where they enter, the batch B and the sequence length T; `Cost.values` evaluates
 program's sizes.  With w(v) the width of value v and, for each ⊕ term `a @ W` (a dense operand;
 a `token` operand is an embedding row lookup: no product), m = w(a)·w(out):
 
-    parameters     Σ_params Π shape                   (per site: one ⊕ with its weights and bias)
+    parameters     Σ_params Π shape                   (per site: one ⊕ with its weights and bias,
+                   or one layernorm with its gain and bias; a tied weight is the embedding's)
     forward MACs   B·Σ m per step, by phase: pre (terms on inputs, all steps at once), scan
                    (terms on a state, step by step), post (reads states, feeds none: all at once)
     backward MACs  B·Σ m per step for the weight gradients (all steps at once) plus B·Σ m for
                    each term whose operand needs a gradient: sequential when the term is in the
                    scan and its operand depends on the state, parallel otherwise
-    training MACs  T·(forward + backward) per batch of B sequences: what `bench/floor.py` traces
+    static MACs    B·Σ m once per sequence for a term on a static value (Program.static_inputs and
+                   what depends on them alone: the pre phase computes it once, (1, B, W)), and
+                   the same for its weight gradient
+    training MACs  T·(forward + backward) + static per batch of B sequences: what
+                   `bench/floor.py` traces
     BPTT floats    B·Σ_{v kept} w(v) per step: the values the backward pass reads at every step
                    (the states and the outputs or arguments that each VJP needs; lower/plan.py)
     forward values B·Σ_v w(v) per step: every input, equation value and target at every step
-                   (what the forward holds for the backward, lower/footprint.py's estimate)
+                   (what the forward holds for the backward, lower/footprint.py's estimate);
+                   a static value is held once per sequence, in the working set only
     depth          the longest chain of ops from a previous state h to a next state h' within
                    one step (Pascanu et al. §2), and the matrix products on it
 
@@ -29,7 +35,7 @@ import sympy
 
 from ..ir import Program
 from ..lower.plan import Plan
-from ..phases import PRE, phases
+from ..phases import PRE, phases, static_values
 from .symbolic import B, T, size_symbols, width_formulas
 
 ZERO = sympy.Integer(0)
@@ -78,13 +84,20 @@ class Cost:
 
 
 def _param_formulas(program: Program, width) -> dict:
-    """param name -> formula of its size; a weight (in, out), an embedding (V, out), a bias (out,)."""
+    """param name -> formula of its size, by role: a weight (in, out) or an embedding (V, out) of
+    the ⊕ operand it multiplies; a bias or a layernorm's gain (out,).  A tied weight (the
+    transpose of an embedding, Program.ties) is not a parameter of its own: counted once, as
+    the embedding."""
+    tied = {name for name, _ in program.ties}
     sizes = {}
     for e in program.eqns:
-        for a, name in zip(e.args, e.params):
-            sizes[name] = width[a.name] * width[e.out.name]
-        for name in e.params[len(e.args):]:
-            sizes[name] = width[e.out.name]
+        operands = dict(zip(e.params, e.args)) if e.op == "affine" else {}
+        for name in e.params:
+            if name in tied:
+                continue
+            role = program.param(name).role
+            sizes[name] = (width[operands[name].name] * width[e.out.name] if role in ("weight", "embedding")
+                           else width[e.out.name])
     return sizes
 
 
@@ -94,11 +107,22 @@ def _dense_terms(program: Program):
 
 
 def _macs(program: Program, width) -> dict:
-    """Multiply-adds per position: forward by phase, backward sequential and parallel."""
+    """Multiply-adds per position: forward by phase, backward sequential and parallel; and per
+    sequence ("static", "static_backward"): a term whose operand is a static value (a static
+    input or what depends on static inputs alone, (1, B, W) in the lowering) runs once per
+    sequence, and so does its weight gradient; its operand's gradient is once per sequence when
+    the term's value is static too, else one product over all positions (T·B rows)."""
     phase, plan = phases(program), Plan(program)
-    macs = {"pre": ZERO, "scan": ZERO, "post": ZERO, "sequential": ZERO, "parallel": ZERO}
+    static = static_values(program.static_inputs, program.eqns)
+    macs = {k: ZERO for k in ("pre", "scan", "post", "sequential", "parallel", "static", "static_backward")}
     for e, a in _dense_terms(program):
         m = width[a.name] * width[e.out.name]
+        if a.name in static:
+            macs["static"] += m
+            macs["static_backward"] += m  # the weight gradient, summed over steps first
+            if a.name in plan.needs_grad:
+                macs["static_backward" if e.out.name in static else "parallel"] += m
+            continue
         where = PRE if phase[e.out.name] == PRE or phase[a.name] == PRE else phase[e.out.name]
         macs[where] += m
         macs["parallel"] += m  # the weight gradient: one product over all steps
@@ -129,29 +153,37 @@ def cost(program: Program, batch: int = 16, steps: int = 100) -> Cost:
     sites = {}
     for e in program.eqns:
         if e.params:
-            sites[e.out.name] = sympy.expand(sum((params[p] for p in e.params), ZERO))
+            sites[e.out.name] = sympy.expand(sum((params[p] for p in e.params if p in params), ZERO))
     macs = _macs(program, width)
     forward = macs["pre"] + macs["scan"] + macs["post"]
     backward = macs["sequential"] + macs["parallel"]
+    static_macs = macs["static"] + macs["static_backward"]
     kept = sum((width[v] for v in Plan(program).stored), ZERO)
-    values = sum((width[v.name] for v in program.inputs), ZERO) + sum((width[e.out.name] for e in program.eqns), ZERO)
-    values += sum((width[h.output.name] for h in program.heads), ZERO)
+    static = static_values(program.static_inputs, program.eqns)  # (1, B, W): held once per sequence
+    named = [v.name for v in program.inputs] + [e.out.name for e in program.eqns] + [h.output.name for h in program.heads]
+    values = sum((width[v] for v in named if v not in static), ZERO)
+    once = sum((width[v] for v in named if v in static), ZERO)
     total = sympy.expand(sum(params.values(), ZERO))
     rows = [
         ("parameters", "parameters", total),
         ("macs_pre_step", "forward multiply-adds per step, pre (all steps at once)", B * macs["pre"]),
         ("macs_scan_step", "forward multiply-adds per step, scan (step by step)", B * macs["scan"]),
         ("macs_post_step", "forward multiply-adds per step, post (all steps at once)", B * macs["post"]),
-        ("macs_forward_batch", "forward multiply-adds per batch (B sequences of T steps)", T * B * forward),
+        ("macs_static_batch", "forward multiply-adds per batch, static (once per sequence)", B * macs["static"]),
+        ("macs_forward_batch", "forward multiply-adds per batch (B sequences of T steps)",
+         T * B * forward + B * macs["static"]),
         ("macs_backward_sequential_step", "backward multiply-adds per step, step by step (BPTT)",
          B * macs["sequential"]),
         ("macs_backward_parallel_step", "backward multiply-adds per step, all steps at once",
          B * macs["parallel"]),
-        ("macs_training_batch", "forward + backward multiply-adds per batch", T * B * (forward + backward)),
+        ("macs_backward_static_batch", "backward multiply-adds per batch, static (once per sequence)",
+         B * macs["static_backward"]),
+        ("macs_training_batch", "forward + backward multiply-adds per batch",
+         T * B * (forward + backward) + B * static_macs),
         ("bptt_floats_step", "floats BPTT keeps per step (minimum: what the backward reads)", B * kept),
         ("values_floats_step", "floats of every value per step (what the forward holds)", B * values),
         ("working_set_floats", "working set (a lower bound): parameters, gradients, all values",
-         2 * total + T * B * values),
+         2 * total + T * B * values + B * once),
     ]
     figures = [Figure(key, label, sympy.expand(formula)) for key, label, formula in rows]
     depth, products = sequential_depth(program)

@@ -99,18 +99,27 @@ def _answer(ga, gb, mapping) -> Equivalence:
 
 
 def _param_map(ga, gb, mapping) -> dict:
-    """A parameter -> B parameter: weights through the matched operands, biases of matched ⊕s."""
+    """A parameter -> B parameter: weights through the matched operands, biases of matched ⊕s,
+    a layernorm's gain and bias by role (its parameters in the order the checker gives them).
+    A tied weight is not a parameter (Program.ties): the matched 'tie' edges pair the ⊕s that
+    own the embeddings, whose embeddings map like any other weight."""
     params = {}
     for n, data in ga.nodes(data=True):
-        if data.get("eqn") is None or data["eqn"].op != "affine":
+        ea = data.get("eqn")
+        if ea is None or not ea.params:
             continue
         m = mapping[n]
+        eb = gb.nodes[m]["eqn"]
+        if ea.op != "affine":
+            params.update(zip(ea.params, eb.params))
+            continue
         free = {}  # (operand in B, edge label) -> B parameters not yet paired
         for _, target, d in gb.out_edges(m, data=True):
-            free.setdefault((target, d["label"]), []).append(d["param"])
+            if "param" in d:
+                free.setdefault((target, d["label"]), []).append(d["param"])
         for _, target, d in ga.out_edges(n, data=True):
-            params[d["param"]] = free[(mapping[target], d["label"])].pop(0)
-        ea, eb = data["eqn"], gb.nodes[m]["eqn"]
+            if d["label"] not in ("tie", "tied"):  # a tied weight is no parameter: its embedding is
+                params[d["param"]] = free[(mapping[target], d["label"])].pop(0)
         params[ea.params[-1]] = eb.params[-1]  # the bias
     return params
 
@@ -139,11 +148,12 @@ def _describe(data: dict) -> str:
         e = data["eqn"]
         attrs = "[" + ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for _, v in e.attrs) + "]" \
             if e.attrs else ""
-        return SPELLING.get(e.op, e.op) + attrs
+        return SPELLING.get(e.op, e.op) + attrs + (" (tied weight)" if data.get("tied") else "")
     var = data["var"]
     if data["kind"] == "state":
         return f"state {var.name} : {var.width}"
-    return f"{'output' if data['kind'] == 'head' else 'input'} {var.name} : {var.kind}[{var.width}]"
+    static = " static" if data["label"].endswith(" static") else ""
+    return f"{'output' if data['kind'] == 'head' else 'input'} {var.name} : {var.kind}[{var.width}]{static}"
 
 
 def _mismatch(da, db) -> str:
