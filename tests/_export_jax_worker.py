@@ -95,7 +95,22 @@ def noise_and_init(path):
             "init loss": float(m.loss(fresh, batch))}
 
 
-FUNCTIONS = {"errors": errors, "step": step, "dropout_and_init": dropout_and_init, "noise_and_init": noise_and_init}
+def static_step(path):
+    """step with a static input given whole (B, D): shapes and the worst error vs apply."""
+    program = program_of(path)
+    params, batch, state, _, _, _, _ = rnnalg_result(program, T=4, B=2, mask=False, dropout=False)
+    m = load_generated(jax_source(program), FOLDER)
+    logits, final = m.apply(params, {"x": batch["x"], "key": batch["key"]}, state)
+    s, worst, shapes = state, 0.0, set()
+    for t in range(4):
+        probs, s = m.step(params, {"x": batch["x"][t], "key": batch["key"]}, s)
+        shapes |= {str(tuple(probs["y"].shape))} | {str(tuple(v.shape)) for v in s.values()}
+        worst = max(worst, rel(probs["y"], m.probabilities({"y": logits["y"][t]})["y"]))
+    worst = max([worst] + [rel(s[k], final[k]) for k in final])
+    return {"worst": worst, "shapes": sorted(shapes)}
+
+
+FUNCTIONS = {"static_step": static_step, "errors": errors, "step": step, "dropout_and_init": dropout_and_init, "noise_and_init": noise_and_init}
 
 
 def main() -> int:

@@ -105,3 +105,8 @@ def test_default_init_of_gains_and_a_tied_embedding(jax_worker):
     assert tied["init names"] == tied["names"]  # the tied softmax weight is no parameter
     assert abs(tied["tied std"][0] * 2 - 1) < 0.02  # N(0, 1/width), width H = 4
     assert tied["init loss"] < float("inf")
+
+
+def test_step_takes_a_static_input_whole(jax_worker):
+    got = jax_worker("static_step", path="examples/lstm_conditioned.rnn")  # key: real[12] static, (B, 12)
+    assert got["shapes"] == ["(2, 4)", "(2, 88)"] and got["worst"] < TOL, got

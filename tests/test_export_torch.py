@@ -82,6 +82,20 @@ def test_step_reproduces_the_sequence_forward(name, tmp_path):
         assert rel(s[k].detach().numpy(), ref[k]) < TOL
 
 
+def test_step_takes_a_static_input_whole(tmp_path):
+    program = rnnalg.load_program("examples/lstm_conditioned.rnn", {"H": 4})  # key: real[12] static, (B, 12)
+    params, batch, state, _, _, _, _ = rnnalg_result(program, T=4, B=2, mask=False, dropout=False)
+    net = load_generated(torch_source(program), tmp_path).Model(params).eval()
+    logits, final = net.run({"x": batch["x"], "key": batch["key"]}, state)
+    s = state
+    for t in range(4):
+        probs, s = net.step({"x": batch["x"][t], "key": batch["key"]}, s)
+        assert tuple(probs["y"].shape) == (2, 88) and {tuple(v.shape) for v in s.values()} == {(2, 4)}
+        assert rel(probs["y"].detach().numpy(), torch.sigmoid(logits["y"][t]).detach().numpy()) < TOL
+    for k in final:
+        assert rel(s[k].detach().numpy(), final[k].detach().numpy()) < TOL
+
+
 def test_dropout_is_on_in_training_mode_and_off_in_eval(tmp_path):
     program = example(EXAMPLES[[p.stem for p in EXAMPLES].index("dots_star")])
     params, batch, state, _, _, _, _ = rnnalg_result(program, dropout=False)

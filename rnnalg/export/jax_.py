@@ -147,6 +147,7 @@ INPUTS = {inputs}  # (name, kind, width)
 HEADS = {heads}  # (output, kind, width)
 DROPOUT = {dropout}  # (value, width, rate, op): dropout, vdropout or zoneout (draw_noise)
 TIED = {ties}  # (softmax weight, embedding): the weight is the embedding's transpose, not a parameter
+STATIC = {static}  # the inputs with one value per sequence: (B, ...) in a batch and in `step`
 
 
 def _groups(a, k):
@@ -255,7 +256,8 @@ def evaluate(params, batch, state=None):
 def step(params, x_t, state=None):
     """One step: x_t (B, W) or (B,) ids (or a dict by input) -> (probabilities by output, next state)."""
     inputs = x_t if isinstance(x_t, dict) else {{INPUTS[0][0]: x_t}}
-    logits, next_state = apply(params, {{k: jnp.asarray(v)[None] for k, v in inputs.items()}}, state)
+    steps = {{k: jnp.asarray(v) if k in STATIC else jnp.asarray(v)[None] for k, v in inputs.items()}}
+    logits, next_state = apply(params, steps, state)
     return probabilities({{k: v[0] for k, v in logits.items()}}), next_state
 
 

@@ -162,6 +162,7 @@ INPUTS = {inputs}  # (name, kind, width)
 HEADS = {heads}  # (output, kind, width)
 DROPOUT = {dropout}  # (value, width, rate, op): dropout, vdropout or zoneout (draw_noise)
 TIED = {ties}  # (softmax weight, embedding): the weight is the embedding's transpose, not a parameter
+STATIC = {static}  # the inputs with one value per sequence: (B, ...) in a batch and in `step`
 
 
 def _groups(a, k):
@@ -293,7 +294,8 @@ class Model(torch.nn.Module):
     def step(self, x_t, state=None):
         """One step: x_t (B, W) or (B,) ids (or a dict) -> (probabilities by output, next state)."""
         inputs = x_t if isinstance(x_t, dict) else {{INPUTS[0][0]: x_t}}
-        logits, next_state = self.run({{k: torch.as_tensor(v)[None] for k, v in inputs.items()}}, state, dropout=False)
+        steps = {{k: torch.as_tensor(v) if k in STATIC else torch.as_tensor(v)[None] for k, v in inputs.items()}}
+        logits, next_state = self.run(steps, state, dropout=False)
         return probabilities({{k: v[0] for k, v in logits.items()}}), next_state
 
 

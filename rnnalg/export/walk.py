@@ -27,7 +27,7 @@ from ..phases import PRE, SCAN, phases
 GENERATED_NAMES = {"torch", "F", "jax", "jnp", "lax", "self", "xs", "ys", "carry", "mask", "inputs",
                    "outputs", "targets", "target", "out", "key", "keys", "dev", "hs", "steps", "first", "dropout",
                    "body", "math", "name", "value", "tied", "source",
-                   "LP_EPS", "LN_EPS", "TIED", "PARAMS", "PARAM_NAMES", "STATES", "INPUTS", "HEADS", "DROPOUT", "SUMMARIES"}
+                   "LP_EPS", "LN_EPS", "TIED", "STATIC", "PARAMS", "PARAM_NAMES", "STATES", "INPUTS", "HEADS", "DROPOUT", "SUMMARIES"}
 
 
 # the rows every array-language target (torch, jax) spells alike: its helpers `_maxout`, `_lp`,
@@ -208,6 +208,7 @@ def tables(program: Program) -> dict:
         params=table([(p.name, p.shape, p.role) for p in program.params]),
         summaries=table(_summaries(program)),
         ties=table(list(program.ties)),
+        static=repr(tuple(program.static_inputs)),
         states=table([(s.prev.name, s.prev.width) for s in program.states]),
         inputs=table([(v.name, v.kind, v.width) for v in program.inputs]),
         heads=table([(h.output.name, h.output.kind, h.output.width) for h in program.heads]),
