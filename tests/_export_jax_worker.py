@@ -110,7 +110,8 @@ def static_step(path):
     return {"worst": worst, "shapes": sorted(shapes)}
 
 
-FUNCTIONS = {"static_step": static_step, "errors": errors, "step": step, "dropout_and_init": dropout_and_init, "noise_and_init": noise_and_init}
+FUNCTIONS = {"errors": errors, "step": step, "dropout_and_init": dropout_and_init, "noise_and_init": noise_and_init,
+             "static_step": static_step}
 
 
 def main() -> int:

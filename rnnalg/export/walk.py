@@ -27,7 +27,8 @@ from ..phases import PRE, SCAN, phases
 GENERATED_NAMES = {"torch", "F", "jax", "jnp", "lax", "self", "xs", "ys", "carry", "mask", "inputs",
                    "outputs", "targets", "target", "out", "key", "keys", "dev", "hs", "steps", "first", "dropout",
                    "body", "math", "name", "value", "tied", "source",
-                   "LP_EPS", "LN_EPS", "TIED", "STATIC", "PARAMS", "PARAM_NAMES", "STATES", "INPUTS", "HEADS", "DROPOUT", "SUMMARIES"}
+                   "LP_EPS", "LN_EPS", "TIED", "STATIC", "PARAMS", "PARAM_NAMES", "STATES", "INPUTS", "HEADS",
+                   "DROPOUT", "SUMMARIES"}
 
 
 # the rows every array-language target (torch, jax) spells alike: its helpers `_maxout`, `_lp`,
