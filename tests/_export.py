@@ -92,3 +92,24 @@ y = ▷ (carry' ⊕ steps ⊕ body)
 
 def clashing_names():
     return rnnalg.check(rnnalg.parse(CLASHING_NAMES, "names.rnn"))
+
+
+def noise_summary(noise, dropout_table) -> dict:
+    """What a generated draw_noise drew, per value: its op and rate, the distinct mask values,
+    whether every step has the same mask, the fraction of units kept (mask ≠ 0)."""
+    out = {}
+    for name, _, rate, op in dropout_table:
+        mask = np.asarray(noise[name], dtype=np.float64)
+        out[name] = {"op": op, "rate": rate, "values": sorted(float(v) for v in np.unique(mask)),
+                     "same every step": bool((mask == mask[:1]).all()), "kept": float((mask != 0).mean())}
+    return out
+
+
+def check_noise_summary(summary) -> None:
+    """rnnalg's rules (prelude.draw_noise): dropout and vdropout 0 or 1/(1 − rate), vdropout one mask
+    per sequence; zoneout 1 (take the new value) or 0 (keep the previous one, probability rate)."""
+    for name, s in summary.items():
+        scaled = [0.0, 1.0 / (1.0 - s["rate"])] if s["op"] != "zoneout" else [0.0, 1.0]
+        assert np.allclose(s["values"], scaled, rtol=1e-6), (name, s)
+        assert s["same every step"] == (s["op"] == "vdropout"), (name, s)
+        assert abs(s["kept"] - (1.0 - s["rate"])) < 0.1, (name, s)

@@ -20,7 +20,7 @@ jax.config.update("jax_enable_x64", True)
 import numpy as np  # noqa: E402
 
 import rnnalg  # noqa: E402
-from _export import SMALL, load_generated, rel, rnnalg_result  # noqa: E402
+from _export import SMALL, load_generated, noise_summary, rel, rnnalg_result  # noqa: E402
 from rnnalg.export.jax_ import jax_source  # noqa: E402
 
 FOLDER = Path(tempfile.mkdtemp(prefix="rnnalg-jax-tests-"))
@@ -82,7 +82,36 @@ def dropout_and_init(path):
             "init loss": float(m.loss(fresh, batch))}
 
 
-FUNCTIONS = {"errors": errors, "step": step, "dropout_and_init": dropout_and_init}
+def noise_and_init(path):
+    """What draw_noise draws (noise_summary, T = 60, B = 50); init's gains and tied embedding."""
+    program = program_of(path)
+    m = load_generated(jax_source(program), FOLDER)
+    fresh = m.init(jax.random.PRNGKey(0))
+    _, batch, *_ = rnnalg_result(program, dropout=False)
+    return {"noise": noise_summary(m.draw_noise(jax.random.PRNGKey(1), 60, 50), m.DROPOUT),
+            "init names": sorted(fresh), "names": sorted(p.name for p in program.params),
+            "gains": [float(np.abs(fresh[p.name] - 1).max()) for p in program.params if p.role == "gain"],
+            "tied std": [float(np.std(fresh[table])) for _, table in program.ties],
+            "init loss": float(m.loss(fresh, batch))}
+
+
+def static_step(path):
+    """step with a static input given whole (B, D): shapes and the worst error vs apply."""
+    program = program_of(path)
+    params, batch, state, _, _, _, _ = rnnalg_result(program, T=4, B=2, mask=False, dropout=False)
+    m = load_generated(jax_source(program), FOLDER)
+    logits, final = m.apply(params, {"x": batch["x"], "key": batch["key"]}, state)
+    s, worst, shapes = state, 0.0, set()
+    for t in range(4):
+        probs, s = m.step(params, {"x": batch["x"][t], "key": batch["key"]}, s)
+        shapes |= {str(tuple(probs["y"].shape))} | {str(tuple(v.shape)) for v in s.values()}
+        worst = max(worst, rel(probs["y"], m.probabilities({"y": logits["y"][t]})["y"]))
+    worst = max([worst] + [rel(s[k], final[k]) for k in final])
+    return {"worst": worst, "shapes": sorted(shapes)}
+
+
+FUNCTIONS = {"errors": errors, "step": step, "dropout_and_init": dropout_and_init, "noise_and_init": noise_and_init,
+             "static_step": static_step}
 
 
 def main() -> int:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from _export import ALL_CONSTRUCTS, CLASHING_NAMES, EXAMPLES, TOL
+from _export import ALL_CONSTRUCTS, CLASHING_NAMES, EXAMPLES, TOL, check_noise_summary
 from test_lowering_random import random_specs
 
 HERE = Path(__file__).resolve().parent
@@ -89,3 +89,24 @@ def test_dropout_with_a_key_and_init(jax_worker):
     assert got["init shapes"] == got["shapes"]
     assert got["init bias dtype"] == "float32" and got["init bias max"] == 0.0
     assert got["init loss"] == got["init loss"] and got["init loss"] < float("inf")
+
+
+@pytest.mark.parametrize("name, ops", [("lstm_zoneout", {"vdropout", "zoneout"}), ("dots_star", {"dropout"})])
+def test_draw_noise_follows_rnnalgs_rule_for_each_op(name, ops, jax_worker):
+    got = jax_worker("noise_and_init", path=f"examples/{name}.rnn")
+    assert {s["op"] for s in got["noise"].values()} == ops
+    check_noise_summary(got["noise"])
+
+
+def test_default_init_of_gains_and_a_tied_embedding(jax_worker):
+    ln = jax_worker("noise_and_init", path="examples/ln_lstm.rnn")
+    assert ln["gains"] and max(ln["gains"]) == 0.0  # every gain starts at 1
+    tied = jax_worker("noise_and_init", path="examples/word_lstm_tied.rnn")
+    assert tied["init names"] == tied["names"]  # the tied softmax weight is no parameter
+    assert abs(tied["tied std"][0] * 2 - 1) < 0.02  # N(0, 1/width), width H = 4
+    assert tied["init loss"] < float("inf")
+
+
+def test_step_takes_a_static_input_whole(jax_worker):
+    got = jax_worker("static_step", path="examples/lstm_conditioned.rnn")  # key: real[12] static, (B, 12)
+    assert got["shapes"] == ["(2, 4)", "(2, 88)"] and got["worst"] < TOL, got

@@ -20,6 +20,7 @@ onnx = pytest.importorskip("onnx", reason="the ONNX export needs onnx: pip insta
 ort = pytest.importorskip("onnxruntime", reason="running the ONNX export needs onnxruntime: pip install 'rnnalg[export-onnx]'")
 
 from rnnalg.export.onnx_ import export_onnx, step_path  # noqa: E402
+from rnnalg.export.walk import first_sequence_input  # noqa: E402
 from test_lowering_random import random_specs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,10 +45,10 @@ def setup(program, T=5, B=3, seed=0, mask=True, state=True):
 def feed(program, batch, state, names, t=None):
     """onnxruntime's inputs: spec inputs (step t, or all steps), states, and the mask."""
     out = {}
-    for v in program.inputs:
-        value = batch[v.name] if t is None else batch[v.name][t]
+    for v in program.inputs:  # a static input is (B, ·) at every step
+        value = batch[v.name] if t is None or v.name in program.static_inputs else batch[v.name][t]
         out[v.name] = np.asarray(value, np.int64 if v.kind == "token" else np.float32)
-    T, B = batch[program.inputs[0].name].shape[:2]
+    T, B = batch[first_sequence_input(program).name].shape[:2]
     for s in program.states:
         out[s.prev.name] = np.zeros((B, s.prev.width), np.float32) if state is None else state[s.prev.name].astype(np.float32)
     if t is None:
@@ -84,7 +85,7 @@ def check_export(program, tmp_path, mask=True, state=True, seed=0):
         assert_close(got[s.next.name], final[s.prev.name], s.next.name)
 
     # the step model, step by step; padding is applied outside (a padded step keeps the state)
-    T, B = batch[program.inputs[0].name].shape[:2]
+    T, B = batch[first_sequence_input(program).name].shape[:2]
     m = batch.get("mask", np.ones((T, B)))
     carried = {s.prev.name: (np.zeros((B, s.prev.width)) if init is None else init[s.prev.name])
                for s in program.states}

@@ -14,8 +14,8 @@ from rnnalg.export.walk import Walk
 
 torch = pytest.importorskip("torch", reason="torch is not installed (pip install 'rnnalg[export-torch]')")
 
-from _export import (EXAMPLES, TOL, all_constructs, clashing_names, example, load_generated,  # noqa: E402
-                     rel, rnnalg_result)
+from _export import (EXAMPLES, TOL, all_constructs, check_noise_summary, clashing_names, example,  # noqa: E402
+                     load_generated, noise_summary, rel, rnnalg_result)
 from rnnalg.export.torch_ import RULES, torch_source  # noqa: E402
 from test_lowering_random import random_specs  # noqa: E402
 
@@ -82,6 +82,20 @@ def test_step_reproduces_the_sequence_forward(name, tmp_path):
         assert rel(s[k].detach().numpy(), ref[k]) < TOL
 
 
+def test_step_takes_a_static_input_whole(tmp_path):
+    program = rnnalg.load_program("examples/lstm_conditioned.rnn", {"H": 4})  # key: real[12] static, (B, 12)
+    params, batch, state, _, _, _, _ = rnnalg_result(program, T=4, B=2, mask=False, dropout=False)
+    net = load_generated(torch_source(program), tmp_path).Model(params).eval()
+    logits, final = net.run({"x": batch["x"], "key": batch["key"]}, state)
+    s = state
+    for t in range(4):
+        probs, s = net.step({"x": batch["x"][t], "key": batch["key"]}, s)
+        assert tuple(probs["y"].shape) == (2, 88) and {tuple(v.shape) for v in s.values()} == {(2, 4)}
+        assert rel(probs["y"].detach().numpy(), torch.sigmoid(logits["y"][t]).detach().numpy()) < TOL
+    for k in final:
+        assert rel(s[k].detach().numpy(), final[k].detach().numpy()) < TOL
+
+
 def test_dropout_is_on_in_training_mode_and_off_in_eval(tmp_path):
     program = example(EXAMPLES[[p.stem for p in EXAMPLES].index("dots_star")])
     params, batch, state, _, _, _, _ = rnnalg_result(program, dropout=False)
@@ -106,6 +120,30 @@ def test_default_init_is_rnnalg_gaussian_in_float32(tmp_path):
     assert set(dict(net.named_parameters())) == set(m.PARAM_NAMES.values())
     assert len(set(m.PARAM_NAMES.values())) == len(m.PARAM_NAMES)  # the map inverts
     assert m.PARAM_NAMES["h'.W_z"] == "h_next_W_z"
+
+
+@pytest.mark.parametrize("name, ops", [("lstm_zoneout", {"vdropout", "zoneout"}), ("dots_star", {"dropout"})])
+def test_draw_noise_follows_rnnalgs_rule_for_each_op(name, ops, tmp_path):
+    m = load_generated(torch_source(rnnalg.load_program(f"examples/{name}.rnn", {"H": 4})), tmp_path)
+    net = m.Model(generator=torch.Generator().manual_seed(0))
+    summary = noise_summary(net.draw_noise(60, 50, torch.Generator().manual_seed(1)), m.DROPOUT)
+    assert {s["op"] for s in summary.values()} == ops
+    check_noise_summary(summary)
+
+
+def test_default_init_of_gains_and_a_tied_embedding(tmp_path):
+    ln = rnnalg.load_program("examples/ln_lstm.rnn", {"H": 4})
+    params = load_generated(torch_source(ln), tmp_path).Model().rnnalg_params()
+    gains = [p.name for p in ln.params if p.role == "gain"]
+    assert gains and all(bool((params[g] == 1).all()) for g in gains)
+    tied = rnnalg.load_program("examples/word_lstm_tied.rnn", {"H": 4})
+    m = load_generated(torch_source(tied), tmp_path)
+    net = m.Model(generator=torch.Generator().manual_seed(0))
+    assert set(m.PARAM_NAMES) == {p.name for p in tied.params}  # the tied softmax weight is no parameter
+    (_, table), = tied.ties
+    assert abs(float(net.rnnalg_params()[table].detach().std()) * np.sqrt(4) - 1) < 0.02  # N(0, 1/width)
+    _, batch, *_ = rnnalg_result(tied, dropout=False)
+    assert np.isfinite(net.eval().loss(batch).item())
 
 
 def test_a_construct_the_target_cannot_spell_is_an_error_naming_it():

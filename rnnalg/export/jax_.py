@@ -48,10 +48,20 @@ def jax_source(program) -> str:
     walk = Walk(program)
     code = walk.code(RULES)
     body = ["inputs = inputs if isinstance(inputs, dict) else {INPUTS[0][0]: inputs}"]
-    for v in program.inputs:
+    if program.ties:
+        body.append("params = dict(params)")
+        body += [f"params[{tied!r}] = params[{source!r}].T  # tied: the embedding's transpose"
+                 for tied, source in program.ties]
+    sequence = [v for v in program.inputs if v.name not in program.static_inputs]
+    static = [v for v in program.inputs if v.name in program.static_inputs]
+    for v in sequence + static:
         kind = "jnp.int32" if v.kind == "token" else "dt"
         body.append(f"{walk.ident(v.name)} = jnp.asarray(inputs[{v.name!r}], dtype={kind})")
-    body.append(f"T, B = {walk.ident(program.inputs[0].name)}.shape[:2]")
+        if v in static:  # one value per sequence (B, ...): the same at every step
+            body.append(f"{walk.ident(v.name)} = jnp.broadcast_to({walk.ident(v.name)}, "
+                        f"(T,) + {walk.ident(v.name)}.shape)")
+        if v is sequence[0]:
+            body.append(f"T, B = {walk.ident(v.name)}.shape[:2]")
     body += ["masked = mask is not None",
              "mk = jnp.asarray(mask, dtype=dt)[:, :, None] if masked else None",
              "if noise is None and key is not None and DROPOUT:",
@@ -126,6 +136,7 @@ import numpy as np
 from jax import lax
 
 LP_EPS = 1e-6  # L_p pooling: y = (ε^p + mean_k |a|^p)^(1/p) − ε
+LN_EPS = 1e-5  # layer norm: n = (a − μ) / √(σ² + ε)
 
 # (name, shape, role): a dense weight is (in, out), an embedding (V, out), a bias (out,)
 PARAMS = {params}
@@ -134,7 +145,9 @@ SUMMARIES = {summaries}
 STATES = {states}  # (name, width)
 INPUTS = {inputs}  # (name, kind, width)
 HEADS = {heads}  # (output, kind, width)
-DROPOUT = {dropout}  # (value, width, rate)
+DROPOUT = {dropout}  # (value, width, rate, op): dropout, vdropout or zoneout (draw_noise)
+TIED = {ties}  # (softmax weight, embedding): the weight is the embedding's transpose, not a parameter
+STATIC = {static}  # the inputs with one value per sequence: (B, ...) in a batch and in `step`
 
 
 def _groups(a, k):
@@ -153,6 +166,12 @@ def _lp(a, p, k):
     m = lax.stop_gradient(jnp.maximum(ga.max(axis=-1), LP_EPS))
     s = (LP_EPS / m) ** p + ((ga / m[..., None]) ** p).mean(axis=-1)
     return m * s ** (1.0 / p) - LP_EPS
+
+
+def _layernorm(a, gain, bias):
+    """gain ⊙ (a − μ) / √(σ² + ε) + bias, μ and σ² over the units of each position."""
+    d = a - a.mean(axis=-1, keepdims=True)
+    return gain * d / jnp.sqrt((d * d).mean(axis=-1, keepdims=True) + LN_EPS) + bias
 
 
 def _bernoulli_nll(a, y):
@@ -174,19 +193,33 @@ def init(key, dtype=jnp.float32):
     its dense widths plus 1 per token operand; biases zero.  -> rnnalg name -> array."""
     shapes = {{name: (shape, role) for name, shape, role in PARAMS}}
     params = {{name: jnp.zeros(shape, dtype=dtype) for name, (shape, role) in shapes.items() if role == "bias"}}
+    params.update({{name: jnp.ones(shape, dtype=dtype) for name, (shape, role) in shapes.items() if role == "gain"}})
     for _, names in SUMMARIES:
         fan_in = sum(shapes[n][0][0] if shapes[n][1] == "weight" else 1 for n in names)
         for n in names:
             key, sub = jax.random.split(key)
             params[n] = jax.random.normal(sub, shapes[n][0], dtype=dtype) / np.sqrt(fan_in)
+    for _, table in TIED:  # a tied embedding is also the softmax: its scale, 1/√width
+        params[table] = params[table] / np.sqrt(shapes[table][0][1])
     return params
 
 
 def draw_noise(key, T, B, dtype=jnp.float32):
-    """Inverted-dropout masks name -> (T, B, width) of 0 or 1/(1 − rate), as rnnalg draws them."""
+    """Training-noise masks name -> (T, B, width), as rnnalg draws them: dropout 0 or 1/(1 − rate)
+    fresh at every step; vdropout one such mask per sequence, the same at every step; zoneout
+    1 (take the new value) or 0 (keep the previous one, probability rate)."""
     keys = jax.random.split(key, max(1, len(DROPOUT)))
-    return {{name: (jax.random.uniform(k, (T, B, width)) >= rate).astype(dtype) / (1.0 - rate)
-            for k, (name, width, rate) in zip(keys, DROPOUT)}}
+
+    def keep(k, shape, rate):
+        return (jax.random.uniform(k, shape) >= rate).astype(dtype)
+
+    rules = {{
+        "dropout": lambda k, width, rate: keep(k, (T, B, width), rate) / (1.0 - rate),
+        "vdropout": lambda k, width, rate: jnp.broadcast_to(keep(k, (1, B, width), rate) / (1.0 - rate),
+                                                            (T, B, width)),
+        "zoneout": lambda k, width, rate: keep(k, (T, B, width), rate),
+    }}
+    return {{name: rules[op](k, width, rate) for k, (name, width, rate, op) in zip(keys, DROPOUT)}}
 
 
 def apply(params, inputs, state=None, mask=None, noise=None, key=None):
@@ -223,7 +256,8 @@ def evaluate(params, batch, state=None):
 def step(params, x_t, state=None):
     """One step: x_t (B, W) or (B,) ids (or a dict by input) -> (probabilities by output, next state)."""
     inputs = x_t if isinstance(x_t, dict) else {{INPUTS[0][0]: x_t}}
-    logits, next_state = apply(params, {{k: jnp.asarray(v)[None] for k, v in inputs.items()}}, state)
+    steps = {{k: jnp.asarray(v) if k in STATIC else jnp.asarray(v)[None] for k, v in inputs.items()}}
+    logits, next_state = apply(params, steps, state)
     return probabilities({{k: v[0] for k, v in logits.items()}}), next_state
 
 

@@ -141,7 +141,7 @@ def _value(g: Builder, e, val: dict, lead: int, out: str) -> str:
     if any(a.kind == "token" for a in e.args):
         raise _unsupported(e, "a token read by an op other than ⊕")
     site = OnnxSite(a=val[e.args[0].name], b=val[e.args[1].name] if len(e.args) > 1 else "", out=out,
-                    lead=lead, width=e.args[0].width, attrs=dict(e.attrs))
+                    lead=lead, width=e.args[0].width, attrs=dict(e.attrs), params=tuple(e.params))
     try:
         return onnx_rules[e.op](g, site)
     except NotImplementedError as err:
@@ -172,9 +172,10 @@ def _heads_and_states(g: Builder, program: Program, val: dict, names: dict, lead
 
 
 def _inputs(program: Program, lead: int):
-    shape = ("T", "B") if lead == 2 else ("B",)
-    return ([(v.name, INT64, shape, f"token ids 0..{v.width - 1}") if v.kind == "token"
-             else (v.name, FLOAT, shape + (v.width,), f"{v.kind}[{v.width}] values") for v in program.inputs]
+    def shape(v):  # a static input has one value per sequence: (B, ·) in both graphs
+        return ("T", "B") if lead == 2 and v.name not in program.static_inputs else ("B",)
+    return ([(v.name, INT64, shape(v), f"token ids 0..{v.width - 1}") if v.kind == "token"
+             else (v.name, FLOAT, shape(v) + (v.width,), f"{v.kind}[{v.width}] values") for v in program.inputs]
             + [(s.prev.name, FLOAT, ("B", s.prev.width), f"{s.prev.name} before the {'first ' if lead == 2 else ''}step "
                 "(zeros at the start)") for s in program.states])
 
@@ -182,6 +183,7 @@ def _inputs(program: Program, lead: int):
 def step_graph(program: Program, params: dict, names: dict):
     """One step: every eqn in order on (B, ·) values; inputs and states in, outputs and next states out."""
     g = Builder("step")
+    _tied(g, program)
     val = {v.name: v.name for v in program.inputs}
     val.update({s.prev.name: s.prev.name for s in program.states})
     for e in program.eqns:
@@ -194,7 +196,13 @@ def sequence_graph(program: Program, params: dict, names: dict):
     """The whole sequence: pre ops on (T, B, ·), a Scan of the scan phase, post ops on (T, B, ·)."""
     phase = phases(program)
     g = Builder("seq")
+    _tied(g, program)
     val = {v.name: v.name for v in program.inputs}
+    first = next(v.name for v in program.inputs if v.name not in program.static_inputs)
+    for name in program.static_inputs:  # (B, ·) -> (T, B, ·): the same value at every step
+        steps = g.op("Shape", first, start=0, end=1)
+        full = g.op("Concat", steps, g.op("Shape", name), axis=0)
+        val[name] = g.op("Expand", g.op("Unsqueeze", name, g.const([0], np.int64)), full, out=f"seq/{name}")
     for e in program.eqns:
         if phase[e.out.name] == PRE:
             val[e.out.name] = _value(g, e, val, 2, f"seq/{e.out.name}")
@@ -207,6 +215,12 @@ def sequence_graph(program: Program, params: dict, names: dict):
     inputs = _inputs(program, 2) + [(names["mask"], FLOAT, ("T", "B"), "1 at a real step, 0 at padding "
                                                                         "(a padded step keeps the states)")]
     return g.graph("rnnalg_sequence", inputs, outputs, sorted(params.items()), _doc(program, "sequence"))
+
+
+def _tied(g: Builder, program: Program) -> None:
+    """Each tied softmax weight as a node: the transpose of its embedding (an initialiser)."""
+    for tied, source in program.ties:
+        g.op("Transpose", source, out=tied, perm=[1, 0])
 
 
 def _scan(g: Builder, program: Program, phase: dict, val: dict, mask: str) -> None:

@@ -8,9 +8,11 @@ its result.  An `OnnxSite` carries what it reads:
     width  — the width of `a` (group ops reshape (…, W·k) to (…, W, k))
     lead   — the number of leading axes: 1 for one step (B, W), 2 for all steps (T, B, W)
     attrs  — static arguments (k, p, rate, c)
+    params — the initialiser names of the op's own parameters (layernorm: gain, bias)
 
 Opset 17 (ReduceMax / ReduceMean take `axes` as an attribute there).  `dropout` is the
-identity: the export is an inference graph, as rnnalg evaluates (no noise).
+identity: the export is an inference graph, as rnnalg evaluates (no noise); so is `vdropout`,
+and `zoneout` is its expectation, h + (1 − rate)(new − h).
 `affine` is structural (split between the phases by onnx_.py); its terms are written by
 `affine_terms` below.
 """
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..lower.prelude import LP_EPS
+from ..lower.prelude import LN_EPS, LP_EPS
 from ..lower.rules import RuleTable
 from .onnx_graph import Builder
 
@@ -35,6 +37,7 @@ class OnnxSite:
     width: int = 0
     b: str = ""
     attrs: dict = field(default_factory=dict)
+    params: tuple = ()
 
 
 def _groups(g: Builder, s: OnnxSite) -> str:
@@ -59,6 +62,21 @@ def _lp(g: Builder, s: OnnxSite) -> str:
     return g.op("Squeeze", y, g.const([-1], np.int64), out=s.out)
 
 
+def _layernorm(g: Builder, s: OnnxSite) -> str:
+    """gain ⊙ (a − μ) / √(σ² + ε) + bias, μ and σ² over the units (the last axis)."""
+    d = g.op("Sub", s.a, g.op("ReduceMean", s.a, axes=[-1], keepdims=1))
+    var = g.op("ReduceMean", g.op("Mul", d, d), axes=[-1], keepdims=1)
+    n = g.op("Div", d, g.op("Sqrt", g.op("Add", var, g.const(LN_EPS))))
+    gain, bias = s.params
+    return g.op("Add", g.op("Mul", n, gain), bias, out=s.out)
+
+
+def _zoneout(g: Builder, s: OnnxSite) -> str:
+    """zoneout(new a, previous b) at evaluation: b + (1 − rate)(a − b), the expectation."""
+    keep_new = g.const(1.0 - float(s.attrs["rate"]))
+    return g.op("Add", s.b, g.op("Mul", g.op("Sub", s.a, s.b), keep_new), out=s.out)
+
+
 def _unary(op_type):
     return lambda g, s: g.op(op_type, s.a, out=s.out)
 
@@ -76,6 +94,9 @@ onnx_rules = RuleTable("onnx_rules", {
     "maxout": _maxout,
     "lp": _lp,
     "dropout": _unary("Identity"),  # inference graph: dropout is off, as in rnnalg's evaluation
+    "vdropout": _unary("Identity"),
+    "zoneout": _zoneout,
+    "layernorm": _layernorm,
     "mul": _binary("Mul"),
     "add": _binary("Add"),
     "sub": _binary("Sub"),

@@ -48,11 +48,17 @@ def torch_source(program) -> str:
     """The text of the torch module for `program`."""
     walk = Walk(program)
     code = walk.code(RULES)
-    body = []
-    for v in program.inputs:
+    body = [f"params[{tied!r}] = params[{source!r}].T  # tied: the embedding's transpose"
+            for tied, source in program.ties]
+    sequence = [v for v in program.inputs if v.name not in program.static_inputs]
+    static = [v for v in program.inputs if v.name in program.static_inputs]
+    for v in sequence + static:
         kind = "torch.long" if v.kind == "token" else "dt"
         body.append(f"{walk.ident(v.name)} = torch.as_tensor(inputs[{v.name!r}], dtype={kind}, device=dev)")
-    body.append(f"T, B = {walk.ident(program.inputs[0].name)}.shape[:2]")
+        if v in static:  # one value per sequence (B, ...): the same at every step
+            body.append(f"{walk.ident(v.name)} = {walk.ident(v.name)}[None].expand(T, *{walk.ident(v.name)}.shape)")
+        if v is sequence[0]:
+            body.append(f"T, B = {walk.ident(v.name)}.shape[:2]")
     body += ["masked = mask is not None",
              "mk = torch.as_tensor(mask, dtype=dt, device=dev)[:, :, None] if masked else None",
              "if noise is None and (self.training if dropout is None else dropout):",
@@ -143,6 +149,7 @@ import torch
 import torch.nn.functional as F
 
 LP_EPS = 1e-6  # L_p pooling: y = (ε^p + mean_k |a|^p)^(1/p) − ε
+LN_EPS = 1e-5  # layer norm: n = (a − μ) / √(σ² + ε)
 
 # (name, shape, role): a dense weight is (in, out), an embedding (V, out), a bias (out,)
 PARAMS = {params}
@@ -153,7 +160,9 @@ SUMMARIES = {summaries}
 STATES = {states}  # (name, width)
 INPUTS = {inputs}  # (name, kind, width)
 HEADS = {heads}  # (output, kind, width)
-DROPOUT = {dropout}  # (value, width, rate)
+DROPOUT = {dropout}  # (value, width, rate, op): dropout, vdropout or zoneout (draw_noise)
+TIED = {ties}  # (softmax weight, embedding): the weight is the embedding's transpose, not a parameter
+STATIC = {static}  # the inputs with one value per sequence: (B, ...) in a batch and in `step`
 
 
 def _groups(a, k):
@@ -172,6 +181,12 @@ def _lp(a, p, k):
     m = ga.amax(dim=-1).detach().clamp(min=LP_EPS)
     s = (LP_EPS / m) ** p + ((ga / m[..., None]) ** p).mean(dim=-1)
     return m * s ** (1.0 / p) - LP_EPS
+
+
+def _layernorm(a, gain, bias):
+    """gain ⊙ (a − μ) / √(σ² + ε) + bias, μ and σ² over the units of each position."""
+    d = a - a.mean(dim=-1, keepdim=True)
+    return gain * d / torch.sqrt((d * d).mean(dim=-1, keepdim=True) + LN_EPS) + bias
 
 
 def _bernoulli_nll(a, y):
@@ -193,10 +208,13 @@ def init_params(generator=None, dtype=torch.float32):
     its dense widths plus 1 per token operand; biases zero.  -> rnnalg name -> tensor."""
     shapes = {{name: (shape, role) for name, shape, role in PARAMS}}
     params = {{name: torch.zeros(shape, dtype=dtype) for name, (shape, role) in shapes.items() if role == "bias"}}
+    params.update({{name: torch.ones(shape, dtype=dtype) for name, (shape, role) in shapes.items() if role == "gain"}})
     for _, names in SUMMARIES:
         fan_in = sum(shapes[n][0][0] if shapes[n][1] == "weight" else 1 for n in names)
         for n in names:
             params[n] = torch.randn(shapes[n][0], generator=generator, dtype=dtype) / math.sqrt(fan_in)
+    for _, table in TIED:  # a tied embedding is also the softmax: its scale, 1/√width
+        params[table] = params[table] / math.sqrt(shapes[table][0][1])
     return params
 
 
@@ -222,10 +240,20 @@ class Model(torch.nn.Module):
         return {{name: getattr(self, attr) for name, attr in PARAM_NAMES.items()}}
 
     def draw_noise(self, T, B, generator=None):
-        """Inverted-dropout masks name -> (T, B, width) of 0 or 1/(1 − rate), as rnnalg draws them."""
+        """Training-noise masks name -> (T, B, width), as rnnalg draws them: dropout 0 or 1/(1 − rate)
+        fresh at every step; vdropout one such mask per sequence, the same at every step; zoneout
+        1 (take the new value) or 0 (keep the previous one, probability rate)."""
         first = next(self.parameters())
-        return {{name: (torch.rand(T, B, width, generator=generator, device=first.device) >= rate).to(first.dtype)
-                / (1.0 - rate) for name, width, rate in DROPOUT}}
+
+        def keep(shape, rate):
+            return (torch.rand(shape, generator=generator, device=first.device) >= rate).to(first.dtype)
+
+        rules = {{
+            "dropout": lambda width, rate: keep((T, B, width), rate) / (1.0 - rate),
+            "vdropout": lambda width, rate: (keep((1, B, width), rate) / (1.0 - rate)).expand(T, B, width),
+            "zoneout": lambda width, rate: keep((T, B, width), rate),
+        }}
+        return {{name: rules[op](width, rate) for name, width, rate, op in DROPOUT}}
 
     def run(self, inputs, state=None, mask=None, noise=None, dropout=None):
         """inputs name -> (T, B, W) ((T, B) ids for a token) -> (logits name -> (T, B, W), final state).
@@ -266,7 +294,8 @@ class Model(torch.nn.Module):
     def step(self, x_t, state=None):
         """One step: x_t (B, W) or (B,) ids (or a dict) -> (probabilities by output, next state)."""
         inputs = x_t if isinstance(x_t, dict) else {{INPUTS[0][0]: x_t}}
-        logits, next_state = self.run({{k: torch.as_tensor(v)[None] for k, v in inputs.items()}}, state, dropout=False)
+        steps = {{k: torch.as_tensor(v) if k in STATIC else torch.as_tensor(v)[None] for k, v in inputs.items()}}
+        logits, next_state = self.run(steps, state, dropout=False)
         return probabilities({{k: v[0] for k, v in logits.items()}}), next_state
 
 

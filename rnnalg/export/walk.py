@@ -19,15 +19,16 @@ from dataclasses import dataclass, field
 
 from ..errors import UsageError
 from ..ir import Program
-from ..lower.plan import Namer
+from ..lower.plan import NOISE_OPS, Namer
 from ..phases import PRE, SCAN, phases
 
 
 # names the generated code binds itself: no value of a spec is given one of them
 GENERATED_NAMES = {"torch", "F", "jax", "jnp", "lax", "self", "xs", "ys", "carry", "mask", "inputs",
                    "outputs", "targets", "target", "out", "key", "keys", "dev", "hs", "steps", "first", "dropout",
-                   "body", "math", "name", "value",
-                   "LP_EPS", "PARAMS", "PARAM_NAMES", "STATES", "INPUTS", "HEADS", "DROPOUT", "SUMMARIES"}
+                   "body", "math", "name", "value", "tied", "source",
+                   "LP_EPS", "LN_EPS", "TIED", "STATIC", "PARAMS", "PARAM_NAMES", "STATES", "INPUTS", "HEADS",
+                   "DROPOUT", "SUMMARIES"}
 
 
 # the rows every array-language target (torch, jax) spells alike: its helpers `_maxout`, `_lp`,
@@ -37,6 +38,12 @@ SHARED_OPS = {
     "maxout": lambda s: f"_maxout({s.a}, {s.attrs['k']})",
     "lp": lambda s: f"_lp({s.a}, {s.attrs['p']!r}, {s.attrs['k']})",
     "dropout": lambda s: f"{s.a} if noise is None else {s.a} * {s.noise}",
+    # variational dropout: the mask of every step is the sequence's one mask (draw_noise repeats it)
+    "vdropout": lambda s: f"{s.a} if noise is None else {s.a} * {s.noise}",
+    # zoneout(new a, previous b): mask 1 = take the new value; eval: the expectation, keep b with p = rate
+    "zoneout": lambda s: (f"({s.b} + ({s.a} - {s.b}) * {1 - s.attrs['rate']!r}) if noise is None "
+                          f"else ({s.b} + ({s.a} - {s.b}) * {s.noise})"),
+    "layernorm": lambda s: f"_layernorm({s.a}, {s.params[0]}, {s.params[1]})",
     "mul": lambda s: f"{s.a} * {s.b}",
     "add": lambda s: f"{s.a} + {s.b}",
     "sub": lambda s: f"{s.a} - {s.b}",
@@ -47,6 +54,7 @@ SHARED_OPS = {
 SHARED_TERMS = {
     "weight": lambda a, w: f"{a} @ {w}",
     "embedding": lambda a, w: f"{w}[{a}]",
+    "tied": lambda a, w: f"{a} @ {w}",  # the embedding's transpose, bound in the params dict (TIED)
 }
 SHARED_LOSSES = {
     "binary": lambda a, y: f"_bernoulli_nll({a}, {y})",
@@ -62,6 +70,7 @@ class Site:
     b: str = ""
     attrs: dict = field(default_factory=dict)
     noise: str = ""  # the mask of this position(s), e.g. noise['o'] or noise['o'][t]
+    params: tuple = ()  # the expressions of the op's own parameters (layernorm: gain, bias)
 
 
 @dataclass
@@ -159,7 +168,8 @@ class Walk:
         rule = self._rule(rules, e)
         args = [value(a.name) for a in e.args] + [""]
         noise = f"noise[{e.out.name!r}]" if stacked else rules.step_noise(e.out.name)
-        return rule(Site(a=args[0], b=args[1], attrs=dict(e.attrs), noise=noise))
+        own = tuple(f"params[{p!r}]" for p in e.params)
+        return rule(Site(a=args[0], b=args[1], attrs=dict(e.attrs), noise=noise, params=own))
 
     def _affine(self, e, rules, value, only=lambda name: True, bias=True):
         """`b + Σ a W` over the operands `only` admits (without b when bias is False)."""
@@ -197,12 +207,26 @@ def tables(program: Program) -> dict:
     """The layout tables a generated module starts with (as in the numpy module)."""
     return dict(
         params=table([(p.name, p.shape, p.role) for p in program.params]),
-        summaries=table([(e.out.name, e.params[:-1]) for e in program.eqns if e.op == "affine"]),
+        summaries=table(_summaries(program)),
+        ties=table(list(program.ties)),
+        static=repr(tuple(program.static_inputs)),
         states=table([(s.prev.name, s.prev.width) for s in program.states]),
         inputs=table([(v.name, v.kind, v.width) for v in program.inputs]),
         heads=table([(h.output.name, h.output.kind, h.output.width) for h in program.heads]),
-        dropout=table([(e.out.name, e.out.width, e.attr("rate")) for e in program.eqns if e.op == "dropout"]),
+        dropout=table([(e.out.name, e.out.width, e.attr("rate"), e.op) for e in program.eqns if e.op in NOISE_OPS]),
     )
+
+
+def _summaries(program: Program) -> list:
+    """(⊕ value, its weights and embeddings) for init: a tied weight is not drawn, an ⊕ left empty dropped."""
+    tied = {t for t, _ in program.ties}
+    rows = [(e.out.name, tuple(n for n in e.params[:-1] if n not in tied)) for e in program.eqns if e.op == "affine"]
+    return [row for row in rows if row[1]]
+
+
+def first_sequence_input(program: Program):
+    """The first input that is not static: its (T, B) gives the batch's shape."""
+    return next(v for v in program.inputs if v.name not in program.static_inputs)
 
 
 def indent(lines, depth: int) -> str:
