@@ -236,3 +236,17 @@ def test_a_longer_time_limit_supersedes_the_same_seeds_shorter_run(tmp_path):
     # one configuration (lr 1e-3) whatever the limit: chosen at seed 1234 (9.1 < 9.5); seeds 1 and 2 from
     # the 600-s reruns; every trial in the budget (6 × 10 s)
     assert "| JSB Chorales | RNN | 8.700 ± 0.141 | 2 | 8.338 R | +0.362 | 1,234 | 2 | 3 / 5, 3 / 5 | 10 | 60 |" in text
+
+
+def test_issue_20_cells_follow_the_paper_models_and_an_unsearched_row_is_said_so(tmp_path):
+    search = [line(flags={"lr": lr}, valid=v) for lr, v in ((0.001, 8.6), (0.002, 8.7))]
+    cells = [line(m, test=8.4 + i / 10) for i, m in enumerate(("LN-LSTM", "minGRU", "GRU", "LSTM"))]
+    code, text = report(tmp_path, write(tmp_path / "r.jsonl", [*cells, *search, line("DOT(S)", test=8.2)]))
+    assert code == 0
+    rows = [r.split(" | ")[1] for r in text.splitlines() if r.startswith("| JSB Chorales | ") and "not run" not in r]
+    assert rows[:6] == ["RNN", "DOT(S)", "LSTM", "GRU", "minGRU", "LN-LSTM"]
+    assert ("- JSB Chorales: DOT(S), LSTM, GRU, minGRU, LN-LSTM ran one configuration, not the search the "
+            "others had (up to 2 configurations): not comparable as tuned rows.") in text
+    assert "the best deep variant on validation, DOT(S)" in text  # the cells never enter the verdict
+    code, text = report(tmp_path, write(tmp_path / "r.jsonl", [line(), line("LSTM")]))
+    assert "ran one configuration" not in text  # nothing was searched: nothing to set apart

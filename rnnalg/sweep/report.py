@@ -29,6 +29,7 @@ DATASET_NAMES = {"nottingham": "Nottingham", "jsb": "JSB Chorales", "musedata": 
                  "piano": "Piano-midi.de", "ptb-char": "PTB characters", "ptb-word": "PTB words"}
 MODELS = ("RNN", "DT(S)", "DOT(S)", "sRNN-2", "DOT(S)*")
 DEEP = MODELS[1:]
+CELLS = ("LSTM", "GRU", "minGRU", "LN-LSTM")  # issue 20's rows, after the paper's; never in DEEP's verdict
 METRIC_OF = {"nottingham": "nll", "jsb": "nll", "musedata": "nll", "piano": "nll", "ptb-char": "bpc",
              "ptb-word": "ppl"}
 
@@ -59,7 +60,7 @@ def write_report(lines: list, out_dir, sources: list, figures: bool = True) -> l
         pictures = []
         if figures and chosen:
             pictures = write_figures(chosen, out_dir / "figures", stem, METRIC_NAMES.get(metric, metric),
-                                     shown, MODELS)
+                                     shown, MODELS + CELLS)
         written += pictures
         parts.append(_table(title, chosen, missing, [p.relative_to(out_dir) for p in pictures]))
     parts += [_commands(cells), _failures(lines), _anchors()]
@@ -99,7 +100,7 @@ def _table(title: str, cells: list, missing: list, pictures: list) -> str:
                             f"{f.value:g} {f.mark} | | | | | | | | | |") for f in missing]
     rows += [row for _, row in sorted(entries, key=lambda e: e[0])]
     images = "\n".join(f"![{p.stem}]({p.as_posix()})" for p in pictures)
-    return (f"## {title}\n\n" + "\n".join(rows) + "\n" + _verdicts(cells)
+    return (f"## {title}\n\n" + "\n".join(rows) + "\n" + _untuned(cells) + _verdicts(cells)
             + (f"\n{images}\n" if images else ""))
 
 
@@ -121,9 +122,22 @@ def _row(c) -> str:
 def _order(item) -> tuple:
     """The paper's order: datasets as in DATASET_NAMES, models as in MODELS, others after."""
     dataset = item.data.key if hasattr(item, "data") else item.dataset
-    datasets, models = list(DATASET_NAMES), list(MODELS)
+    datasets, models = list(DATASET_NAMES), list(MODELS + CELLS)
     return (datasets.index(dataset) if dataset in datasets else len(datasets), dataset,
             models.index(item.model) if item.model in models else len(models), item.model)
+
+
+def _untuned(cells: list) -> str:
+    """Per dataset: the models that ran one configuration where others were searched over several."""
+    out = []
+    for key in dict.fromkeys(c.data.key for c in cells):
+        here = [c for c in cells if c.data.key == key]
+        most = max(c.configs for c in here)
+        single = [c.model for c in here if c.configs == 1 and most > 1]
+        if single:
+            out.append(f"- {shown(here[0])}: {', '.join(single)} ran one configuration, not the search the "
+                       f"others had (up to {most} configurations): not comparable as tuned rows.")
+    return ("\n" + "\n".join(out) + "\n") if out else ""
 
 
 def _verdicts(cells: list) -> str:
