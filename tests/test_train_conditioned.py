@@ -127,3 +127,16 @@ def test_text_data_has_no_feature_for_a_static_input(tmp_path, capsys):
                  *TINY[2:]]) == 2
     assert "text data has no per-sequence feature to feed it" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_eval_reads_the_feature(run, capsys, monkeypatch):
+    """The key is used: the same checkpoint scored with every piece's feature zeroed differs."""
+    import rnnalg.data
+
+    result = json.loads((run / "result.json").read_text())
+    monkeypatch.setattr(rnnalg.data, "piece_features", lambda pieces: np.zeros((len(pieces), 12), np.float32))
+    capsys.readouterr()
+    assert main(["eval", EXAMPLE, "--set", "H=8", "--checkpoint", str(run)]) == 0
+    out = capsys.readouterr().out
+    zeroed = float(out.split("test NLL per frame: ")[1].split()[0])
+    assert abs(zeroed - result["test"]) > 1e-3
