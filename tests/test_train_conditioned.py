@@ -140,3 +140,11 @@ def test_eval_reads_the_feature(run, capsys, monkeypatch):
     out = capsys.readouterr().out
     zeroed = float(out.split("test NLL per frame: ")[1].split()[0])
     assert abs(zeroed - result["test"]) > 1e-3
+
+
+def test_sample_feeds_the_key_from_the_prime(run, tmp_path, capsys):
+    """`rnnalg sample` conditions on the prime's first-frame profile (before: a ValueError traceback)."""
+    out = tmp_path / "s.mid"
+    assert main(["sample", EXAMPLE, "--set", "H=8", "--checkpoint", str(run), "--steps", "12",
+                 "--prime", "test:0:4", "--out", str(out)]) == 0
+    assert "12 frames" in capsys.readouterr().out and out.stat().st_size > 0
