@@ -88,8 +88,11 @@ class Model:
             return self._module["forward"](params, batch, state, noise)
 
     def step(self, params, inputs_t, state=None):
-        """One step: inputs (B, W) or (B,) tokens -> (output probabilities (B, W), next state)."""
-        batch = {name: np.asarray(value)[None] for name, value in inputs_t.items()}
+        """One step: inputs (B, W) or (B,) tokens (a static input: its (B, D) as in a batch)
+        -> (output probabilities (B, W), next state)."""
+        static = self.program.static_inputs
+        batch = {name: np.asarray(value) if name in static else np.asarray(value)[None]
+                 for name, value in inputs_t.items()}
         _, _, final, logits = self.forward(params, batch, state)
         with np.errstate(**_QUIET):
             probs = self._module["probabilities"]({k: v[0] for k, v in logits.items()})

@@ -87,6 +87,11 @@ def test_bad_static_declarations_are_refused(text, message):
 
 
 def test_training_refuses_a_second_input_with_a_clear_message(tmp_path, capsys):
-    assert main(["train", str(ROOT / "examples" / "lstm_conditioned.rnn"), "--set", "H=4", "--epochs", "1",
+    # a static input trains (tests/test_train_conditioned.py); a second per-step input does not
+    text = (ROOT / "examples" / "lstm_conditioned.rnn").read_text().replace(
+        "input  key : real[12] static", "input  key : real[12]")
+    spec = tmp_path / "two_inputs.rnn"
+    spec.write_text(text)
+    assert main(["train", str(spec), "--set", "H=4", "--epochs", "1",
                  "--out", str(tmp_path / "run"), "--quiet"]) != 0
     assert "exactly one input" in capsys.readouterr().err

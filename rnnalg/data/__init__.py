@@ -8,7 +8,7 @@
         ...  # batch.inputs (T, B, 88), batch.targets, batch.mask (T, B), batch.reset
     name, metric = metric_for(ds)                  # ('nll', nll_per_step) / ('bpc', ...) / ('ppl', ...)
 """
-from .batching import Batch, music_batches, text_batches
+from .batching import Batch, music_batches, piece_features, text_batches
 from .dataset import Dataset, NAMED, check_compatible, load_dataset
 from .metrics import bits_per_char, metric_for, nll_per_step, perplexity
 from .music import roll_to_notes
@@ -16,6 +16,6 @@ from .text import text_to_tokens, tokens_to_text
 
 __all__ = [
     "Batch", "Dataset", "NAMED", "bits_per_char", "check_compatible", "load_dataset", "metric_for",
-    "music_batches", "nll_per_step", "perplexity", "roll_to_notes", "text_batches", "text_to_tokens",
+    "music_batches", "nll_per_step", "perplexity", "piece_features", "roll_to_notes", "text_batches", "text_to_tokens",
     "tokens_to_text",
 ]

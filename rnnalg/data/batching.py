@@ -18,12 +18,14 @@ from ..errors import UsageError
 @dataclass(frozen=True)
 class Batch:
     """inputs/targets: (T, B, 88) float32 piano-roll frames or (T, B) int64 token ids;
-    mask: (T, B) float32, 1 where a target exists; reset: start from the initial state."""
+    mask: (T, B) float32, 1 where a target exists; reset: start from the initial state;
+    static: (B, D) float32 per-sequence features (music: `piece_features`), None for text."""
 
     inputs: np.ndarray
     targets: np.ndarray
     mask: np.ndarray
     reset: bool
+    static: np.ndarray | None = None
 
     @property
     def count(self) -> int:
@@ -31,12 +33,35 @@ class Batch:
         return int(self.mask.sum())
 
 
-def _segments(inputs, targets, mask, max_steps: int | None) -> Iterator[Batch]:
-    """Cut (T, B, ...) arrays into consecutive pieces of at most `max_steps` steps."""
+def _segments(inputs, targets, mask, max_steps: int | None, static=None) -> Iterator[Batch]:
+    """Cut (T, B, ...) arrays into consecutive pieces of at most `max_steps` steps
+    (every segment of a sequence carries the same `static` rows)."""
     steps = len(inputs) if max_steps is None else max_steps
     for start in range(0, len(inputs), steps):
         cut = slice(start, start + steps)
-        yield Batch(inputs[cut], targets[cut], mask[cut], reset=start == 0)
+        yield Batch(inputs[cut], targets[cut], mask[cut], reset=start == 0, static=static)
+
+
+# key j of an 88-key roll is MIDI note 21 + j (A0); its pitch class is (21 + j) mod 12 (C = 0)
+PITCH_CLASSES = 12
+_LOWEST_NOTE = 21
+
+
+def piece_features(pieces) -> np.ndarray:
+    """Per-piece conditioning feature (N, 12): the pitch-class profile of each piece's first frame.
+
+    profile_i[c] = #{keys j sounding in roll_i[0] : (21 + j) mod 12 = c} / max(1, #keys sounding),
+    so it sums to 1 (all zeros for a silent first frame).  Frame 0 is the input at t = 0, never
+    a target, so the feature holds nothing the model does not read at its first step anyway:
+    no predicted frame leaks into it.
+    """
+    out = np.zeros((len(pieces), PITCH_CLASSES), dtype=np.float32)
+    for i, roll in enumerate(pieces):
+        first = np.asarray(roll[0], dtype=np.float64)
+        classes = (_LOWEST_NOTE + np.arange(len(first))) % PITCH_CLASSES
+        counts = np.bincount(classes, weights=first, minlength=PITCH_CLASSES)
+        out[i] = counts / max(1.0, first.sum())
+    return out
 
 
 def _check_positive(name: str, value) -> None:
@@ -59,11 +84,13 @@ def length_buckets(lengths, batch_size: int, rng: np.random.Generator | None) ->
 
 
 def music_batches(pieces, batch_size: int, rng: np.random.Generator | None,
-                  max_steps: int | None = None) -> Iterator[Batch]:
+                  max_steps: int | None = None, features: np.ndarray | None = None) -> Iterator[Batch]:
     """Piano rolls (T_i, 88) → padded batches: inputs = roll[:-1], targets = roll[1:].
 
     Each batch holds B <= batch_size pieces of similar length, padded to T = max T_i - 1;
     mask[t, b] = 1 for t < T_b - 1.  Over one pass every target frame appears exactly once.
+    features: (N, D) one row per piece (e.g. `piece_features(pieces)`); each batch then
+    carries its pieces' rows as `static` (B, D), in the batch's column order.
     """
     _check_positive("batch size", batch_size)
     _check_positive("max steps", max_steps)
@@ -78,7 +105,8 @@ def music_batches(pieces, batch_size: int, rng: np.random.Generator | None,
             inputs[:n, b] = roll[:-1]
             targets[:n, b] = roll[1:]
             mask[:n, b] = 1.0
-        yield from _segments(inputs, targets, mask, max_steps)
+        static = None if features is None else np.asarray(features, dtype=np.float32)[chunk]
+        yield from _segments(inputs, targets, mask, max_steps, static)
 
 
 def text_batches(stream, batch_size: int, steps: int) -> Iterator[Batch]:

@@ -9,6 +9,10 @@ Evaluation is exact (`evaluate_split`): every prediction of the split is scored 
 in order, whatever the batch size.  Music: frame t+1 of each whole piece from its frames
 <= t, count = Σ_i (T_i − 1).  Text: the whole stream as one column (B = 1) with the state
 carried from the start, token t+1 from tokens <= t, count = N − 1.
+
+A spec may declare one static (per-sequence) input besides its per-step one, for music:
+`input key : real[12] static` is fed each piece's `data.piece_features` row (the
+pitch-class profile of its first frame), the same row for every segment of the piece.
 """
 from __future__ import annotations
 
@@ -22,18 +26,57 @@ UNIT_PLURALS = {"frame": "frames", "char": "chars", "word": "words"}
 
 
 def single_io(program):
-    """(input Var, output Var) of a one-input, one-output program; UsageError otherwise."""
-    n_in, n_out = len(program.inputs), len(program.heads)
-    if n_in != 1 or n_out != 1:
+    """(per-step input Var, output Var) of a program with one per-step input, one output
+    and at most one static input (see `static_input`); UsageError otherwise."""
+    steps = [v for v in program.inputs if v.name not in program.static_inputs]
+    n_in, n_out, n_static = len(steps), len(program.heads), len(program.static_inputs)
+    if n_in != 1 or n_out != 1 or n_static > 1:
         raise UsageError(f"{program.file}: training supports specs with exactly one input and one "
-                         f"output; this spec has {n_in} input(s) and {n_out} output(s)")
-    return program.inputs[0], program.heads[0].output
+                         f"output (plus at most one static input); this spec has {n_in} per-step "
+                         f"input(s), {n_out} output(s) and {n_static} static input(s)")
+    return steps[0], program.heads[0].output
+
+
+def static_input(program):
+    """The static (per-sequence) input Var of a trainable program, or None."""
+    single_io(program)
+    return next((v for v in program.inputs if v.name in program.static_inputs), None)
+
+
+# what feeds a static input, per dataset kind: (kind, width, description)
+STATIC_FEATURES = {"music": ("real", 12, "the pitch-class profile of each piece's first frame")}
+
+
+def check_static(program, dataset, spec_file=None) -> None:
+    """UsageError unless `dataset` supplies a feature that fits the program's static input."""
+    key = static_input(program)
+    if key is None:
+        return
+    where = spec_file or program.file
+    feature = STATIC_FEATURES.get(dataset.kind)
+    if feature is None:
+        raise UsageError(f"{where}: static input {key.name!r}: {dataset.kind} data has no per-sequence "
+                         f"feature to feed it (only music does: "
+                         f"{STATIC_FEATURES['music'][2]}, real[{STATIC_FEATURES['music'][1]}])")
+    kind, width, what = feature
+    if (key.kind, key.width) != (kind, width):
+        raise UsageError(f"{where}: static input {key.name!r} is {key.kind}[{key.width}], but "
+                         f"{dataset.kind} data feeds it {what}: declare it `input {key.name} : "
+                         f"{kind}[{width}] static`")
 
 
 def model_batch(program, batch) -> dict:
-    """A data `Batch` → the model's batch dict {input name, output name, 'mask'}."""
+    """A data `Batch` → the model's batch dict {input name, output name, [static name], 'mask'}."""
     x, y = single_io(program)
-    return {x.name: batch.inputs, y.name: batch.targets, "mask": batch.mask}
+    out = {x.name: batch.inputs, y.name: batch.targets, "mask": batch.mask}
+    key = static_input(program)
+    if key is not None:
+        if batch.static is None or batch.static.shape[1:] != (key.width,):
+            got = "none" if batch.static is None else f"shape {batch.static.shape}"
+            raise UsageError(f"{program.file}: static input {key.name!r} needs (B, {key.width}) "
+                             f"per-sequence features; the batch has {got}")
+        out[key.name] = batch.static
+    return out
 
 
 def split_stream(dataset, split: str) -> np.ndarray:
@@ -53,10 +96,11 @@ def train_positions(dataset) -> int:
 
 def batches(dataset, split: str, batch_size: int, steps, rng=None):
     """Batches over one whole split; `rng` shuffles music pieces (None: deterministic order)."""
-    from ..data import music_batches, text_batches
+    from ..data import music_batches, piece_features, text_batches
 
     if dataset.kind == "music":
-        return music_batches(dataset.splits[split], batch_size, rng, max_steps=steps)
+        pieces = dataset.splits[split]
+        return music_batches(pieces, batch_size, rng, max_steps=steps, features=piece_features(pieces))
     stream = split_stream(dataset, split)
     if len(stream) // batch_size < 2:
         raise UsageError(f"the {split} split of {dataset.name} has {len(stream)} tokens: too few for "

@@ -57,7 +57,7 @@ def load_dataset_for(program, config_data, data_dir, unit, spec_file, trained=No
     vocabulary comes from the train split (`min_count`, see `data.text`).
     """
     from ..data import check_compatible, load_dataset
-    from .feed import single_io
+    from .feed import check_static, single_io
 
     vocab = None
     if trained is not None and trained.get("dataset_unit") in ckpt.TEXT_UNITS:
@@ -69,6 +69,7 @@ def load_dataset_for(program, config_data, data_dir, unit, spec_file, trained=No
     dataset = load_dataset(config_data, data_dir=data_dir, unit=unit, vocab=vocab, min_count=min_count)
     x, y = single_io(program)
     check_compatible(dataset, x.kind, x.width, y.kind, y.width, spec_file)
+    check_static(program, dataset, spec_file)
     return dataset
 
 

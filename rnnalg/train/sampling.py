@@ -38,24 +38,36 @@ def _draw(kind: str, probs: np.ndarray, temperature: float, rng) -> np.ndarray:
     return np.asarray(probs, dtype=np.float32)  # real: the predicted mean
 
 
+def _prime_feature(prime) -> np.ndarray:
+    """(1, 12) `data.piece_features` of a music prime (its first frame's pitch-class profile)."""
+    from ..data import piece_features
+
+    return piece_features([np.asarray(prime, dtype=np.float32)])
+
+
 def generate(model, params, n_steps: int, prime, temperature: float, rng, progress=None) -> np.ndarray:
     """Feed `prime` (music (P, W) frames / text (P,) ids, P >= 1), then sample `n_steps` more.
 
     Each sample is fed back as the next input.  Returns the `n_steps` samples only:
     (n_steps, W) frames or (n_steps,) ids.  `progress.update(1)` is called after each step.
     """
-    x, y = model.program.inputs[0], model.program.heads[0].output
+    from .feed import single_io, static_input
+
+    x, y = single_io(model.program)
+    key = static_input(model.program)
+    # a static input: the feature training fed it (feed.STATIC_FEATURES), from the prime's first frame
+    fixed = {} if key is None else {key.name: _prime_feature(prime)}
     state = model.initial_state(1)
     probs = None
     for value in prime:
-        probs, state = model.step(params, {x.name: np.asarray(value)[None]}, state)
+        probs, state = model.step(params, {x.name: np.asarray(value)[None], **fixed}, state)
     out = None
     for t in range(n_steps):
         sample = _draw(y.kind, np.asarray(probs[y.name]), temperature, rng)
         if out is None:  # one array for all steps, not a Python object per step
             out = np.empty((n_steps,) + sample.shape[1:], dtype=sample.dtype)
         out[t] = sample[0]
-        probs, state = model.step(params, {x.name: sample}, state)
+        probs, state = model.step(params, {x.name: sample, **fixed}, state)
         if progress is not None:
             progress.update(1)
     return out if out is not None else np.zeros((0,) + np.asarray(prime[0]).shape)
