@@ -47,7 +47,8 @@ def _host() -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "host"
 
 
-def _running(pid: int) -> bool:
+def pid_running(pid: int) -> bool:
+    """Whether process `pid` exists on this host (another user's counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -67,7 +68,7 @@ def remove_stale_temporaries(directory) -> list[Path]:
         return removed  # mkstemp reports an unusable folder
     for name in names:
         match = _TEMP.match(name)
-        if match and match["host"] == host and not _running(int(match["pid"])):
+        if match and match["host"] == host and not pid_running(int(match["pid"])):
             try:
                 (Path(directory) / name).unlink()
                 removed.append(Path(directory) / name)

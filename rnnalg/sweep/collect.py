@@ -10,39 +10,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
 from ..errors import DataError
+from .results import numbered_lines
 
 # what must agree between two lines of the same trial
 FIGURES = ("status", "test", "best_valid", "best_epoch", "epochs")
 
 
 def read_results(path) -> list:
-    """[(line number, results line)] of one file."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        raise DataError(str(path), f"cannot read: {err.strerror or err}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        number = data.count(b"\n", 0, err.start) + 1
-        raise DataError(str(path), f"not UTF-8 text (byte {err.start}: {data[err.start:err.start + 1]!r}); "
-                                   "a results file is JSON lines written by `rnnalg sweep`",
-                        where=f"line {number}") from None
-    found = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except ValueError as err:
-            raise DataError(str(path), f"not JSON: {err}", where=f"line {number}") from None
-        if not isinstance(obj, dict) or not isinstance(obj.get("trial"), dict) or "status" not in obj:
-            raise DataError(str(path), "not a results line (needs 'trial' and 'status')",
-                            where=f"line {number}")
-        found.append((number, obj))
+    """[(line number, results line)] of one file; one without a results line is refused."""
+    found = numbered_lines(path)
     if not found:
         raise DataError(str(path), "holds no results lines (an empty file, or not one `rnnalg sweep` wrote)")
     return found

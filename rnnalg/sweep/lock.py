@@ -17,21 +17,12 @@ import socket
 import time
 from pathlib import Path
 
+from ..atomic import pid_running
 from ..errors import UsageError
 
 
 def lock_path(results: Path) -> Path:
     return results.with_name(results.name + ".lock")
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True  # exists (another user's) or cannot be asked: treat as running
-    return True
 
 
 class ResultsLock:
@@ -104,7 +95,7 @@ class ResultsLock:
     def _stale(self, holder: dict) -> bool:
         pid = holder.get("pid")
         return (holder.get("host") == self.mine["host"] and isinstance(pid, int)
-                and pid != os.getpid() and not _running(pid))
+                and pid != os.getpid() and not pid_running(pid))
 
     def _take_over(self, holder: dict) -> None:
         """Remove the stale lock `holder` — only if the file still holds exactly that."""

@@ -48,24 +48,38 @@ def data_fields(trials, shown: dict, data_dir: str | None) -> dict:
     return fields
 
 
-def read_lines(path) -> list:
-    """The results lines of a JSONL file; a bad line is a DataError naming its number."""
-    lines = []
+def numbered_lines(path) -> list:
+    """[(line number, results line)] of a JSONL file; an unreadable file, text that is not UTF-8 or
+    a line that is not a results line (JSON with 'trial' and 'status') is a DataError naming it."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except OSError as err:
-        raise DataError(path, f"cannot read: {err.strerror or err}") from None
+        raise DataError(str(path), f"cannot read: {err.strerror or err}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        number = data.count(b"\n", 0, err.start) + 1
+        raise DataError(str(path), f"not UTF-8 text (byte {err.start}: {data[err.start:err.start + 1]!r}); "
+                                   "a results file is JSON lines written by `rnnalg sweep`",
+                        where=f"line {number}") from None
+    found = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
         except ValueError as err:
-            raise DataError(path, f"not JSON: {err}", where=f"line {number}") from None
-        if not isinstance(obj, dict) or "trial" not in obj or "status" not in obj:
-            raise DataError(path, "not a results line (needs 'trial' and 'status')", where=f"line {number}")
-        lines.append(obj)
-    return lines
+            raise DataError(str(path), f"not JSON: {err}", where=f"line {number}") from None
+        if not isinstance(obj, dict) or not isinstance(obj.get("trial"), dict) or "status" not in obj:
+            raise DataError(str(path), "not a results line (needs 'trial' and 'status')",
+                            where=f"line {number}")
+        found.append((number, obj))
+    return found
+
+
+def read_lines(path) -> list:
+    """The results lines of a JSONL file (see numbered_lines)."""
+    return [line for _, line in numbered_lines(path)]
 
 
 def write_lines(path, lines) -> None:
