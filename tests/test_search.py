@@ -77,6 +77,9 @@ def test_dry_run_of_the_committed_search_file(tmp_path, capsys):
     assert len(lines) == 64 and len({c["canonical"] for c in lines}) == 64
     assert all(abs(c["parameters"] - 231088) <= 0.01 * 231088 for c in lines)
     assert lines[0]["seed"] == "DT(S)" and lines[1]["seed"] == "DOT(S)" and lines[1]["size"] == 200
+    # the limit keeps both seeds' second-round variants: within a round the seeds alternate
+    second = [c["seed"] for c in lines if len(c["moves"]) == 2]
+    assert second and abs(second.count("DT(S)") - second.count("DOT(S)")) <= 1
     assert "64 trials" in out and "rnnalg train" in out
     assert (tmp_path / "candidates" / "c064.rnn").exists()
 

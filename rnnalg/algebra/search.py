@@ -76,8 +76,8 @@ def size_to_budget(text: str, file: str, size: str, budget: int):
 
 def candidates(seeds, size: str, budget: int, rounds: int = 1, limit: int | None = None,
                moves=tuple(MOVES)) -> tuple[list, Tally]:
-    """Distinct checked candidates from `seeds` [(label, syntax.Spec)], seeds first, in the order
-    the moves generate them; at most `limit`."""
+    """Distinct checked candidates from `seeds` [(label, syntax.Spec)], seeds first; within a
+    round the seeds' variants alternate (in the order the moves generate them); at most `limit`."""
     found, seen, tally = [], set(), Tally()
     frontier = []
     for label, spec in seeds:
@@ -85,26 +85,34 @@ def candidates(seeds, size: str, budget: int, rounds: int = 1, limit: int | None
     generation = list(frontier)
     for round_ in range(rounds + 1):
         nxt = []
+        per_seed = {}
         for label, path, spec in generation:
             variants = [(path, spec)] if round_ == 0 else \
                 [(path + (what,), v) for what, v in neighbours(spec, size, moves)]
-            for new_path, variant in variants:
-                if limit is not None and len(found) >= limit:
-                    return found, tally
-                tally.generated += round_ > 0
-                text = unparse(variant)
-                try:
-                    program, value = size_to_budget(text, f"<{label}>", size, budget)
-                except (SpecError, NotAffine, ValueError):
-                    tally.invalid += 1
-                    continue
-                digest = hashlib.sha256(canonical_text(program).encode()).hexdigest()[:16]
-                if digest in seen:
-                    tally.duplicates += 1
-                    continue
-                seen.add(digest)
-                found.append(Candidate(f"c{len(found) + 1:03d}", label, new_path, text, value,
-                                       program.param_count, digest))
-                nxt.append((label, new_path, variant))
+            per_seed.setdefault(label, []).extend((label, p, v) for p, v in variants)
+        for label, new_path, variant in _round_robin(list(per_seed.values())):
+            if limit is not None and len(found) >= limit:
+                return found, tally
+            tally.generated += round_ > 0
+            text = unparse(variant)
+            try:
+                program, value = size_to_budget(text, f"<{label}>", size, budget)
+            except (SpecError, NotAffine, ValueError):
+                tally.invalid += 1
+                continue
+            digest = hashlib.sha256(canonical_text(program).encode()).hexdigest()[:16]
+            if digest in seen:
+                tally.duplicates += 1
+                continue
+            seen.add(digest)
+            found.append(Candidate(f"c{len(found) + 1:03d}", label, new_path, text, value,
+                                   program.param_count, digest))
+            nxt.append((label, new_path, variant))
         generation = nxt
     return found, tally
+
+
+def _round_robin(queues):
+    """Items of the lists in turn (a0, b0, a1, b1, …): a limit keeps every seed's variants."""
+    longest = max((len(q) for q in queues), default=0)
+    return [q[i] for i in range(longest) for q in queues if i < len(q)]
