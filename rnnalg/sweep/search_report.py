@@ -150,9 +150,16 @@ def _notes(rows: list) -> str:
 def write_search_figure(search, folder: Path, names: dict, marks: dict) -> Path | None:
     """`folder/<search>.png`; None without matplotlib."""
     try:
-        from matplotlib.lines import Line2D
+        import matplotlib  # noqa: F401
     except ImportError:
         return None
+    return _save(search_figure(search, names, marks), folder, f"{search.name}.png")
+
+
+def search_figure(search, names: dict, marks: dict):
+    """The figure (a matplotlib Figure): one panel per dataset."""
+    from matplotlib.lines import Line2D
+
     ranked = rows_by_dataset(search, marks)
     fig = _figure(max(6.5, 5.5 * len(ranked)), 4.2)
     shown = {}
@@ -185,4 +192,4 @@ def write_search_figure(search, folder: Path, names: dict, marks: dict) -> Path 
     _legend_below(fig, handles, ["candidate (a full run)", "candidate stopped by ASHA (fewer epochs)",
                                  *[f"{m}: seed or paper variant" for m in order]])
     fig.tight_layout()
-    return _save(fig, folder, f"{search.name}.png")
+    return fig
