@@ -102,7 +102,8 @@ def test_search_lines_get_a_section_ranked_by_validation_not_cells_of_the_papers
     assert "c00" not in text[:text.index("## Architecture search")]
     rows = table_rows(text)
     params = candidates()[1]["parameters"]
-    assert rows[0] == f"| 1 | **c002** | DT(S) | remove_shortcut(h') | DT | 30 | {params:,} | 20 | 8.400 |  | time limit |"
+    assert rows[0] == (f"| 1 | **c002** | DT(S) | remove_shortcut(h') | DT | 30 | {params:,} | 20 | 8.400 |  "
+                       "| time limit |")
     assert rows[1].startswith("| 2 | **c001** | DT(S) | (the seed) | DT(S) | 30 |") and rows[1].endswith(
         "| 20 | 8.450 |  | early stop |")
     assert rows[2].startswith("| 3 | c003 | DT(S) | swap_activation(h', tanh->sigmoid) |  | 30 |")

@@ -150,7 +150,7 @@ def _notes(rows: list) -> str:
 def write_search_figure(search, folder: Path, names: dict, marks: dict) -> Path | None:
     """`folder/<search>.png`; None without matplotlib."""
     try:
-        import matplotlib  # noqa: F401
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
     except ImportError:
         return None
     return _save(search_figure(search, names, marks), folder, f"{search.name}.png")
