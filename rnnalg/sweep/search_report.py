@@ -27,7 +27,7 @@ PAPER_ORDER = [name for name, _ in PAPER_VARIANTS]  # the legend's order
 
 @dataclass
 class Row:
-    candidate: object  # search_results.Candidate (None: a line without a known candidate)
+    candidate: object  # search_results.Candidate
     lines: list  # its results lines on one dataset
     mark: str | None  # the paper variant it is, or its seed's label when it is a seed
 
@@ -108,9 +108,8 @@ def _intro(search, compared: list) -> str:
                if waiting else "") + f" (candidates read from {search.source}).\n\n")
     paper = ("*paper variant*: the same model as the paper's variant (`rnnalg equiv` against "
              f"examples/*.rnn at the candidate's {search.size_name}: "
-             f"{', '.join(compared)}); the seeds are named by their label"
-             if compared else "*paper variant*: not marked (examples/ not found beside rnnalg); the seeds "
-                              "are named by their label")
+             f"{', '.join(compared)}); **bold**: a seed or a paper variant, labelled in the figure"
+             if compared else "*paper variant*: not marked (examples/ not found beside rnnalg); **bold**: a seed")
     return text + ("Ranked by the best validation figure (chosen on validation only; the test figure is "
                    "not shown). " + paper + ". *ASHA*: the trial was stopped early by ASHA at the epoch "
                    "shown: its figure is after fewer epochs, **not comparable** to a full run's. *stopped*: "
@@ -140,7 +139,7 @@ def _notes(rows: list) -> str:
     out = []
     if stopped:
         out.append(f"- {len(stopped)} of {len(rows)} candidates were stopped early by ASHA: their figure "
-                   "is after fewer epochs than a full run's and ranks them only against runs stopped as early.")
+                   "is after fewer epochs than a full run's, so their rank among full runs means little.")
     for x in failed:
         message = (x.get("error") or "unknown error").splitlines()[0]
         out.append(f"- {x['trial'].get('id')} failed: {message.replace('|', '/')}")
