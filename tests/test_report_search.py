@@ -190,8 +190,9 @@ def test_the_figure_draws_every_candidate_and_labels_seeds_variants_and_the_best
 
 
 def test_the_report_writes_the_figure_and_links_it(tmp_path):
+    """Also when the search's lines are the only ones (no other figure made figures/)."""
     pytest.importorskip("matplotlib")
-    code, text = report(tmp_path, *layout(tmp_path), figures=True)
+    code, text = report(tmp_path, layout(tmp_path)[0], figures=True)
     picture = tmp_path / "out" / "figures" / "search_t.png"
     assert code == 0 and picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "![search_t](figures/search_t.png)" in section(text)

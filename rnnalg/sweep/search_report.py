@@ -152,6 +152,7 @@ def write_search_figure(search, folder: Path, names: dict, marks: dict) -> Path 
         from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
     except ImportError:
         return None
+    folder.mkdir(parents=True, exist_ok=True)
     return _save(search_figure(search, names, marks), folder, f"{search.name}.png")
 
 
