@@ -111,6 +111,7 @@ def test_search_lines_get_a_section_ranked_by_validation_not_cells_of_the_papers
     assert rows[3].startswith("|  | **c004** | DT(S) | stack(h') → swap_activation(z, tanh->relu) | sRNN-2 |")
     assert rows[3].endswith("| failed |  |  |")
     assert "1 of 4 candidates were stopped early by ASHA" in text and "**not comparable**" in text
+    assert "- 1 of 4 candidates ran until their time limit" in text  # c002
     assert "- c004-jsb-s1234 failed: worker died" in text
     assert "4 candidates from the seeds DT(S), each sized" in text and "4 with results" in text
 

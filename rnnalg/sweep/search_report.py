@@ -140,6 +140,11 @@ def _notes(rows: list) -> str:
     if stopped:
         out.append(f"- {len(stopped)} of {len(rows)} candidates were stopped early by ASHA: their figure "
                    "is after fewer epochs than a full run's, so their rank among full runs means little.")
+    clocked = [r for r in rows if any(x.get("stopped") == "time limit" for x in r.lines)]
+    if clocked:
+        out.append(f"- {len(clocked)} of {len(rows)} candidates ran until their time limit (the search's budget "
+                   "per trial), not until early stopping: their figure is what that budget allowed, and a "
+                   "slower candidate ran fewer epochs in it.")
     for x in failed:
         message = (x.get("error") or "unknown error").splitlines()[0]
         out.append(f"- {x['trial'].get('id')} failed: {message.replace('|', '/')}")
