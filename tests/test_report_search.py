@@ -197,3 +197,20 @@ def test_the_report_writes_the_figure_and_links_it(tmp_path):
     picture = tmp_path / "out" / "figures" / "search_t.png"
     assert code == 0 and picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "![search_t](figures/search_t.png)" in section(text)
+
+
+def test_seeds_of_one_configuration_share_a_row_another_configuration_has_its_own(tmp_path):
+    cands = candidates()
+    lines = search_lines(cands)
+    for seed, valid, epochs in ((5, 8.30, 200), (6, 8.50, 200)):  # a rerun of c001: two seeds, longer
+        rerun = line(cands[0], valid)
+        rerun["trial"].update(id=f"c001-jsb-ep200-s{seed}", flags={"epochs": epochs, "seed": seed})
+        rerun["command"] += f" --epochs 200 --seed {seed}"
+        lines.append(rerun)
+    code, text = report(tmp_path, *layout(tmp_path, cands, lines))
+    assert code == 0
+    rows = table_rows(text)
+    assert rows[0].startswith("| 1 | **c001** | DT(S) | (the seed) | DT(S) |")
+    assert "| 20, 20 | 8.400 ± 0.141 (n = 2) |" in rows[0]  # mean ± sd of seeds 5 and 6
+    assert rows[2].startswith("| 3 | **c001** |") and "| 20 | 8.450 |" in rows[2]  # the search's own trial
+    assert "- c001: trained in more than one configuration" in text

@@ -4,7 +4,8 @@ Per dataset, the candidates ranked by best validation figure (chosen on validati
 test figure is not shown, so that no one picks a cell by it), each with its moves from its
 seed, its size and parameter count, the epochs it ran, and whether ASHA stopped it: a trial
 ASHA stopped ran fewer epochs, so its figure is not comparable to a full run's.  A candidate
-with several seeds shows the mean ± sd of its seeds' figures.
+with several seeds shows the mean ± sd of its seeds' figures; one trained in several
+configurations (flags other than the seed and time limit, `cells.configuration`) has a row for each.
 
 The figure: parameters (x) × best validation figure (y), every candidate a dot (hollow when
 ASHA stopped it); the seeds and the candidates that are one of the paper's variants
@@ -17,6 +18,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cells import configuration
 from .figures import _figure, _legend_below, _save, colour
 from .results import METRIC_NAMES, format_number
 from .variants import PAPER_VARIANTS, mark_variants, variant_specs
@@ -57,11 +59,12 @@ def rows_by_dataset(search, marks: dict) -> dict:
     grouped: dict = {}
     for line in search.lines:
         data = line.get("data_label") or line["trial"].get("dataset_label") or "?"
-        grouped.setdefault(data, {}).setdefault(line["trial"].get("model"), []).append(line)
+        key = (line["trial"].get("model"), configuration(line))
+        grouped.setdefault(data, {}).setdefault(key, []).append(line)
     ranked = {}
     for data, models in grouped.items():
         rows = []
-        for name, lines in models.items():
+        for (name, _), lines in models.items():
             c = search.candidates[name]
             rows.append(Row(c, lines, marks.get(name) or (c.seed if not c.moves else None)))
         ranked[data] = sorted(rows, key=lambda r: (r.valid is None, r.valid or 0.0, r.candidate.name))
@@ -140,6 +143,10 @@ def _notes(rows: list) -> str:
     if stopped:
         out.append(f"- {len(stopped)} of {len(rows)} candidates were stopped early by ASHA: their figure "
                    "is after fewer epochs than a full run's, so their rank among full runs means little.")
+    twice = sorted({r.candidate.name for r in rows if [x.candidate.name for x in rows].count(r.candidate.name) > 1})
+    if twice:
+        out.append(f"- {', '.join(twice)}: trained in more than one configuration (flags other than the seed "
+                   "and time limit differ), one row each.")
     clocked = [r for r in rows if any(x.get("stopped") == "time limit" for x in r.lines)]
     if clocked:
         out.append(f"- {len(clocked)} of {len(rows)} candidates ran until their time limit (the search's budget "

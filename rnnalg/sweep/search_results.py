@@ -10,8 +10,8 @@ A line is a search candidate's when
   `experiments/search_jsb/candidates.jsonl` for `experiments/results/search_jsb.jsonl`), else
   the one beside the line's sweep file or in its spec's folder (the search's OUT).
 
-A search is named by its search file's stem (old lines: the folder of their sweep file, which
-`rnnalg search` names after the search file).  A candidates file whose parameter count for a
+A search is named by its search file's stem (old lines: the folder holding `candidates/`, the
+search's OUT, which `rnnalg search` names after the search file).  A candidates file whose parameter count for a
 candidate is not the line's is refused: it is another search's.
 """
 from __future__ import annotations
@@ -69,8 +69,9 @@ def _search_name(line: dict) -> str | None:
     found = CANDIDATE_SPEC.search(spec)
     if not found or found["name"] != trial.get("model"):
         return None
-    sweep = str(line.get("sweep") or spec.rsplit("/candidates/", 1)[0] + "/sweep.toml").replace("\\", "/")
-    return Path(sweep).parent.name or "search"
+    absolute = str(trial.get("spec") or "").replace("\\", "/")  # the folder holding candidates/: the search's OUT
+    folder = (absolute if CANDIDATE_SPEC.search(absolute) else spec).rsplit("/candidates/", 1)[0]
+    return folder.rsplit("/", 1)[-1] or "search"
 
 
 def _size_name(line: dict) -> str:
