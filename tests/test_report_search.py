@@ -214,3 +214,10 @@ def test_seeds_of_one_configuration_share_a_row_another_configuration_has_its_ow
     assert "| 20, 20 | 8.400 ± 0.141 (n = 2) |" in rows[0]  # mean ± sd of seeds 5 and 6
     assert rows[2].startswith("| 3 | **c001** |") and "| 20 | 8.450 |" in rows[2]  # the search's own trial
     assert "- c001: trained in more than one configuration" in text
+
+
+def test_lines_that_carry_their_candidate_still_read_the_candidates_file_for_those_not_run(tmp_path):
+    cands = candidates()
+    lines = search_lines(cands, search="experiments/search_t.toml")[:3]
+    code, text = report(tmp_path, *layout(tmp_path, cands, lines))
+    assert code == 0 and "4 candidates from the seeds DT(S)" in text and "3 with results, 1 not run (c004)" in text

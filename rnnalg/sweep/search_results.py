@@ -5,14 +5,17 @@ A line is a search candidate's when
 * it carries a `search` object (the candidate's name, seed, moves, size, parameters, canonical
   digest and spec text, the search file and the sized `let`): what `rnnalg search` writes; or
 * its spec is `…/candidates/<model>.rnn`, as in the sweep file `rnnalg search` generates
-  (lines written before the `search` object existed).  Their candidates are read from the first
-  `candidates.jsonl` found: `<results folder>/../<search>/candidates.jsonl` (the committed copy:
-  `experiments/search_jsb/candidates.jsonl` for `experiments/results/search_jsb.jsonl`), else
-  the one beside the line's sweep file or in its spec's folder (the search's OUT).
+  (lines written before the `search` object existed).
+
+The search's candidates are read from the first `candidates.jsonl` found:
+`<results folder>/../<search>/candidates.jsonl` (the committed copy:
+`experiments/search_jsb/candidates.jsonl` for `experiments/results/search_jsb.jsonl`), else the
+one beside the line's sweep file or in its spec's folder (the search's OUT).  Old lines need it;
+lines with a `search` object do without, but it names the candidates not run yet.
 
 A search is named by its search file's stem (old lines: the folder holding `candidates/`, the
-search's OUT, which `rnnalg search` names after the search file).  A candidates file whose parameter count for a
-candidate is not the line's is refused: it is another search's.
+search's OUT, which `rnnalg search` names after the search file).  A candidates file whose
+parameter count for a candidate is not the line's is refused: it is another search's.
 """
 from __future__ import annotations
 
@@ -83,20 +86,20 @@ def _size_name(line: dict) -> str:
 def _add_candidate(search: Search, path, number: int, line: dict) -> None:
     model = line["trial"].get("model")
     described = line.get("search")
+    places = _places(search.name, path, line)
+    found = next((p for p in places if p.is_file()), None) if not search.source else None
+    if found is not None:  # all the search's candidates, those not run too
+        for candidate in read_candidates(found):
+            search.candidates.setdefault(candidate.name, candidate)
+        search.source = str(found)
     if isinstance(described, dict):
         search.file = search.file or described.get("file")
         search.candidates.setdefault(model, _candidate(described, str(path), f"line {number}"))
         search.source = search.source or "the results lines"
     elif model not in search.candidates:
-        places = _places(search.name, path, line)
-        found = next((p for p in places if p.is_file()), None)
-        if found is None:
-            raise DataError(str(path), f"trial {line['trial'].get('id')} is candidate {model} of search "
-                                       f"{search.name}, but no candidates.jsonl describes it (looked at "
-                                       f"{', '.join(map(str, dict.fromkeys(places)))})", where=f"line {number}")
-        for candidate in read_candidates(found):
-            search.candidates.setdefault(candidate.name, candidate)
-        search.source = search.source or str(found)
+        raise DataError(str(path), f"trial {line['trial'].get('id')} is candidate {model} of search "
+                                   f"{search.name}, but no candidates.jsonl describes it (looked at "
+                                   f"{', '.join(map(str, dict.fromkeys(places)))})", where=f"line {number}")
     known = search.candidates.get(model)
     if known is None or (line.get("params") is not None and known.parameters != line["params"]):
         said = "has no candidate " + model if known is None else f"gives {model} {known.parameters:,} parameters"
