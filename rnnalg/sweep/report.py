@@ -20,7 +20,7 @@ from ..atomic import write_atomic
 from .cells import build_cells, seed_of, usable
 from . import dataid
 from .figures import write_figures
-from .paper import ANCHORS, PAPER, paper_figure
+from .paper import ANCHORS, PAPER, QUOTING_SOURCES, paper_figure
 from .results import DIGITS, METRIC_NAMES, format_number
 from .search_report import paper_marks, search_section, write_search_figure
 from .stats import THRESHOLD, difference
@@ -202,9 +202,14 @@ def _failures(lines: list) -> str:
 def _anchors() -> str:
     rows = ["## Other papers on the same splits (context)\n",
             "Not ours and not the paper's models: context for the scale of the figures. "
-            "**R**: recalled, not checked against the source here.\n",
+            "**Q**: quoted by the source the row names (listed under the table); "
+            "**R**: recalled, not checked against a source here.\n",
             "| dataset | model | test figure | source |", "|---|---|---|---|"]
     for a in ANCHORS:
         size = f", {a.note}" if a.note else ""
-        rows.append(f"| {DATASET_NAMES[a.dataset]} | {a.model} | {a.value:g} {a.mark} | {a.source}{size} |")
+        quoted = f"; quoted by {a.quoted_in}" if a.quoted_in else ""
+        figure = f"{a.value:g} {a.mark}"
+        rows.append(f"| {DATASET_NAMES[a.dataset]} | {a.model} | {figure} | {a.source}{size}{quoted} |")
+    quoting = dict.fromkeys(a.quoted_in for a in ANCHORS if a.quoted_in)
+    rows += ["", *(f"- {name}: {QUOTING_SOURCES[name]}" for name in quoting)] if quoting else []
     return "\n".join(rows) + "\n"
