@@ -186,6 +186,18 @@ def mingru(task):
     return b.spec()
 
 
+def char_mingru(task):
+    """examples/char_mingru.rnn: mingru with the update gate offset by −3 (starts mostly closed)."""
+    b = Builder()
+    H, x, y = _head(b, task)
+    h = b.state("h", H)
+    z = b.eq("z", sigmoid(MLP(x, layers=[linear]) - 3), width=H)
+    g = b.eq("g", MLP(x, layers=[linear]), width=H)
+    h_t = b.update(h, (1 - z) * h + z * g)
+    b.eq(y, predict(h_t))
+    return b.spec()
+
+
 def word_lstm_tied(task):
     b = Builder()
     H = b.let("H", 200)
@@ -242,6 +254,7 @@ SPELLINGS = {name: (model, "music") for name, model in [
     ("dt_lstm", dt_lstm), ("ln_lstm", ln_lstm), ("mingru", mingru), ("lstm_zoneout", lstm_zoneout),
     ("lstm_conditioned", lstm_conditioned)]}
 SPELLINGS["word_lstm_tied"] = (word_lstm_tied, "word")
+SPELLINGS.update(char_gru=(gru, "char"), char_ln_lstm=(ln_lstm, "char"), char_mingru=(char_mingru, "char"))
 for _task in ("char", "word"):
     for _model in (rnn, dts, dots, srnn2, lstm):
         SPELLINGS[f"{_task}_{_model.__name__}"] = (_model, _task)

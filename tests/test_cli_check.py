@@ -158,7 +158,7 @@ def example_counts():
 
 
 def test_every_example_has_a_formula():
-    assert len(list(example_counts())) == len(list((ROOT / "examples").glob("*.rnn"))) == 27
+    assert len(list(example_counts())) == len(list((ROOT / "examples").glob("*.rnn"))) == 30
 
 
 @pytest.mark.parametrize("path, count, width", list(example_counts()), ids=lambda v: getattr(v, "stem", ""))

@@ -14,6 +14,7 @@ EXPECTED_EXAMPLES = {
     "char_rnn", "char_dts", "char_dots", "char_srnn2", "word_rnn", "word_dts", "word_dots", "word_srnn2",
     "lstm", "gru", "dt_lstm", "char_lstm", "word_lstm",
     "ln_lstm", "mingru", "word_lstm_tied", "lstm_zoneout", "lstm_conditioned",  # issue 20: cells beyond the paper
+    "char_gru", "char_mingru", "char_ln_lstm",  # issue 20's PTB character rows
 }
 
 DOTS = """\

@@ -250,3 +250,20 @@ def test_issue_20_cells_follow_the_paper_models_and_an_unsearched_row_is_said_so
     assert "the best deep variant on validation, DOT(S)" in text  # the cells never enter the verdict
     code, text = report(tmp_path, write(tmp_path / "r.jsonl", [line(), line("LSTM")]))
     assert "ran one configuration" not in text  # nothing was searched: nothing to set apart
+
+
+# ---- the other papers' anchors (issue 16 item 4) -------------------------------------------
+
+def test_an_anchor_is_marked_quoted_only_with_its_quoting_source_named_and_addressed(tmp_path):
+    from rnnalg.sweep.paper import ANCHORS, QUOTING_SOURCES
+    from rnnalg.sweep.report import DATASET_NAMES
+
+    assert {a.mark for a in ANCHORS} == {"Q", "R"}  # some quoted, some still recalled
+    _, text = report(tmp_path, write(tmp_path / "r.jsonl", [line()]))
+    table = text[text.index("## Other papers"):].splitlines()
+    for a in ANCHORS:
+        row = next(r for r in table if r.startswith(f"| {DATASET_NAMES[a.dataset]} | {a.model} | "))
+        assert f"| {a.value:g} {a.mark} |" in row
+        assert (a.mark == "Q") == bool(a.quoted_in) == (f"; quoted by {a.quoted_in} |" in row), row
+        if a.quoted_in:
+            assert f"- {a.quoted_in}: {QUOTING_SOURCES[a.quoted_in]}" in table

@@ -84,6 +84,24 @@ def test_dry_run_of_the_committed_search_file(tmp_path, capsys):
     assert (tmp_path / "candidates" / "c064.rnn").exists()
 
 
+def test_the_search_gives_its_sweep_each_candidates_description_for_the_results_lines(tmp_path, monkeypatch):
+    """Each results line of a search carries its candidate (spec text, moves …) under `search`."""
+    from rnnalg.commands import sweep as sweep_command
+
+    given = []
+    monkeypatch.setattr(sweep_command, "run", lambda args: given.append(args) or 0)
+    search_file = ROOT / "experiments" / "search_jsb.toml"
+    assert main(["search", str(search_file), "--dry-run", "--out", str(tmp_path)]) == 0
+    lines = [json.loads(line) for line in (tmp_path / "candidates.jsonl").read_text().splitlines()]
+    fields = given[0].model_fields
+    assert sorted(fields) == [c["name"] for c in lines]
+    for c in lines:
+        assert fields[c["name"]] == {"search": {"file": str(search_file), "size_name": "H", **c}}
+    assert fields["c003"]["search"]["moves"] == ["deepen_transition(h')"]
+    assert fields["c003"]["search"]["spec"] == \
+        (tmp_path / "candidates" / "c003.rnn").read_text().split("\n", 2)[2]  # the file less its 2 comment lines
+
+
 def test_bad_search_files_are_located(tmp_path, capsys):
     bad = tmp_path / "s.toml"
     bad.write_text('[search]\nseeds = ["x.rnn"]\nsize = "H"\nbudget = -3\n[sweep]\ndatasets = ["jsb"]\n')
@@ -104,3 +122,8 @@ def test_a_tiny_search_trains_through_the_sweep_machinery(tmp_path, capsys):
     results = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
     assert sorted(r["trial"]["model"] for r in results) == ["c001", "c002"]
     assert all(r["status"] == "ok" and r["params"] <= 3100 for r in results)
+    described = {r["trial"]["model"]: r["search"] for r in results}  # for `rnnalg report`
+    assert described["c002"]["moves"] == ["deepen_transition(h')"] and described["c001"]["moves"] == []
+    assert described["c002"]["spec"] in (tmp_path / "out" / "candidates" / "c002.rnn").read_text()
+    params = {r["trial"]["model"]: r["params"] for r in results}
+    assert described["c002"]["file"] == str(spec) and described["c002"]["parameters"] == params["c002"]

@@ -173,6 +173,35 @@ def test_the_experiment_files_give_comparable_parameter_counts(name):
     assert all(t.flags.get("time_limit") for t in trials)  # every trial has a budget
 
 
+def _flags_per_dataset(trials):
+    """{dataset: the set of train flag settings its trials use}."""
+    flags = {}
+    for t in trials:
+        flags.setdefault(t.dataset, set()).add(tuple(sorted(t.flags.items())))
+    return flags
+
+
+# issue 20's rows: the new cells at the paper rows' settings and parameter budget
+@pytest.mark.parametrize("name, beside", [("music_cells", "music"), ("ptb_char_cells", "ptb_char")])
+def test_the_cells_rows_share_the_paper_rows_settings_and_budget(name, beside):
+    cells, paper = (expand(load_sweep(EXPERIMENTS / f"{n}.toml")) for n in (name, beside))
+    paper_flags = _flags_per_dataset(paper)
+    assert all(paper_flags[d] == f for d, f in _flags_per_dataset(cells).items())
+    counts = list(load_params(cells).values()) + list(load_params(paper).values())
+    assert max(counts) <= 1.1 * min(counts)
+
+
+def test_the_word_lstm_rows_budget_and_the_tied_rows_width():
+    """The untied LSTM sits in ptb_word.toml's budget; the tied one (an extra row) matches its H."""
+    cells, paper = (expand(load_sweep(EXPERIMENTS / f"{n}.toml")) for n in ("ptb_word_cells", "ptb_word"))
+    assert _flags_per_dataset(cells) == _flags_per_dataset(paper)
+    counts = load_params(cells)
+    untied, tied = (next(t for t in cells if t.model == m) for m in ("lstm", "lstm_tied"))
+    budget = list(load_params(paper).values()) + [counts[untied.id]]
+    assert max(budget) <= 1.1 * min(budget)
+    assert tied.sizes == untied.sizes and counts[tied.id] < counts[untied.id]
+
+
 def test_without_ray_the_sweep_says_which_extra_to_install(tmp_path, monkeypatch, capsys):
     import sys
 

@@ -1,4 +1,5 @@
-"""`rnnalg report RESULTS.jsonl …`: regenerate RESULTS.md and its figures from results lines."""
+"""`rnnalg report RESULTS.jsonl …`: regenerate RESULTS.md and its figures from results lines (an
+architecture search's lines, `rnnalg search`, as a section of their own with its figure)."""
 from __future__ import annotations
 
 import argparse
@@ -14,10 +15,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..sweep.collect import collect
+    from ..sweep.collect import collect_placed
     from ..sweep.report import write_report
+    from ..sweep.search_results import split_searches
 
-    lines = collect(args.results)  # refuses empty or foreign files and conflicting duplicates
-    for path in write_report(lines, args.out, args.results, figures=not args.no_figures):
+    placed = collect_placed(args.results)  # refuses empty or foreign files and conflicting duplicates
+    lines, searches = split_searches(placed)  # an architecture search's lines get a section of their own
+    for path in write_report(lines, args.out, args.results, figures=not args.no_figures, searches=searches):
         print(path)
     return 0

@@ -18,6 +18,8 @@ A search file is a sweep file (rnnalg/sweep/sweepfile.py) whose models come from
 OUT (default sweeps/<file stem>) gets `candidates/cNNN.rnn` (each checked and distinct by the
 canonical form), `candidates.jsonl` (name, seed, moves, size, parameters, canonical digest, spec
 text) and `sweep.toml`, the sweep file of all candidates; `rnnalg sweep` runs that file.
+The search's results lines carry the same description of their candidate under `search` (with
+the search file and the name of the sized `let`), which `rnnalg report` reads (sweep/search_results.py).
 `--dry-run` writes the candidates and lists the trials without training.
 """
 from __future__ import annotations
@@ -137,9 +139,9 @@ def run(args: argparse.Namespace) -> int:
     for c in found:
         write_atomic(out / "candidates", f"{c.name}.rnn", lambda f, c=c: f.write(
             f"# {c.name}: {c.label}\n# {c.parameters:,} parameters at {table['size']} = {c.size}\n{c.text}".encode()))
-    lines = "".join(json.dumps({"name": c.name, "seed": c.seed, "moves": list(c.moves), "size": c.size,
-                                "parameters": c.parameters, "canonical": c.canonical, "spec": c.text},
-                               ensure_ascii=False) + "\n" for c in found)
+    described = {c.name: {"name": c.name, "seed": c.seed, "moves": list(c.moves), "size": c.size,
+                          "parameters": c.parameters, "canonical": c.canonical, "spec": c.text} for c in found}
+    lines = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in described.values())
     write_atomic(out, "candidates.jsonl", lambda f: f.write(lines.encode()))
     write_atomic(out, "sweep.toml", lambda f: f.write(sweep_toml(rest, found, table["size"], path).encode()))
     print(f"search {path}: {len(found)} distinct candidates ({tally.generated} variants generated, "
@@ -147,9 +149,11 @@ def run(args: argparse.Namespace) -> int:
           f"{out / 'candidates.jsonl'}")
     for c in found:
         print(f"  {c.name}  {c.parameters:>9,}  {table['size']}={c.size}  {c.label}")
+    fields = {name: {"search": {"file": str(path), "size_name": table["size"], **d}} for name, d in described.items()}
     sweep_args = argparse.Namespace(file=str(out / "sweep.toml"), out=str(out), results=None, resume=args.resume,
                                     force=args.force, data_dir=args.data_dir, cpus=args.cpus,
-                                    address=args.address, dry_run=args.dry_run, verbose=args.verbose)
+                                    address=args.address, dry_run=args.dry_run, verbose=args.verbose,
+                                    model_fields=fields)
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")
     return sweep_command.run(sweep_args)

@@ -97,6 +97,8 @@ def _run_locked(args, sweep, trials, params, out: Path, results: Path, data_dir)
         print(f"ended {len(ended)} Ray processes that an earlier, killed sweep of {out} left running: "
               f"{', '.join(ended[:4])}{' …' if len(ended) > 4 else ''}", file=sys.stderr)
     fields = data_fields(trials, sweep.shown, data_dir)
+    extra = getattr(args, "model_fields", None) or {}  # model key -> more fields of its lines (`rnnalg search`)
+    fields = {t.id: {**fields[t.id], **extra.get(t.model, {})} for t in trials}
     where = f"Ray at {args.address}" if args.address else f"local Ray, {args.cpus or os.cpu_count()} CPUs"
     counts = (_count(len(sweep.models), "model"), _count(len(sweep.datasets), "dataset"),
               _count(len(sweep.seeds), "seed"), _count(len({t.config_id for t in trials}), "configuration"))

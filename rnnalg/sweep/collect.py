@@ -27,19 +27,23 @@ def read_results(path) -> list:
 
 def collect(paths) -> list:
     """The results lines of all `paths`, each trial once (see the module docstring)."""
-    seen: dict = {}  # (trial id, command) -> (place, line)
+    return [line for _, _, line in collect_placed(paths)]
+
+
+def collect_placed(paths) -> list:
+    """[(file, line number, results line)] as `collect`, each line with the place it was read from."""
+    seen: dict = {}  # (trial id, command) -> (path, number, line)
     for path in paths:
         for number, line in read_results(path):
             key = (line["trial"].get("id"), line.get("command"))
-            place = f"{path}: line {number}"
             if key in seen:
-                other_place, other = seen[key]
+                other_path, other_number, other = seen[key]
                 if _figures(other) != _figures(line):
-                    raise DataError(str(path), f"trial {key[0]} is also at {other_place} with different figures "
-                                               f"(test {other.get('test')} there, {line.get('test')} here)",
-                                    where=f"line {number}")
-            seen[key] = (place, line)
-    return [line for _, line in seen.values()]
+                    raise DataError(str(path), f"trial {key[0]} is also at {other_path}: line {other_number} with "
+                                               f"different figures (test {other.get('test')} there, "
+                                               f"{line.get('test')} here)", where=f"line {number}")
+            seen[key] = (path, number, line)
+    return list(seen.values())
 
 
 def _figures(line: dict) -> str:

@@ -8,7 +8,9 @@ count, the configurations tried, epochs, wall seconds and the whole budget the c
 stop reason and, when a time limit stopped it, where the learning curve still pointed.  Under
 each table, per dataset, whether the best deep variant beats the RNN by more than two standard
 errors (`stats.py`).  Then every cell's exact command and commit, the failed trials with their
-messages, other papers' results (context), and two PNGs per table (`figures.py`).
+messages, other papers' results (context), and two PNGs per table (`figures.py`).  An architecture
+search's lines (`search_results.py`) are not cells of these tables: each search has its own
+section and figure (`search_report.py`).
 """
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ from ..atomic import write_atomic
 from .cells import build_cells, seed_of, usable
 from . import dataid
 from .figures import write_figures
-from .paper import ANCHORS, PAPER, paper_figure
+from .paper import ANCHORS, PAPER, QUOTING_SOURCES, paper_figure
 from .results import DIGITS, METRIC_NAMES, format_number
+from .search_report import paper_marks, search_section, write_search_figure
 from .stats import THRESHOLD, difference
 
 TABLES = (("nll", "music", "Polyphonic music: test NLL per frame"),
@@ -47,8 +50,9 @@ def shown(cell) -> str:
     return DATASET_NAMES.get(cell.data.name, cell.data.name) if cell.data.name else cell.data.key
 
 
-def write_report(lines: list, out_dir, sources: list, figures: bool = True) -> list:
-    """Write out_dir/RESULTS.md (and out_dir/figures/*.png); returns the paths written."""
+def write_report(lines: list, out_dir, sources: list, figures: bool = True, searches: list = ()) -> list:
+    """Write out_dir/RESULTS.md (and out_dir/figures/*.png); returns the paths written.  `lines`:
+    the lines of no search; `searches`: search_results.Search, each a section after the tables."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cells = build_cells(lines, dataid.known_fingerprints(), set(METRIC_OF))
@@ -63,6 +67,12 @@ def write_report(lines: list, out_dir, sources: list, figures: bool = True) -> l
                                      shown, MODELS + CELLS)
         written += pictures
         parts.append(_table(title, chosen, missing, [p.relative_to(out_dir) for p in pictures]))
+    for search in searches:
+        marks, compared = paper_marks(search)
+        picture = write_search_figure(search, out_dir / "figures", DATASET_NAMES, marks) if figures else None
+        written += [picture] if picture else []
+        parts.append(search_section(search, DATASET_NAMES, marks, compared,
+                                    picture.relative_to(out_dir) if picture else None))
     parts += [_commands(cells), _failures(lines), _anchors()]
     text = "\n".join(p for p in parts if p)
     write_atomic(out_dir, "RESULTS.md", lambda f: f.write(text.encode()))
@@ -192,9 +202,14 @@ def _failures(lines: list) -> str:
 def _anchors() -> str:
     rows = ["## Other papers on the same splits (context)\n",
             "Not ours and not the paper's models: context for the scale of the figures. "
-            "**R**: recalled, not checked against the source here.\n",
+            "**Q**: quoted by the source the row names (listed under the table); "
+            "**R**: recalled, not checked against a source here.\n",
             "| dataset | model | test figure | source |", "|---|---|---|---|"]
     for a in ANCHORS:
         size = f", {a.note}" if a.note else ""
-        rows.append(f"| {DATASET_NAMES[a.dataset]} | {a.model} | {a.value:g} {a.mark} | {a.source}{size} |")
+        quoted = f"; quoted by {a.quoted_in}" if a.quoted_in else ""
+        figure = f"{a.value:g} {a.mark}"
+        rows.append(f"| {DATASET_NAMES[a.dataset]} | {a.model} | {figure} | {a.source}{size}{quoted} |")
+    quoting = dict.fromkeys(a.quoted_in for a in ANCHORS if a.quoted_in)
+    rows += ["", *(f"- {name}: {QUOTING_SOURCES[name]}" for name in quoting)] if quoting else []
     return "\n".join(rows) + "\n"
