@@ -221,3 +221,30 @@ def test_lines_that_carry_their_candidate_still_read_the_candidates_file_for_tho
     lines = search_lines(cands, search="experiments/search_t.toml")[:3]
     code, text = report(tmp_path, *layout(tmp_path, cands, lines))
     assert code == 0 and "4 candidates from the seeds DT(S)" in text and "3 with results, 1 not run (c004)" in text
+
+
+def test_reruns_stand_beside_the_seed_model_in_the_same_configuration_and_seeds(tmp_path):
+    """Issue 19 §3: the best candidates re-run with fresh seeds beside DOT(S) under one budget."""
+    cands = candidates()
+    lines = search_lines(cands)
+    for seed, test in ((5, 8.30), (6, 8.32)):  # c003 re-run with two fresh seeds
+        rerun = line(cands[2], 8.2)
+        rerun["trial"].update(id=f"c003-jsb-s{seed}", flags={"epochs": 200, "seed": seed, "time_limit": 600})
+        rerun["test"] = test
+        lines.append(rerun)
+    plain = []
+    for seed, limit, test, extra in ((5, 600, 8.60, {}), (6, 600, 8.64, {}),
+                                     (5, 75, 9.90, {}),  # the same seed cut short by the clock: superseded
+                                     (7, 600, 7.00, {}),  # a seed the candidate did not run
+                                     (6, 600, 7.00, {"weight_noise": 0.1})):  # another configuration
+        x = plain_line()
+        x["trial"]["flags"] = {"epochs": 200, "seed": seed, "time_limit": limit, **extra}
+        x["trial"]["id"] = f"dts-jsb-{len(plain)}-tl{limit}-s{seed}"
+        x["test"] = test
+        plain.append(x)
+    results, _ = layout(tmp_path, cands, lines)
+    code, text = report(tmp_path, results, write(tmp_path / "experiments" / "results" / "plain.jsonl", plain))
+    assert code == 0
+    [row] = [r for r in section(text).splitlines() if r.startswith("| c003 |")]
+    assert row == ("| c003 | epochs 200 | 8.310 ± 0.014 (n = 2) | DT(S) | 8.620 ± 0.028 (n = 2) | +0.310 "
+                   "| **yes** (2 SE = 0.045) |")
