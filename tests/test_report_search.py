@@ -199,21 +199,25 @@ def test_the_report_writes_the_figure_and_links_it(tmp_path):
     assert "![search_t](figures/search_t.png)" in section(text)
 
 
-def test_seeds_of_one_configuration_share_a_row_another_configuration_has_its_own(tmp_path):
+def test_reruns_in_other_flags_leave_the_ranking_for_their_own_table(tmp_path):
+    """The ranking is of the search's own trials; a candidate re-run after it in other flags (more
+    epochs, fresh seeds) is not ranked among them but shown in the re-run table, its seeds one row."""
     cands = candidates()
     lines = search_lines(cands)
-    for seed, valid, epochs in ((5, 8.30, 200), (6, 8.50, 200)):  # a rerun of c001: two seeds, longer
-        rerun = line(cands[0], valid)
-        rerun["trial"].update(id=f"c001-jsb-ep200-s{seed}", flags={"epochs": epochs, "seed": seed})
+    for seed, test in ((5, 8.30), (6, 8.50)):  # a rerun of c001: two seeds, longer
+        rerun = line(cands[0], 8.1)
+        rerun["trial"].update(id=f"c001-jsb-ep200-s{seed}", flags={"epochs": 200, "seed": seed})
         rerun["command"] += f" --epochs 200 --seed {seed}"
+        rerun["test"] = test
         lines.append(rerun)
     code, text = report(tmp_path, *layout(tmp_path, cands, lines))
     assert code == 0
     rows = table_rows(text)
-    assert rows[0].startswith("| 1 | **c001** | DT(S) | (the seed) | DT(S) |")
-    assert "| 20, 20 | 8.400 ± 0.141 (n = 2) |" in rows[0]  # mean ± sd of seeds 5 and 6
-    assert rows[2].startswith("| 3 | **c001** |") and "| 20 | 8.450 |" in rows[2]  # the search's own trial
-    assert "- c001: trained in more than one configuration" in text
+    assert rows[0].startswith("| 1 | **c002** |") and rows[1].startswith("| 2 | **c001** |")
+    assert "| 20 | 8.450 |" in rows[1]  # the search's own trial of c001, not the rerun's 8.1
+    assert [r for r in rows if r.startswith("| c001 |")] == [
+        "| c001 | epochs 200 | 8.400 ± 0.141 (n = 2) | DT(S) | not run in this configuration | | |"]
+    assert "more than one configuration" not in text
 
 
 def test_lines_that_carry_their_candidate_still_read_the_candidates_file_for_those_not_run(tmp_path):

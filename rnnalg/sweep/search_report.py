@@ -13,6 +13,7 @@ ASHA stopped it); the seeds and the candidates that are one of the paper's varia
 """
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from dataclasses import dataclass
@@ -55,20 +56,28 @@ def _finite(value) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
-def rows_by_dataset(search, marks: dict) -> dict:
-    """{dataset label: [Row]} ranked: best validation figure first, trials without one last."""
+def rows_by_dataset(search, marks: dict, reruns: bool = False) -> dict:
+    """{dataset label: [Row]} ranked: best validation figure first, trials without one last.  The
+    rows in the search's own flags (those most of the dataset's lines have, the seed and time limit
+    aside); with `reruns`, the rows in other flags instead (candidates re-run after the search)."""
     grouped: dict = {}
     for line in search.lines:
         data = line.get("data_label") or line["trial"].get("dataset_label") or "?"
-        key = (line["trial"].get("model"), configuration(line))
-        grouped.setdefault(data, {}).setdefault(key, []).append(line)
+        grouped.setdefault(data, []).append(line)
     ranked = {}
-    for data, models in grouped.items():
+    for data, lines in grouped.items():
+        flags = [json.dumps(_flags(x), sort_keys=True) for x in lines]
+        own = max(set(flags), key=lambda f: (flags.count(f), f))
+        models: dict = {}
+        for line, f in zip(lines, flags):
+            if (f != own) == reruns:
+                models.setdefault((line["trial"].get("model"), configuration(line)), []).append(line)
         rows = []
-        for (name, _), lines in models.items():
+        for (name, _), kept in models.items():
             c = search.candidates[name]
-            rows.append(Row(c, lines, marks.get(name) or (c.seed if not c.moves else None)))
-        ranked[data] = sorted(rows, key=lambda r: (r.valid is None, r.valid or 0.0, r.candidate.name))
+            rows.append(Row(c, kept, marks.get(name) or (c.seed if not c.moves else None)))
+        if rows:
+            ranked[data] = sorted(rows, key=lambda r: (r.valid is None, r.valid or 0.0, r.candidate.name))
     return ranked
 
 
@@ -84,7 +93,7 @@ def search_section(search, names: dict, marks: dict, compared: list, picture: Pa
     """The markdown of one search; `names`: dataset label -> its name in tables; `marks`, `compared`:
     as `paper_marks` gives them; `picture`: the figure's path relative to RESULTS.md; `others`: the
     results lines of no search, where the seeds' own runs in a re-run's configuration are found."""
-    ranked = rows_by_dataset(search, marks)
+    ranked, reruns = rows_by_dataset(search, marks), rows_by_dataset(search, marks, reruns=True)
     out = [f"## Architecture search: {search.name}\n", _intro(search, compared)]
     for data, rows in ranked.items():
         metric = next((x.get("metric") for r in rows for x in r.lines if x.get("metric")), "nll")
@@ -97,7 +106,7 @@ def search_section(search, names: dict, marks: dict, compared: list, picture: Pa
             rank += r.valid is not None
             out.append(_row(r, rank if r.valid is not None else None, metric, marks))
         out.append(_notes(rows))
-        out.append(_reruns(rows, data, others, metric))
+        out.append(_reruns(reruns.get(data, []), data, others, metric))
     if picture is not None:
         out.append(f"![{picture.stem}]({picture.as_posix()})\n")
     return "\n".join(out)
@@ -171,15 +180,15 @@ def _tests(lines) -> list:
 
 
 def _reruns(rows: list, data: str, others: list, metric: str) -> str:
-    """The candidates re-run with several seeds, their test figures beside their seed model's in the
+    """The candidates re-run in other flags, their test figures beside their seed model's in the
     same configuration and seeds (non-search lines on the same data, labelled as the seed, with the
     same flags but the time limit; per seed the longest limit): the comparison under one budget."""
-    reruns = [r for r in rows if len(_tests(r.lines)) > 1]
+    reruns = [r for r in rows if _tests(r.lines)]
     if not reruns:
         return ""
-    out = ["Re-run with fresh seeds (test figures; chosen above on validation), beside the seed model "
-           "trained in the same configuration with the same seeds (the same flags but the time limit, "
-           "per seed the longest; from the tables above):\n",
+    out = ["Re-run after the search in other flags (test figures; the candidates were chosen above on "
+           "validation), beside the seed model trained in the same configuration with the same seeds "
+           "(the same flags but the time limit, per seed the longest; from the tables above):\n",
            "| candidate | configuration | test | seed model in that configuration | test | gain | "
            f"beats it by > {THRESHOLD:g} SE |", "|---|---|---|---|---|---|---|"]
     for r in reruns:
