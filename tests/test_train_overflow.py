@@ -88,3 +88,16 @@ def test_without_clipping_the_overflow_still_stops_with_advice(program, tmp_path
     with pytest.raises(TrainingError, match=r"holds NaN or Inf at epoch 1, step 1 \(BPTT over 17 steps; "
                                             r"--steps truncates it\)"):
         t.run()
+
+
+def test_global_norm_of_a_gradient_whose_squares_overflow_float64():
+    """‖g‖ = 5e200 has Σ g² = 2.5e401 > 1.8e308: still finite, and clipping gives g/‖g‖
+    (an LN-LSTM's exact gradient at init on one Piano-midi.de batch was already 4e80)."""
+    from rnnalg.train.optim import global_norm
+
+    g = {"a": np.array([3e200, 4e200]), "b": np.zeros(0), "c": np.array([0.0], np.float32)}
+    assert global_norm(g) == pytest.approx(5e200, rel=1e-12)
+    clipped, norm = clip_by_global_norm(g, 1.0)
+    np.testing.assert_allclose(clipped["a"], [0.6, 0.8], rtol=1e-12)
+    assert np.isinf(global_norm({"a": np.array([np.inf, 1.0])}))
+    assert np.isnan(global_norm({"a": np.array([np.nan, 1.0])}))
