@@ -7,6 +7,8 @@ import numpy as np
 
 LP_EPS = 1e-6  # L_p pooling: y = (ε^p + mean_k |a|^p)^(1/p) − ε is 0 at a = 0 with a finite dy/da
 LN_EPS = 1e-5  # layer norm: n = (a − μ) / √(σ² + ε)
+# ε as in PyTorch's nn.LayerNorm and Ba et al.'s code (Keras: 1e-3).  At a constant input (σ² = 0: x = 0 at
+# zero state) r = 1/√ε = 316 a norm, so a float32 BPTT gradient can overflow; the trainer retakes it in float64.
 
 
 def _mm(a, w):
