@@ -40,6 +40,45 @@ def _embed_grad(table_shape, tokens, g):
     return grad
 
 
+def _acc(grads, key, value):
+    """grads[key] += value in place, or = value the first time: a gradient summed over the time
+    blocks of loss_and_grad."""
+    if key in grads:
+        grads[key] += value
+    else:
+        grads[key] = value
+
+
+def _embed_acc(grads, key, table_shape, tokens, g):
+    """_acc of _embed_grad(table_shape, tokens, g), scattered straight into the table already there."""
+    if key not in grads:
+        grads[key] = _embed_grad(table_shape, tokens, g)
+        return
+    g = _per_sequence(g) if tokens.shape[0] == 1 and tokens.ndim == g.ndim - 1 else g
+    np.add.at(grads[key], tokens.reshape(-1), g.reshape(-1, g.shape[-1]))
+
+
+ROW_CHUNK = 1024  # rows per piece of _affine_into: its temporaries hold this many rows, not T·B
+
+
+def _affine_into(out, bias, *terms):
+    """out (T, B, W) = bias + Σ x W over terms (x, W), x dense (T, B, in) or token ids (T, B) read
+    as rows of W, added in that order, written ROW_CHUNK rows at a time: no (T, B, W) temporary."""
+    flat = out.view()
+    flat.shape = (-1, out.shape[-1])  # a view or an error, never a copy
+    xs = [(x.reshape(-1) if x.dtype.kind in "iu" else x.reshape(-1, x.shape[-1]), w) for x, w in terms]
+    for start in range(0, flat.shape[0], ROW_CHUNK):
+        rows = slice(start, start + ROW_CHUNK)
+        piece = flat[rows]
+        for k, (x, w) in enumerate(xs):
+            value = w[x[rows]] if x.ndim == 1 else x[rows] @ w
+            if k == 0:
+                piece[...] = value
+                piece += bias  # t + b: the same sum as b + t
+            else:
+                piece += value
+
+
 def _sigmoid(a):
     """σ(a) = ½ (1 + tanh(a/2)): no overflow for large |a|."""
     return 0.5 * (1.0 + np.tanh(0.5 * a))
