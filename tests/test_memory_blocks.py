@@ -110,3 +110,19 @@ def test_kept_bytes_count_what_loss_and_grad_allocates_not_the_batch():
     program = rnnalg.load_program(ROOT / "examples" / "rnn.rnn", {"H": 32})  # x and y: 88 floats each
     B = 16  # B·T₁ = 3,200 rows: full time blocks and _affine_into pieces at both lengths
     assert 32 * B * 4 <= traced_bytes_per_step(program, B) < (32 + 16) * B * 4  # h_t, and no batch
+
+
+def test_affine_into_writes_bias_plus_terms_a_piece_at_a_time(monkeypatch):
+    """_affine_into (the pre parts written into the step buffers) is `b + Σ x W` (to rounding: a
+    piece's product may round differently), for dense inputs, token ids and per-sequence values."""
+    from rnnalg.lower import prelude
+    monkeypatch.setattr(prelude, "ROW_CHUNK", 6)  # B = 3: pieces of 2 steps
+    rng = np.random.default_rng(0)
+    T, B = 7, 3
+    x, ids, key = rng.normal(size=(T, B, 4)), rng.integers(0, 9, size=(T, B)), rng.normal(size=(1, B, 2))
+    W, E, K, b = rng.normal(size=(4, 5)), rng.normal(size=(9, 5)), rng.normal(size=(2, 5)), rng.normal(size=5)
+    out = np.empty((T, B, 5))
+    prelude._affine_into(out, b, (x, W), (ids, E), (key, K))
+    assert np.allclose(out, b + prelude._mm(x, W) + E[ids] + prelude._mm(key, K), rtol=1e-14, atol=1e-14)
+    prelude._affine_into(out, b, (key, K), (ids[:1], E))  # only per-sequence values
+    assert np.allclose(out, np.broadcast_to(b + prelude._mm(key, K) + E[ids[:1]], out.shape), rtol=1e-14, atol=1e-14)

@@ -95,7 +95,7 @@ class Emitter(BackwardEmitter, GroupEmitter, ParallelEmitter):
             users = read.get(e.out.name, [])
             r = users[0] if len(users) == 1 else None
             if (e.op != "affine" or e.out.name in self.group_of or not p.pre_args(e) or r is None
-                    or any(a.name in p.static for a, _ in p.pre_args(e)) or len(r.args) != 1
+                    or all(a.name in p.static for a, _ in p.pre_args(e)) or len(r.args) != 1
                     or r.out.width != e.out.width or p.category[r.out.name] != "scan"
                     or r.out.name in self.horizontal_of or r.out.name in self.folded):
                 continue

@@ -58,20 +58,24 @@ def _embed_acc(grads, key, table_shape, tokens, g):
     np.add.at(grads[key], tokens.reshape(-1), g.reshape(-1, g.shape[-1]))
 
 
-ROW_CHUNK = 1024  # rows per piece of _affine_into: its temporaries hold this many rows, not T·B
+ROW_CHUNK = 1024  # rows (steps × B) per piece of _affine_into: its temporaries hold this many rows, not T·B
 
 
 def _affine_into(out, bias, *terms):
-    """out (T, B, W) = bias + Σ x W over terms (x, W), x dense (T, B, in) or token ids (T, B) read
-    as rows of W, added in that order, written ROW_CHUNK rows at a time: no (T, B, W) temporary."""
-    flat = out.view()
-    flat.shape = (-1, out.shape[-1])  # a view or an error, never a copy
-    xs = [(x.reshape(-1) if x.dtype.kind in "iu" else x.reshape(-1, x.shape[-1]), w) for x, w in terms]
-    for start in range(0, flat.shape[0], ROW_CHUNK):
-        rows = slice(start, start + ROW_CHUNK)
-        piece = flat[rows]
-        for k, (x, w) in enumerate(xs):
-            value = w[x[rows]] if x.ndim == 1 else x[rows] @ w
+    """out (T, B, W) = bias + Σ x W over terms (x, W), added in that order: x dense (T, B, in), token
+    ids (T, B) read as rows of W, or one value per sequence (1, B, in); written a piece of about
+    ROW_CHUNK rows at a time, so no (T, B, W) temporary."""
+    T = out.shape[0]
+    once = {k: (w[x] if x.ndim == out.ndim - 1 else _mm(x, w))  # a per-sequence term: its product once
+            for k, (x, w) in enumerate(terms) if x.shape[0] == 1 and T > 1}
+    step = max(1, ROW_CHUNK // max(1, out.shape[1]))
+    for start in range(0, T, step):
+        piece = out[start:start + step]
+        for k, (x, w) in enumerate(terms):
+            if k in once:
+                value = once[k]
+            else:
+                value = w[x[start:start + step]] if x.ndim == out.ndim - 1 else _mm(x[start:start + step], w)
             if k == 0:
                 piece[...] = value
                 piece += bias  # t + b: the same sum as b + t
