@@ -468,7 +468,7 @@ HEADS = {heads}  # (output, kind, width)
 DROPOUT = {dropout}  # (value, width, rate, op): dropout, vdropout or zoneout (draw_noise)
 # loss_and_grad runs its post phase and backward pass in time blocks of ⌈BLOCK_ROWS / B⌉ steps:
 # what they hold grows with the block, not with T (the same loss and gradients for any value)
-BLOCK_ROWS = 512
+BLOCK_ROWS = 1024
 
 
 # -- the scan loops: plain numpy here; the fast backend compiles these same functions with numba
