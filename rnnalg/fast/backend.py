@@ -18,9 +18,11 @@ or faster (n=20, T=50, B=4, ms per call: backward 1.00, optimised 0.46, numpy 2.
 
 A kernel runs compiled for small batches, where numpy's ~1 µs per call dominates a step,
 and as plain numpy above `max_batch` rows, where numpy's vectorised tanh is faster than
-numba's scalar loops (bench/README.md has the measurements).  Compiled, its products go to
-scipy's BLAS (numba's np.dot), a second OpenBLAS beside numpy's: it runs single-threaded for the
-call, else the two libraries' spinning threads fight over the cores (2× slower at B=16 on 2 cores).
+numba's scalar loops (bench/README.md has the measurements).  Compiled, its products call
+numpy's own BLAS (`np.dot`/`@` rewritten to numba_gemm's helpers; numba's np.dot would call
+scipy's OpenBLAS, 1.6× slower per step at B=16 here).  Where numpy's BLAS is not found, they
+go to scipy's, which runs single-threaded for the call, else the two libraries' spinning threads
+fight over the cores (2× slower at B=16 on 2 cores).
 """
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ from ..errors import UsageError
 
 KERNEL_PREFIX = "_scan_"
 REWRITES = {"tanh": "_tanh"}  # np.<ufunc> inside a kernel -> the numba prelude's version
+# np.dot(a, b, out) / np.dot(a, b) and a @ b -> numpy's own gemm (numba_gemm.py)
+DOT_REWRITES = {3: "_dot_into", 2: "_matmul"}
 MAX_BATCH = 4  # B up to this runs compiled; above it, the numpy kernel (see the module docstring)
 OPTIMISE_UP_TO = 80  # statements in a kernel; longer ones compile optnone (module docstring).  Every
 #                      example's kernels are shorter (the longest: dt_lstm.rnn's backward, 71)
@@ -67,6 +71,20 @@ class _NumpyToNumba(ast.NodeTransformer):
             return ast.copy_location(ast.Name(REWRITES[node.attr], ast.Load()), node)
         return self.generic_visit(node)
 
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        func = node.func
+        if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "np"
+                and func.attr == "dot" and len(node.args) in DOT_REWRITES and not node.keywords):
+            node.func = ast.copy_location(ast.Name(DOT_REWRITES[len(node.args)], ast.Load()), func)
+        return node
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.MatMult):
+            return ast.copy_location(ast.Call(ast.Name("_matmul", ast.Load()), [node.left, node.right], []), node)
+        return node
+
 
 def kernel_names(source: str) -> list[str]:
     return [node.name for node in ast.parse(source).body
@@ -95,7 +113,7 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
     """The numba module of an emitted numpy module's kernels: `_kernel` (njit) for each, or
     `_long_kernel` (njit, optnone) for one longer than OPTIMISE_UP_TO statements (left out
     without `optnone`)."""
-    from . import numba_prelude
+    from . import numba_gemm, numba_prelude
     kernels, any_long = [], False
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef) and node.name.startswith(KERNEL_PREFIX):
@@ -109,9 +127,12 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
             kernels.append(ast.unparse(ast.fix_missing_locations(node)))
     # the prelude's compiled helpers are cached once, in the package; its source is in the
     # kernel text's hash (as a comment), so a new prelude means new kernel files
-    version = hashlib.sha256(inspect.getsource(numba_prelude).encode()).hexdigest()[:16]
+    # (and so is numpy's BLAS that the products call: its symbols are in the compiled code)
+    helpers = inspect.getsource(numba_prelude) + inspect.getsource(numba_gemm) + str(numba_gemm.GEMM_SYMBOLS)
+    version = hashlib.sha256(helpers.encode()).hexdigest()[:16]
     return (f'"""Scan kernels of an rnnalg model, compiled by numba (prelude {version})."""\n'
             "import numpy as np\nfrom numba import njit\n\n"
+            "from rnnalg.fast.numba_gemm import _dot_into, _matmul  # noqa: F401\n"
             "from rnnalg.fast.numba_prelude import LP_EPS, _group_max, _layernorm, _layernorm_grad, _lp, _lp_grad, "
             "_maxout_grad, "
             "_relu_into, _sigmoid, _tanh  # noqa: F401\n\n"
