@@ -54,7 +54,8 @@ def test_products_match_numpy_for_every_layout(products, shape, dtype):
             products(a, b, into_fortran)
             for got in (out, first, second.T, into_fortran):
                 assert got.dtype == dtype and got.shape == (m, n)
-                np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * max(1.0, np.abs(expected).max(initial=0)))
+                scale = max(1.0, np.abs(expected).max(initial=0))
+                np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * scale)
 
 
 def test_kernels_call_numpys_blas_where_numpy_has_one():

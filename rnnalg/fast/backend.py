@@ -154,14 +154,15 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
     return (f'"""Scan kernels of an rnnalg model, compiled by numba (prelude {version})."""\n'
             "import numpy as np\nfrom numba import njit\n\n"
             "from rnnalg.fast.numba_gemm import _dot_into, _matmul  # noqa: F401\n"
-            "from rnnalg.fast.numba_rows import _add, _add_into, _mul, _mul_into, _sub, _sub_into, _tanh_into  # noqa: F401\n"
+            "from rnnalg.fast.numba_rows import (_add, _add_into, _mul, _mul_into, _sub, _sub_into,  # noqa: F401\n"
+            "                                    _tanh_into)\n"
             "from rnnalg.fast.numba_prelude import LP_EPS, _group_max, _layernorm, _layernorm_grad, _lp, _lp_grad, "
             "_maxout_grad, "
             "_relu_into, _sigmoid, _tanh  # noqa: F401\n\n"
             "_kernel = njit(cache=True, error_model='numpy')  # every scan kernel (numba_rows.JIT_OPTIONS)\n"
             # only where it is used, so that the text (and the cache) of other models is as before
-            + (f"_long_kernel = njit(cache=True, error_model='numpy', _dbg_optnone=True)  # over {OPTIMISE_UP_TO} statements: "
-               "LLVM -O3 would take minutes\n" if any_long else "")
+            + ("_long_kernel = njit(cache=True, error_model='numpy', _dbg_optnone=True)  "
+               f"# over {OPTIMISE_UP_TO} statements: LLVM -O3 would take minutes\n" if any_long else "")
             + "\n\n" + "\n\n\n".join(kernels) + "\n")
 
 
