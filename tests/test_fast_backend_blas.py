@@ -75,6 +75,6 @@ def test_kernel_text_calls_the_gemm_helpers():
               "        g = G[t] @ W.T + np.dot(h, W)\n")
     text = kernel_module_text(source)
     assert "_dot_into(h, W, out)" in text
-    assert "_matmul(G[t], W.T) + _matmul(h, W)" in text
+    assert "_add(_matmul(G[t], W.T), _matmul(h, W))" in text
     body = text.split("def _scan_forward")[1]
     assert "np.dot" not in body and "@" not in body

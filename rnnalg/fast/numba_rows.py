@@ -44,6 +44,17 @@ def _as_c(typingctx, a):
     return a.copy(layout="C")(a), codegen
 
 
+@intrinsic
+def _as_a(typingctx, a):
+    """The array `a` typed layout 'A' (strides read at run time): no copy."""
+    if not isinstance(a, types.Array):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return impl_ret_borrowed(context, builder, signature.return_type, args[0])
+    return a.copy(layout="A")(a), codegen
+
+
 @njit(inline="always")
 def _unit_rows(a):
     """Are the rows of the 2-D `a` contiguous?"""
@@ -63,7 +74,7 @@ def _same(a, out):
     return a.ctypes.data == out.ctypes.data and a.strides == out.strides
 
 
-def _broadcast_loop(op, a_matrix, b_matrix, cast):
+def _broadcast_loop(op, a_matrix, b_matrix):
     """out = op(a, b) for 2-D a, b broadcast to out's shape (numpy's rule: each axis equal or 1),
     any strides: the slow path, a plain loop (quick to compile, unlike numba's ufunc machinery)."""
     def at(x, i, j):
@@ -83,18 +94,16 @@ def _broadcast_loop(op, a_matrix, b_matrix, cast):
     def matrix_a(a, b, out):
         if not fits(a, out):
             raise ValueError("operands could not be broadcast together")
-        sb = cast(b)
         for i in range(out.shape[0]):
             for j in range(out.shape[1]):
-                out[i, j] = op(at(a, i, j), sb)
+                out[i, j] = op(at(a, i, j), b)
 
     def matrix_b(a, b, out):
         if not fits(b, out):
             raise ValueError("operands could not be broadcast together")
-        sa = cast(a)
         for i in range(out.shape[0]):
             for j in range(out.shape[1]):
-                out[i, j] = op(sa, at(b, i, j))
+                out[i, j] = op(a, at(b, i, j))
     return both if a_matrix and b_matrix else matrix_a if a_matrix else matrix_b
 
 
@@ -112,55 +121,77 @@ def _is_number(a):
     return isinstance(a, (types.Float, types.Integer))
 
 
+def _row_loops(op):
+    """case -> (row loop, fallback loop) of `op`, compiled once per dtype: the callers pass
+    every array retyped as layout 'A' (`_as_a`) and a scalar cast to the arrays' dtype, so that
+    a kernel's many call sites share these few compilations."""
+    def both(a, b, out):
+        in_place = _same(a, out)
+        for r in range(out.shape[0]):
+            orow, br = _as_c(out[r]), _as_c(b[r])
+            if in_place:
+                for j in range(out.shape[1]):
+                    orow[j] = op(orow[j], br[j])
+            else:
+                ar = _as_c(a[r])
+                for j in range(out.shape[1]):
+                    orow[j] = op(ar[j], br[j])
+
+    def scalar_b(a, b, out):
+        in_place = _same(a, out)
+        for r in range(out.shape[0]):
+            orow = _as_c(out[r])
+            if in_place:
+                for j in range(out.shape[1]):
+                    orow[j] = op(orow[j], b)
+            else:
+                ar = _as_c(a[r])
+                for j in range(out.shape[1]):
+                    orow[j] = op(ar[j], b)
+
+    def scalar_a(a, b, out):
+        for r in range(out.shape[0]):
+            orow, br = _as_c(out[r]), _as_c(b[r])
+            for j in range(out.shape[1]):
+                orow[j] = op(a, br[j])
+    return {case: (_separate(rows), _separate(_broadcast_loop(op, *case)))
+            for case, rows in (((True, True), both), ((True, False), scalar_b), ((False, True), scalar_a))}
+
+
 def _binary_overloads(op, ufunc):
     """The typing functions of `into(a, b, out)` (out = op(a, b) row by row, for 2-D a and b of
     one shape, or one of them a scalar) and `allocate(a, b)` (the same into a new array); other
     operands get numba's `ufunc(a, b, out)` / `op(a, b)`."""
+    loops = _row_loops(op)
+
     def into_typed(a, b, out):
         if not (_is_matrix(out) and (_is_matrix(a) or _is_matrix(b))
                 and all(_is_number(v) or (_is_matrix(v) and v.dtype == out.dtype) for v in (a, b))):
             return lambda a, b, out: ufunc(a, b, out)
         a_matrix, b_matrix = _is_matrix(a), _is_matrix(b)
+        rows, fallback = loops[a_matrix, b_matrix]
         cast = as_dtype(out.dtype).type
-        fallback = _separate(_broadcast_loop(op, a_matrix, b_matrix, cast))
-
-        def both(a, b, out):
-            in_place = _same(a, out)
-            for r in range(out.shape[0]):
-                orow, br = _as_c(out[r]), _as_c(b[r])
-                if in_place:
-                    for j in range(out.shape[1]):
-                        orow[j] = op(orow[j], br[j])
+        if a_matrix and b_matrix:
+            def both(a, b, out):
+                if _fits(a, out) and _fits(b, out):
+                    rows(_as_a(a), _as_a(b), _as_a(out))
                 else:
-                    ar = _as_c(a[r])
-                    for j in range(out.shape[1]):
-                        orow[j] = op(ar[j], br[j])
-
-        def scalar_b(a, b, out):
-            in_place, sb = _same(a, out), cast(b)
-            for r in range(out.shape[0]):
-                orow = _as_c(out[r])
-                if in_place:
-                    for j in range(out.shape[1]):
-                        orow[j] = op(orow[j], sb)
+                    fallback(_as_a(a), _as_a(b), _as_a(out))
+            return both
+        if a_matrix:
+            def scalar_b(a, b, out):
+                if _fits(a, out):
+                    rows(_as_a(a), cast(b), _as_a(out))
                 else:
-                    ar = _as_c(a[r])
-                    for j in range(out.shape[1]):
-                        orow[j] = op(ar[j], sb)
+                    fallback(_as_a(a), cast(b), _as_a(out))
+            return scalar_b
 
         def scalar_a(a, b, out):
-            sa = cast(a)
-            for r in range(out.shape[0]):
-                orow, br = _as_c(out[r]), _as_c(b[r])
-                for j in range(out.shape[1]):
-                    orow[j] = op(sa, br[j])
-
-        rows = _separate(both if a_matrix and b_matrix else scalar_b if a_matrix else scalar_a)
-        if a_matrix and b_matrix:
-            return lambda a, b, out: rows(a, b, out) if _fits(a, out) and _fits(b, out) else fallback(a, b, out)
-        if a_matrix:
-            return lambda a, b, out: rows(a, b, out) if _fits(a, out) else fallback(a, b, out)
-        return lambda a, b, out: rows(a, b, out) if _fits(b, out) else fallback(a, b, out)
+            if _fits(b, out):
+                rows(cast(a), _as_a(b), _as_a(out))
+            else:
+                fallback(cast(a), _as_a(b), _as_a(out))
+        return scalar_a
 
     def allocate_typed(a, b):
         if not ((_is_matrix(a) or _is_matrix(b)) and (_is_matrix(a) or _is_number(a))
@@ -229,7 +260,12 @@ def _tanh_into(a, out):
 def _tanh_into_typed(a, out):
     if not (_is_matrix(a) and _is_matrix(out) and a.dtype == out.dtype):
         return lambda a, out: _tanh(a, out)
-    return lambda a, out: _tanh_rows(a, out) if _fits(a, out) else _tanh_separate(a, out)
+    def impl(a, out):
+        if _fits(a, out):
+            _tanh_rows(_as_a(a), _as_a(out))
+        else:
+            _tanh_separate(_as_a(a), _as_a(out))
+    return impl
 
 
 @njit(inline="never", **JIT_OPTIONS)
