@@ -5,17 +5,20 @@ layout 'A': its strides are unknown when compiling) into a strided loop LLVM doe
 at B=16, 200 columns, 0.85 µs for a product and 7.9 µs for the float32 tanh, against 0.17 µs and
 0.58 µs on contiguous arrays (numpy: 1.3 µs each; one thread, CPU time).  The kernels' views have
 contiguous rows, so these helpers check that once per call and run each row as a contiguous
-1-D array (`_as_c`), else numba's own operation.  backend.py rewrites the kernels' calls:
+1-D array (`_as_c`).  backend.py rewrites the kernels' calls:
 
     a * b, a + b, a - b            -> _mul(a, b), _add(a, b), _sub(a, b)
-    np.multiply(a, b, out)         -> _mul_into(a, b, out)   (np.add: _add_into)
+    np.multiply(a, b, out)         -> _mul_into(a, b, out)   (np.add, np.subtract: _add_into, _sub_into)
     np.tanh(a, out)                -> _tanh_into(a, out)
+
+2-D float arrays of one shape, or one of them a scalar, take the row loops; strided rows and
+broadcasting (a (B, 1) mask) a plain 2-D loop; other operands (other ranks, integers, mixed
+dtypes) numba's own operation.  Results are numpy's: the same operation per element, float32
+tanh as in numba_prelude (≤ 6 ulp of numpy's), float64 libm's tanh.  Operands may be the very
+output array (in place) but not partly overlap it, which the emitted kernels never do.
 
 Nothing here is cached on its own (numba would not see a change of numba_prelude.py inlined into
 it): the kernels that call these helpers are, whole, in their module's cache (backend.py).
-Same shapes (or a scalar operand) take the row path; anything else (broadcasting a (B, 1) mask,
-other ranks) numba's.  Results are numpy's: the same operation per element, float32 tanh as in
-numba_prelude (≤ 3 ulp of numpy's), float64 libm's tanh.
 """
 import operator
 
@@ -81,7 +84,8 @@ def _broadcast_loop(op, a_matrix, b_matrix):
         return x[i if x.shape[0] > 1 else 0, j if x.shape[1] > 1 else 0]
 
     def fits(x, out):
-        return (x.shape[0] == out.shape[0] or x.shape[0] == 1) and (x.shape[1] == out.shape[1] or x.shape[1] == 1)
+        return ((x.shape[0] == out.shape[0] or x.shape[0] == 1)
+                and (x.shape[1] == out.shape[1] or x.shape[1] == 1))
     at, fits = njit(inline="always")(at), njit(inline="always")(fits)
 
     def both(a, b, out):
