@@ -106,3 +106,15 @@ def test_kernel_text_runs_elementwise_work_through_the_helpers():
     assert "range(T - 1, -1, -1)" in body and "S[t + 1]" in body  # integers left alone
     assert "_mul_into(a, b, out)" in body and "_tanh_into(a, S[t])" in body
     assert "_add(_mul(_sub(1, a), b), S[t + 1])" in body
+
+
+def test_a_long_unoptimised_kernel_keeps_numbas_own_operations():
+    """Over OPTIMISE_UP_TO statements a kernel compiles optnone; with the helpers numba could not
+    cache it ("uses dynamic globals"), so it keeps numba's operations (np.tanh -> _tanh only)."""
+    from rnnalg.fast.backend import OPTIMISE_UP_TO, kernel_module_text
+    lines = [f"        a{i} = a * b + {i}\n" for i in range(OPTIMISE_UP_TO)]
+    source = ("def _scan_backward(T, B, a, b, out):\n    for t in range(T):\n"
+              "        np.multiply(a, b, out)\n        np.tanh(a, out)\n" + "".join(lines))
+    body = kernel_module_text(source).split("def _scan_backward")[1]
+    assert "np.multiply(a, b, out)" in body and "_tanh(a, out)" in body and "a0 = a * b + 0" in body
+    assert "_mul" not in body and "_tanh_into" not in body

@@ -73,12 +73,21 @@ def cache_dir() -> Path:
 
 
 class _NumpyToNumba(ast.NodeTransformer):
+    """np.tanh -> _tanh; with `helpers`, products and elementwise work to numba_gemm / numba_rows
+    (not in a long, unoptimised kernel: there numba could not cache the helpers' code, and
+    unoptimised they would not pay)."""
+
+    def __init__(self, helpers=True):
+        self.helpers = helpers
+
     def visit_Attribute(self, node):
         if isinstance(node.value, ast.Name) and node.value.id == "np" and node.attr in REWRITES:
             return ast.copy_location(ast.Name(REWRITES[node.attr], ast.Load()), node)
         return self.generic_visit(node)
 
     def visit_Call(self, node):
+        if not self.helpers:
+            return self.generic_visit(node)
         func = node.func
         if isinstance(func, ast.Name) and func.id == "range":
             return node  # its bounds are integers: left alone
@@ -95,11 +104,15 @@ class _NumpyToNumba(ast.NodeTransformer):
         return node
 
     def visit_Subscript(self, node):
+        if not self.helpers:
+            return self.generic_visit(node)
         node.value = self.visit(node.value)
         return node  # an index (t + 1) is an integer: left alone
 
     def visit_BinOp(self, node):
         self.generic_visit(node)
+        if not self.helpers:
+            return node
         helper = "_matmul" if isinstance(node.op, ast.MatMult) else BINOP_REWRITES.get(type(node.op))
         if helper:
             return ast.copy_location(ast.Call(ast.Name(helper, ast.Load()), [node.left, node.right], []), node)
@@ -142,7 +155,7 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
                 continue
             any_long = any_long or long
             decorator = "_long_kernel" if long else "_kernel"
-            node = _NumpyToNumba().visit(node)
+            node = _NumpyToNumba(helpers=not long).visit(node)
             node.decorator_list = [ast.Name(decorator, ast.Load())]
             kernels.append(ast.unparse(ast.fix_missing_locations(node)))
     # the prelude's compiled helpers are cached once, in the package; its source is in the
