@@ -21,8 +21,12 @@ over time. No fused nn.RNN, no torch.compile. The equations follow examples/*.rn
     LSTM     [i f o g]_t = x [U_i … U_g] + h_{t-1} [W_i … W_g] + b (f offset by +1; σ, σ, σ, tanh)
              c_t = f ⊙ c_{t-1} + i ⊙ g,  h_t = o ⊙ tanh(c_t)       y = σ(h_t V + c)
 
+    GRU      z_t = σ(x U_z + h_{t-1} W_z + b_z),  r_t = σ(x U_r + h_{t-1} W_r + b_r)
+             n_t = tanh(x U_n + (r_t ⊙ h_{t-1}) W_n + b_n),  h_t = (1 − z_t) ⊙ h_{t-1} + z_t ⊙ n_t
+
 The LSTM has a second baseline, `LSTMFused`: PyTorch's own `torch.nn.LSTM` (its fused kernel)
-with the same weights. The word-level RNN (examples/word_rnn.rnn, `token[10000]` in and out)
+with the same weights; the GRU has `GRUFused`, `torch.nn.GRU`, which is the same cell except
+where the reset gate acts (see its docstring). The word-level RNN (examples/word_rnn.rnn, `token[10000]` in and out)
 runs the kernel of `torch.nn.RNN` and `F.cross_entropy`, see `word_rnn_loss`.
 
 `loss_and_grad_call(..., compiled=True)` wraps the loss in `torch.compile` (the column
@@ -132,6 +136,22 @@ def lstm_loss(p, xs, ys):
     return bernoulli_nll(torch.stack(hs) @ p["y.W_h'"] + p["y.b"], ys)
 
 
+def gru_loss(p, xs, ys):
+    """examples/gru.rnn as an eager user writes it: z and r's products side by side."""
+    U = torch.cat([p["z.W_x"], p["r.W_x"], p["n.W_x"]], dim=1)
+    W, Wn = torch.cat([p["z.W_h"], p["r.W_h"]], dim=1), p["n.W_n.1"]
+    H = Wn.shape[0]
+    pre = xs @ U + torch.cat([p["z.b"], p["r.b"], p["n.b"]])
+    h = _zeros(xs, H)
+    hs = []
+    for t in range(xs.shape[0]):
+        z, r = torch.sigmoid(pre[t, :, :2 * H] + h @ W).split(H, dim=1)
+        n = torch.tanh(pre[t, :, 2 * H:] + (r * h) @ Wn)
+        h = h + z * (n - h)
+        hs.append(h)
+    return bernoulli_nll(torch.stack(hs) @ p["y.W_h'"] + p["y.b"], ys)
+
+
 class LSTMFused:
     """torch.nn.LSTM (PyTorch's fused kernel) with rnnalg's LSTM weights; `loss(xs, ys)`.
 
@@ -159,9 +179,41 @@ class LSTMFused:
         return bernoulli_nll(hs @ self.V + self.c, ys)
 
 
+class GRUFused(LSTMFused):
+    """torch.nn.GRU (PyTorch's fused kernel) with rnnalg's GRU weights (examples/gru.rnn).
+
+    nn.GRU computes n_t = tanh(x W_in + b_in + r_t ⊙ (h W_hn + b_hn)) and h_t = (1 − z'_t) ⊙ n_t +
+    z'_t ⊙ h_{t-1}: its z' is rnnalg's 1 − z (so its z weights and bias are rnnalg's negated) and
+    its reset gate acts after the product, rnnalg's (Cho et al.'s) before it.  The two cells have
+    the same sizes and products per step but compute the same function only where r ≡ 1; the
+    mapping is checked there (`RESET_OPEN`), the timing uses the weights as they are.
+    """
+
+    def __init__(self, params, dtype=torch.float32):
+        H = params["z.W_h"].shape[0]
+        sign = {"r": 1.0, "z": -1.0, "n": 1.0}  # nn.GRU stacks r, z, n
+        self.lstm = torch.nn.GRU(params["z.W_x"].shape[0], H).to(dtype)
+        hidden = {"r": params["r.W_h"], "z": params["z.W_h"], "n": params["n.W_n.1"]}
+        with torch.no_grad():
+            self.lstm.weight_ih_l0.copy_(torch.cat([sign[g] * torch.as_tensor(params[f"{g}.W_x"]).T for g in "rzn"]))
+            self.lstm.weight_hh_l0.copy_(torch.cat([sign[g] * torch.as_tensor(hidden[g]).T for g in "rzn"]))
+            self.lstm.bias_ih_l0.copy_(torch.cat([sign[g] * torch.as_tensor(params[f"{g}.b"]) for g in "rzn"]))
+            self.lstm.bias_hh_l0.zero_()
+        self.V = torch.tensor(params["y.W_h'"], dtype=dtype, requires_grad=True)
+        self.c = torch.tensor(params["y.b"], dtype=dtype, requires_grad=True)
+
+
+RESET_OPEN = 40.0  # added to r.b: σ(a + 40) = 1 to 4e-18, so rnnalg's GRU and nn.GRU agree (float64)
+
+
+def reset_open(params):
+    """A copy of GRU parameters whose reset gate is 1 everywhere (RESET_OPEN)."""
+    return {**params, "r.b": params["r.b"] + RESET_OPEN}
+
+
 # example spec stem -> its hand-written torch loss
 TORCH_MODELS = {"rnn": rnn_loss, "dts": dts_loss, "dots": dots_loss, "srnn2": srnn2_loss, "lstm": lstm_loss,
-                "word_rnn": word_rnn_loss}
+                "gru": gru_loss, "word_rnn": word_rnn_loss}
 
 
 def to_torch(params, dtype=torch.float32):
@@ -187,9 +239,10 @@ def loss_and_grad_call(name, params, xs, ys, compiled=False):
     return call
 
 
-def fused_lstm_call(params, xs, ys):
-    """Like `loss_and_grad_call`, for torch.nn.LSTM with rnnalg's LSTM weights."""
-    model = LSTMFused(params, xs.dtype)
+def fused_lstm_call(params, xs, ys, fused=LSTMFused):
+    """Like `loss_and_grad_call`, for torch.nn.LSTM with rnnalg's LSTM weights (or `fused`:
+    GRUFused, torch.nn.GRU with rnnalg's GRU weights)."""
+    model = fused(params, xs.dtype)
 
     def call():
         for p in model.parameters():

@@ -238,7 +238,7 @@ def test_compare_refuses_disagreeing_losses(compare):
         compare.check_loss("RNN", "PyTorch", 1.001, 1.0)
 
 
-@pytest.mark.parametrize("stem", ["rnn", "dts", "dots", "srnn2", "lstm", "word_rnn"])
+@pytest.mark.parametrize("stem", ["rnn", "dts", "dots", "srnn2", "lstm", "gru", "word_rnn"])
 def test_torch_models_match_rnnalg(compare, stem):
     """The hand-written torch models compute rnnalg's loss and gradients (float64, exact to rounding)."""
     torch = pytest.importorskip("torch")
@@ -314,15 +314,56 @@ def test_torch_nn_lstm_baseline_gives_rnnalg_loss(compare):
     assert call().item() == pytest.approx(loss, rel=1e-12)
 
 
-def test_lstm_bench_quick_run(compare, capsys):
+def test_torch_nn_gru_baseline_maps_rnnalgs_gru_weights(compare):
+    """bench/lstm.py's torch.nn.GRU column: with the reset gate held open (r ≡ 1), where the two
+    cells are one function, nn.GRU with the mapped weights gives examples/gru.rnn's loss and
+    gradients (float64); with r as it is, the cells differ (nn.GRU resets after the product)."""
+    torch = pytest.importorskip("torch")
+    import torch_models
+
+    from rnnalg import load_program
+    from rnnalg.testing import random_setup
+
+    program = load_program(EXAMPLES / "gru.rnn", {"H": 7})
+    model, params, batch, _, _ = random_setup(program, T=6, B=3, mask=False, state=False, dropout=False)
+    xs, ys = torch.tensor(batch["x"]), torch.tensor(batch["y"])
+    opened = torch_models.reset_open(params)
+    loss, grads, _ = model.loss_and_grad(opened, batch)
+    fused = torch_models.GRUFused(opened, torch.float64)
+    fused.loss(xs, ys).backward()
+    assert fused.loss(xs, ys).item() == pytest.approx(loss, rel=1e-12)
+    H = 7
+    gru = fused.lstm  # weights stacked r, z, n; z negated
+    np.testing.assert_allclose(-gru.weight_hh_l0.grad[H:2 * H].numpy().T, grads["z.W_h"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(gru.weight_hh_l0.grad[2 * H:].numpy().T, grads["n.W_n.1"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(gru.weight_ih_l0.grad[2 * H:].numpy().T, grads["n.W_x"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fused.V.grad.numpy(), grads["y.W_h'"], rtol=1e-9, atol=1e-12)
+    plain = torch_models.fused_lstm_call(params, xs, ys, torch_models.GRUFused)().item()
+    assert plain != pytest.approx(model.loss_and_grad(params, batch)[0], rel=1e-6)
+
+
+def _gated_bench_rows(argv, capsys):
     spec = importlib.util.spec_from_file_location("lstm_bench", ROOT / "bench" / "lstm.py")
     lstm_bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(lstm_bench)
-    assert lstm_bench.main(["--quick", "--quiet", "--no-torch", "--clock", "cpu"]) == 0
+    assert lstm_bench.main(["--quick", "--quiet", "--clock", "cpu", *argv]) == 0
     text = capsys.readouterr().out
-    rows = [line for line in text.splitlines() if re.match(r"\| \d+ \|", line)]
-    assert [row.split(" | ")[0] for row in rows] == ["| 1", "| 4"]
+    return [line for line in text.splitlines() if re.match(r"\| (LSTM|GRU) \| \d+ \|", line)]
+
+
+def test_lstm_bench_quick_run(compare, capsys):
+    rows = _gated_bench_rows(["--no-torch"], capsys)
+    assert [" | ".join(row.split(" | ")[:2]) for row in rows] == ["| LSTM | 1", "| LSTM | 4", "| GRU | 1", "| GRU | 4"]
     assert all(row.count("—") == 4 for row in rows)  # no torch: its two columns and ratios stay empty
+
+
+def test_lstm_bench_quick_run_with_torch_fills_every_column(compare, capsys):
+    """Both cells against their PyTorch baselines, each loss checked before timing."""
+    pytest.importorskip("torch")
+    rows = _gated_bench_rows(["--torch-threads", "1", "--cells", "gru,lstm"], capsys)
+    assert [" | ".join(row.split(" | ")[:2]) for row in rows] == ["| GRU | 1", "| GRU | 4", "| LSTM | 1", "| LSTM | 4"]
+    for row in rows:
+        assert "—" not in row and row.count("(≤ 1)") == 1 and row.count("(≤ 0.5)") == 1, row
 
 
 # ---- bench/word_head.py ----------------------------------------------------------------------

@@ -132,9 +132,11 @@ RSS_SCRIPT = textwrap.dedent("""
     rng = np.random.default_rng(0)
     batch = {v.name: (rng.random((T, B, v.width), dtype=np.float32) < 0.3).astype(np.float32)
              for v in list(program.inputs) + [h.output for h in program.heads]}
+    status = lambda key: [int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith(key)][0]
+    before = status("VmRSS")  # the batch made: kept.py's baseline too
     model.loss_and_grad(params, batch)
     # VmHWM, the peak RSS of this process image: ru_maxrss would keep the forking parent's peak
-    print([int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM")][0])
+    print(status("VmHWM") - before)
 """)
 
 
@@ -148,15 +150,15 @@ def peak_rss(spec, H, B, T):
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from /proc (Linux)")
 @pytest.mark.parametrize("stem", ["dots", "lstm"])
 def test_traced_memory_is_within_20_percent_of_peak_rss_growth(stem):
-    """Peak RSS per step (T = 1000 vs 4000, fresh processes) against what cost --measure traces;
-    the minimum (bptt_floats_step) is far below both: the lowering keeps ~8× it (issue 21)."""
+    """Peak RSS per step above the batch (T = 1000 vs 4000, fresh processes) against what cost
+    --measure traces; the minimum (bptt_floats_step) is at most both (issue 21: ≤ 2× it)."""
     spec, H, B = ROOT / "examples" / f"{stem}.rnn", 64, 4
     rss = (peak_rss(spec, H, B, 4000) - peak_rss(spec, H, B, 1000)) / 3000
     program = load_program(spec, {"H": H})
     traced = traced_bytes_per_step(program, B, 1000, 4000)
     assert abs(traced - rss) <= 0.2 * rss, (traced, rss)
     minimum = 4 * cost(program, batch=B).values["bptt_floats_step"]
-    assert minimum < traced
+    assert minimum <= traced <= 2 * minimum
 
 
 def cli(capsys, *argv):

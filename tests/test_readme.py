@@ -34,6 +34,7 @@ SMALLER = {
     "bench": ["--set", "H=8", "--repeats", "2"],
     "compile": ["--set", "H=8"],
     "sweep": ["--dry-run"],  # checks the file, every spec and the data, lists the trials; test_sweep.py runs one
+    "search": ["--dry-run"],  # writes and lists the candidates; test_search.py trains a tiny search
 }
 # the steps of the shell blocks that no test runs, and why
 NOT_RUN = {

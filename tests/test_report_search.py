@@ -199,21 +199,25 @@ def test_the_report_writes_the_figure_and_links_it(tmp_path):
     assert "![search_t](figures/search_t.png)" in section(text)
 
 
-def test_seeds_of_one_configuration_share_a_row_another_configuration_has_its_own(tmp_path):
+def test_reruns_in_other_flags_leave_the_ranking_for_their_own_table(tmp_path):
+    """The ranking is of the search's own trials; a candidate re-run after it in other flags (more
+    epochs, fresh seeds) is not ranked among them but shown in the re-run table, its seeds one row."""
     cands = candidates()
     lines = search_lines(cands)
-    for seed, valid, epochs in ((5, 8.30, 200), (6, 8.50, 200)):  # a rerun of c001: two seeds, longer
-        rerun = line(cands[0], valid)
-        rerun["trial"].update(id=f"c001-jsb-ep200-s{seed}", flags={"epochs": epochs, "seed": seed})
+    for seed, test in ((5, 8.30), (6, 8.50)):  # a rerun of c001: two seeds, longer
+        rerun = line(cands[0], 8.1)
+        rerun["trial"].update(id=f"c001-jsb-ep200-s{seed}", flags={"epochs": 200, "seed": seed})
         rerun["command"] += f" --epochs 200 --seed {seed}"
+        rerun["test"] = test
         lines.append(rerun)
     code, text = report(tmp_path, *layout(tmp_path, cands, lines))
     assert code == 0
     rows = table_rows(text)
-    assert rows[0].startswith("| 1 | **c001** | DT(S) | (the seed) | DT(S) |")
-    assert "| 20, 20 | 8.400 ± 0.141 (n = 2) |" in rows[0]  # mean ± sd of seeds 5 and 6
-    assert rows[2].startswith("| 3 | **c001** |") and "| 20 | 8.450 |" in rows[2]  # the search's own trial
-    assert "- c001: trained in more than one configuration" in text
+    assert rows[0].startswith("| 1 | **c002** |") and rows[1].startswith("| 2 | **c001** |")
+    assert "| 20 | 8.450 |" in rows[1]  # the search's own trial of c001, not the rerun's 8.1
+    assert [r for r in rows if r.startswith("| c001 |")] == [
+        "| c001 | epochs 200 | 8.400 ± 0.141 (n = 2) | DT(S) | not run in this configuration | | |"]
+    assert "more than one configuration" not in text
 
 
 def test_lines_that_carry_their_candidate_still_read_the_candidates_file_for_those_not_run(tmp_path):
@@ -221,3 +225,30 @@ def test_lines_that_carry_their_candidate_still_read_the_candidates_file_for_tho
     lines = search_lines(cands, search="experiments/search_t.toml")[:3]
     code, text = report(tmp_path, *layout(tmp_path, cands, lines))
     assert code == 0 and "4 candidates from the seeds DT(S)" in text and "3 with results, 1 not run (c004)" in text
+
+
+def test_reruns_stand_beside_the_seed_model_in_the_same_configuration_and_seeds(tmp_path):
+    """Issue 19 §3: the best candidates re-run with fresh seeds beside DOT(S) under one budget."""
+    cands = candidates()
+    lines = search_lines(cands)
+    for seed, test in ((5, 8.30), (6, 8.32)):  # c003 re-run with two fresh seeds
+        rerun = line(cands[2], 8.2)
+        rerun["trial"].update(id=f"c003-jsb-s{seed}", flags={"epochs": 200, "seed": seed, "time_limit": 600})
+        rerun["test"] = test
+        lines.append(rerun)
+    plain = []
+    for seed, limit, test, extra in ((5, 600, 8.60, {}), (6, 600, 8.64, {}),
+                                     (5, 75, 9.90, {}),  # the same seed cut short by the clock: superseded
+                                     (7, 600, 7.00, {}),  # a seed the candidate did not run
+                                     (6, 600, 7.00, {"weight_noise": 0.1})):  # another configuration
+        x = plain_line()
+        x["trial"]["flags"] = {"epochs": 200, "seed": seed, "time_limit": limit, **extra}
+        x["trial"]["id"] = f"dts-jsb-{len(plain)}-tl{limit}-s{seed}"
+        x["test"] = test
+        plain.append(x)
+    results, _ = layout(tmp_path, cands, lines)
+    code, text = report(tmp_path, results, write(tmp_path / "experiments" / "results" / "plain.jsonl", plain))
+    assert code == 0
+    [row] = [r for r in section(text).splitlines() if r.startswith("| c003 |")]
+    assert row == ("| c003 | epochs 200 | 8.310 ± 0.014 (n = 2) | DT(S) | 8.620 ± 0.028 (n = 2) | +0.310 "
+                   "| **yes** (2 SE = 0.045) |")

@@ -82,6 +82,10 @@ def test_dry_run_of_the_committed_search_file(tmp_path, capsys):
     assert second and abs(second.count("DT(S)") - second.count("DOT(S)")) <= 1
     assert "64 trials" in out and "rnnalg train" in out
     assert (tmp_path / "candidates" / "c064.rnn").exists()
+    # the candidates compete in one ASHA cell per dataset (per model, ASHA would stop none)
+    import tomllib
+    asha = tomllib.loads((tmp_path / "sweep.toml").read_text())["sweep"]["asha"]
+    assert asha == {"per": "dataset", "grace_period": 3, "reduction_factor": 3, "max_epochs": 60}
 
 
 def test_the_search_gives_its_sweep_each_candidates_description_for_the_results_lines(tmp_path, monkeypatch):

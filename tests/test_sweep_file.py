@@ -114,6 +114,8 @@ BAD = [
      "s.toml: train.momentum: error: argument --momentum: must be a number in [0, 1), got 1.5"),
     ("[sweep]\ndatasets = [\"jsb\"]\n[sweep.asha]\nreduction_factor = 1\n",
      "s.toml: sweep.asha.reduction_factor: error: expected an integer >= 2"),
+    ("[sweep]\ndatasets = [\"jsb\"]\n[sweep.asha]\nper = \"seed\"\n",
+     "s.toml: sweep.asha.per: error: must be one of 'model', 'dataset', not 'seed'"),
 ]
 
 

@@ -34,6 +34,27 @@ def test_asha_compares_trials_of_one_cell_only():
     assert sorted(scheduler.cells) == [("jsb", "rnn"), ("nottingham", "rnn")]
 
 
+def test_asha_per_dataset_lets_the_models_of_a_search_compete():
+    """A search's candidates are one model each: per (dataset, model) ASHA would stop none."""
+    from ray.tune.schedulers import TrialScheduler
+
+    from rnnalg.sweep.scheduler import GroupedASHA
+
+    def run(per):
+        scheduler = GroupedASHA({"grace_period": 1, "reduction_factor": 2, "per": per}, max_epochs=8)
+        trials = [fake_trial(f"c{i}", model=f"c{i}") for i in range(3)]
+        for t in trials:
+            scheduler.on_trial_add(None, t)
+        decisions = [scheduler.on_trial_result(None, t, {"epoch": 1, "valid": v})
+                     for t, v in zip(trials, (8.0, 8.5, 9.5))]
+        return decisions, sorted(scheduler.cells)
+
+    decisions, cells = run("dataset")
+    assert decisions[-1] == TrialScheduler.STOP and cells == [("jsb",)]
+    decisions, cells = run("model")
+    assert set(decisions) == {TrialScheduler.CONTINUE} and len(cells) == 3
+
+
 def recorder(tmp_path, pruning=False, verbose=False):
     from rnnalg.sweep.runner import Recorder
 

@@ -107,6 +107,8 @@ def sweep_toml(rest: dict, candidates, size: str, search_file: Path) -> str:
     from ..data.dataset import _canonical
 
     sweep = dict(rest.get("sweep", {}))
+    if isinstance(sweep.get("asha"), dict):  # the candidates compete with each other (scheduler.py)
+        sweep["asha"] = {"per": "dataset", **sweep["asha"]}
     if isinstance(sweep.get("datasets"), list):  # a data file named relative to the search file
         sweep["datasets"] = [d if not isinstance(d, str) or _canonical(d) is not None
                              else str((search_file.parent / d).resolve()) for d in sweep["datasets"]]

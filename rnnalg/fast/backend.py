@@ -16,11 +16,16 @@ operations stay separate functions, each optimised alone, so compiling grows lin
 or faster (n=20, T=50, B=4, ms per call: backward 1.00, optimised 0.46, numpy 2.39; forward 1.26,
 0.32, 1.24).  Where numba lacks that option, such a kernel runs as numpy, with a note saying so.
 
-A kernel runs compiled for small batches, where numpy's ~1 µs per call dominates a step,
-and as plain numpy above `max_batch` rows, where numpy's vectorised tanh is faster than
-numba's scalar loops (bench/README.md has the measurements).  Compiled, its products go to
-scipy's BLAS (numba's np.dot), a second OpenBLAS beside numpy's: it runs single-threaded for the
-call, else the two libraries' spinning threads fight over the cores (2× slower at B=16 on 2 cores).
+A kernel runs compiled up to `max_batch` rows and as plain numpy above.  Compiled, its elementwise
+work runs over contiguous rows in loops LLVM vectorises (numba_rows.py; numba's own loops over
+strided views and its float32 tanh under error_model='python' were not, so numpy won above 4
+rows); measured, compiled ≤ numpy at every B from 1 to 64 for RNN, DOT(S), LSTM and GRU (one
+thread, CPU time: 0.66–0.86 at B=1, 0.93–0.99 at B=16, 0.97–1.00 at B=64; bench/README.md);
+above 64 rows the products dominate and both run them alike.  Compiled, its products call
+numpy's own BLAS (`np.dot`/`@` rewritten to numba_gemm's helpers; numba's np.dot would call
+scipy's OpenBLAS, 1.6× slower per step at B=16 here).  Where numpy's BLAS is not found, they
+go to scipy's, which runs single-threaded for the call, else the two libraries' spinning threads
+fight over the cores (2× slower at B=16 on 2 cores).
 """
 from __future__ import annotations
 
@@ -38,7 +43,13 @@ from ..errors import UsageError
 
 KERNEL_PREFIX = "_scan_"
 REWRITES = {"tanh": "_tanh"}  # np.<ufunc> inside a kernel -> the numba prelude's version
-MAX_BATCH = 4  # B up to this runs compiled; above it, the numpy kernel (see the module docstring)
+# np.dot(a, b, out) / np.dot(a, b) and a @ b -> numpy's own gemm (numba_gemm.py)
+DOT_REWRITES = {3: "_dot_into", 2: "_matmul"}
+# elementwise work over contiguous rows (numba_rows.py): np.<ufunc>(…, out) and a <op> b
+INTO_REWRITES = {("multiply", 3): "_mul_into", ("add", 3): "_add_into", ("subtract", 3): "_sub_into",
+                 ("tanh", 2): "_tanh_into"}
+BINOP_REWRITES = {ast.Mult: "_mul", ast.Add: "_add", ast.Sub: "_sub"}
+MAX_BATCH = 64  # B up to this runs compiled; above it, the numpy kernel (see the module docstring)
 OPTIMISE_UP_TO = 80  # statements in a kernel; longer ones compile optnone (module docstring).  Every
 #                      example's kernels are shorter (the longest: dt_lstm.rnn's backward, 71)
 CACHE_ENV = "RNNALG_CACHE"  # where kernel modules go (default: $XDG_CACHE_HOME/rnnalg, ~/.cache/rnnalg)
@@ -62,10 +73,50 @@ def cache_dir() -> Path:
 
 
 class _NumpyToNumba(ast.NodeTransformer):
+    """np.tanh -> _tanh; with `helpers`, products and elementwise work to numba_gemm / numba_rows
+    (not in a long, unoptimised kernel: there numba could not cache the helpers' code, and
+    unoptimised they would not pay)."""
+
+    def __init__(self, helpers=True):
+        self.helpers = helpers
+
     def visit_Attribute(self, node):
         if isinstance(node.value, ast.Name) and node.value.id == "np" and node.attr in REWRITES:
             return ast.copy_location(ast.Name(REWRITES[node.attr], ast.Load()), node)
         return self.generic_visit(node)
+
+    def visit_Call(self, node):
+        if not self.helpers:
+            return self.generic_visit(node)
+        func = node.func
+        if isinstance(func, ast.Name) and func.id == "range":
+            return node  # its bounds are integers: left alone
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "np"
+                and not node.keywords):
+            return self.generic_visit(node)
+        node.args = [self.visit(arg) for arg in node.args]
+        helper = (DOT_REWRITES.get(len(node.args)) if func.attr == "dot"
+                  else INTO_REWRITES.get((func.attr, len(node.args))))
+        if helper:
+            node.func = ast.copy_location(ast.Name(helper, ast.Load()), func)
+        else:
+            node.func = self.visit(func)
+        return node
+
+    def visit_Subscript(self, node):
+        if not self.helpers:
+            return self.generic_visit(node)
+        node.value = self.visit(node.value)
+        return node  # an index (t + 1) is an integer: left alone
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if not self.helpers:
+            return node
+        helper = "_matmul" if isinstance(node.op, ast.MatMult) else BINOP_REWRITES.get(type(node.op))
+        if helper:
+            return ast.copy_location(ast.Call(ast.Name(helper, ast.Load()), [node.left, node.right], []), node)
+        return node
 
 
 def kernel_names(source: str) -> list[str]:
@@ -95,7 +146,7 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
     """The numba module of an emitted numpy module's kernels: `_kernel` (njit) for each, or
     `_long_kernel` (njit, optnone) for one longer than OPTIMISE_UP_TO statements (left out
     without `optnone`)."""
-    from . import numba_prelude
+    from . import numba_gemm, numba_prelude, numba_rows
     kernels, any_long = [], False
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef) and node.name.startswith(KERNEL_PREFIX):
@@ -104,21 +155,27 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
                 continue
             any_long = any_long or long
             decorator = "_long_kernel" if long else "_kernel"
-            node = _NumpyToNumba().visit(node)
+            node = _NumpyToNumba(helpers=not long).visit(node)
             node.decorator_list = [ast.Name(decorator, ast.Load())]
             kernels.append(ast.unparse(ast.fix_missing_locations(node)))
     # the prelude's compiled helpers are cached once, in the package; its source is in the
     # kernel text's hash (as a comment), so a new prelude means new kernel files
-    version = hashlib.sha256(inspect.getsource(numba_prelude).encode()).hexdigest()[:16]
+    # (and so is numpy's BLAS that the products call: its symbols are in the compiled code)
+    helpers = "".join(inspect.getsource(m) for m in (numba_prelude, numba_gemm, numba_rows)) + str(
+        numba_gemm.GEMM_SYMBOLS)
+    version = hashlib.sha256(helpers.encode()).hexdigest()[:16]
     return (f'"""Scan kernels of an rnnalg model, compiled by numba (prelude {version})."""\n'
             "import numpy as np\nfrom numba import njit\n\n"
+            "from rnnalg.fast.numba_gemm import _dot_into, _matmul  # noqa: F401\n"
+            "from rnnalg.fast.numba_rows import (_add, _add_into, _mul, _mul_into, _sub, _sub_into,  # noqa: F401\n"
+            "                                    _tanh_into)\n"
             "from rnnalg.fast.numba_prelude import LP_EPS, _group_max, _layernorm, _layernorm_grad, _lp, _lp_grad, "
             "_maxout_grad, "
             "_relu_into, _sigmoid, _tanh  # noqa: F401\n\n"
-            "_kernel = njit(cache=True)  # every scan kernel\n"
+            "_kernel = njit(cache=True, error_model='numpy')  # every scan kernel (numba_rows.JIT_OPTIONS)\n"
             # only where it is used, so that the text (and the cache) of other models is as before
-            + (f"_long_kernel = njit(cache=True, _dbg_optnone=True)  # over {OPTIMISE_UP_TO} statements: "
-               "LLVM -O3 would take minutes\n" if any_long else "")
+            + ("_long_kernel = njit(cache=True, error_model='numpy', _dbg_optnone=True)  "
+               f"# over {OPTIMISE_UP_TO} statements: LLVM -O3 would take minutes\n" if any_long else "")
             + "\n\n" + "\n\n\n".join(kernels) + "\n")
 
 

@@ -27,6 +27,7 @@ class Lines(list):
     def __init__(self):
         super().__init__()
         self.bound = set()
+        self.touched = set()  # every name `contribute` wrote
 
     def add(self, text, depth=1):
         """One statement, or several (a rule's text may hold one per line), at `depth`."""
@@ -41,6 +42,7 @@ class Lines(list):
                 expr = f"({expr})"
             self.add(f"{grad} += {expr}" if in_place else f"{grad} = {grad} + {expr}", depth)
         self.bound.add(grad)
+        self.touched.add(grad)
 
 
 class BackwardEmitter:
@@ -56,8 +58,13 @@ class BackwardEmitter:
             (self._backward_parallel if self.parallel else self._backward_scan)(out)
         if any(self.g(e.out.name) in out.bound for e in p.eqns["pre"]):
             out.add("# -- backward: pre phase, all steps at once")
-        for e in reversed(p.eqns["pre"]):
-            if e.out.name in p.static and self.g(e.out.name) in out.bound:  # one value for all steps
+        self.finish_backward(out, p.eqns["pre"])
+
+    def finish_backward(self, out: Lines, pre_eqns):
+        """The VJPs of `pre_eqns` over all steps (a static one's gradient summed over them), zero
+        gradients for the parameters the loss does not reach, and the tied weights'."""
+        for e in reversed(pre_eqns):
+            if e.out.name in self.p.static and self.g(e.out.name) in out.bound:  # one value for all steps
                 out.add(f"{self.g(e.out.name)} = _per_sequence({self.g(e.out.name)})")
             self._stacked_vjp(e, self.g(e.out.name), out)
         for par in self.program.params:  # parameters the loss does not reach
@@ -65,6 +72,11 @@ class BackwardEmitter:
                 out.add(f"grads[{par.name!r}] = np.zeros_like({self.w(par.name)})")
         for tied, source in self.program.ties:  # a tied weight's gradient goes to its embedding
             out.add(f"grads[{source!r}] = grads[{source!r}] + grads.pop({tied!r}).T")
+
+    def _grad(self, out: Lines, key, expr):
+        """grads[key] = expr; in a time block, added to the sum over the blocks (`_acc`)."""
+        out.add(f"_acc(grads, {key!r}, {expr})" if self.blocked else f"grads[{key!r}] = {expr}")
+        out.bound.add(f"grads[{key!r}]")
 
     def _into(self, out: Lines, name, target, expr):
         """A stacked contribution to var `name`'s gradient; a static value (one per sequence,
@@ -91,8 +103,7 @@ class BackwardEmitter:
                 target = self._grad_target(a.name, in_scan)
                 if target:
                     self._into(out, a.name, target, f"_mm({grad}, {self.w(w)}.T)")
-            out.add(f"grads[{e.params[-1]!r}] = {grad}.sum(axis=(0, 1))")
-            out.bound.add(f"grads[{e.params[-1]!r}]")
+            self._grad(out, e.params[-1], f"{grad}.sum(axis=(0, 1))")
         else:
             site = self.args_site(e, self.stacked, self.stacked(e.out.name), grad)
             for a, rules in zip(e.args, VJP_TABLES):
@@ -107,25 +118,40 @@ class BackwardEmitter:
             return
         site = self.args_site(e, self.stacked, self.stacked(e.out.name), grad)
         for name, expr in zip(e.params, param_vjp_rules[e.op](site)):
-            out.add(f"grads[{name!r}] = {expr}")
-            out.bound.add(f"grads[{name!r}]")
+            self._grad(out, name, expr)
+
+    def _backward_scan_setup(self, out: Lines):
+        """What every block's reverse scan reads: stacked weights, the carry into step T - 1."""
+        p, prog = self.p, self.program
+        for e in p.eqns["scan"]:  # W_aᵀ of the state operands side by side: d/da of all at once
+            if e.op == "affine" and len(p.state_args(e)) > 1:
+                ws = ", ".join(self.w(w) for _, w in p.state_args(e))
+                out.add(f"{self.joint_w(e.out.name)} = np.concatenate([{ws}], axis=0).T")
+        for s in prog.states:
+            out.add(f"{self.zero(s)} = np.zeros((B, {s.prev.width}), dtype=dt)")
+            out.add(f"{self.carry(s.prev.name)} = {self.zero(s)}")
 
     def _backward_scan(self, out: Lines):
+        """The reverse scan over steps T-1..0 (in a time block: t1-1..t0, from the carry the
+        later block left), then the gradients of its affines' weights and inputs."""
         p, prog = self.p, self.program
+        if not self.blocked:
+            self._backward_scan_setup(out)
         out.add("# -- backward: reverse scan over the state-dependent part (BPTT)")
         fused = p.fused_backward()
         in_group = {e.out.name for eqns in fused.values() for e in eqns}
+        n = self.steps
         for name, eqns in fused.items():
-            out.add(f"{self.Gjoint(name)} = np.empty((T, B, {sum(e.out.width for e in eqns)}), dtype=dt)")
+            out.add(f"{self.Gjoint(name)} = np.empty(({n}, B, {sum(e.out.width for e in eqns)}), dtype=dt)")
             start = 0
             for e in eqns:  # views: each affine writes its own columns
                 out.add(f"{self.G(e.out.name)} = {self.Gjoint(name)}[:, :, {start}:{start + e.out.width}]")
                 start += e.out.width
         for e in p.eqns["scan"]:
             if e.op == "affine" and e.out.name not in in_group:
-                out.add(f"{self.G(e.out.name)} = np.empty((T, B, {e.out.width}), dtype=dt)")
+                out.add(f"{self.G(e.out.name)} = np.empty(({n}, B, {e.out.width}), dtype=dt)")
             elif e.op != "affine" and e.params:  # zeros: a step the loss does not reach writes no row
-                out.add(f"{self.G(e.out.name)} = np.zeros((T, B, {e.out.width}), dtype=dt)")
+                out.add(f"{self.G(e.out.name)} = np.zeros(({n}, B, {e.out.width}), dtype=dt)")
         for e in p.eqns["scan"]:
             if e.op not in deriv_rules:
                 continue
@@ -135,28 +161,22 @@ class BackwardEmitter:
                 out.add(f"{self.deriv(e.out.name)} = {deriv_rules[e.op](site)}")
             elif e is h.eqns[0]:  # one pass over the group's side-by-side buffer, then views
                 first = e.out.name
-                out.add(f"{self.deriv_joint(first)} = {deriv_rules[e.op](self.site(e, '', self.Sjoint(first)))}")
+                out.add(f"{self.deriv_joint(first)} = {deriv_rules[e.op](self.site(e, '', self.rows(self.Sjoint(first))))}")
                 start = 0
                 for r in h.eqns:
                     out.add(f"{self.deriv(r.out.name)} = {self.deriv_joint(first)}[:, :, {start}:{start + r.out.width}]")
                     start += r.out.width
-        for e in p.eqns["scan"]:  # W_aᵀ of the state operands side by side: d/da of all at once
-            if e.op == "affine" and len(p.state_args(e)) > 1:
-                ws = ", ".join(self.w(w) for _, w in p.state_args(e))
-                out.add(f"{self.joint_w(e.out.name)} = np.concatenate([{ws}], axis=0).T")
-        for s in prog.states:
-            out.add(f"{self.zero(s)} = np.zeros((B, {s.prev.width}), dtype=dt)")
-            out.add(f"{self.carry(s.prev.name)} = {self.zero(s)}")
         from_scan = set()  # pre values whose per-step grads the reverse scan writes
         bodies = {masked: self._reverse_step(out, masked, from_scan) for masked in (True, False)}
         for a in sorted(from_scan):
-            out.add(f"{self.gscan(a)} = np.empty((T, B, {p.vars[a].width}), dtype=dt)")
+            out.add(f"{self.gscan(a)} = np.empty(({n}, B, {p.vars[a].width}), dtype=dt)")
+        steps = "range(t1 - 1, t0 - 1, -1)" if self.blocked else "range(T - 1, -1, -1)"
         out.append(kernels.begin("_scan_backward"))
         out.add("if masked:  # two copies of the step: the unpadded one does no mask arithmetic")
-        out.add("for t in range(T - 1, -1, -1):", 2)
+        out.add(f"for t in {steps}:", 2)
         out.extend("    " + line for line in bodies[True])
         out.add("else:")
-        out.add("for t in range(T - 1, -1, -1):", 2)
+        out.add(f"for t in {steps}:", 2)
         out.extend("    " + line for line in bodies[False])
         out.append(kernels.end())
         for a in sorted(from_scan):
@@ -183,14 +203,11 @@ class BackwardEmitter:
             dW = self.dWjoint(value, a.name)
             out.add(f"{dW} = _mmT({self.stacked(a.name)}, {Gj})")
             for e, c in zip(eqns, cols):
-                w = e.params[e.args.index(a)]
-                out.add(f"grads[{w!r}] = {dW}[:, {c}]")
-                out.bound.add(f"grads[{w!r}]")
+                self._grad(out, e.params[e.args.index(a)], f"{dW}[:, {c}]")
         db = self.dbjoint(value)
         out.add(f"{db} = {Gj}.sum(axis=(0, 1))")
         for e, c in zip(eqns, cols):
-            out.add(f"grads[{e.params[-1]!r}] = {db}[{c}]")
-            out.bound.add(f"grads[{e.params[-1]!r}]")
+            self._grad(out, e.params[-1], f"{db}[{c}]")
             for a, w in zip(e.args, e.params):  # the rest, and d loss / d (pre values read), per affine
                 grad = self.G(e.out.name)
                 if a not in shared:
@@ -202,11 +219,13 @@ class BackwardEmitter:
     def _weight_grad(self, a, w, grad, out: Lines):
         """grads[w] of one affine operand over all steps: an embedding scatter-add for a token,
         else one (in × T·B)·(T·B × out) product."""
-        if a.kind == "token":
-            out.add(f"grads[{w!r}] = _embed_grad({self.w(w)}.shape, {self.v(a.name)}, {grad})")
+        if a.kind == "token" and self.blocked:  # scattered into the table of the blocks before
+            out.add(f"_embed_acc(grads, {w!r}, {self.w(w)}.shape, {self.stacked(a.name)}, {grad})")
+            out.bound.add(f"grads[{w!r}]")
+        elif a.kind == "token":
+            self._grad(out, w, f"_embed_grad({self.w(w)}.shape, {self.stacked(a.name)}, {grad})")
         else:
-            out.add(f"grads[{w!r}] = _mmT({self.stacked(a.name)}, {grad})")
-        out.bound.add(f"grads[{w!r}]")
+            self._grad(out, w, f"_mmT({self.stacked(a.name)}, {grad})")
 
     def _fused_group(self, e):
         """(value, eqns) of the fused group affine `e` belongs to, or None."""
@@ -227,10 +246,10 @@ class BackwardEmitter:
             if name in p.next_of:
                 step.contribute(self.g(name), self.carry(p.next_of[name].prev.name), 2)
             if self.gpost(name) in out.bound:
-                step.contribute(self.g(name), f"{self.gpost(name)}[t]", 2)
+                step.contribute(self.g(name), f"{self.gpost(name)}{self.lt}", 2)
         for s in prog.states:
             if self.gpost(s.prev.name) in out.bound:
-                step.contribute(self.g(s.prev.name), f"{self.gpost(s.prev.name)}[t]", 2)
+                step.contribute(self.g(s.prev.name), f"{self.gpost(s.prev.name)}{self.lt}", 2)
         written = set()  # G rows already filled in place
         for e in reversed(p.eqns["scan"]):
             grad = self.g(e.out.name)
@@ -241,13 +260,13 @@ class BackwardEmitter:
                 step.add(f"{grad} = mk[t] * {grad}", 2)
             if e.op == "affine":
                 if e.out.name not in written:
-                    step.add(f"{self.G(e.out.name)}[t] = {grad}", 2)
+                    step.add(f"{self.G(e.out.name)}{self.lt} = {grad}", 2)
                 args = p.state_args(e)
                 group = self._fused_group(e)
                 if group is not None:  # the group's first affine in forward order comes last here
                     value, eqns = group
                     if e is eqns[0]:
-                        step.contribute(self.g(value), f"{self.Gjoint(value)}[t] @ {self.joint_w(value)}.T", 2)
+                        step.contribute(self.g(value), f"{self.Gjoint(value)}{self.lt} @ {self.joint_w(value)}.T", 2)
                 elif len(args) > 1:  # one product against the stacked weights, then split
                     step.add(f"{self.joint(e.out.name)} = {grad} @ {self.joint_w(e.out.name)}", 2)
                     start = 0
@@ -260,12 +279,12 @@ class BackwardEmitter:
                         step.contribute(self.g(a.name), f"{grad} @ {self.w(w)}.T", 2)
                 continue
             if e.params:  # an op owning parameters keeps d loss / d out of every step
-                step.add(f"{self.G(e.out.name)}[t] = {grad}", 2)
+                step.add(f"{self.G(e.out.name)}{self.lt} = {grad}", 2)
             site = self.args_site(e, self.at_step, self.at_step(e.out.name), grad, step=True)
             for arg, rules in zip(e.args, VJP_TABLES):
                 a = arg.name
                 if e.op in deriv_rules:
-                    contribution = f"{grad} * {self.deriv(e.out.name)}[t]"
+                    contribution = f"{grad} * {self.deriv(e.out.name)}{self.lt}"
                 else:
                     contribution = rules[e.op](site)
                 if self.p.is_stateful(a):
@@ -273,14 +292,14 @@ class BackwardEmitter:
                     sole = (producer == "affine" and readers.get(a) == 1 and self.g(a) not in step.bound
                             and self.gpost(a) not in out.bound and e.op in deriv_rules)
                     if sole:  # d loss / d a_t goes straight into its row of G
-                        step.add(f"np.multiply({grad}, {self.deriv(e.out.name)}[t], {self.G(a)}[t])", 2)
-                        step.add(f"{self.g(a)} = {self.G(a)}[t]", 2)
+                        step.add(f"np.multiply({grad}, {self.deriv(e.out.name)}{self.lt}, {self.G(a)}{self.lt})", 2)
+                        step.add(f"{self.g(a)} = {self.G(a)}{self.lt}", 2)
                         step.bound.add(self.g(a))
                         written.add(a)
                     else:
                         step.contribute(self.g(a), contribution, 2)
                 elif a in p.needs_grad:  # a pre value read inside the scan: its grads per step
-                    step.contribute(f"{self.gscan(a)}[t]", contribution, 2, in_place=True)
+                    step.contribute(f"{self.gscan(a)}{self.lt}", contribution, 2, in_place=True)
                     from_scan.add(a)
         for s in prog.states:
             g_prev = self.g(s.prev.name)

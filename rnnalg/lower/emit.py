@@ -11,22 +11,26 @@ and the backward pass mirrors it: post grads over all steps, one reverse scan fo
 the state-dependent part that records d loss / d a_t for every affine, then every
 weight gradient as one (in × T·B) @ (T·B × out) product.  A masked position keeps
 its state: h_t = h_{t-1} + m_t (f(…) − h_{t-1}).  Groups of scan ops that run as one
-call per step (the gates of an LSTM) are found and written by `groups.py`.
+call per step (the gates of an LSTM) are found and written by `groups.py`.  `loss_and_grad` runs
+its post phase and backward pass in time blocks of steps (`training.py`), so that what it keeps
+grows with T only by the values BPTT must read.
 """
 from __future__ import annotations
 
+import ast
 import inspect
 
 from ..ir import Program
-from . import kernels, prelude
+from . import blocks, kernels, prelude
 from .backward import BackwardEmitter, Lines
 from .groups import GroupEmitter, find_groups
 from .linear import parallel_states
 from .parallel import ParallelEmitter
 from .plan import Plan
 from .rules import Site, forward_rules, into_rules, link_rules, loss_rules
+from .training import BlockEmitter
 
-class Emitter(BackwardEmitter, GroupEmitter, ParallelEmitter):
+class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter):
     """Writes the module text of one program; names every array it uses through the Plan.
     `parallel=False` keeps the step loop for states that `linear.py` proves linear."""
 
@@ -65,18 +69,23 @@ class Emitter(BackwardEmitter, GroupEmitter, ParallelEmitter):
         self.lin_a = lambda name: n("Alin_", name)  # a_t of a linear state, all steps (parallel.py)
         self.lin_b = lambda name: n("Blin_", name)  # b_t
         self.lin_e = lambda name: n("Elin_", name)  # d loss / d h_t sent back by the post phase
+        self.blocked = False  # writing the lines that run once per time block (blocks.py)
+        self.into_buffer = self._into_buffer()  # scan affine -> the step buffer its pre part is written into
 
     # ---- where a var's value lives -----------------------------------------------------------
     def stacked(self, name):
-        """All steps' values, (T, B, W)."""
+        """All steps' values, (T, B, W); in a time block its steps, (t1 - t0, B, W) (a post value
+        is the block's own array there)."""
         cat = self.p.category[name]
         if cat == "prev":
-            return f"{self.buf(name)}[:-1]"
+            return f"{self.buf(name)}[t0:t1]" if self.blocked else f"{self.buf(name)}[:-1]"
         if name in self.p.next_of:
-            return f"{self.buf(self.p.next_of[name].prev.name)}[1:]"
+            return f"{self.buf(self.p.next_of[name].prev.name)}[{'t0 + 1:t1 + 1' if self.blocked else '1:'}]"
         if cat == "scan":
-            return self.S(name)
-        return self.v(name)
+            return self.rows(self.S(name))
+        if cat == "post" or name in self.p.static:
+            return self.v(name)
+        return self.rows(self.v(name))
 
     def over_steps(self, expr, e):
         """The pre part of affine `e` as the scan reads it, `P[t]`: from static operands only it is
@@ -113,7 +122,7 @@ class Emitter(BackwardEmitter, GroupEmitter, ParallelEmitter):
         attrs = dict(e.attrs)
         mask_var = self.D(e.out.name)
         return Site(a=a, b=b, out=out, g=g, attrs=attrs, mask_var=mask_var,
-                    mask=f"{mask_var}[t]" if step else mask_var, params=tuple(self.w(n) for n in e.params))
+                    mask=f"{mask_var}[t]" if step else self.rows(mask_var), params=tuple(self.w(n) for n in e.params))
 
     def args_site(self, e, value_of, out="", g="", step=False):
         """The Site of a non-affine eqn whose arguments' values are `value_of(name)`."""
@@ -125,7 +134,9 @@ class Emitter(BackwardEmitter, GroupEmitter, ParallelEmitter):
         return self.P(e.out.name) if self.p.pre_args(e) else self.w(e.params[-1])
 
     # ---- forward -----------------------------------------------------------------------------
-    def forward(self, out: Lines):
+    def forward(self, out: Lines, post: bool = True):
+        """The forward pass; `post=False` stops after the scan (loss_and_grad runs the post phase,
+        input terms of its affines included, block by block)."""
         p, prog = self.p, self.program
         for par in prog.params:
             out.add(f"{self.w(par.name)} = params[{par.name!r}]")
@@ -143,11 +154,19 @@ class Emitter(BackwardEmitter, GroupEmitter, ParallelEmitter):
         out.add("mk = m[:, :, None]")
         for e in p.dropout_eqns:
             out.add(f"{self.D(e.out.name)} = None if noise is None else noise[{e.out.name!r}]")
+        if prog.states and not self.parallel:
+            self._scan_buffers(out)
         out.add("# -- pre: everything that depends only on the inputs, all steps at once")
         for e in prog.eqns:
             if e.out.name in self.group_of:
                 if e is self.group_of[e.out.name].eqns[0]:
                     self._joint_pre(self.group_of[e.out.name], out)
+            elif e.out.name in self.into_buffer:  # P written into its reader's step buffer
+                terms = ", ".join(f"({self.stacked(a.name)}, {self.w(w)})" for a, w in p.pre_args(e))
+                out.add(f"{self.P(e.out.name)} = {self.into_buffer[e.out.name]}")
+                out.add(f"_affine_into({self.P(e.out.name)}, {self.w(e.params[-1])}, {terms})")
+            elif e.op == "affine" and p.pre_args(e) and not post and p.category[e.out.name] == "post":
+                continue
             elif e.op == "affine" and p.pre_args(e):
                 terms = [self.w(e.params[-1])] + [self._input_term(a, w) for a, w in p.pre_args(e)]
                 target = self.v(e.out.name) if p.category[e.out.name] == "pre" else self.P(e.out.name)
@@ -156,23 +175,34 @@ class Emitter(BackwardEmitter, GroupEmitter, ParallelEmitter):
                 out.add(f"{self.v(e.out.name)} = {forward_rules[e.op](self.args_site(e, self.v))}")
         if prog.states:
             (self._forward_parallel if self.parallel else self._forward_scan)(out)
+        if post:
+            self.post_forward(out)
+
+    def post_forward(self, out: Lines):
+        """The post phase: over all steps, or (in a time block) the block's steps, where an
+        affine's input terms are computed here rather than in the pre phase."""
+        p = self.p
         out.add("# -- post: reads the states, feeds none back; all steps at once")
         for e in p.eqns["post"]:
             if e.op == "affine":
                 products = [f"_mm({self.stacked(a.name)}, {self.w(w)})" for a, w in p.state_args(e)]
                 out.add(f"{self.v(e.out.name)} = {products[0]}")
-                for term in [self.pre_part(e)] + products[1:]:  # in place: no second (T, B, W) array
+                pre = self.pre_part(e)
+                if self.blocked and p.pre_args(e):  # P's expression, on the block's rows
+                    pre = " + ".join([self.w(e.params[-1])] + [self._input_term(a, w) for a, w in p.pre_args(e)])
+                for term in [pre] + products[1:]:  # in place: no second (T, B, W) array
                     out.add(f"{self.v(e.out.name)} += {term}")
             else:
                 out.add(f"{self.v(e.out.name)} = {forward_rules[e.op](self.args_site(e, self.stacked))}")
 
     def _input_term(self, a, w, weight=None):
         weight = weight or self.w(w)
-        return f"{weight}[{self.v(a.name)}]" if a.kind == "token" else f"_mm({self.v(a.name)}, {weight})"
+        return f"{weight}[{self.stacked(a.name)}]" if a.kind == "token" else f"_mm({self.stacked(a.name)}, {weight})"
 
-    def _forward_scan(self, out: Lines):
+    def _scan_buffers(self, out: Lines):
+        """The (T, B, W) buffers of the step loop, before the pre phase (which may write into them)."""
         p, prog = self.p, self.program
-        out.add("# -- scan: only the state-dependent terms, step by step")
+        out.add("# -- the step buffers: h_0..h_T of each state, the stored scan values of every step")
         for s in prog.states:
             out.add(f"{self.buf(s.prev.name)} = np.empty((T + 1, B, {s.prev.width}), dtype=dt)")
             out.add(f"{self.buf(s.prev.name)}[0] = 0 if state is None else state[{s.prev.name!r}]")
@@ -180,6 +210,10 @@ class Emitter(BackwardEmitter, GroupEmitter, ParallelEmitter):
         for e in p.eqns["scan"]:
             if e.out.name in p.stored and e.out.name not in p.next_of and e.out.name not in self.horizontal_of:
                 out.add(f"{self.S(e.out.name)} = np.empty((T, B, {e.out.width}), dtype=dt)")
+
+    def _forward_scan(self, out: Lines):
+        p, prog = self.p, self.program
+        out.add("# -- scan: only the state-dependent terms, step by step")
         for s in prog.states:
             out.add(f"{self.v(s.prev.name)} = {self.buf(s.prev.name)}[0]")
         fan_out = p.fan_out()
@@ -274,13 +308,18 @@ class Emitter(BackwardEmitter, GroupEmitter, ParallelEmitter):
         eval_lines.extend(fwd)
         self.losses(eval_lines, with_grad=False)
         train = Lines()
-        train.extend(fwd)
-        self.losses(train, with_grad=True)
-        self.backward(train)
+        if self.parallel:  # the associative scan's backward runs over all steps at once
+            train.extend(fwd)
+            self.losses(train, with_grad=True)
+            self.backward(train)
+        else:
+            self.train(train)
         kernel_texts = {}  # the scan loops, as module-level functions (kernels.py)
         eval_lines, train = kernels.extract(eval_lines, kernel_texts), kernels.extract(train, kernel_texts)
         final = "{" + ", ".join(f"{s.prev.name!r}: {self.buf(s.prev.name)}[T]" for s in prog.states) + "}"
         logits = "{" + ", ".join(f"{h.output.name!r}: {self.stacked(h.logits.name)}" for h in prog.heads) + "}"
+        eval_lines = blocks.drop_dead(eval_lines, keep=_names_in(f"(nll_sum, count, {final}, {logits})"))
+        train = blocks.drop_dead(blocks.wrap(train), keep=_names_in(f"(nll_sum, count, grads, {final})"))
         links = "\n".join(
             f"    out[{h.output.name!r}] = {link_rules[h.output.kind](f'logits[{h.output.name!r}]')}"
             for h in prog.heads)
@@ -295,6 +334,10 @@ class Emitter(BackwardEmitter, GroupEmitter, ParallelEmitter):
             dropout=_table([(e.out.name, e.out.width, e.attr("rate"), e.op) for e in self.p.dropout_eqns]),
             kernels="\n\n".join(kernel_texts.values()) or "# (no step loop: no scan kernels)",
             forward="\n".join(eval_lines), train="\n".join(train), final=final, logits=logits, links=links)
+
+
+def _names_in(expr: str) -> set:
+    return {n.id for n in ast.walk(ast.parse(expr)) if isinstance(n, ast.Name)}
 
 
 def _untied(program, names):
@@ -337,6 +380,9 @@ STATES = {states}  # (name, width)
 INPUTS = {inputs}  # (name, kind, width)
 HEADS = {heads}  # (output, kind, width)
 DROPOUT = {dropout}  # (value, width, rate, op): dropout, vdropout or zoneout (draw_noise)
+# loss_and_grad runs its post phase and backward pass in time blocks of ⌈BLOCK_ROWS / B⌉ steps:
+# what they hold grows with the block, not with T (the same loss and gradients for any value)
+BLOCK_ROWS = 1024
 
 
 # -- the scan loops: plain numpy here; the fast backend compiles these same functions with numba

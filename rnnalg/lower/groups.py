@@ -116,6 +116,11 @@ class GroupEmitter:
             terms.append(self._input_term(a, joint, weight=joint))
         pre_args = self.p.pre_args(g.eqns[0])
         expr = " + ".join(terms)
+        if pre_args and not all(a.name in self.p.static for a, _ in pre_args):  # no (T, B, W) temporary
+            out.add(f"{self.Pjoint(g.value)} = np.empty((T, B, {g.cols[-1][1]}), dtype=dt)")
+            pairs = ", ".join(f"({self.stacked(a.name)}, {self.Ujoint(g.value, a.name)})" for a, _ in pre_args)
+            out.add(f"_affine_into({self.Pjoint(g.value)}, {terms[0]}, {pairs})")
+            return
         if pre_args and all(a.name in self.p.static for a, _ in pre_args):  # once per sequence, over T
             expr = f"_over_steps({expr}, T)"
         out.add(f"{self.Pjoint(g.value)} = {expr}")

@@ -8,7 +8,9 @@ then replaces it by a call
 and returns the kernel's text, a plain function over arrays:
 
     args    = the names the loop reads that the function bound before it (T and B always first);
-    returns = the names the loop binds that the function reads after it.
+    returns = the names the loop binds that the function reads after it, and, for a loop inside
+              the time blocks of `blocks.py`, the arguments it rebinds (the carry of a reverse
+              scan: the next block's call reads it).
 
 In the numpy module the kernel runs as it is; the fast backend (`rnnalg.fast`) compiles the
 very same text with numba.  So a kernel must stay in the numpy subset numba types: no keyword
@@ -50,6 +52,14 @@ def _suite(lines) -> str:
     return textwrap.dedent("\n".join(line for line in lines if line.strip())) or "pass"
 
 
+def _in_blocks(lines, i) -> bool:
+    """Whether line i lies between the markers of blocks.py (the lines run once per time block)."""
+    from .blocks import BEGIN as BLOCKS, END as BLOCKS_END
+
+    marks = [line.strip() for line in lines[:i] if line.strip() in (BLOCKS, BLOCKS_END)]
+    return bool(marks) and marks[-1] == BLOCKS
+
+
 def extract(lines: list, kernels: dict) -> list:
     """`lines` (a function body at depth 1) with each marked loop replaced by a call; the kernels'
     texts go into `kernels` (name -> text; a name met twice must have the same text)."""
@@ -64,7 +74,8 @@ def extract(lines: list, kernels: dict) -> list:
         after, _ = _names(_suite(out[j + 1:]))
         bound = before | set(FUNCTION_ARGS) | set(FIRST_ARGS)
         args = list(FIRST_ARGS) + sorted((loaded & bound) - set(FIRST_ARGS))
-        returns = sorted(stored & after)
+        carried = stored & loaded & bound if _in_blocks(out, i) else set()
+        returns = sorted(stored & after | carried)
         text = [f"def {name}({', '.join(args)}):"] + [line for line in body]
         if returns:
             text.append(f"    return {', '.join(returns)}{',' if len(returns) == 1 else ''}")

@@ -24,7 +24,8 @@ class Namer:
     """Unique, valid identifiers derived from spec names: `h'.W_x` -> `h_next_W_x`."""
 
     RESERVED = {"np", "t", "T", "B", "m", "mk", "masked", "params", "batch", "state", "noise", "nll",
-                "dlogits", "logp", "prob", "grads", "scale", "count", "nll_sum", "dt", "logits", "final_state", "loss"}
+                "dlogits", "logp", "prob", "grads", "scale", "count", "nll_sum", "dt", "logits", "final_state", "loss",
+                "t0", "t1", "K", "blk", "BLOCK_ROWS"}  # the time blocks of loss_and_grad (blocks.py)
 
     def __init__(self):
         self.taken = set(self.RESERVED) | set(dir(builtins)) | set(keyword.kwlist)

@@ -7,6 +7,8 @@ import numpy as np
 
 LP_EPS = 1e-6  # L_p pooling: y = (ε^p + mean_k |a|^p)^(1/p) − ε is 0 at a = 0 with a finite dy/da
 LN_EPS = 1e-5  # layer norm: n = (a − μ) / √(σ² + ε)
+# ε as in PyTorch's nn.LayerNorm and Ba et al.'s code (Keras: 1e-3).  At a constant input (σ² = 0: x = 0 at
+# zero state) r = 1/√ε = 316 a norm, so a float32 BPTT gradient can overflow; the trainer retakes it in float64.
 
 
 def _mm(a, w):
@@ -38,6 +40,49 @@ def _embed_grad(table_shape, tokens, g):
     grad = np.zeros(table_shape, dtype=g.dtype)
     np.add.at(grad, tokens.reshape(-1), g.reshape(-1, g.shape[-1]))
     return grad
+
+
+def _acc(grads, key, value):
+    """grads[key] += value in place, or = value the first time: a gradient summed over the time
+    blocks of loss_and_grad."""
+    if key in grads:
+        grads[key] += value
+    else:
+        grads[key] = value
+
+
+def _embed_acc(grads, key, table_shape, tokens, g):
+    """_acc of _embed_grad(table_shape, tokens, g), scattered straight into the table already there."""
+    if key not in grads:
+        grads[key] = _embed_grad(table_shape, tokens, g)
+        return
+    g = _per_sequence(g) if tokens.shape[0] == 1 and tokens.ndim == g.ndim - 1 else g
+    np.add.at(grads[key], tokens.reshape(-1), g.reshape(-1, g.shape[-1]))
+
+
+ROW_CHUNK = 1024  # rows (steps × B) per piece of _affine_into: its temporaries hold this many rows, not T·B
+
+
+def _affine_into(out, bias, *terms):
+    """out (T, B, W) = bias + Σ x W over terms (x, W), added in that order: x dense (T, B, in), token
+    ids (T, B) read as rows of W, or one value per sequence (1, B, in); written a piece of about
+    ROW_CHUNK rows at a time, so no (T, B, W) temporary."""
+    T = out.shape[0]
+    once = {k: (w[x] if x.ndim == out.ndim - 1 else _mm(x, w))  # a per-sequence term: its product once
+            for k, (x, w) in enumerate(terms) if x.shape[0] == 1 and T > 1}
+    step = max(1, ROW_CHUNK // max(1, out.shape[1]))
+    for start in range(0, T, step):
+        piece = out[start:start + step]
+        for k, (x, w) in enumerate(terms):
+            if k in once:
+                value = once[k]
+            else:
+                value = w[x[start:start + step]] if x.ndim == out.ndim - 1 else _mm(x[start:start + step], w)
+            if k == 0:
+                piece[...] = value
+                piece += bias  # t + b: the same sum as b + t
+            else:
+                piece += value
 
 
 def _sigmoid(a):

@@ -72,7 +72,7 @@ def write_report(lines: list, out_dir, sources: list, figures: bool = True, sear
         picture = write_search_figure(search, out_dir / "figures", DATASET_NAMES, marks) if figures else None
         written += [picture] if picture else []
         parts.append(search_section(search, DATASET_NAMES, marks, compared,
-                                    picture.relative_to(out_dir) if picture else None))
+                                    picture.relative_to(out_dir) if picture else None, lines))
     parts += [_commands(cells), _failures(lines), _anchors()]
     text = "\n".join(p for p in parts if p)
     write_atomic(out_dir, "RESULTS.md", lambda f: f.write(text.encode()))

@@ -13,14 +13,16 @@ ASHA stopped it); the seeds and the candidates that are one of the paper's varia
 """
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cells import configuration
+from .cells import BUDGET_FLAGS, configuration
 from .figures import _figure, _legend_below, _save, colour
 from .results import METRIC_NAMES, format_number
+from .stats import THRESHOLD, difference, mean_sd
 from .variants import PAPER_VARIANTS, mark_variants, variant_specs
 
 GREY = "#7f7f7f"
@@ -54,20 +56,28 @@ def _finite(value) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
-def rows_by_dataset(search, marks: dict) -> dict:
-    """{dataset label: [Row]} ranked: best validation figure first, trials without one last."""
+def rows_by_dataset(search, marks: dict, reruns: bool = False) -> dict:
+    """{dataset label: [Row]} ranked: best validation figure first, trials without one last.  The
+    rows in the search's own flags (those most of the dataset's lines have, the seed and time limit
+    aside); with `reruns`, the rows in other flags instead (candidates re-run after the search)."""
     grouped: dict = {}
     for line in search.lines:
         data = line.get("data_label") or line["trial"].get("dataset_label") or "?"
-        key = (line["trial"].get("model"), configuration(line))
-        grouped.setdefault(data, {}).setdefault(key, []).append(line)
+        grouped.setdefault(data, []).append(line)
     ranked = {}
-    for data, models in grouped.items():
+    for data, lines in grouped.items():
+        flags = [json.dumps(_flags(x), sort_keys=True) for x in lines]
+        own = max(set(flags), key=lambda f: (flags.count(f), f))
+        models: dict = {}
+        for line, f in zip(lines, flags):
+            if (f != own) == reruns:
+                models.setdefault((line["trial"].get("model"), configuration(line)), []).append(line)
         rows = []
-        for (name, _), lines in models.items():
+        for (name, _), kept in models.items():
             c = search.candidates[name]
-            rows.append(Row(c, lines, marks.get(name) or (c.seed if not c.moves else None)))
-        ranked[data] = sorted(rows, key=lambda r: (r.valid is None, r.valid or 0.0, r.candidate.name))
+            rows.append(Row(c, kept, marks.get(name) or (c.seed if not c.moves else None)))
+        if rows:
+            ranked[data] = sorted(rows, key=lambda r: (r.valid is None, r.valid or 0.0, r.candidate.name))
     return ranked
 
 
@@ -78,10 +88,12 @@ def paper_marks(search, examples=None) -> tuple[dict, list]:
         [name for name, _ in variants]
 
 
-def search_section(search, names: dict, marks: dict, compared: list, picture: Path | None) -> str:
+def search_section(search, names: dict, marks: dict, compared: list, picture: Path | None,
+                   others: list = ()) -> str:
     """The markdown of one search; `names`: dataset label -> its name in tables; `marks`, `compared`:
-    as `paper_marks` gives them; `picture`: the figure's path relative to RESULTS.md."""
-    ranked = rows_by_dataset(search, marks)
+    as `paper_marks` gives them; `picture`: the figure's path relative to RESULTS.md; `others`: the
+    results lines of no search, where the seeds' own runs in a re-run's configuration are found."""
+    ranked, reruns = rows_by_dataset(search, marks), rows_by_dataset(search, marks, reruns=True)
     out = [f"## Architecture search: {search.name}\n", _intro(search, compared)]
     for data, rows in ranked.items():
         metric = next((x.get("metric") for r in rows for x in r.lines if x.get("metric")), "nll")
@@ -94,6 +106,7 @@ def search_section(search, names: dict, marks: dict, compared: list, picture: Pa
             rank += r.valid is not None
             out.append(_row(r, rank if r.valid is not None else None, metric, marks))
         out.append(_notes(rows))
+        out.append(_reruns(reruns.get(data, []), data, others, metric))
     if picture is not None:
         out.append(f"![{picture.stem}]({picture.as_posix()})\n")
     return "\n".join(out)
@@ -156,6 +169,64 @@ def _notes(rows: list) -> str:
         message = (x.get("error") or "unknown error").splitlines()[0]
         out.append(f"- {x['trial'].get('id')} failed: {message.replace('|', '/')}")
     return ("\n" + "\n".join(out) + "\n") if out else ""
+
+
+def _flags(line: dict) -> dict:
+    return {k: v for k, v in (line["trial"].get("flags") or {}).items() if k not in BUDGET_FLAGS}
+
+
+def _tests(lines) -> list:
+    return [x["test"] for x in lines if x.get("status") == "ok" and _finite(x.get("test"))]
+
+
+def _reruns(rows: list, data: str, others: list, metric: str) -> str:
+    """The candidates re-run in other flags, their test figures beside their seed model's in the
+    same configuration and seeds (non-search lines on the same data, labelled as the seed, with the
+    same flags but the time limit; per seed the longest limit): the comparison under one budget."""
+    reruns = [r for r in rows if _tests(r.lines)]
+    if not reruns:
+        return ""
+    out = ["Re-run after the search in other flags (test figures; the candidates were chosen above on "
+           "validation), beside the seed model trained in the same configuration with the same seeds "
+           "(the same flags but the time limit, per seed the longest; from the tables above):\n",
+           "| candidate | configuration | test | seed model in that configuration | test | gain | "
+           f"beats it by > {THRESHOLD:g} SE |", "|---|---|---|---|---|---|---|"]
+    for r in reruns:
+        mine, flags = _tests(r.lines), _flags(r.lines[0])
+        theirs = _tests(_longest_per_seed(
+            x for x in others if x["trial"].get("label") == r.candidate.seed and _flags(x) == flags
+            and (x.get("data_label") or x["trial"].get("dataset_label")) == data
+            and _seed(x) in {_seed(y) for y in r.lines}))
+        shown = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in sorted(flags.items())) or "defaults"
+        row = f"| {r.candidate.name} | {shown} | {_spread(mine, metric)} | {r.candidate.seed} | "
+        if theirs:
+            d = difference(theirs, mine)
+            verdict = "cannot tell (one seed)" if d.significant is None else \
+                (f"**yes** (2 SE = {THRESHOLD * d.se:.3f})" if d.significant else f"no (2 SE = {THRESHOLD * d.se:.3f})")
+            row += f"{_spread(theirs, metric)} | {d.gain:+.3f} | {verdict} |"
+        else:
+            row += "not run in this configuration | | |"
+        out.append(row)
+    return "\n".join(out) + "\n"
+
+
+def _seed(line: dict):
+    return (line["trial"].get("flags") or {}).get("seed")
+
+
+def _longest_per_seed(lines) -> list:
+    """For each seed the line with the longest time limit (as the tables above count a cell)."""
+    best = {}
+    for x in lines:
+        limit = (x["trial"].get("flags") or {}).get("time_limit") or math.inf
+        if _seed(x) not in best or limit > best[_seed(x)][0]:
+            best[_seed(x)] = (limit, x)
+    return [x for _, x in best.values()]
+
+
+def _spread(values: list, metric: str) -> str:
+    mean, sd = mean_sd(values)
+    return format_number(mean, sd, metric) + f" (n = {len(values)})"
 
 
 def write_search_figure(search, folder: Path, names: dict, marks: dict) -> Path | None:

@@ -10,6 +10,8 @@
     grace_period = 5                     # epochs every trial gets
     reduction_factor = 3                 # keep the best 1/3 at each rung (epochs 5, 15, 45, …)
     max_epochs = 100                     # the last rung (default: the largest --epochs)
+    per = "model"                        # whose trials compete: "model" (per dataset and model, the
+                                         # default) or "dataset" (all models of a dataset: a search)
 
     [train]                              # `rnnalg train` flags (underscores) for every trial
     time_limit = 600
@@ -38,7 +40,8 @@ from ..errors import RnnalgError, SweepError
 
 SECTIONS = ("sweep", "train", "data", "model")
 SWEEP_KEYS = ("datasets", "seeds", "samples", "search_seed", "cpus_per_trial", "asha")
-ASHA_KEYS = ("grace_period", "reduction_factor", "max_epochs")
+ASHA_KEYS = ("grace_period", "reduction_factor", "max_epochs", "per")
+ASHA_PER = ("model", "dataset")
 MODEL_KEYS = ("label", "spec", "set", "train")
 RANDOM_KINDS = ("uniform", "loguniform")
 # `rnnalg train` flags a sweep decides itself, so a file may not set them
@@ -181,6 +184,10 @@ def load_sweep(path) -> SweepFile:
     if asha is not None:
         c.known(c.table(asha, "sweep.asha"), "sweep.asha", ASHA_KEYS)
         for k, v in asha.items():
+            if k == "per":
+                if v not in ASHA_PER:
+                    c.fail("sweep.asha.per", f"must be one of {', '.join(map(repr, ASHA_PER))}, not {v!r}")
+                continue
             c.ints(v, f"sweep.asha.{k}", 2 if k == "reduction_factor" else 1, many=False)
     flags = _flag_checker(c)
     train = flags(c.table(raw.get("train", {}), "train"), "train")

@@ -30,6 +30,10 @@ def global_norm(grads: dict) -> float:
     for g in grads.values():
         g64 = np.asarray(g, dtype=np.float64)
         total += float(np.vdot(g64, g64))
+    if np.isinf(total):  # Σ g² past 1.8e308 with every g finite (‖g‖ > 1.3e154): ‖g‖ = m ‖g / m‖
+        m = max(float(np.max(np.abs(np.asarray(g, dtype=np.float64)), initial=0.0)) for g in grads.values())
+        if np.isfinite(m):
+            return m * global_norm({k: np.asarray(g, dtype=np.float64) / m for k, g in grads.items()})
     return float(np.sqrt(total))
 
 

@@ -1,0 +1,120 @@
+"""The compiled kernels' elementwise helpers (rnnalg/fast/numba_rows.py) and the float32 tanh of
+numba_prelude.py: numpy's results, for contiguous rows, strided views, in place, broadcasting."""
+import numpy as np
+import pytest
+
+from rnnalg import fast
+
+pytestmark = pytest.mark.skipif(fast.unavailable_reason() is not None, reason="numba is not installed")
+
+
+@pytest.fixture(scope="module")
+def helpers():
+    from numba import njit
+
+    from rnnalg.fast.numba_rows import _add, _add_into, _mul, _mul_into, _sub, _sub_into, _tanh_into
+
+    @njit
+    def binary(a, b, out):
+        _mul_into(a, b, out)
+        return _mul(a, b), _add(a, b), _sub(a, b), _sub(1, b), _add(a, 0.5)
+
+    @njit
+    def into(a, b, out_add, out_sub):
+        _add_into(a, b, out_add)
+        _sub_into(a, b, out_sub)
+
+    @njit
+    def tanh(a, out):
+        _tanh_into(a, out)
+    return binary, into, tanh
+
+
+def operands(dtype, rows=4, cols=6):
+    """A (rows, cols) column slice of a wider array (the kernels' gate views: contiguous rows),
+    a contiguous one, every other column of another (strided rows)."""
+    rng = np.random.default_rng(1)
+    wide = rng.standard_normal((rows, 3 * cols)).astype(dtype)
+    spaced = rng.standard_normal((rows, 2 * cols)).astype(dtype)[:, ::2]
+    return wide[:, cols:2 * cols], rng.standard_normal((rows, cols)).astype(dtype), spaced
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binary_helpers_equal_numpy(helpers, dtype):
+    binary, into, _ = helpers
+    gate, dense, spaced = operands(dtype)
+    for a, b in [(gate, dense), (dense, gate), (spaced, gate), (gate, spaced)]:
+        out = np.empty_like(dense)
+        got = binary(a, b, out)
+        expected = (a * b, a + b, a - b, 1 - b, a + dtype(0.5))
+        np.testing.assert_array_equal(out, a * b)
+        for g, e in zip(got, expected):
+            assert g.dtype == dtype
+            np.testing.assert_array_equal(g, e)
+        out_add, out_sub = np.empty((4, 9), dtype)[:, 2:8], np.empty_like(dense)  # a strided out
+        into(a, b, out_add, out_sub)
+        np.testing.assert_array_equal(out_add, a + b)
+        np.testing.assert_array_equal(out_sub, a - b)
+
+
+def test_in_place_and_broadcast_calls_equal_numpy(helpers):
+    binary, into, tanh = helpers
+    gate, dense, _ = operands(np.float64)
+    x, y = gate.copy(), dense.copy()
+    binary(x, y, x)  # out is a: in place
+    np.testing.assert_array_equal(x, gate * dense)
+    mask = np.array([[1.0], [0.0], [1.0], [0.0]])  # (B, 1), as the kernels' masks
+    got = binary(mask, dense, np.empty_like(dense))
+    np.testing.assert_array_equal(got[0], mask * dense)
+    np.testing.assert_array_equal(got[2], mask - dense)
+    with pytest.raises(ValueError, match="broadcast"):
+        binary(np.ones((3, 1)), dense, np.empty_like(dense))
+    z = dense.copy()
+    tanh(z, z)
+    np.testing.assert_allclose(z, np.tanh(dense), rtol=1e-15)
+
+
+def test_float32_tanh_is_within_6_ulp_of_numpy_on_a_dense_grid(helpers):
+    """Every float32 step of 1/20000 on [0, 10], powers of ten down to subnormals, the clamp at
+    7.905 and beyond, ±inf, nan and −0, through the row loop (vectorised) and the strided path."""
+    _, _, tanh = helpers
+    f32 = np.float32
+    special = np.array([0, 1e-45, 1e-40, 1e-38, 1e-30, 1e-10, 1e-7, 4e-4, 1e-2, 0.1, 7.9, 7.905, 7.906, 8,
+                        9, 20, 88, 1e10, 3.4e38], f32)
+    positive = np.concatenate([special, np.linspace(0, 10, 200_001, dtype=f32)])
+    finite = np.concatenate([positive, -positive])
+    x = np.concatenate([finite, np.array([np.inf, -np.inf, np.nan, -0.0], f32)])
+    for view in (x.reshape(1, -1), np.repeat(x, 2).reshape(1, -1)[:, ::2]):
+        out = np.empty((1, x.size), f32)
+        tanh(view, out)
+        got, expected = out[0], np.tanh(x)
+        ulps = np.abs(got[:finite.size].view(np.int32).astype(np.int64)
+                      - expected[:finite.size].view(np.int32).astype(np.int64))
+        assert ulps.max() <= 6, (ulps.max(), finite[np.argmax(ulps)])
+        assert list(got[finite.size:finite.size + 2]) == [1.0, -1.0]
+        assert np.isnan(got[-2]) and got[-1] == 0 and np.signbit(got[-1])
+
+
+def test_kernel_text_runs_elementwise_work_through_the_helpers():
+    from rnnalg.fast.backend import kernel_module_text
+    source = ("def _scan_forward(T, B, a, b, out, S):\n"
+              "    for t in range(T - 1, -1, -1):\n"
+              "        np.multiply(a, b, out)\n"
+              "        np.tanh(a, S[t])\n"
+              "        c = (1 - a) * b + S[t + 1]\n")
+    body = kernel_module_text(source).split("def _scan_forward")[1]
+    assert "range(T - 1, -1, -1)" in body and "S[t + 1]" in body  # integers left alone
+    assert "_mul_into(a, b, out)" in body and "_tanh_into(a, S[t])" in body
+    assert "_add(_mul(_sub(1, a), b), S[t + 1])" in body
+
+
+def test_a_long_unoptimised_kernel_keeps_numbas_own_operations():
+    """Over OPTIMISE_UP_TO statements a kernel compiles optnone; with the helpers numba could not
+    cache it ("uses dynamic globals"), so it keeps numba's operations (np.tanh -> _tanh only)."""
+    from rnnalg.fast.backend import OPTIMISE_UP_TO, kernel_module_text
+    lines = [f"        a{i} = a * b + {i}\n" for i in range(OPTIMISE_UP_TO)]
+    source = ("def _scan_backward(T, B, a, b, out):\n    for t in range(T):\n"
+              "        np.multiply(a, b, out)\n        np.tanh(a, out)\n" + "".join(lines))
+    body = kernel_module_text(source).split("def _scan_backward")[1]
+    assert "np.multiply(a, b, out)" in body and "_tanh(a, out)" in body and "a0 = a * b + 0" in body
+    assert "_mul" not in body and "_tanh_into" not in body

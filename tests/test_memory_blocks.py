@@ -1,0 +1,128 @@
+"""Issue 21, memory: loss_and_grad runs its post phase and backward pass in time blocks
+(lower/blocks.py).  Any block size gives the loss, gradients and final states of one block over
+all steps (float64, ≤ 1e-12), for every example, random specs, masks, carried states, dropout,
+and with the fast backend's compiled kernels; and what BPTT keeps per step is ≤ 2× the minimum."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import rnnalg
+from rnnalg import fast
+from rnnalg.algebra.kept import traced_bytes_per_step
+from rnnalg.commands.bench import kept_bytes
+from rnnalg.lower import emit_module
+from rnnalg.lower.blocks import drop_dead, wrap
+from rnnalg.testing import random_setup
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "examples").glob("*.rnn"))
+ONE_BLOCK = 10 ** 9
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_lowering_random import random_specs  # noqa: E402
+
+
+def run(program, rows, backend="numpy", T=7, B=3, **setup):
+    """loss_and_grad with time blocks of ⌈rows / B⌉ steps (float64)."""
+    model, params, batch, state, noise = random_setup(program, T=T, B=B, backend=backend, **setup)
+    model._module["BLOCK_ROWS"] = rows
+    return model.loss_and_grad(params, batch, state, noise)
+
+
+def differences(one, other):
+    (l1, g1, s1), (l2, g2, s2) = one, other
+    rel = lambda a, b: float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))  # noqa: E731
+    errors = {"loss": rel(l2, l1)}
+    errors.update({k: rel(g2[k], g1[k]) for k in g1})
+    errors.update({f"final {k}": rel(s2[k], s1[k]) for k in s1})
+    assert g1.keys() == g2.keys()
+    return errors
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("rows", [1, 7], ids=["K=1", "K=3"])  # B = 3: blocks of 1 step; of 3, 3, 1
+def test_time_blocks_give_the_gradients_of_one_block(path, rows):
+    program = rnnalg.load_program(path, {"H": 5})
+    errors = differences(run(program, ONE_BLOCK), run(program, rows))
+    assert max(errors.values()) <= 1e-12, errors
+
+
+def test_blocks_without_mask_state_or_dropout():
+    program = rnnalg.load_program(ROOT / "examples" / "lstm_conditioned.rnn", {"H": 5})
+    plain = dict(mask=False, state=False, dropout=False)
+    errors = differences(run(program, ONE_BLOCK, **plain), run(program, 4, **plain))
+    assert max(errors.values()) <= 1e-12, errors
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_specs(), st.integers(1, 8), st.booleans(), st.booleans())
+def test_random_specs_time_blocks_give_the_gradients_of_one_block(text, rows, mask, state):
+    program = rnnalg.check(rnnalg.parse(text, "random.rnn"))
+    errors = differences(run(program, ONE_BLOCK, mask=mask, state=state),
+                         run(program, rows, mask=mask, state=state))
+    assert max(errors.values()) <= 1e-12, (text, errors)
+
+
+@pytest.mark.skipif(fast.unavailable_reason() is not None, reason="numba is not installed")
+@pytest.mark.parametrize("name", ["dots", "lstm"])
+def test_fast_backend_runs_the_blocked_reverse_scan(name):
+    """The compiled _scan_backward takes the block's t0, t1 and returns its carry."""
+    program = rnnalg.load_program(ROOT / "examples" / f"{name}.rnn", {"H": 5})
+    errors = differences(run(program, ONE_BLOCK), run(program, 4, backend="fast"))
+    assert max(errors.values()) <= 1e-12, errors
+
+
+def test_the_carry_is_returned_by_the_blocked_kernel_and_blocks_are_a_loop():
+    source = emit_module(rnnalg.load_program(ROOT / "examples" / "dots.rnn", {"H": 5}))
+    assert "carry_h, = _scan_backward(" in source
+    assert "for t in range(t1 - 1, t0 - 1, -1):" in source
+    assert "    for blk in range(-(-T // K)):" in source
+
+
+def test_drop_dead_deletes_after_the_last_reader_only_unconditional_names():
+    lines = ["    w = params['w']", "    a = x + 1", "    b = a * w", "    if c:",
+             "        d = b", "    e = b + 1", "    return_value = e"]
+    out = drop_dead(lines, keep={"return_value"})
+    assert out == ["    w = params['w']", "    a = x + 1", "    b = a * w", "    del a", "    if c:",
+                   "        d = b", "    e = b + 1", "    del b", "    return_value = e"]  # nothing after the last
+
+
+def test_wrap_indents_the_marked_lines_under_the_block_loop():
+    out = wrap(["    x = 1", "    #<blocks>", "    t1 = T - blk * K", "    #</blocks>", "    y = 2"])
+    assert out[0] == "    x = 1" and out[-1] == "    y = 2"
+    assert out[1].startswith("    K = ") and out[2].startswith("    for blk in") and out[3] == "        t1 = T - blk * K"
+
+
+# BPTT memory near its minimum: traced bytes per step (B = 16, float32) ≤ 2× `rnnalg cost`'s
+# bptt floats per step.  Before the blocks (today's main) these ratios were 3.2× to 55×.
+@pytest.mark.parametrize("name", ["dots", "lstm", "word_rnn"])
+def test_bptt_keeps_at_most_twice_the_minimum(name):
+    program = rnnalg.load_program(ROOT / "examples" / f"{name}.rnn", {"H": 64})
+    traced, minimum = kept_bytes(program, 16)
+    assert 0 < minimum <= traced <= 2 * minimum, (traced, minimum)
+
+
+def test_kept_bytes_count_what_loss_and_grad_allocates_not_the_batch():
+    """A wider input costs the caller's batch more, not what BPTT keeps (kept.py's baseline)."""
+    program = rnnalg.load_program(ROOT / "examples" / "rnn.rnn", {"H": 32})  # x and y: 88 floats each
+    B = 16  # B·T₁ = 3,200 rows: full time blocks and _affine_into pieces at both lengths
+    assert 32 * B * 4 <= traced_bytes_per_step(program, B) < (32 + 16) * B * 4  # h_t, and no batch
+
+
+def test_affine_into_writes_bias_plus_terms_a_piece_at_a_time(monkeypatch):
+    """_affine_into (the pre parts written into the step buffers) is `b + Σ x W` (to rounding: a
+    piece's product may round differently), for dense inputs, token ids and per-sequence values."""
+    from rnnalg.lower import prelude
+    monkeypatch.setattr(prelude, "ROW_CHUNK", 6)  # B = 3: pieces of 2 steps
+    rng = np.random.default_rng(0)
+    T, B = 7, 3
+    x, ids, key = rng.normal(size=(T, B, 4)), rng.integers(0, 9, size=(T, B)), rng.normal(size=(1, B, 2))
+    W, E, K, b = rng.normal(size=(4, 5)), rng.normal(size=(9, 5)), rng.normal(size=(2, 5)), rng.normal(size=5)
+    out = np.empty((T, B, 5))
+    prelude._affine_into(out, b, (x, W), (ids, E), (key, K))
+    assert np.allclose(out, b + prelude._mm(x, W) + E[ids] + prelude._mm(key, K), rtol=1e-14, atol=1e-14)
+    prelude._affine_into(out, b, (key, K), (ids[:1], E))  # only per-sequence values
+    assert np.allclose(out, np.broadcast_to(b + prelude._mm(key, K) + E[ids[:1]], out.shape), rtol=1e-14, atol=1e-14)
