@@ -252,3 +252,12 @@ def test_reruns_stand_beside_the_seed_model_in_the_same_configuration_and_seeds(
     [row] = [r for r in section(text).splitlines() if r.startswith("| c003 |")]
     assert row == ("| c003 | epochs 200 | 8.310 ± 0.014 (n = 2) | DT(S) | 8.620 ± 0.028 (n = 2) | +0.310 "
                    "| **yes** (2 SE = 0.045) |")
+
+
+def test_the_paper_variants_are_found_where_rnnalg_is_installed_without_its_source(monkeypatch):
+    """A pip install has no examples/ beside the package: the variants ship as rnnalg.examples."""
+    import rnnalg.sweep.variants as variants
+
+    monkeypatch.setattr(variants, "SOURCE_EXAMPLES", Path("/nonexistent/examples"))
+    found = variants.variant_specs()
+    assert [name for name, _ in found] == [name for name, _ in variants.PAPER_VARIANTS]

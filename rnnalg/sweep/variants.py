@@ -12,14 +12,25 @@ from pathlib import Path
 
 PAPER_VARIANTS = (("RNN", "rnn.rnn"), ("DT", "dt.rnn"), ("DT(S)", "dts.rnn"), ("DOT", "dot.rnn"),
                   ("DOT(S)", "dots.rnn"), ("sRNN-2", "srnn2.rnn"), ("DO", "do.rnn"))
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"  # a source checkout's examples/
+SOURCE_EXAMPLES = Path(__file__).resolve().parents[2] / "examples"  # a source checkout's examples/
 
 
-def variant_specs(examples: Path = EXAMPLES) -> list:
-    """[(variant name, its parsed spec)] of the variants whose example is in `examples`."""
-    from ..front.parser import load
+def variant_specs(examples: Path | None = None) -> list:
+    """[(variant name, its parsed spec)] of the variants whose example is in `examples`: by
+    default a source checkout's examples/, else the installed `rnnalg.examples` package data."""
+    from ..front.parser import load, parse
 
-    return [(name, load(examples / file)) for name, file in PAPER_VARIANTS if (examples / file).is_file()]
+    if examples is None and not SOURCE_EXAMPLES.is_dir():
+        from importlib.resources import files  # installed: examples/ ships as rnnalg.examples
+
+        try:
+            folder = files("rnnalg.examples")
+        except ModuleNotFoundError:  # an install that predates it: no variants to mark
+            return []
+        return [(name, parse(folder.joinpath(file).read_text(encoding="utf-8"), f"examples/{file}"))
+                for name, file in PAPER_VARIANTS if folder.joinpath(file).is_file()]
+    folder = Path(examples or SOURCE_EXAMPLES)
+    return [(name, load(folder / file)) for name, file in PAPER_VARIANTS if (folder / file).is_file()]
 
 
 def mark_variants(candidates, size_name: str, variants: list, where: str = "") -> dict:
@@ -27,7 +38,7 @@ def mark_variants(candidates, size_name: str, variants: list, where: str = "") -
     the candidates' source in a spec error's file name."""
     from ..algebra.equiv import equivalent
     from ..checking import check
-    from ..front.parser import parse
+    from ..front.parser import load, parse
 
     marks, checked = {}, {}  # (variant, its sizes) -> its program at those sizes
     for c in candidates:
