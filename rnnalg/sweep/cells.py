@@ -43,12 +43,17 @@ def time_limit(line: dict) -> float:
     return math.inf if limit is None else limit
 
 
+def configuration_flags(line: dict) -> dict:
+    """The trial's flags less its seed and time limit (the budget)."""
+    return {k: v for k, v in (line["trial"].get("flags") or {}).items() if k not in BUDGET_FLAGS}
+
+
 def configuration(line: dict) -> str:
     """The trial less its seed and time limit (its config_id when the line has no flags)."""
     t = line["trial"]
     if t.get("flags") is None:
         return t.get("config_id") or t.get("id")
-    flags = {k: v for k, v in t["flags"].items() if k not in BUDGET_FLAGS}
+    flags = configuration_flags(line)
     spec = str(t.get("spec_shown") or t.get("spec") or "").replace("\\", "/").rsplit("/", 1)[-1]
     return json.dumps([spec, t.get("sizes"), flags], sort_keys=True)
 
@@ -106,11 +111,11 @@ def build_cells(lines: list, known: dict, names) -> list:
             if usable(line):
                 configs.setdefault(configuration(line), []).append(line)
         if configs:
-            cells.append(_choose(data, model, {k: _longest(v) for k, v in configs.items()}, cell_lines))
+            cells.append(_choose(data, model, {k: longest_per_seed(v) for k, v in configs.items()}, cell_lines))
     return cells
 
 
-def _longest(group: list) -> list:
+def longest_per_seed(group: list) -> list:
     """Per seed, the lines with the longest time limit."""
     longest = {}
     for x in group:

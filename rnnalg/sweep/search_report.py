@@ -19,7 +19,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cells import BUDGET_FLAGS, configuration
+from .cells import configuration, configuration_flags, longest_per_seed, seed_of
 from .figures import _figure, _legend_below, _save, colour
 from .results import METRIC_NAMES, format_number
 from .stats import THRESHOLD, difference, mean_sd
@@ -66,7 +66,7 @@ def rows_by_dataset(search, marks: dict, reruns: bool = False) -> dict:
         grouped.setdefault(data, []).append(line)
     ranked = {}
     for data, lines in grouped.items():
-        flags = [json.dumps(_flags(x), sort_keys=True) for x in lines]
+        flags = [json.dumps(configuration_flags(x), sort_keys=True) for x in lines]
         own = max(set(flags), key=lambda f: (flags.count(f), f))
         models: dict = {}
         for line, f in zip(lines, flags):
@@ -171,10 +171,6 @@ def _notes(rows: list) -> str:
     return ("\n" + "\n".join(out) + "\n") if out else ""
 
 
-def _flags(line: dict) -> dict:
-    return {k: v for k, v in (line["trial"].get("flags") or {}).items() if k not in BUDGET_FLAGS}
-
-
 def _tests(lines) -> list:
     return [x["test"] for x in lines if x.get("status") == "ok" and _finite(x.get("test"))]
 
@@ -192,11 +188,11 @@ def _reruns(rows: list, data: str, others: list, metric: str) -> str:
            "| candidate | configuration | test | seed model in that configuration | test | gain | "
            f"beats it by > {THRESHOLD:g} SE |", "|---|---|---|---|---|---|---|"]
     for r in reruns:
-        mine, flags = _tests(r.lines), _flags(r.lines[0])
-        theirs = _tests(_longest_per_seed(
-            x for x in others if x["trial"].get("label") == r.candidate.seed and _flags(x) == flags
+        mine, flags = _tests(r.lines), configuration_flags(r.lines[0])
+        theirs = _tests(longest_per_seed([
+            x for x in others if x["trial"].get("label") == r.candidate.seed and configuration_flags(x) == flags
             and (x.get("data_label") or x["trial"].get("dataset_label")) == data
-            and _seed(x) in {_seed(y) for y in r.lines}))
+            and seed_of(x) in {seed_of(y) for y in r.lines}]))
         shown = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in sorted(flags.items())) or "defaults"
         row = f"| {r.candidate.name} | {shown} | {_spread(mine, metric)} | {r.candidate.seed} | "
         if theirs:
@@ -208,20 +204,6 @@ def _reruns(rows: list, data: str, others: list, metric: str) -> str:
             row += "not run in this configuration | | |"
         out.append(row)
     return "\n".join(out) + "\n"
-
-
-def _seed(line: dict):
-    return (line["trial"].get("flags") or {}).get("seed")
-
-
-def _longest_per_seed(lines) -> list:
-    """For each seed the line with the longest time limit (as the tables above count a cell)."""
-    best = {}
-    for x in lines:
-        limit = (x["trial"].get("flags") or {}).get("time_limit") or math.inf
-        if _seed(x) not in best or limit > best[_seed(x)][0]:
-            best[_seed(x)] = (limit, x)
-    return [x for _, x in best.values()]
 
 
 def _spread(values: list, metric: str) -> str:
