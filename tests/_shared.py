@@ -25,3 +25,33 @@ def shared_data(*required: str) -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return SHARED
+
+
+TINY_MUSIC = """\
+let H = {H}
+input  x : binary[88]
+output y : binary[88]
+state  h : H
+h' = tanh(x ⊕ h)
+y  = ▷ h'
+"""
+
+
+def tiny_music_files(folder: Path, H: int, pieces: dict) -> tuple[str, str]:
+    """(spec path, music JSON path) in `folder`: a tanh RNN of H units and the first `pieces`
+    ({split: n}) pieces of JSB Chorales, for fast training runs."""
+    import json
+
+    import numpy as np
+
+    from rnnalg.data import load_dataset
+
+    spec = folder / "tiny.rnn"
+    spec.write_text(TINY_MUSIC.format(H=H))
+    full = load_dataset("jsb")
+    small = {split: [[[21 + int(k) for k in np.flatnonzero(frame)] for frame in piece]
+                     for piece in full.splits[split][:n]]
+             for split, n in pieces.items()}
+    data = folder / "small.json"
+    data.write_text(json.dumps(small))
+    return str(spec), str(data)

@@ -6,36 +6,19 @@ import json
 import numpy as np
 import pytest
 
+from _shared import tiny_music_files
 from rnnalg.cli import main
-from rnnalg.data import load_dataset
 from rnnalg.train import numerics
 from rnnalg.train.launch import run_training
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
-TINY = """\
-let H = 8
-input  x : binary[88]
-output y : binary[88]
-state  h : H
-h' = tanh(x ⊕ h)
-y  = ▷ h'
-"""
-
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """(spec path, a small music JSON: the first pieces of JSB Chorales) for fast runs."""
-    folder = tmp_path_factory.mktemp("repeat")
-    spec = folder / "tiny.rnn"
-    spec.write_text(TINY)
-    full = load_dataset("jsb")
-    small = {split: [[[21 + int(k) for k in np.flatnonzero(frame)] for frame in piece]
-                     for piece in full.splits[split][:n]]
-             for split, n in (("train", 12), ("valid", 4), ("test", 4))}
-    data = folder / "small.json"
-    data.write_text(json.dumps(small))
-    return str(spec), str(data)
+    return tiny_music_files(tmp_path_factory.mktemp("repeat"), 8,
+                            {"train": 12, "valid": 4, "test": 4})
 
 
 def _train(files, out, *flags):
