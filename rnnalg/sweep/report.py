@@ -4,8 +4,10 @@ For each table (music: NLL per frame; PTB characters: BPC; PTB words: perplexity
 shows every (dataset, model) cell (`cells.py`: the configuration chosen on validation, the
 figure as mean ± sd over fresh seeds), the paper's figure with its provenance (only when the
 line's data fingerprint is the named dataset's, `dataid.py`), the difference, the parameter
-count, the configurations tried, epochs, wall seconds and the whole budget the cell used, the
-stop reason and, when a time limit stopped it, where the learning curve still pointed.  Under
+count, the configurations tried, epochs, wall seconds and the whole budget the cell used (with
+its CPU seconds where the lines record them, `usage.py`), the stop reason and, when a time limit
+stopped it, where the learning curve still pointed; † marks a figure with a trial the clock
+stopped on a machine loaded beyond its CPUs.  Under
 each table, per dataset, whether the best deep variant beats the RNN by more than two standard
 errors (`stats.py`).  Then every cell's exact command and commit, the failed trials with their
 messages, other papers' results (context), and two PNGs per table (`figures.py`).  An architecture

@@ -3,8 +3,8 @@ its results line.
 
     cpu_seconds  user + system CPU time of the trial's own process: the Ray worker that runs
                  the trainer in-process (`worker.py`), all its threads (BLAS and numba ones
-                 too), from the trial's start to its end; a worker reused for several trials
-                 counts each from its own start
+                 too, and Ray's own few threads in that worker), from the trial's start to its
+                 end; a worker reused for several trials counts each from its own start
     load         {"start", "max", "end", "cpus"}: the machine's 1-minute load average
                  (`os.getloadavg`) at the trial's start, its maximum over the samples (start,
                  every epoch, end) and at the end, beside `os.cpu_count()`
