@@ -168,7 +168,7 @@ def test_the_report_states_cpu_seconds_and_marks_a_figure_a_loaded_machine_may_h
                               _line(3, 8.6, 8.7)])  # an old line: no usage recorded
     row = next(r for r in text.splitlines() if r.startswith("| JSB Chorales | RNN |"))
     assert "| 8.600 ± 0.100 † | 3 |" in row and "| 1800 (CPU 930 of 2/3) |" in row
-    assert "rnn-s2 was stopped by its time limit on a loaded machine (1-minute load up to 3.5 on 2 CPUs" in text
+    assert "rnn-s2 was stopped by its time limit on a loaded machine (1-minute load up to 3.5 on 2 CPUs; 1.9 at its start)" in text
     assert "rnn-s1 was stopped" not in text and "*budget s* (CPU N)" in text
 
 

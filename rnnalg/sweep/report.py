@@ -157,10 +157,11 @@ def _usage_notes(cells: list) -> str:
     for c in cells:
         for x in crowded(c):
             load = x["load"]
+            start = f"; {load['start']:g} at its start" if isinstance(load.get("start"), (int, float)) else ""
             out.append(f"- {LOADED_MARK} {shown(c)}, {c.model}: trial {x['trial'].get('id')} was stopped by its "
                        f"time limit on a loaded machine (1-minute load up to {load['max']:g} on {load['cpus']} "
-                       f"CPUs; {load.get('start')} at its start): it trained for fewer core-seconds than the "
-                       f"limit gives on an idle machine, so its figure may be worse than the budget allows.")
+                       f"CPUs{start}): it trained for fewer core-seconds than the limit gives on an idle "
+                       f"machine, so its figure may be worse than the budget allows.")
     return ("\n" + "\n".join(out) + "\n") if out else ""
 
 
