@@ -455,3 +455,42 @@ def test_word_head_prints_model_floor_and_ratio(word_head, capsys):
     ratio = float(re.search(r"model / floor +([\d.]+)", out).group(1))
     assert ratio == pytest.approx(model / floor, rel=0.02, abs=0.01)
     assert "JAX" not in out
+
+
+# ---- bench/train_compare.py's floor ------------------------------------------------------------
+
+@pytest.fixture
+def train_compare(monkeypatch):
+    pytest.importorskip("torch")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    spec = importlib.util.spec_from_file_location("bench_train_compare", ROOT / "bench" / "train_compare.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop("floor", None)
+
+
+def test_training_floor_is_each_batchs_products(train_compare):
+    """The floor of a training row: per batch (JSB: whole pieces, padded to the longest), the
+    products whose multiply-adds `rnnalg cost` gives for that batch's T and B."""
+    from rnnalg.algebra.cost import cost
+
+    trainer = train_compare.make_trainer("lstm.rnn", "jsb", 4, ["H=8"])
+    batch_list = train_compare.train_batches(trainer, 2)
+    per_batch = train_compare.floor_products(trainer, batch_list)
+    assert len(per_batch) == 2
+    for batch, products in zip(batch_list, per_batch):
+        T, B = batch.mask.shape
+        macs = cost(trainer.model.program, batch=B, steps=T).values["macs_training_batch"]
+        assert sum(p.flops for p in products) == 2 * macs
+    assert train_compare.call_rate(train_compare.floor_call(trainer, batch_list), 2) > 0
+
+
+def test_training_table_prints_the_floor_and_its_share_of_pytorchs_update(train_compare):
+    row = {"data": "jsb", "spec": "lstm.rnn", "B": 16, "T": "whole pieces", "backend": "fast", "torch": "nn.LSTM",
+           "rnnalg": 38.4, "pytorch": 63.1, "ratio": 38.4 / 63.1, "floor": 50.0}
+    text = train_compare.table([row, {**row, "floor": 70.0}, {**row, "floor": None}], 1)
+    rows = [line for line in text.splitlines() if line.startswith("| jsb")]
+    assert rows[0].endswith("| 0.61× | not met | 50 | 1.26 out of reach |")
+    assert rows[1].endswith("| 70 | 0.90 |")
+    assert rows[2].endswith("| — | — |")
