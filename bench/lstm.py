@@ -12,9 +12,10 @@ The models are examples/lstm.rnn and gru.rnn (binary[88] in and out); the timing
 losses must agree before anything is timed.  The floor column is the cell's matrix products
 alone (bench/floor.py: those of one forward+backward of rnnalg's emitted module, run with numpy's
 BLAS), timed in the same rounds and clock: where floor > the fused kernel, ≤ 1.0× is out of
-reach with this BLAS whatever the elementwise code does, and the report says so.  torch.nn.GRU resets after its product, rnnalg's GRU
-before it (torch_models.GRUFused): its loss is checked with the reset gate held open, where the
-two cells are one function, and timed with the weights as they are.  Without torch only the
+reach with this BLAS whatever the elementwise code does, and the report says so.
+torch.nn.GRU resets after its product, rnnalg's GRU before it (torch_models.GRUFused): its loss
+is checked with the reset gate held open, where the two cells are one function, and timed with
+the weights as they are.  Without torch only the
 rnnalg column is filled.
 """
 from __future__ import annotations
@@ -134,8 +135,9 @@ def verdicts(rows) -> list[str]:
         ours, products, fused = (float(np.median(r[k])) * 1e3 for k in ("rnnalg", "floor", "fused"))
         what = f"{r['cell']} B={r['B']}: the products alone take {products:.3g} ms"
         if products > fused:
-            lines.append(f"{what}, more than {FUSED_NAMES[r['cell']]}'s whole {fused:.3g} ms: ≤ 1.0× is out of reach "
-                         f"with this BLAS (OpenBLAS {blas_family()} kernels), whatever the elementwise code does.")
+            lines.append(f"{what}, more than {FUSED_NAMES[r['cell']]}'s whole {fused:.3g} ms: "
+                         f"≤ 1.0× is out of reach with this BLAS (OpenBLAS {blas_family()} kernels), "
+                         "whatever the elementwise code does.")
         else:
             lines.append(f"{what} of {FUSED_NAMES[r['cell']]}'s {fused:.3g} ms, leaving {fused - products:.3g} ms "
                          f"for everything else; rnnalg spends {ours - products:.3g} ms there.")
