@@ -4,13 +4,18 @@ loop of the same cell.
     python bench/lstm.py            # LSTM and GRU, H=200, T=100, B in 1/16/64, float32; also to bench/results_lstm.md
     python bench/lstm.py --quick    # a smoke run at toy sizes (stdout only)
     python bench/lstm.py --cells gru
+    python bench/lstm.py --cells lstm -B 16 --repeats 6   # one row, few calls (a loaded machine)
     OPENBLAS_NUM_THREADS=1 python bench/lstm.py --torch-threads 1 --clock cpu --out bench/results_lstm_1thread.md
 
 The models are examples/lstm.rnn and gru.rnn (binary[88] in and out); the timing is compare.py's
 (blocks taking turns, warm-up, pauses; see bench/README.md), and so is the honesty check: the
-losses must agree before anything is timed.  torch.nn.GRU resets after its product, rnnalg's GRU
-before it (torch_models.GRUFused): its loss is checked with the reset gate held open, where the
-two cells are one function, and timed with the weights as they are.  Without torch only the
+losses must agree before anything is timed.  The floor column is the cell's matrix products
+alone (bench/floor.py: those of one forward+backward of rnnalg's emitted module, run with numpy's
+BLAS), timed in the same rounds and clock: where floor > the fused kernel, ≤ 1.0× is out of
+reach with this BLAS whatever the elementwise code does, and the report says so.
+torch.nn.GRU resets after its product, rnnalg's GRU before it (torch_models.GRUFused): its loss
+is checked with the reset gate held open, where the two cells are one function, and timed with
+the weights as they are.  Without torch only the
 rnnalg column is filled.
 """
 from __future__ import annotations
@@ -28,6 +33,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # bench/ is a folder of scripts, not a package
 
 import compare  # noqa: E402 (after the path)
+import floor  # noqa: E402
 import report  # noqa: E402
 
 
@@ -35,24 +41,35 @@ import report  # noqa: E402
 COLUMNS = {"fused": ("PyTorch fused (nn.LSTM / nn.GRU)", 1.0), "eager": ("PyTorch eager loop", 0.5)}
 # cell -> (example spec stem, its torch_models fused class name)
 CELLS = {"LSTM": ("lstm", "LSTMFused"), "GRU": ("gru", "GRUFused")}
+FUSED_NAMES = {"LSTM": "torch.nn.LSTM", "GRU": "torch.nn.GRU"}
 
 
 def bench(settings: compare.Settings, torch_pair, log, cells=tuple(CELLS)) -> list[dict]:
     rows = []
     for cell in cells:
         stem = CELLS[cell][0]
-        for program, _, params, B, batch in compare.cases(compare.ROOT / "examples" / f"{stem}.rnn", settings):
+        for program, numpy_model, params, B, batch in compare.cases(compare.ROOT / "examples" / f"{stem}.rnn",
+                                                                   settings):
             model = compare.rnnalg.compile(program, np.float32)  # what a user gets: fast when numba is installed
             ours = lambda model=model, batch=batch: model.loss_and_grad(params, batch)  # noqa: E731
             expected = ours()[0]
-            log(f"{cell} B={B}: rnnalg backend {model.backend}")
-            calls = {"rnnalg": (ours, settings.repeats)}
+            products = floor_products(numpy_model, params, batch)
+            log(f"{cell} B={B}: rnnalg backend {model.backend}; floor: {len(products)} products, "
+                f"{floor.total_flops(products) / 1e9:.3g} GFLOP")
+            calls = {"rnnalg": (ours, settings.repeats), "floor": (floor.floor_call(products), settings.repeats)}
             if torch_pair is not None:
                 calls.update(_torch_calls(torch_pair, cell, model, params, batch, expected, settings))
-            row = {"cell": cell, "B": B, "rnnalg": None, "fused": None, "eager": None}
+            row = {"cell": cell, "B": B, "rnnalg": None, "floor": None, "fused": None, "eager": None,
+                   "flops": floor.total_flops(products)}
             row.update(compare._rounds(calls, settings, log, f"{cell} B={B}"))
             rows.append(row)
     return rows
+
+
+def floor_products(numpy_model, params, batch) -> list:
+    """floor.Product of each matrix product one `loss_and_grad` of the emitted numpy module runs
+    (the fast backend's kernels run the same products, through the same BLAS: backend.py)."""
+    return floor.trace_products(numpy_model.source, params, batch)
 
 
 def _torch_calls(torch_pair, cell, model, params, batch, expected, settings) -> dict:
@@ -76,12 +93,14 @@ def _torch_calls(torch_pair, cell, model, params, batch, expected, settings) -> 
 def table(rows) -> list[str]:
     head = " | ".join(heading + " ms" for heading, _ in COLUMNS.values())
     ratios = " | ".join(f"rnnalg / {heading}" for heading, _ in COLUMNS.values())
-    lines = [f"| cell | B | rnnalg ms | {head} | {ratios} |",
-             "|---|---:|---:|" + "---:|" * len(COLUMNS) + "---|" * len(COLUMNS)]
+    lines = [f"| cell | B | rnnalg ms | floor ms | {head} | {ratios} | floor / PyTorch fused | rnnalg − floor ms |",
+             "|---|---:|---:|---:|" + "---:|" * len(COLUMNS) + "---|" * len(COLUMNS) + "---|---:|"]
     for r in rows:
         cells = [report.format_times(r[c]) for c in COLUMNS]
         cells += [_ratio(r["rnnalg"], r[c], target) for c, (_, target) in COLUMNS.items()]
-        lines.append(f"| {r['cell']} | {r['B']} | {report.format_times(r['rnnalg'])} | " + " | ".join(cells) + " |")
+        cells += [_floor_ratio(r["floor"], r["fused"]), _excess(r["rnnalg"], r["floor"])]
+        lines.append(f"| {r['cell']} | {r['B']} | {report.format_times(r['rnnalg'])} | "
+                     f"{report.format_times(r['floor'])} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -92,15 +111,51 @@ def _ratio(ours, other, target: float) -> str:
     return f"{ratio:.3g} {'✓' if ratio <= target else '✗'} (≤ {target:.3g})"
 
 
-def _blas_kernels() -> str:
-    """numpy's OpenBLAS kernel family (AVX2 'Haswell' vs AVX-512 'SkylakeX' halves the products'
-    time on an AVX-512 machine) and OPENBLAS_CORETYPE, which forces it."""
+def _floor_ratio(floor_times, fused) -> str:
+    """floor / fused kernel, marked 'out of reach' above 1 (the products alone are slower)."""
+    if floor_times is None or fused is None:
+        return "—"
+    ratio = float(np.median(floor_times) / np.median(fused))
+    return f"{ratio:.3g} {'out of reach' if ratio > 1 else 'reachable'}"
+
+
+def _excess(ours, floor_times) -> str:
+    """rnnalg's median minus the floor's: the elementwise work, call overhead and copies (ms)."""
+    if ours is None or floor_times is None:
+        return "—"
+    return report.format_ms(float(np.median(ours) - np.median(floor_times)))
+
+
+def verdicts(rows) -> list[str]:
+    """One plain sentence per row with a fused time: is ≤ 1.0× reachable with this BLAS?"""
+    lines = []
+    for r in rows:
+        if r["floor"] is None or r["fused"] is None:
+            continue
+        ours, products, fused = (float(np.median(r[k])) * 1e3 for k in ("rnnalg", "floor", "fused"))
+        what = f"{r['cell']} B={r['B']}: the products alone take {products:.3g} ms"
+        if products > fused:
+            lines.append(f"{what}, more than {FUSED_NAMES[r['cell']]}'s whole {fused:.3g} ms: "
+                         f"≤ 1.0× is out of reach with this BLAS (OpenBLAS {blas_family()} kernels), "
+                         "whatever the elementwise code does.")
+        else:
+            lines.append(f"{what} of {FUSED_NAMES[r['cell']]}'s {fused:.3g} ms, leaving {fused - products:.3g} ms "
+                         f"for everything else; rnnalg spends {ours - products:.3g} ms there.")
+    return lines
+
+
+def blas_family() -> str:
+    """numpy's OpenBLAS kernel family, e.g. 'Haswell' (AVX2) or 'SkylakeX' (AVX-512): on an AVX-512
+    machine the second runs the products about twice as fast; OPENBLAS_CORETYPE forces it."""
     try:
         from threadpoolctl import threadpool_info
-        arch = ", ".join(sorted({str(i.get("architecture")) for i in threadpool_info() if i.get("user_api") == "blas"}))
+        return ", ".join(sorted({str(i.get("architecture")) for i in threadpool_info() if i.get("user_api") == "blas"}))
     except ImportError:
-        arch = "unknown (no threadpoolctl)"
-    return f"OpenBLAS kernels: {arch}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(not set)')}"
+        return "unknown (no threadpoolctl)"
+
+
+def _blas_kernels() -> str:
+    return f"OpenBLAS kernels: {blas_family()}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(not set)')}"
 
 
 def _describe(settings, cells) -> str:
@@ -119,6 +174,8 @@ def main(argv=None) -> int:
                         help="wall time (default) or process CPU time (single-threaded runs on a busy machine)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.add_argument("--cells", default="lstm,gru", help="comma-separated: lstm, gru (default both)")
+    parser.add_argument("-B", "--batch-sizes", help="comma-separated batch sizes (default 1,16,64; --quick 1,4)")
+    parser.add_argument("--repeats", type=int, help="timed calls per implementation (default 21; --quick 3)")
     args = parser.parse_args(argv)
     cells = [c.strip().upper() for c in args.cells.split(",") if c.strip()]
     if not cells or any(c not in CELLS for c in cells):
@@ -127,6 +184,15 @@ def main(argv=None) -> int:
         parser.error("--torch-threads must be at least 1")
     settings = compare.QUICK if args.quick else compare.FULL
     settings = dataclasses.replace(settings, reference_batch_sizes=(), word_batch_sizes=(), clock=args.clock)
+    try:
+        if args.batch_sizes:
+            settings = dataclasses.replace(settings, batch_sizes=tuple(int(b) for b in args.batch_sizes.split(",")))
+    except ValueError:
+        parser.error(f"-B/--batch-sizes: expected integers like 1,16,64, not {args.batch_sizes!r}")
+    if args.repeats is not None:
+        settings = dataclasses.replace(settings, repeats=args.repeats)
+    if min(settings.batch_sizes) < 1 or settings.repeats < 1:
+        parser.error("batch sizes and --repeats must be at least 1")
     out = args.out if args.out is not None or args.quick else HERE / "results_lstm.md"
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     torch_pair = compare.import_torch(args.no_torch, args.torch_threads)
@@ -135,8 +201,12 @@ def main(argv=None) -> int:
     rows = bench(settings, torch_pair, log, cells)
     lines = ["# Gated cells: rnnalg vs torch.nn.LSTM / nn.GRU vs a PyTorch eager loop, forward+backward", "",
              _describe(settings, cells), "",
-             "Milliseconds per call: median (min–max) over all timed calls; ratios are of medians.", ""]
+             "Milliseconds per call: median (min–max) over all timed calls; ratios are of medians. "
+             "floor: the cell's matrix products of one forward+backward alone, with numpy's BLAS "
+             "(bench/floor.py); rnnalg − floor: the elementwise work, call overhead and copies.", ""]
     lines += table(rows)
+    said = verdicts(rows)
+    lines += [""] + [f"- {line}" for line in said] if said else []
     from rnnalg import fast
     info = report.machine_info(torch_pair and torch_pair[0], fast=fast.unavailable_reason() is None)
     lines += ["", "Machine:", ""] + [f"- {line}" for line in info + [_blas_kernels()]]

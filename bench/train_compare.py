@@ -22,6 +22,11 @@ Each row runs `--rounds` rounds, each timing `--updates` updates of rnnalg then 
 (after 2 untimed ones each); a side's rate is the median over rounds, the ratio is rnnalg's
 rate over PyTorch's (≥ 1.0 is the target).  Where rnnalg is behind, a profile line (cProfile
 of its updates) says what share of the update each part takes.
+
+The floor column is the rate of the products alone: for each timed batch, the matrix products of
+one `loss_and_grad` of rnnalg's emitted module (bench/floor.py, traced on that batch; numpy's
+BLAS), run back to back in the same rounds.  floor / PyTorch = the products' time over PyTorch's
+whole update: above 1, rnnalg cannot reach PyTorch with this BLAS whatever else it does.
 """
 from __future__ import annotations
 
@@ -41,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from rnnalg.specfile import load_checked  # noqa: E402
 from rnnalg.train import numerics  # noqa: E402
 from rnnalg.train.config import TrainConfig, resolve  # noqa: E402
-from rnnalg.train.feed import batches  # noqa: E402
+from rnnalg.train.feed import batches, model_batch  # noqa: E402
 from rnnalg.train.runs import compile_model, load_dataset_for  # noqa: E402
 from rnnalg.train.trainer import Trainer  # noqa: E402
 
@@ -195,6 +200,39 @@ def torch_rate(torch, net, opt, batch_list, sigma: float, clip: float) -> float:
     return len(batch_list) / (time.perf_counter() - start)
 
 
+def _floor_module():
+    """bench/floor.py (bench/ is a folder of scripts, not a package)."""
+    if str(ROOT / "bench") not in sys.path:
+        sys.path.insert(0, str(ROOT / "bench"))
+    import floor
+    return floor
+
+
+def floor_products(trainer, batch_list) -> list:
+    """For each batch, the floor.Product list of the matrix products one `loss_and_grad` of
+    rnnalg's emitted module makes on it (bench/floor.py; the fast backend's kernels make the same)."""
+    floor = _floor_module()
+    program, source = trainer.model.program, trainer.model.source
+    return [floor.trace_products(source, trainer.params, model_batch(program, batch)) for batch in batch_list]
+
+
+def floor_call(trainer, batch_list):
+    """A no-argument call running those products for every batch, back to back."""
+    calls = [_floor_module().floor_call(products) for products in floor_products(trainer, batch_list)]
+
+    def call():
+        for c in calls:
+            c()
+    return call
+
+
+def call_rate(call, n: int) -> float:
+    """n / the seconds of one call(): updates per second where call() runs n updates' work."""
+    start = time.perf_counter()
+    call()
+    return n / (time.perf_counter() - start)
+
+
 def profile_line(trainer, n: int) -> str:
     """Shares of rnnalg's update time by part (cProfile over `n` updates)."""
     prof = cProfile.Profile()
@@ -225,14 +263,17 @@ def compare_row(torch, data, spec, B, args):
     opt = torch.optim.Adam(net.parameters(), lr=c.lr)
     torch_rate(torch, net, opt, warm, c.weight_noise, c.clip)
     batch_list = train_batches(trainer, args.updates)
-    ours, theirs = [], []
+    products = None if args.no_floor else floor_call(trainer, batch_list)
+    ours, theirs, floors = [], [], []
     for _ in range(args.rounds):
         ours.append(rnnalg_rate(trainer, args.updates))
         theirs.append(torch_rate(torch, net, opt, batch_list, c.weight_noise, c.clip))
+        if products is not None:
+            floors.append(call_rate(products, len(batch_list)))
     a, b = float(np.median(ours)), float(np.median(theirs))
     steps = "whole pieces" if c.steps is None else str(c.steps)
     row = {"data": data, "spec": spec, "B": B, "T": steps, "backend": trainer.model.backend, "torch": kind,
-           "rnnalg": a, "pytorch": b, "ratio": a / b}
+           "rnnalg": a, "pytorch": b, "ratio": a / b, "floor": float(np.median(floors)) if floors else None}
     if a < b and not args.no_profile:
         row["profile"] = profile_line(trainer, args.updates)
     return row
@@ -246,15 +287,24 @@ def rate(per_second: float) -> str:
 def table(rows, threads) -> str:
     lines = [f"threads: {threads} (BLAS and torch)", "",
              "| data | spec | B | T | rnnalg backend | PyTorch model | rnnalg updates/s | PyTorch updates/s | "
-             "ratio | ≥ 1.0× |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "ratio | ≥ 1.0× | floor updates/s | floor / PyTorch |", "|---" * 12 + "|"]
     notes = []
     for r in rows:
         met = "met" if r["ratio"] >= 1.0 else "not met"
         lines.append(f"| {r['data']} | {r['spec']} | {r['B']} | {r['T']} | {r['backend']} | {r['torch']} | "
-                     f"{rate(r['rnnalg'])} | {rate(r['pytorch'])} | {r['ratio']:.2f}× | {met} |")
+                     f"{rate(r['rnnalg'])} | {rate(r['pytorch'])} | {r['ratio']:.2f}× | {met} | "
+                     f"{_floor_cells(r)} |")
         if "profile" in r:
             notes.append(f"- {r['data']} {r['spec']} B={r['B']}: {r['profile']}")
     return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def _floor_cells(r) -> str:
+    """'floor rate | floor time / PyTorch's update time', the latter marked out of reach above 1."""
+    if r.get("floor") is None:
+        return "— | —"
+    share = r["pytorch"] / r["floor"]
+    return f"{rate(r['floor'])} | {share:.2f}{' out of reach' if share > 1 else ''}"
 
 
 def main(argv=None) -> int:
@@ -265,6 +315,7 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", help="the data folder (default $RNNALG_DATA)")
     p.add_argument("--only", help="run only the rows whose spec contains this text")
     p.add_argument("--no-profile", action="store_true", help="skip the profile of rows where rnnalg is behind")
+    p.add_argument("--no-floor", action="store_true", help="skip the floor column (the products alone)")
     p.add_argument("--quick", action="store_true",
                    help="a few seconds: JSB rnn.rnn at H=16, B=4, 3 updates, 1 round")
     args = p.parse_args(argv)

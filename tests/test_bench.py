@@ -342,28 +342,85 @@ def test_torch_nn_gru_baseline_maps_rnnalgs_gru_weights(compare):
     assert plain != pytest.approx(model.loss_and_grad(params, batch)[0], rel=1e-6)
 
 
-def _gated_bench_rows(argv, capsys):
+def _lstm_bench():
     spec = importlib.util.spec_from_file_location("lstm_bench", ROOT / "bench" / "lstm.py")
     lstm_bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(lstm_bench)
-    assert lstm_bench.main(["--quick", "--quiet", "--clock", "cpu", *argv]) == 0
-    text = capsys.readouterr().out
+    return lstm_bench
+
+
+def _gated_bench_text(argv, capsys):
+    assert _lstm_bench().main(["--quick", "--quiet", "--clock", "cpu", *argv]) == 0
+    return capsys.readouterr().out
+
+
+def _gated_bench_rows(argv, capsys):
+    text = _gated_bench_text(argv, capsys)
     return [line for line in text.splitlines() if re.match(r"\| (LSTM|GRU) \| \d+ \|", line)]
 
 
 def test_lstm_bench_quick_run(compare, capsys):
     rows = _gated_bench_rows(["--no-torch"], capsys)
     assert [" | ".join(row.split(" | ")[:2]) for row in rows] == ["| LSTM | 1", "| LSTM | 4", "| GRU | 1", "| GRU | 4"]
-    assert all(row.count("—") == 4 for row in rows)  # no torch: its two columns and ratios stay empty
+    assert all(row.count("—") == 5 for row in rows)  # no torch: its two columns, their ratios and floor / fused
+    for row in rows:  # the floor is timed without torch, and rnnalg − floor is their medians' difference
+        ours, products, excess = row.strip("|").split("|")[2], row.strip("|").split("|")[3], row.split("|")[-2]
+        assert re.fullmatch(MS, ours.strip()) and re.fullmatch(MS, products.strip()), row
+        medians = [float(cell.split()[0]) for cell in (ours, products)]
+        assert float(excess) == pytest.approx(medians[0] - medians[1], rel=0.02, abs=0.002), row
 
 
 def test_lstm_bench_quick_run_with_torch_fills_every_column(compare, capsys):
     """Both cells against their PyTorch baselines, each loss checked before timing."""
     pytest.importorskip("torch")
-    rows = _gated_bench_rows(["--torch-threads", "1", "--cells", "gru,lstm"], capsys)
+    text = _gated_bench_text(["--torch-threads", "1", "--cells", "gru,lstm"], capsys)
+    rows = [line for line in text.splitlines() if re.match(r"\| (LSTM|GRU) \| \d+ \|", line)]
     assert [" | ".join(row.split(" | ")[:2]) for row in rows] == ["| GRU | 1", "| GRU | 4", "| LSTM | 1", "| LSTM | 4"]
     for row in rows:
         assert "—" not in row and row.count("(≤ 1)") == 1 and row.count("(≤ 0.5)") == 1, row
+        assert re.search(r"\| [\d.]+ (reachable|out of reach) \|", row), row
+    verdicts = re.findall(r"^- (GRU|LSTM) B=(\d+): the products alone take", text, re.M)
+    assert verdicts == [("GRU", "1"), ("GRU", "4"), ("LSTM", "1"), ("LSTM", "4")]
+    assert re.search(r"^- OpenBLAS kernels: ", text, re.M)
+
+
+@pytest.mark.parametrize("stem", ["lstm", "gru"])
+def test_gated_bench_floor_is_the_cells_products(compare, stem):
+    """The floor column times exactly the products of one forward+backward: their multiply-adds are
+    `rnnalg cost`'s, and for the LSTM (D = 88 inputs and outputs) the hand count
+    T·B·(12 H² + 968 H): per step the input product x [U_i … U_g] (88·4H), h [W_i … W_g] (4H²), the
+    head h′ V (88 H); backward its transposes (88 H twice), G [W_i … W_g]ᵀ (4H²), and the weight
+    gradients xᵀ G (88·4H), hᵀ G (4H²)."""
+    from rnnalg import load_program
+    from rnnalg.algebra.cost import cost
+
+    lstm_bench = _lstm_bench()
+    H, T, B = 24, 7, 3
+    program = load_program(EXAMPLES / f"{stem}.rnn", {"H": H})
+    model, params, batch = lstm_bench.floor.model_setup(program, T, B, np.float32)
+    products = lstm_bench.floor_products(model, params, batch)
+    macs = lstm_bench.floor.total_flops(products) // 2
+    assert macs == cost(program, batch=B, steps=T).values["macs_training_batch"]
+    if stem == "lstm":
+        assert macs == T * B * (12 * H**2 + 968 * H)
+        shapes = [(p.a.shape, p.b.shape, p.b.layout) for p in products]
+        assert shapes.count(((B, H), (H, 4 * H), "N")) == T  # the forward step product, once a step
+        assert shapes.count(((B, 4 * H), (4 * H, H), "T")) == T  # the backward one, Wᵀ a transposed view
+
+
+def test_gated_bench_verdicts_say_when_the_products_alone_are_slower(compare):
+    lstm_bench = _lstm_bench()
+    ms = lambda x: np.array([x / 1e3])  # noqa: E731
+    rows = [{"cell": "LSTM", "B": 16, "rnnalg": ms(28.0), "floor": ms(22.0), "fused": ms(17.0)},
+            {"cell": "GRU", "B": 1, "rnnalg": ms(2.0), "floor": ms(1.5), "fused": ms(10.0)},
+            {"cell": "LSTM", "B": 64, "rnnalg": ms(90.0), "floor": ms(70.0), "fused": None}]
+    out_of_reach, reachable = lstm_bench.verdicts(rows)
+    assert out_of_reach.startswith("LSTM B=16: the products alone take 22 ms, more than torch.nn.LSTM's whole 17 ms: "
+                                   "≤ 1.0× is out of reach with this BLAS (OpenBLAS ")
+    assert reachable == ("GRU B=1: the products alone take 1.5 ms of torch.nn.GRU's 10 ms, leaving 8.5 ms for "
+                         "everything else; rnnalg spends 0.5 ms there.")
+    assert lstm_bench._floor_ratio(ms(22.0), ms(17.0)) == "1.29 out of reach"
+    assert lstm_bench._floor_ratio(ms(1.5), ms(10.0)) == "0.15 reachable"
 
 
 # ---- bench/word_head.py ----------------------------------------------------------------------
@@ -398,3 +455,42 @@ def test_word_head_prints_model_floor_and_ratio(word_head, capsys):
     ratio = float(re.search(r"model / floor +([\d.]+)", out).group(1))
     assert ratio == pytest.approx(model / floor, rel=0.02, abs=0.01)
     assert "JAX" not in out
+
+
+# ---- bench/train_compare.py's floor ------------------------------------------------------------
+
+@pytest.fixture
+def train_compare(monkeypatch):
+    pytest.importorskip("torch")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    spec = importlib.util.spec_from_file_location("bench_train_compare", ROOT / "bench" / "train_compare.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop("floor", None)
+
+
+def test_training_floor_is_each_batchs_products(train_compare):
+    """The floor of a training row: per batch (JSB: whole pieces, padded to the longest), the
+    products whose multiply-adds `rnnalg cost` gives for that batch's T and B."""
+    from rnnalg.algebra.cost import cost
+
+    trainer = train_compare.make_trainer("lstm.rnn", "jsb", 4, ["H=8"])
+    batch_list = train_compare.train_batches(trainer, 2)
+    per_batch = train_compare.floor_products(trainer, batch_list)
+    assert len(per_batch) == 2
+    for batch, products in zip(batch_list, per_batch):
+        T, B = batch.mask.shape
+        macs = cost(trainer.model.program, batch=B, steps=T).values["macs_training_batch"]
+        assert sum(p.flops for p in products) == 2 * macs
+    assert train_compare.call_rate(train_compare.floor_call(trainer, batch_list), 2) > 0
+
+
+def test_training_table_prints_the_floor_and_its_share_of_pytorchs_update(train_compare):
+    row = {"data": "jsb", "spec": "lstm.rnn", "B": 16, "T": "whole pieces", "backend": "fast", "torch": "nn.LSTM",
+           "rnnalg": 38.4, "pytorch": 63.1, "ratio": 38.4 / 63.1, "floor": 50.0}
+    text = train_compare.table([row, {**row, "floor": 70.0}, {**row, "floor": None}], 1)
+    rows = [line for line in text.splitlines() if line.startswith("| jsb")]
+    assert rows[0].endswith("| 0.61× | not met | 50 | 1.26 out of reach |")
+    assert rows[1].endswith("| 70 | 0.90 |")
+    assert rows[2].endswith("| — | — |")

@@ -118,3 +118,61 @@ def test_a_long_unoptimised_kernel_keeps_numbas_own_operations():
     body = kernel_module_text(source).split("def _scan_backward")[1]
     assert "np.multiply(a, b, out)" in body and "_tanh(a, out)" in body and "a0 = a * b + 0" in body
     assert "_mul" not in body and "_tanh_into" not in body
+
+
+def test_in_place_operators_equal_numpys_for_every_operand_kind():
+    """x op= y (x = _iop(x, y)) and X[i] op= y (_iop_at(X, i, y)): in place on a gate view with
+    contiguous rows, a strided view, a (B, 1) mask, a bias row, a number; X[t] of a 3-D buffer
+    and an element of a 1-D one."""
+    from numba import njit
+
+    from rnnalg.fast.numba_rows import _iadd, _iadd_at, _imul, _imul_at, _isub, _isub_at
+
+    @njit
+    def run(view, spaced, other, mask, bias, number, buffer, vector):
+        view = _iadd(view, other)
+        spaced = _imul(spaced, other)
+        view = _imul(view, mask)
+        view = _isub(view, bias)
+        number = _iadd(number, 2.0)
+        number = _imul(number, 3.0)
+        _imul_at(buffer, 1, 0.5)
+        _iadd_at(buffer, 1, 0.5)
+        _isub_at(buffer, 0, other)
+        _iadd_at(vector, 2, 1.5)
+        _isub_at(vector, 0, 1.0)
+        return view, spaced, number
+
+    gate, dense, spaced = operands(np.float64)
+    mask, bias = np.array([[1.0], [0.0], [1.0], [0.0]]), np.linspace(-1, 1, dense.shape[1])
+    buffer, vector = np.random.default_rng(2).standard_normal((3,) + dense.shape), np.arange(4.0)
+    expected_view = (gate + dense) * mask - bias
+    expected_spaced, expected_buffer, expected_vector = spaced * dense, buffer.copy(), vector.copy()
+    expected_buffer[1] = expected_buffer[1] * 0.5 + 0.5
+    expected_buffer[0] -= dense
+    expected_vector[2] += 1.5
+    expected_vector[0] -= 1.0
+    view_before, spaced_before = gate, spaced
+    view, spaced_after, number = run(gate, spaced, dense, mask, bias, 1.0, buffer, vector)
+    np.testing.assert_array_equal(view, expected_view)
+    np.testing.assert_array_equal(view_before, expected_view)  # in place: the caller's array changed
+    np.testing.assert_array_equal(spaced_before, expected_spaced)
+    np.testing.assert_array_equal(buffer, expected_buffer)
+    np.testing.assert_array_equal(vector, expected_vector)
+    assert number == 9.0
+
+
+def test_kernel_text_runs_in_place_operators_through_the_helpers():
+    from rnnalg.fast.backend import kernel_module_text
+    source = ("def _scan_forward(T, B, joint, P, S, mk, h, c):\n"
+              "    for t in range(T):\n"
+              "        joint += P[t]\n"
+              "        S[t] *= 0.5\n"
+              "        S[t + 1] += 0.5\n"
+              "        h -= c * mk[t]\n"
+              "        S[t, 0] -= 1.0\n"
+              "        h /= 2.0\n")
+    body = kernel_module_text(source).split("def _scan_forward")[1]
+    assert "joint = _iadd(joint, P[t])" in body and "_imul_at(S, t, 0.5)" in body
+    assert "_iadd_at(S, t + 1, 0.5)" in body and "h = _isub(h, _mul(c, mk[t]))" in body
+    assert "S[t, 0] -= 1.0" in body and "h /= 2.0" in body  # a tuple index and / stay numba's

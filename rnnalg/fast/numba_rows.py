@@ -10,6 +10,12 @@ contiguous rows, so these helpers check that once per call and run each row as a
     a * b, a + b, a - b            -> _mul(a, b), _add(a, b), _sub(a, b)
     np.multiply(a, b, out)         -> _mul_into(a, b, out)   (np.add, np.subtract: _add_into, _sub_into)
     np.tanh(a, out)                -> _tanh_into(a, out)
+    x += y, x *= y, x -= y         -> x = _iadd(x, y), …     (x an array: in place, its row loops)
+    X[t] += y, …                   -> _iadd_at(X, t, y), …   (X[t] a 2-D view: in place, its row loops)
+
+(numba's own in-place operators on 2-D arrays are not vectorised: `joint_h += P[t]` at B=16,
+800 columns, and the sigmoid's `S[t] *= 0.5; S[t] += 0.5` took 7.3 µs a step against 1.8 µs
+through the row loops.)
 
 2-D float arrays of one shape, or one of them a scalar, take the row loops; strided rows and
 broadcasting (a (B, 1) mask) a plain 2-D loop; other operands (other ranks, integers, mixed
@@ -254,6 +260,65 @@ for _op, (_ufunc, _allocate, _into) in RULES.items():
     _into_typed, _allocate_typed = _binary_overloads(_op, _ufunc)
     overload(_into, jit_options=JIT_OPTIONS)(_into_typed)
     overload(_allocate, jit_options=JIT_OPTIONS)(_allocate_typed)
+
+
+def _iadd(x, y):
+    x += y
+    return x
+
+
+def _imul(x, y):
+    x *= y
+    return x
+
+
+def _isub(x, y):
+    x -= y
+    return x
+
+
+def _iadd_at(x, i, y):
+    x[i] += y
+
+
+def _imul_at(x, i, y):
+    x[i] *= y
+
+
+def _isub_at(x, i, y):
+    x[i] -= y
+
+
+def _in_place_overloads(op, into):
+    """The typing functions of `in_place(x, y)` (x op= y, returning x: an array in place through
+    `into`, a number as op(x, y)) and `in_place_at(x, i, y)` (x[i] op= y: a 2-D view x[i] of an
+    array x in place through `into`, anything else as x[i] = op(x[i], y))."""
+    def in_place_typed(x, y):
+        if isinstance(x, types.Array):
+            def impl(x, y):
+                into(x, y, x)
+                return x
+            return impl
+        return lambda x, y: op(x, y)
+
+    def in_place_at_typed(x, i, y):
+        if isinstance(x, types.Array) and x.ndim == 3 and isinstance(i, types.Integer):
+            def view(x, i, y):
+                row = x[i]
+                into(row, y, row)
+            return view
+        def element(x, i, y):
+            x[i] = op(x[i], y)
+        return element
+    return in_place_typed, in_place_at_typed
+
+
+# operator -> (x op= y helper, x[i] op= y helper), rewritten by backend.py from AugAssign
+IN_PLACE = {operator.add: (_iadd, _iadd_at), operator.mul: (_imul, _imul_at), operator.sub: (_isub, _isub_at)}
+for _op, (_in_place, _in_place_at) in IN_PLACE.items():
+    _typed, _typed_at = _in_place_overloads(_op, _ALLOCATE_INTO[_op])
+    overload(_in_place, jit_options=JIT_OPTIONS)(_typed)
+    overload(_in_place_at, jit_options=JIT_OPTIONS)(_typed_at)
 
 
 def _tanh_into(a, out):
