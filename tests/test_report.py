@@ -147,6 +147,17 @@ def test_without_a_fingerprint_table_a_fingerprinted_line_is_not_compared(tmp_pa
     assert "no known fingerprint to check it against" in text and "| JSB Chorales | RNN | not run |" in text
 
 
+def test_lines_before_fingerprints_share_the_cell_of_the_verified_lines(tmp_path, known):
+    """A configuration's seed run before fingerprints existed and its fresh seeds run after are one
+    cell (n = 3), the data column saying how many of its lines are not fingerprinted."""
+    old = line(seed=1234, test=8.4)
+    fresh = [line(seed=s, test=t, data_label="jsb", data_fingerprint=JSB_SHA) for s, t in ((1, 8.5), (2, 8.6))]
+    code, text = report(tmp_path, write(tmp_path / "r.jsonl", [old, *fresh]))
+    assert code == 0
+    assert "| JSB Chorales | RNN | 8.500 ± 0.100 | 3 | 8.338 R |" in text
+    assert "| 1 of 3 lines not fingerprinted |" in text and text.count("| JSB Chorales | RNN | 8.500") == 1
+
+
 # ---- choice on validation, seeds, spread and the verdict (issue 16) --------------------------
 
 def search_and_seeds(rnn_tests, deep_tests):

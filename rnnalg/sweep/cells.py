@@ -24,7 +24,7 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from .dataid import DataId, data_id
+from .dataid import NOT_FINGERPRINTED, DataId, data_id
 
 
 def usable(line: dict) -> bool:
@@ -109,10 +109,15 @@ class Cell:
 def build_cells(lines: list, known: dict, names) -> list:
     """One Cell per (data, model) with a usable trial, in first-seen order."""
     every: dict = {}
+    ids: dict = {}
     for line in lines:
-        every.setdefault((data_id(line, known, names), line["trial"].get("label")), []).append(line)
+        data = data_id(line, known, names)
+        key = (data.key, line["trial"].get("label"))
+        every.setdefault(key, []).append(line)
+        ids.setdefault(key, []).append(data)
     cells = []
-    for (data, model), cell_lines in every.items():
+    for key, cell_lines in every.items():
+        data, model = _one_data_id(ids[key]), key[1]
         configs: dict = {}
         for line in cell_lines:
             if usable(line):
@@ -120,6 +125,17 @@ def build_cells(lines: list, known: dict, names) -> list:
         if configs:
             cells.append(_choose(data, model, {k: longest_per_seed(v) for k, v in configs.items()}, cell_lines))
     return cells
+
+
+def _one_data_id(ids: list) -> DataId:
+    """The data of one cell's lines (one key): a named dataset's verified lines and its lines
+    written before fingerprints existed share the cell (both stand beside the paper's figure), and
+    the note says how many of its lines are not fingerprinted."""
+    notes = [i.note for i in ids]
+    if len(set(notes)) == 1:
+        return ids[0]
+    missing = notes.count(NOT_FINGERPRINTED)
+    return DataId(ids[0].key, ids[0].name, f"{missing} of {len(ids)} lines {NOT_FINGERPRINTED}")
 
 
 def longest_per_seed(group: list) -> list:
