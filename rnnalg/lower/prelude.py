@@ -85,7 +85,7 @@ def _affine_into(out, bias, *terms):
                 piece += value
 
 
-RECOMPUTE_BYTES = 1 << 25  # loss_and_grad makes the pre values again per time block above this size (32 MiB)
+RECOMPUTE_BYTES = 1 << 26  # loss_and_grad makes the pre values again per time block above this size (64 MiB)
 
 
 def _recompute(T, B, floats, itemsize):

@@ -6,7 +6,7 @@ not count: they can be made again from the inputs.  A program whose pre values o
 eqns read, or scan affines through the rows of P they write into a step buffer (`_into_buffer`),
 and every program whose states run as an associative scan (`parallel.py`), get
 
-    recompute = _recompute(T, B, PRE_FLOATS, itemsize)  (prelude: above RECOMPUTE_BYTES, 32 MiB)
+    recompute = _recompute(T, B, PRE_FLOATS, itemsize)  (prelude: above RECOMPUTE_BYTES, 64 MiB)
     KP = ⌈BLOCK_ROWS / B⌉ if recompute else T
     for each block [t0, t1) of KP steps, the first block first:
         the block's pre values (inputs x[t0:t1]); their rows of P written into the step buffers;
