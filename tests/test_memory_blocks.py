@@ -1,7 +1,9 @@
 """Issue 21, memory: loss_and_grad runs its post phase and backward pass in time blocks
-(lower/blocks.py).  Any block size gives the loss, gradients and final states of one block over
-all steps (float64, ≤ 1e-12), for every example, random specs, masks, carried states, dropout,
-and with the fast backend's compiled kernels; and what BPTT keeps per step is ≤ 2× the minimum."""
+(lower/blocks.py), and its pre phase too, making the pre values again in the backward when the
+recompute rule is on (lower/recompute.py).  Any block size, recompute forced on or off, gives the
+loss, gradients and final states of one block over all steps without recompute (float64,
+≤ 1e-12), for every example, random specs, masks, carried states, dropout, and with the fast
+backend's compiled kernels; and what BPTT keeps per step is ≤ 2× the minimum."""
 import sys
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from rnnalg.algebra.kept import traced_bytes_per_step
 from rnnalg.commands.bench import kept_bytes
 from rnnalg.lower import emit_module
 from rnnalg.lower.blocks import drop_dead, wrap
+from rnnalg.model import compile as compile_model
 from rnnalg.testing import random_setup
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,10 +28,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_lowering_random import random_specs  # noqa: E402
 
 
-def run(program, rows, backend="numpy", T=7, B=3, **setup):
-    """loss_and_grad with time blocks of ⌈rows / B⌉ steps (float64)."""
+RECOMPUTE = {None: None, False: float("inf"), True: -1}  # RECOMPUTE_BYTES: the rule, forced off, forced on
+
+
+def run(program, rows, backend="numpy", T=7, B=3, recompute=None, **setup):
+    """loss_and_grad with time blocks of ⌈rows / B⌉ steps (float64); `recompute` forces the rule."""
     model, params, batch, state, noise = random_setup(program, T=T, B=B, backend=backend, **setup)
     model._module["BLOCK_ROWS"] = rows
+    if recompute is not None:
+        model._module["RECOMPUTE_BYTES"] = RECOMPUTE[recompute]
     return model.loss_and_grad(params, batch, state, noise)
 
 
@@ -44,9 +52,10 @@ def differences(one, other):
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 @pytest.mark.parametrize("rows", [1, 7], ids=["K=1", "K=3"])  # B = 3: blocks of 1 step; of 3, 3, 1
-def test_time_blocks_give_the_gradients_of_one_block(path, rows):
+@pytest.mark.parametrize("recompute", [False, True], ids=["keep", "recompute"])
+def test_time_blocks_give_the_gradients_of_one_block(path, rows, recompute):
     program = rnnalg.load_program(path, {"H": 5})
-    errors = differences(run(program, ONE_BLOCK), run(program, rows))
+    errors = differences(run(program, ONE_BLOCK, recompute=False), run(program, rows, recompute=recompute))
     assert max(errors.values()) <= 1e-12, errors
 
 
@@ -58,21 +67,40 @@ def test_blocks_without_mask_state_or_dropout():
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(random_specs(), st.integers(1, 8), st.booleans(), st.booleans())
-def test_random_specs_time_blocks_give_the_gradients_of_one_block(text, rows, mask, state):
+@given(random_specs(), st.integers(1, 8), st.booleans(), st.booleans(), st.booleans())
+def test_random_specs_time_blocks_give_the_gradients_of_one_block(text, rows, mask, state, recompute):
     program = rnnalg.check(rnnalg.parse(text, "random.rnn"))
-    errors = differences(run(program, ONE_BLOCK, mask=mask, state=state),
-                         run(program, rows, mask=mask, state=state))
+    errors = differences(run(program, ONE_BLOCK, mask=mask, state=state, recompute=False),
+                         run(program, rows, mask=mask, state=state, recompute=recompute))
     assert max(errors.values()) <= 1e-12, (text, errors)
 
 
 @pytest.mark.skipif(fast.unavailable_reason() is not None, reason="numba is not installed")
-@pytest.mark.parametrize("name", ["dots", "lstm"])
+@pytest.mark.parametrize("name", ["dots", "lstm", "deep_input", "mingru"])
 def test_fast_backend_runs_the_blocked_reverse_scan(name):
-    """The compiled _scan_backward takes the block's t0, t1 and returns its carry."""
+    """The compiled _scan_backward takes the block's t0, t1 and returns its carry; the step loop
+    reads the rows of P the blocks of the pre phase wrote (recompute on)."""
     program = rnnalg.load_program(ROOT / "examples" / f"{name}.rnn", {"H": 5})
-    errors = differences(run(program, ONE_BLOCK), run(program, 4, backend="fast"))
+    errors = differences(run(program, ONE_BLOCK, recompute=False), run(program, 4, backend="fast", recompute=True))
     assert max(errors.values()) <= 1e-12, errors
+
+
+@pytest.mark.parametrize("name", ["deep_input", "mingru"])
+def test_recompute_rule_is_off_at_t100_and_on_for_long_sequences(name):
+    """RECOMPUTE_BYTES (prelude) against T·B·PRE_FLOATS·itemsize: off at T = 100 for these models
+    (H = 200, B = 16 and 64, float32), on from 583 (mingru) and 1,311 (deep_input) steps at B = 16."""
+    from rnnalg.algebra.kept import recompute_from
+    model = compile_model(rnnalg.load_program(ROOT / "examples" / f"{name}.rnn"), np.float32, "numpy")
+    rule, floats = model._module["_recompute"], model._module["PRE_FLOATS"]
+    assert floats > 0 and not rule(100, 16, floats, 4) and rule(10_000, 16, floats, 4)
+    assert not rule(100, 64, floats, 4)
+    first = recompute_from(model._module, 16, 4)
+    assert 500 < first <= 1500 and rule(first, 16, floats, 4) and not rule(first - 1, 16, floats, 4)
+
+
+def test_a_program_without_pre_values_has_no_recompute_rule():
+    source = emit_module(rnnalg.load_program(ROOT / "examples" / "lstm.rnn", {"H": 5}))
+    assert "PRE_FLOATS = 0" in source and "recompute = " not in source
 
 
 def test_the_carry_is_returned_by_the_blocked_kernel_and_blocks_are_a_loop():
@@ -98,10 +126,14 @@ def test_wrap_indents_the_marked_lines_under_the_block_loop():
 
 # BPTT memory near its minimum: traced bytes per step (B = 16, float32) ≤ 2× `rnnalg cost`'s
 # bptt floats per step.  Before the blocks (today's main) these ratios were 3.2× to 55×.
-@pytest.mark.parametrize("name", ["dots", "lstm", "word_rnn"])
-def test_bptt_keeps_at_most_twice_the_minimum(name):
-    program = rnnalg.load_program(ROOT / "examples" / f"{name}.rnn", {"H": 64})
-    traced, minimum = kept_bytes(program, 16)
+@pytest.mark.parametrize("name, H, B", [("dots", 64, 16), ("lstm", 64, 16), ("word_rnn", 64, 16),
+                                        ("deep_input", 128, 32), ("mingru", 64, 64)])
+def test_bptt_keeps_at_most_twice_the_minimum(name, H, B):
+    """deep_input and mingru (3.0× and 9.0× before their pre phase ran in blocks) at lengths where
+    the default recompute rule is on: kept.py raises T₁ to where it switches on (1,024 and 456
+    steps here; the sizes keep the run short)."""
+    program = rnnalg.load_program(ROOT / "examples" / f"{name}.rnn", {"H": H})
+    traced, minimum = kept_bytes(program, B)
     assert 0 < minimum <= traced <= 2 * minimum, (traced, minimum)
 
 

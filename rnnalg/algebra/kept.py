@@ -9,7 +9,10 @@ steps together, so a user sees both.  It runs the model (numpy backend) twice on
 batch: seconds for the examples at B = 16, T = 200 and 600.  The post phase and the backward
 run in time blocks of BLOCK_ROWS rows (lower/blocks.py), whose arrays do not grow with T; where
 B·T₁ is below a block (B < 3), T₁ is raised to one block and T₂ to 3·T₁, so that both runs hold
-whole blocks and the slope is what grows with T.
+whole blocks and the slope is what grows with T.  Likewise where the module's recompute rule
+(prelude `_recompute`: its pre values over all steps above RECOMPUTE_BYTES) switches on above
+T₁, T₁ is raised to the first length where it is on: the slope is then what a long sequence
+keeps per step, not a mix of the two lowerings.
 
 The baseline is taken after the batch is made: the batch is the caller's data, there before and
 after the call whatever the lowering does, and the minimum counts no input either; counted, it
@@ -26,6 +29,21 @@ import numpy as np
 from ..ir import Program
 
 
+def recompute_from(module: dict, batch: int, itemsize: int):
+    """The first T at which `module`'s loss_and_grad makes its pre values again (its rule,
+    `_recompute`, is monotone in T), or None when it has no pre phase in blocks."""
+    floats, rule = module.get("PRE_FLOATS", 0), module.get("_recompute")
+    if not floats or rule is None:
+        return None
+    low, high = 1, 1
+    while not rule(high, batch, floats, itemsize):
+        low, high = high, 2 * high
+    while low < high:  # the least T with rule(T) true, in (low, high]
+        mid = (low + high) // 2
+        low, high = (mid + 1, high) if not rule(mid, batch, floats, itemsize) else (low, mid)
+    return high
+
+
 def traced_bytes_per_step(program: Program, batch: int = 16, t1: int = 200, t2: int = 600,
                           dtype=np.float32, seed: int = 0) -> float:
     """Bytes per time step by which the peak of one forward+backward grows (see the docstring)."""
@@ -37,6 +55,10 @@ def traced_bytes_per_step(program: Program, batch: int = 16, t1: int = 200, t2: 
     rows = max(model._module.get("BLOCK_ROWS", 0), model._module.get("ROW_CHUNK", 0))
     if batch * t1 < rows:  # whole time blocks at both lengths: a block's arrays cancel in the difference
         t1 = -(-rows // batch)
+        t2 = max(t2, 3 * t1)
+    switch = recompute_from(model._module, batch, np.dtype(dtype).itemsize)
+    if switch is not None and t1 < switch:  # the recompute rule on at both lengths
+        t1 = switch
         t2 = max(t2, 3 * t1)
 
     def peak(steps: int) -> int:

@@ -48,18 +48,6 @@ class Lines(list):
 class BackwardEmitter:
     """Methods of `Emitter` that write `loss_and_grad`'s backward half."""
 
-    def backward(self, out: Lines):
-        p = self.p
-        out.add("# -- backward: post phase, all steps at once")
-        out.add("grads = {}")
-        for e in reversed(p.eqns["post"]):
-            self._stacked_vjp(e, self.g(e.out.name), out)
-        if self.program.states:
-            (self._backward_parallel if self.parallel else self._backward_scan)(out)
-        if any(self.g(e.out.name) in out.bound for e in p.eqns["pre"]):
-            out.add("# -- backward: pre phase, all steps at once")
-        self.finish_backward(out, p.eqns["pre"])
-
     def finish_backward(self, out: Lines, pre_eqns):
         """The VJPs of `pre_eqns` over all steps (a static one's gradient summed over them), zero
         gradients for the parameters the loss does not reach, and the tied weights'."""

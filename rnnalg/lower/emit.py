@@ -27,10 +27,11 @@ from .groups import GroupEmitter, find_groups
 from .linear import parallel_states
 from .parallel import ParallelEmitter
 from .plan import Plan
+from .recompute import RecomputeEmitter
 from .rules import Site, forward_rules, into_rules, link_rules, loss_rules
 from .training import BlockEmitter
 
-class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter):
+class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter, RecomputeEmitter):
     """Writes the module text of one program; names every array it uses through the Plan.
     `parallel=False` keeps the step loop for states that `linear.py` proves linear."""
 
@@ -71,6 +72,9 @@ class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter):
         self.lin_e = lambda name: n("Elin_", name)  # d loss / d h_t sent back by the post phase
         self.blocked = False  # writing the lines that run once per time block (blocks.py)
         self.into_buffer = self._into_buffer()  # scan affine -> the step buffer its pre part is written into
+        self.deferred = self._deferred_pre()  # pre eqns run in blocks, made again when recompute is on
+        self.pre_blocks = self.deferred is not None  # loss_and_grad's pre phase in blocks (recompute.py)
+        self.deferred_names = {e.out.name for e in self.deferred or ()}
 
     # ---- where a var's value lives -----------------------------------------------------------
     def stacked(self, name):
@@ -81,10 +85,12 @@ class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter):
             return f"{self.buf(name)}[t0:t1]" if self.blocked else f"{self.buf(name)}[:-1]"
         if name in self.p.next_of:
             return f"{self.buf(self.p.next_of[name].prev.name)}[{'t0 + 1:t1 + 1' if self.blocked else '1:'}]"
-        if cat == "scan":
-            return self.rows(self.S(name))
+        if cat == "scan":  # a linear chain's value: made in the block (parallel.py)
+            return self.S(name) if self.blocked and self.parallel else self.rows(self.S(name))
         if cat == "post" or name in self.p.static:
             return self.v(name)
+        if self.blocked and name in self.deferred_names:  # made in its block, or over all steps
+            return f"{self.v(name)}[t0 - r0:t1 - r0]"
         return self.rows(self.v(name))
 
     def over_steps(self, expr, e):
@@ -134,9 +140,11 @@ class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter):
         return self.P(e.out.name) if self.p.pre_args(e) else self.w(e.params[-1])
 
     # ---- forward -----------------------------------------------------------------------------
-    def forward(self, out: Lines, post: bool = True):
+    def forward(self, out: Lines, post: bool = True, blocks: bool = False):
         """The forward pass; `post=False` stops after the scan (loss_and_grad runs the post phase,
-        input terms of its affines included, block by block)."""
+        input terms of its affines included, block by block); `blocks`: the pre phase (and an
+        associative scan) in blocks, as loss_and_grad runs it (recompute.py)."""
+        blocks = blocks and self.pre_blocks
         p, prog = self.p, self.program
         for par in prog.params:
             out.add(f"{self.w(par.name)} = params[{par.name!r}]")
@@ -158,12 +166,16 @@ class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter):
             self._scan_buffers(out)
         out.add("# -- pre: everything that depends only on the inputs, all steps at once")
         for e in prog.eqns:
+            if blocks and e.out.name in self.deferred_names:  # in the blocks of the pre phase
+                continue
             if e.out.name in self.group_of:
                 if e is self.group_of[e.out.name].eqns[0]:
                     self._joint_pre(self.group_of[e.out.name], out)
             elif e.out.name in self.into_buffer:  # P written into its reader's step buffer
                 terms = ", ".join(f"({self.stacked(a.name)}, {self.w(w)})" for a, w in p.pre_args(e))
                 out.add(f"{self.P(e.out.name)} = {self.into_buffer[e.out.name]}")
+                if blocks and self._pre_reads_deferred(e):  # written in the blocks of the pre phase
+                    continue
                 out.add(f"_affine_into({self.P(e.out.name)}, {self.w(e.params[-1])}, {terms})")
             elif e.op == "affine" and p.pre_args(e) and not post and p.category[e.out.name] == "post":
                 continue
@@ -173,7 +185,9 @@ class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter):
                 out.add(f"{target} = {self.over_steps(' + '.join(terms), e)}")
             elif p.category[e.out.name] == "pre":
                 out.add(f"{self.v(e.out.name)} = {forward_rules[e.op](self.args_site(e, self.v))}")
-        if prog.states:
+        if blocks:
+            self.forward_pre_blocks(out)
+        if prog.states and not (blocks and self.parallel):
             (self._forward_parallel if self.parallel else self._forward_scan)(out)
         if post:
             self.post_forward(out)
@@ -308,18 +322,13 @@ class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter):
         eval_lines.extend(fwd)
         self.losses(eval_lines, with_grad=False)
         train = Lines()
-        if self.parallel:  # the associative scan's backward runs over all steps at once
-            train.extend(fwd)
-            self.losses(train, with_grad=True)
-            self.backward(train)
-        else:
-            self.train(train)
+        self.train(train)
         kernel_texts = {}  # the scan loops, as module-level functions (kernels.py)
         eval_lines, train = kernels.extract(eval_lines, kernel_texts), kernels.extract(train, kernel_texts)
         final = "{" + ", ".join(f"{s.prev.name!r}: {self.buf(s.prev.name)}[T]" for s in prog.states) + "}"
         logits = "{" + ", ".join(f"{h.output.name!r}: {self.stacked(h.logits.name)}" for h in prog.heads) + "}"
         eval_lines = blocks.drop_dead(eval_lines, keep=_names_in(f"(nll_sum, count, {final}, {logits})"))
-        train = blocks.drop_dead(blocks.wrap(train), keep=_names_in(f"(nll_sum, count, grads, {final})"))
+        train = blocks.drop_dead(blocks.wrap(blocks.wrap_pre(train)), keep=_names_in(f"(nll_sum, count, grads, {final})"))
         links = "\n".join(
             f"    out[{h.output.name!r}] = {link_rules[h.output.kind](f'logits[{h.output.name!r}]')}"
             for h in prog.heads)
@@ -333,7 +342,7 @@ class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter):
             heads=_table([(h.output.name, h.output.kind, h.output.width) for h in prog.heads]),
             dropout=_table([(e.out.name, e.out.width, e.attr("rate"), e.op) for e in self.p.dropout_eqns]),
             kernels="\n\n".join(kernel_texts.values()) or "# (no step loop: no scan kernels)",
-            forward="\n".join(eval_lines), train="\n".join(train), final=final, logits=logits, links=links)
+            forward="\n".join(eval_lines), train="\n".join(train), pre_floats=self.pre_floats(), final=final, logits=logits, links=links)
 
 
 def _names_in(expr: str) -> set:
@@ -383,6 +392,9 @@ DROPOUT = {dropout}  # (value, width, rate, op): dropout, vdropout or zoneout (d
 # loss_and_grad runs its post phase and backward pass in time blocks of ⌈BLOCK_ROWS / B⌉ steps:
 # what they hold grows with the block, not with T (the same loss and gradients for any value)
 BLOCK_ROWS = 1024
+# floats per position its pre values would keep over all steps (0: its pre phase is not in blocks); above
+# RECOMPUTE_BYTES (prelude) in all, loss_and_grad runs the pre phase in time blocks and makes them again
+PRE_FLOATS = {pre_floats}
 
 
 # -- the scan loops: plain numpy here; the fast backend compiles these same functions with numba

@@ -25,7 +25,8 @@ class Namer:
 
     RESERVED = {"np", "t", "T", "B", "m", "mk", "masked", "params", "batch", "state", "noise", "nll",
                 "dlogits", "logp", "prob", "grads", "scale", "count", "nll_sum", "dt", "logits", "final_state", "loss",
-                "t0", "t1", "K", "blk", "BLOCK_ROWS"}  # the time blocks of loss_and_grad (blocks.py)
+                "t0", "t1", "K", "blk", "BLOCK_ROWS",  # the time blocks of loss_and_grad (blocks.py)
+                "KP", "r0", "recompute", "RECOMPUTE_BYTES"}  # its pre phase in blocks (recompute.py)
 
     def __init__(self):
         self.taken = set(self.RESERVED) | set(dir(builtins)) | set(keyword.kwlist)

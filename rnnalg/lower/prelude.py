@@ -85,6 +85,16 @@ def _affine_into(out, bias, *terms):
                 piece += value
 
 
+RECOMPUTE_BYTES = 1 << 26  # loss_and_grad makes the pre values again per time block above this size (64 MiB)
+
+
+def _recompute(T, B, floats, itemsize):
+    """Whether loss_and_grad runs its pre phase in time blocks and makes each block's pre values
+    again in the backward pass (lower/recompute.py): when keeping them over all steps would take
+    more than RECOMPUTE_BYTES, T·B·floats·itemsize (`floats`: their widths per position)."""
+    return T * B * floats * itemsize > RECOMPUTE_BYTES
+
+
 def _sigmoid(a):
     """σ(a) = ½ (1 + tanh(a/2)): no overflow for large |a|."""
     return 0.5 * (1.0 + np.tanh(0.5 * a))

@@ -74,7 +74,7 @@ class BlockEmitter:
         """loss_and_grad's body: the forward up to the scan over all steps, then the post phase,
         the losses and the whole backward pass once per time block, the last block first."""
         p, prog = self.p, self.program
-        self.forward(out, post=False)
+        self.forward(out, post=False, blocks=True)
         out.add("nll_sum, count = 0.0, float(m.sum())")
         for h in prog.heads:
             dtype = "np.intp" if h.output.kind == "token" else "dt"
@@ -90,13 +90,15 @@ class BlockEmitter:
         out.add("t1 = T - blk * K")
         out.add("t0 = max(t1 - K, 0)")
         self.blocked = True
+        if self.pre_blocks:
+            self.pre_again(out)
         self.post_forward(out)
         self.block_losses(out)
         out.add("# -- backward: post phase")
         for e in reversed(p.eqns["post"]):
             self._stacked_vjp(e, self.g(e.out.name), out)
         if prog.states:
-            self._backward_scan(out)
+            (self._backward_parallel if self.parallel else self._backward_scan)(out)
         if any(self.g(e.out.name) in out.bound for e in p.eqns["pre"] if e.out.name not in p.static):
             out.add("# -- backward: pre phase")
         for e in reversed(p.eqns["pre"]):
