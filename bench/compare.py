@@ -193,6 +193,8 @@ def main(argv=None) -> int:
                         help="1: XLA single-threaded; otherwise its default, every core (default 2)")
     parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                         help="first wait up to this long for the 1-minute load average to fall below cores/4")
+    parser.add_argument("--batch-sizes", metavar="B,B,…",
+                        help="comma-separated subset of the plain models' batch sizes (default 1,16,64)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     args = parser.parse_args(argv)
     labels = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -202,6 +204,16 @@ def main(argv=None) -> int:
     if args.torch_threads < 1:
         parser.error("--torch-threads must be at least 1")
     settings = dataclasses.replace(QUICK if args.quick else FULL, clock=args.clock)
+    if args.batch_sizes:
+        try:
+            batch_sizes = tuple(int(b) for b in args.batch_sizes.split(","))
+        except ValueError:
+            parser.error(f"--batch-sizes: expected whole numbers separated by commas, got {args.batch_sizes!r}")
+        if min(batch_sizes) < 1:
+            parser.error("--batch-sizes: every batch size must be at least 1")
+        settings = dataclasses.replace(settings, batch_sizes=batch_sizes,
+                                       reference_batch_sizes=tuple(b for b in settings.reference_batch_sizes
+                                                                   if b in batch_sizes))
     if WORD not in labels:
         settings = dataclasses.replace(settings, word_batch_sizes=())
     out = args.out if args.out is not None or args.quick else HERE / "results.md"

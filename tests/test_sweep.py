@@ -92,6 +92,9 @@ def test_finished_trials_hold_test_figures_from_their_own_run(tiny):
         result = json.loads((out / "runs" / line["trial"]["id"] / "result.json").read_text())
         assert result["test"] == line["test"]
         assert line["backend"] == result["backend"] in ("numpy", "fast")  # which one trained it
+        # the Ray worker's own CPU time (sweep/usage.py): the trainer runs in it, so it is not 0
+        assert 0 < line["cpu_seconds"] and set(line["load"]) == {"start", "max", "end", "cpus"}
+        assert line["load"]["start"] <= line["load"]["max"] >= line["load"]["end"]
     assert {line["params"] for line in lines[:2]} == {1568}  # rnnalg compile --set H=8 says so
     assert lines[0]["test"] != lines[1]["test"]  # the seeds differ
 

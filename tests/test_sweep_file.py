@@ -148,7 +148,8 @@ def test_the_best_configuration_is_chosen_on_validation_never_on_test():
              line("RNN", "b", 1, 8.3, 7.0), line("RNN", "b", 2, 8.3, 7.0),  # better test, worse valid
              line("RNN", "c", 1, 1.0, 1.0, status="failed")]
     [cell] = best_cells(lines)
-    assert cell.config_id == "a" and cell.test == [9.0, 9.2] and cell.configs == 2
+    # configurations tried, the failed one too (as the report counts them: one rule, cells.py)
+    assert cell.config_id == "a" and cell.test == [9.0, 9.2] and cell.configs == 3
     assert "9.100 ± 0.141" in format_table(lines)
     assert "1 failed: c-s1" in format_table(lines)
 
@@ -228,3 +229,23 @@ def test_an_existing_results_file_is_not_overwritten_without_resume_or_force(tmp
     assert main(["sweep", str(path), "--results", str(tmp_path / "kept.jsonl"), "--out", str(tmp_path / "o")]) == 2
     assert "kept.jsonl: already holds results" in capsys.readouterr().err
     assert (tmp_path / "kept.jsonl").read_text() == "{}\n" and not (tmp_path / "o").exists()
+
+
+def _configurations(trials, dataset):
+    """{model: (spec, sizes, flags without the seed)} of one dataset's trials."""
+    return {t.model: (Path(t.spec).name, tuple(sorted(t.sizes.items())),
+                      tuple(sorted((k, v) for k, v in t.flags.items() if k != "seed")))
+            for t in trials if t.dataset == dataset}
+
+
+# issue 16's seed files: fresh seeds of a configuration another file chose, so `rnnalg report`
+# counts them as that configuration's seeds only if spec, sizes and flags are exactly the same
+@pytest.mark.parametrize("name, beside, dataset", [("nottingham_seeds", "music_long", "nottingham"),
+                                                   ("nottingham_seeds_more", "music_long", "nottingham"),
+                                                   ("musedata_seeds", "music_long", "musedata"),
+                                                   ("piano_seeds", "music", "piano")])
+def test_the_seed_files_repeat_their_configuration(name, beside, dataset):
+    seeds, chosen = (expand(load_sweep(EXPERIMENTS / f"{n}.toml")) for n in (name, beside))
+    theirs, ours = _configurations(chosen, dataset), _configurations(seeds, dataset)
+    assert ours and all(ours[m] == theirs[m] for m in ours)
+    assert {t.flags["seed"] for t in seeds} == {1, 2}

@@ -195,7 +195,9 @@ def test_a_continued_trial_gets_what_is_left_of_its_time_limit(tmp_path, monkeyp
                   flags={"time_limit": 100, "seed": 1})
     record = worker.execute(trial, run_dir, reports.append)
     assert seen["resume"] == str(run_dir) and seen["time_limit"] == 25.0  # 100 - (30 + 40 + 5)
+    usage = {k: reports[0].pop(k) for k in ("cpu_seconds", "load")}  # test_sweep_trust.py checks them
     assert reports == [{"epoch": 3, "valid": 8.9, "best_valid": 8.7, "train_loss": 9.0, "lr": 0.001}]
+    assert usage["cpu_seconds"] >= 0 and set(usage["load"]) == {"start", "max", "end", "cpus"}
     assert (record["status"], record["test"], record["seconds"]) == ("ok", 8.6, 95.0)
 
 
@@ -222,6 +224,6 @@ def test_a_failure_of_tune_itself_is_a_clear_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(ray.tune, "Tuner", BrokenTuner)
     with pytest.raises(SweepRunError, match=r"Ray Tune stopped: Caught unexpected exception: 2 worker\(s\) "
-                                            r"were killed\nthe ended trials' lines are in .*--resume$"):
+                                            r"were killed\nno trial ended; continue with --resume$"):
         runner.run([trial("a-s1")], {"a-s1": 10}, tmp_path, tmp_path / "r.jsonl", {}, resume=False,
                    cpus_per_trial=1, asha=None)

@@ -148,13 +148,18 @@ def _resume_command(args) -> str:
 
 
 def _drop_own_lines(results: Path, out: Path, trials) -> None:
-    """--force starts this sweep's lines over; other sweeps' lines in the same file stay."""
+    """--force starts this sweep's lines over; other sweeps' lines in the same file stay (a file
+    left without a line is removed: the sweep writes it again with its first line)."""
     from ..sweep.results import read_lines, write_lines
     from ..sweep.runner import own_line
 
     if results.exists():
         known = {t.id for t in trials}
-        write_lines(results, [line for line in read_lines(results) if not own_line(line, out, known)])
+        kept = [line for line in read_lines(results) if not own_line(line, out, known)]
+        if kept:
+            write_lines(results, kept)
+        else:
+            results.unlink()
 
 
 def _stop_ray(out: Path, local: bool) -> None:

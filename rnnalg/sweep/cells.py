@@ -14,7 +14,8 @@ clock cut short; both count in the budget).  In a cell with several configuratio
 
 Without seeds shared by all configurations, each configuration's mean over all its seeds
 decides.  A trial counts when its status is ok and its test and validation figures are finite.
-The budget is the wall seconds of every trial of the cell (pruned and failed ones too).
+The budget is the wall seconds of every trial of the cell (pruned and failed ones too), and
+their CPU seconds where the lines record them (`cpu_budget`).
 """
 from __future__ import annotations
 
@@ -97,6 +98,12 @@ class Cell:
     @property
     def budget(self) -> float:
         return sum(line.get("seconds") or 0.0 for line in self.every)
+
+    @property
+    def cpu_budget(self) -> tuple:
+        """(CPU seconds of the cell's trials whose lines record them, how many do; `usage.py`)."""
+        known = [x["cpu_seconds"] for x in self.every if isinstance(x.get("cpu_seconds"), (int, float))]
+        return sum(known), len(known)
 
 
 def build_cells(lines: list, known: dict, names) -> list:

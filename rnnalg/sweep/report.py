@@ -4,8 +4,10 @@ For each table (music: NLL per frame; PTB characters: BPC; PTB words: perplexity
 shows every (dataset, model) cell (`cells.py`: the configuration chosen on validation, the
 figure as mean ± sd over fresh seeds), the paper's figure with its provenance (only when the
 line's data fingerprint is the named dataset's, `dataid.py`), the difference, the parameter
-count, the configurations tried, epochs, wall seconds and the whole budget the cell used, the
-stop reason and, when a time limit stopped it, where the learning curve still pointed.  Under
+count, the configurations tried, epochs, wall seconds and the whole budget the cell used (with
+its CPU seconds where the lines record them, `usage.py`), the stop reason and, when a time limit
+stopped it, where the learning curve still pointed; † marks a figure with a trial the clock
+stopped on a machine loaded beyond its CPUs.  Under
 each table, per dataset, whether the best deep variant beats the RNN by more than two standard
 errors (`stats.py`).  Then every cell's exact command and commit, the failed trials with their
 messages, other papers' results (context), and two PNGs per table (`figures.py`).  An architecture
@@ -24,6 +26,9 @@ from .paper import ANCHORS, PAPER, QUOTING_SOURCES, paper_figure
 from .results import DIGITS, METRIC_NAMES, format_number
 from .search_report import paper_marks, search_section, write_search_figure
 from .stats import THRESHOLD, difference
+from . import usage
+
+LOADED_MARK = "†"  # a time-limited trial of the figure ran on a machine loaded beyond its CPUs
 
 TABLES = (("nll", "music", "Polyphonic music: test NLL per frame"),
           ("bpc", "ptb_char", "Penn Treebank characters: test bits per character"),
@@ -110,7 +115,7 @@ def _table(title: str, cells: list, missing: list, pictures: list) -> str:
                             f"{f.value:g} {f.mark} | | | | | | | | | |") for f in missing]
     rows += [row for _, row in sorted(entries, key=lambda e: e[0])]
     images = "\n".join(f"![{p.stem}]({p.as_posix()})" for p in pictures)
-    return (f"## {title}\n\n" + "\n".join(rows) + "\n" + _untuned(cells) + _verdicts(cells)
+    return (f"## {title}\n\n" + "\n".join(rows) + "\n" + _usage_notes(cells) + _untuned(cells) + _verdicts(cells)
             + (f"\n{images}\n" if images else ""))
 
 
@@ -124,9 +129,40 @@ def _row(c) -> str:
     epochs = ", ".join(f"{x.get('best_epoch')} / {x.get('epochs')}" for x in c.lines)
     wall = sum(c.seconds) / len(c.seconds)
     name = shown(c) if c.data.name else f"`{shown(c)}`"
-    return (f"| {name} | {c.model} | {format_number(c.test_mean, c.test_spread, c.metric)} | {len(c.lines)} | "
-            f"{paper} | {delta} | {c.params:,} | {c.configs} | {epochs} | {wall:.0f} | {c.budget:.0f} | "
+    ours = format_number(c.test_mean, c.test_spread, c.metric) + (f" {LOADED_MARK}" if crowded(c) else "")
+    return (f"| {name} | {c.model} | {ours} | {len(c.lines)} | "
+            f"{paper} | {delta} | {c.params:,} | {c.configs} | {epochs} | {wall:.0f} | {_budget(c)} | "
             f"{', '.join(stops)} | {'' if trend is None else f'{trend:+.4f}/epoch'} | {c.data.note} |")
+
+
+def crowded(c) -> list:
+    """The figure's trials that the clock stopped while the machine had more work than CPUs."""
+    return [x for x in c.lines if x.get("stopped") == "time limit" and usage.loaded(x.get("load"))]
+
+
+def _budget(c) -> str:
+    """The wall-second budget, and the CPU seconds where the lines record them ("of k" when not all do)."""
+    cpu, known = c.cpu_budget
+    if not known:
+        return f"{c.budget:.0f}"
+    return f"{c.budget:.0f} (CPU {cpu:.0f}{'' if known == len(c.every) else f' of {known}/{len(c.every)}'})"
+
+
+def _usage_notes(cells: list) -> str:
+    """Under a table: what the CPU seconds are, and each figure a loaded machine may have worsened."""
+    out = []
+    if any(c.cpu_budget[1] for c in cells):
+        out.append("- *budget s* (CPU N): also the CPU seconds (user + system, every thread) of the trials' "
+                   "processes, where their lines record them (\"of k/n\": k of the cell's n trials do).")
+    for c in cells:
+        for x in crowded(c):
+            load = x["load"]
+            start = f"; {load['start']:g} at its start" if isinstance(load.get("start"), (int, float)) else ""
+            out.append(f"- {LOADED_MARK} {shown(c)}, {c.model}: trial {x['trial'].get('id')} was stopped by its "
+                       f"time limit on a loaded machine (1-minute load up to {load['max']:g} on {load['cpus']} "
+                       f"CPUs{start}): it trained for fewer core-seconds than the limit gives on an idle "
+                       f"machine, so its figure may be worse than the budget allows.")
+    return ("\n" + "\n".join(out) + "\n") if out else ""
 
 
 def _order(item) -> tuple:

@@ -5,16 +5,14 @@ sweep file gives it) and `data_fingerprint` (`rnnalg.data.fingerprint`: a sha256
 as loaded, whatever file held it); a report compares a line with the paper only when its
 fingerprint is that of the named dataset (`KNOWN_FINGERPRINTS`).
 
-A cell is a (dataset, model) pair.  Its best configuration is the one with the lowest mean
-best-validation figure over its seeds (chosen on validation, never on test); the cell shows
-that configuration's test figures as mean ± sample standard deviation over its seeds.
+A cell is a (dataset, model) pair; its configuration is chosen on validation only, by the one
+rule of `cells.py` that the report uses too (`best_cells`).
 """
 from __future__ import annotations
 
 import json
 import statistics
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from .. import __version__
@@ -23,7 +21,8 @@ from ..errors import DataError
 
 # what the trial's run gives, in every line (None when the trial has none, e.g. when it failed)
 OUTCOME = ("status", "error", "metric", "test", "best_valid", "best_epoch", "epochs", "stopped", "seconds",
-           "curve", "backend", "threads", "numpy", "blas", "node")
+           "curve", "backend", "threads", "numpy", "blas", "node",
+           "cpu_seconds", "load")  # usage.py; lines written before them lack the two keys
 METRIC_NAMES = {"nll": "NLL per frame", "bpc": "BPC", "ppl": "perplexity"}
 
 
@@ -88,45 +87,14 @@ def write_lines(path, lines) -> None:
     write_atomic(path.parent, path.name, lambda f: f.write(text.encode()))
 
 
-@dataclass
-class Cell:
-    dataset: str
-    model: str  # the label
-    config_id: str
-    metric: str
-    params: int
-    valid: list  # best valid per seed
-    test: list  # test per seed
-    seconds: list
-    lines: list  # the chosen configuration's lines
-    configs: int  # configurations tried (with at least one finished seed)
-
-    @property
-    def test_mean(self) -> float:
-        return statistics.fmean(self.test)
-
-    @property
-    def test_spread(self) -> float | None:
-        return statistics.stdev(self.test) if len(self.test) > 1 else None
-
-
 def best_cells(lines) -> list:
-    """One Cell per (dataset, model) that has a finished trial, in first-seen order."""
-    groups: dict = {}
-    for line in lines:
-        if line.get("status") != "ok" or line.get("test") is None or line.get("best_valid") is None:
-            continue
-        t = line["trial"]
-        configs = groups.setdefault((t["dataset_label"], t["label"]), {})
-        configs.setdefault(t["config_id"], []).append(line)
-    cells = []
-    for (dataset, model), configs in groups.items():
-        config_id, chosen = min(configs.items(),
-                                key=lambda kv: statistics.fmean(line["best_valid"] for line in kv[1]))
-        cells.append(Cell(dataset, model, config_id, chosen[0]["metric"], chosen[0]["params"],
-                          [line["best_valid"] for line in chosen], [line["test"] for line in chosen],
-                          [line["seconds"] for line in chosen], chosen, len(configs)))
-    return cells
+    """One `cells.Cell` per (dataset, model) with a usable trial, in first-seen order: the rule the
+    report uses (`cells.build_cells`), so the sweep's table and RESULTS.md choose alike."""
+    from ..data.dataset import NAMED
+    from .cells import build_cells
+    from .dataid import known_fingerprints
+
+    return build_cells(lines, known_fingerprints(), set(NAMED))
 
 
 DIGITS = {"nll": 3, "bpc": 3, "ppl": 1}  # as the paper prints them
@@ -147,7 +115,7 @@ def format_table(lines) -> str:
         dataset = c.lines[0].get("data_label") or c.dataset  # a file: its path as given, not its stem
         rows.append((dataset, c.model, METRIC_NAMES.get(c.metric, c.metric),
                      format_number(c.test_mean, c.test_spread, c.metric),
-                     format_number(statistics.fmean(c.valid), None, c.metric),
+                     format_number(c.valid_mean, None, c.metric),
                      str(len(c.test)), f"{c.params:,}", f"{statistics.fmean(c.seconds):.0f}",
                      f"{c.config_id} (best of {c.configs})"))
     failed = [line for line in lines if line.get("status") == "failed"]

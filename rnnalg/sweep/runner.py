@@ -1,7 +1,8 @@
 """The driver: trials → one Ray Tune experiment → results lines, written as each trial ends.
 
     OUT/sweep.json     the trials of this sweep (a resume must find the same ones)
-    OUT/results.jsonl  one results line per ended trial (default; `results` moves it)
+    OUT/results.jsonl  one results line per ended trial (default; `results` moves it), written
+                       atomically as each trial ends: no file until the first one has
     OUT/runs/<id>/     each trial's run folder (checkpoints, metrics.jsonl, curve.png)
     OUT/tune/          Ray Tune's experiment folder of the latest invocation
 
@@ -115,8 +116,9 @@ def run(trials: list, params: dict, out: Path, results_path: Path, sweep_info: d
         tuner.fit()
     except Exception as err:  # Tune itself failed (a trial's own failure is a results line)
         first = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
+        ended = f"the ended trials' lines are in {results_path}" if results_path.exists() else "no trial ended"
         raise SweepRunError(f"rnnalg sweep: error: Ray Tune stopped: {first.strip()}\n"
-                            f"the ended trials' lines are in {results_path}; continue with --resume") from None
+                            f"{ended}; continue with --resume") from None
     if results_path.exists():  # with ray:// the Tune driver (and its recorder) ran on the head node
         on_disk = {line["trial"]["id"]: line for line in read_lines(results_path) if own_line(line, out, known)}
         recorder.lines.update(on_disk)
@@ -140,7 +142,11 @@ class Recorder(Callback):
         return [self.lines[i] for i in self.order if i in self.lines]
 
     def write(self) -> None:
-        write_lines(self.path, self.foreign + self.ordered())
+        """Rewrite the results file; nothing while there is no line (the file appears with its
+        first line, so a sweep stopped before any trial ended leaves none for a report to refuse)."""
+        lines = self.foreign + self.ordered()
+        if lines:
+            write_lines(self.path, lines)
 
     def _ended(self, trial, record: dict) -> None:
         trial_id = trial.config["trial"]["id"]
@@ -162,7 +168,8 @@ class Recorder(Callback):
             record = {"status": "pruned" if self.pruning else "stopped", "error": None,
                       "best_valid": last.get("best_valid"), "epochs": last.get("epoch"),
                       "seconds": round(float(last.get("time_total_s", 0.0)), 1), "test": None,
-                      "node": last.get("node")}
+                      "node": last.get("node"), "cpu_seconds": last.get("cpu_seconds"),  # usage.py
+                      "load": last.get("load")}
         self._ended(trial, record)
 
     def on_trial_error(self, iteration, trials, trial, **info):

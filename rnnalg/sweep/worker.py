@@ -17,6 +17,7 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 from ..errors import RnnalgError
+from . import usage
 from .trials import Trial
 
 RESULT = "result.json"  # written by `rnnalg train` at its end
@@ -45,23 +46,30 @@ def _node_id() -> str | None:
 def execute(trial: Trial, run_dir: Path, report) -> dict:
     """Train (or continue, or just read) the trial in `run_dir`; returns its results line.
 
-    `report(metrics)` is called after every epoch with epoch, valid, best_valid, train_loss, lr.
+    `report(metrics)` is called after every epoch with epoch, valid, best_valid, train_loss, lr
+    and the trial's `cpu_seconds` and `load` so far (`usage.py`: also in the results line).
     """
     started = time.monotonic()
     record = {"status": "ok", "error": None}
     before = 0.0
+    spent = usage.recorded(run_dir)  # a finished trial only read back: its attempts' figures
     try:
         if not (run_dir / RESULT).exists():
-            before = _train(trial, run_dir, report)
+            meter = usage.Usage(run_dir)
+            try:
+                before = _train(trial, run_dir, lambda metrics: report({**metrics, **meter.save()}))
+            finally:  # also when the attempt fails or a signal stops it
+                spent = meter.save()
         result = json.loads((run_dir / RESULT).read_text(encoding="utf-8"))
     except RnnalgError as err:
         return {"status": "failed", "error": str(err).strip(), "seconds": round(time.monotonic() - started, 1),
-                **_history(run_dir)}
+                **_history(run_dir), **spent}
     record.update(metric=result["metric"], test=result["test"], best_valid=result["best_valid"],
                   best_epoch=result["best_epoch"], epochs=result["epochs"], stopped=result["stopped"],
                   backend=result.get("backend"), threads=result.get("threads"),  # train/numerics.py
                   numpy=result.get("numpy"), blas=result.get("blas"),
-                  seconds=round(before + result["seconds"], 1), **_history(run_dir))
+                  seconds=round(before + result["seconds"], 1), **_history(run_dir),
+                  cpu_seconds=spent.get("cpu_seconds"), load=spent.get("load"))  # usage.py
     return record
 
 
