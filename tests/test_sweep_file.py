@@ -243,6 +243,7 @@ def _configurations(trials, dataset):
 @pytest.mark.parametrize("name, beside, dataset", [("nottingham_seeds", "music_long", "nottingham"),
                                                    ("nottingham_seeds_more", "music_long", "nottingham"),
                                                    ("musedata_seeds", "music_long", "musedata"),
+                                                   ("musedata_seeds_more", "music_long", "musedata"),
                                                    ("piano_seeds", "music", "piano")])
 def test_the_seed_files_repeat_their_configuration(name, beside, dataset):
     seeds, chosen = (expand(load_sweep(EXPERIMENTS / f"{n}.toml")) for n in (name, beside))
