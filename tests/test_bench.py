@@ -124,6 +124,23 @@ def test_compare_quick_without_torch(compare, monkeypatch, capsys, tmp_path):
     assert len(per_call) == 1 and per_call[0].startswith(f"| RNN | 1 | {2 * 8 + 6} | ")  # 2T + 6 products, traced
 
 
+# --batch-sizes: only the chosen batch sizes of the plain models are timed
+def test_batch_sizes_subset(compare, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    monkeypatch.setitem(sys.modules, "jax", None)
+    assert compare.main(["--quick", "--quiet", "--models", "RNN", "--batch-sizes", "4"]) == 0
+    table = capsys.readouterr().out.split("Per call:")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| RNN |")]
+    assert [row.split("|")[2].strip() for row in rows] == ["4"]  # QUICK's B=1 row is not run
+
+
+@pytest.mark.parametrize("value", ["4,x", "0"])
+def test_batch_sizes_refused(compare, capsys, value):
+    with pytest.raises(SystemExit) as exit_:
+        compare.main(["--quick", "--quiet", "--no-torch", "--no-jax", "--batch-sizes", value])
+    assert exit_.value.code == 2 and "--batch-sizes" in capsys.readouterr().err
+
+
 def test_report_ratios_use_the_faster_backend_and_targets(compare):
     """rnnalg / X is the faster of numpy and fast over the faster of eager and torch.compile; targets by B."""
     import report
@@ -455,42 +472,3 @@ def test_word_head_prints_model_floor_and_ratio(word_head, capsys):
     ratio = float(re.search(r"model / floor +([\d.]+)", out).group(1))
     assert ratio == pytest.approx(model / floor, rel=0.02, abs=0.01)
     assert "JAX" not in out
-
-
-# ---- bench/train_compare.py's floor ------------------------------------------------------------
-
-@pytest.fixture
-def train_compare(monkeypatch):
-    pytest.importorskip("torch")
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    spec = importlib.util.spec_from_file_location("bench_train_compare", ROOT / "bench" / "train_compare.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("floor", None)
-
-
-def test_training_floor_is_each_batchs_products(train_compare):
-    """The floor of a training row: per batch (JSB: whole pieces, padded to the longest), the
-    products whose multiply-adds `rnnalg cost` gives for that batch's T and B."""
-    from rnnalg.algebra.cost import cost
-
-    trainer = train_compare.make_trainer("lstm.rnn", "jsb", 4, ["H=8"])
-    batch_list = train_compare.train_batches(trainer, 2)
-    per_batch = train_compare.floor_products(trainer, batch_list)
-    assert len(per_batch) == 2
-    for batch, products in zip(batch_list, per_batch):
-        T, B = batch.mask.shape
-        macs = cost(trainer.model.program, batch=B, steps=T).values["macs_training_batch"]
-        assert sum(p.flops for p in products) == 2 * macs
-    assert train_compare.call_rate(train_compare.floor_call(trainer, batch_list), 2) > 0
-
-
-def test_training_table_prints_the_floor_and_its_share_of_pytorchs_update(train_compare):
-    row = {"data": "jsb", "spec": "lstm.rnn", "B": 16, "T": "whole pieces", "backend": "fast", "torch": "nn.LSTM",
-           "rnnalg": 38.4, "pytorch": 63.1, "ratio": 38.4 / 63.1, "floor": 50.0}
-    text = train_compare.table([row, {**row, "floor": 70.0}, {**row, "floor": None}], 1)
-    rows = [line for line in text.splitlines() if line.startswith("| jsb")]
-    assert rows[0].endswith("| 0.61× | not met | 50 | 1.26 out of reach |")
-    assert rows[1].endswith("| 70 | 0.90 |")
-    assert rows[2].endswith("| — | — |")

@@ -17,7 +17,8 @@ def train_compare(monkeypatch):
     spec = importlib.util.spec_from_file_location("bench_train_compare", ROOT / "bench" / "train_compare.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module
+    yield module
+    sys.modules.pop("floor", None)  # bench/floor.py, imported by the script as a top-level module
 
 
 ROW = re.compile(r"\| jsb \| rnn\.rnn \| 4 \| whole pieces \| (numpy|fast) \| nn\.RNN \| ([\d.]+) \| ([\d.]+) \| "
@@ -67,3 +68,31 @@ def test_profile_line_names_the_parts(train_compare):
 
 def test_rates_print_without_an_exponent(train_compare):
     assert [train_compare.rate(x) for x in (0.576, 25.71, 999.4, 1123.4)] == ["0.576", "25.7", "999", "1123"]
+
+
+# ---- the floor columns ---------------------------------------------------------------------
+
+def test_training_floor_is_each_batchs_products(train_compare):
+    """The floor of a training row: per batch (JSB: whole pieces, padded to the longest), the
+    products whose multiply-adds `rnnalg cost` gives for that batch's T and B."""
+    from rnnalg.algebra.cost import cost
+
+    trainer = train_compare.make_trainer("lstm.rnn", "jsb", 4, ["H=8"])
+    batch_list = train_compare.train_batches(trainer, 2)
+    per_batch = train_compare.floor_products(trainer, batch_list)
+    assert len(per_batch) == 2
+    for batch, products in zip(batch_list, per_batch):
+        T, B = batch.mask.shape
+        macs = cost(trainer.model.program, batch=B, steps=T).values["macs_training_batch"]
+        assert sum(p.flops for p in products) == 2 * macs
+    assert train_compare.call_rate(train_compare.floor_call(trainer, batch_list), 2) > 0
+
+
+def test_training_table_prints_the_floor_and_its_share_of_pytorchs_update(train_compare):
+    row = {"data": "jsb", "spec": "lstm.rnn", "B": 16, "T": "whole pieces", "backend": "fast", "torch": "nn.LSTM",
+           "rnnalg": 38.4, "pytorch": 63.1, "ratio": 38.4 / 63.1, "floor": 50.0}
+    text = train_compare.table([row, {**row, "floor": 70.0}, {**row, "floor": None}], 1)
+    rows = [line for line in text.splitlines() if line.startswith("| jsb")]
+    assert rows[0].endswith("| 0.61× | not met | 50 | 1.26 out of reach |")
+    assert rows[1].endswith("| 70 | 0.90 |")
+    assert rows[2].endswith("| — | — |")
