@@ -150,3 +150,33 @@ def test_floor_cli(floor, capsys):
     with pytest.raises(SystemExit) as exit:
         floor.main([str(EXAMPLES / "rnn.rnn"), "-B", "0"])
     assert exit.value.code == 2
+
+
+def test_torch_floor_runs_the_same_products_on_the_same_arrays(floor, monkeypatch):
+    """The torch.matmul column: each traced product once, in order, on tensors with the numpy
+    floor's shapes and strides (a transposed operand stays transposed), computing a @ b."""
+    torch = pytest.importorskip("torch")
+    products = traced(floor, "dots")
+    seen, matmul = [], torch.matmul
+
+    def recording(a, b, out):
+        result = matmul(a, b, out=out)
+        seen.append((a, b, out.clone()))  # outputs of one shape share a tensor: keep this one's
+        return result
+    monkeypatch.setattr(torch, "matmul", recording)
+    floor.torch_floor_call(products, torch, np.float64)()
+    assert len(seen) == len(products)
+    for p, (a, b, c) in zip(products, seen):
+        assert (floor.operand(a.numpy()), floor.operand(b.numpy())) == (p.a, p.b)
+        assert tuple(c.shape) == p.out and c.dtype == torch.float64
+        np.testing.assert_allclose(c.numpy(), a.numpy() @ b.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_floor_cli_times_the_torch_floor(floor, capsys):
+    pytest.importorskip("torch")
+    args = [str(EXAMPLES / "rnn.rnn"), "-B", "2", "-T", "3", "--set", "H=8", "--time", "--rounds", "1",
+            "--repeats", "1", "--torch-threads", "1"]
+    assert floor.main(args) == 0
+    assert "numpy floor / torch floor" in capsys.readouterr().out
+    assert floor.main(args + ["--no-torch"]) == 0
+    assert "torch" not in capsys.readouterr().out.split("model / floor")[1]
