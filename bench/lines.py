@@ -9,7 +9,8 @@ prelude's helpers run untouched, their time counted to the statement that called
 clock's own cost, measured on an empty statement, is subtracted. Statements are put in two
 categories: "product" (the line runs a matrix product: `@`, `np.dot`, `_mm`, `_mmT`,
 `_affine_into`, whose elementwise bias adds ride along) and "other"; within "other" the
-statement's kind (allocation, tanh, elementwise, reduction, call) is a guess from its text.
+statement's kind (allocation, f'(a), tanh/sigmoid, loss, reduction, scan loop, elementwise) is a
+guess from its text; "scan loop" is a scan call's own time (the interpreter's, less its statements).
 Per statement: median over `--calls` calls of its time summed over one call. The clock `cpu`
 is this thread's CPU time: right for one BLAS thread only.
 """
@@ -34,8 +35,9 @@ CLOCKS = {"cpu": time.thread_time_ns, "wall": time.perf_counter_ns}
 PRODUCT = re.compile(r"(@|np\.dot\(|_mm\(|_mmT\(|_affine_into\()")
 KINDS = [  # (kind, pattern), the first that matches names an "other" statement
     ("allocation", re.compile(r"np\.(empty|zeros|ones|concatenate)\(")),
+    ("f'(a)", re.compile(r"_tanh_deriv\(|_sigmoid_deriv\(|_tanh_grad\(|1 - (\w+)(\[[^]]*\])? \* \1")),
     ("tanh/sigmoid", re.compile(r"np\.tanh\(|_sigmoid\(")),
-    ("loss", re.compile(r"np\.log\(|np\.maximum\(")),
+    ("loss", re.compile(r"np\.log\(|np\.maximum\(|_binary_nll\(|dlogits")),
     ("reduction", re.compile(r"\.sum\(")),
     ("call", re.compile(r"^\s*(carry_|_scan_)")),
     ("elementwise", re.compile(r".")),

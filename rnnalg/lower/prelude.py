@@ -74,6 +74,11 @@ def _affine_into(out, bias, *terms):
     for start in range(0, T, step):
         piece = out[start:start + step]
         for k, (x, w) in enumerate(terms):
+            dense = k not in once and x.ndim == out.ndim
+            if k == 0 and dense and piece.flags.c_contiguous:  # the product straight into the piece
+                np.matmul(x[start:start + step].reshape(-1, x.shape[-1]), w, out=piece.reshape(-1, w.shape[1]))
+                piece += bias
+                continue
             if k in once:
                 value = once[k]
             else:
