@@ -1,7 +1,8 @@
 """The matrix-product floor of a compiled model: the GEMMs its schedule runs, and nothing else.
 
     python bench/floor.py examples/rnn.rnn -B 64 -T 100         # the products, GFLOP per call
-    python bench/floor.py examples/dots.rnn -B 1 --time          # + floor and model ms, model / floor
+    python bench/floor.py examples/dots.rnn -B 1 --time          # + floor and model ms, model / floor,
+                                                                 # and the same products by torch.matmul
 
 `trace_products` runs the emitted numpy module (`model.source`, exactly what `rnnalg compile -o`
 writes) once on arrays of an ndarray subclass that every numpy call keeps (its ufuncs, its array
@@ -18,6 +19,12 @@ runs the same products (shapes, dtype, layouts, counts, order, np.matmul or np.d
 Arrays of the same shape and layout are shared between products, so the floor's operands are
 as warm in cache as they can be: it is a lower bound for that schedule's products on this BLAS.
 One product costs 2·M·K·N flops (a multiply and an add per term).
+
+    torch_floor_call(products, torch, dtype)
+
+runs the same products, in the same order on the same arrays, with `torch.matmul(..., out=)`:
+the floor with PyTorch's BLAS (MKL/oneDNN) in place of numpy's (OpenBLAS), for the BLAS gap
+between the two. torch is imported only for it (`--time`, unless `--no-torch` or not installed).
 """
 from __future__ import annotations
 
@@ -229,6 +236,40 @@ def floor_call(products, dtype=None, rng=None):
     return call
 
 
+def torch_floor_call(products, torch, dtype=None, rng=None):
+    """floor_call's products, in the same order on the same random arrays, run by
+    `torch.matmul(a, b, out=c)` (PyTorch's BLAS: MKL or oneDNN, where numpy has OpenBLAS).
+    The tensors share the arrays' memory and strides (torch.from_numpy), so an operand stored
+    transposed stays transposed; `torch` is the imported module (an optional import, bench/ only)."""
+    rng = np.random.default_rng(0) if rng is None else rng
+    inputs, outputs, triples = {}, {}, []
+    for p in products:
+        dt = np.dtype(dtype or p.dtype)
+        for op in (p.a, p.b):
+            if (op, dt) not in inputs:
+                inputs[(op, dt)] = torch.from_numpy(_realise(op, dt, rng))
+        if (p.out, dt) not in outputs:
+            outputs[(p.out, dt)] = torch.from_numpy(np.empty(p.out, dtype=dt))
+        triples.append((inputs[(p.a, dt)], inputs[(p.b, dt)], outputs[(p.out, dt)]))
+    matmul = torch.matmul
+
+    def call():
+        with torch.no_grad():
+            for a, b, c in triples:
+                matmul(a, b, out=c)
+    return call
+
+
+def import_torch(threads: int):
+    """torch with `threads` intra-op threads, or None where it does not import."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    return torch
+
+
 def total_flops(products) -> int:
     return sum(p.flops for p in products)
 
@@ -255,6 +296,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="with --time: blocks each (default 3)")
     parser.add_argument("--repeats", type=int, default=5, help="with --time: timed calls per block (default 5)")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
+    parser.add_argument("--torch-threads", type=int, default=2,
+                        help="with --time: torch.set_num_threads for the torch.matmul floor (default 2)")
+    parser.add_argument("--no-torch", action="store_true", help="with --time: no torch.matmul floor")
     args = parser.parse_args(argv)
     for flag, value in (("-B", args.B), ("-T", args.T), ("--rounds", args.rounds), ("--repeats", args.repeats)):
         if value < 1:
@@ -277,14 +321,22 @@ def main(argv=None) -> int:
     print("\n".join(summary(products)))
     if args.time:
         calls = {"model": lambda: model.loss_and_grad(params, batch), "floor": floor_call(products, dtype)}
+        torch = None if args.no_torch else import_torch(args.torch_threads)
+        if torch is not None:
+            calls["torch"] = torch_floor_call(products, torch, dtype)
         times = {name: [] for name in calls}
         for _ in range(args.rounds):
             for name, call in calls.items():
                 times[name].extend(time_block(call, args.repeats, warmup=1, clock=args.clock))
-        ours, floor = (float(np.median(times[name])) for name in calls)
+        ours, floor = (float(np.median(times[name])) for name in ("model", "floor"))
         print(f"{args.clock} time, medians of {len(times['model'])} calls: forward+backward {format_ms(ours)} ms, "
               f"floor {format_ms(floor)} ms ({total_flops(products) / floor / 1e9:.0f} GFLOP/s), "
               f"model / floor {ours / floor:.2f}")
+        if torch is not None:
+            floor_torch = float(np.median(times["torch"]))
+            print(f"the same products by torch.matmul ({torch.__version__}, {torch.get_num_threads()} threads): "
+                  f"{format_ms(floor_torch)} ms ({total_flops(products) / floor_torch / 1e9:.0f} GFLOP/s), "
+                  f"numpy floor / torch floor {floor / floor_torch:.2f}")
     return 0
 
 

@@ -192,6 +192,16 @@ def matmul_floor(case: Case):
     return floor.floor_call(case.floor_products)
 
 
+def matmul_floor_torch(case: Case):
+    """The same products, on the same arrays, by torch.matmul (PyTorch's BLAS): the BLAS gap."""
+    if case.torch_pair is None:
+        return None
+    if not case.floor_products:
+        case.floor_products = floor.trace_products(case.model.source, case.params, case.batch)
+    return floor.torch_floor_call(case.floor_products, case.torch_pair[0])
+
+
 # column -> maker, in the order they take turns (and appear in the table)
 PEERS = {"rnnalg": rnnalg_numpy, "fast": rnnalg_fast, "jax": jax_scan, "compiled": torch_compiled,
-         "torch": torch_eager, "autograd": autograd_reference, "floor": matmul_floor}
+         "torch": torch_eager, "autograd": autograd_reference, "floor": matmul_floor,
+         "floor_torch": matmul_floor_torch}

@@ -24,7 +24,8 @@ WORD = "word"  # compare.WORD: the label of the word-level row, reported in a ta
 
 # table columns: key of a row -> heading
 COLUMNS = {"rnnalg": "rnnalg numpy", "fast": "rnnalg fast", "jax": "JAX", "compiled": "torch.compile",
-           "torch": "PyTorch eager", "autograd": "autograd ref", "floor": "floor"}
+           "torch": "PyTorch eager", "autograd": "autograd ref", "floor": "floor",
+           "floor_torch": "floor by torch.matmul"}  # the floor's products with PyTorch's BLAS (bench/floor.py)
 OURS, TORCH = ("rnnalg", "fast"), ("compiled", "torch")  # the faster of each pair stands for it in the ratios
 # ratio columns: (heading, the row keys whose fastest is the denominator)
 RATIOS = {"jax": ("JAX", ("jax",)), "floor": ("floor", ("floor",)), "torch": ("PyTorch", TORCH),

@@ -106,9 +106,10 @@ def test_compare_quick_without_torch(compare, monkeypatch, capsys, tmp_path):
     rows = table_rows(text, ["RNN", "DT(S)", "DOT(S)", "sRNN-2"])
     assert len(rows) == 4 * len(compare.QUICK.batch_sizes)
     for cells in rows:
-        model, B, ours, fast, jax_ms, compiled, torch_ms, ref_ms, floor_ms, vs_jax, vs_floor, vs_torch, vs_ref = cells
+        (model, B, ours, fast, jax_ms, compiled, torch_ms, ref_ms, floor_ms, floor_torch_ms,
+         vs_jax, vs_floor, vs_torch, vs_ref) = cells
         assert re.fullmatch(MS, ours.strip("*")) and re.fullmatch(MS, floor_ms)
-        assert jax_ms == compiled == torch_ms == vs_torch == vs_jax == "—"
+        assert jax_ms == compiled == torch_ms == floor_torch_ms == vs_torch == vs_jax == "—"
         best = min(float(ms.split()[0].strip("*")) for ms in (ours, fast) if ms != "—")  # the faster backend
         assert float(vs_floor.split()[0]) == pytest.approx(best / float(floor_ms.split()[0]), rel=0.01)
         if int(B) == 1:  # the reference runs at B=1 only, with a ratio against its target
@@ -153,10 +154,10 @@ def test_report_ratios_use_the_faster_backend_and_targets(compare):
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in music[2:]]
     assert cells[0][2].startswith("2 ") and cells[0][3].startswith("**1 ")  # the faster backend in bold
     assert cells[0][5].startswith("**4 ") and not cells[0][6].startswith("**")
-    assert cells[0][9:13] == ["0.667 ✓ (≤ 0.8)", "2", "0.25", "—"]
-    assert cells[1][9:12] == ["—", "1.3 ✓ (≤ 1.3)", "1.3 ✗ (≤ 1)"]
+    assert cells[0][10:14] == ["0.667 ✓ (≤ 0.8)", "2", "0.25", "—"]
+    assert cells[1][10:13] == ["—", "1.3 ✓ (≤ 1.3)", "1.3 ✗ (≤ 1)"]
     word = report.results_table([row("word", 64, rnnalg=900.0, floor=400.0)])
-    assert word[2].split(" | ")[10] == "2.25 ✗ (≤ 2)"
+    assert word[2].split(" | ")[11] == "2.25 ✗ (≤ 2)"
 
 
 def test_report_per_call_table(compare):

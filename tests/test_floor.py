@@ -1,6 +1,7 @@
 """bench/floor.py: the traced matrix products of a compiled model, and the floor that replays them (numpy only)."""
 import collections
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -150,3 +151,68 @@ def test_floor_cli(floor, capsys):
     with pytest.raises(SystemExit) as exit:
         floor.main([str(EXAMPLES / "rnn.rnn"), "-B", "0"])
     assert exit.value.code == 2
+
+
+def test_torch_floor_runs_the_same_products_on_the_same_arrays(floor, monkeypatch):
+    """The torch.matmul column: each traced product once, in order, on tensors with the numpy
+    floor's shapes and strides (a transposed operand stays transposed), computing a @ b."""
+    torch = pytest.importorskip("torch")
+    products = traced(floor, "dots")
+    seen, matmul = [], torch.matmul
+
+    def recording(a, b, out):
+        result = matmul(a, b, out=out)
+        seen.append((a, b, out.clone()))  # outputs of one shape share a tensor: keep this one's
+        return result
+    monkeypatch.setattr(torch, "matmul", recording)
+    floor.torch_floor_call(products, torch, np.float64)()
+    assert len(seen) == len(products)
+    for p, (a, b, c) in zip(products, seen):
+        assert (floor.operand(a.numpy()), floor.operand(b.numpy())) == (p.a, p.b)
+        assert tuple(c.shape) == p.out and c.dtype == torch.float64
+        np.testing.assert_allclose(c.numpy(), a.numpy() @ b.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_floor_cli_times_the_torch_floor(floor, capsys):
+    pytest.importorskip("torch")
+    args = [str(EXAMPLES / "rnn.rnn"), "-B", "2", "-T", "3", "--set", "H=8", "--time", "--rounds", "1",
+            "--repeats", "1", "--torch-threads", "1"]
+    assert floor.main(args) == 0
+    assert "numpy floor / torch floor" in capsys.readouterr().out
+    assert floor.main(args + ["--no-torch"]) == 0
+    assert "torch" not in capsys.readouterr().out.split("model / floor")[1]
+
+
+@pytest.fixture(scope="module")
+def lines():
+    sys.path.insert(0, str(ROOT / "bench"))  # bench/lines.py imports bench/floor.py as `floor`
+    spec = importlib.util.spec_from_file_location("bench_lines", ROOT / "bench" / "lines.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module
+    sys.path.remove(str(ROOT / "bench"))
+    sys.modules.pop("floor", None)
+
+
+def test_lines_instruments_without_changing_the_result(floor, lines):
+    """bench/lines.py's timed copy of the module computes what the module does, and times every
+    statement of loss_and_grad and of both scan loops."""
+    model, params, batch = floor.model_setup(load_program(EXAMPLES / "dots.rnn", {"H": H}), T, B, np.float64)
+    namespace = lines.instrumented(model.source)
+    namespace["_L"], namespace["_N"], namespace["_clk"] = collections.Counter(), collections.Counter(), lambda: 0
+    loss, grads, _ = namespace["loss_and_grad"](params, batch)
+    expected = model.loss_and_grad(params, batch)
+    assert loss == expected[0] and all(np.array_equal(grads[k], expected[1][k]) for k in grads)
+    source = model.source.splitlines()
+    timed = {source[n - 1].strip() for n in namespace["_N"]}
+    assert "np.dot(h, Wjoint_h, joint_h)" in timed and any(s.startswith("carry_h, = _scan_backward") for s in timed)
+    assert namespace["_N"][next(n for n in namespace["_N"] if "np.dot(h, Wjoint_h" in source[n - 1])] == T
+    assert lines.category("g_h = g_h_next_a @ W.T") == "product" and lines.category("o = np.tanh(o_a)") == "tanh/sigmoid"
+
+
+def test_lines_cli(lines, capsys):
+    assert lines.main([str(EXAMPLES / "rnn.rnn"), "-B", "2", "-T", "3", "--set", "H=8", "--calls", "2", "--top", "3"]) == 0
+    out = capsys.readouterr().out
+    shares = [float(x) for x in re.findall(r"(-?[\d.]+) %", out)]
+    assert "product" in out and "scan loop" in out and sum(shares) == pytest.approx(100, abs=0.5)
+    assert len(re.findall(r"ms +\d+× ", out)) == 3

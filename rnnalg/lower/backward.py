@@ -28,6 +28,7 @@ class Lines(list):
         super().__init__()
         self.bound = set()
         self.touched = set()  # every name `contribute` wrote
+        self.owned = set()  # grads first bound to a fresh product `_mm(…)`, which nothing else refers to
 
     def add(self, text, depth=1):
         """One statement, or several (a rule's text may hold one per line), at `depth`."""
@@ -37,12 +38,27 @@ class Lines(list):
         """grad = grad + expr (`grad += expr` for a buffer row), or grad = expr the first time."""
         if grad not in self.bound:
             self.add(f"{grad} = {expr}", depth)
+            if _is_product(expr):
+                self.owned.add(grad)
         else:
             if " if " in expr:  # a conditional rule (dropout, zoneout) binds looser than +: parenthesise
                 expr = f"({expr})"
+            in_place = in_place or grad in self.owned  # its own array: no second one
             self.add(f"{grad} += {expr}" if in_place else f"{grad} = {grad} + {expr}", depth)
         self.bound.add(grad)
         self.touched.add(grad)
+
+
+def _is_product(expr: str) -> bool:
+    """Whether expr is one call `_mm(…)`: a new array that only the name bound to it refers to."""
+    if not expr.startswith("_mm("):
+        return False
+    depth = 0
+    for i, c in enumerate(expr[3:], 3):
+        depth += (c == "(") - (c == ")")
+        if depth == 0:
+            return i == len(expr) - 1
+    return False
 
 
 class BackwardEmitter:

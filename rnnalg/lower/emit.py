@@ -201,10 +201,10 @@ class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter, Reco
             if e.op == "affine":
                 products = [f"_mm({self.stacked(a.name)}, {self.w(w)})" for a, w in p.state_args(e)]
                 out.add(f"{self.v(e.out.name)} = {products[0]}")
-                pre = self.pre_part(e)
-                if self.blocked and p.pre_args(e):  # P's expression, on the block's rows
-                    pre = " + ".join([self.w(e.params[-1])] + [self._input_term(a, w) for a, w in p.pre_args(e)])
-                for term in [pre] + products[1:]:  # in place: no second (T, B, W) array
+                terms = [self.pre_part(e)]
+                if self.blocked and p.pre_args(e):  # P's terms, on the block's rows, each added in place
+                    terms = [self._input_term(a, w) for a, w in p.pre_args(e)] + [self.w(e.params[-1])]
+                for term in terms + products[1:]:  # in place: no second (T, B, W) array
                     out.add(f"{self.v(e.out.name)} += {term}")
             else:
                 out.add(f"{self.v(e.out.name)} = {forward_rules[e.op](self.args_site(e, self.stacked))}")

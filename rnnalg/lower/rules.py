@@ -63,7 +63,7 @@ forward_rules = RuleTable("forward_rules", {
 
 # d loss / d a, given g = d loss / d out
 vjp_rules = RuleTable("vjp_rules", {
-    "tanh": lambda s: f"{s.g} * (1 - {s.out} * {s.out})",
+    "tanh": lambda s: f"_tanh_grad({s.g}, {s.out})",
     "sigmoid": lambda s: f"{s.g} * {s.out} * (1 - {s.out})",
     "relu": lambda s: f"{s.g} * ({s.out} > 0)",
     "linear": lambda s: s.g,
@@ -109,8 +109,8 @@ into_rules = RuleTable("into_rules", {
 # f'(a) as a function of out = f(a), for the ops whose VJP is g * f'(a): computed for all
 # steps at once after the forward scan, so the reverse scan does one multiply per step
 deriv_rules = RuleTable("deriv_rules", {
-    "tanh": lambda s: f"1 - {s.out} * {s.out}",
-    "sigmoid": lambda s: f"{s.out} * (1 - {s.out})",
+    "tanh": lambda s: f"_tanh_deriv({s.out})",
+    "sigmoid": lambda s: f"_sigmoid_deriv({s.out})",
     "relu": lambda s: f"({s.out} > 0).astype(dt)",
 })
 
@@ -127,11 +127,10 @@ saved_rules = RuleTable("saved_rules", {
 # evaluation), `dlogits` = scale · d nll / d a (T, B, W) in dtype dt.  The logits of a head are the
 # predict affine's own result, read by nothing else: a rule may overwrite them.
 def _binary_loss(a, y, scale):
-    # softplus(a) - a y with softplus(a) = max(a, 0) + log1p(exp(-|a|)) = max(a, 0) - log(max(σ, 1 - σ)):
-    # one log of a number in [½, 1] instead of exp + log1p (numpy's float32 log1p is slow)
-    lines = [f"prob = _sigmoid({a})",
-             f"nll = (np.maximum({a}, 0) - {a} * {y} - np.log(np.maximum(prob, 1 - prob))).sum(axis=-1)"]
-    return lines + ([f"dlogits = (prob - {y}) * {scale}"] if scale else [])
+    # softplus(a) - a y with softplus(a) = max(a, 0) + log1p(exp(-|a|)) = max(a, 0) - log(max(σ, 1 - σ))
+    # (_binary_nll); dlogits = (σ - y) · scale is written over prob, which nothing reads after it
+    lines = [f"prob = _sigmoid({a})", f"nll = _binary_nll({a}, {y}, prob)"]
+    return lines + ([f"dlogits = np.multiply(np.subtract(prob, {y}, out=prob), {scale}, out=prob)"] if scale else [])
 
 
 def _token_loss(a, y, scale):

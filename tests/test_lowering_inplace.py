@@ -1,0 +1,92 @@
+"""The lowering's in-place forms (issue 21, plain cells at B=64): the prelude helpers that make
+fewer temporaries compute the very numbers of the expressions they replace, and a gradient is
+added to in place only where it holds its own new array."""
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rnnalg
+from rnnalg.lower import prelude
+from rnnalg.lower.backward import _is_product
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture(params=[np.float32, np.float64])
+def arrays(request):
+    rng = np.random.default_rng(0)
+    dt = request.param
+    a = (rng.normal(size=(5, 3, 7)) * 4).astype(dt)
+    a[0, 0, :3] = [0.0, 40.0, -40.0]  # σ(±40) rounds to 1 and 0 in float32
+    y = (rng.random((5, 3, 7)) < 0.3).astype(dt)
+    return a, y
+
+
+def test_helpers_are_bitwise_the_expressions_they_replace(arrays):
+    a, y = arrays
+    out = np.tanh(a)
+    g = np.random.default_rng(1).normal(size=a.shape).astype(a.dtype)
+    prob = 0.5 * (1.0 + np.tanh(0.5 * a))
+    assert np.array_equal(prelude._sigmoid(a), prob)
+    assert np.array_equal(prelude._tanh_deriv(out), 1 - out * out)
+    assert np.array_equal(prelude._sigmoid_deriv(prob), prob * (1 - prob))
+    assert np.array_equal(prelude._tanh_grad(g, out), g * (1 - out * out))
+    nll = (np.maximum(a, 0) - a * y - np.log(np.maximum(prob, 1 - prob))).sum(axis=-1)
+    assert np.array_equal(prelude._binary_nll(a, y, prob), nll)
+    for v in (a, out, g, y):  # and none of them wrote over an argument
+        assert np.isfinite(v).all()
+    assert np.array_equal(prob, 0.5 * (1.0 + np.tanh(0.5 * a)))
+
+
+def test_tanh_grad_broadcasts_where_shapes_differ(arrays):
+    """g (T, B, W) against a value held once per sequence (1, B, W): a new (T, B, W) array."""
+    a, _ = arrays
+    out = np.tanh(a[:1])
+    assert np.array_equal(prelude._tanh_grad(a, out), a * (1 - out * out))
+    assert np.array_equal(prelude._tanh_grad(a[:1], np.tanh(a)), a[:1] * (1 - np.tanh(a) ** 2))
+
+
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_affine_into_writes_the_product_into_place(monkeypatch, contiguous):
+    """The first dense term's product goes straight into `out` (a contiguous piece) with the very
+    numbers of the copy it replaces; a strided `out` takes the copy; later terms add."""
+    monkeypatch.setattr(prelude, "ROW_CHUNK", 8)  # several pieces of 2 steps × 4 rows
+    rng = np.random.default_rng(0)
+    x, u = rng.normal(size=(5, 4, 3)), rng.normal(size=(5, 4, 2))
+    w, v, b = rng.normal(size=(3, 6)), rng.normal(size=(2, 6)), rng.normal(size=6)
+    whole = np.empty((5, 4, 12 if not contiguous else 6))
+    out = whole[:, :, :6]
+    assert out.flags.c_contiguous == contiguous
+    prelude._affine_into(out, b, (x, w), (u, v))
+    expected = np.empty_like(out)
+    for t in range(5):
+        expected[t] = x[t] @ w
+        expected[t] += b
+        expected[t] += u[t] @ v
+    assert np.array_equal(out, expected)
+
+
+def test_is_product_is_one_whole_call():
+    assert _is_product("_mm(g_y_a, y_W_o.T)") and _is_product("_mm(_per_sequence(g), w)")
+    assert not _is_product("_mm(a, w) + _mm(b, v)") and not _is_product("_mm(a, w)[0]")
+    assert not _is_product("dlogits") and not _is_product("_mmT(a, g)") and not _is_product("g * _mm(a, w)")
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.rnn")), ids=lambda p: p.stem)
+def test_in_place_gradient_sums_start_from_a_fresh_product(path):
+    """`g += …` outside the buffers: g was bound, in the same body, to a new `_mm(…)` result that
+    no other name refers to (an alias would see the sum)."""
+    source = rnnalg.compile(rnnalg.load_program(path, {"H": 6}), np.float32, backend="numpy").source
+    body = source.split("def loss_and_grad")[1]
+    lines = body.splitlines()
+    for i, line in enumerate(lines):
+        m = re.fullmatch(r"\s*(g_\w+|gpost_\w+) \+= (.*)", line)
+        if not m or "[" in m.group(1):
+            continue
+        name = m.group(1)
+        binding = [ln for ln in lines[:i] if re.fullmatch(rf"\s*{name} = .*", ln)][-1]
+        assert _is_product(binding.split(" = ", 1)[1]), (path.stem, binding, line)
+        aliases = [ln for ln in lines[:i] if re.search(rf"= {name}\s*$", ln)]
+        assert not aliases, (path.stem, aliases)
