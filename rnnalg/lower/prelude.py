@@ -95,6 +95,25 @@ def _recompute(T, B, floats, itemsize):
     return T * B * floats * itemsize > RECOMPUTE_BYTES
 
 
+# Linear states: the associative scan or the step loop (lower/scan_choice.py), by a cost model per step of
+# forward+backward, fitted to bench/parallel_scan.py --fit (FITTED_ON below): the loop's numpy calls cost
+# LOOP_STEP_US µs per step whatever the size; the scan makes ⌈log2 T⌉ passes over a step's B·w state
+# floats, SCAN_PASS_NS ns per byte each, and SCAN_BYTE_NS ns per byte besides (its extra arrays, less
+# what the loop's own elementwise work costs)
+LOOP_STEP_US = 30.0
+SCAN_PASS_NS = 1.0
+SCAN_BYTE_NS = 0.0
+FITTED_ON = "placeholder"
+
+
+def _use_scan(T, B, width, itemsize):
+    """Whether the associative scan is expected to beat the step loop at T steps of B rows of linear
+    states `width` floats wide: per step, bytes·(SCAN_PASS_NS·⌈log2 T⌉ + SCAN_BYTE_NS) < 1000·LOOP_STEP_US
+    (bytes = B·width·itemsize).  Both give the same results; only the time differs."""
+    state_bytes = B * width * itemsize
+    return state_bytes * (SCAN_PASS_NS * max(T - 1, 0).bit_length() + SCAN_BYTE_NS) < 1000.0 * LOOP_STEP_US
+
+
 def _sigmoid(a):
     """σ(a) = ½ (1 + tanh(a/2)): no overflow for large |a|."""
     return 0.5 * (1.0 + np.tanh(0.5 * a))
