@@ -14,9 +14,9 @@ runs once, in turn, so that a loaded machine slows them alike):
   parallel/step/auto f+b   `loss_and_grad` of the three modules
   choice            what `_use_scan` picked; auto/best: auto f+b over the faster of parallel and step f+b
 Every row also checks that the three modules give one loss (float32: 1e-5).  `--fit` ends with the
-least-squares constants of the prelude's cost model (`LOOP_STEP_US`, `SCAN_PASS_NS`, `SCAN_BYTE_NS`)
-fitted to the grid's f+b times: per step, loop − scan = LOOP_STEP_US − bytes·(SCAN_PASS_NS·⌈log2 T⌉
-+ SCAN_BYTE_NS)/1000 µs, bytes = B·H·4, each row weighted by 1 / (the faster one's time per step).
+least-squares constants of the prelude's cost model (`LOOP_STEP_US`, `SCAN_PASS_NS`) fitted to the
+grid's f+b times: per step, loop − scan = LOOP_STEP_US − bytes·SCAN_PASS_NS·⌈log2 T⌉/1000 µs,
+bytes = B·H·4, each row weighted by 1 / (the faster one's time per step).
 """
 from __future__ import annotations
 
@@ -73,12 +73,11 @@ def interleaved(calls: dict, repeats: int, clock: str) -> dict:
 
 
 def fit(rows):
-    """(LOOP_STEP_US, SCAN_PASS_NS, SCAN_BYTE_NS) by weighted least squares over rows
-    (T, bytes per step, scan f+b ms, loop f+b ms); see the module docstring."""
+    """(LOOP_STEP_US, SCAN_PASS_NS) by weighted least squares over rows (T, bytes per step, scan
+    f+b ms, loop f+b ms); see the module docstring."""
     X, y, w = [], [], []
     for T, nbytes, scan, loop in rows:
-        rounds = max(T - 1, 0).bit_length()
-        X.append([1.0, -nbytes * rounds / 1e3, -nbytes / 1e3])
+        X.append([1.0, -nbytes * max(T - 1, 0).bit_length() / 1e3])
         y.append(1e3 * (loop - scan) / T)  # µs per step
         w.append(T / (1e3 * min(scan, loop)))
     X, y, w = np.array(X), np.array(y), np.array(w)
@@ -123,8 +122,8 @@ def main(argv=None) -> int:
                   f"{ms['step f+b']:>13.2f}  {ms['auto f+b']:>8.2f}  {choice:>8}  {ratio:>12.2f}x", flush=True)
     print(f"worst auto/best f+b over the grid: {worst:.2f}x")
     if args.fit:
-        step_us, pass_ns, byte_ns = fit(rows)
-        print(f"fit: LOOP_STEP_US = {step_us:.2f}, SCAN_PASS_NS = {pass_ns:.4f}, SCAN_BYTE_NS = {byte_ns:.4f}")
+        step_us, pass_ns = fit(rows)
+        print(f"fit: LOOP_STEP_US = {step_us:.2f}, SCAN_PASS_NS = {pass_ns:.4f}")
     return 0
 
 

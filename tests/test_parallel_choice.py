@@ -65,17 +65,26 @@ def assert_equal(one, other, tol=1e-10):
 def test_the_rule_picks_the_loop_at_the_wide_state_and_the_scan_at_a_tiny_one():
     """The sizes of issue 21's measurements (bench/README.md): PTB-character minGRU, H = 3,690,
     B = 32, T = 100 (the scan 1.8× the loop) -> loop; H = 8, B = 1, T = 4000 (the scan 4× ahead)
-    -> scan; H = 64, B = 16, T = 4000 (the loop ahead) -> loop."""
-    assert not prelude._use_scan(100, 32, 3690, 4)
-    assert prelude._use_scan(4000, 1, 8, 4)
-    assert not prelude._use_scan(4000, 16, 64, 4)
+    -> scan; H = 64, B = 16, T = 4000 (the loop ahead) -> loop.  (loop_floats: minGRU's 7·H, 9·H.)"""
+    assert not prelude._use_scan(100, 32, 3690, 9 * 3690, 4)
+    assert prelude._use_scan(4000, 1, 8, 56, 4)
+    assert not prelude._use_scan(4000, 16, 64, 448, 4)
 
 
 def test_the_rule_turns_to_the_loop_as_the_state_grows():
     for T in (10, 100, 1000, 10_000):
-        picks = [prelude._use_scan(T, B, 8, 4) for B in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)]
+        picks = [prelude._use_scan(T, B, 8, 0, 4) for B in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)]
         assert picks == sorted(picks, reverse=True), (T, picks)  # scan for the small ones, then loop
-        assert not picks[-1]
+        assert picks[0] and not picks[-1]
+
+
+def test_the_rule_runs_the_scan_where_the_loop_would_keep_too_much():
+    """The loop keeps T·B·loop_floats·itemsize bytes of pre values; above LOOP_KEEP_BYTES the scan
+    (which makes them again per time block) runs, however wide the state."""
+    T, B, width, floats = 100, 32, 3690, 9 * 3690
+    assert T * B * floats * 4 <= prelude.LOOP_KEEP_BYTES and not prelude._use_scan(T, B, width, floats, 4)
+    long = prelude.LOOP_KEEP_BYTES // (B * floats * 4) + 1
+    assert prelude._use_scan(long, B, width, floats, 4) and not prelude._use_scan(long - 1, B, width, floats, 4)
 
 
 def test_auto_is_the_default_and_carries_both_lowerings():
@@ -83,7 +92,7 @@ def test_auto_is_the_default_and_carries_both_lowerings():
     text = emit_module(program)
     assert text == emit_module(program, "auto")
     assert "= _linear_scan(" in text and "for t in range(T)" in text and "_use_scan(T, B, SCAN_WIDTH" in text
-    assert "SCAN_WIDTH = 5" in text
+    assert "SCAN_WIDTH = 5" in text and "LOOP_FLOATS = 35" in text  # minGRU: h; z's affine and σ, g, 1 − z, …
     assert "for t in range(T)" not in emit_module(program, True)
     assert "= _linear_scan(" not in emit_module(program, False) and "SCAN_WIDTH" not in emit_module(program, False)
 
@@ -104,7 +113,8 @@ def test_the_module_follows_the_rule_per_call():
     ns = module_of(program)
     params = ns["init"](np.random.default_rng(0), "gaussian", None, np.float32)
     small, wide = (4000, 1), (100, 4096)
-    assert prelude._use_scan(*small, 8, 4) and not prelude._use_scan(*wide, 8, 4)
+    assert ns["LOOP_FLOATS"] == 56
+    assert prelude._use_scan(*small, 8, 56, 4) and not prelude._use_scan(*wide, 8, 56, 4)
     x = lambda T, B: {"x": np.zeros((T, B, 88), np.float32)}  # noqa: E731
     assert ns["_by_scan"](params, x(*small)) and not ns["_by_scan"](params, x(*wide))
 

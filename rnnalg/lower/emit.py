@@ -345,7 +345,8 @@ class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter, Reco
         else:
             loop_bodies = loop.bodies()
             kernel_texts.update(loop_bodies[2])
-            functions = scan_choice.functions(prog, (eval_lines, train, final, logits), loop_bodies, loop.pre_floats())
+            functions = scan_choice.functions(prog, (eval_lines, train, final, logits), loop_bodies, loop.pre_floats(),
+                                              scan_choice.loop_kept_floats(loop))
         links = "\n".join(
             f"    out[{h.output.name!r}] = {link_rules[h.output.kind](f'logits[{h.output.name!r}]')}"
             for h in prog.heads)

@@ -7,7 +7,7 @@ of the call: at a tiny state the loop's per-step call overhead dominates and the
 wide one the scan's extra passes over memory do (bench/README.md, issue 21).  So, by default
 (`emit_module(program, parallel='auto')`), the module carries both lowerings and picks per call:
 
-    forward(params, batch, …)        -> _forward_by_scan  if _use_scan(T, B, SCAN_WIDTH, itemsize)
+    forward(params, batch, …)        -> _forward_by_scan  if _use_scan(T, B, SCAN_WIDTH, LOOP_FLOATS, itemsize)
                                         _forward_by_loop  otherwise
     loss_and_grad(params, batch, …)  -> _loss_and_grad_by_scan / _loss_and_grad_by_loop, the same rule
 
@@ -27,7 +27,13 @@ from ..ir import Program
 LOOP_PRE_FLOATS = "LOOP_PRE_FLOATS"
 
 
-def functions(program: Program, scan, loop, loop_pre_floats: int) -> str:
+def loop_kept_floats(loop) -> int:
+    """Floats per position the step loop's Emitter keeps over all steps in its pre phase (the
+    rule's `loop_floats`): the widths of its pre values, but those held once per sequence."""
+    return sum(e.out.width for e in loop.p.eqns["pre"] if e.out.name not in loop.p.static)
+
+
+def functions(program: Program, scan, loop, loop_pre_floats: int, loop_floats: int) -> str:
     """The module's `forward` and `loss_and_grad`, which choose, and the four bodies they choose
     from: `scan` and `loop` are (forward body, loss_and_grad body, final state, logits) lines and
     expressions of the scan's and the loop's Emitter (emit.py, `bodies`)."""
@@ -35,7 +41,8 @@ def functions(program: Program, scan, loop, loop_pre_floats: int) -> str:
     first = program.params[0].name
     width = sum(s.prev.width for s in program.states)
     loop_train = [re.sub(r"\bPRE_FLOATS\b", LOOP_PRE_FLOATS, line) for line in loop[1]]
-    parts = [_HEADER.format(width=width, loop_pre_floats=loop_pre_floats, steps=steps, first=first)]
+    parts = [_HEADER.format(width=width, loop_pre_floats=loop_pre_floats, loop_floats=loop_floats, steps=steps,
+                            first=first)]
     for name, (fwd, train, final, logits) in (("scan", scan), ("loop", (loop[0], loop_train) + tuple(loop[3:5]))):
         parts.append(_BODIES.format(by=name, forward="\n".join(fwd), train="\n".join(train),
                                     final=final, logits=logits))
@@ -46,13 +53,14 @@ _HEADER = '''\
 # Every state is linear in itself (h' = a ⊙ h + b): forward and loss_and_grad run the states as an
 # associative scan or in the step loop, chosen per call by _use_scan (prelude; the same results)
 SCAN_WIDTH = {width}  # Σ widths of the linear states: floats per position of each pass of the scan
+LOOP_FLOATS = {loop_floats}  # floats per position the step loop keeps over all steps (its pre values)
 {name} = {loop_pre_floats}  # PRE_FLOATS of the step loop's lowering
 
 
 def _by_scan(params, batch):
     """Whether this call runs the associative scan (_use_scan of its T, B and dtype)."""
     T, B = np.shape(batch[{steps!r}])[:2]
-    return _use_scan(T, B, SCAN_WIDTH, np.dtype(params[{first!r}].dtype).itemsize)
+    return _use_scan(T, B, SCAN_WIDTH, LOOP_FLOATS, np.dtype(params[{first!r}].dtype).itemsize)
 
 
 def forward(params, batch, state=None, noise=None):
