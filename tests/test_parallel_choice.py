@@ -175,3 +175,24 @@ def test_the_fast_backend_runs_both_sides(name):
     numpy_loop = run_side(program, "loop", mask=True, state=True)
     for side in SIDES:
         assert_equal(run_side(program, side, backend="fast", mask=True, state=True), numpy_loop)
+
+
+def test_the_parallel_scan_bench_prints_the_auto_column_and_the_fit(capsys):
+    """bench/parallel_scan.py (bench/README.md's commands) on a tiny grid: a row per size with what
+    the rule chose and auto's ratio to the better side, the worst ratio, and the fitted constants."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("bench_parallel_scan", ROOT / "bench" / "parallel_scan.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["-H", "4", "-B", "1", "2", "-T", "3", "8", "--repeats", "1", "--clock", "cpu", "--fit"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in out if line.split()[:1] == ["4"]]
+    assert [(r[1], r[2]) for r in rows] == [("1", "3"), ("1", "8"), ("2", "3"), ("2", "8")]
+    assert all(r[10] == ("scan" if prelude._use_scan(int(r[2]), int(r[1]), 4, 28, 4) else "loop") for r in rows)
+    assert out[-2].startswith("worst auto/best f+b over the grid: ") and out[-1].startswith("fit: LOOP_STEP_US = ")
+    # times made by the model itself (2 µs per loop step, 0.2 ns per byte per pass): the fit gives them back
+    rows = []
+    for T, nbytes in [(100, 32), (1000, 32), (100, 4096), (4000, 512), (1000, 20000)]:
+        scan = 0.5 + 1e-6 * T * nbytes
+        rows.append((T, nbytes, scan, scan + T * (2.0 - nbytes * 0.2 * (T - 1).bit_length() / 1e3) / 1e3))
+    assert np.allclose(bench.fit(rows), (2.0, 0.2))
