@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_cells_parallel_scan import LINEAR, program_of  # noqa: E402
 
-EXAMPLES = {name: rnnalg.load_program(ROOT / "examples" / f"{name}.rnn", {"H": 5}) for name in ("mingru", "char_mingru")}
+EXAMPLES = {name: rnnalg.load_program(ROOT / "examples" / f"{name}.rnn", {"H": 5})
+            for name in ("mingru", "char_mingru")}
 SIDES = {"scan": True, "loop": False}
 
 
@@ -145,13 +146,15 @@ def linear_specs(draw):
     outs = []
     for i in range(draw(st.integers(1, 2))):
         w = draw(st.integers(2, 4))
-        lines += [f"state h{i} : {w}", f"a{i} : {w} = MLP[sigmoid](x)", f"b{i} : {w} = MLP[{draw(st.sampled_from(['tanh', 'linear']))}](x)"]
+        f = draw(st.sampled_from(["tanh", "linear"]))
+        lines += [f"state h{i} : {w}", f"a{i} : {w} = MLP[sigmoid](x)", f"b{i} : {w} = MLP[{f}](x)"]
         update = draw(st.sampled_from(["a{i} * h{i} + b{i}", "(1 - a{i}) * h{i} + a{i} * b{i}",
                                        "0.7 * h{i} + b{i}", "h{i} * a{i} - 0.25 * h{i}", "b{i}"]))
         lines.append(f"h{i}' = {update.format(i=i)}")
         outs.append(f"h{i}'")
     head = " ⊕ ".join(outs)
-    lines.append(f"y = ▷ {draw(st.sampled_from([head, f'MLP[tanh 3]({head})', f'({head} ⊕ x)' if kind != 'token' else head]))}")
+    with_input = f"({head} ⊕ x)" if kind != "token" else head  # a token input cannot join ⊕
+    lines.append(f"y = ▷ {draw(st.sampled_from([head, f'MLP[tanh 3]({head})', with_input]))}")
     return "\n".join(lines) + "\n"
 
 
