@@ -1,30 +1,41 @@
-"""minGRU (examples/mingru.rnn): the compiled parallel scan against the compiled step loop and a
-hand-written numpy loop, at T = 100, 1000, 4000, in one run (issue 20, item 5).
+"""minGRU (examples/mingru.rnn): the compiled parallel scan against the compiled step loop, the
+module's own choice between them (`auto`, issue 21) and a hand-written numpy loop, over a grid of
+sizes, in one run (issue 20, item 5; issue 21).
 
-    python bench/parallel_scan.py [-H 64] [-B 16] [-T 100 1000 4000] [--repeats 5] [--clock cpu]
+    python bench/parallel_scan.py [-H 64] [-B 16] [-T 100 1000 4000] [--repeats 5] [--clock cpu] [--fit]
 
-Rows (median ms of `--repeats` calls after one warm-up, float32, numpy backend):
-  parallel fwd      the compiled module's `forward` (h by `_linear_scan`, log2 T rounds)
+-H, -B and -T take several values: every (H, B, T) of the grid is a row.  Columns (median ms of
+`--repeats` rounds after one warm-up call each, float32, numpy backend; in each round every call
+runs once, in turn, so that a loaded machine slows them alike):
+  parallel fwd      the compiled module's `forward` with parallel=True (h by `_linear_scan`)
   step loop fwd     the same program compiled with parallel=False (`for t in range(T)`)
-  numpy loop fwd    a hand-written loop: z, g from x once, then h = (1 − z_t) h + z_t g_t per step
-  parallel/step fwd+bwd   `loss_and_grad` of both compiled modules
-The first two and the last two also check that both modules give one loss (float32: 1e-5).
+  auto fwd          compiled with parallel='auto' (the default): the rule `_use_scan` picks one per call
+  numpy loop fwd    a hand-written loop: z, g from x once, then h = (1 − z) h + z g per step
+  parallel/step/auto f+b   `loss_and_grad` of the three modules
+  choice            what `_use_scan` picked; auto/best: auto f+b over the faster of parallel and step f+b
+Every row also checks that the three modules give one loss (float32: 1e-5).  `--fit` ends with the
+least-squares constants of the prelude's cost model (`LOOP_STEP_US`, `SCAN_PASS_NS`) fitted to the
+grid's f+b times: per step, loop − scan = LOOP_STEP_US − bytes·SCAN_PASS_NS·⌈log2 T⌉/1000 µs,
+bytes = B·H·4, each row weighted by 1 / (the faster one's time per step).
 """
 from __future__ import annotations
 
 import argparse
 import builtins
+import gc
+import itertools
 import statistics
 from pathlib import Path
 
 import numpy as np
 
 import rnnalg
-from rnnalg.commands.bench import CLOCKS, time_block
+from rnnalg.commands.bench import CLOCKS
 from rnnalg.lower.emit import emit_module
 from rnnalg.testing import random_batch
 
 ROOT = Path(__file__).resolve().parents[1]
+CHOICES = {"parallel": True, "step": False, "auto": "auto"}  # column -> emit_module's `parallel`
 
 
 def module(program, parallel):
@@ -46,34 +57,73 @@ def hand_loop(params, x):
     return hs
 
 
+def interleaved(calls: dict, repeats: int, clock: str) -> dict:
+    """name -> median ms: one warm-up call each, then `repeats` rounds of one call each, in turn."""
+    timer = CLOCKS[clock]
+    for call in calls.values():
+        call()
+    times = {k: [] for k in calls}
+    for _ in range(repeats):
+        for k, call in calls.items():
+            gc.collect()
+            start = timer()
+            call()
+            times[k].append(timer() - start)
+    return {k: 1e3 * statistics.median(v) for k, v in times.items()}
+
+
+def fit(rows):
+    """(LOOP_STEP_US, SCAN_PASS_NS) by weighted least squares over rows (T, bytes per step, scan
+    f+b ms, loop f+b ms); see the module docstring."""
+    X, y, w = [], [], []
+    for T, nbytes, scan, loop in rows:
+        X.append([1.0, -nbytes * max(T - 1, 0).bit_length() / 1e3])
+        y.append(1e3 * (loop - scan) / T)  # µs per step
+        w.append(T / (1e3 * min(scan, loop)))
+    X, y, w = np.array(X), np.array(y), np.array(w)
+    return tuple(np.linalg.lstsq(X * w[:, None], y * w, rcond=None)[0])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("-H", type=int, default=64)
-    ap.add_argument("-B", type=int, default=16)
+    ap.add_argument("-H", type=int, nargs="+", default=[64])
+    ap.add_argument("-B", type=int, nargs="+", default=[16])
     ap.add_argument("-T", type=int, nargs="+", default=[100, 1000, 4000])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--clock", choices=tuple(CLOCKS), default="wall")
+    ap.add_argument("--fit", action="store_true", help="end with the cost model's constants fitted to the grid")
     args = ap.parse_args(argv)
-    program = rnnalg.load_program(ROOT / "examples" / "mingru.rnn", {"H": args.H})
-    par, seq = module(program, True), module(program, False)
-    params = par["init"](np.random.default_rng(0), "gaussian", None, np.float32)
-    print(f"minGRU H={args.H} B={args.B} float32, median ms of {args.repeats} calls ({args.clock} clock)")
-    print(f"{'T':>5}  {'parallel fwd':>12}  {'step loop fwd':>13}  {'numpy loop fwd':>14}  "
-          f"{'parallel f+b':>12}  {'step loop f+b':>13}  speed-up fwd (vs step, vs numpy)  f+b")
-    for T in args.T:
-        rng = np.random.default_rng(T)
-        batch = {k: v.astype(np.float32) for k, v in random_batch(program, T, args.B, rng, mask=False).items()}
-        lp, ls = par["loss_and_grad"](params, batch)[0], seq["loss_and_grad"](params, batch)[0]
-        assert abs(lp - ls) <= 1e-5 * abs(ls), (lp, ls)
-        hp = par["forward"](params, batch)[2]["h"]
-        assert np.allclose(hand_loop(params, batch["x"])[-1], hp, rtol=1e-4, atol=1e-5)
-        calls = {"pf": lambda: par["forward"](params, batch), "sf": lambda: seq["forward"](params, batch),
-                 "hf": lambda: hand_loop(params, batch["x"]),
-                 "pb": lambda: par["loss_and_grad"](params, batch), "sb": lambda: seq["loss_and_grad"](params, batch)}
-        ms = {k: 1e3 * statistics.median(time_block(c, args.repeats, warmup=1, clock=args.clock))
-              for k, c in calls.items()}
-        print(f"{T:>5}  {ms['pf']:>12.2f}  {ms['sf']:>13.2f}  {ms['hf']:>14.2f}  {ms['pb']:>12.2f}  {ms['sb']:>13.2f}  "
-              f"{ms['sf'] / ms['pf']:>5.1f}x, {ms['hf'] / ms['pf']:>5.1f}x{'':>22}{ms['sb'] / ms['pb']:>5.1f}x")
+    print(f"minGRU float32, median ms of {args.repeats} interleaved rounds ({args.clock} clock)")
+    print(f"{'H':>5} {'B':>3} {'T':>5}  {'parallel fwd':>12}  {'step loop fwd':>13}  {'auto fwd':>8}  "
+          f"{'numpy loop fwd':>14}  {'parallel f+b':>12}  {'step loop f+b':>13}  {'auto f+b':>8}  "
+          f"{'choice':>8}  {'auto/best f+b':>13}")
+    rows, worst = [], 0.0
+    for H in args.H:
+        program = rnnalg.load_program(ROOT / "examples" / "mingru.rnn", {"H": H})
+        mods = {k: module(program, v) for k, v in CHOICES.items()}
+        params = mods["parallel"]["init"](np.random.default_rng(0), "gaussian", None, np.float32)
+        for B, T in itertools.product(args.B, args.T):
+            rng = np.random.default_rng(T)
+            batch = {k: v.astype(np.float32) for k, v in random_batch(program, T, B, rng, mask=False).items()}
+            losses = {k: m["loss_and_grad"](params, batch)[0] for k, m in mods.items()}
+            assert all(abs(v - losses["step"]) <= 1e-5 * abs(losses["step"]) for v in losses.values()), losses
+            hp = mods["parallel"]["forward"](params, batch)[2]["h"]
+            assert np.allclose(hand_loop(params, batch["x"])[-1], hp, rtol=1e-4, atol=1e-5)
+            calls = {f"{k} fwd": (lambda m=m: m["forward"](params, batch)) for k, m in mods.items()}
+            calls["numpy fwd"] = lambda: hand_loop(params, batch["x"])
+            calls.update({f"{k} f+b": (lambda m=m: m["loss_and_grad"](params, batch)) for k, m in mods.items()})
+            ms = interleaved(calls, args.repeats, args.clock)
+            choice = "scan" if mods["auto"]["_by_scan"](params, batch) else "loop"
+            ratio = ms["auto f+b"] / min(ms["parallel f+b"], ms["step f+b"])
+            worst = max(worst, ratio)
+            rows.append((T, B * H * 4, ms["parallel f+b"], ms["step f+b"]))
+            print(f"{H:>5} {B:>3} {T:>5}  {ms['parallel fwd']:>12.2f}  {ms['step fwd']:>13.2f}  "
+                  f"{ms['auto fwd']:>8.2f}  {ms['numpy fwd']:>14.2f}  {ms['parallel f+b']:>12.2f}  "
+                  f"{ms['step f+b']:>13.2f}  {ms['auto f+b']:>8.2f}  {choice:>8}  {ratio:>12.2f}x", flush=True)
+    print(f"worst auto/best f+b over the grid: {worst:.2f}x")
+    if args.fit:
+        step_us, pass_ns = fit(rows)
+        print(f"fit: LOOP_STEP_US = {step_us:.2f}, SCAN_PASS_NS = {pass_ns:.4f}")
     return 0
 
 

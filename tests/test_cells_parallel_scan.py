@@ -50,8 +50,11 @@ def test_linear_updates_are_proved_and_run_as_a_parallel_scan(name):
     program = program_of(LINEAR[name])
     found = parallel_states(program)
     assert set(found) == {s.prev.name for s in program.states}
-    assert all(line.split("   ")[0].endswith("parallel scan") for line in describe(program))
-    assert "= _linear_scan(" in emit_module(program) and "for t in range(T)" not in emit_module(program)
+    assert all(line.split("   ")[0].endswith("parallel scan or step loop by size (_use_scan)")
+               for line in describe(program))
+    scan = emit_module(program, parallel=True)
+    assert "= _linear_scan(" in scan and "for t in range(T)" not in scan
+    assert "= _linear_scan(" in emit_module(program) and "for t in range(T)" in emit_module(program)  # 'auto': both
     assert "= _linear_scan(" not in emit_module(program, parallel=False)
 
 
@@ -105,7 +108,7 @@ def test_mingru_example_matches_finite_differences_and_compiles_to_a_scan(capsys
     program = rnnalg.load_program(ROOT / "examples" / "mingru.rnn", {"H": 3})
     assert max(finite_difference_errors(program, probes=2, T=5, B=2)) < 1e-6
     assert main(["compile", str(ROOT / "examples" / "mingru.rnn"), "--set", "H=3"]) == 0
-    assert "  h: linear in h, parallel scan" in capsys.readouterr().out
+    assert "  h: linear in h, parallel scan or step loop by size (_use_scan)" in capsys.readouterr().out
 
 
 def test_linear_scan_is_the_recurrence():

@@ -21,7 +21,7 @@ import ast
 import inspect
 
 from ..ir import Program
-from . import blocks, kernels, prelude
+from . import blocks, kernels, prelude, scan_choice
 from .backward import BackwardEmitter, Lines
 from .groups import GroupEmitter, find_groups
 from .linear import parallel_states
@@ -314,7 +314,9 @@ class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter, Reco
         return [row for row in rows if row[1]]
 
     # ---- the module --------------------------------------------------------------------------
-    def module(self) -> str:
+    def bodies(self):
+        """(forward's body, loss_and_grad's body, their scan kernels name -> text, final-state
+        expression, logits expression) of this lowering."""
         prog = self.program
         fwd = Lines()
         self.forward(fwd)
@@ -329,6 +331,22 @@ class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter, Reco
         logits = "{" + ", ".join(f"{h.output.name!r}: {self.stacked(h.logits.name)}" for h in prog.heads) + "}"
         eval_lines = blocks.drop_dead(eval_lines, keep=_names_in(f"(nll_sum, count, {final}, {logits})"))
         train = blocks.drop_dead(blocks.wrap(blocks.wrap_pre(train)), keep=_names_in(f"(nll_sum, count, grads, {final})"))
+        return eval_lines, train, kernel_texts, final, logits
+
+    # ---- the module --------------------------------------------------------------------------
+    def module(self, loop=None) -> str:
+        """The module text; `loop` (parallel='auto', scan_choice.py): the step loop's Emitter of the
+        same program, whose bodies join this one's (the scan's) behind the size rule `_use_scan`."""
+        prog = self.program
+        eval_lines, train, kernel_texts, final, logits = self.bodies()
+        if loop is None:
+            functions = _FUNCTIONS.format(forward="\n".join(eval_lines), train="\n".join(train), final=final,
+                                          logits=logits)
+        else:
+            loop_bodies = loop.bodies()
+            kernel_texts.update(loop_bodies[2])
+            functions = scan_choice.functions(prog, (eval_lines, train, final, logits), loop_bodies, loop.pre_floats(),
+                                              scan_choice.loop_kept_floats(loop))
         links = "\n".join(
             f"    out[{h.output.name!r}] = {link_rules[h.output.kind](f'logits[{h.output.name!r}]')}"
             for h in prog.heads)
@@ -342,7 +360,7 @@ class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter, Reco
             heads=_table([(h.output.name, h.output.kind, h.output.width) for h in prog.heads]),
             dropout=_table([(e.out.name, e.out.width, e.attr("rate"), e.op) for e in self.p.dropout_eqns]),
             kernels="\n\n".join(kernel_texts.values()) or "# (no step loop: no scan kernels)",
-            forward="\n".join(eval_lines), train="\n".join(train), pre_floats=self.pre_floats(), final=final, logits=logits, links=links)
+            functions=functions, pre_floats=self.pre_floats(), links=links)
 
 
 def _names_in(expr: str) -> set:
@@ -358,11 +376,18 @@ def _table(rows):
     return "[\n" + "".join(f"    {row!r},\n" for row in rows) + "]"
 
 
-def emit_module(program: Program, parallel: bool = True) -> str:
-    """The standalone numpy module for `program` (needs only numpy); `parallel=False` runs
-    linear states (h' = a ⊙ h + b) in the step loop instead of an associative scan."""
-    return Emitter(program, parallel).module()
+def emit_module(program: Program, parallel="auto") -> str:
+    """The standalone numpy module for `program` (needs only numpy).  Linear states (h' = a ⊙ h + b,
+    linear.py) run as an associative scan (`parallel=True`), in the step loop (`False`), or, by
+    default ('auto'), either, chosen per call by the size rule `_use_scan(T, B, …)` (scan_choice.py)."""
+    if parallel not in PARALLEL_CHOICES:
+        raise ValueError(f"parallel={parallel!r}: choose one of {', '.join(map(repr, PARALLEL_CHOICES))}")
+    if parallel == "auto" and parallel_states(program):
+        return Emitter(program, True).module(loop=Emitter(program, False))
+    return Emitter(program, bool(parallel)).module()
 
+
+PARALLEL_CHOICES = (True, False, "auto")  # emit_module's `parallel`: scan, step loop, by size
 
 _MODULE = '''\
 """rnnalg model compiled from {file}. Generated code: needs only numpy.
@@ -400,6 +425,14 @@ PRE_FLOATS = {pre_floats}
 # -- the scan loops: plain numpy here; the fast backend compiles these same functions with numba
 {kernels}
 
+{functions}def probabilities(logits):
+    """Apply each output's link: sigmoid (binary), softmax (token), identity (real)."""
+    out = {{}}
+{links}
+    return out
+'''
+
+_FUNCTIONS = '''\
 def forward(params, batch, state=None, noise=None):
     """-> (nll_sum, count, final_state, logits); the NLL of each output whose targets are in batch."""
 {forward}
@@ -412,9 +445,4 @@ def loss_and_grad(params, batch, state=None, noise=None):
     return nll_sum / max(count, 1.0), grads, {final}
 
 
-def probabilities(logits):
-    """Apply each output's link: sigmoid (binary), softmax (token), identity (real)."""
-    out = {{}}
-{links}
-    return out
 '''

@@ -4,8 +4,9 @@ every state (minGRU, Feng et al. 2024: h' = (1 − z) ⊙ h + z ⊙ g with z, g 
 The proof walks the eqns that compute h' back to h and to pre values (phases.PRE: inputs only),
 one rule per op (`LINEAR_RULES`): a form is (a, b) with a, b expressions over pre values and
 numbers (`Expr`, None = 0).  `mul` is linear when one side is free of h; every other op that
-reads h (tanh, an affine, dropout, …) ends the proof.  Such a state runs as an associative scan
-over all T steps (log-depth, `prelude._linear_scan`) instead of the step loop (`parallel.py`).
+reads h (tanh, an affine, dropout, …) ends the proof.  Such a state can run as an associative scan
+over all T steps (log-depth, `prelude._linear_scan`, `parallel.py`) instead of the step loop; the
+module picks one per call by size (`scan_choice.py`).
 """
 from __future__ import annotations
 
@@ -146,13 +147,15 @@ def parallel_states(program: Program) -> dict:
 
 
 def describe(program: Program) -> list:
-    """One line per state for `rnnalg compile`: 'h: linear in h, parallel scan' or why not."""
+    """One line per state for `rnnalg compile`: 'h: linear in h, parallel scan or step loop by
+    size' (the module picks per call, scan_choice.py) or why it keeps the step loop."""
     par = parallel_states(program)
     lines = []
     for s in program.states:
         name = s.prev.name
         if name in par:
-            lines.append(f"{name}: linear in {name}, parallel scan   ({name}' = a ⊙ {name} + b, "
+            lines.append(f"{name}: linear in {name}, parallel scan or step loop by size (_use_scan)   "
+                         f"({name}' = a ⊙ {name} + b, "
                          f"a = {par[name].a or 0}, b = {par[name].b or 0})")
         elif linear_state(program, s) is not None:
             lines.append(f"{name}: linear in {name}, step loop (another state is not linear)")

@@ -11,6 +11,9 @@ time blocks (recompute.py, training.py): the forward block by block from h_{t0},
 last block first, each block's reverse scan from the carry a_{t1+1} λ_{t1+1} of the later block.
 The chain's own values (`(1 − z) ⊙ h`, …) are made again on the block's rows for their VJPs;
 their contributions to h_{t-1} are already in λ (a_t λ_t), so they are dropped.
+
+By default the module also carries the step loop's lowering and runs this one only where the size
+rule `_use_scan` says the scan is faster (scan_choice.py); `emit_module(program, True)` forces it.
 """
 from __future__ import annotations
 

@@ -100,6 +100,30 @@ def _recompute(T, B, floats, itemsize):
     return T * B * floats * itemsize > RECOMPUTE_BYTES
 
 
+# Linear states: the associative scan or the step loop (lower/scan_choice.py), by a cost model per step of
+# forward+backward fitted (bench/parallel_scan.py --fit, weighted least squares) to 30 interleaved sizes of
+# minGRU, H 8-512, B 1-16, T 100-4000, float32, numpy, one BLAS thread, CPU clock, on the loaded 2-core
+# development machine, 2026-12-05 (bench/README.md, "Linear recurrences"): the loop's numpy calls cost
+# LOOP_STEP_US µs per step whatever the size; the scan makes ⌈log2 T⌉ passes over a step's B·w state
+# floats, SCAN_PASS_NS ns per byte each (a term per byte besides fitted to ≈ 0 and is left out).  Both
+# fits picked the faster side at 28 of the 30 sizes, the other two within 1.24× (timing noise).
+LOOP_STEP_US = 2.3
+SCAN_PASS_NS = 0.19
+# the loop keeps its pre values (a minGRU's gates) over all steps, where the scan makes them again per
+# time block above RECOMPUTE_BYTES: beyond LOOP_KEEP_BYTES of them the scan runs whatever the time
+LOOP_KEEP_BYTES = 1 << 30
+
+
+def _use_scan(T, B, width, loop_floats, itemsize):
+    """Whether to run the associative scan rather than the step loop, at T steps of B rows of linear
+    states `width` floats wide: its ⌈log2 T⌉ passes cost less than the loop's calls per step,
+    B·width·itemsize·SCAN_PASS_NS·⌈log2 T⌉ < 1000·LOOP_STEP_US, or the loop would keep more than
+    LOOP_KEEP_BYTES of pre values, T·B·loop_floats·itemsize.  Both give the same results."""
+    if T * B * loop_floats * itemsize > LOOP_KEEP_BYTES:
+        return True
+    return B * width * itemsize * SCAN_PASS_NS * max(T - 1, 0).bit_length() < 1000.0 * LOOP_STEP_US
+
+
 def _sigmoid(a):
     """σ(a) = ½ (1 + tanh(a/2)): no overflow for large |a|. One new array, the steps in place
     (the same numbers as `0.5 * (1.0 + np.tanh(0.5 * a))`, which makes four)."""
