@@ -92,10 +92,10 @@ def frozen_init(optimizer, params):
                                                    for s in ("m", "v")}}
 
 
-def frozen_updates(model, config, params, noise_rng, batch_list):
+def frozen_updates(model, config, params, noise_rng, batch_list, lr):
     """The old Trainer._update over `batch_list` -> (losses, params, opt_state)."""
     update = frozen_adam if config.optimizer == "adam" else frozen_sgd
-    opt, carry, losses, lr = frozen_init(config.optimizer, params), None, [], config.lr
+    opt, carry, losses = frozen_init(config.optimizer, params), None, []
     for batch in batch_list:
         mb, state = model_batch(model.program, batch), carried_state(batch, carry)
         T, B = batch.mask.shape
@@ -154,12 +154,40 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_updates_bit_identical_to_the_frozen_update(tmp_path, case):
     t = _trainer(tmp_path, **CASES[case])
+    _check_against_frozen(t)
+    assert t._flat is not None and t._flat.linked(t.params, t.opt_state)  # the flat buffers ran
+
+
+def test_arrays_replaced_midway_are_taken_over(tmp_path):
+    """A restore or a plateau replaces the trainer's dicts: the next update copies them in."""
+    t = _trainer(tmp_path, spec="rnn.rnn")
+
+    def replace(index):
+        if index == UPDATES // 2:
+            t.params = {k: v.copy() for k, v in t.params.items()}
+            t.opt_state = {k: v.copy() for k, v in t.opt_state.items()}
+    _check_against_frozen(t, before_update=replace)
+    assert t._flat.linked(t.params, t.opt_state)
+
+
+def test_a_numpy_float_lr_keeps_the_dict_update_and_its_widening(tmp_path):
+    """η · float32 is float32 for a Python float but float64 for a numpy float64 (NEP 50): the
+    in-place update is for the former only."""
+    t = _trainer(tmp_path, spec="rnn.rnn")
+    t.state.lr = np.float64(t.state.lr)
+    _check_against_frozen(t)
+
+
+def _check_against_frozen(t, before_update=lambda index: None):
     batch_list = _batches(t, UPDATES)
     start = {k: v.copy() for k, v in t.params.items()}
     rng_start = ckpt.rng_to_array(t.noise_rng)
-    want_losses, want_params, want_opt = frozen_updates(t.model, t.config, start,
-                                                        ckpt.rng_from_array(rng_start), batch_list)
-    got_losses = [t._update(b) for b in batch_list]
+    want_losses, want_params, want_opt = frozen_updates(t.model, t.config, start, ckpt.rng_from_array(rng_start),
+                                                        batch_list, t.state.lr)
+    got_losses = []
+    for index, b in enumerate(batch_list):
+        before_update(index)
+        got_losses.append(t._update(b))
     assert got_losses == want_losses
     _same_bytes(t.params, want_params)
     _same_bytes(t.opt_state, want_opt)
