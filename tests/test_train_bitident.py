@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rnnalg.fast import unavailable_reason
 from rnnalg.model import compile as compile_program
 from rnnalg.specfile import load_checked
 from rnnalg.train import checkpoint as ckpt
@@ -113,9 +114,9 @@ def frozen_updates(model, config, params, noise_rng, batch_list, lr):
 # --------------------------------------------------------------------------------- the comparison
 
 
-def _trainer(tmp_path, spec, dtype=np.float32, sets=("H=16",), **kw):
+def _trainer(tmp_path, spec, dtype=np.float32, sets=("H=16",), backend="numpy", **kw):
     program = load_checked(str(ROOT / "examples" / spec), list(sets))
-    model = compile_program(program, dtype=dtype, backend="numpy")
+    model = compile_program(program, dtype=dtype, backend=backend)
     base = dict(batch_size=4, weight_noise=0.02, clip=0.5, seed=11)
     config = resolve(TrainConfig(**{**base, **kw}), "frame")
     t = Trainer(model, DATA, config, tmp_path, quiet=True)
@@ -149,6 +150,9 @@ CASES = {
     "lstm sgd f32 no noise": dict(spec="lstm.rnn", optimizer="sgd", lr=0.01, weight_noise=0.0),
     "zoneout (dropout draws first)": dict(spec="lstm_zoneout.rnn"),
 }
+if unavailable_reason() is None:  # the fast backend: weight noise through normals.fill's kernel
+    CASES["lstm adam f32 fast"] = dict(spec="lstm.rnn", backend="fast")
+    CASES["zoneout fast"] = dict(spec="lstm_zoneout.rnn", backend="fast")
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -35,6 +35,10 @@ def _python_numbers(*values) -> bool:
     return all(type(v) in (int, float) for v in values)
 
 
+def _numpy_normals(rng, out):
+    rng.standard_normal(out=out)
+
+
 class Slab:
     """One zeroed flat buffer of `dtype` with an aligned view per name: `.views[name]` has
     `shapes[name]`; padding between views stays zero."""
@@ -61,9 +65,10 @@ class FlatStep:
     trainer holds (`linked` says whether the trainer's dicts are still these)."""
 
     @classmethod
-    def of(cls, params: dict, opt_state: dict, roles: dict, update):
+    def of(cls, params: dict, opt_state: dict, roles: dict, update, normals=None):
         """A FlatStep holding copies of `params` and `opt_state`, or None where the update is not
-        one of optim.py's (IN_PLACE) or the arrays do not share one floating dtype."""
+        one of optim.py's (IN_PLACE) or the arrays do not share one floating dtype.  `normals(rng,
+        out)` fills a float64 buffer as `rng.standard_normal(out=out)` (the default) does."""
         if update not in IN_PLACE or not params:
             return None
         kind, prefixes = IN_PLACE[update]
@@ -73,12 +78,12 @@ class FlatStep:
             return None
         if set(opt_state) != {f"{s}/{k}" for k in params for s in prefixes} | ({"t"} if kind == "adam" else set()):
             return None
-        return cls(params, opt_state, roles, kind, prefixes)
+        return cls(params, opt_state, roles, kind, prefixes, normals or _numpy_normals)
 
-    def __init__(self, params, opt_state, roles, kind, prefixes):
+    def __init__(self, params, opt_state, roles, kind, prefixes, normals):
         shapes = {k: p.shape for k, p in params.items()}
         self.dtype = next(iter(params.values())).dtype
-        self.kind = kind
+        self.kind, self._normals = kind, normals
         self._param = Slab(shapes, self.dtype)
         self._param.load(params)
         self.params = self._param.views
@@ -114,7 +119,7 @@ class FlatStep:
     def add_weight_noise(self, sigma: float, rng) -> dict:
         """θ + σ·N(0, 1) on weights and embeddings (biases: the clean views), as
         trainer.add_weight_noise: the dict of views of the noisy buffer, overwritten next call."""
-        rng.standard_normal(out=self._draw)
+        self._normals(rng, self._draw)
         np.multiply(self._draw, sigma, out=self._scaled, casting="unsafe")  # σ·ε in float64, then rounded
         for clean, noise, noisy in self._noise_parts:
             np.add(clean, noise, out=noisy)
