@@ -127,7 +127,7 @@ class FlatStep:
 
     # ---------------------------------------------------------------------------- clipping
 
-    def clip(self, grads: dict, max_norm):
+    def clip_gradients(self, grads: dict, max_norm):
         """optim.clip_by_global_norm on a copy of `grads` in the gradient buffer: returns (the
         gradient views, ‖g‖ before clipping); ‖g‖ sums float64 Σg² per array in `grads`' order."""
         if grads.keys() != self.grads.keys():
@@ -148,12 +148,12 @@ class FlatStep:
     # ---------------------------------------------------------------------------- optimisers
 
     def can_update(self, lr, momentum=0.9) -> bool:
-        """Whether `update` repeats the dict code for these hyper-parameters (Python numbers)."""
+        """Whether `optimiser_step` repeats the dict code for these hyper-parameters (Python numbers)."""
         return _python_numbers(lr, momentum)
 
-    def update(self, grads: dict, lr, momentum=0.9, nesterov=False) -> None:
+    def optimiser_step(self, grads: dict, lr, momentum=0.9, nesterov=False) -> None:
         """One Adam or SGD step on the parameter buffer, in place (`grads`: the gradient views
-        of `clip`, or any dict of the same arrays)."""
+        of `clip_gradients`, or any dict of the same arrays)."""
         if grads is not self.grads:
             self._grad.load(grads)
         if self.kind == "adam":

@@ -146,7 +146,7 @@ class Trainer(RunMemory):
         where = f"epoch {s.epoch + 1}, step {s.step + 1}"
         if not np.isfinite(loss):
             self._fail(f"the training loss became {float(loss)} at {where}")
-        grads, norm = flat.clip(grads, c.clip) if flat else clip_by_global_norm(grads, c.clip)
+        grads, norm = flat.clip_gradients(grads, c.clip) if flat else clip_by_global_norm(grads, c.clip)
         if not np.isfinite(norm):
             grads, norm = self._gradient_in_float64(used, mb, state, noise, where, T) or (grads, norm)
         if not np.isfinite(norm):
@@ -154,7 +154,7 @@ class Trainer(RunMemory):
             self._fail(f"the gradient of {bad} holds NaN or Inf at {where} (BPTT over {T} steps"
                        + ("; --steps truncates it" if c.steps is None else "") + ")")
         if flat and flat.can_update(s.lr, c.momentum):
-            flat.update(grads, s.lr, momentum=c.momentum, nesterov=c.nesterov)  # self.params in place
+            flat.optimiser_step(grads, s.lr, momentum=c.momentum, nesterov=c.nesterov)  # self.params in place
         else:
             self.params, self.opt_state = self.update_opt(self.params, grads, self.opt_state, s.lr,
                                                           momentum=c.momentum, nesterov=c.nesterov)
