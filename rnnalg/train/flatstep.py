@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import normals
+from .adam_kernel import adam_step
 from .optim import adam_update, global_norm, sgd_update
 
 NOISY_ROLES = ("weight", "embedding")  # what weight noise perturbs (biases stay clean)
@@ -65,10 +67,11 @@ class FlatStep:
     trainer holds (`linked` says whether the trainer's dicts are still these)."""
 
     @classmethod
-    def of(cls, params: dict, opt_state: dict, roles: dict, update, normals=None):
+    def of(cls, params: dict, opt_state: dict, roles: dict, update, compiled=False):
         """A FlatStep holding copies of `params` and `opt_state`, or None where the update is not
-        one of optim.py's (IN_PLACE) or the arrays do not share one floating dtype.  `normals(rng,
-        out)` fills a float64 buffer as `rng.standard_normal(out=out)` (the default) does."""
+        one of optim.py's (IN_PLACE) or the arrays do not share one floating dtype.  `compiled`:
+        draw the weight noise with normals.fill and run Adam as adam_kernel's loop (numba; the
+        same numbers), for a model on the fast backend, which has loaded numba already."""
         if update not in IN_PLACE or not params:
             return None
         kind, prefixes = IN_PLACE[update]
@@ -78,12 +81,13 @@ class FlatStep:
             return None
         if set(opt_state) != {f"{s}/{k}" for k in params for s in prefixes} | ({"t"} if kind == "adam" else set()):
             return None
-        return cls(params, opt_state, roles, kind, prefixes, normals or _numpy_normals)
+        return cls(params, opt_state, roles, kind, prefixes, compiled)
 
-    def __init__(self, params, opt_state, roles, kind, prefixes, normals):
+    def __init__(self, params, opt_state, roles, kind, prefixes, compiled):
         shapes = {k: p.shape for k, p in params.items()}
         self.dtype = next(iter(params.values())).dtype
-        self.kind, self._normals = kind, normals
+        self.kind, self._compiled = kind, compiled
+        self._normals = normals.fill if compiled else _numpy_normals
         self._param = Slab(shapes, self.dtype)
         self._param.load(params)
         self.params = self._param.views
@@ -165,6 +169,9 @@ class FlatStep:
         t = int(self.opt_state["t"]) + 1
         correct1, correct2 = 1.0 - beta1**t, 1.0 - beta2**t
         g, p, m, v = self._grad.flat, self._param.flat, self._moments["m"], self._moments["v"]
+        self.opt_state["t"][...] = t
+        if self._compiled and adam_step(p, m, v, g, lr, t, beta1, beta2, eps):
+            return
         a, b = self._scratch
         np.multiply(m, beta1, out=m)
         np.multiply(g, 1.0 - beta1, out=a)
@@ -180,7 +187,6 @@ class FlatStep:
         np.add(b, eps, out=b)  # √(v/c₂) + ε
         np.divide(a, b, out=a)
         np.subtract(p, a, out=p)
-        self.opt_state["t"][...] = t
 
     def _sgd(self, lr, momentum, nesterov):
         g, p, v = self._grad.flat, self._param.flat, self._moments["v"]

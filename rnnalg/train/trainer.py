@@ -24,7 +24,6 @@ import numpy as np
 
 from ..errors import TrainingError
 from . import checkpoint as ckpt
-from . import normals
 from .config import TrainConfig
 from .feed import METRIC_LABELS, UNIT_PLURALS, batches, carried_state, count_batches, evaluate_split, model_batch
 from .flatstep import FlatStep
@@ -166,9 +165,8 @@ class Trainer(RunMemory):
         when a restore, a plateau or a caller replaced them), or None where the dict functions
         must run (an optimiser not in optim.py, mixed dtypes)."""
         if self._flat is None or not self._flat.linked(self.params, self.opt_state):
-            fast = getattr(self.model, "backend", None) == "fast"  # numba loaded already: its normals too
-            self._flat = FlatStep.of(self.params, self.opt_state, self.model.param_roles, self.update_opt,
-                                     normals.fill if fast else None)
+            fast = getattr(self.model, "backend", None) == "fast"  # numba loaded already: its kernels too
+            self._flat = FlatStep.of(self.params, self.opt_state, self.model.param_roles, self.update_opt, fast)
             if self._flat is not None:
                 self.params, self.opt_state = self._flat.params, self._flat.opt_state
         return self._flat
