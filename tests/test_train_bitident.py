@@ -195,4 +195,5 @@ def _check_against_frozen(t, before_update=lambda index: None):
     assert got_losses == want_losses
     _same_bytes(t.params, want_params)
     _same_bytes(t.opt_state, want_opt)
+    assert list(t.params) == list(want_params) and list(t.opt_state) == list(want_opt)  # checkpoint order
     assert any(not np.array_equal(start[k], t.params[k]) for k in start)  # it did train

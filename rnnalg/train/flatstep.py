@@ -98,6 +98,7 @@ class FlatStep:
             slab.load({k: opt_state[f"{s}/{k}"] for k in params})
             self._moments[s] = slab.flat
             self.opt_state.update({f"{s}/{k}": v for k, v in slab.views.items()})
+        self.opt_state = {k: self.opt_state[k] for k in opt_state}  # the caller's order (checkpoints)
         self._grad = Slab(shapes, self.dtype)
         self.grads = self._grad.views
         self._wide = None if self.dtype == np.float64 else Slab(shapes, np.float64)
