@@ -37,7 +37,7 @@ def compiled():
         except ImportError:
             _kernel["adam"] = None
         else:
-            _kernel["adam"] = njit(cache=True, nogil=True)(_adam_loop)
+            _kernel["adam"] = njit(cache=True, nogil=True, error_model="numpy")(_adam_loop)
     return _kernel["adam"]
 
 
