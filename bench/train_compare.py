@@ -305,6 +305,30 @@ def compare_row(torch, data, spec, B, args):
     return row
 
 
+def draw_times(n: int, rounds: int = 15, repeats: int = 20) -> str:
+    """Weight noise's draw of n normals three ways, interleaved, medians (µs): numpy float64 (the
+    trainer's numbers), numpy float32 (other numbers) and normals.fill (the float64 numbers)."""
+    from rnnalg.train import normals
+
+    rng, wide, narrow = np.random.default_rng(0), np.empty(n), np.empty(n, np.float32)
+    ways = {"numpy float64": lambda: rng.standard_normal(out=wide),
+            "numpy float32": lambda: rng.standard_normal(out=narrow, dtype=np.float32),
+            "normals.fill": lambda: normals.fill(rng, wide)}
+    times = {name: [] for name in ways}
+    normals.fill(rng, wide)  # compile or load the kernel
+    for _ in range(rounds):
+        for name, draw in ways.items():
+            start = CLOCK[0]()
+            for _ in range(repeats):
+                draw()
+            times[name].append((CLOCK[0]() - start) / repeats)
+    base = float(np.median(times["numpy float64"]))
+    kernel = normals.unavailable_reason() or "the numba kernel"
+    return f"{n} normals, {CLOCK_NAMES[CLOCK[0]]} clock, normals.fill uses {kernel}:\n" + "\n".join(
+        f"  {name:14s} {1e6 * float(np.median(t)):8.0f} µs  {base / float(np.median(t)):.2f}× numpy float64's speed"
+        for name, t in times.items())
+
+
 def rate(per_second: float) -> str:
     """3 significant digits, no exponent: 0.576 -> '0.576', 25.71 -> '25.7', 1123.4 -> '1123'."""
     return f"{per_second:.0f}" if per_second >= 1000 else f"{per_second:.3g}"
@@ -347,6 +371,8 @@ def main(argv=None) -> int:
     p.add_argument("--no-floor", action="store_true", help="skip the floor column (the products alone)")
     p.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
                    help="wall time, or the process's CPU time (a busy machine; with --threads 1)")
+    p.add_argument("--draws", type=int, metavar="N",
+                   help="only time weight noise's draw of N normals: numpy float64, float32, normals.fill")
     p.add_argument("--dict-update", action="store_true",
                    help="also time rnnalg's update through the dict functions (before the flat buffers)")
     p.add_argument("--quick", action="store_true",
@@ -355,6 +381,9 @@ def main(argv=None) -> int:
     if args.quick:
         args.rounds, args.updates = 1, 3
     CLOCK[0] = CLOCKS[args.clock]
+    if args.draws:
+        print(draw_times(args.draws))
+        return 0
     try:
         import torch
     except ImportError:
