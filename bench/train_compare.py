@@ -8,8 +8,9 @@ PyTorch training loop on the same model, data, batch size, Adam and clipping (is
 One update, on each side, for the same batches in the same order (rnnalg's loaders, seeded alike):
 
     rnnalg   Trainer._update: model_batch, the carried state, weight noise (JSB: σ = 0.02),
-             model.loss_and_grad, global-norm clipping at 1, adam_update (the trainer's code
-             path, built as `rnnalg train` builds it: TrainConfig defaults, backend auto)
+             model.loss_and_grad, global-norm clipping at 1, Adam (the trainer's code path,
+             rnnalg/train/flatstep.py's flat buffers, built as `rnnalg train` builds it:
+             TrainConfig defaults, backend auto)
     PyTorch  numpy → tensors, the same weight noise (added in place, removed after backward),
              loss.backward(), clip_grad_norm_(1.0), torch.optim.Adam.step(); the hidden
              state detached and carried between text segments
