@@ -2,13 +2,15 @@
 PyTorch training loop on the same model, data, batch size, Adam and clipping (issue 21).
 
     RNNALG_DATA=/work/shared/data python bench/train_compare.py [--threads 1] [--rounds 3] [--updates 20]
+        [--clock wall|cpu] [--dict-update] [--only lstm]
     python bench/train_compare.py --quick        # a few seconds: JSB, H=16, rnn.rnn only
 
 One update, on each side, for the same batches in the same order (rnnalg's loaders, seeded alike):
 
     rnnalg   Trainer._update: model_batch, the carried state, weight noise (JSB: σ = 0.02),
-             model.loss_and_grad, global-norm clipping at 1, adam_update (the trainer's code
-             path, built as `rnnalg train` builds it: TrainConfig defaults, backend auto)
+             model.loss_and_grad, global-norm clipping at 1, Adam (the trainer's code path,
+             rnnalg/train/flatstep.py's flat buffers, built as `rnnalg train` builds it:
+             TrainConfig defaults, backend auto)
     PyTorch  numpy → tensors, the same weight noise (added in place, removed after backward),
              loss.backward(), clip_grad_norm_(1.0), torch.optim.Adam.step(); the hidden
              state detached and carried between text segments
@@ -17,6 +19,12 @@ PyTorch's model is `nn.RNN` / `nn.LSTM` (the fused kernels; a token input goes i
 with an `nn.Linear` head where the spec is a plain RNN or LSTM, else the module of
 `rnnalg export --to torch` with rnnalg's initial weights.  Per-update evaluation, checkpoints
 and the progress bar are not in either loop (the trainer runs them once an epoch).
+
+With `--dict-update` a second rnnalg trainer runs in the same rounds with the trainer's flat
+buffers off (`Trainer._flat_step` -> None: weight noise, clipping and the optimiser as the dict
+functions of rnnalg/train/optim.py and `add_weight_noise`, the update before issue 21's
+rnnalg/train/flatstep.py and normals.py; the same numbers, bit for bit); its column gives the
+before/after ratio of one invocation.
 
 Each row runs `--rounds` rounds, each timing `--updates` updates of rnnalg then of PyTorch
 (after 2 untimed ones each); a side's rate is the median over rounds, the ratio is rnnalg's
@@ -57,9 +65,14 @@ ROWS = [("jsb", s, b) for b in (4, 16) for s in ("rnn.rnn", "lstm.rnn", "dots.rn
 QUICK_ROWS = [("jsb", "rnn.rnn", 4)]
 # spec -> the fused torch.nn cell that computes it (others use the torch export)
 FUSED = {"rnn.rnn": "RNN", "char_rnn.rnn": "RNN", "lstm.rnn": "LSTM", "char_lstm.rnn": "LSTM"}
+# the clock every rate is taken with (main sets it from --clock): wall time, or the process's CPU
+# time on a busy machine (one thread each: then CPU time is the update's own work)
+CLOCK = [time.perf_counter]
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+CLOCK_NAMES = {f: name for name, f in CLOCKS.items()}
 # profile parts: a label -> the function names whose cumulative time it is
 PARTS = {"loss_and_grad": ("loss_and_grad",), "weight noise": ("add_weight_noise",),
-         "clipping": ("clip_by_global_norm",), "Adam": ("adam_update",),
+         "clipping": ("clip_by_global_norm", "clip_gradients"), "Adam": ("adam_update", "optimiser_step"),
          "data": ("music_batches", "text_batches", "model_batch", "carried_state")}
 
 
@@ -86,17 +99,27 @@ def train_batches(trainer, n: int, seed: int = 0) -> list:
     return out
 
 
+def dict_update_trainer(spec, data, B, sets, data_dir, warm) -> Trainer:
+    """A second trainer like make_trainer's, its update through the dict functions (no flat
+    buffers), warmed on the batches `warm`."""
+    old = make_trainer(spec, data, B, sets, data_dir)
+    old._flat_step = lambda: None
+    for batch in warm:
+        old._update(batch)
+    return old
+
+
 def rnnalg_rate(trainer, n: int, seed: int = 0) -> float:
     """Updates per second of `n` Trainer updates, the batches made as the epoch loop makes them."""
     c = trainer.config
-    start = time.perf_counter()
+    start = CLOCK[0]()
     done = 0
     for batch in batches(trainer.dataset, "train", c.batch_size, c.steps, np.random.default_rng(seed)):
         if done == n:
             break
         trainer._update(batch)
         done += 1
-    return done / (time.perf_counter() - start)
+    return done / (CLOCK[0]() - start)
 
 
 class FusedNet:
@@ -180,7 +203,7 @@ def torch_rate(torch, net, opt, batch_list, sigma: float, clip: float) -> float:
     """Updates per second of a plain PyTorch loop over `batch_list` with optimiser `opt` (see the
     module docstring)."""
     noisy, state = net.noisy(), None
-    start = time.perf_counter()
+    start = CLOCK[0]()
     for batch in batch_list:
         if sigma > 0:
             with torch.no_grad():
@@ -197,7 +220,7 @@ def torch_rate(torch, net, opt, batch_list, sigma: float, clip: float) -> float:
         torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
         opt.step()
         state = detached(state)
-    return len(batch_list) / (time.perf_counter() - start)
+    return len(batch_list) / (CLOCK[0]() - start)
 
 
 def _floor_module():
@@ -228,18 +251,18 @@ def floor_call(trainer, batch_list):
 
 def call_rate(call, n: int) -> float:
     """n / the seconds of one call(): updates per second where call() runs n updates' work."""
-    start = time.perf_counter()
+    start = CLOCK[0]()
     call()
-    return n / (time.perf_counter() - start)
+    return n / (CLOCK[0]() - start)
 
 
 def profile_line(trainer, n: int) -> str:
     """Shares of rnnalg's update time by part (cProfile over `n` updates)."""
-    prof = cProfile.Profile()
+    prof = cProfile.Profile(CLOCK[0])
     prof.enable()
-    start = time.perf_counter()
+    start = CLOCK[0]()
     rnnalg_rate(trainer, n, seed=1)
-    total = time.perf_counter() - start
+    total = CLOCK[0]() - start
     prof.disable()
     stats = pstats.Stats(prof).stats  # (file, line, name) -> (cc, nc, tt, ct, callers)
     shares = []
@@ -264,19 +287,47 @@ def compare_row(torch, data, spec, B, args):
     torch_rate(torch, net, opt, warm, c.weight_noise, c.clip)
     batch_list = train_batches(trainer, args.updates)
     products = None if args.no_floor else floor_call(trainer, batch_list)
-    ours, theirs, floors = [], [], []
+    old = dict_update_trainer(spec, data, B, sets, args.data_dir, warm) if args.dict_update else None
+    ours, theirs, floors, olds = [], [], [], []
     for _ in range(args.rounds):
         ours.append(rnnalg_rate(trainer, args.updates))
+        if old is not None:
+            olds.append(rnnalg_rate(old, args.updates))
         theirs.append(torch_rate(torch, net, opt, batch_list, c.weight_noise, c.clip))
         if products is not None:
             floors.append(call_rate(products, len(batch_list)))
     a, b = float(np.median(ours)), float(np.median(theirs))
     steps = "whole pieces" if c.steps is None else str(c.steps)
     row = {"data": data, "spec": spec, "B": B, "T": steps, "backend": trainer.model.backend, "torch": kind,
-           "rnnalg": a, "pytorch": b, "ratio": a / b, "floor": float(np.median(floors)) if floors else None}
+           "rnnalg": a, "pytorch": b, "ratio": a / b, "floor": float(np.median(floors)) if floors else None,
+           "dict": float(np.median(olds)) if olds else None}
     if a < b and not args.no_profile:
         row["profile"] = profile_line(trainer, args.updates)
     return row
+
+
+def draw_times(n: int, rounds: int = 15, repeats: int = 20) -> str:
+    """Weight noise's draw of n normals three ways, interleaved, medians (µs): numpy float64 (the
+    trainer's numbers), numpy float32 (other numbers) and normals.fill (the float64 numbers)."""
+    from rnnalg.train import normals
+
+    rng, wide, narrow = np.random.default_rng(0), np.empty(n), np.empty(n, np.float32)
+    ways = {"numpy float64": lambda: rng.standard_normal(out=wide),
+            "numpy float32": lambda: rng.standard_normal(out=narrow, dtype=np.float32),
+            "normals.fill": lambda: normals.fill(rng, wide)}
+    times = {name: [] for name in ways}
+    normals.fill(rng, wide)  # compile or load the kernel
+    for _ in range(rounds):
+        for name, draw in ways.items():
+            start = CLOCK[0]()
+            for _ in range(repeats):
+                draw()
+            times[name].append((CLOCK[0]() - start) / repeats)
+    base = float(np.median(times["numpy float64"]))
+    kernel = normals.unavailable_reason() or "the numba kernel"
+    return f"{n} normals, {CLOCK_NAMES[CLOCK[0]]} clock, normals.fill uses {kernel}:\n" + "\n".join(
+        f"  {name:14s} {1e6 * float(np.median(t)):8.0f} µs  {base / float(np.median(t)):.2f}× numpy float64's speed"
+        for name, t in times.items())
 
 
 def rate(per_second: float) -> str:
@@ -285,15 +336,18 @@ def rate(per_second: float) -> str:
 
 
 def table(rows, threads) -> str:
-    lines = [f"threads: {threads} (BLAS and torch)", "",
+    old = any(r.get("dict") is not None for r in rows)
+    extra = " rnnalg dict-update updates/s | flat / dict |" if old else ""
+    lines = [f"threads: {threads} (BLAS and torch), clock: {CLOCK_NAMES[CLOCK[0]]}", "",
              "| data | spec | B | T | rnnalg backend | PyTorch model | rnnalg updates/s | PyTorch updates/s | "
-             "ratio | ≥ 1.0× | floor updates/s | floor / PyTorch |", "|---" * 12 + "|"]
+             "ratio | ≥ 1.0× | floor updates/s | floor / PyTorch |" + extra, "|---" * (14 if old else 12) + "|"]
     notes = []
     for r in rows:
         met = "met" if r["ratio"] >= 1.0 else "not met"
+        cells = f" {rate(r['dict'])} | {r['rnnalg'] / r['dict']:.2f}× |" if old and r.get("dict") else ""
         lines.append(f"| {r['data']} | {r['spec']} | {r['B']} | {r['T']} | {r['backend']} | {r['torch']} | "
                      f"{rate(r['rnnalg'])} | {rate(r['pytorch'])} | {r['ratio']:.2f}× | {met} | "
-                     f"{_floor_cells(r)} |")
+                     f"{_floor_cells(r)} |" + cells)
         if "profile" in r:
             notes.append(f"- {r['data']} {r['spec']} B={r['B']}: {r['profile']}")
     return "\n".join(lines + ([""] + notes if notes else []))
@@ -316,11 +370,21 @@ def main(argv=None) -> int:
     p.add_argument("--only", help="run only the rows whose spec contains this text")
     p.add_argument("--no-profile", action="store_true", help="skip the profile of rows where rnnalg is behind")
     p.add_argument("--no-floor", action="store_true", help="skip the floor column (the products alone)")
+    p.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                   help="wall time, or the process's CPU time (a busy machine; with --threads 1)")
+    p.add_argument("--draws", type=int, metavar="N",
+                   help="only time weight noise's draw of N normals: numpy float64, float32, normals.fill")
+    p.add_argument("--dict-update", action="store_true",
+                   help="also time rnnalg's update through the dict functions (before the flat buffers)")
     p.add_argument("--quick", action="store_true",
                    help="a few seconds: JSB rnn.rnn at H=16, B=4, 3 updates, 1 round")
     args = p.parse_args(argv)
     if args.quick:
         args.rounds, args.updates = 1, 3
+    CLOCK[0] = CLOCKS[args.clock]
+    if args.draws:
+        print(draw_times(args.draws))
+        return 0
     try:
         import torch
     except ImportError:

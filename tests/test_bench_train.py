@@ -96,3 +96,19 @@ def test_training_table_prints_the_floor_and_its_share_of_pytorchs_update(train_
     assert rows[0].endswith("| 0.61× | not met | 50 | 1.26 out of reach |")
     assert rows[1].endswith("| 70 | 0.90 |")
     assert rows[2].endswith("| — | — |")
+
+
+def test_draws_times_the_three_draws(train_compare, capsys):
+    assert train_compare.main(["--draws", "1000", "--clock", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1000 normals, cpu clock")
+    assert re.findall(r"^  (numpy float64|numpy float32|normals\.fill) +\d+ µs", out, re.M) == \
+        ["numpy float64", "numpy float32", "normals.fill"]
+
+
+def test_training_table_prints_the_dict_update_beside_the_new_one(train_compare):
+    row = {"data": "jsb", "spec": "lstm.rnn", "B": 4, "T": "whole pieces", "backend": "fast", "torch": "nn.LSTM",
+           "rnnalg": 132.0, "pytorch": 153.0, "ratio": 132 / 153, "floor": None, "dict": 107.0}
+    text = train_compare.table([row], 1)
+    assert "| rnnalg dict-update updates/s | flat / dict |" in text
+    assert [line for line in text.splitlines() if line.startswith("| jsb")][0].endswith("| — | — | 107 | 1.23× |")

@@ -1,6 +1,10 @@
 """Training, evaluation and sampling of compiled models (DESIGN §3).
 
     optim       optimisers as plain functions over a parameter dict; global-norm clipping
+    flatstep    the trainer's update in flat buffers (weight noise, clipping, Adam, SGD in place),
+                bit for bit as optim's functions and trainer.add_weight_noise
+    normals     numpy's standard normals drawn faster (numba), the same numbers and RNG state
+    adam_kernel Adam as one numba loop over the flat buffers, the same numbers
     checkpoint  atomic .npz + JSON checkpoints, validated on load
     config      the training configuration and its per-dataset defaults
     feed        dataset → model batches; whole-split evaluation

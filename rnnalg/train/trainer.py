@@ -26,6 +26,7 @@ from ..errors import TrainingError
 from . import checkpoint as ckpt
 from .config import TrainConfig
 from .feed import METRIC_LABELS, UNIT_PLURALS, batches, carried_state, count_batches, evaluate_split, model_batch
+from .flatstep import FlatStep
 from .monitor import Monitor, curve_title
 from .optim import OPTIMIZERS, clip_by_global_norm
 from .signals import signals_ask_to_stop
@@ -70,6 +71,7 @@ class Trainer(RunMemory):
         self.stop_request = None  # a stop reason, set by _ask_stop (signals) or by on_epoch
         self._wide_model = None  # the float64 twin of a float32 model, built at the first overflow
         self._said_float64 = False
+        self._flat = None  # the FlatStep holding self.params and self.opt_state, made at the first update
 
     # ----------------------------------------------------------------------- training
 
@@ -134,24 +136,40 @@ class Trainer(RunMemory):
         state = carried_state(batch, self.carry)
         T, B = batch.mask.shape
         noise = self.model.draw_noise(self.noise_rng, T, B) if self.model.has_dropout else None
+        flat = self._flat_step()
         used = self.params
         if c.weight_noise > 0:
-            used = add_weight_noise(self.params, self.model.param_roles, c.weight_noise, self.noise_rng)
+            used = (flat.add_weight_noise(c.weight_noise, self.noise_rng) if flat else
+                    add_weight_noise(self.params, self.model.param_roles, c.weight_noise, self.noise_rng))
         loss, grads, final_state = self.model.loss_and_grad(used, mb, state=state, noise=noise)
         where = f"epoch {s.epoch + 1}, step {s.step + 1}"
         if not np.isfinite(loss):
             self._fail(f"the training loss became {float(loss)} at {where}")
-        grads, norm = clip_by_global_norm(grads, c.clip)
+        grads, norm = flat.clip_gradients(grads, c.clip) if flat else clip_by_global_norm(grads, c.clip)
         if not np.isfinite(norm):
             grads, norm = self._gradient_in_float64(used, mb, state, noise, where, T) or (grads, norm)
         if not np.isfinite(norm):
             bad = next(k for k, g in grads.items() if not _all_finite([g]))
             self._fail(f"the gradient of {bad} holds NaN or Inf at {where} (BPTT over {T} steps"
                        + ("; --steps truncates it" if c.steps is None else "") + ")")
-        self.params, self.opt_state = self.update_opt(self.params, grads, self.opt_state, s.lr,
-                                                      momentum=c.momentum, nesterov=c.nesterov)
+        if flat and flat.can_update(s.lr, c.momentum):
+            flat.optimiser_step(grads, s.lr, momentum=c.momentum, nesterov=c.nesterov)  # self.params in place
+        else:
+            self.params, self.opt_state = self.update_opt(self.params, grads, self.opt_state, s.lr,
+                                                          momentum=c.momentum, nesterov=c.nesterov)
         self.carry = final_state
         return float(loss)
+
+    def _flat_step(self):
+        """The FlatStep whose views are self.params and self.opt_state (made anew, from copies,
+        when a restore, a plateau or a caller replaced them), or None where the dict functions
+        must run (an optimiser not in optim.py, mixed dtypes)."""
+        if self._flat is None or not self._flat.linked(self.params, self.opt_state):
+            fast = getattr(self.model, "backend", None) == "fast"  # numba loaded already: its kernels too
+            self._flat = FlatStep.of(self.params, self.opt_state, self.model.param_roles, self.update_opt, fast)
+            if self._flat is not None:
+                self.params, self.opt_state = self._flat.params, self._flat.opt_state
+        return self._flat
 
     def _gradient_in_float64(self, used, mb, state, noise, where, steps):
         """(clipped grads, ‖g‖) taken again in float64, or None where that cannot help.
