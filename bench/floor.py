@@ -215,12 +215,12 @@ def _realise(op: Operand, dtype, rng) -> np.ndarray:
     return rand(op.shape)
 
 
-def floor_call(products, dtype=None, rng=None):
-    """A no-argument function running `np.matmul(a, b, out=c)` (or `np.dot`, as traced) for each product, in order, on
-    preallocated random arrays (shared by products of the same shape and layout; inputs and
-    outputs from separate pools, so no output overlaps an input). `dtype` overrides the traced one."""
+def _operands(products, dtype, rng):
+    """[(numpy function name, a, b, out)] per product, in order, on preallocated random arrays
+    (shared by products of the same shape and layout; inputs and outputs from separate pools, so
+    no output overlaps an input). `dtype` overrides the traced one."""
     rng = np.random.default_rng(0) if rng is None else rng
-    inputs, outputs, triples = {}, {}, []
+    inputs, outputs, quads = {}, {}, []
     for p in products:
         dt = np.dtype(dtype or p.dtype)
         for op in (p.a, p.b):
@@ -228,7 +228,14 @@ def floor_call(products, dtype=None, rng=None):
                 inputs[(op, dt)] = _realise(op, dt, rng)
         if (p.out, dt) not in outputs:
             outputs[(p.out, dt)] = np.empty(p.out, dtype=dt)
-        triples.append((getattr(np, p.fn), inputs[(p.a, dt)], inputs[(p.b, dt)], outputs[(p.out, dt)]))
+        quads.append((p.fn, inputs[(p.a, dt)], inputs[(p.b, dt)], outputs[(p.out, dt)]))
+    return quads
+
+
+def floor_call(products, dtype=None, rng=None):
+    """A no-argument function running `np.matmul(a, b, out=c)` (or `np.dot`, as traced) for each
+    product, in order, on `_operands`' arrays."""
+    triples = [(getattr(np, fn), a, b, c) for fn, a, b, c in _operands(products, dtype, rng)]
 
     def call():
         for fn, a, b, c in triples:
@@ -241,16 +248,13 @@ def torch_floor_call(products, torch, dtype=None, rng=None):
     `torch.matmul(a, b, out=c)` (PyTorch's BLAS: MKL or oneDNN, where numpy has OpenBLAS).
     The tensors share the arrays' memory and strides (torch.from_numpy), so an operand stored
     transposed stays transposed; `torch` is the imported module (an optional import, bench/ only)."""
-    rng = np.random.default_rng(0) if rng is None else rng
-    inputs, outputs, triples = {}, {}, []
-    for p in products:
-        dt = np.dtype(dtype or p.dtype)
-        for op in (p.a, p.b):
-            if (op, dt) not in inputs:
-                inputs[(op, dt)] = torch.from_numpy(_realise(op, dt, rng))
-        if (p.out, dt) not in outputs:
-            outputs[(p.out, dt)] = torch.from_numpy(np.empty(p.out, dtype=dt))
-        triples.append((inputs[(p.a, dt)], inputs[(p.b, dt)], outputs[(p.out, dt)]))
+    # one array per distinct operand, so shared operands stay shared tensors
+    tensors = {}
+
+    def tensor(x):
+        return tensors.setdefault(id(x), torch.from_numpy(x))
+
+    triples = [(tensor(a), tensor(b), tensor(c)) for _, a, b, c in _operands(products, dtype, rng)]
     matmul = torch.matmul
 
     def call():
