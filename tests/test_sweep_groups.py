@@ -151,13 +151,15 @@ def test_a_flag_listed_only_in_one_models_table_is_a_grid_axis(tmp_path):
         "set = { H = [8, 16] }", "set = { H = [8, 16] }\ntrain = { batch_size = [4, 8] }")
     sweep = load_sweep(write(tmp_path, text))
     groups = groups_of(expand(sweep), sweep.asha)
-    assert list(groups) == ["jsb · rnn · batch_size=4", "jsb · rnn · batch_size=8", "jsb · dots · batch_size=None"]
+    assert list(groups) == ["jsb · rnn · batch_size=4", "jsb · rnn · batch_size=8",
+                            "jsb · dots · batch_size=default"]  # DOT(S) runs at train's default
 
 
 def test_dry_run_lists_the_groups_and_their_rungs(tmp_path, capsys):
     assert main(["sweep", str(write(tmp_path, sweep_text())), "--dry-run"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[-5:] == ["ASHA: 3 groups by (dataset, model, weight_noise); each keeps its best 1/3 at epochs 10, 30, 90",
+    assert out[-5:] == ["ASHA: 3 groups by (dataset, model, weight_noise); each keeps its best 1/3 "
+                        "at epochs 10, 30, 90",
                         "  jsb · rnn · weight_noise=0.0: 6 trials",
                         "  jsb · rnn · weight_noise=0.02: 6 trials",
                         "  jsb · dots · weight_noise=0.0: 6 trials",

@@ -50,8 +50,10 @@ def group_of(trial: dict, fields: tuple) -> tuple:
 
 
 def group_label(fields: tuple, key: tuple) -> str:
-    """A group as text: `musedata · rnn · weight_noise=0.02` (dataset and model bare)."""
-    return " · ".join(str(v) if f in BASE_FIELDS["model"] else f"{f}={v}" for f, v in zip(fields, key))
+    """A group as text: `musedata · rnn · weight_noise=0.02` (dataset and model bare; a flag the
+    trials leave at `rnnalg train`'s default: `batch_size=default`)."""
+    return " · ".join(str(v) if f in BASE_FIELDS["model"] else f"{f}={'default' if v is None else v}"
+                      for f, v in zip(fields, key))
 
 
 def groups_of(trials: list, options: dict) -> dict:
