@@ -199,10 +199,12 @@ def test_sweep_json_records_the_groups_and_a_resume_keeps_them(tmp_path):
         prepare_out(out, trials, resume=True, force=False, asha=ungrouped)
     # a sweep.json of before group_by (no "asha" key): its groups had no grid axis
     (out / "sweep.json").write_text(json.dumps({"trials": state["trials"]}))
-    prepare_out(out, trials, resume=True, force=False, asha=ungrouped)
-    (out / "sweep.json").write_text(json.dumps({"trials": state["trials"]}))
+    prepare_out(out, trials, resume=True, force=False, asha=None)  # (a resume without ASHA keeps it so)
+    assert "asha" not in json.loads((out / "sweep.json").read_text())
     with pytest.raises(UsageError, match="pruned in groups without group_by"):
         prepare_out(out, trials, resume=True, force=False, asha=sweep.asha)
+    prepare_out(out, trials, resume=True, force=False, asha=ungrouped)
+    assert json.loads((out / "sweep.json").read_text())["asha"]["fields"] == ["dataset", "model"]
     # a sweep without ASHA before may add grouped ASHA on a resume
     (out / "sweep.json").write_text(json.dumps({"trials": state["trials"], "asha": None}))
     prepare_out(out, trials, resume=True, force=False, asha=sweep.asha)

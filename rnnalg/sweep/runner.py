@@ -26,8 +26,8 @@ from ..atomic import write_atomic
 from ..errors import SweepRunError, UsageError
 from ..train.launch import describe_stop
 from .connect import TERMINATED, start_ray  # noqa: F401  (the driver's steps, in order, are here)
-from .results import METRIC_NAMES, OUTCOME, read_lines, write_lines
 from .groups import group_fields, groups_of
+from .results import METRIC_NAMES, OUTCOME, read_lines, write_lines
 from .scheduler import GroupedASHA
 from .trials import Trial
 
@@ -81,12 +81,17 @@ def prepare_out(out: Path, trials: list, resume: bool, force: bool, asha: dict |
         for trial_id in (t.id for t in trials):
             shutil.rmtree(out / "runs" / trial_id, ignore_errors=True)
     listing = out / "sweep.json"
+    state = {"trials": [t.to_json() for t in trials]}
     if asha is not None:
-        groups = {"fields": list(group_fields(asha)), "groups": groups_of(trials, asha)}
-    else:  # a resume without ASHA keeps the groups its trials were pruned in (checked by the next resume)
-        groups = json.loads(listing.read_text(encoding="utf-8")).get("asha") if resume and listing.exists() else None
+        state["asha"] = {"fields": list(group_fields(asha)), "groups": groups_of(trials, asha)}
+    elif resume and listing.exists():  # without ASHA now: keep the record of the groups its trials
+        earlier = json.loads(listing.read_text(encoding="utf-8"))  # were pruned in, for the next resume
+        if "asha" in earlier:  # (a sweep.json of before group_by has none, and keeps none)
+            state["asha"] = earlier["asha"]
+    else:
+        state["asha"] = None
     out.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({"trials": [t.to_json() for t in trials], "asha": groups}, indent=1)
+    text = json.dumps(state, indent=1)
     write_atomic(out, "sweep.json", lambda f: f.write(text.encode()))
 
 
