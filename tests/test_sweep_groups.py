@@ -208,3 +208,11 @@ def test_sweep_json_records_the_groups_and_a_resume_keeps_them(tmp_path):
     # a sweep without ASHA before may add grouped ASHA on a resume
     (out / "sweep.json").write_text(json.dumps({"trials": state["trials"], "asha": None}))
     prepare_out(out, trials, resume=True, force=False, asha=sweep.asha)
+
+
+def test_sweep_help_documents_the_asha_table(capsys):
+    assert main(["sweep", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for key in ("grace_period", "reduction_factor", "max_epochs", 'per = "model"', 'group_by = ["weight_noise"]'):
+        assert key in out
+    assert "--dry-run list the trials (id, parameters, command) and ASHA's groups" in out
