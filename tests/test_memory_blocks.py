@@ -127,27 +127,40 @@ def test_wrap_indents_the_marked_lines_under_the_block_loop():
 
 # BPTT memory near its minimum: traced bytes per step (B = 16, float32) ≤ 2× `rnnalg cost`'s
 # bptt floats per step.  Before the blocks (today's main) these ratios were 3.2× to 55×.
-@pytest.mark.parametrize("name, H, B", [("dots", 64, 16), ("lstm", 64, 16), ("word_rnn", 64, 16),
-                                        ("deep_input", 128, 32), ("mingru", 64, 64)])
-def test_bptt_keeps_at_most_twice_the_minimum(name, H, B, monkeypatch):
+@pytest.mark.parametrize("name, H, B, side", [("dots", 64, 16, None), ("lstm", 64, 16, None),
+                                              ("word_rnn", 64, 16, None), ("deep_input", 128, 32, None),
+                                              ("mingru", 64, 64, None), ("mingru", 64, 64, "scan"),
+                                              ("char_mingru", 64, 64, None)])
+def test_bptt_keeps_at_most_twice_the_minimum(name, H, B, side, monkeypatch):
     """deep_input and mingru (3.0× and 9.0× before their pre phase ran in blocks) at lengths where
     the default recompute rule is on: kept.py raises T₁ to where it switches on (1,024 and 456
-    steps here; the sizes keep the run short).  mingru's associative scan: at this width its module
-    runs the step loop (faster, issue 21), which keeps its pre values up to LOOP_KEEP_BYTES (prelude)."""
+    steps here; the sizes keep the run short).  The minGRU examples' linear states: at these widths
+    the size rule (`_use_scan`) runs them step by step, which made its pre values again per block
+    as the scan does (5.0× and 4.4× before, when the step loop kept them over all steps); the
+    scan side forced, too."""
     program = rnnalg.load_program(ROOT / "examples" / f"{name}.rnn", {"H": H})
-    if name == "mingru":
-        monkeypatch.setattr(model_module, "Model", _scan_side(model_module.Model))
+    ran = []
+    if name.endswith("mingru"):
+        monkeypatch.setattr(model_module, "Model", _sides(model_module.Model, side, ran))
     traced, minimum = kept_bytes(program, B)
     assert 0 < minimum <= traced <= 2 * minimum, (traced, minimum)
+    if name.endswith("mingru"):
+        assert set(ran) == {side or "loop"}, ran  # what the rule picked at both lengths, or the forced side
 
 
-def _scan_side(model_class):
-    """A Model whose module runs linear states as the associative scan whatever the sizes."""
-    class ScanSide(model_class):
+def _sides(model_class, side, ran):
+    """A Model whose module runs linear states on `side` ('scan', 'loop') whatever the sizes, or
+    (None) as its rule says; `ran` gets the side of each loss_and_grad."""
+    class Sides(model_class):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            self._module["_use_scan"] = lambda *a: True
-    return ScanSide
+            ns = self._module
+            if side is not None:
+                ns["_use_scan"] = lambda *a: side == "scan"
+            for by in ("scan", "loop"):
+                ns[f"_loss_and_grad_by_{by}"] = (lambda f, by: lambda *a: ran.append(by) or f(*a))(
+                    ns[f"_loss_and_grad_by_{by}"], by)
+    return Sides
 
 
 def test_kept_bytes_count_what_loss_and_grad_allocates_not_the_batch():

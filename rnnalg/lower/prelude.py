@@ -109,18 +109,13 @@ def _recompute(T, B, floats, itemsize):
 # fits picked the faster side at 28 of the 30 sizes, the other two within 1.24× (timing noise).
 LOOP_STEP_US = 2.3
 SCAN_PASS_NS = 0.19
-# the loop keeps its pre values (a minGRU's gates) over all steps, where the scan makes them again per
-# time block above RECOMPUTE_BYTES: beyond LOOP_KEEP_BYTES of them the scan runs whatever the time
-LOOP_KEEP_BYTES = 1 << 30
 
 
-def _use_scan(T, B, width, loop_floats, itemsize):
-    """Whether to run the associative scan rather than the step loop, at T steps of B rows of linear
-    states `width` floats wide: its ⌈log2 T⌉ passes cost less than the loop's calls per step,
-    B·width·itemsize·SCAN_PASS_NS·⌈log2 T⌉ < 1000·LOOP_STEP_US, or the loop would keep more than
-    LOOP_KEEP_BYTES of pre values, T·B·loop_floats·itemsize.  Both give the same results."""
-    if T * B * loop_floats * itemsize > LOOP_KEEP_BYTES:
-        return True
+def _use_scan(T, B, width, itemsize):
+    """Whether to run the associative scan rather than the steps, at T steps of B rows of linear
+    states `width` floats wide: its ⌈log2 T⌉ passes cost less than the steps' calls,
+    B·width·itemsize·SCAN_PASS_NS·⌈log2 T⌉ < 1000·LOOP_STEP_US.  Both give the same results and
+    keep the same memory (lower/parallel.py: one recompute rule, `_recompute`)."""
     return B * width * itemsize * SCAN_PASS_NS * max(T - 1, 0).bit_length() < 1000.0 * LOOP_STEP_US
 
 

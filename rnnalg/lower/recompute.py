@@ -21,6 +21,8 @@ phase's multiply-adds run twice and what grows with T is the step buffers alone.
 """
 from __future__ import annotations
 
+import re
+
 from . import blocks
 from .backward import Lines
 from .groups import readers
@@ -69,17 +71,6 @@ class RecomputeEmitter:
         else:
             out.add(f"{self.v(e.out.name)} = {forward_rules[e.op](self.args_site(e, self.stacked))}", depth)
 
-    def _linear_a(self, s, out: Lines, depth: int):
-        """a_t of linear state `s` on the block's rows (a padded step: a = 1)."""
-        self._linear_part(self.lin_a(s.prev.name), self.parallel[s.prev.name].a, s, out, depth)
-        out.add("if masked:  # a padded step keeps its state: a = 1", depth)
-        out.add(f"{self.lin_a(s.prev.name)} = mk[t0:t1] * {self.lin_a(s.prev.name)} + (1 - mk[t0:t1])", depth + 1)
-
-    def _linear_part(self, name, expr, s, out: Lines, depth: int):
-        out.add(f"{name} = np.zeros((t1 - t0, B, {s.prev.width}), dtype=dt)", depth)
-        if expr is not None:
-            out.add(f"{name}[...] = {expr.code(self.stacked)}", depth)
-
     def forward_pre_blocks(self, out: Lines):
         """The recompute rule, then the blocks of the pre phase (see the module docstring)."""
         p = self.p
@@ -102,14 +93,11 @@ class RecomputeEmitter:
             elif e.out.name in self.into_buffer and self._pre_reads_deferred(e):
                 terms = ", ".join(f"({self.stacked(a.name)}, {self.w(w)})" for a, w in p.pre_args(e))
                 out.add(f"_affine_into({self.P(e.out.name)}[t0:t1], {self.w(e.params[-1])}, {terms})")
-        for s in self.program.states if self.parallel else ():
-            name = s.prev.name
-            self._linear_a(s, out, 1)
-            self._linear_part(self.lin_b(name), self.parallel[name].b, s, out, 1)
-            out.add(f"if masked:  # b = 0", 1)
-            out.add(f"{self.lin_b(name)} *= mk[t0:t1]", 2)
-            out.add(f"{self.buf(name)}[t0 + 1:t1 + 1] = _linear_scan({self.lin_a(name)}, {self.lin_b(name)}, "
-                    f"{self.buf(name)}[t0])")
+        if self.parallel:
+            for s in self.program.states:
+                self._linear_a(s, out, 1)
+                self._linear_b(s, out, 1)
+            self.linear_forward(out, "t0")
         self.blocked = False
         out.append(blocks.end_pre())
 
@@ -123,3 +111,13 @@ class RecomputeEmitter:
             self._linear_a(s, out, 2)
         out.add("else:  # the forward's, over all steps")
         out.add("r0 = 0", 2)
+
+    def prune_again(self, out: Lines, start: int):
+        """Drop from the `if recompute:` lines after out[start] each pre value that no later line
+        of the time block reads (a linear state's b_t: only the forward's recursion reads it)."""
+        head = next(k for k in range(start, len(out)) if out[k].strip().startswith("if recompute:"))
+        for e in reversed(self.deferred):
+            name = self.v(e.out.name)
+            line = next((k for k in range(head, len(out)) if out[k].startswith(f"        {name} = ")), None)
+            if line is not None and not any(re.search(rf"\b{re.escape(name)}\b", text) for text in out[line + 1:]):
+                del out[line]
