@@ -91,13 +91,16 @@ def _affine_into(out, bias, *terms):
 
 
 RECOMPUTE_BYTES = 1 << 26  # loss_and_grad makes the pre values again per time block above this size (64 MiB)
+# ... and the step side of linear states (lower/parallel.py) above this one (1 GiB): at the width of the
+# PTB-character minGRU (H = 3,690, B = 32, T = 100: 425 MB of pre values) making them again costs it 15 %
+LOOP_KEEP_BYTES = 1 << 30
 
 
-def _recompute(T, B, floats, itemsize):
+def _recompute(T, B, floats, itemsize, limit=RECOMPUTE_BYTES):
     """Whether loss_and_grad runs its pre phase in time blocks and makes each block's pre values
     again in the backward pass (lower/recompute.py): when keeping them over all steps would take
-    more than RECOMPUTE_BYTES, T·B·floats·itemsize (`floats`: their widths per position)."""
-    return T * B * floats * itemsize > RECOMPUTE_BYTES
+    more than `limit` bytes, T·B·floats·itemsize (`floats`: their widths per position)."""
+    return T * B * floats * itemsize > limit
 
 
 # Linear states: the associative scan or the step loop (lower/scan_choice.py), by a cost model per step of

@@ -6,7 +6,8 @@ not count: they can be made again from the inputs.  A program whose pre values o
 eqns read, or scan affines through the rows of P they write into a step buffer (`_into_buffer`),
 and every program whose states run as an associative scan (`parallel.py`), get
 
-    recompute = _recompute(T, B, PRE_FLOATS, itemsize)  (prelude: above RECOMPUTE_BYTES, 64 MiB)
+    recompute = _recompute(T, B, PRE_FLOATS, itemsize)  (prelude: above RECOMPUTE_BYTES, 64 MiB;
+                the step side of linear states, parallel.py: above LOOP_KEEP_BYTES, 1 GiB)
     KP = ⌈BLOCK_ROWS / B⌉ if recompute else T
     for each block [t0, t1) of KP steps, the first block first:
         the block's pre values (inputs x[t0:t1]); their rows of P written into the step buffers;
@@ -74,8 +75,10 @@ class RecomputeEmitter:
     def forward_pre_blocks(self, out: Lines):
         """The recompute rule, then the blocks of the pre phase (see the module docstring)."""
         p = self.p
-        out.add("recompute = _recompute(T, B, PRE_FLOATS, dt.itemsize)  # would the pre values over all steps "
-                "exceed RECOMPUTE_BYTES?")
+        limit = "LOOP_KEEP_BYTES" if self.by_steps else "RECOMPUTE_BYTES"  # the steps keep more (prelude)
+        args = ", LOOP_KEEP_BYTES" if self.by_steps else ""
+        out.add(f"recompute = _recompute(T, B, PRE_FLOATS, dt.itemsize{args})  # would the pre values over all "
+                f"steps exceed {limit}?")
         out.add("KP = max(1, -(-BLOCK_ROWS // B)) if recompute else max(T, 1)  # steps per block of the pre phase")
         if self.parallel:
             for s in self.program.states:
