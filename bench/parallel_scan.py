@@ -8,7 +8,7 @@ sizes, in one run (issue 20, item 5; issue 21).
 `--repeats` rounds after one warm-up call each, float32, numpy backend; in each round every call
 runs once, in turn, so that a loaded machine slows them alike):
   parallel fwd      the compiled module's `forward` with parallel=True (h by `_linear_scan`)
-  step loop fwd     the same program compiled with parallel=False (`for t in range(T)`)
+  step loop fwd     the same program compiled with parallel=False (the steps: `_scan_linear_forward`)
   auto fwd          compiled with parallel='auto' (the default): the rule `_use_scan` picks one per call
   numpy loop fwd    a hand-written loop: z, g from x once, then h = (1 − z) h + z g per step
   parallel/step/auto f+b   `loss_and_grad` of the three modules
