@@ -162,11 +162,7 @@ BACKENDS = ["numpy"] + (["fast"] if fast.unavailable_reason() is None else [])
 @pytest.mark.parametrize("blocks", [None, (1, False), (7, True)], ids=["one-block", "K=1", "K=3+recompute"])
 def test_each_side_equals_the_autograd_reference(name, side, backend, blocks):
     """Each side alone against autograd (float64, ≤ 1e-10): loss, every gradient, final states and
-    the evaluation NLL, masked and with a carried state, in time blocks, recompute forced on.  The
-    fast backend on the two examples only: kernels of several models loaded from numba's disk cache
-    into one process can give wrong numbers (a fast-backend bug, see bench/README.md, issue 21)."""
-    if backend == "fast" and name not in EXAMPLES:
-        pytest.skip("several models' cached kernels in one process: the fast backend's cache bug")
+    the evaluation NLL, masked and with a carried state, in time blocks, recompute forced on."""
     program = EXAMPLES.get(name) or program_of(LINEAR[name])
     rows, recompute = blocks or (None, None)
     setup = dict(mask=True, state=True, seed=3)
