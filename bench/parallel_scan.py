@@ -8,11 +8,14 @@ sizes, in one run (issue 20, item 5; issue 21).
 `--repeats` rounds after one warm-up call each, float32, numpy backend; in each round every call
 runs once, in turn, so that a loaded machine slows them alike):
   parallel fwd      the compiled module's `forward` with parallel=True (h by `_linear_scan`)
-  step loop fwd     the same program compiled with parallel=False (`for t in range(T)`)
+  step loop fwd     the same program compiled with parallel=False (the steps: `_scan_linear_forward`)
   auto fwd          compiled with parallel='auto' (the default): the rule `_use_scan` picks one per call
   numpy loop fwd    a hand-written loop: z, g from x once, then h = (1 − z) h + z g per step
   parallel/step/auto f+b   `loss_and_grad` of the three modules
   choice            what `_use_scan` picked; auto/best: auto f+b over the faster of parallel and step f+b
+glibc keeps freed memory for reuse (`keep_freed_memory`, as every `rnnalg.compile`d model does):
+without it each call's large temporaries come as fresh pages, and the order of the calls decides
+which one pays for them (the step side's f+b measured 1.37× auto's, the same code, one sitting).
 Every row also checks that the three modules give one loss (float32: 1e-5).  `--fit` ends with the
 least-squares constants of the prelude's cost model (`LOOP_STEP_US`, `SCAN_PASS_NS`) fitted to the
 grid's f+b times: per step, loop − scan = LOOP_STEP_US − bytes·SCAN_PASS_NS·⌈log2 T⌉/1000 µs,
@@ -31,6 +34,7 @@ import numpy as np
 
 import rnnalg
 from rnnalg.commands.bench import CLOCKS
+from rnnalg.lower.memory import keep_freed_memory
 from rnnalg.lower.emit import emit_module
 from rnnalg.testing import random_batch
 
@@ -93,6 +97,7 @@ def main(argv=None) -> int:
     ap.add_argument("--clock", choices=tuple(CLOCKS), default="wall")
     ap.add_argument("--fit", action="store_true", help="end with the cost model's constants fitted to the grid")
     args = ap.parse_args(argv)
+    keep_freed_memory()
     print(f"minGRU float32, median ms of {args.repeats} interleaved rounds ({args.clock} clock)")
     print(f"{'H':>5} {'B':>3} {'T':>5}  {'parallel fwd':>12}  {'step loop fwd':>13}  {'auto fwd':>8}  "
           f"{'numpy loop fwd':>14}  {'parallel f+b':>12}  {'step loop f+b':>13}  {'auto f+b':>8}  "

@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(f"rnnalg.commands.{module_name}")
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        epilog = getattr(module, "EPILOG", None)  # a command's longer notes, shown as written
+        p = sub.add_parser(name, help=help_text, description=help_text, epilog=epilog,
+                           formatter_class=argparse.RawDescriptionHelpFormatter if epilog else argparse.HelpFormatter)
         if getattr(module, "TAKES_SPEC", True):
             p.add_argument("spec", help="the .rnn spec file (- reads standard input)")
             p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",

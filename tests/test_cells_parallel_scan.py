@@ -52,10 +52,11 @@ def test_linear_updates_are_proved_and_run_as_a_parallel_scan(name):
     assert set(found) == {s.prev.name for s in program.states}
     assert all(line.split("   ")[0].endswith("parallel scan or step loop by size (_use_scan)")
                for line in describe(program))
-    scan = emit_module(program, parallel=True)
-    assert "= _linear_scan(" in scan and "for t in range(T)" not in scan
-    assert "= _linear_scan(" in emit_module(program) and "for t in range(T)" in emit_module(program)  # 'auto': both
-    assert "= _linear_scan(" not in emit_module(program, parallel=False)
+    scan, steps = emit_module(program, parallel=True), emit_module(program, parallel=False)
+    assert "= _linear_scan(" in scan and "_scan_linear_forward(" not in scan and "for t in range(" not in scan
+    assert "= _linear_scan(" in emit_module(program) and "_scan_linear_forward(" in emit_module(program)  # 'auto': both
+    assert "= _linear_scan(" not in steps and "_scan_linear_backward(" in steps
+    assert "_scan_forward(" not in steps  # the linear recursion's kernels, not the generic step loop's
 
 
 @pytest.mark.parametrize("name", NOT_LINEAR)

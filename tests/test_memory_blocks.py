@@ -36,8 +36,8 @@ def run(program, rows, backend="numpy", T=7, B=3, recompute=None, **setup):
     """loss_and_grad with time blocks of ⌈rows / B⌉ steps (float64); `recompute` forces the rule."""
     model, params, batch, state, noise = random_setup(program, T=T, B=B, backend=backend, **setup)
     model._module["BLOCK_ROWS"] = rows
-    if recompute is not None:
-        model._module["RECOMPUTE_BYTES"] = RECOMPUTE[recompute]
+    if recompute is not None:  # and the step side's limit of linear states (lower/parallel.py)
+        model._module["RECOMPUTE_BYTES"] = model._module["LOOP_KEEP_BYTES"] = RECOMPUTE[recompute]
     return model.loss_and_grad(params, batch, state, noise)
 
 
@@ -89,14 +89,22 @@ def test_fast_backend_runs_the_blocked_reverse_scan(name):
 @pytest.mark.parametrize("name", ["deep_input", "mingru"])
 def test_recompute_rule_is_off_at_t100_and_on_for_long_sequences(name):
     """RECOMPUTE_BYTES (prelude) against T·B·PRE_FLOATS·itemsize: off at T = 100 for these models
-    (H = 200, B = 16 and 64, float32), on from 583 (mingru) and 1,311 (deep_input) steps at B = 16."""
+    (H = 200, B = 16 and 64, float32), on from 583 (mingru's scan side) and 1,311 (deep_input)
+    steps at B = 16.  mingru's step side, which its rule runs at B = 16, keeps up to LOOP_KEEP_BYTES:
+    kept.py's first length is where that side switches on (9,321 steps)."""
     from rnnalg.algebra.kept import recompute_from
     model = compile_model(rnnalg.load_program(ROOT / "examples" / f"{name}.rnn"), np.float32, "numpy")
-    rule, floats = model._module["_recompute"], model._module["PRE_FLOATS"]
+    ns = model._module
+    rule, floats = ns["_recompute"], ns["PRE_FLOATS"]
     assert floats > 0 and not rule(100, 16, floats, 4) and rule(10_000, 16, floats, 4)
     assert not rule(100, 64, floats, 4)
-    first = recompute_from(model._module, 16, 4)
-    assert 500 < first <= 1500 and rule(first, 16, floats, 4) and not rule(first - 1, 16, floats, 4)
+    limit = ns["RECOMPUTE_BYTES"]
+    if name == "mingru":
+        assert 500 < ns["RECOMPUTE_BYTES"] // (16 * floats * 4) + 1 <= 1500  # the scan side's first length
+        assert not ns["_use_scan"](9000, 16, ns["SCAN_WIDTH"], 4)  # the steps run there
+        limit = ns["LOOP_KEEP_BYTES"]
+    first = recompute_from(ns, 16, 4)
+    assert 500 < first <= 10_000 and rule(first, 16, floats, 4, limit) and not rule(first - 1, 16, floats, 4, limit)
 
 
 def test_a_program_without_pre_values_has_no_recompute_rule():
@@ -127,27 +135,43 @@ def test_wrap_indents_the_marked_lines_under_the_block_loop():
 
 # BPTT memory near its minimum: traced bytes per step (B = 16, float32) ≤ 2× `rnnalg cost`'s
 # bptt floats per step.  Before the blocks (today's main) these ratios were 3.2× to 55×.
-@pytest.mark.parametrize("name, H, B", [("dots", 64, 16), ("lstm", 64, 16), ("word_rnn", 64, 16),
-                                        ("deep_input", 128, 32), ("mingru", 64, 64)])
-def test_bptt_keeps_at_most_twice_the_minimum(name, H, B, monkeypatch):
+@pytest.mark.parametrize("name, H, B, side", [("dots", 64, 16, None), ("lstm", 64, 16, None),
+                                              ("word_rnn", 64, 16, None), ("deep_input", 128, 32, None),
+                                              ("mingru", 64, 64, None), ("mingru", 64, 64, "scan"),
+                                              ("char_mingru", 64, 64, None)])
+def test_bptt_keeps_at_most_twice_the_minimum(name, H, B, side, monkeypatch):
     """deep_input and mingru (3.0× and 9.0× before their pre phase ran in blocks) at lengths where
     the default recompute rule is on: kept.py raises T₁ to where it switches on (1,024 and 456
-    steps here; the sizes keep the run short).  mingru's associative scan: at this width its module
-    runs the step loop (faster, issue 21), which keeps its pre values up to LOOP_KEEP_BYTES (prelude)."""
+    steps here; the sizes keep the run short).  The minGRU examples' linear states: at these widths
+    the size rule (`_use_scan`) runs them step by step, which now makes its pre values again per
+    block as the scan does once its rule is on (5.1× before, when the step loop kept them over all
+    steps whatever the length); the scan side forced, too."""
     program = rnnalg.load_program(ROOT / "examples" / f"{name}.rnn", {"H": H})
-    if name == "mingru":
-        monkeypatch.setattr(model_module, "Model", _scan_side(model_module.Model))
+    ran = []
+    if name.endswith("mingru"):  # the steps' limit at the scan's: kept.py measures from 456 steps, not 7,282
+        monkeypatch.setattr(model_module, "Model", _sides(model_module.Model, side, ran))
     traced, minimum = kept_bytes(program, B)
     assert 0 < minimum <= traced <= 2 * minimum, (traced, minimum)
+    if name.endswith("mingru"):
+        assert set(ran) == {side or "loop"}, ran  # what the rule picked at both lengths, or the forced side
 
 
-def _scan_side(model_class):
-    """A Model whose module runs linear states as the associative scan whatever the sizes."""
-    class ScanSide(model_class):
+def _sides(model_class, side, ran):
+    """A Model whose module runs linear states on `side` ('scan', 'loop') whatever the sizes, or
+    (None) as its rule says, the steps making their pre values again from RECOMPUTE_BYTES (64 MiB)
+    rather than LOOP_KEEP_BYTES (1 GiB: the traced runs would allocate ~1 GB); `ran` gets the side
+    of each loss_and_grad."""
+    class Sides(model_class):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            self._module["_use_scan"] = lambda *a: True
-    return ScanSide
+            ns = self._module
+            ns["LOOP_KEEP_BYTES"] = ns["RECOMPUTE_BYTES"]
+            if side is not None:
+                ns["_use_scan"] = lambda *a: side == "scan"
+            for by in ("scan", "loop"):
+                ns[f"_loss_and_grad_by_{by}"] = (lambda f, by: lambda *a: ran.append(by) or f(*a))(
+                    ns[f"_loss_and_grad_by_{by}"], by)
+    return Sides
 
 
 def test_kept_bytes_count_what_loss_and_grad_allocates_not_the_batch():

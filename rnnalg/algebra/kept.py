@@ -31,16 +31,25 @@ from ..ir import Program
 
 def recompute_from(module: dict, batch: int, itemsize: int):
     """The first T at which `module`'s loss_and_grad makes its pre values again (its rule,
-    `_recompute`, is monotone in T), or None when it has no pre phase in blocks."""
+    `_recompute`, is monotone in T), or None when it has no pre phase in blocks.  A module that
+    chooses between the associative scan and the steps for linear states (lower/scan_choice.py)
+    applies the limit of the side its `_use_scan` picks at T (RECOMPUTE_BYTES or LOOP_KEEP_BYTES)."""
     floats, rule = module.get("PRE_FLOATS", 0), module.get("_recompute")
     if not floats or rule is None:
         return None
+
+    def on(T):
+        if "SCAN_WIDTH" not in module:
+            return rule(T, batch, floats, itemsize)
+        by_scan = module["_use_scan"](T, batch, module["SCAN_WIDTH"], itemsize)
+        return rule(T, batch, floats, itemsize, module["RECOMPUTE_BYTES" if by_scan else "LOOP_KEEP_BYTES"])
+
     low, high = 1, 1
-    while not rule(high, batch, floats, itemsize):
+    while not on(high):
         low, high = high, 2 * high
-    while low < high:  # the least T with rule(T) true, in (low, high]
+    while low < high:  # the least T with on(T), in (low, high]
         mid = (low + high) // 2
-        low, high = (mid + 1, high) if not rule(mid, batch, floats, itemsize) else (low, mid)
+        low, high = (mid + 1, high) if not on(mid) else (low, mid)
     return high
 
 

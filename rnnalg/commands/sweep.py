@@ -13,6 +13,22 @@ from pathlib import Path
 from ..errors import UsageError
 
 TAKES_SPEC = False
+# shown under `rnnalg sweep --help`; the full reference is rnnalg/sweep/sweepfile.py's docstring
+EPILOG = """\
+ASHA (optional) stops poor trials early; in the sweep file:
+  [sweep.asha]
+  grace_period = 10      epochs every trial gets (the first rung)
+  reduction_factor = 3   keep the best 1/3 at each rung (epochs 10, 30, 90, ...)
+  max_epochs = 200       the last rung (default: the largest epochs flag)
+  per = "model"          trials compete per (dataset, model); "dataset": all
+                         models of a dataset compete (a search)
+  group_by = ["weight_noise"]
+                         ... and only with trials of the same values of these
+                         grid axes (flags given as lists, set.NAME, spec): each
+                         group has its own rungs, so trials that start slowly
+                         (weight noise) are not all stopped at the first rung
+--dry-run lists the groups; the full reference is the docstring of
+rnnalg/sweep/sweepfile.py."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                         "see `rnnalg data list`")
     a("--cpus", metavar="N", help="CPUs of the local Ray (default: all)")
     a("--address", metavar="ray://HOST:PORT|auto", help="run on an existing Ray cluster instead")
-    a("--dry-run", action="store_true", help="list the trials (id, parameters, command) and stop")
+    a("--dry-run", action="store_true", help="list the trials (id, parameters, command) and ASHA's groups; run none")
     a("--verbose", action="store_true", help="also print each trial's validation figure after every epoch")
 
 
@@ -48,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         for t in trials:
             print(f"{t.id}  {params[t.id]:,} parameters  {t.command()}")
+        if sweep.asha is not None:  # which trials compete at ASHA's rungs
+            from ..sweep.groups import describe_groups
+
+            print("\n".join(describe_groups(trials, sweep.asha)))
         print(f"{len(trials)} trials")
         return 0
     try:
@@ -88,7 +108,7 @@ def _run_locked(args, sweep, trials, params, out: Path, results: Path, data_dir)
     from ..sweep import leftovers, runner
     from ..sweep.results import commit_of_rnnalg, data_fields, format_table
 
-    runner.check_out(out, trials, resume=args.resume, force=args.force)
+    runner.check_out(out, trials, resume=args.resume, force=args.force, asha=sweep.asha)
     if results.exists() and not (args.resume or args.force):
         raise UsageError(f"--results {results}: already holds results; continue that sweep with --resume, "
                          f"or overwrite them with --force")
@@ -112,7 +132,7 @@ def _run_locked(args, sweep, trials, params, out: Path, results: Path, data_dir)
         if args.address is None and ours:
             out.mkdir(parents=True, exist_ok=True)
             leftovers.record_local_ray(out)
-        runner.prepare_out(out, trials, resume=args.resume, force=args.force)
+        runner.prepare_out(out, trials, resume=args.resume, force=args.force, asha=sweep.asha)
         if args.force:
             _drop_own_lines(results, out, trials)
         info = {"sweep": str(args.file), "commit": commit_of_rnnalg(), "rnnalg": _version()}

@@ -26,6 +26,7 @@ output array (in place) but not partly overlap it, which the emitted kernels nev
 Nothing here is cached on its own (numba would not see a change of numba_prelude.py inlined into
 it): the kernels that call these helpers are, whole, in their module's cache (backend.py).
 """
+import functools
 import operator
 
 import numpy as np
@@ -117,6 +118,27 @@ def _broadcast_loop(op, a_matrix, b_matrix):
     return both if a_matrix and b_matrix else matrix_a if a_matrix else matrix_b
 
 
+def _named(function, tag: str):
+    """`function` with `_tag` added to its name.  numba names a compiled function by its
+    qualified name and a per-process counter, and a kernel module's on-disk cache (backend.py)
+    keeps those names: the closures one factory makes for `*`, `+` and `-` share a qualified name,
+    so a cached kernel compiled in another process could link to another operator's loop under
+    the same name (seen: a masked zoneout state came out all zeros after a kernel of another
+    program had been loaded from the cache).  Every generated function carries its operator."""
+    if not function.__qualname__.endswith(f"_{tag}"):
+        function.__name__, function.__qualname__ = f"{function.__name__}_{tag}", f"{function.__qualname__}_{tag}"
+    return function
+
+
+def _tagged(typing, tag: str):
+    """The overload typing function `typing`, its implementations `_named` with `tag`."""
+    @functools.wraps(typing)
+    def typed(*args):
+        impl = typing(*args)
+        return None if impl is None else _named(impl, tag)
+    return typed
+
+
 def _separate(function):
     """`function` compiled on its own: a loop that shares a function with the fallback's ufunc
     call (or with both in-place and out-of-place loops and that call) is not vectorised."""
@@ -164,7 +186,8 @@ def _row_loops(op):
             orow, br = _as_c(out[r]), _as_c(b[r])
             for j in range(out.shape[1]):
                 orow[j] = op(a, br[j])
-    return {case: (_separate(rows), _separate(_broadcast_loop(op, *case)))
+    tag = op.__name__
+    return {case: (_separate(_named(rows, tag)), _separate(_named(_broadcast_loop(op, *case), tag)))
             for case, rows in (((True, True), both), ((True, False), scalar_b), ((False, True), scalar_a))}
 
 
@@ -258,8 +281,8 @@ RULES = {operator.mul: (np.multiply, _mul, _mul_into), operator.add: (np.add, _a
 _ALLOCATE_INTO = {op: into for op, (_, _, into) in RULES.items()}
 for _op, (_ufunc, _allocate, _into) in RULES.items():
     _into_typed, _allocate_typed = _binary_overloads(_op, _ufunc)
-    overload(_into, jit_options=JIT_OPTIONS)(_into_typed)
-    overload(_allocate, jit_options=JIT_OPTIONS)(_allocate_typed)
+    overload(_into, jit_options=JIT_OPTIONS)(_tagged(_into_typed, _op.__name__))
+    overload(_allocate, jit_options=JIT_OPTIONS)(_tagged(_allocate_typed, _op.__name__))
 
 
 def _iadd(x, y):
@@ -317,8 +340,8 @@ def _in_place_overloads(op, into):
 IN_PLACE = {operator.add: (_iadd, _iadd_at), operator.mul: (_imul, _imul_at), operator.sub: (_isub, _isub_at)}
 for _op, (_in_place, _in_place_at) in IN_PLACE.items():
     _typed, _typed_at = _in_place_overloads(_op, _ALLOCATE_INTO[_op])
-    overload(_in_place, jit_options=JIT_OPTIONS)(_typed)
-    overload(_in_place_at, jit_options=JIT_OPTIONS)(_typed_at)
+    overload(_in_place, jit_options=JIT_OPTIONS)(_tagged(_typed, _op.__name__))
+    overload(_in_place_at, jit_options=JIT_OPTIONS)(_tagged(_typed_at, _op.__name__))
 
 
 def _tanh_into(a, out):

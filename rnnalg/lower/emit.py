@@ -33,12 +33,14 @@ from .training import BlockEmitter
 
 class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter, RecomputeEmitter):
     """Writes the module text of one program; names every array it uses through the Plan.
-    `parallel=False` keeps the step loop for states that `linear.py` proves linear."""
+    `parallel=False` keeps the generic step loop for states that `linear.py` proves linear;
+    `steps=True` runs them step by step on the associative scan's a_t, b_t and blocks (parallel.py)."""
 
-    def __init__(self, program: Program, parallel: bool = True):
+    def __init__(self, program: Program, parallel: bool = True, steps: bool = False):
         self.p = Plan(program)
         self.program = program
         self.parallel = parallel_states(program) if parallel else {}  # state -> LinearState
+        self.by_steps = steps  # the linear states' recursions as step kernels rather than _linear_scan
         self.groups, self.folded, self.horizontal = find_groups(self.p)
         self.group_of = {e.out.name: g for g in self.groups for e in g.eqns}  # affine -> its JointPre
         self.horizontal_of = {e.out.name: h for h in self.horizontal for e in h.eqns}
@@ -70,6 +72,7 @@ class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter, Reco
         self.lin_a = lambda name: n("Alin_", name)  # a_t of a linear state, all steps (parallel.py)
         self.lin_b = lambda name: n("Blin_", name)  # b_t
         self.lin_e = lambda name: n("Elin_", name)  # d loss / d h_t sent back by the post phase
+        self.lin_t = lambda name: n("Tlin_", name)  # (B, W): a_{t+1} λ_{t+1} in the reverse steps
         self.blocked = False  # writing the lines that run once per time block (blocks.py)
         self.into_buffer = self._into_buffer()  # scan affine -> the step buffer its pre part is written into
         self.deferred = self._deferred_pre()  # pre eqns run in blocks, made again when recompute is on
@@ -345,8 +348,8 @@ class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter, Reco
         else:
             loop_bodies = loop.bodies()
             kernel_texts.update(loop_bodies[2])
-            functions = scan_choice.functions(prog, (eval_lines, train, final, logits), loop_bodies, loop.pre_floats(),
-                                              scan_choice.loop_kept_floats(loop))
+            assert loop.pre_floats() == self.pre_floats()  # one recompute rule for both sides
+            functions = scan_choice.functions(prog, (eval_lines, train, final, logits), loop_bodies)
         links = "\n".join(
             f"    out[{h.output.name!r}] = {link_rules[h.output.kind](f'logits[{h.output.name!r}]')}"
             for h in prog.heads)
@@ -378,13 +381,14 @@ def _table(rows):
 
 def emit_module(program: Program, parallel="auto") -> str:
     """The standalone numpy module for `program` (needs only numpy).  Linear states (h' = a ⊙ h + b,
-    linear.py) run as an associative scan (`parallel=True`), in the step loop (`False`), or, by
-    default ('auto'), either, chosen per call by the size rule `_use_scan(T, B, …)` (scan_choice.py)."""
+    linear.py) run as an associative scan (`parallel=True`), step by step (`False`: the scan's
+    a_t, b_t, time blocks and recompute rule, parallel.py), or, by default ('auto'), either, chosen
+    per call by the size rule `_use_scan(T, B, …)` (scan_choice.py)."""
     if parallel not in PARALLEL_CHOICES:
         raise ValueError(f"parallel={parallel!r}: choose one of {', '.join(map(repr, PARALLEL_CHOICES))}")
     if parallel == "auto" and parallel_states(program):
-        return Emitter(program, True).module(loop=Emitter(program, False))
-    return Emitter(program, bool(parallel)).module()
+        return Emitter(program, True).module(loop=Emitter(program, True, steps=True))
+    return Emitter(program, True, steps=not parallel).module()
 
 
 PARALLEL_CHOICES = (True, False, "auto")  # emit_module's `parallel`: scan, step loop, by size

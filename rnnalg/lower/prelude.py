@@ -91,13 +91,16 @@ def _affine_into(out, bias, *terms):
 
 
 RECOMPUTE_BYTES = 1 << 26  # loss_and_grad makes the pre values again per time block above this size (64 MiB)
+# ... and the step side of linear states (lower/parallel.py) above this one (1 GiB): at the width of the
+# PTB-character minGRU (H = 3,690, B = 32, T = 100: 425 MB of pre values) making them again costs it 15 %
+LOOP_KEEP_BYTES = 1 << 30
 
 
-def _recompute(T, B, floats, itemsize):
+def _recompute(T, B, floats, itemsize, limit=RECOMPUTE_BYTES):
     """Whether loss_and_grad runs its pre phase in time blocks and makes each block's pre values
     again in the backward pass (lower/recompute.py): when keeping them over all steps would take
-    more than RECOMPUTE_BYTES, T·B·floats·itemsize (`floats`: their widths per position)."""
-    return T * B * floats * itemsize > RECOMPUTE_BYTES
+    more than `limit` bytes, T·B·floats·itemsize (`floats`: their widths per position)."""
+    return T * B * floats * itemsize > limit
 
 
 # Linear states: the associative scan or the step loop (lower/scan_choice.py), by a cost model per step of
@@ -109,18 +112,13 @@ def _recompute(T, B, floats, itemsize):
 # fits picked the faster side at 28 of the 30 sizes, the other two within 1.24× (timing noise).
 LOOP_STEP_US = 2.3
 SCAN_PASS_NS = 0.19
-# the loop keeps its pre values (a minGRU's gates) over all steps, where the scan makes them again per
-# time block above RECOMPUTE_BYTES: beyond LOOP_KEEP_BYTES of them the scan runs whatever the time
-LOOP_KEEP_BYTES = 1 << 30
 
 
-def _use_scan(T, B, width, loop_floats, itemsize):
-    """Whether to run the associative scan rather than the step loop, at T steps of B rows of linear
-    states `width` floats wide: its ⌈log2 T⌉ passes cost less than the loop's calls per step,
-    B·width·itemsize·SCAN_PASS_NS·⌈log2 T⌉ < 1000·LOOP_STEP_US, or the loop would keep more than
-    LOOP_KEEP_BYTES of pre values, T·B·loop_floats·itemsize.  Both give the same results."""
-    if T * B * loop_floats * itemsize > LOOP_KEEP_BYTES:
-        return True
+def _use_scan(T, B, width, itemsize):
+    """Whether to run the associative scan rather than the steps, at T steps of B rows of linear
+    states `width` floats wide: its ⌈log2 T⌉ passes cost less than the steps' calls,
+    B·width·itemsize·SCAN_PASS_NS·⌈log2 T⌉ < 1000·LOOP_STEP_US.  Both give the same results and
+    keep the same memory (lower/parallel.py: one recompute rule, `_recompute`)."""
     return B * width * itemsize * SCAN_PASS_NS * max(T - 1, 0).bit_length() < 1000.0 * LOOP_STEP_US
 
 

@@ -6,7 +6,8 @@ not count: they can be made again from the inputs.  A program whose pre values o
 eqns read, or scan affines through the rows of P they write into a step buffer (`_into_buffer`),
 and every program whose states run as an associative scan (`parallel.py`), get
 
-    recompute = _recompute(T, B, PRE_FLOATS, itemsize)  (prelude: above RECOMPUTE_BYTES, 64 MiB)
+    recompute = _recompute(T, B, PRE_FLOATS, itemsize)  (prelude: above RECOMPUTE_BYTES, 64 MiB;
+                the step side of linear states, parallel.py: above LOOP_KEEP_BYTES, 1 GiB)
     KP = ⌈BLOCK_ROWS / B⌉ if recompute else T
     for each block [t0, t1) of KP steps, the first block first:
         the block's pre values (inputs x[t0:t1]); their rows of P written into the step buffers;
@@ -20,6 +21,8 @@ T steps) the module does what it did before: the same products on the same array
 phase's multiply-adds run twice and what grows with T is the step buffers alone.
 """
 from __future__ import annotations
+
+import re
 
 from . import blocks
 from .backward import Lines
@@ -69,22 +72,13 @@ class RecomputeEmitter:
         else:
             out.add(f"{self.v(e.out.name)} = {forward_rules[e.op](self.args_site(e, self.stacked))}", depth)
 
-    def _linear_a(self, s, out: Lines, depth: int):
-        """a_t of linear state `s` on the block's rows (a padded step: a = 1)."""
-        self._linear_part(self.lin_a(s.prev.name), self.parallel[s.prev.name].a, s, out, depth)
-        out.add("if masked:  # a padded step keeps its state: a = 1", depth)
-        out.add(f"{self.lin_a(s.prev.name)} = mk[t0:t1] * {self.lin_a(s.prev.name)} + (1 - mk[t0:t1])", depth + 1)
-
-    def _linear_part(self, name, expr, s, out: Lines, depth: int):
-        out.add(f"{name} = np.zeros((t1 - t0, B, {s.prev.width}), dtype=dt)", depth)
-        if expr is not None:
-            out.add(f"{name}[...] = {expr.code(self.stacked)}", depth)
-
     def forward_pre_blocks(self, out: Lines):
         """The recompute rule, then the blocks of the pre phase (see the module docstring)."""
         p = self.p
-        out.add("recompute = _recompute(T, B, PRE_FLOATS, dt.itemsize)  # would the pre values over all steps "
-                "exceed RECOMPUTE_BYTES?")
+        limit = "LOOP_KEEP_BYTES" if self.by_steps else "RECOMPUTE_BYTES"  # the steps keep more (prelude)
+        args = ", LOOP_KEEP_BYTES" if self.by_steps else ""
+        out.add(f"recompute = _recompute(T, B, PRE_FLOATS, dt.itemsize{args})  # would the pre values over all "
+                f"steps exceed {limit}?")
         out.add("KP = max(1, -(-BLOCK_ROWS // B)) if recompute else max(T, 1)  # steps per block of the pre phase")
         if self.parallel:
             for s in self.program.states:
@@ -102,14 +96,11 @@ class RecomputeEmitter:
             elif e.out.name in self.into_buffer and self._pre_reads_deferred(e):
                 terms = ", ".join(f"({self.stacked(a.name)}, {self.w(w)})" for a, w in p.pre_args(e))
                 out.add(f"_affine_into({self.P(e.out.name)}[t0:t1], {self.w(e.params[-1])}, {terms})")
-        for s in self.program.states if self.parallel else ():
-            name = s.prev.name
-            self._linear_a(s, out, 1)
-            self._linear_part(self.lin_b(name), self.parallel[name].b, s, out, 1)
-            out.add(f"if masked:  # b = 0", 1)
-            out.add(f"{self.lin_b(name)} *= mk[t0:t1]", 2)
-            out.add(f"{self.buf(name)}[t0 + 1:t1 + 1] = _linear_scan({self.lin_a(name)}, {self.lin_b(name)}, "
-                    f"{self.buf(name)}[t0])")
+        if self.parallel:
+            for s in self.program.states:
+                self._linear_a(s, out, 1)
+                self._linear_b(s, out, 1)
+            self.linear_forward(out, "t0")
         self.blocked = False
         out.append(blocks.end_pre())
 
@@ -123,3 +114,13 @@ class RecomputeEmitter:
             self._linear_a(s, out, 2)
         out.add("else:  # the forward's, over all steps")
         out.add("r0 = 0", 2)
+
+    def prune_again(self, out: Lines, start: int):
+        """Drop from the `if recompute:` lines after out[start] each pre value that no later line
+        of the time block reads (a linear state's b_t: only the forward's recursion reads it)."""
+        head = next(k for k in range(start, len(out)) if out[k].strip().startswith("if recompute:"))
+        for e in reversed(self.deferred):
+            name = self.v(e.out.name)
+            line = next((k for k in range(head, len(out)) if out[k].startswith(f"        {name} = ")), None)
+            if line is not None and not any(re.search(rf"\b{re.escape(name)}\b", text) for text in out[line + 1:]):
+                del out[line]

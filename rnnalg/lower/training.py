@@ -104,6 +104,8 @@ class BlockEmitter:
         for e in reversed(p.eqns["pre"]):
             if e.out.name not in p.static:
                 self._stacked_vjp(e, self.g(e.out.name), out)
+        if self.pre_blocks:
+            self.prune_again(out, start)
         self.blocked = False
         out.append(blocks.end())
         for name in sorted(sums):

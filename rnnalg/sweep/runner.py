@@ -1,6 +1,7 @@
 """The driver: trials → one Ray Tune experiment → results lines, written as each trial ends.
 
-    OUT/sweep.json     the trials of this sweep (a resume must find the same ones)
+    OUT/sweep.json     the trials of this sweep (a resume must find the same ones) and ASHA's
+                       groups, {"fields": [...], "groups": {label: [trial ids]}} (groups.py)
     OUT/results.jsonl  one results line per ended trial (default; `results` moves it), written
                        atomically as each trial ends: no file until the first one has
     OUT/runs/<id>/     each trial's run folder (checkpoints, metrics.jsonl, curve.png)
@@ -9,7 +10,8 @@
 Resuming is per trial: the trials without a results line run on Tune again, and each one
 continues from its own run folder (`worker.py`), so a sweep may be stopped at any moment, even
 between a trial's end and its results line.  A resumed sweep file may add trials (a new model,
-a new seed); it may not change or drop the trials `OUT/sweep.json` lists.
+a new seed); it may not change or drop the trials `OUT/sweep.json` lists, nor the fields ASHA
+groups them by (a trial pruned within one grouping would stay pruned under another).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from ..atomic import write_atomic
 from ..errors import SweepRunError, UsageError
 from ..train.launch import describe_stop
 from .connect import TERMINATED, start_ray  # noqa: F401  (the driver's steps, in order, are here)
+from .groups import group_fields, groups_of
 from .results import METRIC_NAMES, OUTCOME, read_lines, write_lines
 from .scheduler import GroupedASHA
 from .trials import Trial
@@ -31,17 +34,20 @@ from .trials import Trial
 EXPERIMENT = "tune"
 
 
-def check_out(out: Path, trials: list, resume: bool, force: bool) -> None:
-    """Check OUT against the trials, writing nothing (a sweep that cannot start leaves OUT as it was)."""
+def check_out(out: Path, trials: list, resume: bool, force: bool, asha: dict | None = None) -> None:
+    """Check OUT against the trials and ASHA's options, writing nothing (a sweep that cannot
+    start leaves OUT as it was)."""
     listing = out / "sweep.json"
     if listing.exists() and not resume and not force:
         raise UsageError(f"--out {out}: already holds a sweep; continue it with --resume, "
                          f"or start it over with --force")
     if listing.exists() and resume:
         try:
-            before = {t["id"]: t for t in json.loads(listing.read_text(encoding="utf-8"))["trials"]}
+            state = json.loads(listing.read_text(encoding="utf-8"))
+            before = {t["id"]: t for t in state["trials"]}
         except (OSError, ValueError, KeyError, TypeError):
             raise UsageError(f"{listing}: unreadable; start the sweep over with --force") from None
+        _check_groups(state, asha, out)
         now = {t.id: t.definition() for t in trials}
         changed = sorted(i for i in before if now.get(i) != Trial.from_json(before[i]).definition())
         if changed:
@@ -51,15 +57,41 @@ def check_out(out: Path, trials: list, resume: bool, force: bool) -> None:
                              f"trials. Use another --out, or --force to start over")
 
 
-def prepare_out(out: Path, trials: list, resume: bool, force: bool) -> None:
-    """Check OUT against the trials; with `force`, remove this sweep's earlier state."""
-    check_out(out, trials, resume, force)
+def _check_groups(state: dict, asha: dict | None, out: Path) -> None:
+    """A resume keeps the fields ASHA groups trials by (a sweep without ASHA before may add it)."""
+    if asha is None or state.get("asha", {}) is None:
+        return
+    now = list(group_fields(asha))
+    # a sweep.json without the key was written before group_by: its groups had no grid axis
+    before = state["asha"].get("fields") if isinstance(state.get("asha"), dict) else None
+    if before is None and not asha.get("group_by") or before == now:
+        return
+    was = f"by ({', '.join(before)})" if before else "without group_by"
+    raise UsageError(f"--resume: the sweep file's [sweep.asha] groups trials by ({', '.join(now)}), but "
+                     f"the trials of {out} were pruned in groups {was}; a pruned trial would stay "
+                     f"pruned. Use another --out, or --force to start over")
+
+
+def prepare_out(out: Path, trials: list, resume: bool, force: bool, asha: dict | None = None) -> None:
+    """Check OUT against the trials; with `force`, remove this sweep's earlier state; write
+    OUT/sweep.json (the trials, ASHA's groups)."""
+    check_out(out, trials, resume, force, asha)
     if force:
         shutil.rmtree(out / EXPERIMENT, ignore_errors=True)
         for trial_id in (t.id for t in trials):
             shutil.rmtree(out / "runs" / trial_id, ignore_errors=True)
+    listing = out / "sweep.json"
+    state = {"trials": [t.to_json() for t in trials]}
+    if asha is not None:
+        state["asha"] = {"fields": list(group_fields(asha)), "groups": groups_of(trials, asha)}
+    elif resume and listing.exists():  # without ASHA now: keep the record of the groups its trials
+        earlier = json.loads(listing.read_text(encoding="utf-8"))  # were pruned in, for the next resume
+        if "asha" in earlier:  # (a sweep.json of before group_by has none, and keeps none)
+            state["asha"] = earlier["asha"]
+    else:
+        state["asha"] = None
     out.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({"trials": [t.to_json() for t in trials]}, indent=1)
+    text = json.dumps(state, indent=1)
     write_atomic(out, "sweep.json", lambda f: f.write(text.encode()))
 
 

@@ -1,36 +1,35 @@
-"""ASHA per cell: Ray Tune's AsyncHyperBand, one instance per (dataset, model).
+"""ASHA per group: Ray Tune's AsyncHyperBand, one instance per group of trials (`groups.py`).
 
 Validation figures of different datasets (or models) must not compete: ASHA is meant to
 stop poor *settings* of one model on one dataset, not the shallow RNN because a deep model
-does better.  `GroupedASHA` keeps one `ASHAScheduler` per cell and hands each trial's
-events to its cell's scheduler; the trial order is Tune's FIFO.  In an architecture search
-the models are what competes (each candidate is one model with one trial, so per model
-ASHA would never stop anything): `per = "dataset"` makes the cell the dataset alone.
+does better.  `GroupedASHA` keeps one `ASHAScheduler` per group and hands each trial's
+events to its group's scheduler; the trial order is Tune's FIFO.  A group is (dataset, model)
+by default; in an architecture search the models are what competes (each candidate is one
+model with one trial, so per model ASHA would never stop anything): `per = "dataset"` makes
+it the dataset alone.  `group_by` splits the groups further by grid axes, so trials with
+weight noise, which start slowly, compete only with each other.
 """
 from __future__ import annotations
 
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
-
-def cell_of(trial, per: str = "model") -> tuple:
-    """The cell whose trials compete: (dataset, model), or (dataset,) when `per` is "dataset"."""
-    t = trial.config["trial"]
-    return (t["dataset_label"], t["model"]) if per == "model" else (t["dataset_label"],)
+from .groups import group_fields, group_label, group_of
 
 
 class GroupedASHA(FIFOScheduler):
-    """`options`: grace_period, reduction_factor, max_epochs, per (the sweep file's [sweep.asha])."""
+    """`options`: grace_period, reduction_factor, max_epochs, per, group_by (the sweep file's [sweep.asha])."""
 
     def __init__(self, options: dict, max_epochs: int):
         super().__init__()
         self.options = dict(options)
+        self.fields = group_fields(self.options)
         # ASHA stops a trial that reaches max_t; one more than the epochs lets the last epoch
         # end normally, so the trial still reports its test figure
         self.max_epochs = int(options.get("max_epochs", max_epochs)) + 1
-        self.cells = {}
+        self.cells = {}  # group (one value per field) -> its ASHAScheduler
 
     def _cell(self, trial) -> ASHAScheduler:
-        key = cell_of(trial, self.options.get("per", "model"))
+        key = group_of(trial.config["trial"], self.fields)
         if key not in self.cells:
             grace = min(int(self.options.get("grace_period", 1)), self.max_epochs)
             self.cells[key] = ASHAScheduler(time_attr="epoch", metric="valid", mode="min",
@@ -54,5 +53,5 @@ class GroupedASHA(FIFOScheduler):
         self._cell(trial).on_trial_remove(tune_controller, trial)
 
     def debug_string(self) -> str:
-        per = "(dataset, model)" if self.options.get("per", "model") == "model" else "dataset"
-        return f"ASHA per {per}: {len(self.cells)} cells"
+        shown = "; ".join(group_label(self.fields, key) for key in self.cells)
+        return f"ASHA per ({', '.join(self.fields)}): {len(self.cells)} groups: {shown}"

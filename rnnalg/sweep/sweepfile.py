@@ -12,6 +12,10 @@
     max_epochs = 100                     # the last rung (default: the largest --epochs)
     per = "model"                        # whose trials compete: "model" (per dataset and model, the
                                          # default) or "dataset" (all models of a dataset: a search)
+    group_by = ["weight_noise"]          # and compete only with the same values of these grid axes
+                                         # (flags given as lists, set.NAME, spec): each group has
+                                         # its own rungs and keeps its own best 1/3 (groups.py);
+                                         # for an axis that starts slowly, e.g. weight noise
 
     [train]                              # `rnnalg train` flags (underscores) for every trial
     time_limit = 600
@@ -37,10 +41,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import RnnalgError, SweepError
+from .groups import check_group_by
 
 SECTIONS = ("sweep", "train", "data", "model")
 SWEEP_KEYS = ("datasets", "seeds", "samples", "search_seed", "cpus_per_trial", "asha")
-ASHA_KEYS = ("grace_period", "reduction_factor", "max_epochs", "per")
+ASHA_KEYS = ("grace_period", "reduction_factor", "max_epochs", "per", "group_by")
 ASHA_PER = ("model", "dataset")
 MODEL_KEYS = ("label", "spec", "set", "train")
 RANDOM_KINDS = ("uniform", "loguniform")
@@ -188,6 +193,8 @@ def load_sweep(path) -> SweepFile:
                 if v not in ASHA_PER:
                     c.fail("sweep.asha.per", f"must be one of {', '.join(map(repr, ASHA_PER))}, not {v!r}")
                 continue
+            if k == "group_by":  # grid axes: checked once the whole file is read (groups.py)
+                continue
             c.ints(v, f"sweep.asha.{k}", 2 if k == "reduction_factor" else 1, many=False)
     flags = _flag_checker(c)
     train = flags(c.table(raw.get("train", {}), "train"), "train")
@@ -200,12 +207,14 @@ def load_sweep(path) -> SweepFile:
               for key, table in c.table(raw.get("model", {}), "model").items()]
     if not models:
         c.fail("model", "no models: add a [model.NAME] table with a spec")
-    return SweepFile(path=path, name=path.stem, models=models, datasets=datasets, seeds=seeds,
-                     samples=c.ints(sweep.get("samples", 1), "sweep.samples", 1, many=False),
-                     search_seed=c.ints(sweep.get("search_seed", 0), "sweep.search_seed", 0, many=False),
-                     cpus_per_trial=c.ints(sweep.get("cpus_per_trial", 1), "sweep.cpus_per_trial", 1,
-                                           many=False),
-                     asha=asha, train=train, data=data, shown=shown)
+    result = SweepFile(path=path, name=path.stem, models=models, datasets=datasets, seeds=seeds,
+                       samples=c.ints(sweep.get("samples", 1), "sweep.samples", 1, many=False),
+                       search_seed=c.ints(sweep.get("search_seed", 0), "sweep.search_seed", 0, many=False),
+                       cpus_per_trial=c.ints(sweep.get("cpus_per_trial", 1), "sweep.cpus_per_trial", 1,
+                                             many=False),
+                       asha=asha, train=train, data=data, shown=shown)
+    check_group_by(result)  # its axes are known once the whole file is read
+    return result
 
 
 def _model(c: _Check, flags, key: str, table, path: Path) -> Model:
