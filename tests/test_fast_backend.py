@@ -76,7 +76,9 @@ def test_every_op_fast_matches_autograd(op):
     assert max(errors.values()) < 1e-6, errors
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# 3 examples (each compiles its own kernels, ~5 CPU s): every op and every example already runs
+# through the kernels deterministically above; these add random combinations of them
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(random_specs(), st.booleans(), st.booleans(), st.booleans())
 def test_random_spec_fast_matches_autograd_and_numpy(text, mask, state, dropout):
     program = rnnalg.check(rnnalg.parse(text, "random.rnn"))

@@ -43,7 +43,9 @@ def operands(dtype, rows=4, cols=6):
 def test_binary_helpers_equal_numpy(helpers, dtype):
     binary, into, _ = helpers
     gate, dense, spaced = operands(dtype)
-    for a, b in [(gate, dense), (dense, gate), (spaced, gate), (gate, spaced)]:
+    # numba types gate and spaced as layout 'A', dense as 'C': each distinct pair of types is a
+    # compilation of `binary` and `into`; a 'C' array first is test_in_place_and_broadcast's
+    for a, b in [(gate, dense), (spaced, gate), (gate, spaced)]:
         out = np.empty_like(dense)
         got = binary(a, b, out)
         expected = (a * b, a + b, a - b, 1 - b, a + dtype(0.5))
