@@ -3,8 +3,7 @@
     /good/ptb.{split}.txt       the file
     /corrupt/...                the same size, one byte changed
     /truncated/...              the right Content-Length, half the body, then the connection closes
-    /hang/...                   headers and 1,000 bytes, then nothing until `release` is set (or 120 s:
-                                a loaded CI machine took over 30 s from the request to a test's SIGINT)
+    /hang/...                   headers and 1,000 bytes, then nothing until `release` is set (or 30 s)
     /drip/...                   the file one byte every 20 ms (50 bytes/s) until `release` is set
     /driphead/...               the status line and headers one byte every 20 ms, then the file
     /missing/...                404
@@ -71,7 +70,7 @@ def _hang(h, body):
     h.head(len(body))
     h.wfile.write(body[:1000])
     h.wfile.flush()
-    h.server.release.wait(120)
+    h.server.release.wait(30)
 
 
 def _drip(h, body):
