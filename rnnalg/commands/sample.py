@@ -124,7 +124,7 @@ def _music(args, model, params, dataset, rng) -> int:
         raise DataError(str(path), f"cannot write the sample: {err.strerror or err}") from None
     notes, key_frames = note_counts(roll)
     print(f"{len(roll)} frames, {notes} notes (MIDI note-ons: a key held over several frames is one note; "
-          f"{key_frames} key-frames sounding; {args.threads_used}): {', '.join(map(str, wrote))}")
+          f"{key_frames} key-frames sounding), {args.threads_used}: {', '.join(map(str, wrote))}")
     return 0
 
 
