@@ -147,7 +147,8 @@ def test_the_command_of_a_line_reproduces_the_trial(tiny, tmp_path, capsys):
 
 def test_a_line_records_the_arithmetic_and_its_rerun_command_repeats_it(tiny, tmp_path, monkeypatch):
     """Issue 17 item 15: threads (1 per trial CPU), backend, numpy and BLAS are in the line, and
-    `rerun_command` (dropping the time limit for the finished epochs) repeats its figures."""
+    `rerun_command` (dropping the time limit for the finished epochs), the command RESULTS.md
+    shows for the trial, repeats its figures."""
     import shlex
 
     import numpy as np
@@ -155,9 +156,13 @@ def test_a_line_records_the_arithmetic_and_its_rerun_command_repeats_it(tiny, tm
     from rnnalg.sweep.rerun import rerun_command
     from rnnalg.train.numerics import blas_name
 
-    _, lines, _ = tiny
+    out, lines, _ = tiny
     line = lines[0]
     assert (line["threads"], line["numpy"], line["blas"]) == (1, np.__version__, blas_name())
+    # the command RESULTS.md shows for the trial is this one
+    assert main(["report", str(out / "results.jsonl"), "--out", str(tmp_path / "report"), "--no-figures"]) == 0
+    shown = (tmp_path / "report" / "RESULTS.md").read_text().split("## Commands", 1)[1]
+    assert f"| {line['trial']['flags']['seed']} | `{rerun_command(line)}` |" in shown
     words = shlex.split(rerun_command(line))
     while "=" in words[0]:  # RNNALG_BACKEND=...
         monkeypatch.setenv(*words.pop(0).split("=", 1))
