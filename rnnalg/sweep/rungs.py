@@ -26,7 +26,8 @@ def run_curve(run_dir: Path) -> list:
     """[(epoch, valid)] of a run folder's metrics.jsonl; [] when it has none (or unreadable)."""
     try:
         text = (Path(run_dir) / METRICS).read_text(encoding="utf-8")
-        return [(int(r["epoch"]), float(r["valid"])) for r in map(json.loads, text.splitlines()) if r]
+        records = [json.loads(line) for line in text.splitlines() if line.strip()]
+        return [(int(r["epoch"]), float(r["valid"])) for r in records]
     except (OSError, ValueError, KeyError, TypeError):
         return []
 
