@@ -44,6 +44,32 @@ def test_a_sweep_stopped_before_any_trial_ended_leaves_no_results_file(tmp_path,
     assert not results.exists() and list(tmp_path.glob(".r.jsonl*")) == []
 
 
+@pytest.mark.parametrize("resume", [False, True])
+def test_an_empty_results_file_of_an_earlier_sweep_is_removed(tmp_path, monkeypatch, resume):
+    """Sweeps before the fix left an empty results file at their start; a resumed (or new) sweep
+    stopped before any trial ended kept it, and the report over experiments/results/*.jsonl
+    refused it.  The report still refuses an empty file it is given."""
+    import ray.tune
+
+    from rnnalg.errors import SweepRunError
+    from rnnalg.sweep import runner
+
+    class BrokenTuner:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def fit(self):
+            raise RuntimeError("killed before any trial ended")
+
+    monkeypatch.setattr(ray.tune, "Tuner", BrokenTuner)
+    results = tmp_path / "r.jsonl"
+    results.write_text("\n")
+    assert main(["report", str(results), "--out", str(tmp_path / "report")]) == 1
+    with pytest.raises(SweepRunError, match="no trial ended"):
+        runner.run([trial("a-s1")], {"a-s1": 10}, tmp_path, results, {}, resume=resume, cpus_per_trial=1, asha=None)
+    assert not results.exists()
+
+
 def test_the_first_ended_trial_creates_the_results_file(tmp_path):
     from rnnalg.sweep.runner import Recorder
 

@@ -117,11 +117,14 @@ def run(trials: list, params: dict, out: Path, results_path: Path, sweep_info: d
     known = {t.id for t in trials}
     lines, foreign = {}, []
     if results_path.exists():
-        for line in read_lines(results_path):
+        found = read_lines(results_path)
+        for line in found:
             if not own_line(line, out, known):
                 foreign.append(line)
             elif resume:
                 lines[line["trial"]["id"]] = line
+        if not found:  # a file without a line (a sweep of before wrote one at its start): a report refuses
+            results_path.unlink()  # it, so it goes; the first ended trial writes the file again
     data = data or {}
     base = {t.id: {"trial": t.to_json(), "params": params[t.id], "command": t.command(), **sweep_info,
                    **data.get(t.id, {}), "run_dir": str(out / "runs" / t.id)} for t in trials}
