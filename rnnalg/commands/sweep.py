@@ -106,11 +106,11 @@ def _run_locked(args, sweep, trials, params, out: Path, results: Path, data_dir)
     import ray
 
     from ..sweep import leftovers, runner
-    from ..sweep.results import commit_of_rnnalg, data_fields, format_table, read_lines
+    from ..sweep.results import commit_of_rnnalg, data_fields, format_table
 
     runner.check_out(out, trials, resume=args.resume, force=args.force, asha=sweep.asha)
-    # (a file without a line, which a sweep of before wrote at its start, holds none: runner.run removes it)
-    if results.exists() and not (args.resume or args.force) and read_lines(results):
+    # (an empty file, which a sweep of before wrote at its start, holds none: runner.run removes it)
+    if results.exists() and not (args.resume or args.force) and results.read_bytes().strip():
         raise UsageError(f"--results {results}: already holds results; continue that sweep with --resume, "
                          f"or overwrite them with --force")
     ended = leftovers.clean_leftovers(out)
