@@ -42,8 +42,8 @@ from pathlib import Path
 
 from ..errors import SweepError
 from .groups import check_group_by
-from .trainflags import Random, flag_checker, train_parser, value_kind  # noqa: F401 (Random, train_parser:
-# the names trials.py, worker.py and the tests import from here)
+# (Random and train_parser are imported from here too: trials.py, worker.py, the tests)
+from .trainflags import Random, flag_checker, train_parser, value_kind  # noqa: F401
 
 SECTIONS = ("sweep", "train", "data", "model")
 SWEEP_KEYS = ("datasets", "seeds", "samples", "search_seed", "cpus_per_trial", "asha")
