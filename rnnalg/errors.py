@@ -134,7 +134,8 @@ class ResourceError(RnnalgError):
 
 
 class SweepError(DataError):
-    """A sweep file that cannot be used; `where` is the key, e.g. 'model.dots.set.H'."""
+    """A sweep file that cannot be used; `where` is the key, e.g. 'model.dots.set.H', and its line
+    once `rnnalg sweep` has found it ('line 9: model.dots.set.H', sweep/keyline.py)."""
 
 
 class SweepRunError(RnnalgError):

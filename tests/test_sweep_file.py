@@ -82,41 +82,41 @@ def test_dry_run_lists_trials_with_parameter_counts(tmp_path, capsys):
 
 
 BAD = [
-    ("[sweep]\ndatasets = [\"jsb\"]\nseed = [1]\n", "s.toml: sweep.seed: error: unknown key 'seed'"),
-    ("[sweep]\ndatasets = [\"jsb\", \"mozart\"]\n", "s.toml: sweep.datasets: error: 'mozart' is neither"),
-    ("[sweep]\ndatasets = \"jsb\"\n", "s.toml: sweep.datasets: error: expected a non-empty list"),
-    ("[sweep]\ndatasets = [\"jsb\"]\nseeds = [1, -2]\n", "s.toml: sweep.seeds: error: expected integers >= 0"),
+    ("[sweep]\ndatasets = [\"jsb\"]\nseed = [1]\n", "s.toml: line 3: sweep.seed: error: unknown key 'seed'"),
+    ("[sweep]\ndatasets = [\"jsb\", \"mozart\"]\n", "s.toml: line 2: sweep.datasets: error: 'mozart' is neither"),
+    ("[sweep]\ndatasets = \"jsb\"\n", "s.toml: line 2: sweep.datasets: error: expected a non-empty list"),
+    ("[sweep]\ndatasets = [\"jsb\"]\nseeds = [1, -2]\n", "s.toml: line 3: sweep.seeds: error: expected integers >= 0"),
     ("[sweep]\ndatasets = [\"jsb\"]\n[train]\nlr = \"fast\"\n",
-     "s.toml: train.lr: error: argument --lr: must be a finite number > 0, got 'fast'"),
+     "s.toml: line 4: train.lr: error: argument --lr: must be a finite number > 0, got 'fast'"),
     ("[sweep]\ndatasets = [\"jsb\"]\n[train]\nlearning_rate = 0.1\n",
-     "s.toml: train.learning_rate: error: unknown key 'learning_rate'"),
-    ("[sweep]\ndatasets = [\"jsb\"]\n[train]\nseed = 3\n", "s.toml: train.seed: error: unknown key 'seed'"),
+     "s.toml: line 4: train.learning_rate: error: unknown key 'learning_rate'"),
+    ("[sweep]\ndatasets = [\"jsb\"]\n[train]\nseed = 3\n", "s.toml: line 4: train.seed: error: unknown key 'seed'"),
     ("[sweep]\ndatasets = [\"jsb\"]\n[train]\noptimizer = [\"adam\", \"rmsprop\"]\n",
-     "s.toml: train.optimizer: error: argument --optimizer: invalid choice: 'rmsprop'"),
+     "s.toml: line 4: train.optimizer: error: argument --optimizer: invalid choice: 'rmsprop'"),
     ("[sweep]\ndatasets = [\"jsb\"]\n[train]\nepochs = { uniform = [1, 9] }\n",
-     "s.toml: train.epochs: error: only float flags take a random range"),
+     "s.toml: line 4: train.epochs: error: only float flags take a random range"),
     ("[sweep]\ndatasets = [\"jsb\"]\n[train]\nlr = { loguniform = [0, 1] }\n",
-     "s.toml: train.lr.loguniform: error: expected LOW < HIGH and LOW > 0, got [0, 1]"),
+     "s.toml: line 4: train.lr.loguniform: error: expected LOW < HIGH and LOW > 0, got [0, 1]"),
     ("[sweep]\ndatasets = [\"jsb\"]\n[train]\nlr = { normal = [0, 1] }\n",
-     "s.toml: train.lr: error: a range is written"),
+     "s.toml: line 4: train.lr: error: a range is written"),
     ("[sweep]\ndatasets = [\"jsb\"]\n[data.piano]\nepochs = 3\n",
-     "s.toml: data.piano: error: 'piano' is not in sweep.datasets (jsb)"),
+     "s.toml: line 3: data.piano: error: 'piano' is not in sweep.datasets (jsb)"),
     ("[sweep]\ndatasets = [\"jsb\"]\n", "s.toml: model: error: no models"),
     ("[sweep]\ndatasets = [\"jsb\"]\n[model.\"DOT(S)\"]\nspec = \"x.rnn\"\n",
-     "s.toml: model.DOT(S): error: a model's key may hold only letters"),
+     "s.toml: line 3: model.DOT(S): error: a model's key may hold only letters"),
     ("[sweep]\ndatasets = [\"jsb\"]\n[model.a]\nspec = \"missing.rnn\"\n",
-     "s.toml: model.a.spec: error: no such file: missing.rnn"),
+     "s.toml: line 4: model.a.spec: error: no such file: missing.rnn"),
     (f"[sweep]\ndatasets = [\"jsb\"]\n[model.a]\nspec = \"{EXAMPLES / 'rnn.rnn'}\"\nset = {{ H = 0 }}\n",
-     "s.toml: model.a.set.H: error: expected integers >= 1, got 0"),
+     "s.toml: line 5: model.a.set.H: error: expected integers >= 1, got 0"),
     (f"[sweep]\ndatasets = [\"jsb\"]\n[model.a]\nspec = \"{EXAMPLES / 'rnn.rnn'}\"\nsizes = {{ H = 4 }}\n",
-     "s.toml: model.a.sizes: error: unknown key 'sizes' (expected one of: label, spec, set, train)"),
+     "s.toml: line 5: model.a.sizes: error: unknown key 'sizes' (expected one of: label, spec, set, train)"),
     ("[sweep]\ndatasets = [\"jsb\"\n", "s.toml: error: not valid TOML: "),
     (f"[sweep]\ndatasets = [\"jsb\"]\n[train]\nmomentum = [0.9, 1.5]\n[model.a]\nspec = \"{EXAMPLES / 'rnn.rnn'}\"\n",
-     "s.toml: train.momentum: error: argument --momentum: must be a number in [0, 1), got 1.5"),
+     "s.toml: line 4: train.momentum: error: argument --momentum: must be a number in [0, 1), got 1.5"),
     ("[sweep]\ndatasets = [\"jsb\"]\n[sweep.asha]\nreduction_factor = 1\n",
-     "s.toml: sweep.asha.reduction_factor: error: expected an integer >= 2"),
+     "s.toml: line 4: sweep.asha.reduction_factor: error: expected an integer >= 2"),
     ("[sweep]\ndatasets = [\"jsb\"]\n[sweep.asha]\nper = \"seed\"\n",
-     "s.toml: sweep.asha.per: error: must be one of 'model', 'dataset', not 'seed'"),
+     "s.toml: line 4: sweep.asha.per: error: must be one of 'model', 'dataset', not 'seed'"),
 ]
 
 
@@ -220,7 +220,7 @@ def test_a_trial_that_needs_more_cpus_than_the_local_ray_has_is_refused(tmp_path
     path = write(tmp_path, f"[sweep]\ndatasets = [\"jsb\"]\ncpus_per_trial = 2\n"
                            f"[model.a]\nspec = \"{EXAMPLES / 'rnn.rnn'}\"\n")
     assert main(["sweep", str(path), "--cpus", "1", "--out", str(tmp_path / "out")]) == 2
-    assert "sweep.cpus_per_trial = 2 is more than the 1 CPUs" in capsys.readouterr().err
+    assert "s.toml: line 3: sweep.cpus_per_trial = 2 is more than the 1 CPUs" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 

@@ -121,18 +121,18 @@ def test_grouped_asha_keeps_the_best_noisy_trial_that_per_model_asha_stops(tmp_p
 
 BAD_GROUPS = [
     ('group_by = ["momentum"]',
-     "s.toml: sweep.asha.group_by: error: 'momentum' is not a grid axis of this file: ASHA groups trials by "
+     "s.toml: line 8: sweep.asha.group_by: error: 'momentum' is not a grid axis of this file: ASHA groups trials by "
      "a flag given as a list, set.NAME or spec (this file's axes: set.H, spec, weight_noise)"),
-    ('group_by = ["lr"]', "s.toml: sweep.asha.group_by: error: 'lr' is not a grid axis of this file"),
-    ('group_by = ["epochs"]', "s.toml: sweep.asha.group_by: error: 'epochs' is not a grid axis of this file"),
-    ('group_by = ["set.Q"]', "s.toml: sweep.asha.group_by: error: 'set.Q' is not a grid axis of this file"),
+    ('group_by = ["lr"]', "s.toml: line 8: sweep.asha.group_by: error: 'lr' is not a grid axis of this file"),
+    ('group_by = ["epochs"]', "s.toml: line 8: sweep.asha.group_by: error: 'epochs' is not a grid axis of this file"),
+    ('group_by = ["set.Q"]', "s.toml: line 8: sweep.asha.group_by: error: 'set.Q' is not a grid axis of this file"),
     ('group_by = "weight_noise"',
-     "s.toml: sweep.asha.group_by: error: expected a list of grid axes, e.g. [\"weight_noise\"], "
+     "s.toml: line 8: sweep.asha.group_by: error: expected a list of grid axes, e.g. [\"weight_noise\"], "
      "got 'weight_noise'"),
     ('group_by = ["weight_noise", "weight_noise"]',
-     "s.toml: sweep.asha.group_by: error: 'weight_noise' is listed twice"),
+     "s.toml: line 8: sweep.asha.group_by: error: 'weight_noise' is listed twice"),
     ('group_by = ["model"]',
-     "s.toml: sweep.asha.group_by: error: 'model' is not a grid axis: trials are always grouped by dataset"),
+     "s.toml: line 8: sweep.asha.group_by: error: 'model' is not a grid axis: trials are always grouped by dataset"),
 ]
 
 

@@ -47,7 +47,7 @@ def test_a_huge_trial_count_is_refused_at_once_even_with_dry_run(tmp_path):
         pytest.fail("sweep --dry-run of samples = 100000000 ran for a minute without an answer")
     assert time.monotonic() - started < 60
     assert done.returncode == 1 and done.stdout == ""
-    assert "music.toml: sweep.samples: error: the file gives 100,000,000 trials" in done.stderr
+    assert "music.toml: line 2: sweep.samples: error: the file gives 100,000,000 trials" in done.stderr
     assert "at most 10,000" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -125,7 +125,7 @@ def test_an_unknown_set_size_names_the_file_and_key(tmp_path, capsys):
     path = write(tmp_path, TINY.replace("H = 8", "H = 8, Q = 3"), name="music.toml")
     assert main(["sweep", str(path), "--dry-run"]) == 1
     err = capsys.readouterr().err
-    assert "music.toml: model.rnn.set.Q: error: unknown size 'Q'" in err and "defines H" in err
+    assert "music.toml: line 9: model.rnn.set.Q: error: unknown size 'Q'" in err and "defines H" in err
 
 
 def test_a_sweep_file_with_a_byte_order_mark_is_read(tmp_path, capsys):

@@ -158,24 +158,19 @@ def run(args: argparse.Namespace) -> int:
     sweep_args = argparse.Namespace(file=str(out / "sweep.toml"), out=str(out), results=None, resume=args.resume,
                                     force=args.force, data_dir=args.data_dir, cpus=args.cpus,
                                     address=args.address, dry_run=args.dry_run, verbose=args.verbose,
-                                    model_fields=fields)
+                                    model_fields=fields,
+                                    locate=lambda err: in_search_file(err, out / "sweep.toml", path))
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")
-    try:
-        return sweep_command.run(sweep_args)
-    except SweepError as err:
-        raise in_search_file(err, out / "sweep.toml", path) from None
+    return sweep_command.run(sweep_args)
 
 
 def in_search_file(err: SweepError, generated: Path, search_file: Path) -> SweepError:
     """`err` of the generated sweep file, located in the search file when its key is one the
-    search file gave (`sweep.asha.group_by` -> `search.toml: line 14: sweep.asha.group_by`)."""
-    from ..sweep.keyline import key_line
+    search file gave (`sweep.asha.group_by` -> `search.toml: line 14: sweep.asha.group_by`),
+    else at its line in the generated file (`sweep.toml: line 40: model.c001.set.H`)."""
+    from ..sweep.keyline import with_line
 
-    if Path(err.file) != generated or not err.where or err.where.split(".")[0] not in GIVEN_SECTIONS:
-        return err
-    try:
-        line = key_line(search_file.read_text(encoding="utf-8-sig"), err.where)
-    except (OSError, UnicodeDecodeError):
-        line = None
-    return SweepError(search_file, err.message, where=f"line {line}: {err.where}" if line else err.where)
+    if Path(err.file) == generated and err.where and err.where.split(".")[0] in GIVEN_SECTIONS:
+        return with_line(err, search_file)
+    return with_line(err)

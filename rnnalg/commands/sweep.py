@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import SweepError, UsageError
 
 TAKES_SPEC = False
 # shown under `rnnalg sweep --help`; the full reference is rnnalg/sweep/sweepfile.py's docstring
@@ -50,16 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..sweep.lock import ResultsLock
-    from ..sweep.sweepfile import load_sweep
-    from ..sweep.trials import expand, load_params
 
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")
-    sweep = load_sweep(args.file)
     data_dir = args.data_dir or os.environ.get("RNNALG_DATA")
-    trials = expand(sweep, str(Path(data_dir).resolve()) if data_dir else None)
-
-    params = load_params(trials, sweep.path)
+    sweep, trials, params = _read(args, data_dir)
     _check_data_files(trials, data_dir)
     if args.dry_run:
         for t in trials:
@@ -89,14 +84,34 @@ def run(args: argparse.Namespace) -> int:
         return _run_locked(args, sweep, trials, params, out, results, data_dir)
 
 
+def _read(args, data_dir):
+    """(the sweep file, its trials, their parameter counts); every SweepError of the file, from
+    reading it, expanding its grid or sizing its specs, gets its key's line here (keyline.py), or
+    where `args.locate` says (`rnnalg search`: the search file's keys in the search file)."""
+    from ..sweep.keyline import with_line
+    from ..sweep.sweepfile import load_sweep
+    from ..sweep.trials import expand, load_params
+
+    try:
+        sweep = load_sweep(args.file)
+        trials = expand(sweep, str(Path(data_dir).resolve()) if data_dir else None)
+        return sweep, trials, load_params(trials, sweep.path)
+    except SweepError as err:
+        raise (getattr(args, "locate", None) or with_line)(err) from None
+
+
 def _check_cpus(args, sweep) -> None:
     cores = os.cpu_count() or 1
     if args.address is None and args.cpus and args.cpus > cores:
         print(f"rnnalg sweep: warning: --cpus {args.cpus} is more than this machine's {cores} cores: "
               f"up to {args.cpus // sweep.cpus_per_trial} trials will share them", file=sys.stderr)
     if args.address is None and sweep.cpus_per_trial > (args.cpus or cores):
-        raise UsageError(f"{args.file}: sweep.cpus_per_trial = {sweep.cpus_per_trial} is more than the "
-                         f"{args.cpus or cores} CPUs of the local Ray (--cpus): no trial could start")
+        from ..sweep.keyline import line_of
+
+        line = line_of(sweep.path, "sweep.cpus_per_trial")
+        raise UsageError(f"{args.file}: {f'line {line}: ' if line else ''}sweep.cpus_per_trial = "
+                         f"{sweep.cpus_per_trial} is more than the {args.cpus or cores} CPUs of the local Ray "
+                         f"(--cpus): no trial could start")
 
 
 def _run_locked(args, sweep, trials, params, out: Path, results: Path, data_dir) -> int:

@@ -1,4 +1,6 @@
-"""Reading and checking a sweep file (TOML).  Every mistake names the file and the key.
+"""Reading and checking a sweep file (TOML).  Every mistake names the file and the key
+(`rnnalg sweep` adds the key's line: commands/sweep.py, keyline.py); the tables of train flags
+are checked by trainflags.py.
 
     [sweep]
     datasets = ["nottingham", "jsb"]     # named datasets (or paths, relative to this file)
@@ -33,42 +35,23 @@
 """
 from __future__ import annotations
 
-import argparse
-import math
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import RnnalgError, SweepError
+from ..errors import SweepError
 from .groups import check_group_by
+# (Random and train_parser are imported from here too: trials.py, worker.py, the tests)
+from .trainflags import Random, flag_checker, train_parser, value_kind  # noqa: F401
 
 SECTIONS = ("sweep", "train", "data", "model")
 SWEEP_KEYS = ("datasets", "seeds", "samples", "search_seed", "cpus_per_trial", "asha")
 ASHA_KEYS = ("grace_period", "reduction_factor", "max_epochs", "per", "group_by")
 ASHA_PER = ("model", "dataset")
 MODEL_KEYS = ("label", "spec", "set", "train")
-RANDOM_KINDS = ("uniform", "loguniform")
-# `rnnalg train` flags a sweep decides itself, so a file may not set them
-OWN_FLAGS = ("data", "data_dir", "seed", "out", "resume", "force", "quiet")
 _NAME = re.compile(r"[A-Za-z0-9_]+")
 BOM = b"\xef\xbb\xbf"
-
-
-@dataclass(frozen=True)
-class Random:
-    """A random range for a float flag: `kind` is 'uniform' or 'loguniform'."""
-
-    kind: str
-    low: float
-    high: float
-
-    def draw(self, rng) -> float:
-        if self.kind == "uniform":
-            value = rng.uniform(self.low, self.high)
-        else:
-            value = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
-        return float(f"{value:.3g}")  # readable ids and commands
 
 
 @dataclass(frozen=True)
@@ -131,7 +114,7 @@ class _Check:
 
     def table(self, value, key: str) -> dict:
         if not isinstance(value, dict):
-            self.fail(key, f"expected a table, got {_kind(value)}")
+            self.fail(key, f"expected a table, got {value_kind(value)}")
         return value
 
     def known(self, table: dict, key: str, allowed) -> None:
@@ -148,10 +131,6 @@ class _Check:
             if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
                 self.fail(key, f"expected {'integers' if many else 'an integer'} >= {minimum}, got {v!r}")
         return value
-
-
-def _kind(value) -> str:
-    return {dict: "a table", list: "a list", str: "a string", bool: "a boolean"}.get(type(value), type(value).__name__)
 
 
 def load_sweep(path) -> SweepFile:
@@ -196,7 +175,7 @@ def load_sweep(path) -> SweepFile:
             if k == "group_by":  # grid axes: checked once the whole file is read (groups.py)
                 continue
             c.ints(v, f"sweep.asha.{k}", 2 if k == "reduction_factor" else 1, many=False)
-    flags = _flag_checker(c)
+    flags = flag_checker(c)
     train = flags(c.table(raw.get("train", {}), "train"), "train")
     data = c.table(raw.get("data", {}), "data")
     for label, table in data.items():
@@ -238,89 +217,6 @@ def _model(c: _Check, flags, key: str, table, path: Path) -> Model:
         c.ints(value, f"{where}.set.{name}", 1, many=True)
     label = table.get("label", key)
     if not isinstance(label, str):
-        c.fail(f"{where}.label", f"expected a string, got {_kind(label)}")
+        c.fail(f"{where}.label", f"expected a string, got {value_kind(label)}")
     return Model(key, label, tuple(specs), dict(sizes), flags(c.table(table.get("train", {}),
                                                                       f"{where}.train"), f"{where}.train"))
-
-
-def _flag_checker(c: _Check):
-    """A function checking a table of train flags (values, lists, random ranges) by the
-    `rnnalg train` parser itself; it returns the table with ranges as `Random`."""
-    parser = train_parser()
-    actions = {a.dest: a for a in parser._actions if a.option_strings and a.dest not in OWN_FLAGS
-               and a.dest != "help"}
-
-    def check_value(key: str, flag: str, value) -> None:
-        action = actions[flag]
-        if action.nargs == 0:  # a switch such as --nesterov
-            if not isinstance(value, bool):
-                c.fail(key, f"expected true or false, got {value!r}")
-            return
-        if isinstance(value, (dict, list, bool)):
-            c.fail(key, f"expected a single value, got {_kind(value)}")
-        try:
-            parser.parse_args(["spec.rnn", action.option_strings[0], str(value)])
-        except _ArgError as err:
-            c.fail(key, str(err).split("error: ", 1)[-1])
-
-    def check(table: dict, where: str) -> dict:
-        c.known(table, where, tuple(actions))
-        out = {}
-        for flag, value in table.items():
-            key = f"{where}.{flag}"
-            if isinstance(value, dict):
-                out[flag] = _random(c, key, value, actions[flag])
-                continue
-            for v in value if isinstance(value, list) else [value]:
-                check_value(key, flag, v)
-            if isinstance(value, list) and not value:
-                c.fail(key, "an empty list gives no trials")
-            out[flag] = value
-        return out
-
-    return check
-
-
-def _random(c: _Check, key: str, value: dict, action) -> Random:
-    if len(value) != 1 or next(iter(value)) not in RANDOM_KINDS:
-        c.fail(key, "a range is written { uniform = [LOW, HIGH] } or { loguniform = [LOW, HIGH] }")
-    kind, bounds = next(iter(value.items()))
-    if not _is_float(action):
-        c.fail(key, f"only float flags take a random range; {action.option_strings[0]} does not")
-    if (not isinstance(bounds, list) or len(bounds) != 2
-            or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)):
-        c.fail(f"{key}.{kind}", "expected [LOW, HIGH], two numbers")
-    low, high = map(float, bounds)
-    if not low < high or (kind == "loguniform" and low <= 0):
-        c.fail(f"{key}.{kind}", f"expected LOW < HIGH{' and LOW > 0' if kind == 'loguniform' else ''}, "
-                                f"got [{low:g}, {high:g}]")
-    return Random(kind, low, high)
-
-
-def _is_float(action) -> bool:
-    from ..values import FLAGS, RULES
-
-    flag = action.option_strings[-1]
-    return flag in FLAGS and RULES[FLAGS[flag]].convert is float
-
-
-class _ArgError(RnnalgError):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise _ArgError(message)
-
-
-def train_parser() -> argparse.ArgumentParser:
-    """The flags of `rnnalg train` (train.flags, as the command has them), raising instead of exiting."""
-    from ..train.flags import add_arguments
-    from ..values import typed_flags
-
-    parser = _Parser(prog="rnnalg train", add_help=False)
-    parser.add_argument("spec")
-    parser.add_argument("--set", action="append", default=[])
-    add_arguments(parser)
-    typed_flags(parser)  # the value rules of rnnalg.values, as the command line has them
-    return parser

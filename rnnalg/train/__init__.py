@@ -2,7 +2,7 @@
 
     optim       optimisers as plain functions over a parameter dict; global-norm clipping
     flatstep    the trainer's update in flat buffers (weight noise, clipping, Adam, SGD in place),
-                bit for bit as optim's functions and trainer.add_weight_noise
+                bit for bit as optim's functions and add_weight_noise; DictStep: the same methods over those
     normals     numpy's standard normals drawn faster (numba), the same numbers and RNG state
     adam_kernel Adam as one numba loop over the flat buffers, the same numbers
     checkpoint  atomic .npz + JSON checkpoints, validated on load

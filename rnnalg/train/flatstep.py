@@ -3,7 +3,7 @@
 `optim.py`'s functions loop over a dict of small arrays and allocate every intermediate;
 `FlatStep` holds the parameters, the optimiser moments, the gradient and the weight noise each
 in one preallocated buffer (every array a 64-byte-aligned view), and runs an update as a few
-whole-buffer ufuncs with `out=`.  It repeats `optim.py` and `trainer.add_weight_noise` bit for
+whole-buffer ufuncs with `out=`.  It repeats `optim.py` and `add_weight_noise` (below) bit for
 bit: the same operations in the same order and precision on every element, e.g. for a float32
 model and Adam (g, m, v, θ float32; β₁, β₂, ε, η Python floats, so each product rounds to
 float32 as in the dict code)
@@ -14,7 +14,11 @@ and the weight noise draws one float64 N(0, 1) per weight element, in parameter 
 buffer (`rng.standard_normal(out=)`: the same stream as a draw per array), rounds σ·ε to the
 model's dtype and adds it (tests/test_train_bitident.py compares with a frozen copy of the old
 update).  `FlatStep.of(params, opt_state, ...)` is None where it cannot promise that (mixed
-dtypes); the trainer then uses the dict functions.
+dtypes, an optimiser not in optim.py); `DictStep` is then the same methods over the dict
+functions, so the trainer runs one update path either way:
+
+    noisy = step.add_weight_noise(σ, rng);  grads, norm = step.clip_gradients(grads, c)
+    step.optimiser_step(grads, lr, momentum=μ, nesterov=…)     # step.params, step.opt_state: the new ones
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ import numpy as np
 
 from . import normals
 from .adam_kernel import adam_step
-from .optim import adam_update, global_norm, sgd_update
+from .optim import adam_update, clip_by_global_norm, global_norm, sgd_update
 
 NOISY_ROLES = ("weight", "embedding")  # what weight noise perturbs (biases stay clean)
 ALIGN = 64  # bytes: each view starts on a cache line
@@ -39,6 +43,36 @@ def _python_numbers(*values) -> bool:
 
 def _numpy_normals(rng, out):
     rng.standard_normal(out=out)
+
+
+def add_weight_noise(params: dict, roles: dict, sigma: float, rng) -> dict:
+    """θ + σ·N(0, 1) on 'weight' and 'embedding' parameters, biases unchanged (new arrays)."""
+    noisy = {}
+    for name, p in params.items():
+        if roles[name] in NOISY_ROLES:
+            noisy[name] = p + (sigma * rng.standard_normal(p.shape)).astype(p.dtype)
+        else:
+            noisy[name] = p
+    return noisy
+
+
+class DictStep:
+    """FlatStep's methods over the dict functions (`add_weight_noise`, optim.py's clipping and
+    `update`), for the arrays FlatStep refuses: each call makes new arrays, and `optimiser_step`
+    replaces `params` and `opt_state` by the optimiser's new dicts."""
+
+    def __init__(self, params: dict, opt_state: dict, roles: dict, update):
+        self.params, self.opt_state, self._roles, self._update = params, opt_state, roles, update
+
+    def add_weight_noise(self, sigma: float, rng) -> dict:
+        return add_weight_noise(self.params, self._roles, sigma, rng)
+
+    def clip_gradients(self, grads: dict, max_norm):
+        return clip_by_global_norm(grads, max_norm)
+
+    def optimiser_step(self, grads: dict, lr, momentum=0.9, nesterov=False) -> None:
+        self.params, self.opt_state = self._update(self.params, grads, self.opt_state, lr,
+                                                   momentum=momentum, nesterov=nesterov)
 
 
 class Slab:
@@ -81,12 +115,13 @@ class FlatStep:
             return None
         if set(opt_state) != {f"{s}/{k}" for k in params for s in prefixes} | ({"t"} if kind == "adam" else set()):
             return None
-        return cls(params, opt_state, roles, kind, prefixes, compiled)
+        return cls(params, opt_state, roles, update, compiled)
 
-    def __init__(self, params, opt_state, roles, kind, prefixes, compiled):
+    def __init__(self, params, opt_state, roles, update, compiled):
+        kind, prefixes = IN_PLACE[update]
         shapes = {k: p.shape for k, p in params.items()}
         self.dtype = next(iter(params.values())).dtype
-        self.kind, self._compiled = kind, compiled
+        self.kind, self._compiled, self._update = kind, compiled, update
         self._normals = normals.fill if compiled else _numpy_normals
         self._param = Slab(shapes, self.dtype)
         self._param.load(params)
@@ -123,7 +158,7 @@ class FlatStep:
 
     def add_weight_noise(self, sigma: float, rng) -> dict:
         """θ + σ·N(0, 1) on weights and embeddings (biases: the clean views), as
-        trainer.add_weight_noise: the dict of views of the noisy buffer, overwritten next call."""
+        add_weight_noise: the dict of views of the noisy buffer, overwritten next call."""
         self._normals(rng, self._draw)
         np.multiply(self._draw, sigma, out=self._scaled, casting="unsafe")  # σ·ε in float64, then rounded
         for clean, noise, noisy in self._noise_parts:
@@ -158,7 +193,15 @@ class FlatStep:
 
     def optimiser_step(self, grads: dict, lr, momentum=0.9, nesterov=False) -> None:
         """One Adam or SGD step on the parameter buffer, in place (`grads`: the gradient views
-        of `clip_gradients`, or any dict of the same arrays)."""
+        of `clip_gradients`, or any dict of the same arrays).  For hyper-parameters that are not
+        Python numbers (`can_update`) the dict update runs and its arrays are copied in."""
+        if not self.can_update(lr, momentum):  # a numpy η widens η·g to float64 (NEP 50): its numbers
+            params, opt_state = self._update(self.params, grads, self.opt_state, lr,
+                                             momentum=momentum, nesterov=nesterov)
+            self._param.load(params)
+            for k, v in opt_state.items():
+                np.copyto(self.opt_state[k], v)
+            return
         if grads is not self.grads:
             self._grad.load(grads)
         if self.kind == "adam":

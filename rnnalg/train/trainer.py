@@ -26,24 +26,13 @@ from ..errors import TrainingError
 from . import checkpoint as ckpt
 from .config import TrainConfig
 from .feed import METRIC_LABELS, UNIT_PLURALS, batches, carried_state, count_batches, evaluate_split, model_batch
-from .flatstep import FlatStep
+from .flatstep import DictStep, FlatStep, add_weight_noise
 from .monitor import Monitor, curve_title
 from .optim import OPTIMIZERS, clip_by_global_norm
 from .signals import signals_ask_to_stop
 from .state import CHECKPOINT_RECORDS, RunMemory, RunState, seeded_rngs
 
 __all__ = ["Trainer", "add_weight_noise", "CHECKPOINT_RECORDS", "RunState", "seeded_rngs"]
-
-
-def add_weight_noise(params: dict, roles: dict, sigma: float, rng) -> dict:
-    """θ + σ·N(0, 1) on 'weight' and 'embedding' parameters, biases unchanged."""
-    noisy = {}
-    for name, p in params.items():
-        if roles[name] in ("weight", "embedding"):
-            noisy[name] = p + (sigma * rng.standard_normal(p.shape)).astype(p.dtype)
-        else:
-            noisy[name] = p
-    return noisy
 
 
 def _all_finite(arrays) -> bool:
@@ -136,34 +125,34 @@ class Trainer(RunMemory):
         state = carried_state(batch, self.carry)
         T, B = batch.mask.shape
         noise = self.model.draw_noise(self.noise_rng, T, B) if self.model.has_dropout else None
-        flat = self._flat_step()
-        used = self.params
-        if c.weight_noise > 0:
-            used = (flat.add_weight_noise(c.weight_noise, self.noise_rng) if flat else
-                    add_weight_noise(self.params, self.model.param_roles, c.weight_noise, self.noise_rng))
+        step = self._step()
+        used = step.add_weight_noise(c.weight_noise, self.noise_rng) if c.weight_noise > 0 else step.params
         loss, grads, final_state = self.model.loss_and_grad(used, mb, state=state, noise=noise)
         where = f"epoch {s.epoch + 1}, step {s.step + 1}"
         if not np.isfinite(loss):
             self._fail(f"the training loss became {float(loss)} at {where}")
-        grads, norm = flat.clip_gradients(grads, c.clip) if flat else clip_by_global_norm(grads, c.clip)
+        grads, norm = step.clip_gradients(grads, c.clip)
         if not np.isfinite(norm):
             grads, norm = self._gradient_in_float64(used, mb, state, noise, where, T) or (grads, norm)
         if not np.isfinite(norm):
             bad = next(k for k, g in grads.items() if not _all_finite([g]))
             self._fail(f"the gradient of {bad} holds NaN or Inf at {where} (BPTT over {T} steps"
                        + ("; --steps truncates it" if c.steps is None else "") + ")")
-        if flat and flat.can_update(s.lr, c.momentum):
-            flat.optimiser_step(grads, s.lr, momentum=c.momentum, nesterov=c.nesterov)  # self.params in place
-        else:
-            self.params, self.opt_state = self.update_opt(self.params, grads, self.opt_state, s.lr,
-                                                          momentum=c.momentum, nesterov=c.nesterov)
+        step.optimiser_step(grads, s.lr, momentum=c.momentum, nesterov=c.nesterov)
+        self.params, self.opt_state = step.params, step.opt_state  # a FlatStep's: the same views
         self.carry = final_state
         return float(loss)
+
+    def _step(self):
+        """What runs this update's weight noise, clipping and optimiser step on self.params and
+        self.opt_state: the FlatStep (flat buffers, in place) where one can be made, else a
+        DictStep (optim.py's dict functions, new arrays); the same numbers either way."""
+        return self._flat_step() or DictStep(self.params, self.opt_state, self.model.param_roles, self.update_opt)
 
     def _flat_step(self):
         """The FlatStep whose views are self.params and self.opt_state (made anew, from copies,
         when a restore, a plateau or a caller replaced them), or None where the dict functions
-        must run (an optimiser not in optim.py, mixed dtypes)."""
+        must run (an optimiser not in optim.py, mixed dtypes: FlatStep.of)."""
         if self._flat is None or not self._flat.linked(self.params, self.opt_state):
             fast = getattr(self.model, "backend", None) == "fast"  # numba loaded already: its kernels too
             self._flat = FlatStep.of(self.params, self.opt_state, self.model.param_roles, self.update_opt, fast)
