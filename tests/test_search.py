@@ -110,10 +110,10 @@ def test_bad_search_files_are_located(tmp_path, capsys):
     bad = tmp_path / "s.toml"
     bad.write_text('[search]\nseeds = ["x.rnn"]\nsize = "H"\nbudget = -3\n[sweep]\ndatasets = ["jsb"]\n')
     assert main(["search", str(bad), "--dry-run"]) == 1
-    assert f"{bad}: search.budget: error: expected a positive integer" in capsys.readouterr().err
+    assert f"{bad}: line 4: search.budget: error: expected a positive integer" in capsys.readouterr().err
     bad.write_text('[search]\nseeds = ["x.rnn"]\nsize = "H"\nbudget = 3\nmoves = ["fly"]\n')
     assert main(["search", str(bad), "--dry-run"]) == 1
-    assert "search.moves" in capsys.readouterr().err
+    assert f"{bad}: line 5: search.moves: error: expected a list of moves from" in capsys.readouterr().err
 
 
 def test_a_tiny_search_trains_through_the_sweep_machinery(tmp_path, capsys):

@@ -21,8 +21,11 @@ text) and `sweep.toml`, the sweep file of all candidates; `rnnalg sweep` runs th
 The search's results lines carry the same description of their candidate under `search` (with
 the search file and the name of the sized `let`), which `rnnalg report` reads (sweep/search_results.py).
 `--dry-run` writes the candidates and lists the trials without training.
-A mistake in the [sweep], [train] or [data.*] tables, found when the generated sweep file is
-read, names the search file, the line and the key (`sweep/keyline.py`), not the generated file.
+Every mistake in the search file names the search file, the key and its line (`sweep/keyline.py`):
+one in [search] (`s.toml: line 4: search.budget: error: …`; a seed that cannot be read is
+`search.seeds`, a size a seed does not `let` is `search.size`), and one in the [sweep], [train] or
+[data.*] tables found when the generated sweep file is read or run (`cpus_per_trial` above --cpus),
+not the generated file. A seed the checker refuses is an error at its place in the seed.
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..errors import SweepError, UsageError
+from ..errors import SpecError, SweepError, UsageError
 
 TAKES_SPEC = False
 SEARCH_KEYS = ("seeds", "labels", "size", "budget", "rounds", "max_candidates", "moves")
@@ -51,7 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_search(path: Path) -> tuple[dict, dict]:
-    """(the [search] table checked, the rest of the file): a SweepError names the key."""
+    """(the [search] table checked, the rest of the file): a SweepError names the key (its line:
+    `run`, by keyline.with_line)."""
     from ..algebra.moves import MOVES
     from ..sweep.sweepfile import read_toml
 
@@ -84,6 +88,28 @@ def read_search(path: Path) -> tuple[dict, dict]:
         raise SweepError(path, f"expected a list of moves from {', '.join(MOVES)}", where="search.moves")
     table.update(labels=labels, moves=moves)
     return table, raw
+
+
+def load_seeds(path: Path, table: dict) -> list:
+    """[(label, syntax.Spec)] of the seeds, each read and checked (a checker error is located in
+    the seed file) and each with the `let` the budget sizes; a SweepError names the search key."""
+    from ..checking import check
+    from ..front.parser import load
+
+    seeds = []
+    for label, name in zip(table["labels"], table["seeds"]):
+        try:
+            spec = load(path.parent / name)
+        except SpecError as err:
+            if err.first.span is not None:  # located in the seed file itself
+                raise
+            raise SweepError(path, err.first.message, where="search.seeds") from None
+        sizes = dict(check(spec).sizes)
+        if table["size"] not in sizes:
+            raise SweepError(path, f"{name} has no `let {table['size']}` to size to the budget "
+                                   f"(its sizes: {', '.join(sizes) or 'none'})", where="search.size")
+        seeds.append((label, spec))
+    return seeds
 
 
 def _toml_value(v) -> str:
@@ -131,12 +157,15 @@ def sweep_toml(rest: dict, candidates, size: str, search_file: Path) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..algebra.search import candidates as find_candidates
     from ..atomic import write_atomic
-    from ..front.parser import load
+    from ..sweep.keyline import with_line
     from . import sweep as sweep_command
 
     path = Path(args.file)
-    table, rest = read_search(path)
-    seeds = [(label, load(path.parent / s)) for label, s in zip(table["labels"], table["seeds"])]
+    try:
+        table, rest = read_search(path)
+        seeds = load_seeds(path, table)
+    except SweepError as err:  # the [search] table's keys, at their lines
+        raise with_line(err) from None
     found, tally = find_candidates(seeds, table["size"], table["budget"], table["rounds"],
                                    table["max_candidates"], tuple(table["moves"]))
     out = Path(args.out or Path("sweeps") / path.stem)

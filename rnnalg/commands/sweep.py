@@ -106,10 +106,9 @@ def _check_cpus(args, sweep) -> None:
         print(f"rnnalg sweep: warning: --cpus {args.cpus} is more than this machine's {cores} cores: "
               f"up to {args.cpus // sweep.cpus_per_trial} trials will share them", file=sys.stderr)
     if args.address is None and sweep.cpus_per_trial > (args.cpus or cores):
-        from ..sweep.keyline import line_of
+        from ..sweep.keyline import key_at
 
-        line = line_of(sweep.path, "sweep.cpus_per_trial")
-        raise UsageError(f"{args.file}: {f'line {line}: ' if line else ''}sweep.cpus_per_trial = "
+        raise UsageError(f"{key_at(args.file, 'sweep.cpus_per_trial', getattr(args, 'locate', None))} = "
                          f"{sweep.cpus_per_trial} is more than the {args.cpus or cores} CPUs of the local Ray "
                          f"(--cpus): no trial could start")
 

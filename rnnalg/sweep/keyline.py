@@ -4,10 +4,14 @@ generated sweep file (`rnnalg search`) read `s.toml: line 13: sweep.asha.group_b
 
     key_line(text, "sweep.asha.group_by")  ->  the line of `group_by = …` under `[sweep.asha]`,
                                               else of the nearest table holding it (`[sweep.asha]`,
-                                              `asha = { … }` under `[sweep]`); None when absent
+                                              `asha = { … }` under `[sweep]`); a table given
+                                              only by its sub-tables (`[model.a]`) at the first
+                                              of them; None when absent
     line_of(path, key)      the line where the file gives `key`; None where it does not (a default,
                             an absent key: the nearest table is not the key's line) or cannot be read
     with_line(err)          a SweepError naming a key, with that line (itself where there is none)
+    key_at(file, key, locate)  `file: line N: key` as `locate` (default with_line) places the key,
+                            for a message about a key that is not a SweepError (`--cpus`)
 
 A line scan, not a parser: headers `[a.b]`, keys `a.b = …` (bare or quoted parts) at the start of
 a statement; the lines inside a multi-line array or string are skipped, so the first line of a
@@ -61,7 +65,7 @@ def _statements(text: str):
 
 def key_line(text: str, key: str) -> int | None:
     """The 1-based line of `key` (dotted) in TOML `text`, else of the deepest table holding it."""
-    table, best = [], (0, None)
+    table, best, inside = [], (0, None), None
     for number, line in _statements(text):
         header = HEADER.match(line)
         if header:
@@ -76,7 +80,9 @@ def key_line(text: str, key: str) -> int | None:
             return number
         if key.startswith(dotted + ".") and len(dotted) > best[0]:
             best = (len(dotted), number)
-    return best[1]
+        if inside is None and dotted.startswith(key + "."):
+            inside = number
+    return inside or best[1]
 
 
 def holds(data, key: str) -> bool:
@@ -111,3 +117,11 @@ def with_line(err: SweepError, file=None) -> SweepError:
     if line is None and file == Path(err.file):
         return err
     return SweepError(file, err.message, where=f"line {line}: {err.where}" if line else err.where)
+
+
+def key_at(file, key: str, locate=None) -> str:
+    """`file: line N: key`, or wherever `locate` (a rule like `with_line`, which is the default:
+    `rnnalg search` gives its own) places `key` of `file`: the head of a message about a key
+    that is not a SweepError, e.g. `rnnalg sweep`'s check of `cpus_per_trial` against --cpus."""
+    err = (locate or with_line)(SweepError(file, "", where=key))
+    return f"{err.file}: {err.where}"

@@ -1,0 +1,91 @@
+"""Every error of an `rnnalg search` file names the search file and the line of its key: the
+[search] table's own keys, a seed that cannot be read or lacks the sized `let`, and
+`cpus_per_trial` above --cpus (found only when the generated OUT/sweep.toml is run)."""
+from pathlib import Path
+
+import pytest
+
+from rnnalg.cli import main
+from rnnalg.sweep.keyline import key_line
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+SEARCH = f"""\
+# a small search
+[search]
+seeds = ["{EXAMPLES / 'rnn.rnn'}"]
+size = "H"
+budget = 3000
+max_candidates = 2
+moves = ["deepen_transition"]
+
+[sweep]
+datasets = ["jsb"]
+cpus_per_trial = 1
+
+[train]
+epochs = 1
+"""
+
+
+def _search(tmp_path, capsys, text, *flags):
+    search_file = tmp_path / "s.toml"
+    search_file.write_text(text)
+    code = main(["search", str(search_file), "--out", str(tmp_path / "out"), *flags])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "sweep.toml" not in err, err
+    return code, search_file, err
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("budget = 3000", "budget = 0", "line 5: search.budget: error: expected a positive integer"),
+    ("max_candidates = 2", "max_candidates = true", "line 6: search.max_candidates: error: expected a positive"),
+    ("budget = 3000", "budget = 3000\nrounds = -1", "line 6: search.rounds: error: expected an integer >= 0"),
+    ('size = "H"', "size = 200", 'line 4: search.size: error: expected the name of a `let` size, e.g. "H"'),
+    ('size = "H"', 'size = "H"\nlabels = ["a", "b"]', "line 5: search.labels: error: expected one label"),
+    ('moves = ["deepen_transition"]', 'moves = [\n    "deepen_transition",\n    "fly",\n]',
+     "line 7: search.moves: error: expected a list of moves from"),
+    ("budget = 3000", "budget = 3000\nbugdet = 4", "line 6: search.bugdet: error: unknown key"),
+    ("[train]", "[model.a]\nspec = \"x.rnn\"\n\n[train]", "line 13: model: error: a search file has no [model.*]"),
+])
+def test_a_mistake_in_the_search_table_names_its_line(tmp_path, capsys, old, new, message):
+    code, search_file, err = _search(tmp_path, capsys, SEARCH.replace(old, new), "--dry-run")
+    assert code == 1 and err.startswith(f"{search_file}: {message}"), err
+
+
+def test_a_seed_that_cannot_be_read_is_the_seeds_line(tmp_path, capsys):
+    code, search_file, err = _search(tmp_path, capsys, SEARCH.replace(str(EXAMPLES / "rnn.rnn"), "nope.rnn"),
+                                     "--dry-run")
+    assert code == 1 and err.startswith(f"{search_file}: line 3: search.seeds: error: cannot read spec file "
+                                        f"{tmp_path / 'nope.rnn'}"), err
+
+
+def test_a_size_the_seeds_do_not_let_is_the_sizes_line(tmp_path, capsys):
+    """(it was ignored: every candidate kept its own size, the budget unused)"""
+    code, search_file, err = _search(tmp_path, capsys, SEARCH.replace('size = "H"', 'size = "Q"'), "--dry-run")
+    assert code == 1 and err.startswith(f"{search_file}: line 4: search.size: error: {EXAMPLES / 'rnn.rnn'} "
+                                        f"has no `let Q` to size to the budget (its sizes: H)"), err
+
+
+def test_a_seed_the_checker_refuses_is_located_in_the_seed(tmp_path, capsys):
+    """(it was dropped as one of the candidates 'refused by the checker', the search run without it)"""
+    seed = tmp_path / "bad.rnn"
+    seed.write_text((EXAMPLES / "rnn.rnn").read_text().replace("tanh(x ⊕ h)", "tanh(x ⊕ q)"))
+    assert "tanh(x ⊕ q)" in seed.read_text()
+    code, _, err = _search(tmp_path, capsys, SEARCH.replace(str(EXAMPLES / "rnn.rnn"), "bad.rnn"), "--dry-run")
+    assert code == 1 and err.startswith(f"{seed}:") and "unbound name 'q'" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cpus_per_trial_above_the_local_ray_is_the_search_files_line(tmp_path, capsys):
+    """Checked when the generated sweep file runs (not --dry-run); it named OUT/sweep.toml."""
+    pytest.importorskip("ray.tune")
+    code, search_file, err = _search(tmp_path, capsys, SEARCH.replace("cpus_per_trial = 1", "cpus_per_trial = 64"),
+                                     "--cpus", "2")
+    assert code == 2 and err.startswith(f"{search_file}: line 11: sweep.cpus_per_trial = 64 is more than the 2 "
+                                        f"CPUs of the local Ray (--cpus): no trial could start"), err
+
+
+def test_a_table_given_only_by_its_sub_tables_is_at_the_first_of_them():
+    text = '[sweep]\ndatasets = ["jsb"]\n\n[model.a]\nspec = "a.rnn"\n[model.b]\nspec = "b.rnn"\n'
+    assert key_line(text, "model") == 4 and key_line(text, "model.b") == 6 and key_line(text, "sweep") == 1
