@@ -67,6 +67,13 @@ def test_a_size_the_seeds_do_not_let_is_the_sizes_line(tmp_path, capsys):
                                         f"has no `let Q` to size to the budget (its sizes: H)"), err
 
 
+def test_a_budget_below_a_seeds_smallest_size_is_the_budgets_line(tmp_path, capsys):
+    """(it was ignored: no size met it, so every candidate kept its own)"""
+    code, search_file, err = _search(tmp_path, capsys, SEARCH.replace("budget = 3000", "budget = 5"), "--dry-run")
+    assert code == 1 and err.startswith(f"{search_file}: line 5: search.budget: error: 5 parameters is below "
+                                        f"{EXAMPLES / 'rnn.rnn'}'s 266 at H = 1"), err
+
+
 def test_a_seed_the_checker_refuses_is_located_in_the_seed(tmp_path, capsys):
     """(it was dropped as one of the candidates 'refused by the checker', the search run without it)"""
     seed = tmp_path / "bad.rnn"

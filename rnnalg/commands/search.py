@@ -92,7 +92,8 @@ def read_search(path: Path) -> tuple[dict, dict]:
 
 def load_seeds(path: Path, table: dict) -> list:
     """[(label, syntax.Spec)] of the seeds, each read and checked (a checker error is located in
-    the seed file) and each with the `let` the budget sizes; a SweepError names the search key."""
+    the seed file), each with the `let` the budget sizes and within the budget at that size = 1;
+    a SweepError names the search key."""
     from ..checking import check
     from ..front.parser import load
 
@@ -108,6 +109,10 @@ def load_seeds(path: Path, table: dict) -> list:
         if table["size"] not in sizes:
             raise SweepError(path, f"{name} has no `let {table['size']}` to size to the budget "
                                    f"(its sizes: {', '.join(sizes) or 'none'})", where="search.size")
+        least = check(spec, {**sizes, table["size"]: 1}).param_count
+        if least > table["budget"]:  # no size meets it: the seed would keep its own
+            raise SweepError(path, f"{table['budget']:,} parameters is below {name}'s {least:,} at "
+                                   f"{table['size']} = 1", where="search.budget")
         seeds.append((label, spec))
     return seeds
 
