@@ -96,3 +96,9 @@ def test_cpus_per_trial_above_the_local_ray_is_the_search_files_line(tmp_path, c
 def test_a_table_given_only_by_its_sub_tables_is_at_the_first_of_them():
     text = '[sweep]\ndatasets = ["jsb"]\n\n[model.a]\nspec = "a.rnn"\n[model.b]\nspec = "b.rnn"\n'
     assert key_line(text, "model") == 4 and key_line(text, "model.b") == 6 and key_line(text, "sweep") == 1
+
+
+def test_resume_and_force_together_are_refused_before_anything_is_written(tmp_path, capsys):
+    code, _, err = _search(tmp_path, capsys, SEARCH, "--resume", "--force")
+    assert code == 2 and "--resume and --force exclude each other" in err
+    assert not (tmp_path / "out").exists()  # (the candidates were written first)

@@ -165,6 +165,8 @@ def run(args: argparse.Namespace) -> int:
     from ..sweep.keyline import with_line
     from . import sweep as sweep_command
 
+    if args.resume and args.force:  # before anything is written
+        raise UsageError("--resume and --force exclude each other")
     path = Path(args.file)
     try:
         table, rest = read_search(path)
@@ -194,8 +196,6 @@ def run(args: argparse.Namespace) -> int:
                                     address=args.address, dry_run=args.dry_run, verbose=args.verbose,
                                     model_fields=fields,
                                     locate=lambda err: in_search_file(err, out / "sweep.toml", path))
-    if args.resume and args.force:
-        raise UsageError("--resume and --force exclude each other")
     return sweep_command.run(sweep_args)
 
 
