@@ -23,7 +23,8 @@ the search file and the name of the sized `let`), which `rnnalg report` reads (s
 `--dry-run` writes the candidates and lists the trials without training.
 Every mistake in the search file names the search file, the key and its line (`sweep/keyline.py`):
 one in [search] (`s.toml: line 4: search.budget: error: …`; a seed that cannot be read is
-`search.seeds`, a size a seed does not `let` is `search.size`), and one in the [sweep], [train] or
+`search.seeds`, a size a seed does not `let` is `search.size`, a budget below a seed's parameters
+at that size = 1 is `search.budget`), and one in the [sweep], [train] or
 [data.*] tables found when the generated sweep file is read or run (`cpus_per_trial` above --cpus),
 not the generated file. A seed the checker refuses is an error at its place in the seed.
 """
