@@ -25,10 +25,11 @@ def _mmT(a, g):
 
 # The reverse scan's step product G[t] @ Wᵀ, W (in, out) C-ordered: with Wᵀ the view W.T the BLAS packs a
 # transposed operand every step.  From STEP_WT_COPY_ROWS rows on, Wᵀ is copied C-ordered once per call
-# instead; numpy's OpenBLAS 0.3.31, one thread, the LSTM's (B×800)·(800×200) at B = 8 / 16 / 64, copy
-# (counted) over view: 0.89 / 0.94 / 0.98 with its AVX2 (Haswell) kernels and 0.55 / 0.59 / 0.76 with its
-# AVX-512 (SkylakeX) kernels; below 8 rows SkylakeX's small-matrix path makes the view the faster (copy
-# 1.2–1.3×); bench/gemm_layouts.py, bench/README.md "Gated cells".  Either layout gives the same product.
+# instead.  numpy's OpenBLAS 0.3.31, one thread, the LSTM's T = 100 products (B×800)·(800×200), copy (its
+# time counted) over view at B = 8 / 16 / 64: 0.93 / 0.94 / 0.98 with the AVX2 (Haswell) kernels, 0.54 /
+# 0.57 / 0.78 with the AVX-512 (SkylakeX) kernels, OpenBLAS's own pick on an AVX-512 CPU; at B = 2 and 4
+# SkylakeX's small-matrix path makes the view the faster (copy 1.44×, 1.28×; Haswell 0.88×, 0.86×)
+# (bench/gemm_layouts.py; bench/README.md, "Gated cells").  Either layout gives the same product.
 STEP_WT_COPY_ROWS = 8
 
 
