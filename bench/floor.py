@@ -18,6 +18,8 @@ runs the same products (shapes, dtype, layouts, counts, order, np.matmul or np.d
 `out=` on preallocated random arrays, a no-argument call that can be timed like any implementation.
 Arrays of the same shape and layout are shared between products, so the floor's operands are
 as warm in cache as they can be: it is a lower bound for that schedule's products on this BLAS.
+(`bench/gemm_layouts.py` times the step products in every other operand layout against the
+schedule's own: bench/README.md, "Gated cells".)
 One product costs 2·M·K·N flops (a multiply and an add per term).
 
     torch_floor_call(products, torch, dtype)

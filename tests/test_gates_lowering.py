@@ -41,7 +41,9 @@ def test_the_lstm_backward_is_one_product_per_step_and_one_per_weight_kind():
     after = source.split("# -- backward: reverse scan", 1)[1].split("\ndef probabilities(", 1)[0]
     # the masked and the unmasked copy of the reverse step: one product each, d loss / d h_{t-1}
     assert [line.strip() for line in loops.splitlines() if "@" in line] == [
-        "g_h = g_h + Gjoint_h[t - t0] @ Wjoint_h.T", "g_h = Gjoint_h[t - t0] @ Wjoint_h.T"]  # a time block's rows
+        "g_h = g_h + Gjoint_h[t - t0] @ WTjoint_h", "g_h = Gjoint_h[t - t0] @ WTjoint_h"]  # a time block's rows
+    # against the joint weights' transpose, laid out once per call by the prelude's rule (B rows)
+    assert "WTjoint_h = _step_weight_T(Wjoint_h, B)" in source
     # the gates' G rows are views of one buffer, so W_x, W_h and b of all four are one product each
     assert re.findall(r"_mmT\([^)]*\)|\w+\.sum\(axis=\(0, 1\)\)", after) == [
         "_mmT(x[t0:t1], Gjoint_h)", "_mmT(buf_h[t0:t1], Gjoint_h)", "Gjoint_h.sum(axis=(0, 1))"]

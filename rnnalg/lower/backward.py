@@ -130,10 +130,31 @@ class BackwardEmitter:
         for e in p.eqns["scan"]:  # W_aᵀ of the state operands side by side: d/da of all at once
             if e.op == "affine" and len(p.state_args(e)) > 1:
                 ws = ", ".join(self.w(w) for _, w in p.state_args(e))
-                out.add(f"{self.joint_w(e.out.name)} = np.concatenate([{ws}], axis=0).T")
+                out.add(f"{self.joint_w(e.out.name)} = _step_weight_T(np.concatenate([{ws}], axis=0), B)")
+        for name, w in self._step_weights().items():  # Wᵀ of the step products G[t] @ Wᵀ (prelude)
+            out.add(f"{name} = _step_weight_T({w}, B)")
         for s in prog.states:
             out.add(f"{self.zero(s)} = np.zeros((B, {s.prev.width}), dtype=dt)")
             out.add(f"{self.carry(s.prev.name)} = {self.zero(s)}")
+
+    def _step_weights(self) -> dict:
+        """name of Wᵀ -> W for each weight the reverse step multiplies by its transpose alone: a fused
+        group's side-by-side weights, a scan affine's one state operand's weight."""
+        names = {}
+        for e in self.p.eqns["scan"]:
+            if e.op != "affine":
+                continue
+            group = self._fused_group(e)
+            if group is not None:
+                names[self.step_wT("joint", group[0])] = self.joint_w(group[0])
+            elif len(self.p.state_args(e)) == 1:
+                w = self.p.state_args(e)[0][1]
+                names[self.step_wT("", w)] = self.w(w)
+        return names
+
+    def step_wT(self, kind: str, name: str) -> str:
+        """The name of Wᵀ (`_step_weight_T`) of a parameter (kind "") or of a group's joint weights ("joint")."""
+        return self.p.name(f"WT{kind}_", name)
 
     def _backward_scan(self, out: Lines):
         """The reverse scan over steps T-1..0 (in a time block: t1-1..t0, from the carry the
@@ -270,7 +291,7 @@ class BackwardEmitter:
                 if group is not None:  # the group's first affine in forward order comes last here
                     value, eqns = group
                     if e is eqns[0]:
-                        step.contribute(self.g(value), f"{self.Gjoint(value)}{self.lt} @ {self.joint_w(value)}.T", 2)
+                        step.contribute(self.g(value), f"{self.Gjoint(value)}{self.lt} @ {self.step_wT('joint', value)}", 2)
                 elif len(args) > 1:  # one product against the stacked weights, then split
                     step.add(f"{self.joint(e.out.name)} = {grad} @ {self.joint_w(e.out.name)}", 2)
                     start = 0
@@ -280,7 +301,7 @@ class BackwardEmitter:
                         start += a.width
                 else:
                     for a, w in args:
-                        step.contribute(self.g(a.name), f"{grad} @ {self.w(w)}.T", 2)
+                        step.contribute(self.g(a.name), f"{grad} @ {self.step_wT('', w)}", 2)
                 continue
             if e.params:  # an op owning parameters keeps d loss / d out of every step
                 step.add(f"{self.G(e.out.name)}{self.lt} = {grad}", 2)

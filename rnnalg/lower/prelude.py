@@ -23,6 +23,22 @@ def _mmT(a, g):
     return a.reshape(-1, a.shape[-1]).T @ g.reshape(-1, g.shape[-1])
 
 
+# The reverse scan's step product G[t] @ Wᵀ, W (in, out) C-ordered: with Wᵀ the view W.T the BLAS packs a
+# transposed operand every step.  From STEP_WT_COPY_ROWS rows on, Wᵀ is copied C-ordered once per call
+# instead.  numpy's OpenBLAS 0.3.31, one thread, the LSTM's T = 100 products (B×800)·(800×200), copy (its
+# time counted) over view at B = 8 / 16 / 64: 0.93 / 0.94 / 0.98 with the AVX2 (Haswell) kernels, 0.54 /
+# 0.57 / 0.78 with the AVX-512 (SkylakeX) kernels, OpenBLAS's own pick on an AVX-512 CPU; at B = 2 and 4
+# SkylakeX's small-matrix path makes the view the faster (copy 1.44×, 1.28×; Haswell 0.88×, 0.86×)
+# (bench/gemm_layouts.py; bench/README.md, "Gated cells").  Either layout gives the same product.
+STEP_WT_COPY_ROWS = 8
+
+
+def _step_weight_T(w, B):
+    """Wᵀ (out, in) of a weight w (in, out) for the reverse scan's products G[t] @ Wᵀ (B rows each): a
+    C-ordered copy from STEP_WT_COPY_ROWS rows on, the view w.T below."""
+    return np.ascontiguousarray(w.T) if B >= STEP_WT_COPY_ROWS else w.T
+
+
 def _over_steps(a, T):
     """(1, B, W), one value per sequence, as a (T, B, W) view (no copy)."""
     return np.broadcast_to(a, (T,) + a.shape[1:])
