@@ -116,7 +116,7 @@ class DataError(RnnalgError):
     """A data file that cannot be used; `where` is e.g. 'line 3' or 'train[12][40]'."""
 
     def __init__(self, file: str, message: str, where: str | None = None):
-        self.file, self.where = str(file), where
+        self.file, self.where, self.message = str(file), where, message
         loc = f"{file}: {where}" if where else f"{file}"
         super().__init__(f"{loc}: error: {message}")
 

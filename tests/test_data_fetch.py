@@ -119,10 +119,18 @@ def test_every_failure_is_reported_and_nothing_is_left(server, tmp_path, capsys)
     assert files_under(tmp_path) == []
 
 
+def sigint_as_at_a_terminal():
+    """In the child: SIGINT's default action, as a shell at a terminal gives it. A test run launched
+    in the background (`nohup bash .ci/run &`) ignores SIGINT, the child inherits that, and Python
+    then installs no KeyboardInterrupt handler: the fetch would rightly ignore Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_during_a_download_leaves_no_partial_file(server, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "rnnalg", "data", "fetch", "ptb", "--data-dir", str(tmp_path),
                              "--source", server.url("hang"), "--timeout", "60"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=sigint_as_at_a_terminal)
     deadline = time.monotonic() + 60
     while not list((tmp_path / "ptb").glob(".ptb.train.txt.*")) or "/hang/ptb.train.txt" not in server.requests:
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()

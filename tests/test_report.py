@@ -184,7 +184,9 @@ def test_the_figure_is_over_the_fresh_seeds_of_the_configuration_chosen_on_valid
     assert ("- JSB Chorales: the best deep variant on validation, DOT(S) (8.400 ± 0.100, n = 3), vs the RNN "
             "(8.900 ± 0.100, n = 3): lower by 0.500, 2 SE = 0.163: **beats the RNN by more than 2 standard "
             "errors**.") in text
-    assert "--seed 1`, 1, 2, 3" not in text and "| 1, 2, 3 | abc123 |" in text
+    commands = [r for r in text.split("## Commands", 1)[1].splitlines() if r.startswith("| JSB Chorales, RNN |")]
+    assert commands == [f"| JSB Chorales, RNN | {s} | `rnnalg train RNN.rnn --seed {s} --epochs 5` | abc123 |"
+                        for s in (1, 2, 3)]  # the fresh seeds the figure averages, not the search's 1234
 
 
 def test_a_gain_within_two_standard_errors_is_said_plainly(tmp_path):
@@ -278,3 +280,26 @@ def test_an_anchor_is_marked_quoted_only_with_its_quoting_source_named_and_addre
         assert (a.mark == "Q") == bool(a.quoted_in) == (f"; quoted by {a.quoted_in} |" in row), row
         if a.quoted_in:
             assert f"- {a.quoted_in}: {QUOTING_SOURCES[a.quoted_in]}" in table
+
+
+# ---- the commands table: each figure trial's rerun command -----------------------------------
+
+def test_the_commands_table_gives_each_figure_trials_rerun_command(tmp_path):
+    """Not the recorded command (its --time-limit stops where the load lets it, and it lacks the
+    thread count and data folder): per seed, `rerun.rerun_command`, which reruns to the figure."""
+    from rnnalg.sweep.rerun import rerun_command
+
+    lines = []
+    for seed, epochs in ((1, 43), (2, 40)):
+        x = line(seed=seed, flags={"time_limit": 600}, epochs=epochs, threads=1, backend="fast")
+        x["command"] = f"rnnalg train RNN.rnn --data jsb --set H=10 --epochs 200 --time-limit 600 --seed {seed}"
+        x["trial"]["data_dir"] = "/data"
+        lines.append(x)
+    lines.append(line(seed=3, flags={"time_limit": 600}, epochs=0, status="ok"))  # no finished epoch: as recorded
+    code, text = report(tmp_path, write(tmp_path / "r.jsonl", lines))
+    assert code == 0
+    rows = [r for r in text.split("## Commands", 1)[1].splitlines() if r.startswith("| JSB Chorales, RNN |")]
+    assert rows == [f"| JSB Chorales, RNN | {x['trial']['flags']['seed']} | `{want}` | abc123 |" for x, want in
+                    zip(lines, [rerun_command(lines[0]), rerun_command(lines[1]), lines[2]["command"]])]
+    assert "`RNNALG_BACKEND=fast rnnalg train RNN.rnn --data jsb --set H=10 --seed 2 --epochs 40 --threads 1 " \
+           "--data-dir /data`" in rows[1]

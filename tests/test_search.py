@@ -131,3 +131,58 @@ def test_a_tiny_search_trains_through_the_sweep_machinery(tmp_path, capsys):
     assert described["c002"]["spec"] in (tmp_path / "out" / "candidates" / "c002.rnn").read_text()
     params = {r["trial"]["model"]: r["params"] for r in results}
     assert described["c002"]["file"] == str(spec) and described["c002"]["parameters"] == params["c002"]
+
+
+SMALL_SEARCH = f"""\
+[search]
+seeds = ["{EXAMPLES / 'rnn.rnn'}"]
+size = "H"
+budget = 3000
+max_candidates = 2
+moves = ["deepen_transition"]
+
+[sweep]
+datasets = ["jsb"]
+
+[sweep.asha]
+grace_period = 1
+group_by = ["momentum"]
+
+[train]
+epochs = 1
+lr = [0.01, 0.02]
+"""
+
+
+@pytest.mark.parametrize("change, message", [
+    ({}, "line 13: sweep.asha.group_by: error: 'momentum' is not a grid axis of this file: ASHA groups "
+         "trials by a flag given as a list, set.NAME or spec (this file's axes: lr)"),
+    ({'group_by = ["momentum"]': 'group_by = ["lr"]', "grace_period = 1": "grace_period = 0"},
+     "line 12: sweep.asha.grace_period: error: expected an integer >= 1, got 0"),
+    ({'group_by = ["momentum"]': 'group_by = ["lr"]', "lr = [0.01, 0.02]": 'lr = [0.01, "fast"]'},
+     "line 17: train.lr: error: argument --lr: must be a finite number > 0, got 'fast'"),
+])
+def test_a_mistake_in_the_search_files_sweep_tables_names_the_search_file_and_line(tmp_path, capsys, change,
+                                                                                    message):
+    """The generated OUT/sweep.toml holds the search file's [sweep], [train] and [data.*] tables;
+    an error found when it is read is the search file's (it named OUT/sweep.toml before)."""
+    text = SMALL_SEARCH
+    for old, new in change.items():
+        text = text.replace(old, new)
+    search_file = tmp_path / "s.toml"
+    search_file.write_text(text)
+    assert main(["search", str(search_file), "--dry-run", "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"{search_file}: {message}"), err
+    assert "sweep.toml" not in err and "Traceback" not in err
+
+
+def test_the_line_of_a_key_in_toml_text():
+    from rnnalg.sweep.keyline import key_line
+
+    text = ('[sweep]\ndatasets = ["jsb"]\nasha = { group_by = ["lr"] }\n[train]\n"lr" = 0.1\n'
+            '[data.piano]\ntime_limit = 9\n[sweep . "x"]\nasha.per = "model"\n')
+    assert key_line(text, "sweep.asha.group_by") == 3  # inside an inline table: the table's line
+    assert key_line(text, "train.lr") == 5 and key_line(text, "data.piano.time_limit") == 7
+    assert key_line(text, "sweep.x.asha.per") == 9 and key_line(text, "data.piano") == 6
+    assert key_line(text, "data.jsb.lr") is None and key_line(text, "model.c001.set.H") is None

@@ -147,7 +147,8 @@ def test_the_command_of_a_line_reproduces_the_trial(tiny, tmp_path, capsys):
 
 def test_a_line_records_the_arithmetic_and_its_rerun_command_repeats_it(tiny, tmp_path, monkeypatch):
     """Issue 17 item 15: threads (1 per trial CPU), backend, numpy and BLAS are in the line, and
-    `rerun_command` (dropping the time limit for the finished epochs) repeats its figures."""
+    `rerun_command` (dropping the time limit for the finished epochs), the command RESULTS.md
+    shows for the trial, repeats its figures."""
     import shlex
 
     import numpy as np
@@ -155,9 +156,13 @@ def test_a_line_records_the_arithmetic_and_its_rerun_command_repeats_it(tiny, tm
     from rnnalg.sweep.rerun import rerun_command
     from rnnalg.train.numerics import blas_name
 
-    _, lines, _ = tiny
+    out, lines, _ = tiny
     line = lines[0]
     assert (line["threads"], line["numpy"], line["blas"]) == (1, np.__version__, blas_name())
+    # the command RESULTS.md shows for the trial is this one
+    assert main(["report", str(out / "results.jsonl"), "--out", str(tmp_path / "report"), "--no-figures"]) == 0
+    shown = (tmp_path / "report" / "RESULTS.md").read_text().split("## Commands", 1)[1]
+    assert f"| {line['trial']['flags']['seed']} | `{rerun_command(line)}` |" in shown
     words = shlex.split(rerun_command(line))
     while "=" in words[0]:  # RNNALG_BACKEND=...
         monkeypatch.setenv(*words.pop(0).split("=", 1))
@@ -263,3 +268,42 @@ def test_asha_grouped_by_weight_noise_runs_and_resumes(ray_session, tmp_path, ca
     capsys.readouterr()
     assert main(["sweep", str(tmp_path / "g.toml"), "--out", str(out), "--resume"]) == 2
     assert "were pruned in groups by (dataset, model, weight_noise)" in capsys.readouterr().err
+
+
+PRUNING = f"""\
+[sweep]
+datasets = ["jsb"]
+cpus_per_trial = 2                  # one trial at a time: lr 1e-05 meets lr 0.01's epoch 1 at rung 1
+
+[sweep.asha]
+grace_period = 1
+reduction_factor = 2
+
+[train]
+epochs = 2
+time_limit = 30
+lr = [0.01, 1e-05]
+
+[model.rnn]
+spec = "{EXAMPLES / 'rnn.rnn'}"
+set = {{ H = 8 }}
+"""
+
+
+def test_a_resumed_trial_meets_the_rung_values_of_the_trials_that_ended_before(ray_session, tmp_path):
+    """lr 1e-05 barely moves in epoch 1, so ASHA stops it at rung 1 against lr 0.01.  Run again
+    after an interruption that lost its line and run folder, it must meet lr 0.01's epoch 1
+    again (the resume before started with empty rungs: alone at rung 1, it ran both epochs)."""
+    import shutil
+
+    (tmp_path / "p.toml").write_text(PRUNING)
+    out = tmp_path / "out"
+    assert main(["sweep", str(tmp_path / "p.toml"), "--out", str(out)]) == 0
+    lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [(line["trial"]["id"], line["status"], line["epochs"]) for line in lines] == \
+        [("rnn-jsb-lr0.01-s1234", "ok", 2), ("rnn-jsb-lr1e-05-s1234", "pruned", 1)]
+    (out / "results.jsonl").write_text(json.dumps(lines[0]) + "\n")
+    shutil.rmtree(out / "runs" / "rnn-jsb-lr1e-05-s1234")
+    assert main(["sweep", str(tmp_path / "p.toml"), "--out", str(out), "--resume"]) == 0
+    again = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [(line["status"], line["epochs"]) for line in again] == [("ok", 2), ("pruned", 1)]

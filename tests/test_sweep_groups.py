@@ -216,3 +216,63 @@ def test_sweep_help_documents_the_asha_table(capsys):
     for key in ("grace_period", "reduction_factor", "max_epochs", 'per = "model"', 'group_by = ["weight_noise"]'):
         assert key in out
     assert "--dry-run list the trials (id, parameters, command) and ASHA's groups" in out
+
+
+# ---- a resumed sweep's rungs start with what the earlier invocation reported --------------------
+
+RESUMED_ASHA = {"grace_period": 1, "reduction_factor": 2, "group_by": ["weight_noise"]}  # rungs 1, 2, 4
+
+
+def test_a_resumed_sweep_prunes_as_the_uninterrupted_one_would(tmp_path):
+    """One group, four trials; rungs at epochs 1, 2, 4.  Before the interruption: a ended (epochs
+    1-4), b was pruned at rung 1 (and finished epoch 2 before Tune stopped it, which ASHA never
+    saw), c has a checkpoint after epoch 1, d had not started; a noisy trial ran in a group of
+    its own.  After it: c reports epoch 2, d epoch 1.  The uninterrupted sweep stops both; a
+    scheduler that starts with empty rungs (the resume before) let both go on."""
+    pytest.importorskip("ray")
+    from ray.tune.schedulers import TrialScheduler
+
+    from rnnalg.sweep.rungs import earlier_curves
+    from rnnalg.sweep.scheduler import GroupedASHA
+
+    sweep = load_sweep(write(tmp_path, sweep_text()))
+    trials = [t for t in expand(sweep) if t.model == "rnn"]
+    a, b, c, d = [t for t in trials if t.flags["weight_noise"] == 0.0][:4]
+    noisy = next(t for t in trials if t.flags["weight_noise"] == 0.02)
+    curves = {a.id: [8.0, 7.8, 7.7, 7.6], b.id: [8.5, 8.3], c.id: [8.2], noisy.id: [9.5, 9.4]}
+    before = [(a, 1), (b, 1), (c, 1), (noisy, 1), (noisy, 2), (a, 2), (a, 3), (a, 4)]
+    after = [(c, 2, 7.9), (d, 1, 8.4)]
+    names = {TrialScheduler.CONTINUE: "continue", TrialScheduler.STOP: "stop"}
+
+    def fake(t):
+        return SimpleNamespace(trial_id=f"tune-{t.id}", config={"trial": t.to_json()})
+
+    def decisions(scheduler, events):
+        tune_trials = {}
+        for t, epoch, valid in events:
+            if t.id not in tune_trials:
+                tune_trials[t.id] = fake(t)
+                scheduler.on_trial_add(None, tune_trials[t.id])
+            yield names[scheduler.on_trial_result(None, tune_trials[t.id], {"epoch": epoch, "valid": valid})]
+
+    uninterrupted = list(decisions(GroupedASHA(RESUMED_ASHA, 4), [(t, e, curves[t.id][e - 1]) for t, e in before]
+                                   + after))
+    assert uninterrupted[:3] == ["continue", "stop", "continue"] and uninterrupted[-2:] == ["stop", "stop"]
+
+    # what the interruption left: results lines for a, b and the noisy trial, c's run folder
+    out = tmp_path / "out"
+    for t, epochs in ((a, 4), (b, 1), (c, None), (noisy, 2)):
+        (out / "runs" / t.id).mkdir(parents=True)
+        (out / "runs" / t.id / "metrics.jsonl").write_text("".join(
+            json.dumps({"epoch": e, "valid": v, "train_loss": v + 0.1}) + "\n" for e, v in enumerate(curves[t.id], 1)))
+    lines = {a.id: {"status": "ok", "epochs": 4, "curve": [[1, 8.0]]},  # the run folder's curve is preferred
+             b.id: {"status": "pruned", "epochs": 1, "curve": None},
+             noisy.id: {"status": "failed", "error": "NaN"}}  # no epochs: its whole curve
+    ended, continued = earlier_curves(trials, lines, out)
+    assert [(j["id"], len(curve)) for j, curve in ended] == [(a.id, 4), (b.id, 1), (noisy.id, 2)]
+    assert continued == {c.id: [(1, 8.2)]}
+    assert list(decisions(GroupedASHA(RESUMED_ASHA, 4, ended, continued), after)) == uninterrupted[-2:]
+    assert list(decisions(GroupedASHA(RESUMED_ASHA, 4), after)) == ["continue", "continue"]  # empty rungs
+    # b's epoch 2, never reported, would have let c go on (cutoff 8.05 at rung 2 instead of 7.8)
+    unread = [(j, [(e, v) for e, v in enumerate(curves[j["id"]], 1)]) for j, _ in ended]
+    assert list(decisions(GroupedASHA(RESUMED_ASHA, 4, unread, continued), after))[0] == "continue"

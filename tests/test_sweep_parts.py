@@ -145,7 +145,7 @@ def test_report_puts_the_papers_figure_and_its_provenance_beside_ours(tmp_path, 
     assert "| DT(S)-jsb-s1 | failed | DataError: bad |" in text
     assert "| MuseData | DOT(S)* | not run | | 6.59 Q |" in text  # every paper figure has its row
     assert "| PTB words | DOT(S) | not run | | 107.5 Q |" in text
-    assert "`rnnalg train examples/RNN.rnn --data jsb` | RNN-jsb-s1 | abc123 |" in text
+    assert "| JSB Chorales, RNN | RNN-jsb-s1 | `rnnalg train examples/RNN.rnn --data jsb --epochs 5` | abc123 |" in text
     assert (tmp_path / "exp" / "figures" / "music_dots.png").stat().st_size > 1000
     assert "![music_curves](figures/music_curves.png)" in text
 

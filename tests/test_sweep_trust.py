@@ -44,6 +44,32 @@ def test_a_sweep_stopped_before_any_trial_ended_leaves_no_results_file(tmp_path,
     assert not results.exists() and list(tmp_path.glob(".r.jsonl*")) == []
 
 
+@pytest.mark.parametrize("resume", [False, True])
+def test_an_empty_results_file_of_an_earlier_sweep_is_removed(tmp_path, monkeypatch, resume):
+    """Sweeps before the fix left an empty results file at their start; a resumed (or new) sweep
+    stopped before any trial ended kept it, and the report over experiments/results/*.jsonl
+    refused it.  The report still refuses an empty file it is given."""
+    import ray.tune
+
+    from rnnalg.errors import SweepRunError
+    from rnnalg.sweep import runner
+
+    class BrokenTuner:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def fit(self):
+            raise RuntimeError("killed before any trial ended")
+
+    monkeypatch.setattr(ray.tune, "Tuner", BrokenTuner)
+    results = tmp_path / "r.jsonl"
+    results.write_text("\n")
+    assert main(["report", str(results), "--out", str(tmp_path / "report")]) == 1
+    with pytest.raises(SweepRunError, match="no trial ended"):
+        runner.run([trial("a-s1")], {"a-s1": 10}, tmp_path, results, {}, resume=resume, cpus_per_trial=1, asha=None)
+    assert not results.exists()
+
+
 def test_the_first_ended_trial_creates_the_results_file(tmp_path):
     from rnnalg.sweep.runner import Recorder
 
@@ -207,3 +233,28 @@ def test_the_sweeps_table_and_the_report_choose_the_same_configuration(tmp_path)
     row = format_table(lines).splitlines()[1]
     assert "8.500 ± 0.141" in row and "a (best of 2)" in row
     assert "| 8.500 ± 0.141 | 2 |" in _report(tmp_path, lines)
+
+
+def test_the_report_and_the_sweeps_table_call_the_one_rule_with_the_same_inputs(tmp_path, monkeypatch):
+    """By construction: both go through `results.best_cells`, so `cells.build_cells` sees the same
+    known fingerprints and dataset names.  The report called it itself with the names of its metric
+    table, which a new named dataset (here 'newset') would not be in at first: its lines would have
+    been named data in the sweep's table and a file in the report."""
+    from rnnalg.data import dataset
+    from rnnalg.sweep import cells
+    from rnnalg.sweep.results import format_table
+
+    monkeypatch.setattr(dataset, "NAMED", {**dataset.NAMED, "newset": None})
+
+    calls = []
+    build = cells.build_cells
+
+    def spy(lines, known, names):
+        calls.append((known, frozenset(names)))
+        return build(lines, known, names)
+
+    monkeypatch.setattr(cells, "build_cells", spy)
+    lines = [_line(1, 8.5, 8.6), _line(2, 8.7, 8.8)]
+    format_table(lines)
+    _report(tmp_path, lines)
+    assert len(calls) == 2 and calls[0] == calls[1] and "newset" in calls[0][1]

@@ -5,7 +5,7 @@ bits per character; words: perplexity, over every prediction of the split (see f
 The spec must be the one the checkpoint was trained with; text is encoded with the checkpoint's
 stored vocabulary.  The BLAS runs on the thread count the run was trained with (recorded in its
 checkpoint: the last bits of a float32 figure depend on it) unless `--threads` says otherwise;
-the printed line says which count it used.
+the printed line says which count it used (`threads.py`, shared with `sample`).
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from ..train import numerics
 from ..train.feed import METRIC_LABELS, UNIT_PLURALS, evaluate_split
 from ..train.runs import load_dataset_for, load_trained
+from .threads import add_threads_argument, describe_threads, trained_threads
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,8 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--unit", choices=("char", "word"), help="text unit (default: the one the checkpoint was trained with)")
     a("--batch-size", type=int, default=None,
       help="music pieces per evaluation batch (text is scored as one stream; the metric is the same)")
-    a("--threads", type=int, metavar="N",
-      help="BLAS threads (default: the count the run was trained with, as its checkpoint records it)")
+    add_threads_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,25 +41,14 @@ def run(args: argparse.Namespace) -> int:
     dataset = load_dataset_for(program, data, data_dir, args.unit, args.spec, trained=meta)
     batch_size = args.batch_size or config.get("eval_batch_size") or 64
     steps = config.get("steps") if dataset.kind == "text" else None
-    threads, source = eval_threads(args.threads, config.get("threads"))
+    threads, source = trained_threads(args.threads, config.get("threads"))
     with numerics.blas_threads_set(threads):
         nll, count = evaluate_split(model, params, dataset, args.split, batch_size, steps)
     name, fn = metric_for(dataset)
     units = UNIT_PLURALS.get(dataset.unit, "steps")
-    used = threads if threads is not None else numerics.blas_threads()
     print(f"{args.split} {METRIC_LABELS.get(name, name)}: {fn(nll, count):.4f}  "
-          f"({count:,} {units}, {data}, BLAS threads {used if used is not None else 'unknown'} {source}, "
-          f"{_loaded(args.checkpoint, meta)})")
+          f"({count:,} {units}, {data}, {describe_threads(threads, source)}, {_loaded(args.checkpoint, meta)})")
     return 0
-
-
-def eval_threads(given: int | None, recorded: int | None) -> tuple:
-    """(BLAS threads to evaluate on, None: the BLAS's own count; where that count comes from)."""
-    if given is not None:
-        return given, "(--threads)"
-    if recorded is not None:
-        return recorded, "(as trained)"
-    return None, "(the BLAS's own: the checkpoint records none)"
 
 
 def _loaded(checkpoint, meta) -> str:

@@ -3,7 +3,10 @@
 Priming: text `--prime "some text"` is fed before sampling; music `--prime SPLIT:I[:K]` feeds
 the first K frames (default 16) of piece I of that split (default: one silent frame).
 Text uses the vocabulary stored in the checkpoint, so no data is read; music reads its
-dataset only for `--prime`.
+dataset only for `--prime`.  The BLAS runs on the thread count the run was trained with unless
+`--threads` says otherwise (`threads.py`, the rule `eval` follows: a float32 probability's last
+bits, and so a drawn note or symbol near its threshold, depend on it); music's summary line
+says which count it used, text says so on stderr.
 """
 from __future__ import annotations
 
@@ -16,8 +19,10 @@ import numpy as np
 
 from ..atomic import writable_reason
 from ..errors import DataError, RnnalgError, UsageError
+from ..train import numerics
 from ..train.runs import load_dataset_for, load_trained, stored_vocab, trained_unit
 from ..train.sampling import generate, save_midi, save_roll_png
+from .threads import add_threads_argument, describe_threads, trained_threads
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                            "training data); text: not needed")
     a("--data-dir", metavar="DIR")
     a("--unit", choices=("char", "word"))
+    add_threads_argument(parser)
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,13 @@ STEPS = {"token": Steps(500, 1_000_000, "symbol"), "binary": Steps(128, 100_000,
 
 def run(args: argparse.Namespace) -> int:
     program, model, params, meta = load_trained(args, args.which)
+    threads, source = trained_threads(args.threads, meta.get("config", {}).get("threads"))
+    with numerics.blas_threads_set(threads):
+        args.threads_used = describe_threads(threads, source)
+        return _sample(args, program, model, params, meta)
+
+
+def _sample(args, program, model, params, meta) -> int:
     kind = program.heads[0].output.kind
     args.steps = _steps(args.steps, kind)
     rng = np.random.default_rng(args.seed)
@@ -111,7 +124,7 @@ def _music(args, model, params, dataset, rng) -> int:
         raise DataError(str(path), f"cannot write the sample: {err.strerror or err}") from None
     notes, key_frames = note_counts(roll)
     print(f"{len(roll)} frames, {notes} notes (MIDI note-ons: a key held over several frames is one note; "
-          f"{key_frames} key-frames sounding): {', '.join(map(str, wrote))}")
+          f"{key_frames} key-frames sounding), {args.threads_used}: {', '.join(map(str, wrote))}")
     return 0
 
 
@@ -198,4 +211,5 @@ def _text(args, model, params, vocab, unit, rng) -> int:
     if unit == "word" and head and not head.endswith("\n") and not body.startswith("\n"):
         head += " "  # words are joined by spaces
     sys.stdout.write(head + body + "\n")
+    print(f"sample: {args.threads_used}", file=sys.stderr)
     return 0

@@ -21,6 +21,8 @@ text) and `sweep.toml`, the sweep file of all candidates; `rnnalg sweep` runs th
 The search's results lines carry the same description of their candidate under `search` (with
 the search file and the name of the sized `let`), which `rnnalg report` reads (sweep/search_results.py).
 `--dry-run` writes the candidates and lists the trials without training.
+A mistake in the [sweep], [train] or [data.*] tables, found when the generated sweep file is
+read, names the search file, the line and the key (`sweep/keyline.py`), not the generated file.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from ..errors import SweepError, UsageError
 
 TAKES_SPEC = False
 SEARCH_KEYS = ("seeds", "labels", "size", "budget", "rounds", "max_candidates", "moves")
+GIVEN_SECTIONS = ("sweep", "train", "data")  # the generated sweep file's tables that are the search file's
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -158,4 +161,21 @@ def run(args: argparse.Namespace) -> int:
                                     model_fields=fields)
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")
-    return sweep_command.run(sweep_args)
+    try:
+        return sweep_command.run(sweep_args)
+    except SweepError as err:
+        raise in_search_file(err, out / "sweep.toml", path) from None
+
+
+def in_search_file(err: SweepError, generated: Path, search_file: Path) -> SweepError:
+    """`err` of the generated sweep file, located in the search file when its key is one the
+    search file gave (`sweep.asha.group_by` -> `search.toml: line 14: sweep.asha.group_by`)."""
+    from ..sweep.keyline import key_line
+
+    if Path(err.file) != generated or not err.where or err.where.split(".")[0] not in GIVEN_SECTIONS:
+        return err
+    try:
+        line = key_line(search_file.read_text(encoding="utf-8-sig"), err.where)
+    except (OSError, UnicodeDecodeError):
+        line = None
+    return SweepError(search_file, err.message, where=f"line {line}: {err.where}" if line else err.where)

@@ -109,7 +109,8 @@ def _run_locked(args, sweep, trials, params, out: Path, results: Path, data_dir)
     from ..sweep.results import commit_of_rnnalg, data_fields, format_table
 
     runner.check_out(out, trials, resume=args.resume, force=args.force, asha=sweep.asha)
-    if results.exists() and not (args.resume or args.force):
+    # (an empty file, which a sweep of before wrote at its start, holds none: runner.run removes it)
+    if results.exists() and not (args.resume or args.force) and _holds_text(results):
         raise UsageError(f"--results {results}: already holds results; continue that sweep with --resume, "
                          f"or overwrite them with --force")
     ended = leftovers.clean_leftovers(out)
@@ -154,6 +155,14 @@ def _run_locked(args, sweep, trials, params, out: Path, results: Path, data_dir)
         print(f"{unfinished} trials unfinished; continue with: {_resume_command(args)}")
         return 143 if runner.TERMINATED else 130  # SIGTERM, as `timeout` and schedulers send it
     return 0
+
+
+def _holds_text(path: Path) -> bool:
+    """Whether `path` is anything but an empty (or blank) file."""
+    try:
+        return not path.is_file() or bool(path.read_bytes().strip())
+    except OSError:
+        return True
 
 
 def _resume_command(args) -> str:

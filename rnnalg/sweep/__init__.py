@@ -23,5 +23,7 @@ One sweep at a time writes a results file (`lock.py`); lines of other sweeps in 
 failed or pruned) is not run again and keeps its line; every other one runs on Tune again and
 continues from its `last` checkpoint exactly as `rnnalg train --resume` does (at most the
 unfinished epoch is redone, and the numbers are those of an uninterrupted run), with what remains
-of its time limit.  A worker that dies is retried once by Tune, the same way.
+of its time limit.  A worker that dies is retried once by Tune, the same way.  ASHA's rungs
+start with the epochs the earlier trials reported (`rungs.py`), so the resumed trials are pruned
+as in an uninterrupted sweep.
 """

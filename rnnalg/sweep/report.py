@@ -9,8 +9,8 @@ its CPU seconds where the lines record them, `usage.py`), the stop reason and, w
 stopped it, where the learning curve still pointed; † marks a figure with a trial the clock
 stopped on a machine loaded beyond its CPUs.  Under
 each table, per dataset, whether the best deep variant beats the RNN by more than two standard
-errors (`stats.py`).  Then every cell's exact command and commit, the failed trials with their
-messages, other papers' results (context), and two PNGs per table (`figures.py`).  An architecture
+errors (`stats.py`).  Then each figure trial's rerun command (`rerun.py`) and commit, the failed
+trials with their messages, other papers' results (context), and two PNGs per table (`figures.py`).  An architecture
 search's lines (`search_results.py`) are not cells of these tables: each search has its own
 section and figure (`search_report.py`).
 """
@@ -19,11 +19,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..atomic import write_atomic
-from .cells import build_cells, seed_of, usable
-from . import dataid
+from ..errors import UsageError
+from .cells import seed_of, usable
 from .figures import write_figures
 from .paper import ANCHORS, PAPER, QUOTING_SOURCES, paper_figure
-from .results import DIGITS, METRIC_NAMES, format_number
+from .rerun import rerun_command
+from .results import DIGITS, METRIC_NAMES, best_cells, format_number
 from .search_report import paper_marks, search_section, write_search_figure
 from .stats import THRESHOLD, difference
 from . import usage
@@ -60,7 +61,7 @@ def write_report(lines: list, out_dir, sources: list, figures: bool = True, sear
     the lines of no search; `searches`: search_results.Search, each a section after the tables."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    cells = build_cells(lines, dataid.known_fingerprints(), set(METRIC_OF))
+    cells = best_cells(lines)  # the one rule, which `rnnalg sweep`'s table uses too
     written, parts = [], [_header(sources)]
     for metric, stem, title in TABLES:
         chosen = sorted((c for c in cells if c.metric == metric), key=_order)
@@ -208,17 +209,26 @@ def _verdicts(cells: list) -> str:
 
 
 def _commands(cells: list) -> str:
+    """One row per figure trial: the command that reruns it to its figures (`rerun.py`)."""
     if not cells:
         return ""
-    rows = ["## Commands\n", "Each cell's figure trials as `rnnalg train` commands (the seeds differ only in "
-            "`--seed`), and the rnnalg commit each ran at:\n", "| cell | command | seeds | commit |",
-            "|---|---|---|---|"]
+    rows = ["## Commands\n", "Each figure trial's command that reruns it to the same figures, on the same "
+            "machine at the rnnalg commit it ran at (`git checkout COMMIT` first): the trial's `rnnalg train` "
+            "command with the epochs it finished in place of `--epochs` and `--time-limit` (a time limit "
+            "stops where the machine's load lets it), its BLAS thread count, backend and data folder "
+            "(`rnnalg/sweep/rerun.py`; lines written before the thread count and backend were recorded "
+            "give none).\n", "| cell | seed | command | commit |", "|---|---|---|---|"]
     for c in sorted(cells, key=_order):
-        line = c.lines[0]
-        seeds = ", ".join(str(seed_of(x)) for x in c.lines)
-        commits = ", ".join(dict.fromkeys(str(x.get("commit", "")) for x in c.lines))
-        rows.append(f"| {shown(c)}, {c.model} | `{line['command']}` | {seeds} | {commits} |")
+        for line in c.lines:
+            rows.append(f"| {shown(c)}, {c.model} | {seed_of(line)} | `{_rerun(line)}` | {line.get('commit', '')} |")
     return "\n".join(rows) + "\n"
+
+
+def _rerun(line: dict) -> str:
+    try:
+        return rerun_command(line)
+    except UsageError:  # a figure's line always has finished epochs; a hand-made one may not
+        return line["command"]
 
 
 def _failures(lines: list) -> str:

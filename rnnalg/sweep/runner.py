@@ -9,7 +9,8 @@
 
 Resuming is per trial: the trials without a results line run on Tune again, and each one
 continues from its own run folder (`worker.py`), so a sweep may be stopped at any moment, even
-between a trial's end and its results line.  A resumed sweep file may add trials (a new model,
+between a trial's end and its results line.  ASHA's rungs start with the epochs the earlier
+trials reported (`rungs.py`), so the resumed trials compete with those that already ended.  A resumed sweep file may add trials (a new model,
 a new seed); it may not change or drop the trials `OUT/sweep.json` lists, nor the fields ASHA
 groups them by (a trial pruned within one grouping would stay pruned under another).
 """
@@ -28,6 +29,7 @@ from ..train.launch import describe_stop
 from .connect import TERMINATED, start_ray  # noqa: F401  (the driver's steps, in order, are here)
 from .groups import group_fields, groups_of
 from .results import METRIC_NAMES, OUTCOME, read_lines, write_lines
+from .rungs import earlier_curves
 from .scheduler import GroupedASHA
 from .trials import Trial
 
@@ -115,11 +117,14 @@ def run(trials: list, params: dict, out: Path, results_path: Path, sweep_info: d
     known = {t.id for t in trials}
     lines, foreign = {}, []
     if results_path.exists():
-        for line in read_lines(results_path):
+        found = read_lines(results_path)
+        for line in found:
             if not own_line(line, out, known):
                 foreign.append(line)
             elif resume:
                 lines[line["trial"]["id"]] = line
+        if not found:  # a file without a line (a sweep of before wrote one at its start): a report refuses
+            results_path.unlink()  # it, so it goes; the first ended trial writes the file again
     data = data or {}
     base = {t.id: {"trial": t.to_json(), "params": params[t.id], "command": t.command(), **sweep_info,
                    **data.get(t.id, {}), "run_dir": str(out / "runs" / t.id)} for t in trials}
@@ -134,7 +139,8 @@ def run(trials: list, params: dict, out: Path, results_path: Path, sweep_info: d
     trainable = tune.with_resources(run_trial, {"cpu": cpus_per_trial})
     shutil.rmtree(out / EXPERIMENT, ignore_errors=True)  # Tune's state of an earlier invocation
     max_epochs = max(int(t.flags.get("epochs", 100)) for t in trials)
-    scheduler = GroupedASHA(asha, max_epochs) if asha is not None else None
+    # the rungs start with what the trials ran before this invocation reported (rungs.py)
+    scheduler = GroupedASHA(asha, max_epochs, *earlier_curves(trials, lines, out)) if asha is not None else None
     tuner = tune.Tuner(
         trainable,
         param_space={"trial": tune.grid_search([t.to_json() for t in pending]), "out": str(out)},
