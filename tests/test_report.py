@@ -303,3 +303,14 @@ def test_the_commands_table_gives_each_figure_trials_rerun_command(tmp_path):
                     zip(lines, [rerun_command(lines[0]), rerun_command(lines[1]), lines[2]["command"]])]
     assert "`RNNALG_BACKEND=fast rnnalg train RNN.rnn --data jsb --set H=10 --seed 2 --epochs 40 --threads 1 " \
            "--data-dir /data`" in rows[1]
+
+
+def test_out_naming_a_file_is_a_usage_error_not_a_traceback(tmp_path, capsys):
+    from rnnalg.cli import main
+    results, out = tmp_path / "r.jsonl", tmp_path / "RESULTS.md"
+    results.write_text("{}\n")
+    out.write_text("old\n")
+    assert main(["report", str(results), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {out}: not a folder" in err and "Traceback" not in err
+    assert out.read_text() == "old\n"

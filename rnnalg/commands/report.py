@@ -3,6 +3,9 @@ architecture search's lines, `rnnalg search`, as a section of their own with its
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from ..errors import UsageError
 
 TAKES_SPEC = False
 
@@ -19,6 +22,10 @@ def run(args: argparse.Namespace) -> int:
     from ..sweep.report import write_report
     from ..sweep.search_results import split_searches
 
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: not a folder; --out names the folder that gets RESULTS.md and "
+                         f"figures/ (e.g. --out {out.parent if str(out.parent) != '.' else 'experiments'})")
     placed = collect_placed(args.results)  # refuses empty or foreign files and conflicting duplicates
     lines, searches = split_searches(placed)  # an architecture search's lines get a section of their own
     for path in write_report(lines, args.out, args.results, figures=not args.no_figures, searches=searches):
