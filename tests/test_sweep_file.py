@@ -252,7 +252,8 @@ def _configurations(trials, dataset):
     ("musedata_seed3", "music_long", "musedata", {3}),
     ("musedata_search_seeds", "musedata_search", "musedata", {1, 2, 3}),
     ("piano_seeds", "music", "piano", {1, 2}),
-    ("piano_search_seeds", "piano_search", "piano", {1, 2, 3})])
+    ("piano_search_seeds", "piano_search", "piano", {1, 2, 3}),
+    ("piano_seed3", "music", "piano", {3})])
 def test_the_seed_files_repeat_their_configuration(name, beside, dataset, fresh):
     seeds, chosen = (expand(load_sweep(EXPERIMENTS / f"{n}.toml")) for n in (name, beside))
     ours = _configurations(seeds, dataset)
