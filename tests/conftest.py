@@ -21,7 +21,9 @@ suite's products are small, and on a 2-core machine that also runs the tests' ow
 Ray workers or anything else, OpenBLAS's second thread spins while the first waits for a core.
 Measured, loaded machine, CPU time of test_memory_blocks.py's traced BPTT (numpy backend):
 deep_input H=128 B=32 took 18.1 and 11.0 s on the default 2 threads, 1.09 and 1.00 s on one
-(its 7 cases: 31.8 and 21.8 s against 3.4 and 3.4 s; deep_input alone in its process 5.6 s).
+(its 7 cases: 31.8 and 21.8 s against 3.4 and 3.4 s; deep_input alone in its process 5.6 s);
+with bench's compare --quick and cost's traced-memory tests, these 10 tests took 176 s of CPU
+(user+sys) with OPENBLAS_NUM_THREADS=2, 11.9 s with 1 (deep_input: 133.6 s against 1.0 s).
 """
 import os
 
