@@ -14,12 +14,26 @@ test's own `@settings(...)` keeps its max_examples etc. and inherits the rest):
            shrinking is 5 minutes, whatever max_examples says); print_blob=True prints the
            `@reproduce_failure(...)` line that replays it.
 HYPOTHESIS_PROFILE=ci (or =default) picks one explicitly.
+
+BLAS on one thread (OPENBLAS_NUM_THREADS=1 unless the environment sets it; the processes the tests
+start inherit it; a test that needs another count sets it, numerics.blas_threads_set): the
+suite's products are small, and on a 2-core machine that also runs the tests' own subprocesses,
+Ray workers or anything else, OpenBLAS's second thread spins while the first waits for a core.
+Measured, loaded machine, CPU time of test_memory_blocks.py's traced BPTT (numpy backend):
+deep_input H=128 B=32 took 18.1 and 11.0 s on the default 2 threads, 1.09 and 1.00 s on one
+(its 7 cases: 31.8 and 21.8 s against 3.4 and 3.4 s; deep_input alone in its process 5.6 s);
+with bench's compare --quick and cost's traced-memory tests, these 10 tests took 176 s of CPU
+(user+sys) with OPENBLAS_NUM_THREADS=2, 11.9 s with 1 (deep_input: 133.6 s against 1.0 s).
 """
 import os
 
 from hypothesis import Phase, settings
 
 os.environ.setdefault("RNNALG_BACKEND", "numpy")
+if "OPENBLAS_NUM_THREADS" not in os.environ:
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"  # read when numpy (scipy, torch) load their OpenBLAS
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(1, user_api="blas")  # and any BLAS a plugin loaded before this file
 
 settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True,
                           phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target))
