@@ -20,24 +20,30 @@ def trial(trial_id, time_limit=None):
                  dataset_label="jsb", spec="/x/rnn.rnn", spec_shown="rnn.rnn", sizes={"H": 8}, flags=flags)
 
 
+class BrokenTuner:
+    """A Tune that dies before any trial ends (a sweep killed early)."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def fit(self):
+        raise RuntimeError("killed before any trial ended")
+
+
+def tuner_killed_before_any_trial_ended(monkeypatch):
+    import ray.tune
+    monkeypatch.setattr(ray.tune, "Tuner", BrokenTuner)
+
+
 # ---- 1. the results file appears with its first line ------------------------------------------
 
 def test_a_sweep_stopped_before_any_trial_ended_leaves_no_results_file(tmp_path, monkeypatch):
     """`rnnalg report experiments/results/*.jsonl` refuses an empty file: a running sweep must not
     leave one (it did: the recorder wrote the file, empty, before the first trial started)."""
-    import ray.tune
-
     from rnnalg.errors import SweepRunError
     from rnnalg.sweep import runner
 
-    class BrokenTuner:
-        def __init__(self, *args, **kwargs):
-            pass
-
-        def fit(self):
-            raise RuntimeError("killed before any trial ended")
-
-    monkeypatch.setattr(ray.tune, "Tuner", BrokenTuner)
+    tuner_killed_before_any_trial_ended(monkeypatch)
     results = tmp_path / "r.jsonl"
     with pytest.raises(SweepRunError, match="no trial ended; continue with --resume"):
         runner.run([trial("a-s1")], {"a-s1": 10}, tmp_path, results, {}, resume=False, cpus_per_trial=1, asha=None)
@@ -49,19 +55,10 @@ def test_an_empty_results_file_of_an_earlier_sweep_is_removed(tmp_path, monkeypa
     """Sweeps before the fix left an empty results file at their start; a resumed (or new) sweep
     stopped before any trial ended kept it, and the report over experiments/results/*.jsonl
     refused it.  The report still refuses an empty file it is given."""
-    import ray.tune
-
     from rnnalg.errors import SweepRunError
     from rnnalg.sweep import runner
 
-    class BrokenTuner:
-        def __init__(self, *args, **kwargs):
-            pass
-
-        def fit(self):
-            raise RuntimeError("killed before any trial ended")
-
-    monkeypatch.setattr(ray.tune, "Tuner", BrokenTuner)
+    tuner_killed_before_any_trial_ended(monkeypatch)
     results = tmp_path / "r.jsonl"
     results.write_text("\n")
     assert main(["report", str(results), "--out", str(tmp_path / "report")]) == 1
