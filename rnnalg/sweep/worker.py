@@ -116,9 +116,7 @@ def _spent(run_dir: Path) -> tuple:
 
 
 def _history(run_dir: Path) -> dict:
-    """The validation curve [[epoch, valid], ...] from the run's metrics.jsonl."""
-    try:
-        lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-        return {"curve": [[r["epoch"], round(r["valid"], 5)] for r in map(json.loads, lines)]}
-    except (OSError, ValueError, KeyError):
-        return {"curve": []}
+    """The validation curve [[epoch, valid], ...] from the run's metrics.jsonl (rungs.run_curve)."""
+    from .rungs import run_curve
+
+    return {"curve": [[epoch, round(valid, 5)] for epoch, valid in run_curve(run_dir)]}
