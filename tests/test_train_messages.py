@@ -1,6 +1,7 @@
 """What `rnnalg train` prints: units next to numbers, stop reasons in words, a NaN hint that fits."""
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,37 @@ def test_nan_hint_fits_the_clipping_in_use(tmp_path, capsys, clip, advice):
     assert main(argv + clip) == 1
     err = capsys.readouterr().err
     assert "loss became nan" in err and err.rstrip().endswith(f"Try a smaller --lr than 1e+38, {advice}")
+
+
+def test_a_diverged_model_is_told_apart_from_a_nan(tmp_path, capsys):
+    """A float32 loss that overflows is taken again in float64: finite there, the error says the
+    model diverged (MuseData DOT(S)* at lr 2e-3, seed 1: nan in float32, 3e114 in float64)."""
+    argv = ["train", str(EXAMPLES / "dots.rnn"), *TINY, "--lr", "1e38", "--epochs", "1", "--out", str(tmp_path / "r")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    said = re.search(r"loss became nan at epoch 1, step \d+ \(in float64 it is (\S+): float32 overflowed, "
+                     r"the model diverged and its activations grew past float32's range over the batch's \d+ steps\)", err)
+    assert said, err
+    assert 3.4e38 < float(said.group(1)) < math.inf
+
+
+def test_a_nan_that_float64_keeps_is_not_called_an_overflow(tmp_path):
+    import numpy as np
+    import rnnalg
+    from rnnalg.data import Dataset
+    from rnnalg.errors import TrainingError
+    from rnnalg.train.config import TrainConfig, resolve
+    from rnnalg.train.trainer import Trainer
+
+    rng = np.random.default_rng(0)
+    rolls = {k: [(rng.random((9, 88)) < 0.1).astype(np.uint8)] for k in ("train", "valid", "test")}
+    data = Dataset(name="tiny", kind="music", vocab=None, source="test", unit="frame", splits=rolls)
+    model = rnnalg.compile(rnnalg.load_program(EXAMPLES / "rnn.rnn", {"H": 4}), np.float32, "numpy")
+    t = Trainer(model, data, resolve(TrainConfig(epochs=1, batch_size=1, seed=1), "frame"), tmp_path, quiet=True)
+    t.start_fresh()
+    next(iter(t.params.values()))[...] = np.nan  # a NaN in the weights: no overflow explains it
+    with pytest.raises(TrainingError, match=r"loss became nan at epoch 1, step 1 \(nan in float64 too\)"):
+        t.run()
 
 
 def test_no_numpy_warnings_with_generated_code_lines(tmp_path, capsys, recwarn):

@@ -130,7 +130,8 @@ class Trainer(RunMemory):
         loss, grads, final_state = self.model.loss_and_grad(used, mb, state=state, noise=noise)
         where = f"epoch {s.epoch + 1}, step {s.step + 1}"
         if not np.isfinite(loss):
-            self._fail(f"the training loss became {float(loss)} at {where}")
+            self._fail(f"the training loss became {float(loss)} at {where}"
+                       + self._loss_in_float64(used, mb, state, noise, T))
         grads, norm = step.clip_gradients(grads, c.clip)
         if not np.isfinite(norm):
             grads, norm = self._gradient_in_float64(used, mb, state, noise, where, T) or (grads, norm)
@@ -172,13 +173,7 @@ class Trainer(RunMemory):
         c = self.config
         if not c.clip or c.clip <= 0 or getattr(self.model, "dtype", None) != np.float32:
             return None
-        if self._wide_model is None:
-            from ..model import Model
-            self._wide_model = Model(self.model.program, np.float64, self.model.backend)
-        wide = {k: v.astype(np.float64) for k, v in used.items()}
-        state64 = None if state is None else {k: v.astype(np.float64) for k, v in state.items()}
-        noise64 = None if noise is None else {k: v.astype(np.float64) for k, v in noise.items()}
-        _, grads, _ = self._wide_model.loss_and_grad(wide, mb, state=state64, noise=noise64)
+        _, grads = self._in_float64(used, mb, state, noise)
         grads, norm = clip_by_global_norm(grads, c.clip)
         if not np.isfinite(norm):
             return None
@@ -189,6 +184,29 @@ class Trainer(RunMemory):
                               f"in float64 (norm {norm:.3g}) and clipped to {c.clip:g}; later "
                               f"overflows are handled alike without a note")
         return {k: g.astype(self.model.dtype) for k, g in grads.items()}, norm
+
+    def _in_float64(self, used, mb, state, noise):
+        """(loss, grads) of this batch again, in float64: the model recompiled once, kept."""
+        if self._wide_model is None:
+            from ..model import Model
+            self._wide_model = Model(self.model.program, np.float64, self.model.backend)
+        wide = {k: v.astype(np.float64) for k, v in used.items()}
+        state64 = None if state is None else {k: v.astype(np.float64) for k, v in state.items()}
+        noise64 = None if noise is None else {k: v.astype(np.float64) for k, v in noise.items()}
+        loss, grads, _ = self._wide_model.loss_and_grad(wide, mb, state=state64, noise=noise64)
+        return loss, grads
+
+    def _loss_in_float64(self, used, mb, state, noise, steps) -> str:
+        """What a non-finite float32 loss means, for the error: a loss finite in float64 is an
+        overflow, the model's activations grown past float32's range (3.4e38) over the batch's
+        steps — a diverged model, not a NaN in the data or the code."""
+        if getattr(self.model, "dtype", None) != np.float32:
+            return ""
+        loss = float(self._in_float64(used, mb, state, noise)[0])
+        if not np.isfinite(loss):
+            return f" ({loss} in float64 too)"
+        return (f" (in float64 it is {loss:.3g}: float32 overflowed, the model diverged and its "
+                f"activations grew past float32's range over the batch's {steps} steps)")
 
     def _fail(self, message: str):
         kept = self.run_dir / "last.json"
