@@ -76,6 +76,18 @@ def numbered_lines(path) -> list:
     return found
 
 
+def holds_no_lines(path) -> bool:
+    """Whether `path` is a results file without a line: a regular file of UTF-8 text that is blank
+    (empty, or only whitespace and line ends; `numbered_lines` skips blank lines), as a sweep of
+    before wrote at its start.  A missing file, a folder, an unreadable file or one that is not
+    UTF-8 is not such a file (False): a sweep neither removes it nor writes over it."""
+    path = Path(path)
+    try:
+        return path.is_file() and not path.read_bytes().decode("utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def read_lines(path) -> list:
     """The results lines of a JSONL file (see numbered_lines)."""
     return [line for _, line in numbered_lines(path)]
