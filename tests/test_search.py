@@ -117,14 +117,26 @@ def test_bad_search_files_are_located(tmp_path, capsys):
 
 
 def test_a_tiny_search_trains_through_the_sweep_machinery(tmp_path, capsys):
+    """... on a data file the search file names relative to itself: its lines' `data_label` is the
+    path as written (it was the absolute path of the generated sweep.toml), as `rnnalg sweep`'s."""
+    import shutil
+
+    from rnnalg.data.fingerprint import KNOWN_FINGERPRINTS
+    from rnnalg.data.registry import embedded_path
+
     pytest.importorskip("ray.tune")
+    (tmp_path / "data").mkdir()
+    shutil.copy(embedded_path("jsb"), tmp_path / "data" / "chorales.npz")
     spec = tmp_path / "s.toml"
     spec.write_text(f'[search]\nseeds = ["{EXAMPLES / "rnn.rnn"}"]\nsize = "H"\nbudget = 3000\nrounds = 1\n'
                     'max_candidates = 2\nmoves = ["deepen_transition"]\n'
-                    '[sweep]\ndatasets = ["jsb"]\nseeds = [1]\n[train]\nepochs = 1\ntime_limit = 20\n')
+                    '[sweep]\ndatasets = ["data/chorales.npz"]\nseeds = [1]\n[train]\nepochs = 1\ntime_limit = 20\n')
     assert main(["search", str(spec), "--out", str(tmp_path / "out"), "--cpus", "2"]) == 0
     results = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
     assert sorted(r["trial"]["model"] for r in results) == ["c001", "c002"]
+    assert {(r["data_label"], r["data_fingerprint"]) for r in results} == {("data/chorales.npz",
+                                                                             KNOWN_FINGERPRINTS["jsb"])}
+    assert "data/chorales.npz  " in capsys.readouterr().out  # the table at the end, as written
     assert all(r["status"] == "ok" and r["params"] <= 3100 for r in results)
     described = {r["trial"]["model"]: r["search"] for r in results}  # for `rnnalg report`
     assert described["c002"]["moves"] == ["deepen_transition(h')"] and described["c001"]["moves"] == []

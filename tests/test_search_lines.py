@@ -102,3 +102,14 @@ def test_resume_and_force_together_are_refused_before_anything_is_written(tmp_pa
     code, _, err = _search(tmp_path, capsys, SEARCH, "--resume", "--force")
     assert code == 2 and "--resume and --force exclude each other" in err
     assert not (tmp_path / "out").exists()  # (the candidates were written first)
+
+
+def test_a_data_file_the_search_file_names_relative_is_named_as_written(tmp_path, capsys):
+    """A dataset path relative to the search file is resolved for loading but shown as written: a
+    missing one is the search file's `sweep.datasets` before any candidate is written (it was the
+    generated sweep.toml's absolute path, 'relative to the sweep file', after the candidates)."""
+    code, search_file, err = _search(tmp_path, capsys, SEARCH.replace('"jsb"', '"data/none.json"'), "--dry-run")
+    assert code == 1 and err.startswith(f"{search_file}: line 10: sweep.datasets: error: 'data/none.json' is "
+                                        f"neither a named dataset ("), err
+    assert err.rstrip().endswith("nor a file relative to the search file") and str(tmp_path / "data") not in err
+    assert not (tmp_path / "out").exists()

@@ -94,6 +94,8 @@ def _read(args, data_dir):
 
     try:
         sweep = load_sweep(args.file)
+        # a data file as the user gave it (`rnnalg search`: in the search file, not its sweep.toml)
+        sweep.shown.update(getattr(args, "data_shown", None) or {})
         trials = expand(sweep, str(Path(data_dir).resolve()) if data_dir else None)
         return sweep, trials, load_params(trials, sweep.path)
     except SweepError as err:
