@@ -6,7 +6,8 @@ canonical form (canonical.py).
                       root S* > 0 of the polynomial, rounded to the integer whose count is nearest
 
 A candidate whose formula does not involve S, or that has no positive root, keeps its size.
-Round r applies every move to every candidate of round r − 1 (round 0: the seeds themselves).
+Round r applies every move to every candidate of round r − 1 (round 0: the seeds themselves);
+a round that finds no new candidate is the last.
 """
 from __future__ import annotations
 
@@ -84,6 +85,8 @@ def candidates(seeds, size: str, budget: int, rounds: int = 1, limit: int | None
         frontier.append((label, (), spec))
     generation = list(frontier)
     for round_ in range(rounds + 1):
+        if not generation:  # no new candidate in the round before: no later round has any
+            break
         nxt = []
         per_seed = {}
         for label, path, spec in generation:

@@ -7,9 +7,11 @@ A search file is a sweep file (rnnalg/sweep/sweepfile.py) whose models come from
     seeds = ["../examples/dts.rnn", "../examples/dots.rnn"]   # relative to this file
     labels = ["DT(S)", "DOT(S)"]         # names of the seeds in tables (default: file stems)
     size = "H"                           # the `let` sized to the budget
-    budget = 231088                      # parameters per candidate
-    rounds = 1                           # moves applied in sequence (1: neighbours of the seeds)
-    max_candidates = 60                  # the first N distinct candidates, seeds first
+    budget = 231088                      # parameters per candidate (at most MAX_BUDGET, 10^9)
+    rounds = 1                           # moves applied in sequence (1: neighbours of the seeds;
+                                         # they stop at a round that finds no new candidate)
+    max_candidates = 60                  # the first N distinct candidates, seeds first (at most
+                                         # a sweep's MAX_TRIALS, 10,000: each one is a trial)
     moves = ["deepen_transition", "add_shortcut", "deepen_output", "stack", "deepen_input",
              "swap_activation"]          # default: all
 
@@ -41,6 +43,20 @@ from ..errors import SpecError, SweepError, UsageError
 TAKES_SPEC = False
 SEARCH_KEYS = ("seeds", "labels", "size", "budget", "rounds", "max_candidates", "moves")
 GIVEN_SECTIONS = ("sweep", "train", "data")  # the generated sweep file's tables that are the search file's
+MAX_BUDGET = 10**9  # parameters a candidate: 4 GB of float32 weights, 16 GB with gradients and Adam's moments
+
+
+def integer_rules() -> dict:
+    """The [search] table's integers: key -> (default, least, largest accepted or None, why not more)."""
+    from ..sweep.trials import MAX_TRIALS
+
+    return {
+        "budget": (None, 1, MAX_BUDGET, "4 GB of float32 weights a candidate, 16 GB with their gradients "
+                                        "and Adam's moments (the paper's largest model has 6.1 M parameters)"),
+        "rounds": (1, 0, None, ""),  # the candidates bound the work: a round without a new one is the last
+        "max_candidates": (60, 1, MAX_TRIALS, f"each candidate is at least one trial, and a sweep runs at "
+                                              f"most {MAX_TRIALS:,}"),
+    }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,10 +94,13 @@ def read_search(path: Path) -> tuple[dict, dict]:
     labels = table.get("labels", [Path(s).stem for s in seeds])
     if not isinstance(labels, list) or len(labels) != len(seeds) or not all(isinstance(s, str) for s in labels):
         raise SweepError(path, "expected one label (a string) per seed", where="search.labels")
-    for key, default in (("budget", None), ("rounds", 1), ("max_candidates", 60)):
+    for key, (default, least, most, why) in integer_rules().items():
         value = table.get(key, default)
-        if not isinstance(value, int) or isinstance(value, bool) or value < (0 if key == "rounds" else 1):
-            raise SweepError(path, f"expected {'an integer >= 0' if key == 'rounds' else 'a positive integer'}",
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise SweepError(path, f"expected {'an integer >= 0' if least == 0 else 'a positive integer'}",
+                             where=f"search.{key}")
+        if most is not None and value > most:
+            raise SweepError(path, f"{value:,} is more than the largest accepted, {most:,}: {why}",
                              where=f"search.{key}")
         table[key] = value
     if not isinstance(table.get("size"), str):
