@@ -24,11 +24,12 @@ canonical form), `candidates.jsonl` (name, seed, moves, size, parameters, canoni
 text) and `sweep.toml`, the sweep file of all candidates; `rnnalg sweep` runs that file.
 The search's results lines carry the same description of their candidate under `search` (with
 the search file and the name of the sized `let`), which `rnnalg report` reads (sweep/search_results.py).
-`--dry-run` writes the candidates and lists the trials without training.
+`--dry-run` writes the candidates and lists the trials without training.  A variant that no size
+fits (algebra/search.py `Unsized`) is not a candidate: the listing names it (`not sized, not trained`).
 Every mistake in the search file names the search file, the key and its line (`sweep/keyline.py`):
 one in [search] (`s.toml: line 4: search.budget: error: …`; a seed that cannot be read is
-`search.seeds`, a size a seed does not `let` is `search.size`, a budget below a seed's parameters
-at that size = 1 is `search.budget`), and one in the [sweep], [train] or
+`search.seeds`, a size a seed does not `let` or its parameters do not depend on is `search.size`, a
+budget below a seed's parameters at that size = 1 is `search.budget`), and one in the [sweep], [train] or
 [data.*] tables found when the generated sweep file is read or run (`cpus_per_trial` above --cpus),
 not the generated file. A seed the checker refuses is an error at its place in the seed.
 """
@@ -43,6 +44,7 @@ from ..errors import SpecError, SweepError, UsageError
 TAKES_SPEC = False
 SEARCH_KEYS = ("seeds", "labels", "size", "budget", "rounds", "max_candidates", "moves")
 GIVEN_SECTIONS = ("sweep", "train", "data")  # the generated sweep file's tables that are the search file's
+SHOWN_UNSIZED = 10  # variants that no size fits, named in full (then counted)
 MAX_BUDGET = 10**9  # parameters a candidate: 4 GB of float32 weights, 16 GB with gradients and Adam's moments
 
 
@@ -132,6 +134,10 @@ def load_seeds(path: Path, table: dict) -> list:
             raise SweepError(path, f"{name} has no `let {table['size']}` to size to the budget "
                                    f"(its sizes: {', '.join(sizes) or 'none'})", where="search.size")
         least = check(spec, {**sizes, table["size"]: 1}).param_count
+        # (a parameter count is a polynomial in the sizes with coefficients >= 0: the same at 1 and 2, constant)
+        if check(spec, {**sizes, table["size"]: 2}).param_count == least:
+            raise SweepError(path, f"{name}'s {least:,} parameters do not depend on {table['size']}: "
+                                   f"no value of it sizes the seed to the budget", where="search.size")
         if least > table["budget"]:  # no size meets it: the seed would keep its own
             raise SweepError(path, f"{table['budget']:,} parameters is below {name}'s {least:,} at "
                                    f"{table['size']} = 1", where="search.budget")
@@ -194,8 +200,7 @@ def sweep_toml(rest: dict, candidates, size: str, search_file: Path) -> str:
     for c in candidates:
         lines += ["", f"[model.{c.name}]", f"label = {_toml_value(c.label)}",
                   f"spec = {_toml_value(f'candidates/{c.name}.rnn')}"]
-        if c.size is not None:
-            lines.append(f"set = {{ {size} = {c.size} }}    # {c.parameters:,} parameters")
+        lines.append(f"set = {{ {size} = {c.size} }}    # {c.parameters:,} parameters")
     return "\n".join(lines) + "\n"
 
 
@@ -227,10 +232,14 @@ def run(args: argparse.Namespace) -> int:
     write_atomic(out, "candidates.jsonl", lambda f: f.write(lines.encode()))
     write_atomic(out, "sweep.toml", lambda f: f.write(sweep_toml(rest, found, table["size"], path).encode()))
     print(f"search {path}: {len(found)} distinct candidates ({tally.generated} variants generated, "
-          f"{tally.invalid} refused by the checker, {tally.duplicates} duplicates by the canonical form); "
-          f"{out / 'candidates.jsonl'}")
+          f"{tally.invalid} refused by the checker, {tally.duplicates} duplicates by the canonical form, "
+          f"{len(tally.unsized)} that no {table['size']} sizes to the budget); {out / 'candidates.jsonl'}")
     for c in found:
         print(f"  {c.name}  {c.parameters:>9,}  {table['size']}={c.size}  {c.label}")
+    for why in tally.unsized[:SHOWN_UNSIZED]:
+        print(f"  not sized, not trained: {why}")
+    if len(tally.unsized) > SHOWN_UNSIZED:
+        print(f"  not sized, not trained: … and {len(tally.unsized) - SHOWN_UNSIZED} more")
     fields = {name: {"search": {"file": str(path), "size_name": table["size"], **d}} for name, d in described.items()}
     sweep_args = argparse.Namespace(file=str(out / "sweep.toml"), out=str(out), results=None, resume=args.resume,
                                     force=args.force, data_dir=args.data_dir, cpus=args.cpus,
