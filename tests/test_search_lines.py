@@ -145,3 +145,14 @@ def test_a_data_file_the_search_file_names_relative_is_named_as_written(tmp_path
                                         f"neither a named dataset ("), err
     assert err.rstrip().endswith("nor a file relative to the search file") and str(tmp_path / "data") not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_out_that_cannot_be_a_folder_is_a_usage_error(tmp_path, capsys):
+    """(a NotADirectoryError traceback from pathlib's mkdir before)"""
+    (tmp_path / "file").write_text("x")
+    for out in ("file", "file/deeper"):
+        search_file = tmp_path / "s.toml"
+        search_file.write_text(SEARCH)
+        assert main(["search", str(search_file), "--out", str(tmp_path / out), "--dry-run"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"--out {tmp_path / out}: cannot create its candidates/ folder: Not a directory"), err

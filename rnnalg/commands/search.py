@@ -219,10 +219,13 @@ def run(args: argparse.Namespace) -> int:
         shown = data_files(rest, path)
     except SweepError as err:  # the [search] table's keys, at their lines
         raise with_line(err) from None
+    out = Path(args.out or Path("sweeps") / path.stem)
+    try:  # before the candidates are generated (minutes in a large search)
+        (out / "candidates").mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"--out {out}: cannot create its candidates/ folder: {err.strerror or err}") from None
     found, tally = find_candidates(seeds, table["size"], table["budget"], table["rounds"],
                                    table["max_candidates"], tuple(table["moves"]))
-    out = Path(args.out or Path("sweeps") / path.stem)
-    (out / "candidates").mkdir(parents=True, exist_ok=True)
     for c in found:
         write_atomic(out / "candidates", f"{c.name}.rnn", lambda f, c=c: f.write(
             f"# {c.name}: {c.label}\n# {c.parameters:,} parameters at {table['size']} = {c.size}\n{c.text}".encode()))
