@@ -79,10 +79,10 @@ TRIAL = {  # (what `rnnalg sweep` writes: trials.Trial; only data_dir may be nul
     "sizes": (_table, "an object"), "flags": (_table, "an object"),  # their values: below
 }
 
-SEARCH = {  # a search candidate's line describes it (commands/search.py, sweep/search_results.py)
+SEARCH = {  # a search candidate as a results line and candidates.jsonl describe it (commands/search.py)
     "file": STRING, "size_name": STRING, "name": STRING, "seed": STRING, "spec": STRING, "canonical": STRING,
     "moves": (lambda v: isinstance(v, list) and all(map(_text, v)), "a list of strings"),
-    "size": INTEGER, "parameters": (_integer, "an integer"),
+    "size": (_optional(lambda v: _integer(v) and v >= 1), "a positive integer"), "parameters": (_integer, "an integer"),
 }
 
 
@@ -97,6 +97,15 @@ def line_mistake(line: dict) -> str | None:
     sizes, flags = (trial.get(k) if _table(trial.get(k)) else {} for k in ("sizes", "flags"))
     checks += [(f"trial.sizes.{key}", value, _integer, "an integer") for key, value in sizes.items()]
     checks += [(f"trial.flags.{key}", value, *flag_rule(key)) for key, value in flags.items()]
+    return _first_mistake(checks)
+
+
+def candidate_mistake(obj: dict) -> str | None:
+    """As `line_mistake`, for a candidate of `candidates.jsonl` (SEARCH's fields but the search's own)."""
+    return _first_mistake([(key, obj[key], *SEARCH[key]) for key in SEARCH if key in obj])
+
+
+def _first_mistake(checks) -> str | None:
     for where, value, rule, what in checks:
         if not rule(value):
             shown = f'"{value}"' if isinstance(value, str) else repr(value)
