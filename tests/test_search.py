@@ -229,7 +229,8 @@ def test_a_seed_whose_parameters_do_not_depend_on_the_size_is_the_sizes_line(tmp
     seed = tmp_path / "rnn_k.rnn"
     seed.write_text("let K = 5\n" + (EXAMPLES / "rnn.rnn").read_text())
     search_file = tmp_path / "s.toml"
-    search_file.write_text(f'[search]\nseeds = ["rnn_k.rnn"]\nsize = "K"\nbudget = 100000\n[sweep]\ndatasets = ["jsb"]\n')
+    search_file.write_text('[search]\nseeds = ["rnn_k.rnn"]\nsize = "K"\nbudget = 100000\n'
+                           '[sweep]\ndatasets = ["jsb"]\n')
     assert main(["search", str(search_file), "--dry-run", "--out", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"{search_file}: line 3: search.size: error: rnn_k.rnn's "), err
