@@ -84,6 +84,32 @@ def test_a_non_utf8_results_file_is_a_located_error(tmp_path, capsys):
     assert capsys.readouterr().err.startswith(f"{path}: line 2: error: not UTF-8 text")
 
 
+@pytest.mark.parametrize("where, value, message", [
+    # each was a Python traceback from inside the report (TypeError, ValueError, StatisticsError …)
+    (("seconds",), "x", "'seconds' is \"x\": expected a number"),
+    (("command",), [], "'command' is []: expected a string"),
+    (("trial", "label"), None, "'trial.label' is None: expected a string"),
+    (("trial", "dataset"), float("nan"), "'trial.dataset' is nan: expected a string"),
+    (("trial", "flags"), "x", "'trial.flags' is \"x\": expected an object"),
+    (("trial", "flags", "seed"), [], "'trial.flags.seed' is []: expected an integer (--seed)"),
+    (("trial", "flags", "time_limit"), "x", "'trial.flags.time_limit' is \"x\": expected a finite number "
+                                             "(--time-limit)"),
+    (("trial", "flags", "time_limit"), float("nan"), "'trial.flags.time_limit' is nan: expected a finite number"),
+    (("search",), {"file": "s.toml", "size_name": ["H"], "name": "c001", "seed": "RNN", "moves": [], "size": 10,
+                   "parameters": 1234, "spec": "let H = 10\n"}, "'search.size_name' is ['H']: expected a string"),
+])
+def test_a_field_of_the_wrong_type_is_a_located_error(tmp_path, capsys, where, value, message):
+    bad = line(seed=2, flags={"time_limit": 60})
+    obj = bad
+    for key in where[:-1]:
+        obj = obj[key]
+    obj[where[-1]] = value
+    path = write(tmp_path / "r.jsonl", [line(flags={"time_limit": 60}), bad])
+    assert report(tmp_path, path) == (1, None)
+    err = capsys.readouterr().err
+    assert err.startswith(f"{path}: line 2: error: not a results line: {message}"), err
+
+
 def test_a_nan_test_figure_is_listed_not_averaged(tmp_path):
     path = tmp_path / "r.jsonl"
     path.write_text(json.dumps(line(seed=1, test=8.5)) + "\n"

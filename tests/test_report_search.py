@@ -172,6 +172,22 @@ def test_a_broken_candidates_file_is_a_located_error(tmp_path, capsys):
         f"{path}: line 5: error: not a search candidate (no moves, size, parameters, spec)")
 
 
+@pytest.mark.parametrize("key, value, message", [
+    ("size", "x", "'size' is \"x\": expected a positive integer"),  # an unlocated usage error (exit 2) before
+    ("seed", None, "'seed' is None: expected a string"),  # shown as "None" in the table before
+    ("moves", ["stack(h')", 1], "'moves' is [\"stack(h')\", 1]: expected a list of strings"),
+    ("parameters", True, "'parameters' is True: expected an integer"),  # 1 parameter before
+])
+def test_a_candidate_field_of_the_wrong_type_is_a_located_error(tmp_path, capsys, key, value, message):
+    cands = candidates()
+    cands[1][key] = value
+    results, _ = layout(tmp_path, cands, search_lines(candidates()))
+    assert report(tmp_path, results) == (1, None)
+    path = tmp_path / "experiments" / "search_t" / "candidates.jsonl"
+    err = capsys.readouterr().err
+    assert err.startswith(f"{path}: line 2: error: not a search candidate: {message}"), err
+
+
 def test_the_figure_draws_every_candidate_and_labels_seeds_variants_and_the_best(tmp_path):
     pytest.importorskip("matplotlib")
     from rnnalg.sweep.search_report import paper_marks, search_figure

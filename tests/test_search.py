@@ -46,6 +46,9 @@ def test_the_paper_moves_reach_the_papers_variants():
 
 
 def test_candidates_are_checked_distinct_and_sized():
+    from rnnalg.checking import check
+    from rnnalg.front.parser import parse
+
     budget = 231088
     found, tally = candidates([("DT(S)", load(EXAMPLES / "dts.rnn"))], "H", budget, rounds=2)
     assert len({c.canonical for c in found}) == len(found) and tally.duplicates > 0
@@ -55,7 +58,7 @@ def test_candidates_are_checked_distinct_and_sized():
         # the nearest size: one step either way is no closer to the budget
         for other in (size - 1, size + 1):
             try:
-                count = size_to_budget(c.text.replace("let H = 200", f"let H = {other}"), "<c>", "Q", 1)[0].param_count
+                count = check(parse(c.text.replace("let H = 200", f"let H = {other}"))).param_count
             except Exception:
                 continue
             assert abs(c.parameters - budget) <= abs(count - budget)
@@ -117,14 +120,26 @@ def test_bad_search_files_are_located(tmp_path, capsys):
 
 
 def test_a_tiny_search_trains_through_the_sweep_machinery(tmp_path, capsys):
+    """... on a data file the search file names relative to itself: its lines' `data_label` is the
+    path as written (it was the absolute path of the generated sweep.toml), as `rnnalg sweep`'s."""
+    import shutil
+
+    from rnnalg.data.fingerprint import KNOWN_FINGERPRINTS
+    from rnnalg.data.registry import embedded_path
+
     pytest.importorskip("ray.tune")
+    (tmp_path / "data").mkdir()
+    shutil.copy(embedded_path("jsb"), tmp_path / "data" / "chorales.npz")
     spec = tmp_path / "s.toml"
     spec.write_text(f'[search]\nseeds = ["{EXAMPLES / "rnn.rnn"}"]\nsize = "H"\nbudget = 3000\nrounds = 1\n'
                     'max_candidates = 2\nmoves = ["deepen_transition"]\n'
-                    '[sweep]\ndatasets = ["jsb"]\nseeds = [1]\n[train]\nepochs = 1\ntime_limit = 20\n')
+                    '[sweep]\ndatasets = ["data/chorales.npz"]\nseeds = [1]\n[train]\nepochs = 1\ntime_limit = 20\n')
     assert main(["search", str(spec), "--out", str(tmp_path / "out"), "--cpus", "2"]) == 0
     results = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
     assert sorted(r["trial"]["model"] for r in results) == ["c001", "c002"]
+    assert {(r["data_label"], r["data_fingerprint"]) for r in results} == {("data/chorales.npz",
+                                                                             KNOWN_FINGERPRINTS["jsb"])}
+    assert "data/chorales.npz  " in capsys.readouterr().out  # the table at the end, as written
     assert all(r["status"] == "ok" and r["params"] <= 3100 for r in results)
     described = {r["trial"]["model"]: r["search"] for r in results}  # for `rnnalg report`
     assert described["c002"]["moves"] == ["deepen_transition(h')"] and described["c001"]["moves"] == []
@@ -186,3 +201,37 @@ def test_the_line_of_a_key_in_toml_text():
     assert key_line(text, "train.lr") == 5 and key_line(text, "data.piano.time_limit") == 7
     assert key_line(text, "sweep.x.asha.per") == 9 and key_line(text, "data.piano") == 6
     assert key_line(text, "data.jsb.lr") is None and key_line(text, "model.c001.set.H") is None
+
+
+def test_a_variant_no_size_fits_is_not_a_candidate_and_is_named(tmp_path, capsys):
+    """DOT(S) + add_shortcut(y, x) has 8,191 parameters at H = 1: no H meets a budget of 3,000. It was
+    a candidate at its seed's H = 200 (238,832 parameters), listed and trained beside 3,000-parameter
+    rivals; now it is counted and named, and not in the sweep."""
+    found, tally = candidates([("DOT(S)", load(EXAMPLES / "dots.rnn"))], "H", 3000, moves=("add_shortcut",))
+    assert [c.label for c in found] == ["DOT(S)", "DOT(S) + add_shortcut(h', x)", "DOT(S) + add_shortcut(o, h)",
+                                        "DOT(S) + add_shortcut(y, h)"]
+    assert all(c.parameters < 3300 for c in found)
+    assert tally.unsized == ["DOT(S) + add_shortcut(y, x): 8,191 parameters at H = 1, above the budget of 3,000"]
+    search_file = tmp_path / "s.toml"
+    search_file.write_text(f'[search]\nseeds = ["{EXAMPLES / "dots.rnn"}"]\nlabels = ["DOT(S)"]\nsize = "H"\n'
+                           'budget = 3000\nmoves = ["add_shortcut"]\n[sweep]\ndatasets = ["jsb"]\n')
+    assert main(["search", str(search_file), "--dry-run", "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "1 that no H sizes to the budget" in out
+    assert "  not sized, not trained: DOT(S) + add_shortcut(y, x): 8,191 parameters at H = 1, above the budget " \
+           "of 3,000\n" in out
+    assert "H = 200" not in (tmp_path / "out" / "sweep.toml").read_text() and "4 trials" in out
+
+
+def test_a_seed_whose_parameters_do_not_depend_on_the_size_is_the_sizes_line(tmp_path, capsys):
+    """`size = "K"`, a `let` no parameter depends on: no K meets the budget, and every candidate kept
+    K = 5 and its own count (silently) before."""
+    seed = tmp_path / "rnn_k.rnn"
+    seed.write_text("let K = 5\n" + (EXAMPLES / "rnn.rnn").read_text())
+    search_file = tmp_path / "s.toml"
+    search_file.write_text('[search]\nseeds = ["rnn_k.rnn"]\nsize = "K"\nbudget = 100000\n'
+                           '[sweep]\ndatasets = ["jsb"]\n')
+    assert main(["search", str(search_file), "--dry-run", "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"{search_file}: line 3: search.size: error: rnn_k.rnn's "), err
+    assert "parameters do not depend on K: no value of it sizes the seed to the budget" in err

@@ -53,6 +53,38 @@ def test_a_mistake_in_the_search_table_names_its_line(tmp_path, capsys, old, new
     assert code == 1 and err.startswith(f"{search_file}: {message}"), err
 
 
+@pytest.mark.parametrize("old, new, message", [
+    # 10 G parameters: accepted before, and sized (H = 70,666); 10^18: a traceback from sympy's root finder
+    ("budget = 3000", "budget = 10_000_000_000", "line 5: search.budget: error: 10,000,000,000 is more than the "
+                                                 "largest accepted, 1,000,000,000: 4 GB of float32 weights"),
+    ("budget = 3000", "budget = 1_000_000_000_000_000_000", "line 5: search.budget: error: "
+                                                            "1,000,000,000,000,000,000 is more than the largest"),
+    # more candidates than a sweep's 10,000 trials (generated, possibly for hours, before the sweep refused them)
+    ("max_candidates = 2", "max_candidates = 1_000_000", "line 6: search.max_candidates: error: 1,000,000 is more "
+                                                         "than the largest accepted, 10,000: each candidate is at "
+                                                         "least one trial, and a sweep runs at most 10,000"),
+])
+def test_a_budget_beyond_what_can_run_is_refused_naming_the_largest_accepted(tmp_path, capsys, old, new, message):
+    code, search_file, err = _search(tmp_path, capsys, SEARCH.replace(old, new), "--dry-run")
+    assert code == 1 and err.startswith(f"{search_file}: {message}"), err
+    assert not (tmp_path / "out").exists()
+
+
+def test_rounds_end_with_the_first_that_finds_no_new_candidate(monkeypatch):
+    """`rounds = 10**12` is no hang: after a round of duplicates only, no later round has a candidate
+    (each round went on over an empty generation before)."""
+    from rnnalg.algebra import search
+    from rnnalg.front.parser import load
+
+    calls = []
+    real = search._round_robin
+    monkeypatch.setattr(search, "_round_robin", lambda queues: calls.append(len(queues)) or real(queues))
+    found, tally = search.candidates([("RNN", load(EXAMPLES / "rnn.rnn"))], "H", 50000, rounds=10**5,
+                                     moves=("swap_activation",))
+    assert len(found) == 3 and tally.duplicates == 4  # tanh, sigmoid, relu; round 2 only swaps back
+    assert len(calls) == 3  # rounds 0, 1 and 2; round 3 has nothing to move
+
+
 def test_a_seed_that_cannot_be_read_is_the_seeds_line(tmp_path, capsys):
     code, search_file, err = _search(tmp_path, capsys, SEARCH.replace(str(EXAMPLES / "rnn.rnn"), "nope.rnn"),
                                      "--dry-run")
@@ -102,3 +134,25 @@ def test_resume_and_force_together_are_refused_before_anything_is_written(tmp_pa
     code, _, err = _search(tmp_path, capsys, SEARCH, "--resume", "--force")
     assert code == 2 and "--resume and --force exclude each other" in err
     assert not (tmp_path / "out").exists()  # (the candidates were written first)
+
+
+def test_a_data_file_the_search_file_names_relative_is_named_as_written(tmp_path, capsys):
+    """A dataset path relative to the search file is resolved for loading but shown as written: a
+    missing one is the search file's `sweep.datasets` before any candidate is written (it was the
+    generated sweep.toml's absolute path, 'relative to the sweep file', after the candidates)."""
+    code, search_file, err = _search(tmp_path, capsys, SEARCH.replace('"jsb"', '"data/none.json"'), "--dry-run")
+    assert code == 1 and err.startswith(f"{search_file}: line 10: sweep.datasets: error: 'data/none.json' is "
+                                        f"neither a named dataset ("), err
+    assert err.rstrip().endswith("nor a file relative to the search file") and str(tmp_path / "data") not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_out_that_cannot_be_a_folder_is_a_usage_error(tmp_path, capsys):
+    """(a NotADirectoryError traceback from pathlib's mkdir before)"""
+    (tmp_path / "file").write_text("x")
+    for out in ("file", "file/deeper"):
+        search_file = tmp_path / "s.toml"
+        search_file.write_text(SEARCH)
+        assert main(["search", str(search_file), "--out", str(tmp_path / out), "--dry-run"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"--out {tmp_path / out}: cannot create its candidates/ folder: Not a directory"), err

@@ -219,6 +219,24 @@ def test_the_sweep_extra_has_ray_client():
     assert "ray[tune,client]" in extra
 
 
+# ---- a results file without a line: one rule for the sweep's refusal and the runner's removal ----------
+
+def test_a_results_file_holds_no_lines_when_it_is_blank(tmp_path):
+    """`rnnalg sweep` refuses to write over a results file unless it holds no lines, and the runner
+    removes such a file: one rule (it was two, which disagreed on a line of Unicode spaces: the
+    sweep refused the file as holding results, the runner removed it as empty)."""
+    from rnnalg.sweep.results import holds_no_lines
+
+    cases = {"empty": b"", "blank": b"\n  \n\t\r\n", "unicode-blank": " \u00a0\u2003\n".encode(),
+             "one-line": b'{"trial": {"id": "a"}, "status": "ok"}\n', "not-utf8": b"\xff\n"}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "folder").mkdir()
+    assert {name: holds_no_lines(tmp_path / name) for name in [*cases, "folder", "missing"]} == {
+        "empty": True, "blank": True, "unicode-blank": True,
+        "one-line": False, "not-utf8": False, "folder": False, "missing": False}
+
+
 # ---- item 1: the results lock -----------------------------------------------------------------------
 
 def _lock(tmp_path, name="results.jsonl"):

@@ -5,13 +5,17 @@ canonical form (canonical.py).
     P_c(S) = budget   solved for the size S (the other `let`s as the spec gives them): the real
                       root S* > 0 of the polynomial, rounded to the integer whose count is nearest
 
-A candidate whose formula does not involve S, or that has no positive root, keeps its size.
-Round r applies every move to every candidate of round r − 1 (round 0: the seeds themselves).
+A variant that no size fits (its formula does not involve S, or its count at S = 1 is above the
+budget) is not a candidate: it is counted and named (`Tally.unsized`), not trained at its seed's
+size (it was, silently: DOT(S) + add_shortcut(y, x) at a budget of 3,000 kept H = 200, 238,832
+parameters).
+Round r applies every move to every candidate of round r − 1 (round 0: the seeds themselves);
+a round that finds no new candidate is the last.
 """
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sympy
 
@@ -47,21 +51,34 @@ class Tally:
     generated: int = 0
     invalid: int = 0
     duplicates: int = 0
+    unsized: list = field(default_factory=list)  # "label: why" of the variants no size fits (Unsized)
+
+
+class Unsized(Exception):
+    """No value of S sizes the variant to the budget; it is not a candidate (it would keep the
+    size its seed gives S, at a parameter count far from the budget's: not an equal-budget rival)."""
 
 
 def size_to_budget(text: str, file: str, size: str, budget: int):
-    """(program at the solved size, that size) for spec text; the spec's own size if S is free."""
+    """(program at the solved size, that size) for spec text; Unsized when no size meets the
+    budget: S is not a `let`, the parameter count does not depend on S, it is above the budget
+    already at S = 1 (P_c(1) > budget), or the spec checks at neither integer beside the root."""
     program = check(parse(text, file))
     values = dict(program.sizes)
     if size not in values:
-        return program, None
+        raise Unsized(f"no `let {size}`")
     formula = cost(program).figure("parameters").formula
     symbol = sympy.Symbol(size, positive=True, integer=True)
+    if symbol not in formula.free_symbols:
+        raise Unsized(f"its {program.param_count:,} parameters do not depend on {size}")
     others = {sympy.Symbol(n, positive=True, integer=True): v for n, v in values.items() if n != size}
-    poly = sympy.Poly(formula.subs(others) - budget, symbol) if symbol in formula.free_symbols else None
-    roots = [r for r in (poly.nroots() if poly is not None else []) if abs(sympy.im(r)) < 1e-9 and sympy.re(r) > 0]
-    if not roots:
-        return program, values[size]
+    least = int(formula.subs({**others, symbol: 1}))
+    if least > budget:
+        raise Unsized(f"{least:,} parameters at {size} = 1, above the budget of {budget:,}")
+    poly = sympy.Poly(formula.subs(others) - budget, symbol)
+    roots = [r for r in poly.nroots() if abs(sympy.im(r)) < 1e-9 and sympy.re(r) > 0]
+    if not roots:  # P_c(1) <= budget and P_c grows with S: not reached
+        raise Unsized(f"no root of its parameter formula {formula} = {budget:,}")
     root = float(sympy.re(max(roots, key=lambda r: sympy.re(r))))
     best = None
     for n in {max(1, int(root)), max(1, int(root) + 1)}:
@@ -71,7 +88,9 @@ def size_to_budget(text: str, file: str, size: str, budget: int):
             continue
         if best is None or abs(p.param_count - budget) < abs(best[0].param_count - budget):
             best = (p, n)
-    return best if best else (program, values[size])
+    if best is None:
+        raise Unsized(f"it checks at neither {size} = {int(root)} nor {int(root) + 1}")
+    return best
 
 
 def candidates(seeds, size: str, budget: int, rounds: int = 1, limit: int | None = None,
@@ -84,6 +103,8 @@ def candidates(seeds, size: str, budget: int, rounds: int = 1, limit: int | None
         frontier.append((label, (), spec))
     generation = list(frontier)
     for round_ in range(rounds + 1):
+        if not generation:  # no new candidate in the round before: no later round has any
+            break
         nxt = []
         per_seed = {}
         for label, path, spec in generation:
@@ -99,6 +120,9 @@ def candidates(seeds, size: str, budget: int, rounds: int = 1, limit: int | None
                 program, value = size_to_budget(text, f"<{label}>", size, budget)
             except (SpecError, NotAffine, ValueError):
                 tally.invalid += 1
+                continue
+            except Unsized as why:
+                tally.unsized.append(f"{label}{''.join(f' + {m}' for m in new_path)}: {why}")
                 continue
             digest = hashlib.sha256(canonical_text(program).encode()).hexdigest()[:16]
             if digest in seen:

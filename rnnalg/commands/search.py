@@ -7,24 +7,29 @@ A search file is a sweep file (rnnalg/sweep/sweepfile.py) whose models come from
     seeds = ["../examples/dts.rnn", "../examples/dots.rnn"]   # relative to this file
     labels = ["DT(S)", "DOT(S)"]         # names of the seeds in tables (default: file stems)
     size = "H"                           # the `let` sized to the budget
-    budget = 231088                      # parameters per candidate
-    rounds = 1                           # moves applied in sequence (1: neighbours of the seeds)
-    max_candidates = 60                  # the first N distinct candidates, seeds first
+    budget = 231088                      # parameters per candidate (at most MAX_BUDGET, 10^9)
+    rounds = 1                           # moves applied in sequence (1: neighbours of the seeds;
+                                         # they stop at a round that finds no new candidate)
+    max_candidates = 60                  # the first N distinct candidates, seeds first (at most
+                                         # a sweep's MAX_TRIALS, 10,000: each one is a trial)
     moves = ["deepen_transition", "add_shortcut", "deepen_output", "stack", "deepen_input",
              "swap_activation"]          # default: all
 
-    [sweep]  /  [train]  /  [data.NAME]  as in a sweep file (no [model.*] tables)
+    [sweep]  /  [train]  /  [data.NAME]  as in a sweep file (no [model.*] tables); a data file in
+                                         `datasets` is relative to this file, and results lines and
+                                         tables name it as written here (`data_files`)
 
 OUT (default sweeps/<file stem>) gets `candidates/cNNN.rnn` (each checked and distinct by the
 canonical form), `candidates.jsonl` (name, seed, moves, size, parameters, canonical digest, spec
 text) and `sweep.toml`, the sweep file of all candidates; `rnnalg sweep` runs that file.
 The search's results lines carry the same description of their candidate under `search` (with
 the search file and the name of the sized `let`), which `rnnalg report` reads (sweep/search_results.py).
-`--dry-run` writes the candidates and lists the trials without training.
+`--dry-run` writes the candidates and lists the trials without training.  A variant that no size
+fits (algebra/search.py `Unsized`) is not a candidate: the listing names it (`not sized, not trained`).
 Every mistake in the search file names the search file, the key and its line (`sweep/keyline.py`):
 one in [search] (`s.toml: line 4: search.budget: error: …`; a seed that cannot be read is
-`search.seeds`, a size a seed does not `let` is `search.size`, a budget below a seed's parameters
-at that size = 1 is `search.budget`), and one in the [sweep], [train] or
+`search.seeds`, a size a seed does not `let` or its parameters do not depend on is `search.size`, a
+budget below a seed's parameters at that size = 1 is `search.budget`), and one in the [sweep], [train] or
 [data.*] tables found when the generated sweep file is read or run (`cpus_per_trial` above --cpus),
 not the generated file. A seed the checker refuses is an error at its place in the seed.
 """
@@ -39,6 +44,21 @@ from ..errors import SpecError, SweepError, UsageError
 TAKES_SPEC = False
 SEARCH_KEYS = ("seeds", "labels", "size", "budget", "rounds", "max_candidates", "moves")
 GIVEN_SECTIONS = ("sweep", "train", "data")  # the generated sweep file's tables that are the search file's
+SHOWN_UNSIZED = 10  # variants that no size fits, named in full (then counted)
+MAX_BUDGET = 10**9  # parameters a candidate: 4 GB of float32 weights, 16 GB with gradients and Adam's moments
+
+
+def integer_rules() -> dict:
+    """The [search] table's integers: key -> (default, least, largest accepted or None, why not more)."""
+    from ..sweep.trials import MAX_TRIALS
+
+    return {
+        "budget": (None, 1, MAX_BUDGET, "4 GB of float32 weights a candidate, 16 GB with their gradients "
+                                        "and Adam's moments (the paper's largest model has 6.1 M parameters)"),
+        "rounds": (1, 0, None, ""),  # the candidates bound the work: a round without a new one is the last
+        "max_candidates": (60, 1, MAX_TRIALS, f"each candidate is at least one trial, and a sweep runs at "
+                                              f"most {MAX_TRIALS:,}"),
+    }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,10 +96,13 @@ def read_search(path: Path) -> tuple[dict, dict]:
     labels = table.get("labels", [Path(s).stem for s in seeds])
     if not isinstance(labels, list) or len(labels) != len(seeds) or not all(isinstance(s, str) for s in labels):
         raise SweepError(path, "expected one label (a string) per seed", where="search.labels")
-    for key, default in (("budget", None), ("rounds", 1), ("max_candidates", 60)):
+    for key, (default, least, most, why) in integer_rules().items():
         value = table.get(key, default)
-        if not isinstance(value, int) or isinstance(value, bool) or value < (0 if key == "rounds" else 1):
-            raise SweepError(path, f"expected {'an integer >= 0' if key == 'rounds' else 'a positive integer'}",
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise SweepError(path, f"expected {'an integer >= 0' if least == 0 else 'a positive integer'}",
+                             where=f"search.{key}")
+        if most is not None and value > most:
+            raise SweepError(path, f"{value:,} is more than the largest accepted, {most:,}: {why}",
                              where=f"search.{key}")
         table[key] = value
     if not isinstance(table.get("size"), str):
@@ -111,6 +134,10 @@ def load_seeds(path: Path, table: dict) -> list:
             raise SweepError(path, f"{name} has no `let {table['size']}` to size to the budget "
                                    f"(its sizes: {', '.join(sizes) or 'none'})", where="search.size")
         least = check(spec, {**sizes, table["size"]: 1}).param_count
+        # (a parameter count is a polynomial in the sizes with coefficients >= 0: the same at 1 and 2, constant)
+        if check(spec, {**sizes, table["size"]: 2}).param_count == least:
+            raise SweepError(path, f"{name}'s {least:,} parameters do not depend on {table['size']}: "
+                                   f"no value of it sizes the seed to the budget", where="search.size")
         if least > table["budget"]:  # no size meets it: the seed would keep its own
             raise SweepError(path, f"{table['budget']:,} parameters is below {name}'s {least:,} at "
                                    f"{table['size']} = 1", where="search.budget")
@@ -136,17 +163,35 @@ def _toml_key(k: str) -> str:
     return k if k.replace("_", "").replace("-", "").isalnum() else json.dumps(k)
 
 
+def data_files(rest: dict, search_file: Path) -> dict:
+    """{absolute path: the path as the search file gives it} of its [sweep] datasets that are
+    files, not named datasets (relative to the search file); the generated sweep.toml names the
+    absolute path, the results lines (`data_label`) and tables the given one, as `rnnalg sweep`
+    does.  A file that does not exist is a SweepError naming `sweep.datasets` and the path as given."""
+    from ..data.dataset import NAMED, _canonical
+
+    datasets = rest.get("sweep", {}).get("datasets") if isinstance(rest.get("sweep"), dict) else None
+    files = {}
+    for given in datasets if isinstance(datasets, list) else []:
+        if not isinstance(given, str) or _canonical(given) is not None:
+            continue  # a named dataset (or a mistake the sweep file's reader names)
+        file = (search_file.parent / given).resolve()
+        if not file.exists():
+            raise SweepError(search_file, f"'{given}' is neither a named dataset ({', '.join(NAMED)}) "
+                                          f"nor a file relative to the search file", where="sweep.datasets")
+        files[str(file)] = given
+    return files
+
+
 def sweep_toml(rest: dict, candidates, size: str, search_file: Path) -> str:
     """The sweep file of the candidates: the search file's [sweep], [train], [data.*] and one
     [model.cNNN] per candidate (its spec in candidates/, its solved size)."""
-    from ..data.dataset import _canonical
-
     sweep = dict(rest.get("sweep", {}))
     if isinstance(sweep.get("asha"), dict):  # the candidates compete with each other (scheduler.py)
         sweep["asha"] = {"per": "dataset", **sweep["asha"]}
     if isinstance(sweep.get("datasets"), list):  # a data file named relative to the search file
-        sweep["datasets"] = [d if not isinstance(d, str) or _canonical(d) is not None
-                             else str((search_file.parent / d).resolve()) for d in sweep["datasets"]]
+        resolved = {given: file for file, given in data_files(rest, search_file).items()}
+        sweep["datasets"] = [resolved.get(d, d) if isinstance(d, str) else d for d in sweep["datasets"]]
     lines = [f"# generated by `rnnalg search {search_file}`: {len(candidates)} candidates", "", "[sweep]"]
     lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in sweep.items()]
     lines += ["", "[train]"] + [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in rest.get("train", {}).items()]
@@ -155,8 +200,7 @@ def sweep_toml(rest: dict, candidates, size: str, search_file: Path) -> str:
     for c in candidates:
         lines += ["", f"[model.{c.name}]", f"label = {_toml_value(c.label)}",
                   f"spec = {_toml_value(f'candidates/{c.name}.rnn')}"]
-        if c.size is not None:
-            lines.append(f"set = {{ {size} = {c.size} }}    # {c.parameters:,} parameters")
+        lines.append(f"set = {{ {size} = {c.size} }}    # {c.parameters:,} parameters")
     return "\n".join(lines) + "\n"
 
 
@@ -172,12 +216,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         table, rest = read_search(path)
         seeds = load_seeds(path, table)
+        shown = data_files(rest, path)
     except SweepError as err:  # the [search] table's keys, at their lines
         raise with_line(err) from None
+    out = Path(args.out or Path("sweeps") / path.stem)
+    try:  # before the candidates are generated (minutes in a large search)
+        (out / "candidates").mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"--out {out}: cannot create its candidates/ folder: {err.strerror or err}") from None
     found, tally = find_candidates(seeds, table["size"], table["budget"], table["rounds"],
                                    table["max_candidates"], tuple(table["moves"]))
-    out = Path(args.out or Path("sweeps") / path.stem)
-    (out / "candidates").mkdir(parents=True, exist_ok=True)
     for c in found:
         write_atomic(out / "candidates", f"{c.name}.rnn", lambda f, c=c: f.write(
             f"# {c.name}: {c.label}\n# {c.parameters:,} parameters at {table['size']} = {c.size}\n{c.text}".encode()))
@@ -187,15 +235,19 @@ def run(args: argparse.Namespace) -> int:
     write_atomic(out, "candidates.jsonl", lambda f: f.write(lines.encode()))
     write_atomic(out, "sweep.toml", lambda f: f.write(sweep_toml(rest, found, table["size"], path).encode()))
     print(f"search {path}: {len(found)} distinct candidates ({tally.generated} variants generated, "
-          f"{tally.invalid} refused by the checker, {tally.duplicates} duplicates by the canonical form); "
-          f"{out / 'candidates.jsonl'}")
+          f"{tally.invalid} refused by the checker, {tally.duplicates} duplicates by the canonical form, "
+          f"{len(tally.unsized)} that no {table['size']} sizes to the budget); {out / 'candidates.jsonl'}")
     for c in found:
         print(f"  {c.name}  {c.parameters:>9,}  {table['size']}={c.size}  {c.label}")
+    for why in tally.unsized[:SHOWN_UNSIZED]:
+        print(f"  not sized, not trained: {why}")
+    if len(tally.unsized) > SHOWN_UNSIZED:
+        print(f"  not sized, not trained: … and {len(tally.unsized) - SHOWN_UNSIZED} more")
     fields = {name: {"search": {"file": str(path), "size_name": table["size"], **d}} for name, d in described.items()}
     sweep_args = argparse.Namespace(file=str(out / "sweep.toml"), out=str(out), results=None, resume=args.resume,
                                     force=args.force, data_dir=args.data_dir, cpus=args.cpus,
                                     address=args.address, dry_run=args.dry_run, verbose=args.verbose,
-                                    model_fields=fields,
+                                    model_fields=fields, data_shown=shown,
                                     locate=lambda err: in_search_file(err, out / "sweep.toml", path))
     return sweep_command.run(sweep_args)
 

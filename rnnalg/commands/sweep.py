@@ -94,6 +94,8 @@ def _read(args, data_dir):
 
     try:
         sweep = load_sweep(args.file)
+        # a data file as the user gave it (`rnnalg search`: in the search file, not its sweep.toml)
+        sweep.shown.update(getattr(args, "data_shown", None) or {})
         trials = expand(sweep, str(Path(data_dir).resolve()) if data_dir else None)
         return sweep, trials, load_params(trials, sweep.path)
     except SweepError as err:
@@ -120,11 +122,11 @@ def _run_locked(args, sweep, trials, params, out: Path, results: Path, data_dir)
     import ray
 
     from ..sweep import leftovers, runner
-    from ..sweep.results import commit_of_rnnalg, data_fields, format_table
+    from ..sweep.results import commit_of_rnnalg, data_fields, format_table, holds_no_lines
 
     runner.check_out(out, trials, resume=args.resume, force=args.force, asha=sweep.asha)
     # (an empty file, which a sweep of before wrote at its start, holds none: runner.run removes it)
-    if results.exists() and not (args.resume or args.force) and _holds_text(results):
+    if results.exists() and not (args.resume or args.force) and not holds_no_lines(results):
         raise UsageError(f"--results {results}: already holds results; continue that sweep with --resume, "
                          f"or overwrite them with --force")
     ended = leftovers.clean_leftovers(out)
@@ -169,14 +171,6 @@ def _run_locked(args, sweep, trials, params, out: Path, results: Path, data_dir)
         print(f"{unfinished} trials unfinished; continue with: {_resume_command(args)}")
         return 143 if runner.TERMINATED else 130  # SIGTERM, as `timeout` and schedulers send it
     return 0
-
-
-def _holds_text(path: Path) -> bool:
-    """Whether `path` is anything but an empty (or blank) file."""
-    try:
-        return not path.is_file() or bool(path.read_bytes().strip())
-    except OSError:
-        return True
 
 
 def _resume_command(args) -> str:

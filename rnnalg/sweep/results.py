@@ -18,6 +18,7 @@ from pathlib import Path
 from .. import __version__
 from ..atomic import write_atomic
 from ..errors import DataError
+from .linetypes import line_mistake
 
 # what the trial's run gives, in every line (None when the trial has none, e.g. when it failed)
 OUTCOME = ("status", "error", "metric", "test", "best_valid", "best_epoch", "epochs", "stopped", "seconds",
@@ -49,7 +50,8 @@ def data_fields(trials, shown: dict, data_dir: str | None) -> dict:
 
 def numbered_lines(path) -> list:
     """[(line number, results line)] of a JSONL file; an unreadable file, text that is not UTF-8 or
-    a line that is not a results line (JSON with 'trial' and 'status') is a DataError naming it."""
+    a line that is not a results line (JSON with 'trial' and 'status', each field of its type:
+    linetypes.py) is a DataError naming it."""
     try:
         data = Path(path).read_bytes()
     except OSError as err:
@@ -72,8 +74,23 @@ def numbered_lines(path) -> list:
         if not isinstance(obj, dict) or not isinstance(obj.get("trial"), dict) or "status" not in obj:
             raise DataError(str(path), "not a results line (needs 'trial' and 'status')",
                             where=f"line {number}")
+        mistake = line_mistake(obj)  # a field of the wrong type (linetypes.py)
+        if mistake:
+            raise DataError(str(path), f"not a results line: {mistake}", where=f"line {number}")
         found.append((number, obj))
     return found
+
+
+def holds_no_lines(path) -> bool:
+    """Whether `path` is a results file without a line: a regular file of UTF-8 text that is blank
+    (empty, or only whitespace and line ends; `numbered_lines` skips blank lines), as a sweep of
+    before wrote at its start.  A missing file, a folder, an unreadable file or one that is not
+    UTF-8 is not such a file (False): a sweep neither removes it nor writes over it."""
+    path = Path(path)
+    try:
+        return path.is_file() and not path.read_bytes().decode("utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def read_lines(path) -> list:

@@ -28,7 +28,7 @@ from ..errors import SweepRunError, UsageError
 from ..train.launch import describe_stop
 from .connect import TERMINATED, start_ray  # noqa: F401  (the driver's steps, in order, are here)
 from .groups import group_fields, groups_of
-from .results import METRIC_NAMES, OUTCOME, read_lines, write_lines
+from .results import METRIC_NAMES, OUTCOME, holds_no_lines, read_lines, write_lines
 from .rungs import earlier_curves
 from .scheduler import GroupedASHA
 from .trials import Trial
@@ -116,15 +116,14 @@ def run(trials: list, params: dict, out: Path, results_path: Path, sweep_info: d
 
     known = {t.id for t in trials}
     lines, foreign = {}, []
-    if results_path.exists():
-        found = read_lines(results_path)
-        for line in found:
+    if holds_no_lines(results_path):  # a sweep of before wrote it at its start: a report refuses it,
+        results_path.unlink()  # so it goes; the first ended trial writes the file again
+    elif results_path.exists():
+        for line in read_lines(results_path):
             if not own_line(line, out, known):
                 foreign.append(line)
             elif resume:
                 lines[line["trial"]["id"]] = line
-        if not found:  # a file without a line (a sweep of before wrote one at its start): a report refuses
-            results_path.unlink()  # it, so it goes; the first ended trial writes the file again
     data = data or {}
     base = {t.id: {"trial": t.to_json(), "params": params[t.id], "command": t.command(), **sweep_info,
                    **data.get(t.id, {}), "run_dir": str(out / "runs" / t.id)} for t in trials}

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataError
+from .linetypes import candidate_mistake
 
 CANDIDATE_SPEC = re.compile(r"(?:^|/)candidates/(?P<name>[^/]+)\.rnn$")
 FIELDS = ("name", "seed", "moves", "size", "parameters", "spec")
@@ -138,8 +139,7 @@ def _candidate(obj, file: str, where: str) -> Candidate:
     missing = [k for k in FIELDS if k not in obj] if isinstance(obj, dict) else list(FIELDS)
     if missing:
         raise DataError(file, f"not a search candidate (no {', '.join(missing)})", where=where)
-    if not isinstance(obj["parameters"], int) or not isinstance(obj["spec"], str) or \
-            not isinstance(obj["moves"], list):
-        raise DataError(file, "not a search candidate (parameters, spec or moves of the wrong kind)", where=where)
-    return Candidate(str(obj["name"]), str(obj["seed"]), tuple(map(str, obj["moves"])), obj["size"],
-                     obj["parameters"], obj["spec"])
+    mistake = candidate_mistake(obj)  # each field of its type (linetypes.py)
+    if mistake:
+        raise DataError(file, f"not a search candidate: {mistake}", where=where)
+    return Candidate(obj["name"], obj["seed"], tuple(obj["moves"]), obj["size"], obj["parameters"], obj["spec"])
