@@ -119,9 +119,10 @@ def test_bad_search_files_are_located(tmp_path, capsys):
     assert f"{bad}: line 5: search.moves: error: expected a list of moves from" in capsys.readouterr().err
 
 
-def test_a_tiny_search_trains_through_the_sweep_machinery(tmp_path, capsys):
+def test_a_tiny_search_trains_through_the_sweep_machinery(tmp_path, capsys, monkeypatch):
     """... on a data file the search file names relative to itself: its lines' `data_label` is the
-    path as written (it was the absolute path of the generated sweep.toml), as `rnnalg sweep`'s."""
+    path as written (it was the absolute path of the generated sweep.toml), as `rnnalg sweep`'s, and
+    their `command` names it relative to the folder the search ran in (it was absolute too)."""
     import shutil
 
     from rnnalg.data.fingerprint import KNOWN_FINGERPRINTS
@@ -134,8 +135,10 @@ def test_a_tiny_search_trains_through_the_sweep_machinery(tmp_path, capsys):
     spec.write_text(f'[search]\nseeds = ["{EXAMPLES / "rnn.rnn"}"]\nsize = "H"\nbudget = 3000\nrounds = 1\n'
                     'max_candidates = 2\nmoves = ["deepen_transition"]\n'
                     '[sweep]\ndatasets = ["data/chorales.npz"]\nseeds = [1]\n[train]\nepochs = 1\ntime_limit = 20\n')
-    assert main(["search", str(spec), "--out", str(tmp_path / "out"), "--cpus", "2"]) == 0
+    monkeypatch.chdir(tmp_path.parent)
+    assert main(["search", f"{tmp_path.name}/s.toml", "--out", str(tmp_path / "out"), "--cpus", "2"]) == 0
     results = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert all(f" --data {tmp_path.name}/data/chorales.npz " in r["command"] for r in results)
     assert sorted(r["trial"]["model"] for r in results) == ["c001", "c002"]
     assert {(r["data_label"], r["data_fingerprint"]) for r in results} == {("data/chorales.npz",
                                                                              KNOWN_FINGERPRINTS["jsb"])}
@@ -145,7 +148,7 @@ def test_a_tiny_search_trains_through_the_sweep_machinery(tmp_path, capsys):
     assert described["c002"]["moves"] == ["deepen_transition(h')"] and described["c001"]["moves"] == []
     assert described["c002"]["spec"] in (tmp_path / "out" / "candidates" / "c002.rnn").read_text()
     params = {r["trial"]["model"]: r["params"] for r in results}
-    assert described["c002"]["file"] == str(spec) and described["c002"]["parameters"] == params["c002"]
+    assert described["c002"]["file"] == f"{tmp_path.name}/s.toml" and described["c002"]["parameters"] == params["c002"]
 
 
 SMALL_SEARCH = f"""\

@@ -17,7 +17,8 @@ A search file is a sweep file (rnnalg/sweep/sweepfile.py) whose models come from
 
     [sweep]  /  [train]  /  [data.NAME]  as in a sweep file (no [model.*] tables); a data file in
                                          `datasets` is relative to this file, and results lines and
-                                         tables name it as written here (`data_files`)
+                                         tables name it as written here (`data_files`), trial
+                                         commands as a sweep's do (`sweepfile.command_path`)
 
 OUT (default sweeps/<file stem>) gets `candidates/cNNN.rnn` (each checked and distinct by the
 canonical form), `candidates.jsonl` (name, seed, moves, size, parameters, canonical digest, spec
@@ -208,6 +209,7 @@ def run(args: argparse.Namespace) -> int:
     from ..algebra.search import candidates as find_candidates
     from ..atomic import write_atomic
     from ..sweep.keyline import with_line
+    from ..sweep.sweepfile import command_path
     from . import sweep as sweep_command
 
     if args.resume and args.force:  # before anything is written
@@ -248,6 +250,8 @@ def run(args: argparse.Namespace) -> int:
                                     force=args.force, data_dir=args.data_dir, cpus=args.cpus,
                                     address=args.address, dry_run=args.dry_run, verbose=args.verbose,
                                     model_fields=fields, data_shown=shown,
+                                    data_command_paths={file: command_path(path, given, file)
+                                                        for file, given in shown.items()},
                                     locate=lambda err: in_search_file(err, out / "sweep.toml", path))
     return sweep_command.run(sweep_args)
 

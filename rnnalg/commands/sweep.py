@@ -96,6 +96,7 @@ def _read(args, data_dir):
         sweep = load_sweep(args.file)
         # a data file as the user gave it (`rnnalg search`: in the search file, not its sweep.toml)
         sweep.shown.update(getattr(args, "data_shown", None) or {})
+        sweep.command_paths.update(getattr(args, "data_command_paths", None) or {})
         trials = expand(sweep, str(Path(data_dir).resolve()) if data_dir else None)
         return sweep, trials, load_params(trials, sweep.path)
     except SweepError as err:

@@ -73,9 +73,9 @@ LINE = {
     "load": (_optional(_load), "an object of finite numbers (or nulls)"),
     "search": (_table, "an object"),
 }
-TRIAL = {  # (what `rnnalg sweep` writes: trials.Trial; only data_dir may be null)
+TRIAL = {  # (what `rnnalg sweep` writes: trials.Trial; only data_dir and dataset_shown may be null)
     "id": STRING, "config_id": STRING, "model": STRING, "label": STRING, "dataset": STRING,
-    "dataset_label": STRING, "spec": STRING, "spec_shown": STRING, "data_dir": TEXT,
+    "dataset_label": STRING, "spec": STRING, "spec_shown": STRING, "data_dir": TEXT, "dataset_shown": TEXT,
     "sizes": (_table, "an object"), "flags": (_table, "an object"),  # their values: below
 }
 

@@ -213,7 +213,8 @@ def _commands(cells: list) -> str:
     if not cells:
         return ""
     rows = ["## Commands\n", "Each figure trial's command that reruns it to the same figures, on the same "
-            "machine at the rnnalg commit it ran at (`git checkout COMMIT` first): the trial's `rnnalg train` "
+            "machine at the rnnalg commit it ran at (`git checkout COMMIT` first), in the folder the sweep ran in "
+            "(the paths of its spec and data file are relative to it): the trial's `rnnalg train` "
             "command with the epochs it finished in place of `--epochs` and `--time-limit` (a time limit "
             "stops where the machine's load lets it), its BLAS thread count, backend and data folder "
             "(`rnnalg/sweep/rerun.py`; lines written before the thread count and backend were recorded "

@@ -1,5 +1,6 @@
 """The command that reruns a results line to the same figures, on the same machine at the
-line's commit (`git checkout COMMIT` first):
+line's commit (`git checkout COMMIT` first), in the folder the sweep ran in (its spec and data
+file paths are relative to it, as in the trial's command: sweepfile.command_path):
 
     RNNALG_BACKEND=fast rnnalg train examples/dts.rnn --data jsb --set H=250 --epochs 43 \\
         --weight-noise 0.02 --seed 1234 --threads 1

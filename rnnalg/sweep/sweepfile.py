@@ -32,6 +32,10 @@ are checked by trainflags.py.
     spec = "../examples/dots.rnn"        # relative to this file; a list is a grid over specs
     set = { H = 200 }                    # `let` sizes; a list is a grid axis
     train = { lr = 1e-3 }                # this model's flags (override [data.*] and [train])
+
+A trial's command line (`--dry-run`, results lines) names a spec or data file by `command_path`:
+relative to the folder `rnnalg sweep` runs in, as the sweep file's own path was given
+(`rnnalg sweep exp/s.toml` and `../data/x.json` give `data/x.json`), so it can be pasted there.
 """
 from __future__ import annotations
 
@@ -58,7 +62,7 @@ BOM = b"\xef\xbb\xbf"
 class Model:
     name: str
     label: str
-    specs: tuple  # of (absolute path, path relative to where the sweep file was named from)
+    specs: tuple  # of (absolute path, its `command_path`)
     sizes: dict  # NAME -> int or list of int
     train: dict  # flag -> value, list or Random
 
@@ -78,6 +82,18 @@ class SweepFile:
     data: dict = field(default_factory=dict)  # dataset label -> flags
     # --data value -> what results lines call it: a named dataset's name, or the path as written
     shown: dict = field(default_factory=dict)
+    # --data value of a data file (absolute) -> its path in command lines (`command_path`)
+    command_paths: dict = field(default_factory=dict)
+
+
+def command_path(named_file, written: str, resolved) -> str:
+    """The file `written` (relative to `named_file`'s folder, or absolute) as a path that works
+    from the current folder, where `named_file` (a sweep or search file, as the user gave it) was
+    opened: `exp/s.toml` + `../data/x.json` -> `data/x.json`.  `..` is collapsed only where the
+    result is still `resolved` (not after a symbolic link), else kept (`exp/../data/x.json`)."""
+    joined = os.path.join(os.path.dirname(str(named_file)), written)
+    short = os.path.normpath(joined)
+    return short if os.path.realpath(short) == os.path.realpath(resolved) else joined
 
 
 def read_toml(path: Path) -> dict:
@@ -146,7 +162,7 @@ def load_sweep(path) -> SweepFile:
     names = sweep.get("datasets")
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         c.fail("sweep.datasets", "expected a non-empty list of dataset names, e.g. [\"jsb\"]")
-    datasets, shown = [], {}
+    datasets, shown, command_paths = [], {}, {}
     for name in names:
         canonical = _canonical(name)
         if canonical is not None:
@@ -159,6 +175,7 @@ def load_sweep(path) -> SweepFile:
                                      f"nor a file relative to the sweep file")
         datasets.append((str(file), file.stem))
         shown[str(file)] = name
+        command_paths[str(file)] = command_path(path, name, file)
     labels = [label for _, label in datasets]
     if len(set(labels)) != len(labels):
         c.fail("sweep.datasets", "a dataset is listed twice")
@@ -191,7 +208,7 @@ def load_sweep(path) -> SweepFile:
                        search_seed=c.ints(sweep.get("search_seed", 0), "sweep.search_seed", 0, many=False),
                        cpus_per_trial=c.ints(sweep.get("cpus_per_trial", 1), "sweep.cpus_per_trial", 1,
                                              many=False),
-                       asha=asha, train=train, data=data, shown=shown)
+                       asha=asha, train=train, data=data, shown=shown, command_paths=command_paths)
     check_group_by(result)  # its axes are known once the whole file is read
     return result
 
@@ -211,7 +228,7 @@ def _model(c: _Check, flags, key: str, table, path: Path) -> Model:
         file = (path.parent / s).resolve()
         if not file.is_file():
             c.fail(f"{where}.spec", f"no such file: {s} (paths are relative to the sweep file)")
-        specs.append((str(file), os.path.normpath(os.path.join(os.path.dirname(str(path)), s))))
+        specs.append((str(file), command_path(path, s, file)))
     sizes = c.table(table.get("set", {}), f"{where}.set")
     for name, value in sizes.items():
         c.ints(value, f"{where}.set.{name}", 1, many=True)

@@ -39,10 +39,11 @@ class Trial:
     dataset: str  # the --data value (a name, or an absolute path)
     dataset_label: str
     spec: str  # absolute path
-    spec_shown: str  # relative to the folder the sweep file was named from
+    spec_shown: str  # relative to the folder the sweep ran in (sweepfile.command_path)
     sizes: dict
     flags: dict  # train flags (dest names) -> value, including seed
     data_dir: str | None = None
+    dataset_shown: str | None = None  # a data file as spec_shown is; None: `dataset` (a name)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -56,9 +57,10 @@ class Trial:
     def from_json(cls, obj: dict) -> "Trial":
         return cls(**obj)
 
-    def train_args(self, spec: str) -> list:
-        """The `rnnalg train` arguments of this trial (without run folder and output flags)."""
-        args = [spec, "--data", self.dataset]
+    def train_args(self, spec: str, data: str | None = None) -> list:
+        """The `rnnalg train` arguments of this trial (without run folder and output flags);
+        `data`: the --data value (default `dataset`)."""
+        args = [spec, "--data", data or self.dataset]
         for name, value in sorted(self.sizes.items()):
             args += ["--set", f"{name}={value}"]
         for flag, value in self.flags.items():
@@ -70,8 +72,9 @@ class Trial:
         return args
 
     def command(self) -> str:
-        """The equivalent shell command (paths as written in the sweep file)."""
-        return shlex.join(["rnnalg", "train", *self.train_args(self.spec_shown)])
+        """The equivalent shell command, run in the folder the sweep ran in: its spec and data
+        file as the sweep file gives them, relative to that folder (sweepfile.command_path)."""
+        return shlex.join(["rnnalg", "train", *self.train_args(self.spec_shown, self.dataset_shown)])
 
 
 def count_trials(sweep: SweepFile) -> int:
@@ -139,7 +142,8 @@ def _model_trials(sweep, model, dataset, dataset_label, flags, data_dir):
                                 label=model.label, dataset=dataset, dataset_label=dataset_label,
                                 spec=spec, spec_shown=shown, sizes=sizes,
                                 flags={**fixed, "seed": seed},
-                                data_dir=str(data_dir) if data_dir else None)
+                                data_dir=str(data_dir) if data_dir else None,
+                                dataset_shown=sweep.command_paths.get(dataset))
 
 
 def _short(key: str, value) -> str:
