@@ -68,7 +68,7 @@ def _sample(args, program, model, params, meta) -> int:
     kind = program.heads[0].output.kind
     args.steps = _steps(args.steps, kind)
     rng = np.random.default_rng(args.seed)
-    vocab = stored_vocab(meta, program, args.checkpoint)
+    vocab = stored_vocab(meta)
     if vocab is not None and args.data is None:  # a text run: the checkpoint holds all we need
         return _text(args, model, params, vocab, trained_unit(meta["dataset_unit"], args.unit), rng)
     if program.heads[0].output.kind == "binary" and not args.prime:  # music from silence

@@ -13,7 +13,8 @@ or the new checkpoint complete, never half of each.
 Loading validates everything and raises `CheckpointError` naming the file (and the
 field): missing or corrupt JSON / npz, a JSON field of the wrong type (`SCHEMA`, and the
 records a caller asks for, e.g. `config` and `run`), a digest mismatch, missing arrays,
-wrong shapes, and (via `check_program`) a spec that differs from the one trained.
+wrong shapes, a parameter that is not of `PARAM_DTYPES` or not finite, and (via `check_program`)
+a spec that differs from the one trained.
 
 A text run's JSON also holds its data unit (`dataset_unit`: char | word) and its
 vocabulary (`vocab`: the symbols in id order), so eval / sample / resume encode text
@@ -38,6 +39,8 @@ from ..errors import CheckpointError
 
 FORMAT = 1
 TAGS = ("last", "best")
+# of a parameter array: what models compute in (the CLI's float32; the API may compile float64)
+PARAM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 # ---------------------------------------------------------------- metadata schema
@@ -170,6 +173,27 @@ def check_program(meta: dict, program, path) -> None:
     if program_fingerprint(program) != meta["fingerprint"]:
         raise CheckpointError(path, f"checkpoint was trained with a different spec "
                                     f"({meta.get('spec_file')}): same parameter shapes, different graph")
+    check_unit(meta, program, path)
+
+
+UNIT_OUTPUTS = {"frame": "binary", "char": "token", "word": "token"}  # data unit -> the output kind it trains
+
+
+def check_unit(meta: dict, program, path) -> None:
+    """The recorded data unit and vocabulary (absent in older checkpoints) must be ones the spec's
+    output predicts: music binary[88]; text token[V], V the vocabulary's size."""
+    unit, vocab = meta.get("dataset_unit"), meta.get("vocab")
+    outputs = [h.output for h in program.heads]
+    if not outputs:
+        return
+    v = outputs[0]
+    if unit in UNIT_OUTPUTS and all(o.kind != UNIT_OUTPUTS[unit] for o in outputs):
+        raise CheckpointError(path, f"checkpoint field dataset_unit is {unit!r}, but the spec's output "
+                                    f"{v.name} is {v.kind}[{v.width}], not {UNIT_OUTPUTS[unit]}: the file "
+                                    "was edited, or is another run's")
+    if vocab is not None and all(o.kind != "token" or o.width != len(vocab) for o in outputs):
+        raise CheckpointError(path, f"the stored vocabulary has {len(vocab)} symbols but the spec's output is "
+                                    f"{v.kind}[{v.width}] (field vocab: the file was edited, or is another run's)")
 
 
 # ------------------------------------------------------------------------- RNG state
@@ -256,7 +280,13 @@ def load(where, tag: str = "last", program=None, records: dict | None = None):
     npz = path.parent / str(meta["arrays"])
     if not npz.exists():
         raise CheckpointError(npz, "checkpoint array file is missing")
-    if _sha256(npz) != meta["sha256"]:
+    if not npz.is_file():
+        raise CheckpointError(npz, "checkpoint array file is not a regular file")
+    try:
+        digest = _sha256(npz)
+    except OSError as err:
+        raise CheckpointError(npz, f"cannot read checkpoint array file: {err.strerror or err}") from None
+    if digest != meta["sha256"]:
         raise CheckpointError(npz, "checkpoint array file is corrupt (sha256 does not match its metadata)")
     try:
         with np.load(npz, allow_pickle=False) as data:
@@ -268,7 +298,11 @@ def load(where, tag: str = "last", program=None, records: dict | None = None):
         if got is None:
             raise CheckpointError(npz, f"parameter {name!r} is missing")
         if list(got.shape) != list(shape):
-            raise CheckpointError(npz, f"parameter {name!r} has shape {got.shape}, expected {tuple(shape)}")
+            raise CheckpointError(npz, f"parameter {name!r} has shape {got.shape}, expected {tuple(shape)} "
+                                       f"(param_shapes in {path.name})")
+        if got.dtype not in PARAM_DTYPES:
+            raise CheckpointError(npz, f"parameter {name!r} holds {got.dtype} values, expected "
+                                       f"{' or '.join(map(str, PARAM_DTYPES))}")
         if not np.all(np.isfinite(got)):
             raise CheckpointError(npz, f"parameter {name!r} holds NaN or Inf")
     check_vocab(meta, path)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CheckpointError, UsageError
+from ..errors import UsageError
 from . import checkpoint as ckpt
 
 
@@ -81,17 +81,11 @@ def trained_unit(trained: str, given: str | None) -> str:
     return trained
 
 
-def stored_vocab(meta: dict, program, where) -> tuple[str, ...] | None:
+def stored_vocab(meta: dict) -> tuple[str, ...] | None:
     """The vocabulary a text checkpoint stores (None: music, or saved before it was stored);
-    its size must be the spec's token width."""
+    `ckpt.load` checked its size against the spec's token width."""
     vocab = meta.get("vocab")
-    if vocab is None:
-        return None
-    width = program.heads[0].output.width
-    if len(vocab) != width:
-        raise CheckpointError(where, f"the stored vocabulary has {len(vocab)} symbols but the "
-                                     f"spec's output is token[{width}]")
-    return tuple(vocab)
+    return None if vocab is None else tuple(vocab)
 
 
 def compile_model(program, backend: str = "auto"):
@@ -101,13 +95,14 @@ def compile_model(program, backend: str = "auto"):
 
 
 def trained_sizes(checkpoint, which: str = "last") -> dict:
-    """The sizes a run was trained with (its `--set`), or {} if its JSON cannot be read
-    (`ckpt.load` then reports the problem)."""
+    """The sizes a run was trained with (its `--set`), or {} if its JSON cannot be read or its
+    `sizes` is not what `ckpt.SCHEMA` asks (`ckpt.load` then reports the problem, naming the file)."""
     try:
         sizes = json.loads(ckpt.json_path(checkpoint, which).read_text(encoding="utf-8")).get("sizes", {})
-        return {str(k): int(v) for k, v in sizes.items()}
-    except (OSError, ValueError, TypeError, AttributeError):
+    except (OSError, ValueError, AttributeError):
         return {}
+    _, valid, _ = ckpt.SCHEMA["sizes"]
+    return {str(k): v for k, v in sizes.items()} if valid(sizes) else {}
 
 
 def load_trained(args, which: str | None = None):
