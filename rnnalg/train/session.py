@@ -76,11 +76,11 @@ def train(program, run_dir, settings: dict | None = None, *, resume=None, unit: 
     model = compile_model(program, backend)
     run_dir = Path(run_dir)
     continuing_here = resume is not None and _same_dir(ckpt.json_path(resume).parent, run_dir)
-    run_dir = prepare_run_dir(run_dir, resuming=continuing_here, force=force)
-
     trainer = Trainer(model, dataset, config, run_dir, quiet=quiet, on_epoch=on_epoch)
-    if meta is not None:
+    if meta is not None:  # its arrays checked before the run directory is made or touched
         trainer.restore(arrays, meta, source=ckpt.json_path(resume).parent / meta["arrays"])
+    prepare_run_dir(run_dir, resuming=continuing_here, force=force)
+    if meta is not None:
         trainer.apply_changes(changes)
         if not continuing_here:  # a copy of the run continues in another folder
             if trainer.best_params is not None:

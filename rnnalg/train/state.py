@@ -45,6 +45,17 @@ class RunState:
     changes: list = field(default_factory=list)  # settings changed on resume: {epoch, step, field, from, to}
 
 
+COUNTS = ("epoch", "step", "batch", "bad_epochs", "halvings", "best_epoch", "part_count")  # of RunState
+
+
+def _count(v) -> bool:
+    return ckpt.is_int(v) and v >= 0
+
+
+def _finite(v) -> bool:
+    return ckpt.is_number(v) and math.isfinite(v)
+
+
 def _is_history(v) -> bool:
     keys = {"epoch": ckpt.is_int, "batches": ckpt.is_int, "train_loss": ckpt.is_number,
             "valid": ckpt.is_number, "lr": ckpt.is_number}
@@ -57,7 +68,11 @@ CHECKPOINT_RECORDS = {
     "config": ckpt.record_schema(TrainConfig, optional=("min_count", "threads")),  # not in older checkpoints
     "run": ckpt.record_schema(RunState, optional=("changes",),  # not in checkpoints of rnnalg 0.1.0
                               history=(_is_history, "a list of per-epoch objects with epoch, batches, "
-                                                    "train_loss, valid and lr")),
+                                                    "train_loss, valid and lr"),
+                              lr=(lambda v: _finite(v) and v > 0, "a finite number > 0"),
+                              best_valid=(lambda v: ckpt.is_number(v) and not math.isnan(v), "a number"),
+                              part_loss=(_finite, "a finite number"), part_seconds=(_finite, "a finite number"),
+                              **{name: (_count, "an integer >= 0") for name in COUNTS}),
 }
 
 
@@ -67,13 +82,20 @@ def seeded_rngs(seed: int) -> dict:
     return {name: np.random.default_rng(s) for name, s in zip(("init", "data", "noise"), children)}
 
 
-def check_arrays(source, prefix: str, got: dict, like: dict) -> None:
-    """CheckpointError unless `got` has exactly the keys of `like`, with the same shapes."""
+def check_arrays(source, prefix: str, got: dict, like: dict, same_dtype: bool = True) -> None:
+    """CheckpointError unless `got` has exactly the keys of `like`, with the same shapes and
+    dtypes (`same_dtype`; else any floating dtype), and no NaN or Inf."""
     for key in sorted(set(like) | set(got)):
         if key not in got or key not in like or got[key].shape != like[key].shape:
             expected = f"shape {like[key].shape}" if key in like else "no such array"
             found = f"shape {got[key].shape}" if key in got else "missing"
             raise CheckpointError(source, f"array '{prefix}/{key}': {found}, expected {expected}")
+        dtype = got[key].dtype
+        if dtype != like[key].dtype if same_dtype else dtype.kind != "f":
+            raise CheckpointError(source, f"array '{prefix}/{key}' holds {dtype} values, expected "
+                                          f"{like[key].dtype if same_dtype else 'floating-point ones'}")
+        if dtype.kind == "f" and not np.all(np.isfinite(got[key])):
+            raise CheckpointError(source, f"array '{prefix}/{key}' holds NaN or Inf")
 
 
 class RunMemory:
@@ -98,8 +120,9 @@ class RunMemory:
 
     def restore(self, arrays: dict, meta: dict, source="checkpoint") -> None:
         """Continue the run saved in (`arrays`, `meta`), as `checkpoint.load` returned them with
-        `records=CHECKPOINT_RECORDS`; a missing or misshapen array is a CheckpointError naming
-        `source` (the .npz file)."""
+        `records=CHECKPOINT_RECORDS`; a missing, misshapen, mistyped or non-finite array is a
+        CheckpointError naming `source` (the .npz file).  It writes nothing: a caller restores
+        before it prepares the run directory."""
         self.params = ckpt.split_prefix(arrays, "param")
         self.opt_state = ckpt.split_prefix(arrays, "opt")
         best = ckpt.split_prefix(arrays, "best")
@@ -118,7 +141,7 @@ class RunMemory:
         if carry or self.state.batch > 0:  # mid-epoch: the (B, width) state of each state of the spec
             rows = next(iter(carry.values())).shape[:1] if carry else (0,)
             check_arrays(source, "carry", carry, {s.prev.name: np.zeros(rows + (s.prev.width,))
-                                                   for s in self.model.program.states})
+                                                   for s in self.model.program.states}, same_dtype=False)
         self.carry = carry or None
 
     def apply_changes(self, changes: dict) -> None:
