@@ -14,6 +14,7 @@ Every source (JSON, the embedded `.npz`, a restricted pickle) is first reduced t
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -168,7 +169,7 @@ def read_npz(source, name: str) -> dict[str, NoteLists]:
     try:
         with np.load(source, allow_pickle=False) as z:
             arrays = {key: z[key] for key in z.files}
-    except (OSError, ValueError, EOFError) as err:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise DataError(name, f"not a readable .npz file: {err}") from None
     splits = {}
     for s in SPLITS:
