@@ -126,12 +126,22 @@ def _drop(mapping, *keys):
         mapping.pop(key)
 
 
+def _first(arrays, prefix: str) -> str:
+    """The first array name (sorted) starting with `prefix` that is not a scalar."""
+    return next(k for k in sorted(arrays) if k.startswith(prefix) and arrays[k].ndim)
+
+
 def _first_param(arrays) -> str:
-    return sorted(k for k in arrays if k.startswith("param/"))[0]
+    return _first(arrays, "param/")
+
+
+def _edit_first(prefix: str, change):
+    """Case: the first `prefix` array of the last checkpoint replaced by `change(it)`."""
+    return lambda run: edit_arrays(run, lambda a: _set(a, _first(a, prefix), change(a[_first(a, prefix)])))
 
 
 def _edit_param(change):
-    return lambda run: edit_arrays(run, lambda a: _set(a, _first_param(a), change(a[_first_param(a)])))
+    return _edit_first("param/", change)
 
 
 def _object_array(run):
@@ -240,18 +250,11 @@ CHECKPOINTS = {
     "param with NaN": (_edit_param(lambda p: np.where(np.arange(p.size).reshape(p.shape) == 0, np.nan, p)), "NaN"),
     "param with Inf": (_edit_param(lambda p: np.full(p.shape, np.inf, p.dtype)), "Inf"),
     "param missing": (lambda run: edit_arrays(run, lambda a: _drop(a, _first_param(a))), "missing"),
-    "best params with NaN": (lambda run: edit_arrays(run, lambda a: _set(
-        a, next(k for k in sorted(a) if k.startswith("best/")), np.full_like(a[next(k for k in sorted(a)
-                                                                                   if k.startswith("best/"))],
-                                                                              np.nan))), "NaN"),
-    "optimiser state of the wrong shape": (lambda run: edit_arrays(run, lambda a: _set(
-        a, next(k for k in sorted(a) if k.startswith("opt/") and a[k].ndim), np.zeros(7, np.float32))), "opt/"),
+    "best params with NaN": (_edit_first("best/", lambda p: np.full_like(p, np.nan)), "NaN"),
+    "optimiser state of the wrong shape": (_edit_first("opt/", lambda p: np.zeros(7, p.dtype)), "opt/"),
     "rng state of float": (lambda run: edit_arrays(run, lambda a: _set(a, "rng/noise", np.zeros(6))), "rng/noise"),
     "optimiser step count of float": (lambda run: edit_arrays(run, lambda a: _set(a, "opt/t", np.float32(2))), "opt/t"),
-    "optimiser state with NaN": (lambda run: edit_arrays(run, lambda a: _set(
-        a, next(k for k in sorted(a) if k.startswith("opt/m/")), np.full_like(a[next(k for k in sorted(a)
-                                                                                     if k.startswith("opt/m/"))],
-                                                                               np.nan))), "NaN"),
+    "optimiser state with NaN": (_edit_first("opt/m/", lambda p: np.full_like(p, np.nan)), "NaN"),
 }
 RESUME_ONLY = {"json without config.lr", "json without run", "json run.epoch a string",
                "json run.history not a list", "json config.lr a string", "json config.batch_size a float",
