@@ -40,22 +40,26 @@ def test_helpers_are_bitwise_the_expressions_they_replace(arrays):
 
 @pytest.mark.parametrize("soft", [False, True], ids=["binary", "soft targets"])
 def test_binary_nll_and_its_gradient_from_one_tanh(arrays, soft):
-    """_binary_nll_grad: the NLL of the one-line expression (to rounding: its terms are summed in
-    another order) and d/da (σ − y) · scale bit for bit as `(prob - y) * scale`; a and y unchanged."""
+    """_binary_nll_grad: the terms of the one-line expression bit for bit (their sum over units is a
+    product with a vector of ones, to rounding numpy's sum) and d/da (σ − y) · scale bit for bit as
+    `(prob - y) * scale`; a and y unchanged."""
     a, y = arrays
     if soft:
         y = np.random.default_rng(2).random(a.shape).astype(a.dtype)
     a0, y0 = a.copy(), y.copy()
     scale = (np.random.default_rng(3).random(a.shape[:-1] + (1,)) < 0.8).astype(a.dtype) / 9.0
     prob = 0.5 * (1.0 + np.tanh(0.5 * a))
-    expected = (np.maximum(a, 0) - a * y - np.log(np.maximum(prob, 1 - prob))).sum(axis=-1)
+    terms = np.maximum(a, 0) - a * y - np.log(np.maximum(prob, 1 - prob))
     rtol = 1e-14 if a.dtype == np.float64 else 1e-6
     nll, g = prelude._binary_nll_grad(a, y, scale)
     assert nll.shape == a.shape[:-1] and nll.dtype == a.dtype
-    np.testing.assert_allclose(nll, expected, rtol=rtol)
+    assert np.array_equal(nll, prelude._row_sums(terms))
+    np.testing.assert_allclose(nll, terms.sum(axis=-1), rtol=rtol)
     assert np.array_equal(prelude._binary_nll(a, y), nll)
     assert np.array_equal(g, (prob - y) * scale)
     assert np.array_equal(a, a0) and np.array_equal(y, y0)
+    number = 1.0 / 9.0  # an unmasked batch's scale: one number, the same numbers as an array of it
+    assert np.array_equal(prelude._binary_nll_grad(a, y, number)[1], (prob - y) * np.full_like(scale, number))
 
 
 def test_sums_as_products_are_numpy_sums(arrays):

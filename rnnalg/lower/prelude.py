@@ -183,14 +183,13 @@ def _row_sums(t):
     return (t.reshape(-1, t.shape[-1]) @ np.ones(t.shape[-1], dtype=t.dtype)).reshape(t.shape[:-1])
 
 
-def _binary_terms(a, y, u):
-    """Σ over units of softplus(a) − a y = max(a, 0) − a y − log q, q = max(σ, 1 − σ) = ½ (1 + |u|),
-    from u = tanh(a/2) (σ = ½ (1 + u)): (..., W) -> (...). One log of a number in [½, 1] instead of
-    exp + log1p (numpy's float32 log1p is slow); max(a, 0) − a y = max(a − a y, −a y), exactly (numpy's
-    maximum against the scalar 0 takes 3× as long as against an array)."""
-    q = np.abs(u)
-    q *= 0.5
-    q += 0.5
+def _binary_terms(a, y, prob):
+    """Σ over units of softplus(a) − a y = max(a, 0) − a y − log(max(σ, 1 − σ)), prob = σ(a):
+    (..., W) -> (...). One log of a number in [½, 1] instead of exp + log1p (numpy's float32 log1p
+    is slow); max(a, 0) − a y as max(a − a y, −a y), the same number (numpy's maximum against the
+    scalar 0 takes 3× as long as against an array)."""
+    q = np.subtract(1, prob)
+    np.maximum(prob, q, out=q)
     np.log(q, out=q)
     ay = np.multiply(a, y)
     t = np.subtract(a, ay)
@@ -202,20 +201,14 @@ def _binary_terms(a, y, u):
 
 def _binary_nll(a, y):
     """Σ over units of the Bernoulli NLL of targets y given logits a: (..., W) -> (...) (_binary_terms)."""
-    u = np.multiply(a, 0.5)
-    np.tanh(u, out=u)
-    return _binary_terms(a, y, u)
+    return _binary_terms(a, y, _sigmoid(a))
 
 
 def _binary_nll_grad(a, y, scale):
-    """(nll, g): nll (...) as _binary_nll, and g = scale · (σ(a) − y) (..., W), = scale · d nll / d a;
-    scale (..., 1). σ(a) = ½ (1 + tanh(a/2)), made in g's array from the tanh the NLL reads (the same
-    numbers as _sigmoid)."""
-    g = np.multiply(a, 0.5)
-    np.tanh(g, out=g)
+    """(nll, g): nll (...) as _binary_nll, and g = scale · (σ(a) − y) (..., W), = scale · d nll / d a,
+    written over σ(a); scale (..., 1) or one number."""
+    g = _sigmoid(a)
     nll = _binary_terms(a, y, g)
-    g += 1.0
-    g *= 0.5
     g -= y
     g *= scale
     return nll, g
@@ -352,11 +345,13 @@ def _token_nll(a, y):
 
 def _token_nll_grad(a, y, scale):
     """(nll, g): nll (...) as _token_nll, and g = scale · (softmax(a) − onehot(y)) (..., V),
-    = scale · d nll / d a, written over the logits a (..., V), which are consumed; scale (..., 1).
+    = scale · d nll / d a, written over the logits a (..., V), which are consumed; scale (..., 1)
+    or one number.
 
     One block of rows at a time, in place: subtract the row max, read the targets' shifted
     logits, exponentiate, sum the rows, scale by scale / Σ, subtract scale at the targets."""
-    flat, ys, ws = a.reshape(-1, a.shape[-1]), y.reshape(-1), scale.reshape(-1)
+    flat, ys = a.reshape(-1, a.shape[-1]), y.reshape(-1)
+    ws = np.broadcast_to(np.asarray(scale, dtype=a.dtype), y.shape + (1,)).reshape(-1)
     nll = np.empty(ys.shape, dtype=a.dtype)
     for rows in _row_blocks(flat):
         block, ts, w = flat[rows], ys[rows], ws[rows]

@@ -123,8 +123,8 @@ saved_rules = RuleTable("saved_rules", {
 
 
 # Output kinds: (logits a, targets y, scale) -> lines binding `nll` (T, B), the per-position loss
-# summed over units, and, when `scale` names the (T, B, 1) weights mask / count (it is "" in
-# evaluation), `dlogits` = scale · d nll / d a (T, B, W) in dtype dt.  The logits of a head are the
+# summed over units, and, when `scale` names the (T, B, 1) weights mask / count or the number 1 / count
+# of an unmasked batch (it is "" in evaluation), `dlogits` = scale · d nll / d a (T, B, W) in dtype dt.  The logits of a head are the
 # predict affine's own result, read by nothing else: a rule may overwrite them.
 def _binary_loss(a, y, scale):
     # softplus(a) - a y with softplus(a) = max(a, 0) + log1p(exp(-|a|)) = max(a, 0) - log(max(σ, 1 - σ)),
