@@ -187,14 +187,15 @@ def _binary_terms(a, y, prob):
     """Σ over units of softplus(a) − a y = max(a, 0) − a y − log(max(σ, 1 − σ)), prob = σ(a):
     (..., W) -> (...). One log of a number in [½, 1] instead of exp + log1p (numpy's float32 log1p
     is slow); max(a, 0) − a y as max(a − a y, −a y), the same number (numpy's maximum against the
-    scalar 0 takes 3× as long as against an array)."""
-    q = np.subtract(1, prob)
+    scalar 0 takes 3× as long as against an array). Two new (..., W) arrays, as before this form:
+    a third made glibc give the freed memory back and fault it in again at every call."""
+    q = np.multiply(a, y)
+    t = np.subtract(a, q)
+    np.negative(q, out=q)
+    np.maximum(t, q, out=t)
+    np.subtract(1, prob, out=q)
     np.maximum(prob, q, out=q)
     np.log(q, out=q)
-    ay = np.multiply(a, y)
-    t = np.subtract(a, ay)
-    np.negative(ay, out=ay)
-    np.maximum(t, ay, out=t)
     t -= q
     return _row_sums(t)
 
