@@ -25,7 +25,7 @@ def _mmT(a, g):
 
 def _bias_grad(g):
     """Σ over all leading axes of g: (..., W) -> (W,), as one (1 × rows)·(rows × W) product: numpy's
-    sum over the leading axes takes 2.5–5× as long at B = 64 (bench/README.md, "Plain cells")."""
+    sum over the leading axes takes 2.5–5× as long on a block in cache (bench/README.md, "The head")."""
     flat = g.reshape(-1, g.shape[-1])
     return np.ones(len(flat), dtype=g.dtype) @ flat
 
