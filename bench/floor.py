@@ -8,7 +8,8 @@
 writes) once on arrays of an ndarray subclass that every numpy call keeps (its ufuncs, its array
 functions, and the module's own `np.empty`/`np.zeros`/…), and records each `np.matmul` (the `@`
 operator, `np.matmul(..., out=)`, `_mm` and `_mmT` all are that ufunc) and each `np.dot` (the
-scan kernels' `np.dot(a, b, out)`, which numba also types). A record holds both operands'
+scan kernels' `np.dot(a, b, out)`, which numba also types), but not a product with a vector (a
+sum over rows or columns by a vector of ones, `_row_sums`, `_bias_grad`). A record holds both operands'
 shapes and layouts (transposed = F-ordered, BLAS's 'T'; a row-strided view keeps its leading
 dimension), so
 
@@ -125,6 +126,8 @@ class _Traced(np.ndarray):
 
 def _record(fn, a, b, result):
     a, b = np.asarray(a), np.asarray(b)
+    if a.ndim == 1 or b.ndim == 1:  # a sum written as a product with a vector of ones (the prelude's
+        return  # _row_sums, _bias_grad): a reduction the model does beside its GEMMs, not in the floor
     _Traced.log.append(Product(operand(a), operand(b), np.shape(result), np.result_type(a, b).name, fn))
 
 

@@ -37,8 +37,8 @@ KINDS = [  # (kind, pattern), the first that matches names an "other" statement
     ("allocation", re.compile(r"np\.(empty|zeros|ones|concatenate)\(")),
     ("f'(a)", re.compile(r"_tanh_deriv\(|_sigmoid_deriv\(|_tanh_grad\(|1 - (\w+)(\[[^]]*\])? \* \1")),
     ("tanh/sigmoid", re.compile(r"np\.tanh\(|_sigmoid\(")),
-    ("loss", re.compile(r"np\.log\(|np\.maximum\(|_binary_nll\(|dlogits")),
-    ("reduction", re.compile(r"\.sum\(")),
+    ("loss", re.compile(r"np\.log\(|np\.maximum\(|_binary_nll(_grad)?\(|dlogits")),
+    ("reduction", re.compile(r"\.sum\(|_bias_grad\(|_row_sums\(")),
     ("call", re.compile(r"^\s*(carry_|_scan_)")),
     ("elementwise", re.compile(r".")),
 ]

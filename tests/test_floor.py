@@ -108,6 +108,20 @@ def test_products_of_fresh_arrays_are_traced(floor):
     call()  # replays np.matmul and np.dot, each with out=
 
 
+def test_sums_by_a_vector_of_ones_are_not_in_the_floor(floor):
+    """The prelude's _row_sums and _bias_grad are products with a vector: reductions, not GEMMs."""
+    source = (
+        "import numpy as np\n"
+        "def loss_and_grad(params, batch, state, noise):\n"
+        "    a = np.ones((6, 4)); b = np.ones((4, 5))\n"
+        "    c = a @ b\n"
+        "    rows = c @ np.ones(5)\n"
+        "    cols = np.ones(6) @ c\n"
+        "    return float(rows.sum() + cols.sum()), {}, {}\n")
+    products = floor.trace_products(source, {}, {})
+    assert [(p.a.shape, p.b.shape) for p in products] == [((6, 4), (4, 5))]
+
+
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.rnn")), ids=lambda p: p.stem)
 def test_tracing_every_example_computes_what_the_model_does(floor, path):
     """The traced run returns the model's loss and gradients (tracing changes no arithmetic),

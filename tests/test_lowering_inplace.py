@@ -33,11 +33,44 @@ def test_helpers_are_bitwise_the_expressions_they_replace(arrays):
     assert np.array_equal(prelude._tanh_deriv(out), 1 - out * out)
     assert np.array_equal(prelude._sigmoid_deriv(prob), prob * (1 - prob))
     assert np.array_equal(prelude._tanh_grad(g, out), g * (1 - out * out))
-    nll = (np.maximum(a, 0) - a * y - np.log(np.maximum(prob, 1 - prob))).sum(axis=-1)
-    assert np.array_equal(prelude._binary_nll(a, y, prob), nll)
     for v in (a, out, g, y):  # and none of them wrote over an argument
         assert np.isfinite(v).all()
     assert np.array_equal(prob, 0.5 * (1.0 + np.tanh(0.5 * a)))
+
+
+@pytest.mark.parametrize("soft", [False, True], ids=["binary", "soft targets"])
+def test_binary_nll_and_its_gradient_from_one_tanh(arrays, soft):
+    """_binary_nll_grad: the terms of the one-line expression bit for bit (their sum over units is a
+    product with a vector of ones, to rounding numpy's sum) and d/da (σ − y) · scale bit for bit as
+    `(prob - y) * scale`; a and y unchanged."""
+    a, y = arrays
+    if soft:
+        y = np.random.default_rng(2).random(a.shape).astype(a.dtype)
+    a0, y0 = a.copy(), y.copy()
+    scale = (np.random.default_rng(3).random(a.shape[:-1] + (1,)) < 0.8).astype(a.dtype) / 9.0
+    prob = 0.5 * (1.0 + np.tanh(0.5 * a))
+    terms = np.maximum(a, 0) - a * y - np.log(np.maximum(prob, 1 - prob))
+    rtol = 1e-14 if a.dtype == np.float64 else 1e-6
+    nll, g = prelude._binary_nll_grad(a, y, scale)
+    assert nll.shape == a.shape[:-1] and nll.dtype == a.dtype
+    assert np.array_equal(nll, prelude._row_sums(terms))
+    np.testing.assert_allclose(nll, terms.sum(axis=-1), rtol=rtol)
+    assert np.array_equal(prelude._binary_nll(a, y), nll)
+    assert np.array_equal(g, (prob - y) * scale)
+    assert np.array_equal(a, a0) and np.array_equal(y, y0)
+    number = 1.0 / 9.0  # an unmasked batch's scale: one number, the same numbers as an array of it
+    assert np.array_equal(prelude._binary_nll_grad(a, y, number)[1], (prob - y) * np.full_like(scale, number))
+
+
+def test_sums_as_products_are_numpy_sums(arrays):
+    """_row_sums (last axis) and _bias_grad (all leading axes), also of a strided view."""
+    a, _ = arrays
+    rtol = 1e-14 if a.dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(prelude._row_sums(a), a.sum(axis=-1), rtol=rtol)
+    for g in (a, a[:1], a[:, :, ::2]):
+        got = prelude._bias_grad(g)
+        assert got.shape == (g.shape[-1],) and got.dtype == g.dtype
+        np.testing.assert_allclose(got, g.sum(axis=(0, 1)), rtol=rtol, atol=rtol * np.abs(g).sum(axis=(0, 1)).max())
 
 
 def test_tanh_grad_broadcasts_where_shapes_differ(arrays):

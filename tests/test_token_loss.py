@@ -70,6 +70,16 @@ def test_logits_that_are_not_contiguous_give_the_same_gradient():
     close(g, want_g, np.float64)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_number_scale_is_the_array_full_of_it(dtype):
+    """An unmasked batch's scale is the number 1 / count: the numbers of the (T, B, 1) array of it."""
+    a, y, _ = inputs(dtype)
+    number = 1.0 / (T * B)
+    want = prelude._token_nll_grad(a.copy(), y, np.full((T, B, 1), number, dtype=dtype))
+    got = prelude._token_nll_grad(a.copy(), y, number)
+    assert all(np.array_equal(g, w) for g, w in zip(got, want))
+
+
 def test_a_word_model_holds_one_logits_array_at_a_time():
     """Peak traced memory of loss_and_grad on word_rnn (V = 10000, H = 4) stays below two (T, B, V)
     arrays: the logits become the gradient in place.  Before, the softmax held four at once."""

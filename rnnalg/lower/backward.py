@@ -107,7 +107,7 @@ class BackwardEmitter:
                 target = self._grad_target(a.name, in_scan)
                 if target:
                     self._into(out, a.name, target, f"_mm({grad}, {self.w(w)}.T)")
-            self._grad(out, e.params[-1], f"{grad}.sum(axis=(0, 1))")
+            self._grad(out, e.params[-1], f"_bias_grad({grad})")
         else:
             site = self.args_site(e, self.stacked, self.stacked(e.out.name), grad)
             for a, rules in zip(e.args, VJP_TABLES):
@@ -230,7 +230,7 @@ class BackwardEmitter:
             for e, c in zip(eqns, cols):
                 self._grad(out, e.params[e.args.index(a)], f"{dW}[:, {c}]")
         db = self.dbjoint(value)
-        out.add(f"{db} = {Gj}.sum(axis=(0, 1))")
+        out.add(f"{db} = _bias_grad({Gj})")
         for e, c in zip(eqns, cols):
             self._grad(out, e.params[-1], f"{db}[{c}]")
             for a, w in zip(e.args, e.params):  # the rest, and d loss / d (pre values read), per affine

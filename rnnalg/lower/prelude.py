@@ -23,6 +23,13 @@ def _mmT(a, g):
     return a.reshape(-1, a.shape[-1]).T @ g.reshape(-1, g.shape[-1])
 
 
+def _bias_grad(g):
+    """Σ over all leading axes of g: (..., W) -> (W,), as one (1 × rows)·(rows × W) product: numpy's
+    sum over the leading axes takes 2.5–5× as long on a block in cache (bench/README.md, "The head")."""
+    flat = g.reshape(-1, g.shape[-1])
+    return np.ones(len(flat), dtype=g.dtype) @ flat
+
+
 # The reverse scan's step product G[t] @ Wᵀ, W (in, out) C-ordered: with Wᵀ the view W.T the BLAS packs a
 # transposed operand every step.  From STEP_WT_COPY_ROWS rows on, Wᵀ is copied C-ordered once per call
 # instead.  numpy's OpenBLAS 0.3.31, one thread, the LSTM's T = 100 products (B×800)·(800×200), copy (its
@@ -170,18 +177,42 @@ def _tanh_grad(g, y):
     return d
 
 
-def _binary_nll(a, y, prob):
+def _row_sums(t):
+    """Σ over the last axis: (..., W) -> (...), as one (rows × W)·(W) product (numpy's sum over a
+    short last axis takes ~5× as long)."""
+    return (t.reshape(-1, t.shape[-1]) @ np.ones(t.shape[-1], dtype=t.dtype)).reshape(t.shape[:-1])
+
+
+def _binary_terms(a, y, prob):
     """Σ over units of softplus(a) − a y = max(a, 0) − a y − log(max(σ, 1 − σ)), prob = σ(a):
-    (..., W) -> (...). One log of a number in [½, 1] instead of exp + log1p (numpy's float32
-    log1p is slow); two new (..., W) arrays (the same numbers as the one-line expression, which makes seven)."""
-    t = np.maximum(a, 0)
+    (..., W) -> (...). One log of a number in [½, 1] instead of exp + log1p (numpy's float32 log1p
+    is slow); max(a, 0) − a y as max(a − a y, −a y), the same number (numpy's maximum against the
+    scalar 0 takes 3× as long as against an array). Two new (..., W) arrays, as before this form:
+    a third made glibc give the freed memory back and fault it in again at every call."""
     q = np.multiply(a, y)
-    t -= q
+    t = np.subtract(a, q)
+    np.negative(q, out=q)
+    np.maximum(t, q, out=t)
     np.subtract(1, prob, out=q)
     np.maximum(prob, q, out=q)
     np.log(q, out=q)
     t -= q
-    return t.sum(axis=-1)
+    return _row_sums(t)
+
+
+def _binary_nll(a, y):
+    """Σ over units of the Bernoulli NLL of targets y given logits a: (..., W) -> (...) (_binary_terms)."""
+    return _binary_terms(a, y, _sigmoid(a))
+
+
+def _binary_nll_grad(a, y, scale):
+    """(nll, g): nll (...) as _binary_nll, and g = scale · (σ(a) − y) (..., W), = scale · d nll / d a,
+    written over σ(a); scale (..., 1) or one number."""
+    g = _sigmoid(a)
+    nll = _binary_terms(a, y, g)
+    g -= y
+    g *= scale
+    return nll, g
 
 
 def _relu_into(a, out):
@@ -315,11 +346,13 @@ def _token_nll(a, y):
 
 def _token_nll_grad(a, y, scale):
     """(nll, g): nll (...) as _token_nll, and g = scale · (softmax(a) − onehot(y)) (..., V),
-    = scale · d nll / d a, written over the logits a (..., V), which are consumed; scale (..., 1).
+    = scale · d nll / d a, written over the logits a (..., V), which are consumed; scale (..., 1)
+    or one number.
 
     One block of rows at a time, in place: subtract the row max, read the targets' shifted
     logits, exponentiate, sum the rows, scale by scale / Σ, subtract scale at the targets."""
-    flat, ys, ws = a.reshape(-1, a.shape[-1]), y.reshape(-1), scale.reshape(-1)
+    flat, ys = a.reshape(-1, a.shape[-1]), y.reshape(-1)
+    ws = np.broadcast_to(np.asarray(scale, dtype=a.dtype), y.shape + (1,)).reshape(-1)
     nll = np.empty(ys.shape, dtype=a.dtype)
     for rows in _row_blocks(flat):
         block, ts, w = flat[rows], ys[rows], ws[rows]

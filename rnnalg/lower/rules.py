@@ -92,7 +92,7 @@ vjp_b_rules = RuleTable("vjp_b_rules", {
 # (T, B, W) of all steps: a sum over (T, B).  In the scan, `g` is the op's G buffer, filled
 # row by row by the reverse scan.
 param_vjp_rules = RuleTable("param_vjp_rules", {
-    "layernorm": lambda s: (f"_layernorm_gain_grad({s.a}, {s.g})", f"{s.g}.sum(axis=(0, 1))"),
+    "layernorm": lambda s: (f"_layernorm_gain_grad({s.a}, {s.g})", f"_bias_grad({s.g})"),
 })
 
 # out = f(a) written straight into a buffer row `s.out` (a view), saving a temporary and a copy;
@@ -123,14 +123,15 @@ saved_rules = RuleTable("saved_rules", {
 
 
 # Output kinds: (logits a, targets y, scale) -> lines binding `nll` (T, B), the per-position loss
-# summed over units, and, when `scale` names the (T, B, 1) weights mask / count (it is "" in
-# evaluation), `dlogits` = scale · d nll / d a (T, B, W) in dtype dt.  The logits of a head are the
+# summed over units, and, when `scale` names the (T, B, 1) weights mask / count or the number 1 / count
+# of an unmasked batch (it is "" in evaluation), `dlogits` = scale · d nll / d a (T, B, W) in dtype dt.  The logits of a head are the
 # predict affine's own result, read by nothing else: a rule may overwrite them.
 def _binary_loss(a, y, scale):
-    # softplus(a) - a y with softplus(a) = max(a, 0) + log1p(exp(-|a|)) = max(a, 0) - log(max(σ, 1 - σ))
-    # (_binary_nll); dlogits = (σ - y) · scale is written over prob, which nothing reads after it
-    lines = [f"prob = _sigmoid({a})", f"nll = _binary_nll({a}, {y}, prob)"]
-    return lines + ([f"dlogits = np.multiply(np.subtract(prob, {y}, out=prob), {scale}, out=prob)"] if scale else [])
+    # softplus(a) - a y with softplus(a) = max(a, 0) + log1p(exp(-|a|)) = max(a, 0) - log(max(σ, 1 - σ)),
+    # and dlogits = (σ - y) · scale from the same tanh(a/2) (_binary_nll_grad)
+    if scale:
+        return [f"nll, dlogits = _binary_nll_grad({a}, {y}, {scale})"]
+    return [f"nll = _binary_nll({a}, {y})"]
 
 
 def _token_loss(a, y, scale):

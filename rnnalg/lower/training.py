@@ -62,7 +62,7 @@ class BlockEmitter:
         """The heads' losses and d loss / d logits on the rows of one time block; the targets and
         the count of unmasked positions are made before the blocks (`train`)."""
         out.add("# -- heads: link + NLL, averaged over the unmasked positions")
-        out.add("scale = mk[t0:t1] / max(count, 1.0)")
+        out.add("scale = mk[t0:t1] / max(count, 1.0) if masked else 1.0 / max(count, 1.0)  # unmasked: one number")
         for h in self.program.heads:
             rule = loss_rules[h.output.kind]
             for line in rule(self.stacked(h.logits.name), f"{self.target(h.output.name)}[t0:t1]", "scale"):
