@@ -38,6 +38,23 @@ def test_helpers_are_bitwise_the_expressions_they_replace(arrays):
     assert np.array_equal(prob, 0.5 * (1.0 + np.tanh(0.5 * a)))
 
 
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("aliased", [False, True])
+def test_relu_into_is_bitwise_maximum_against_zero(dt, aliased):
+    """_relu_into (a zero row, not the scalar 0) writes np.maximum(a, 0) bit for bit: −0 -> +0, each
+    NaN with its sign and payload, ±inf; into a separate buffer or over `a` itself."""
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(4, 6, 9)).astype(dt)
+    flat = a.reshape(-1)
+    flat[::5], flat[1::7], flat[2::11], flat[3::13] = -0.0, 0.0, np.nan, -np.nan
+    flat[4], flat[6] = -np.inf, np.inf
+    expect = np.maximum(a, 0)
+    out = a if aliased else np.full_like(a, 7)
+    prelude._relu_into(a, out)
+    assert out.tobytes() == expect.tobytes()
+    assert np.signbit(out[a == 0]).sum() == 0 and np.isnan(out).sum() == np.isnan(expect).sum() > 0
+
+
 @pytest.mark.parametrize("soft", [False, True], ids=["binary", "soft targets"])
 def test_binary_nll_and_its_gradient_from_one_tanh(arrays, soft):
     """_binary_nll_grad: the terms of the one-line expression bit for bit (their sum over units is a
