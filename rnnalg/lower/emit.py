@@ -292,24 +292,18 @@ class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter, Reco
             out.add(f"{self.v(s.prev.name)} = {self.v(s.next.name)}", 2)
         out.append(kernels.end())
 
-    def losses(self, out: Lines, with_grad: bool):
+    def losses(self, out: Lines):
+        """Evaluation's heads: nll_sum and count over the unmasked positions, for each head whose
+        targets the batch holds (the gradient's heads: training.block_losses)."""
         out.add("# -- heads: link + NLL, averaged over the unmasked positions")
         out.add("nll_sum, count = 0.0, float(m.sum())")
-        if with_grad:
-            out.add("scale = mk / max(count, 1.0)")
         for h in self.program.heads:
-            depth = 1
-            if not with_grad:
-                out.add(f"if {h.output.name!r} in batch:")
-                depth = 2
+            out.add(f"if {h.output.name!r} in batch:")
             target = f"np.asarray(batch[{h.output.name!r}], dtype={'np.intp' if h.output.kind == 'token' else 'dt'})"
-            out.add(f"{self.target(h.output.name)} = {target}", depth)
-            rule = loss_rules[h.output.kind]
-            for line in rule(self.stacked(h.logits.name), self.target(h.output.name), "scale" if with_grad else ""):
-                out.add(line, depth)
-            out.add("nll_sum += float((nll * m).sum(dtype=np.float64))", depth)
-            if with_grad:
-                out.contribute(self.g(h.logits.name), "dlogits")
+            out.add(f"{self.target(h.output.name)} = {target}", 2)
+            for line in loss_rules[h.output.kind](self.stacked(h.logits.name), self.target(h.output.name), ""):
+                out.add(line, 2)
+            out.add("nll_sum += float((nll * m).sum(dtype=np.float64))", 2)
 
     def _summaries(self):
         """(⊕ value, its weights and embeddings) for init; a tied weight is not drawn (nor an ⊕ left empty)."""
@@ -325,7 +319,7 @@ class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter, Reco
         self.forward(fwd)
         eval_lines = Lines()
         eval_lines.extend(fwd)
-        self.losses(eval_lines, with_grad=False)
+        self.losses(eval_lines)
         train = Lines()
         self.train(train)
         kernel_texts = {}  # the scan loops, as module-level functions (kernels.py)
