@@ -14,21 +14,21 @@ its state: h_t = h_{t-1} + m_t (f(…) − h_{t-1}).  Groups of scan ops that ru
 call per step (the gates of an LSTM) are found and written by `groups.py`.  `loss_and_grad` runs
 its post phase and backward pass in time blocks of steps (`training.py`), so that what it keeps
 grows with T only by the values BPTT must read.
+The module's text around these bodies (tables, prelude, templates) is `module_text.py`.
 """
 from __future__ import annotations
 
 import ast
-import inspect
 
 from ..ir import Program
-from . import blocks, kernels, prelude, scan_choice
+from . import blocks, kernels, module_text, scan_choice
 from .backward import BackwardEmitter, Lines
 from .groups import GroupEmitter, find_groups
 from .linear import parallel_states
 from .parallel import ParallelEmitter
 from .plan import Plan
 from .recompute import RecomputeEmitter
-from .rules import Site, forward_rules, into_rules, link_rules, loss_rules
+from .rules import Site, forward_rules, into_rules, loss_rules
 from .training import BlockEmitter
 
 class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter, RecomputeEmitter):
@@ -305,11 +305,6 @@ class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter, Reco
                 out.add(line, 2)
             out.add("nll_sum += float((nll * m).sum(dtype=np.float64))", 2)
 
-    def _summaries(self):
-        """(⊕ value, its weights and embeddings) for init; a tied weight is not drawn (nor an ⊕ left empty)."""
-        rows = [(e.out.name, _untied(self.program, e.params[:-1])) for e in self.program.eqns if e.op == "affine"]
-        return [row for row in rows if row[1]]
-
     # ---- the module --------------------------------------------------------------------------
     def bodies(self):
         """(forward's body, loss_and_grad's body, their scan kernels name -> text, final-state
@@ -330,47 +325,24 @@ class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter, Reco
         train = blocks.drop_dead(blocks.wrap(blocks.wrap_pre(train)), keep=_names_in(f"(nll_sum, count, grads, {final})"))
         return eval_lines, train, kernel_texts, final, logits
 
-    # ---- the module --------------------------------------------------------------------------
+    # ---- the module ----------------------------------------------------------------------------
     def module(self, loop=None) -> str:
-        """The module text; `loop` (parallel='auto', scan_choice.py): the step loop's Emitter of the
-        same program, whose bodies join this one's (the scan's) behind the size rule `_use_scan`."""
-        prog = self.program
+        """The module text (module_text.py); `loop` (parallel='auto', scan_choice.py): the step loop's
+        Emitter of the same program, whose bodies join this one's (the scan's) behind the size rule
+        `_use_scan`."""
         eval_lines, train, kernel_texts, final, logits = self.bodies()
         if loop is None:
-            functions = _FUNCTIONS.format(forward="\n".join(eval_lines), train="\n".join(train), final=final,
-                                          logits=logits)
+            functions = module_text.functions(eval_lines, train, final, logits)
         else:
             loop_bodies = loop.bodies()
             kernel_texts.update(loop_bodies[2])
             assert loop.pre_floats() == self.pre_floats()  # one recompute rule for both sides
-            functions = scan_choice.functions(prog, (eval_lines, train, final, logits), loop_bodies)
-        links = "\n".join(
-            f"    out[{h.output.name!r}] = {link_rules[h.output.kind](f'logits[{h.output.name!r}]')}"
-            for h in prog.heads)
-        header = "\n".join("# " + line for line in (prog.text or "").splitlines())
-        return _MODULE.format(
-            file=ascii(str(prog.file))[1:-1].replace('"', '\\"'), header=header, prelude=inspect.getsource(prelude).split('"""', 2)[2].lstrip(),
-            params=_table([(p.name, p.shape, p.role) for p in prog.params]),
-            summaries=_table(self._summaries()), ties=_table(list(prog.ties)),
-            states=_table([(s.prev.name, s.prev.width) for s in prog.states]),
-            inputs=_table([(v.name, v.kind, v.width) for v in prog.inputs]),
-            heads=_table([(h.output.name, h.output.kind, h.output.width) for h in prog.heads]),
-            dropout=_table([(e.out.name, e.out.width, e.attr("rate"), e.op) for e in self.p.dropout_eqns]),
-            kernels="\n\n".join(kernel_texts.values()) or "# (no step loop: no scan kernels)",
-            functions=functions, pre_floats=self.pre_floats(), links=links)
+            functions = scan_choice.functions(self.program, (eval_lines, train, final, logits), loop_bodies)
+        return module_text.module_text(self.program, self.p.dropout_eqns, kernel_texts, functions, self.pre_floats())
 
 
 def _names_in(expr: str) -> set:
     return {n.id for n in ast.walk(ast.parse(expr)) if isinstance(n, ast.Name)}
-
-
-def _untied(program, names):
-    tied = {t for t, _ in program.ties}
-    return tuple(n for n in names if n not in tied)
-
-
-def _table(rows):
-    return "[\n" + "".join(f"    {row!r},\n" for row in rows) + "]"
 
 
 def emit_module(program: Program, parallel="auto") -> str:
@@ -386,61 +358,3 @@ def emit_module(program: Program, parallel="auto") -> str:
 
 
 PARALLEL_CHOICES = (True, False, "auto")  # emit_module's `parallel`: scan, step loop, by size
-
-_MODULE = '''\
-"""rnnalg model compiled from {file}. Generated code: needs only numpy.
-
-    params = init(np.random.default_rng(0))                 # name -> array, see PARAMS
-    loss, grads, final_state = loss_and_grad(params, batch)  # batch: name -> (T, B, ...) arrays
-    nll_sum, count, final_state, logits = forward(params, batch)
-
-Arrays are time-major (T, B, D); a `token` input or target is (T, B) integers;
-batch['mask'] (T, B) is optional.  `loss` is the NLL summed over the output units,
-averaged over unmasked positions.  `noise` holds dropout masks (draw_noise); None
-evaluates without dropout.
-"""
-# The spec:
-{header}
-{prelude}
-
-# (name, shape, role): a dense weight is (in, out), an embedding (V, out), a bias (out,)
-PARAMS = {params}
-# (⊕ value, its weights and embeddings in operand order): init draws each as one matrix
-SUMMARIES = {summaries}
-TIED = {ties}  # (softmax weight, embedding): one array, the embedding's transpose (init: see prelude)
-STATES = {states}  # (name, width)
-INPUTS = {inputs}  # (name, kind, width)
-HEADS = {heads}  # (output, kind, width)
-DROPOUT = {dropout}  # (value, width, rate, op): dropout, vdropout or zoneout (draw_noise)
-# loss_and_grad runs its post phase and backward pass in time blocks of ⌈BLOCK_ROWS / B⌉ steps:
-# what they hold grows with the block, not with T (the same loss and gradients for any value)
-BLOCK_ROWS = 1024
-# floats per position its pre values would keep over all steps (0: its pre phase is not in blocks); above
-# RECOMPUTE_BYTES (prelude) in all, loss_and_grad runs the pre phase in time blocks and makes them again
-PRE_FLOATS = {pre_floats}
-
-
-# -- the scan loops: plain numpy here; the fast backend compiles these same functions with numba
-{kernels}
-
-{functions}def probabilities(logits):
-    """Apply each output's link: sigmoid (binary), softmax (token), identity (real)."""
-    out = {{}}
-{links}
-    return out
-'''
-
-_FUNCTIONS = '''\
-def forward(params, batch, state=None, noise=None):
-    """-> (nll_sum, count, final_state, logits); the NLL of each output whose targets are in batch."""
-{forward}
-    return nll_sum, count, {final}, {logits}
-
-
-def loss_and_grad(params, batch, state=None, noise=None):
-    """-> (loss, grads, final_state): mean NLL per unmasked position and d loss / d params (BPTT)."""
-{train}
-    return nll_sum / max(count, 1.0), grads, {final}
-
-
-'''
