@@ -165,7 +165,7 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
     """The numba module of an emitted numpy module's kernels: `_kernel` (njit) for each, or
     `_long_kernel` (njit, optnone) for one longer than OPTIMISE_UP_TO statements (left out
     without `optnone`)."""
-    from . import numba_gemm, numba_prelude, numba_rows
+    from . import numba_gemm, numba_prelude, numba_retype, numba_rows
     kernels, any_long = [], False
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef) and node.name.startswith(KERNEL_PREFIX):
@@ -180,7 +180,7 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
     # the prelude's compiled helpers are cached once, in the package; its source is in the
     # kernel text's hash (as a comment), so a new prelude means new kernel files
     # (and so is numpy's BLAS that the products call: its symbols are in the compiled code)
-    helpers = "".join(inspect.getsource(m) for m in (numba_prelude, numba_gemm, numba_rows)) + str(
+    helpers = "".join(inspect.getsource(m) for m in (numba_prelude, numba_retype, numba_gemm, numba_rows)) + str(
         numba_gemm.GEMM_SYMBOLS)
     version = hashlib.sha256(helpers.encode()).hexdigest()[:16]
     return (f'"""Scan kernels of an rnnalg model, compiled by numba (prelude {version})."""\n'

@@ -36,6 +36,7 @@ from numba.extending import intrinsic, overload
 from numba.np.numpy_support import as_dtype
 
 from .numba_prelude import _tanh, _tanh_scalar
+from .numba_retype import retyped
 
 # numpy's semantics for a division by zero (inf/nan, as in the numpy module) instead of Python's
 # exception: without it the branch keeps LLVM from vectorising any loop with a division in it
@@ -251,76 +252,80 @@ def _into_new(into, a, b, x):
     return out
 
 
-def _mul(a, b):
+# The stubs the overloads below implement; the kernels call them through `retyped` (numba_retype.py:
+# every array typed layout 'A', so that each compiles once per dtype, not per layout of its operands)
+def _mul_any(a, b):
     return a * b
 
 
-def _add(a, b):
+def _add_any(a, b):
     return a + b
 
 
-def _sub(a, b):
+def _sub_any(a, b):
     return a - b
 
 
-def _mul_into(a, b, out):
+def _mul_into_any(a, b, out):
     np.multiply(a, b, out)
 
 
-def _add_into(a, b, out):
+def _add_into_any(a, b, out):
     np.add(a, b, out)
 
 
-def _sub_into(a, b, out):
+def _sub_into_any(a, b, out):
     np.subtract(a, b, out)
 
 
-# operator -> (its ufunc, allocating helper, into helper): the rewrite's rule table (backend.py)
-RULES = {operator.mul: (np.multiply, _mul, _mul_into), operator.add: (np.add, _add, _add_into),
-         operator.sub: (np.subtract, _sub, _sub_into)}
+# operator -> (its ufunc, allocating stub, into stub): the rewrite's rule table (backend.py)
+RULES = {operator.mul: (np.multiply, _mul_any, _mul_into_any), operator.add: (np.add, _add_any, _add_into_any),
+         operator.sub: (np.subtract, _sub_any, _sub_into_any)}
 _ALLOCATE_INTO = {op: into for op, (_, _, into) in RULES.items()}
 for _op, (_ufunc, _allocate, _into) in RULES.items():
     _into_typed, _allocate_typed = _binary_overloads(_op, _ufunc)
     overload(_into, jit_options=JIT_OPTIONS)(_tagged(_into_typed, _op.__name__))
     overload(_allocate, jit_options=JIT_OPTIONS)(_tagged(_allocate_typed, _op.__name__))
+_mul, _add, _sub = retyped(_mul_any), retyped(_add_any), retyped(_sub_any)
+_mul_into, _add_into, _sub_into = retyped(_mul_into_any), retyped(_add_into_any), retyped(_sub_into_any)
 
 
-def _iadd(x, y):
+def _iadd_any(x, y):
     x += y
     return x
 
 
-def _imul(x, y):
+def _imul_any(x, y):
     x *= y
     return x
 
 
-def _isub(x, y):
+def _isub_any(x, y):
     x -= y
     return x
 
 
-def _iadd_at(x, i, y):
+def _iadd_at_any(x, i, y):
     x[i] += y
 
 
-def _imul_at(x, i, y):
+def _imul_at_any(x, i, y):
     x[i] *= y
 
 
-def _isub_at(x, i, y):
+def _isub_at_any(x, i, y):
     x[i] -= y
 
 
 def _in_place_overloads(op, into):
-    """The typing functions of `in_place(x, y)` (x op= y, returning x: an array in place through
-    `into`, a number as op(x, y)) and `in_place_at(x, i, y)` (x[i] op= y: a 2-D view x[i] of an
-    array x in place through `into`, anything else as x[i] = op(x[i], y))."""
+    """The typing functions of `in_place(x, y)` (x op= y: an array in place through `into`, its
+    value dropped — `retyped(…, in_place=True)` makes x the call's value —, a number as op(x, y))
+    and `in_place_at(x, i, y)` (x[i] op= y: a 2-D view x[i] of an array x in place through
+    `into`, anything else as x[i] = op(x[i], y))."""
     def in_place_typed(x, y):
         if isinstance(x, types.Array):
             def impl(x, y):
                 into(x, y, x)
-                return x
             return impl
         return lambda x, y: op(x, y)
 
@@ -336,19 +341,22 @@ def _in_place_overloads(op, into):
     return in_place_typed, in_place_at_typed
 
 
-# operator -> (x op= y helper, x[i] op= y helper), rewritten by backend.py from AugAssign
-IN_PLACE = {operator.add: (_iadd, _iadd_at), operator.mul: (_imul, _imul_at), operator.sub: (_isub, _isub_at)}
+# operator -> (x op= y stub, x[i] op= y stub), rewritten by backend.py from AugAssign
+IN_PLACE = {operator.add: (_iadd_any, _iadd_at_any), operator.mul: (_imul_any, _imul_at_any),
+            operator.sub: (_isub_any, _isub_at_any)}
 for _op, (_in_place, _in_place_at) in IN_PLACE.items():
     _typed, _typed_at = _in_place_overloads(_op, _ALLOCATE_INTO[_op])
     overload(_in_place, jit_options=JIT_OPTIONS)(_tagged(_typed, _op.__name__))
     overload(_in_place_at, jit_options=JIT_OPTIONS)(_tagged(_typed_at, _op.__name__))
+_iadd, _imul, _isub = (retyped(stub, in_place=True) for stub in (_iadd_any, _imul_any, _isub_any))
+_iadd_at, _imul_at, _isub_at = (retyped(stub) for stub in (_iadd_at_any, _imul_at_any, _isub_at_any))
 
 
-def _tanh_into(a, out):
+def _tanh_into_any(a, out):
     np.tanh(a, out)
 
 
-@overload(_tanh_into, jit_options=JIT_OPTIONS)
+@overload(_tanh_into_any, jit_options=JIT_OPTIONS)
 def _tanh_into_typed(a, out):
     if not (_is_matrix(a) and _is_matrix(out) and a.dtype == out.dtype):
         return lambda a, out: _tanh(a, out)
@@ -382,3 +390,6 @@ def _tanh_rows(a, out):
             ar = _as_c(a[r])
             for j in range(out.shape[1]):
                 orow[j] = _tanh_scalar(ar[j])
+
+
+_tanh_into = retyped(_tanh_into_any)
