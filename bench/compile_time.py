@@ -5,11 +5,13 @@ cache.
     OPENBLAS_NUM_THREADS=1 python bench/compile_time.py                      # rnn, dots, lstm, gru; float32
     python bench/compile_time.py --specs lstm --dtypes float32,float64 --batch-sizes 4,16
 
-Each spec runs in a fresh process (a fresh, empty RNNALG_CACHE folder, numba on one thread): one
-call per batch size, in order, each timed alone with the process's CPU clock (the first compiles
-the scan kernels; a later B compiles again only where its arguments have other numba types, e.g.
-the reverse scan's Wᵀ, a view below `STEP_WT_COPY_ROWS` rows and a C-ordered copy from there on).
-Then a second process with the same cache makes the same calls ("cached": the load from disk).
+Each spec runs in a fresh process with fresh, empty caches (RNNALG_CACHE for the kernels,
+NUMBA_CACHE_DIR for the helpers numba caches in the package: a new install's, or CI's, state),
+numba on one thread, timed with the process's CPU clock: "load" is `rnnalg.compile` (it imports
+numba and the helper modules), then one call per batch size, in order (the first compiles the scan
+kernels; a later B compiles again only where its arguments have other numba types, e.g. the
+reverse scan's Wᵀ, a view below `STEP_WT_COPY_ROWS` rows and a C-ordered copy from there on).
+Then a second process with the same caches does the same ("cached": the load from disk).
 The model is tiny (H=16, T=5), so the call itself costs milliseconds: the seconds are compiling.
 """
 from __future__ import annotations
@@ -31,9 +33,10 @@ import rnnalg
 from rnnalg.testing import random_batch
 path, dtype, sizes = sys.argv[1], np.dtype(sys.argv[2]), [int(b) for b in sys.argv[3].split(",")]
 program = rnnalg.load_program(path, {"H": 16})
+start = time.process_time()
 model = rnnalg.compile(program, dtype, "fast")
+seconds = [time.process_time() - start]
 params = model.init_params(np.random.default_rng(0))
-seconds = []
 for B in sizes:
     batch = {k: v.astype(dtype) for k, v in random_batch(program, 5, B, np.random.default_rng(B)).items()}
     start = time.process_time()
@@ -44,8 +47,9 @@ print(json.dumps({"backend": model.backend, "seconds": seconds}))
 
 
 def first_calls(spec: Path, dtype: str, sizes: str, cache: str) -> list[float]:
-    """CPU seconds of each call, in a fresh process whose kernel cache is `cache`."""
-    env = dict(os.environ, RNNALG_CACHE=cache, NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+    """CPU seconds of the load and of each call, in a fresh process whose caches are in `cache`."""
+    env = dict(os.environ, RNNALG_CACHE=cache, NUMBA_CACHE_DIR=os.path.join(cache, "numba"),
+               NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     run = subprocess.run([sys.executable, "-c", CHILD, str(spec), dtype, sizes], env=env,
                          capture_output=True, text=True)
@@ -64,7 +68,7 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-sizes", default="4,16", help="one call each, in order (default 4,16)")
     args = parser.parse_args(argv)
     sizes = [int(b) for b in args.batch_sizes.split(",")]
-    heads = [f"cold B={b} s" for b in sizes] + ["cold total s", "cached total s"]
+    heads = ["cold load s"] + [f"cold B={b} s" for b in sizes] + ["cold total s", "cached total s"]
     print("| spec | dtype | " + " | ".join(heads) + " |")
     print("|---|---|" + "---|" * len(heads))
     for stem in args.specs.split(","):
