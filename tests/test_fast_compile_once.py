@@ -107,3 +107,26 @@ def test_an_lstm_kernel_has_no_shape_mismatch_message(tmp_path, monkeypatch):
     names = defined(model._module["_scan_backward"].compiled)
     assert any("_scan_backward" in n for n in names)
     assert not any("raise_with_shape_context" in n for n in names)
+
+
+def test_compile_time_bench_prints_a_row_per_spec_and_dtype(monkeypatch, capsys):
+    """bench/compile_time.py's table (its children, which compile for seconds, stubbed)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("compile_time", EXAMPLES.parent / "bench" / "compile_time.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    calls = []
+
+    def first_calls(path, dtype, sizes, cache):
+        calls.append((path.name, dtype, sizes, cache))
+        return [0.5, 10.0, 1.25] if len(calls) % 2 else [0.25, 0.02, 0.01]
+    monkeypatch.setattr(bench, "first_calls", first_calls)
+    assert bench.main(["--specs", "rnn,lstm", "--dtypes", "float32,float64", "--batch-sizes", "4,16"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == ("| spec | dtype | cold load s | cold B=4 s | cold B=16 s | cold total s "
+                        "| cached total s |")
+    assert lines[2] == "| rnn | float32 | 0.50 | 10.00 | 1.25 | 11.75 | 0.28 |"
+    assert [line.split(" | ")[:2] for line in lines[2:]] == [["| rnn", "float32"], ["| rnn", "float64"],
+                                                            ["| lstm", "float32"], ["| lstm", "float64"]]
+    assert [c[0] for c in calls] == ["rnn.rnn"] * 4 + ["lstm.rnn"] * 4  # cold, then cached, per dtype
+    assert calls[0][3] == calls[1][3] != calls[2][3]  # the cached run reads the cold run's caches
