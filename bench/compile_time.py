@@ -51,7 +51,8 @@ def first_calls(spec: Path, dtype: str, sizes: str, cache: str) -> list[float]:
     env = dict(os.environ, RNNALG_CACHE=cache, NUMBA_CACHE_DIR=os.path.join(cache, "numba"),
                NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    run = subprocess.run([sys.executable, "-c", CHILD, str(spec), dtype, sizes], env=env,
+    # cwd=ROOT: `python -c` puts the working folder first on sys.path, before PYTHONPATH
+    run = subprocess.run([sys.executable, "-c", CHILD, str(spec), dtype, sizes], env=env, cwd=ROOT,
                          capture_output=True, text=True)
     if run.returncode != 0:
         sys.exit(f"{spec.name} {dtype}: the child failed:\n{run.stderr}")
