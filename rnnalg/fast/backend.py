@@ -51,6 +51,7 @@ INTO_REWRITES = {("multiply", 3): "_mul_into", ("add", 3): "_add_into", ("subtra
 BINOP_REWRITES = {ast.Mult: "_mul", ast.Add: "_add", ast.Sub: "_sub"}
 # x op= y -> x = _iop(x, y); X[i] op= y -> _iop_at(X, i, y) (numba_rows.py: in place over contiguous rows)
 AUGASSIGN_REWRITES = {ast.Add: "_iadd", ast.Mult: "_imul", ast.Sub: "_isub"}
+SETITEM_REWRITE = "_set_at"  # X[i] = y -> _set_at(X, i, y) (numba_rows.py: row by row)
 MAX_BATCH = 64  # B up to this runs compiled; above it, the numpy kernel (see the module docstring)
 OPTIMISE_UP_TO = 80  # statements in a kernel; longer ones compile optnone (module docstring).  Every
 #                      example's kernels are shorter (the longest: dt_lstm.rnn's backward, 71)
@@ -111,6 +112,15 @@ class _NumpyToNumba(ast.NodeTransformer):
         node.value = self.visit(node.value)
         return node  # an index (t + 1) is an integer: left alone
 
+    def visit_Assign(self, node):
+        self.generic_visit(node)
+        target = node.targets[0]
+        if (self.helpers and len(node.targets) == 1 and _item_of_name(target)):
+            call = ast.Call(ast.Name(SETITEM_REWRITE, ast.Load()),
+                            [ast.Name(target.value.id, ast.Load()), target.slice, node.value], [])
+            return ast.copy_location(ast.Expr(call), node)
+        return node
+
     def visit_AugAssign(self, node):
         helper = AUGASSIGN_REWRITES.get(type(node.op))
         target = node.target
@@ -120,8 +130,7 @@ class _NumpyToNumba(ast.NodeTransformer):
         if isinstance(target, ast.Name):
             call = ast.Call(ast.Name(helper, ast.Load()), [ast.Name(target.id, ast.Load()), value], [])
             return ast.copy_location(ast.Assign([target], call), node)
-        if (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)
-                and not isinstance(target.slice, (ast.Tuple, ast.Slice))):
+        if _item_of_name(target):
             array = ast.Name(target.value.id, ast.Load())
             call = ast.Call(ast.Name(helper + "_at", ast.Load()), [array, target.slice, value], [])
             return ast.copy_location(ast.Expr(call), node)
@@ -136,6 +145,12 @@ class _NumpyToNumba(ast.NodeTransformer):
         if helper:
             return ast.copy_location(ast.Call(ast.Name(helper, ast.Load()), [node.left, node.right], []), node)
         return node
+
+
+def _item_of_name(target) -> bool:
+    """Is `target` X[i], an array name indexed by one integer expression (no tuple, no slice)?"""
+    return (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name)
+            and not isinstance(target.slice, (ast.Tuple, ast.Slice)))
 
 
 def kernel_names(source: str) -> list[str]:
@@ -165,7 +180,7 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
     """The numba module of an emitted numpy module's kernels: `_kernel` (njit) for each, or
     `_long_kernel` (njit, optnone) for one longer than OPTIMISE_UP_TO statements (left out
     without `optnone`)."""
-    from . import numba_gemm, numba_prelude, numba_rows
+    from . import numba_gemm, numba_prelude, numba_retype, numba_rows
     kernels, any_long = [], False
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef) and node.name.startswith(KERNEL_PREFIX):
@@ -180,14 +195,15 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
     # the prelude's compiled helpers are cached once, in the package; its source is in the
     # kernel text's hash (as a comment), so a new prelude means new kernel files
     # (and so is numpy's BLAS that the products call: its symbols are in the compiled code)
-    helpers = "".join(inspect.getsource(m) for m in (numba_prelude, numba_gemm, numba_rows)) + str(
+    helpers = "".join(inspect.getsource(m) for m in (numba_prelude, numba_retype, numba_gemm, numba_rows)) + str(
         numba_gemm.GEMM_SYMBOLS)
     version = hashlib.sha256(helpers.encode()).hexdigest()[:16]
     return (f'"""Scan kernels of an rnnalg model, compiled by numba (prelude {version})."""\n'
             "import numpy as np\nfrom numba import njit\n\n"
             "from rnnalg.fast.numba_gemm import _dot_into, _matmul  # noqa: F401\n"
             "from rnnalg.fast.numba_rows import (_add, _add_into, _mul, _mul_into, _sub, _sub_into,  # noqa: F401\n"
-            "                                    _tanh_into, _iadd, _iadd_at, _imul, _imul_at, _isub, _isub_at)\n"
+            "                                    _tanh_into, _iadd, _iadd_at, _imul, _imul_at, _isub, _isub_at,\n"
+            "                                    _set_at)\n"
             "from rnnalg.fast.numba_prelude import LP_EPS, _group_max, _layernorm, _layernorm_grad, _lp, _lp_grad, "
             "_maxout_grad, "
             "_relu_into, _sigmoid, _tanh  # noqa: F401\n\n"

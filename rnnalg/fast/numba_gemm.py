@@ -11,6 +11,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from . import blas
+from .numba_retype import retyped
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # the CBLAS enums
 _FOUND = blas.find()
@@ -48,11 +49,11 @@ def _layout(a):
     return 0, 0
 
 
-def _dot_into(a, b, out):
+def _dot_into_any(a, b, out):  # the stubs; kernels call them through `retyped` (numba_retype.py)
     np.dot(a, b, out)
 
 
-def _matmul(a, b):
+def _matmul_any(a, b):
     return a @ b
 
 
@@ -64,7 +65,7 @@ def _gemm_types(a, b):
     return None
 
 
-@overload(_dot_into, inline="never")
+@overload(_dot_into_any, inline="never")
 def _dot_into_typed(a, b, out):
     gemm_gemv = _gemm_types(a, b)
     if gemm_gemv is None or not isinstance(out, types.Array) or out.dtype != a.dtype or out.ndim != 2:
@@ -101,17 +102,22 @@ def _dot_into_typed(a, b, out):
             c = np.empty((rows, cols), out.dtype)
             gemm(ROW_MAJOR, op_a, op_b, rows, cols, inner, one, a_in.ctypes, lda, b_in.ctypes, ldb,
                  zero, c.ctypes, cols)
-            out[:] = c
+            for i in range(rows):  # (not out[:] = c: numba's shape-mismatch message compiles 3 s of string code)
+                for j in range(cols):
+                    out[i, j] = c[i, j]
     return impl
 
 
-@overload(_matmul, inline="never")
+@overload(_matmul_any, inline="never")
 def _matmul_typed(a, b):
     if _gemm_types(a, b) is None:
         return lambda a, b: a @ b
 
     def impl(a, b):
         out = np.empty((a.shape[0], b.shape[1]), a.dtype)
-        _dot_into(a, b, out)
+        _dot_into_any(a, b, out)
         return out
     return impl
+
+
+_dot_into, _matmul = retyped(_dot_into_any), retyped(_matmul_any)

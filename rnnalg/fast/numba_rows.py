@@ -12,6 +12,7 @@ contiguous rows, so these helpers check that once per call and run each row as a
     np.tanh(a, out)                -> _tanh_into(a, out)
     x += y, x *= y, x -= y         -> x = _iadd(x, y), …     (x an array: in place, its row loops)
     X[t] += y, …                   -> _iadd_at(X, t, y), …   (X[t] a 2-D view: in place, its row loops)
+    X[t] = y                       -> _set_at(X, t, y)        (X[t] a 2-D view: copied by its row loops)
 
 (numba's own in-place operators on 2-D arrays are not vectorised: `joint_h += P[t]` at B=16,
 800 columns, and the sigmoid's `S[t] *= 0.5; S[t] += 0.5` took 7.3 µs a step against 1.8 µs
@@ -33,9 +34,9 @@ import numpy as np
 from numba import njit, types
 from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic, overload
-from numba.np.numpy_support import as_dtype
 
 from .numba_prelude import _tanh, _tanh_scalar
+from .numba_retype import retyped
 
 # numpy's semantics for a division by zero (inf/nan, as in the numpy module) instead of Python's
 # exception: without it the branch keeps LLVM from vectorising any loop with a division in it
@@ -191,46 +192,62 @@ def _row_loops(op):
             for case, rows in (((True, True), both), ((True, False), scalar_b), ((False, True), scalar_a))}
 
 
-def _binary_overloads(op, ufunc):
+def _dispatchers(op):
+    """case -> into(a, b, out) of `op` (numba, inlined into each caller): the row loop where the
+    operands have out's shape and contiguous rows, else the fallback loop; a scalar operand is cast
+    to out's dtype first.  Every helper of `op` (into, allocate, in place) calls these, so each
+    compiled helper links the two loops directly, not through another helper."""
+    loops = _row_loops(op)
+    both_rows, both_fallback = loops[True, True]
+    b_rows, b_fallback = loops[True, False]
+    a_rows, a_fallback = loops[False, True]
+
+    def both(a, b, out):
+        if _fits(a, out) and _fits(b, out):
+            both_rows(_as_a(a), _as_a(b), _as_a(out))
+        else:
+            both_fallback(_as_a(a), _as_a(b), _as_a(out))
+
+    def scalar_b(a, b, out):
+        if _fits(a, out):
+            b_rows(_as_a(a), out.dtype.type(b), _as_a(out))
+        else:
+            b_fallback(_as_a(a), out.dtype.type(b), _as_a(out))
+
+    def scalar_a(a, b, out):
+        if _fits(b, out):
+            a_rows(out.dtype.type(a), _as_a(b), _as_a(out))
+        else:
+            a_fallback(out.dtype.type(a), _as_a(b), _as_a(out))
+    return {(True, True): njit(inline="always")(both), (True, False): njit(inline="always")(scalar_b),
+            (False, True): njit(inline="always")(scalar_a)}
+
+
+def _case(a, b, out):
+    """(a is a matrix, b is a matrix): the dispatcher that runs out = op(a, b) for these numba
+    types (2-D float arrays of out's dtype, or one of them a number), or None (numba's own ufunc)."""
+    if (_is_matrix(out) and (_is_matrix(a) or _is_matrix(b))
+            and all(_is_number(v) or (_is_matrix(v) and v.dtype == out.dtype) for v in (a, b))):
+        return _is_matrix(a), _is_matrix(b)
+    return None
+
+
+def _binary_overloads(op, ufunc, dispatch):
     """The typing functions of `into(a, b, out)` (out = op(a, b) row by row, for 2-D a and b of
     one shape, or one of them a scalar) and `allocate(a, b)` (the same into a new array); other
     operands get numba's `ufunc(a, b, out)` / `op(a, b)`."""
-    loops = _row_loops(op)
-
     def into_typed(a, b, out):
-        if not (_is_matrix(out) and (_is_matrix(a) or _is_matrix(b))
-                and all(_is_number(v) or (_is_matrix(v) and v.dtype == out.dtype) for v in (a, b))):
+        case = _case(a, b, out)
+        if case is None:
             return lambda a, b, out: ufunc(a, b, out)
-        a_matrix, b_matrix = _is_matrix(a), _is_matrix(b)
-        rows, fallback = loops[a_matrix, b_matrix]
-        cast = as_dtype(out.dtype).type
-        if a_matrix and b_matrix:
-            def both(a, b, out):
-                if _fits(a, out) and _fits(b, out):
-                    rows(_as_a(a), _as_a(b), _as_a(out))
-                else:
-                    fallback(_as_a(a), _as_a(b), _as_a(out))
-            return both
-        if a_matrix:
-            def scalar_b(a, b, out):
-                if _fits(a, out):
-                    rows(_as_a(a), cast(b), _as_a(out))
-                else:
-                    fallback(_as_a(a), cast(b), _as_a(out))
-            return scalar_b
-
-        def scalar_a(a, b, out):
-            if _fits(b, out):
-                rows(cast(a), _as_a(b), _as_a(out))
-            else:
-                fallback(cast(a), _as_a(b), _as_a(out))
-        return scalar_a
+        into = dispatch[case]
+        return lambda a, b, out: into(a, b, out)
 
     def allocate_typed(a, b):
         if not ((_is_matrix(a) or _is_matrix(b)) and (_is_matrix(a) or _is_number(a))
                 and (_is_matrix(b) or _is_number(b))) or (_is_matrix(a) and _is_matrix(b) and a.dtype != b.dtype):
             return lambda a, b: op(a, b)
-        into = _ALLOCATE_INTO[op]
+        into = dispatch[_is_matrix(a), _is_matrix(b)]
         if _is_matrix(a) and _is_matrix(b):
             def impl(a, b):  # the broadcast shape (numpy's rule; the loop checks it)
                 out = np.empty((max(a.shape[0], b.shape[0]), max(a.shape[1], b.shape[1])), a.dtype)
@@ -251,104 +268,117 @@ def _into_new(into, a, b, x):
     return out
 
 
-def _mul(a, b):
+# The stubs the overloads below implement; the kernels call them through `retyped` (numba_retype.py:
+# every array typed layout 'A', so that each compiles once per dtype, not per layout of its operands)
+def _mul_any(a, b):
     return a * b
 
 
-def _add(a, b):
+def _add_any(a, b):
     return a + b
 
 
-def _sub(a, b):
+def _sub_any(a, b):
     return a - b
 
 
-def _mul_into(a, b, out):
+def _mul_into_any(a, b, out):
     np.multiply(a, b, out)
 
 
-def _add_into(a, b, out):
+def _add_into_any(a, b, out):
     np.add(a, b, out)
 
 
-def _sub_into(a, b, out):
+def _sub_into_any(a, b, out):
     np.subtract(a, b, out)
 
 
-# operator -> (its ufunc, allocating helper, into helper): the rewrite's rule table (backend.py)
-RULES = {operator.mul: (np.multiply, _mul, _mul_into), operator.add: (np.add, _add, _add_into),
-         operator.sub: (np.subtract, _sub, _sub_into)}
+# operator -> (its ufunc, allocating stub, into stub): the rewrite's rule table (backend.py)
+RULES = {operator.mul: (np.multiply, _mul_any, _mul_into_any), operator.add: (np.add, _add_any, _add_into_any),
+         operator.sub: (np.subtract, _sub_any, _sub_into_any)}
 _ALLOCATE_INTO = {op: into for op, (_, _, into) in RULES.items()}
+_DISPATCH = {op: _dispatchers(op) for op in RULES}
 for _op, (_ufunc, _allocate, _into) in RULES.items():
-    _into_typed, _allocate_typed = _binary_overloads(_op, _ufunc)
+    _into_typed, _allocate_typed = _binary_overloads(_op, _ufunc, _DISPATCH[_op])
     overload(_into, jit_options=JIT_OPTIONS)(_tagged(_into_typed, _op.__name__))
     overload(_allocate, jit_options=JIT_OPTIONS)(_tagged(_allocate_typed, _op.__name__))
+_mul, _add, _sub = retyped(_mul_any), retyped(_add_any), retyped(_sub_any)
+_mul_into, _add_into, _sub_into = retyped(_mul_into_any), retyped(_add_into_any), retyped(_sub_into_any)
 
 
-def _iadd(x, y):
+def _iadd_any(x, y):
     x += y
     return x
 
 
-def _imul(x, y):
+def _imul_any(x, y):
     x *= y
     return x
 
 
-def _isub(x, y):
+def _isub_any(x, y):
     x -= y
     return x
 
 
-def _iadd_at(x, i, y):
+def _iadd_at_any(x, i, y):
     x[i] += y
 
 
-def _imul_at(x, i, y):
+def _imul_at_any(x, i, y):
     x[i] *= y
 
 
-def _isub_at(x, i, y):
+def _isub_at_any(x, i, y):
     x[i] -= y
 
 
-def _in_place_overloads(op, into):
-    """The typing functions of `in_place(x, y)` (x op= y, returning x: an array in place through
-    `into`, a number as op(x, y)) and `in_place_at(x, i, y)` (x[i] op= y: a 2-D view x[i] of an
-    array x in place through `into`, anything else as x[i] = op(x[i], y))."""
+def _in_place_overloads(op, into, dispatch):
+    """The typing functions of `in_place(x, y)` (x op= y: an array in place through `dispatch`
+    or, for other operands, the into stub `into`, its value dropped — `retyped(…, in_place=True)`
+    makes x the call's value —, a number as op(x, y)) and `in_place_at(x, i, y)` (x[i] op= y: a
+    2-D view x[i] of an array x in place likewise, anything else as x[i] = op(x[i], y))."""
     def in_place_typed(x, y):
         if isinstance(x, types.Array):
-            def impl(x, y):
-                into(x, y, x)
-                return x
-            return impl
+            case = _case(x, y, x)
+            run = into if case is None else dispatch[case]
+            return lambda x, y: run(x, y, x)
         return lambda x, y: op(x, y)
 
     def in_place_at_typed(x, i, y):
         if isinstance(x, types.Array) and x.ndim == 3 and isinstance(i, types.Integer):
+            row = x.copy(ndim=2, layout="A")
+            case = _case(row, y, row)
+            run = into if case is None else dispatch[case]
+
             def view(x, i, y):
                 row = x[i]
-                into(row, y, row)
+                run(row, y, row)
             return view
+
         def element(x, i, y):
             x[i] = op(x[i], y)
         return element
     return in_place_typed, in_place_at_typed
 
 
-# operator -> (x op= y helper, x[i] op= y helper), rewritten by backend.py from AugAssign
-IN_PLACE = {operator.add: (_iadd, _iadd_at), operator.mul: (_imul, _imul_at), operator.sub: (_isub, _isub_at)}
+# operator -> (x op= y stub, x[i] op= y stub), rewritten by backend.py from AugAssign
+IN_PLACE = {operator.add: (_iadd_any, _iadd_at_any), operator.mul: (_imul_any, _imul_at_any),
+            operator.sub: (_isub_any, _isub_at_any)}
 for _op, (_in_place, _in_place_at) in IN_PLACE.items():
-    _typed, _typed_at = _in_place_overloads(_op, _ALLOCATE_INTO[_op])
+    _typed, _typed_at = _in_place_overloads(_op, _ALLOCATE_INTO[_op], _DISPATCH[_op])
     overload(_in_place, jit_options=JIT_OPTIONS)(_tagged(_typed, _op.__name__))
     overload(_in_place_at, jit_options=JIT_OPTIONS)(_tagged(_typed_at, _op.__name__))
+_iadd, _imul, _isub = (retyped(stub, in_place=True) for stub in (_iadd_any, _imul_any, _isub_any))
+_iadd_at, _imul_at, _isub_at = (retyped(stub) for stub in (_iadd_at_any, _imul_at_any, _isub_at_any))
 
 
-def _tanh_into(a, out):
+def _tanh_into_any(a, out):
     np.tanh(a, out)
 
 
-@overload(_tanh_into, jit_options=JIT_OPTIONS)
+@overload(_tanh_into_any, jit_options=JIT_OPTIONS)
 def _tanh_into_typed(a, out):
     if not (_is_matrix(a) and _is_matrix(out) and a.dtype == out.dtype):
         return lambda a, out: _tanh(a, out)
@@ -382,3 +412,51 @@ def _tanh_rows(a, out):
             ar = _as_c(a[r])
             for j in range(out.shape[1]):
                 orow[j] = _tanh_scalar(ar[j])
+
+
+_tanh_into = retyped(_tanh_into_any)
+
+
+def _set_at_any(x, i, y):
+    x[i] = y
+
+
+@overload(_set_at_any, jit_options=JIT_OPTIONS)
+def _set_at_typed(x, i, y):
+    """X[i] = y for a 2-D view X[i] of a 3-D float array and a 2-D y of its dtype: row by row, no
+    code for numba's message on mismatched shapes (which compiles ~3 CPU s of string formatting
+    into every kernel with such a line); anything else numba's own assignment."""
+    if not (isinstance(x, types.Array) and x.ndim == 3 and _is_matrix(x.copy(ndim=2))
+            and isinstance(i, types.Integer) and _is_matrix(y) and y.dtype == x.dtype):
+        def assign(x, i, y):
+            x[i] = y
+        return assign
+
+    def impl(x, i, y):
+        row = x[i]
+        if _fits(y, row):
+            _copy_rows(_as_a(y), _as_a(row))
+        else:
+            _copy_separate(_as_a(y), _as_a(row))
+    return impl
+
+
+@njit(inline="never", **JIT_OPTIONS)
+def _copy_rows(a, out):
+    for r in range(out.shape[0]):
+        orow, ar = _as_c(out[r]), _as_c(a[r])
+        for j in range(out.shape[1]):
+            orow[j] = ar[j]
+
+
+@njit(inline="never", **JIT_OPTIONS)
+def _copy_separate(a, out):
+    """The slow path: any strides, a broadcast to out's shape (numpy's rule)."""
+    if not ((a.shape[0] == out.shape[0] or a.shape[0] == 1) and (a.shape[1] == out.shape[1] or a.shape[1] == 1)):
+        raise ValueError("could not broadcast the input array into the row")
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = a[i if a.shape[0] > 1 else 0, j if a.shape[1] > 1 else 0]
+
+
+_set_at = retyped(_set_at_any)
