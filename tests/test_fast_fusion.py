@@ -98,22 +98,26 @@ def _arguments(dtype, T=4, B=3, n=7, seed=0):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_a_fused_kernel_equals_its_numpy_statements_bit_for_bit(dtype, strict):
+def test_a_fused_kernel_equals_the_unfused_one_bit_for_bit_and_numpy_to_rounding(dtype, strict, monkeypatch):
     assert len(_runs(KERNEL, "_scan_k")) == 1
-    compiled = fast.load_kernels(KERNEL)["_scan_k"]
-    expected_args, args = _arguments(dtype), _arguments(dtype)
-    expected = _numpy_kernel(KERNEL)(*expected_args)
-    got = compiled(*args)
-    for g, e in zip(got, expected):
-        assert g.dtype == dtype
-        np.testing.assert_array_equal(g, e)  # float64: libm's tanh and numpy's agree here too
-    np.testing.assert_array_equal(args[4], expected_args[4])
+    fused = fast.load_kernels(KERNEL)["_scan_k"]
+    monkeypatch.setattr(fusion, "fuse_kernel", lambda fn: fn)
+    unfused = fast.load_kernels(KERNEL)["_scan_k"]
+    runs = {}
+    for name, kernel in (("fused", fused), ("unfused", unfused), ("numpy", _numpy_kernel(KERNEL))):
+        args = _arguments(dtype)
+        runs[name] = (*kernel(*args), args[4])
+    for got, same, near in zip(runs["fused"], runs["unfused"], runs["numpy"]):
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, same)  # the same operations in the same order
+        # numpy's own tanh differs from the kernels' in the last bits (float32: ≤ 6 ulp, numba_prelude)
+        np.testing.assert_allclose(got, near, rtol=1e-12 if dtype == np.float64 else 1e-5, atol=1e-6 if dtype == np.float32 else 0)
 
 
 @pytest.mark.parametrize("case", ["broadcast", "overlap"])
 def test_a_failed_check_runs_the_statements_as_they_were(case):
-    """C[t] broadcast (B, 1) (not the mask), or O[t] overlapping A[t] one column over: the fused
-    loop would be wrong, the checks send it to the statements."""
+    """C[t] broadcast (B, 1) (not the mask), or O[t] overlapping A[t] one column on (element j
+    writes what j + 1 reads): a fused loop would be wrong, the checks send it to the statements."""
     compiled = fast.load_kernels(KERNEL)["_scan_k"]
     T, B, A, C, O, carry, mk = _arguments(np.float64)
     if case == "broadcast":
@@ -121,14 +125,13 @@ def test_a_failed_check_runs_the_statements_as_they_were(case):
         other = A.copy()
     else:
         shared = np.zeros((T, B, A.shape[2] + 1))
-        shared[:, :, 1:] = A
-        A, O = shared[:, :, 1:], shared[:, :, :-1]
+        shared[:, :, :-1] = A
+        A, O = shared[:, :, :-1], shared[:, :, 1:]  # a fused loop would read what it wrote
         other = shared.copy()
-        A_other, O_other = other[:, :, 1:], other[:, :, :-1]
+        A_other, O_other = other[:, :, :-1], other[:, :, 1:]
     if case == "broadcast":
         A_other, O_other = other, np.zeros_like(O)
     expected = _numpy_kernel(KERNEL)(T, B, A_other, C, O_other, carry.copy(), mk)
     got = compiled(T, B, A, C, O, carry.copy(), mk)
-    for g, e in zip(got, expected):
-        np.testing.assert_array_equal(g, e)
-    np.testing.assert_array_equal(O, O_other)
+    for g, e in zip((*got, O), (*expected, O_other)):  # numpy's tanh: within its last bits
+        np.testing.assert_allclose(g, e, rtol=1e-12)

@@ -247,6 +247,9 @@ class _Run:
         self.consts = {}     # constant text -> var
         self.body = []       # the element loop's statements
         self.used = []       # view vars the loop reads or writes (an alias alone needs no check)
+        self.last_read = {}  # view var -> the statement that last reads it
+        self.first_write = {}  # view var -> the statement that first writes it
+        self.position = 0
         self.n = 0
 
     def fresh(self, prefix):
@@ -276,6 +279,8 @@ class _Run:
             return f"{obj[1]}r"
         if obj[0] == "view" and obj[1] not in self.used:
             self.used.append(obj[1])
+        if obj[0] == "view":
+            self.last_read[obj[1]] = self.position
         if obj not in self.value:
             var = self.fresh("s")
             self.body.append(f"{var} = _at({obj[1]}r, _j)")
@@ -311,8 +316,16 @@ class _Run:
             self.written.append(obj[1])
         if obj[0] == "view" and obj[1] not in self.used:
             self.used.append(obj[1])
+        if obj[0] == "view":
+            self.first_write.setdefault(obj[1], self.position)
+
+    def read_before(self, w, v):
+        """Is every read of v before (or in) the statement that first writes w?  Then v may be
+        the very same view as w (the lowering stores a tanh over its input: P_n_a = S_n)."""
+        return v not in self.first_write and self.last_read.get(v, -1) <= self.first_write[w]
 
     def statement(self, stmt):
+        self.position += 1
         if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
             name = stmt.targets[0].id
             if _is_array_ref(stmt.value):  # an alias: the same object
@@ -351,7 +364,8 @@ def _fused(stmts, live_after, tag):
         return _parsed_if("False", [], fallback, [])
     lines = [f"{v} = {run.view_expr[v]}" for v in run.views.values()] + [f"{c} = {run.view_expr[c]}" for c in run.columns.values()]
     checks = [f"_full({v}, {ref})" for v in views] + [f"_column({c}, {ref})" for c in run.columns.values()]
-    checks += [f"_apart({w}, {v})" for i, w in enumerate(run.written) for v in views
+    checks += [f"{'_apart_or_same' if run.read_before(w, v) else '_apart'}({w}, {v})"
+               for i, w in enumerate(run.written) for v in views
                if v != w and (v not in run.written or run.written.index(v) > i)]
     checks += [f"_apart({w}, {c})" for w in run.written for c in run.columns.values()]
     inner = [f"{var} = _const({ref}, {text})" for text, var in run.consts.items()]

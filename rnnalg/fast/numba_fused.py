@@ -2,7 +2,8 @@
 
     _full(v, ref)    v is ref's shape and dtype with contiguous rows (a number: True)
     _column(c, ref)  c is a (B, 1) column of ref's rows and dtype
-    _apart(w, v)     the bytes of w and v do not overlap (a number: True)
+    _apart(w, v)     no element of w is one of v (byte ranges, or column blocks of one array's rows)
+    _apart_or_same(w, v)  _apart, or v is the very view w (each element read before it is written)
     _row(v, r)       row r of v as a contiguous 1-D array (a number: itself)
     _at(x, j)        x[j] (a number: itself)
     _const(ref, c)   the number c in ref's dtype (numpy's weak scalar: `a * 0.5` stays float32)
@@ -24,6 +25,10 @@ def _column(c, ref):
 
 
 def _apart(w, v):
+    pass
+
+
+def _apart_or_same(w, v):
     pass
 
 
@@ -73,13 +78,27 @@ def _apart_typed(w, v):
     if not (_is_matrix(w) and _is_matrix(v)):
         return lambda w, v: False
 
-    def impl(w, v):  # [first byte, last byte + 1) of each; strides ≥ 0 (else: not apart)
+    def impl(w, v):
+        # byte ranges [first, last + 1) apart, or, for two column blocks of one array's rows
+        # (one row stride, contiguous rows: G_i_a[t], G_f_a[t]), apart within every row
         w0, v0 = w.ctypes.data, v.ctypes.data
         w1 = w0 + (w.shape[0] - 1) * w.strides[0] + (w.shape[1] - 1) * w.strides[1] + w.itemsize
         v1 = v0 + (v.shape[0] - 1) * v.strides[0] + (v.shape[1] - 1) * v.strides[1] + v.itemsize
         positive = (w.strides[0] >= 0) & (w.strides[1] >= 0) & (v.strides[0] >= 0) & (v.strides[1] >= 0)
-        return (w.size == 0) | (v.size == 0) | (positive & ((w1 <= v0) | (v1 <= w0)))
+        step = w.strides[0]
+        rows = (step > 0) & (v.strides[0] == step) & (w.strides[1] == w.itemsize) & (v.strides[1] == v.itemsize)
+        shift = (v0 - w0) % max(step, 1)
+        in_rows = rows & (w.shape[1] * w.itemsize <= shift) & (shift + v.shape[1] * v.itemsize <= step)
+        return (w.size == 0) | (v.size == 0) | (positive & (((w1 <= v0) | (v1 <= w0)) | in_rows))
     return impl
+
+
+@overload(_apart_or_same, inline="always")
+def _apart_or_same_typed(w, v):
+    if not (_is_matrix(w) and _is_matrix(v)):
+        return lambda w, v: _apart(w, v)
+    return lambda w, v: (((w.ctypes.data == v.ctypes.data) & (w.shape[0] == v.shape[0]) & (w.shape[1] == v.shape[1])
+                          & (w.strides[0] == v.strides[0]) & (w.strides[1] == v.strides[1])) | _apart(w, v))
 
 
 @overload(_row, inline="always")
