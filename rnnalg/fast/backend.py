@@ -1,6 +1,7 @@
 """The fast backend: the scan kernels of an emitted module (`lower/kernels.py`), compiled by numba.
 
-    module text ──ast──> kernel module = numba_prelude + the `_scan_*` functions (np.tanh -> _tanh),
+    module text ──ast──> kernel module = numba_prelude + the `_scan_*` functions (elementwise runs
+                         fused: fusion.py; np.tanh -> _tanh),
                          each decorated `@_kernel` (numba.njit, cache=True)
                 ──sha256──> <cache>/kernels_<hash>.py, written once; numba caches the machine code
                          beside it, so a second process loads it instead of compiling again
@@ -16,7 +17,10 @@ operations stay separate functions, each optimised alone, so compiling grows lin
 or faster (n=20, T=50, B=4, ms per call: backward 1.00, optimised 0.46, numpy 2.39; forward 1.26,
 0.32, 1.24).  Where numba lacks that option, such a kernel runs as numpy, with a note saying so.
 
-A kernel runs compiled up to `max_batch` rows and as plain numpy above.  Compiled, its elementwise
+Before the numba rewrite, each run of a step's elementwise statements is fused into one loop
+over its elements, guarded by checks of the arrays it touches (fusion.py; LSTM, B=1: the
+kernels' time beside their step products about halves).  A kernel runs compiled up to
+`max_batch` rows and as plain numpy above.  Compiled, its elementwise
 work runs over contiguous rows in loops LLVM vectorises (numba_rows.py; numba's own loops over
 strided views and its float32 tanh under error_model='python' were not, so numpy won above 4
 rows); measured, compiled ≤ numpy at every B from 1 to 64 for RNN, DOT(S), LSTM and GRU (one
