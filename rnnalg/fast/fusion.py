@@ -386,8 +386,4 @@ def _parsed_if(test, before, fallback, body):
     node = nodes[-1]
     node.orelse = fallback
     setattr(node, MARK, True)
-    return _Block(nodes)
-
-
-class _Block(list):
-    """Statements that replace one run (hoisted views, then the if)."""
+    return nodes  # the hoisted views, then the if
