@@ -377,7 +377,8 @@ def _fused(stmts, live_after, tag):
     loop = ([f"for _r in range({ref}.shape[0]):"] + ["    " + r for r in rows]
             + [f"    for _j in range({ref}.shape[1]):"] + ["        " + s for s in run.body + stores])
     binds = [f"{name} = {obj[1]}" for name, obj in live.items()]
-    return _parsed_if(" and ".join(checks), lines, fallback, inner + loop + binds)
+    # `&`, not `and`: one basic block, not one per check (LLVM's time grows with the blocks)
+    return _parsed_if(" & ".join(checks), lines, fallback, inner + loop + binds)
 
 
 def _parsed_if(test, before, fallback, body):
