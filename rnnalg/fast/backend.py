@@ -1,6 +1,7 @@
 """The fast backend: the scan kernels of an emitted module (`lower/kernels.py`), compiled by numba.
 
-    module text ──ast──> kernel module = numba_prelude + the `_scan_*` functions (np.tanh -> _tanh),
+    module text ──ast──> kernel module = numba_prelude + the `_scan_*` functions (elementwise runs
+                         fused: fusion.py; np.tanh -> _tanh),
                          each decorated `@_kernel` (numba.njit, cache=True)
                 ──sha256──> <cache>/kernels_<hash>.py, written once; numba caches the machine code
                          beside it, so a second process loads it instead of compiling again
@@ -16,7 +17,10 @@ operations stay separate functions, each optimised alone, so compiling grows lin
 or faster (n=20, T=50, B=4, ms per call: backward 1.00, optimised 0.46, numpy 2.39; forward 1.26,
 0.32, 1.24).  Where numba lacks that option, such a kernel runs as numpy, with a note saying so.
 
-A kernel runs compiled up to `max_batch` rows and as plain numpy above.  Compiled, its elementwise
+Before the numba rewrite, each run of a step's elementwise statements is fused into one loop
+over its elements, guarded by checks of the arrays it touches (fusion.py; LSTM, B=1: the
+kernels' time beside their step products about halves).  A kernel runs compiled up to
+`max_batch` rows and as plain numpy above.  Compiled, its elementwise
 work runs over contiguous rows in loops LLVM vectorises (numba_rows.py; numba's own loops over
 strided views and its float32 tanh under error_model='python' were not, so numpy won above 4
 rows); measured, compiled ≤ numpy at every B from 1 to 64 for RNN, DOT(S), LSTM and GRU (one
@@ -40,6 +44,7 @@ from pathlib import Path
 
 from ..atomic import write_atomic
 from ..errors import UsageError
+from . import fusion
 
 KERNEL_PREFIX = "_scan_"
 REWRITES = {"tanh": "_tanh"}  # np.<ufunc> inside a kernel -> the numba prelude's version
@@ -105,6 +110,12 @@ class _NumpyToNumba(ast.NodeTransformer):
         else:
             node.func = self.visit(func)
         return node
+
+    def visit_If(self, node):
+        if getattr(node, fusion.MARK, False):  # a fused run: its loop is scalar code, its else the statements
+            node.orelse = [self.visit(stmt) for stmt in node.orelse]
+            return node
+        return self.generic_visit(node)
 
     def visit_Subscript(self, node):
         if not self.helpers:
@@ -180,7 +191,7 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
     """The numba module of an emitted numpy module's kernels: `_kernel` (njit) for each, or
     `_long_kernel` (njit, optnone) for one longer than OPTIMISE_UP_TO statements (left out
     without `optnone`)."""
-    from . import numba_gemm, numba_prelude, numba_retype, numba_rows
+    from . import numba_fused, numba_gemm, numba_prelude, numba_retype, numba_rows
     kernels, any_long = [], False
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef) and node.name.startswith(KERNEL_PREFIX):
@@ -189,13 +200,16 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
                 continue
             any_long = any_long or long
             decorator = "_long_kernel" if long else "_kernel"
+            if not long:
+                node = fusion.fuse_kernel(node)
             node = _NumpyToNumba(helpers=not long).visit(node)
             node.decorator_list = [ast.Name(decorator, ast.Load())]
             kernels.append(ast.unparse(ast.fix_missing_locations(node)))
     # the prelude's compiled helpers are cached once, in the package; its source is in the
     # kernel text's hash (as a comment), so a new prelude means new kernel files
     # (and so is numpy's BLAS that the products call: its symbols are in the compiled code)
-    helpers = "".join(inspect.getsource(m) for m in (numba_prelude, numba_retype, numba_gemm, numba_rows)) + str(
+    helpers = "".join(inspect.getsource(m) for m in (numba_prelude, numba_retype, numba_gemm, numba_rows,
+                                                     numba_fused)) + str(
         numba_gemm.GEMM_SYMBOLS)
     version = hashlib.sha256(helpers.encode()).hexdigest()[:16]
     return (f'"""Scan kernels of an rnnalg model, compiled by numba (prelude {version})."""\n'
@@ -203,10 +217,11 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
             "from rnnalg.fast.numba_gemm import _dot_into, _matmul  # noqa: F401\n"
             "from rnnalg.fast.numba_rows import (_add, _add_into, _mul, _mul_into, _sub, _sub_into,  # noqa: F401\n"
             "                                    _tanh_into, _iadd, _iadd_at, _imul, _imul_at, _isub, _isub_at,\n"
-            "                                    _set_at)\n"
+            "                                    _set_at, _as_c)\n"
+            "from rnnalg.fast.numba_fused import _apart, _apart_or_same, _at, _column, _const, _full, _row  # noqa: F401\n"
             "from rnnalg.fast.numba_prelude import LP_EPS, _group_max, _layernorm, _layernorm_grad, _lp, _lp_grad, "
             "_maxout_grad, "
-            "_relu_into, _sigmoid, _tanh  # noqa: F401\n\n"
+            "_relu_into, _sigmoid, _tanh, _tanh_scalar  # noqa: F401\n\n"
             "_kernel = njit(cache=True, error_model='numpy')  # every scan kernel (numba_rows.JIT_OPTIONS)\n"
             # only where it is used, so that the text (and the cache) of other models is as before
             + ("_long_kernel = njit(cache=True, error_model='numpy', _dbg_optnone=True)  "
