@@ -37,11 +37,11 @@ def _runs(source, name):
 
 
 @pytest.mark.parametrize("stem", ["lstm", "gru"])
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_examples_run_fused_and_equal_numpy(stem, dtype, strict):
+@pytest.mark.parametrize("dtype,mask", [(np.float64, True), (np.float64, False), (np.float32, True)])
+def test_examples_run_fused_and_equal_numpy(stem, dtype, mask, strict):
     from rnnalg.testing import random_setup
     program = rnnalg.load_program(EXAMPLES / f"{stem}.rnn", {"H": 5})
-    _, params, batch, state, _ = random_setup(program, T=6, B=3, backend="numpy", dropout=False)
+    _, params, batch, state, _ = random_setup(program, T=6, B=3, backend="numpy", dropout=False, mask=mask)
     results = []
     for backend in ("fast", "numpy"):
         model = rnnalg.compile(program, dtype, backend)

@@ -8,9 +8,9 @@ kernel's AST before backend.py's numba rewrite, each run of consecutive elementw
 that touch one set of arrays into
 
     _fv0 = joint_h[:, 0:600]; _fv1 = Sjoint_i[t]; …       the arrays it reads and writes (views)
-    if _full(_fv0, _fv1) and … and _apart(_fv1, _fv0):     one shape, contiguous rows, no overlap
+    if _full(_fv0, _fv1) & … & _apart(_fv1, _fv0):         one shape, contiguous rows, no overlap
         for _r in range(B):  for _j in range(n):           every statement, element by element:
-            _s0 = _at(_fr0, _j) * _fk0 …                   each value once, in registers, stored
+            _s0 = _fr0[_j] * _fk0 …                        each value once, in registers, stored
         name = _fa0 …                                      once; the values read later bound
     else:
         <the statements as they were>
@@ -283,7 +283,7 @@ class _Run:
             self.last_read[obj[1]] = self.position
         if obj not in self.value:
             var = self.fresh("s")
-            self.body.append(f"{var} = _at({obj[1]}r, _j)")
+            self.body.append(f"{var} = {obj[1]}r[_j]")
             self.value[obj] = var
         return self.value[obj]
 
@@ -368,9 +368,9 @@ def _fused(stmts, live_after, tag):
                for i, w in enumerate(run.written) for v in views
                if v != w and (v not in run.written or run.written.index(v) > i)]
     checks += [f"_apart({w}, {c})" for w in run.written for c in run.columns.values()]
-    inner = [f"{var} = _const({ref}, {text})" for text, var in run.consts.items()]
+    inner = [f"{var} = {ref}.dtype.type({text})" for text, var in run.consts.items()]
     inner += [f"{obj[1]} = np.empty(({ref}.shape[0], {ref}.shape[1]), {ref}.dtype)" for obj in kept]
-    rows = [f"{v}r = _row({v}, _r)" for v in views] + [f"{c}r = {c}[_r, 0]" for c in run.columns.values()]
+    rows = [f"{v}r = _as_c({v}[_r])" for v in views] + [f"{c}r = {c}[_r, 0]" for c in run.columns.values()]
     rows += [f"{obj[1]}r = _as_c({obj[1]}[_r])" for obj in kept]
     stores = [f"{v}r[_j] = {run.value[('view', v)]}" for v in run.written]
     stores += [f"{obj[1]}r[_j] = {run.value[obj]}" for obj in kept]
