@@ -107,6 +107,36 @@ def test_a_missing_checkpoint_is_a_checkpoint_error(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+TABLES = ("PARAMS", "SUMMARIES", "TIED", "STATES", "INPUTS", "HEADS", "DROPOUT")
+
+
+@pytest.mark.parametrize("spec", sorted(p.name for p in (ROOT / "examples").glob("*.rnn")))
+def test_the_exports_layout_tables_are_the_numpy_modules(spec):
+    """One function writes them (lower/module_text.layout_tables; export/walk.py had its own copy):
+    the table literals of the numpy module and of the torch and jax modules hold the same rows."""
+    import ast
+
+    from rnnalg.export.jax_ import jax_source
+    from rnnalg.export.torch_ import torch_source
+    from rnnalg.lower.emit import emit_module
+    from rnnalg.lower.module_text import layout_tables
+
+    program = rnnalg.check(rnnalg.load(ROOT / "examples" / spec))
+
+    def tables_of(text):
+        found = {}
+        for node in ast.parse(text).body:
+            if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) in TABLES:
+                found[node.targets[0].id] = ast.literal_eval(node.value)
+        return found
+
+    expected = {name.upper(): ast.literal_eval(text) for name, text in layout_tables(program).items()}
+    expected["TIED"] = expected.pop("TIES")
+    assert set(expected) == set(TABLES) and expected["PARAMS"]
+    for text in (emit_module(program), torch_source(program), jax_source(program)):
+        assert tables_of(text) == expected
+
+
 def test_the_python_api_dispatches_and_refuses_unknown_targets(tmp_path):
     program = rnnalg.load_program("examples/rnn.rnn", {"H": 3})
     assert callable(rnnalg.export)  # the package is callable: rnnalg.export(program, target, path)

@@ -97,6 +97,36 @@ def test_float32_tanh_is_within_6_ulp_of_numpy_on_a_dense_grid(helpers):
         assert np.isnan(got[-2]) and got[-1] == 0 and np.signbit(got[-1])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_into_is_numpys_maximum_against_zero_bit_for_bit(dtype):
+    """The kernels' relu (lower/rules.py into_rules): numpy's np.maximum(a, 0), sign bits included
+    (−0 -> +0, −NaN kept; numba's own np.maximum kept −0), through the row loops (a gate view with
+    contiguous rows; in place), the strided path (a strided out) and a broadcast (1, W) row."""
+    from numba import njit
+
+    from rnnalg.fast.numba_rows import _relu_into
+
+    @njit
+    def relu(a, out):
+        _relu_into(a, out)
+
+    def bits(x):
+        return np.ascontiguousarray(x).view(np.uint8)
+
+    row = np.array([-0.0, 0.0, np.nan, -np.nan, np.inf, -np.inf, -1.5, 2.5, 1e-40, -1e-40, 1e-45], dtype)
+    gate, _, _ = operands(dtype, rows=4, cols=row.size)
+    gate[:] = row * np.array([[1], [2], [-1], [3]], dtype)
+    expected = np.maximum(gate, 0)
+    assert not np.signbit(expected[0, 0]) and np.signbit(expected[0, 3])  # numpy: +0, −NaN
+    dense, spaced = np.empty((4, row.size), dtype), np.empty((4, 2 * row.size), dtype)[:, ::2]
+    for a, out, want in ((gate, dense, expected), (gate, spaced, expected),
+                         (gate[:1], dense, np.broadcast_to(expected[:1], dense.shape))):
+        relu(a, out)
+        assert np.array_equal(bits(out), bits(want)), (a, out)
+    relu(gate, gate)  # in place
+    assert np.array_equal(bits(gate), bits(expected))
+
+
 def test_kernel_text_runs_elementwise_work_through_the_helpers():
     from rnnalg.fast.backend import kernel_module_text
     source = ("def _scan_forward(T, B, a, b, out, S):\n"

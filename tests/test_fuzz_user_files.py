@@ -237,6 +237,9 @@ CHECKPOINTS = {
     "json config.lr infinite": (edit_meta(lambda m: _set(m["config"], "lr", float("inf"))), "lr"),
     "json run.lr NaN": (edit_meta(lambda m: _set(m["run"], "lr", float("nan"))), "run.lr"),
     "json run.epoch negative": (edit_meta(lambda m: _set(m["run"], "epoch", -1)), "run.epoch"),
+    # (it was "array 'carry/h': missing", naming the arrays file)
+    "json run.batch past the epoch": (edit_meta(lambda m: _set(m["run"], "batch", 99)),
+                                      "checkpoint field run.batch is 99; it must be from 0 to 1,"),
     "json dataset_unit word on a music run": (edit_meta(lambda m: _set(m, "dataset_unit", "word")), "dataset_unit"),
     "json config.data a missing file": (lambda run: edit_meta(lambda m: _set(m["config"], "data", "gone.json"))(run)
                                         and Path("gone.json"), ""),
@@ -261,7 +264,7 @@ RESUME_ONLY = {"json without config.lr", "json without run", "json run.epoch a s
                "json config.batch_size zero", "json config.threads negative", "json config.data a number",
                "best params with NaN", "optimiser state of the wrong shape", "rng state of float",
                "json config.optimizer unknown", "json config.init unknown", "json config.lr infinite",
-               "json run.lr NaN", "json run.epoch negative",
+               "json run.lr NaN", "json run.epoch negative", "json run.batch past the epoch",
                "optimiser step count of float", "optimiser state with NaN"}
 NOT_SAMPLE = {"json config.data a missing file"}  # sampling music reads no data without --prime
 READERS = ("eval", "sample", "export", "train --resume")
@@ -366,6 +369,25 @@ def test_a_bad_stored_vocabulary_is_a_located_error(text_run, tmp_path, capsys, 
     change, detail = VOCABS[bad]
     named = edit_meta(lambda m: _set(m, "vocab", change(m["vocab"])))(run)
     refused(checkpoint_commands(spec, run, out)[command], tmp_path, capsys, [named.name, detail])
+
+
+@pytest.mark.parametrize("rows, value, detail", [
+    (None, np.nan, "array 'carry/h' holds NaN or Inf"),
+    (4, 0.0, "array 'carry/h': shape (4, 3), expected shape (32, 3)"),  # it was a ValueError's traceback
+])
+def test_a_bad_carried_state_of_a_text_checkpoint_is_a_located_error(text_run, tmp_path, capsys, rows, value,
+                                                                     detail):
+    """A text run carries its state from batch to batch: its end-of-epoch checkpoint made mid-epoch
+    by hand (run.batch 1 of 2, a carried h of NaN, or of 4 streams where the run has 32) is refused
+    by `train --resume`, naming the arrays file."""
+    folder, spec = text_run
+    run, out = tmp_path / "run", tmp_path / "out"
+    shutil.copytree(folder / "run", run)
+    out.mkdir()
+    streams = meta_of(run)["config"]["batch_size"]
+    edit_meta(lambda m: _set(m["run"], "batch", 1))(run)
+    named = edit_arrays(run, lambda a: _set(a, "carry/h", np.full((rows or streams, 3), value)))
+    refused(checkpoint_commands(spec, run, out)["train --resume"], tmp_path, capsys, [named.name, detail])
 
 
 def test_the_good_text_run_is_read(text_run, tmp_path, capsys, monkeypatch):

@@ -75,6 +75,36 @@ def test_the_same_trial_twice_with_the_same_figures_counts_once(tmp_path):
     assert code == 0 and "| JSB Chorales | RNN | 8.500 | 1 |" in text
 
 
+def test_the_same_trial_run_from_two_folders_counts_once(tmp_path):
+    """Run from examples/ and from its parent, its spec and run folder are written otherwise: one
+    trial, once in the budget (it counted twice, the trial being told by its id and command)."""
+    here = line(command="rnnalg train RNN.rnn --seed 1234", run_dir="/a/runs/RNN-jsb-s1234")
+    there = line(command="rnnalg train examples/RNN.rnn --seed 1234", run_dir="/b/sweeps/x/runs/RNN-jsb-s1234")
+    there["trial"]["spec_shown"] = "examples/RNN.rnn"
+    code, text = report(tmp_path, write(tmp_path / "a.jsonl", [here]), write(tmp_path / "b.jsonl", [there]))
+    assert code == 0 and "| JSB Chorales | RNN | 8.500 | 1 |" in text
+    assert "| 10 | 10 |" in text  # wall s and budget s: one trial's 10 s (the budget was 20)
+
+
+def test_the_same_trial_from_two_folders_with_different_figures_is_refused(tmp_path, capsys):
+    a = write(tmp_path / "a.jsonl", [line(command="rnnalg train RNN.rnn --seed 1234")])
+    b = write(tmp_path / "b.jsonl", [line(test=8.4, command="rnnalg train ../RNN.rnn --seed 1234")])
+    assert report(tmp_path, a, b) == (1, None)
+    assert capsys.readouterr().err.startswith(f"{b}: line 1: error: trial RNN-jsb-epochs200-lr0.001-s1234 is "
+                                              f"also at {a}: line 1 with different figures")
+
+
+def test_two_programs_of_one_spec_file_name_are_two_trials_by_their_fingerprints(tmp_path):
+    """Two searches' c001.rnn are different programs (their lines' spec fingerprints say so): both
+    lines count, their different figures no conflict (with the same command they were refused)."""
+    from rnnalg.sweep.collect import collect
+
+    first, second = line(spec_fingerprint="a1" * 32), line(test=8.4, spec_fingerprint="b2" * 32)
+    older = line()  # written before spec fingerprints: the first's trial, by all it says
+    files = [write(tmp_path / "a.jsonl", [first]), write(tmp_path / "b.jsonl", [second, older])]
+    assert collect(files) == [older, second]  # (a trial's later line stands in its first's place)
+
+
 # ---- no tracebacks (issue 17 item 10) ----------------------------------------------------------
 
 def test_a_non_utf8_results_file_is_a_located_error(tmp_path, capsys):

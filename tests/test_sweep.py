@@ -99,6 +99,17 @@ def test_finished_trials_hold_test_figures_from_their_own_run(tiny):
     assert lines[0]["test"] != lines[1]["test"]  # the seeds differ
 
 
+def test_each_line_names_its_checked_program(tiny):
+    """`spec_fingerprint`: what `rnnalg report` tells two lines of one spec file name apart by (collect.py)."""
+    from rnnalg import check, load
+    from rnnalg.train.checkpoint import program_fingerprint
+
+    _, lines, _ = tiny
+    for line in lines:
+        assert line["spec_fingerprint"] == program_fingerprint(check(load(line["trial"]["spec"]), {"H": 8}))
+    assert len({line["spec_fingerprint"] for line in lines}) == 3  # rnn, dts, chars
+
+
 def test_each_epoch_is_reported_to_tune(tiny):
     out, lines, _ = tiny
     for line in lines[:4]:

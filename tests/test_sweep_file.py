@@ -177,6 +177,22 @@ def test_the_experiment_files_give_comparable_parameter_counts(name):
     assert all(t.flags.get("time_limit") for t in trials)  # every trial has a budget
 
 
+def test_a_spec_is_fingerprinted_by_its_checked_program_not_its_file(tmp_path):
+    """The results lines' `spec_fingerprint` (collect.py tells trials apart by it): a copy of a spec
+    in another folder, under another name and reformatted, is the same program; other sizes are not."""
+    from rnnalg.sweep.trials import check_specs, spec_fingerprints
+
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "copy.rnn").write_text("# a copy\n\n" + (EXAMPLES / "rnn.rnn").read_text())
+    specs = (("a", EXAMPLES / "rnn.rnn", 8), ("b", tmp_path / "elsewhere" / "copy.rnn", 8),
+             ("c", EXAMPLES / "rnn.rnn", 9), ("d", EXAMPLES / "dts.rnn", 8))
+    models = "".join(f'[model.{name}]\nspec = "{path}"\nset = {{ H = {h} }}\n' for name, path, h in specs)
+    trials = expand(load_sweep(write(tmp_path, f'[sweep]\ndatasets = ["jsb"]\nseeds = [1]\n{models}')))
+    found = spec_fingerprints(check_specs(trials))
+    a, b, c, d = (found[t.id] for t in trials)
+    assert a == b and len({a, c, d}) == 3 and all(len(x) == 64 for x in (a, c, d))
+
+
 def _flags_per_dataset(trials):
     """{dataset: the set of train flag settings its trials use}."""
     flags = {}

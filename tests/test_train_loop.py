@@ -13,7 +13,7 @@ from rnnalg.errors import TrainingError
 from rnnalg.train import checkpoint as ckpt
 from rnnalg.train import trainer as trainer_mod
 from rnnalg.train.config import TrainConfig, resolve
-from rnnalg.train.feed import batches, count_batches
+from rnnalg.train.feed import batches, carried_rows, count_batches
 from rnnalg.train.trainer import Trainer, add_weight_noise
 from test_train_fakes import FakeModel, small_jsb
 
@@ -191,6 +191,18 @@ def test_count_batches_counts_what_batches_yields(steps, shuffled):
     assert counted == len(list(batches(DATA, "train", 5, steps, seed if shuffled else None)))
     text = Dataset("toy", "text", {"train": [np.arange(1003) % 7]}, tuple("abcdefg"), "test", "char")
     assert count_batches(text, "train", 4, 10) == len(list(batches(text, "train", 4, 10))) == 25
+
+
+@pytest.mark.parametrize("steps", [None, 7])
+def test_carried_rows_are_those_of_the_batch_each_batch_continues(steps):
+    """What a resumed run checks its carried state against (state.py): the rows of the batch
+    before, where the batch continues it; None where it starts afresh (reset) or past the end."""
+    text = Dataset("toy", "text", {"train": [np.arange(1003) % 7]}, tuple("abcdefg"), "test", "char")
+    for data, size, cut in ((DATA, 5, steps), (text, 4, steps or 10)):  # (a text stream needs its steps)
+        made = list(batches(data, "train", size, cut, np.random.default_rng(3)))
+        expected = [None] + [None if b.reset else a.mask.shape[1] for a, b in zip(made, made[1:])] + [None]
+        got = [carried_rows(data, "train", size, cut, np.random.default_rng(3), i) for i in range(len(made) + 1)]
+        assert got == expected and (cut is None or any(got))
 
 
 class _Terminal(io.StringIO):

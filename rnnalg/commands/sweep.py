@@ -54,11 +54,11 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")
     data_dir = args.data_dir or os.environ.get("RNNALG_DATA")
-    sweep, trials, params = _read(args, data_dir)
+    sweep, trials, programs = _read(args, data_dir)
     _check_data_files(trials, data_dir)
     if args.dry_run:
         for t in trials:
-            print(f"{t.id}  {params[t.id]:,} parameters  {t.command()}")
+            print(f"{t.id}  {programs[t.id].param_count:,} parameters  {t.command()}")
         if sweep.asha is not None:  # which trials compete at ASHA's rungs
             from ..sweep.groups import describe_groups
 
@@ -81,16 +81,16 @@ def run(args: argparse.Namespace) -> int:
     except OSError as err:
         raise UsageError(f"--results {results}: cannot create its folder: {err.strerror or err}") from None
     with ResultsLock(results, out):  # one sweep at a time writes a results file
-        return _run_locked(args, sweep, trials, params, out, results, data_dir)
+        return _run_locked(args, sweep, trials, programs, out, results, data_dir)
 
 
 def _read(args, data_dir):
-    """(the sweep file, its trials, their parameter counts); every SweepError of the file, from
+    """(the sweep file, its trials, their checked programs by trial id); every SweepError of the file, from
     reading it, expanding its grid or sizing its specs, gets its key's line here (keyline.py), or
     where `args.locate` says (`rnnalg search`: the search file's keys in the search file)."""
     from ..sweep.keyline import with_line
     from ..sweep.sweepfile import load_sweep
-    from ..sweep.trials import expand, load_params
+    from ..sweep.trials import check_specs, expand
 
     try:
         sweep = load_sweep(args.file)
@@ -98,7 +98,7 @@ def _read(args, data_dir):
         sweep.shown.update(getattr(args, "data_shown", None) or {})
         sweep.command_paths.update(getattr(args, "data_command_paths", None) or {})
         trials = expand(sweep, str(Path(data_dir).resolve()) if data_dir else None)
-        return sweep, trials, load_params(trials, sweep.path)
+        return sweep, trials, check_specs(trials, sweep.path)
     except SweepError as err:
         raise (getattr(args, "locate", None) or with_line)(err) from None
 
@@ -116,7 +116,7 @@ def _check_cpus(args, sweep) -> None:
                          f"(--cpus): no trial could start")
 
 
-def _run_locked(args, sweep, trials, params, out: Path, results: Path, data_dir) -> int:
+def _run_locked(args, sweep, trials, programs, out: Path, results: Path, data_dir) -> int:
     """Check OUT, end what a killed sweep of OUT left running, then run the trials on Ray."""
     import signal
 
@@ -124,6 +124,7 @@ def _run_locked(args, sweep, trials, params, out: Path, results: Path, data_dir)
 
     from ..sweep import leftovers, runner
     from ..sweep.results import commit_of_rnnalg, data_fields, format_table, holds_no_lines
+    from ..sweep.trials import spec_fingerprints
 
     runner.check_out(out, trials, resume=args.resume, force=args.force, asha=sweep.asha)
     # (an empty file, which a sweep of before wrote at its start, holds none: runner.run removes it)
@@ -136,7 +137,9 @@ def _run_locked(args, sweep, trials, params, out: Path, results: Path, data_dir)
               f"{', '.join(ended[:4])}{' …' if len(ended) > 4 else ''}", file=sys.stderr)
     fields = data_fields(trials, sweep.shown, data_dir)
     extra = getattr(args, "model_fields", None) or {}  # model key -> more fields of its lines (`rnnalg search`)
-    fields = {t.id: {**fields[t.id], **extra.get(t.model, {})} for t in trials}
+    specs = spec_fingerprints(programs)  # what a report tells two lines of one trial apart by (collect.py)
+    fields = {t.id: {**fields[t.id], "spec_fingerprint": specs[t.id], **extra.get(t.model, {})} for t in trials}
+    params = {tid: program.param_count for tid, program in programs.items()}
     where = f"Ray at {args.address}" if args.address else f"local Ray, {args.cpus or os.cpu_count()} CPUs"
     counts = (_count(len(sweep.models), "model"), _count(len(sweep.datasets), "dataset"),
               _count(len(sweep.seeds), "seed"), _count(len({t.config_id for t in trials}), "configuration"))

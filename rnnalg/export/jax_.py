@@ -14,8 +14,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from ..lower.module_text import spec_header
 from ..lower.rules import RuleTable
-from .walk import SHARED_LOSSES, SHARED_OPS, SHARED_TERMS, Rules, Walk, indent, spec_header, tables
+from .walk import SHARED_LOSSES, SHARED_OPS, SHARED_TERMS, Rules, Walk, indent, tables
 from .writing import write_bytes, write_text
 
 op_rules = RuleTable("jax op_rules", {

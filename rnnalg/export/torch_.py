@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..lower.module_text import spec_header
 from ..lower.rules import RuleTable
-from .walk import SHARED_LOSSES, SHARED_OPS, SHARED_TERMS, Rules, Walk, indent, param_attributes, spec_header, tables
+from .walk import SHARED_LOSSES, SHARED_OPS, SHARED_TERMS, Rules, Walk, indent, param_attributes, tables
 from .writing import write_text
 
 op_rules = RuleTable("torch op_rules", {

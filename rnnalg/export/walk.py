@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from ..errors import UsageError
 from ..ir import Program
-from ..lower.plan import NOISE_OPS, Namer
+from ..lower.module_text import layout_tables
+from ..lower.plan import Namer
 from ..phases import PRE, SCAN, phases
 
 
@@ -194,34 +195,10 @@ def param_attributes(program: Program) -> dict:
     return {p.name: namer("", p.name) for p in program.params}
 
 
-def spec_header(program: Program) -> str:
-    """The spec text as comment lines, for the head of a generated file."""
-    return "\n".join("# " + line for line in (program.text or "").splitlines())
-
-
-def table(rows) -> str:
-    return "[\n" + "".join(f"    {row!r},\n" for row in rows) + "]"
-
-
 def tables(program: Program) -> dict:
-    """The layout tables a generated module starts with (as in the numpy module)."""
-    return dict(
-        params=table([(p.name, p.shape, p.role) for p in program.params]),
-        summaries=table(_summaries(program)),
-        ties=table(list(program.ties)),
-        static=repr(tuple(program.static_inputs)),
-        states=table([(s.prev.name, s.prev.width) for s in program.states]),
-        inputs=table([(v.name, v.kind, v.width) for v in program.inputs]),
-        heads=table([(h.output.name, h.output.kind, h.output.width) for h in program.heads]),
-        dropout=table([(e.out.name, e.out.width, e.attr("rate"), e.op) for e in program.eqns if e.op in NOISE_OPS]),
-    )
-
-
-def _summaries(program: Program) -> list:
-    """(⊕ value, its weights and embeddings) for init: a tied weight is not drawn, an ⊕ left empty dropped."""
-    tied = {t for t, _ in program.ties}
-    rows = [(e.out.name, tuple(n for n in e.params[:-1] if n not in tied)) for e in program.eqns if e.op == "affine"]
-    return [row for row in rows if row[1]]
+    """The layout tables a generated module starts with (the numpy module's: lower/module_text.py),
+    and STATIC, the static inputs' names."""
+    return dict(layout_tables(program), static=repr(tuple(program.static_inputs)))
 
 
 def first_sequence_input(program: Program):

@@ -217,11 +217,11 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
             "from rnnalg.fast.numba_gemm import _dot_into, _matmul  # noqa: F401\n"
             "from rnnalg.fast.numba_rows import (_add, _add_into, _mul, _mul_into, _sub, _sub_into,  # noqa: F401\n"
             "                                    _tanh_into, _iadd, _iadd_at, _imul, _imul_at, _isub, _isub_at,\n"
-            "                                    _set_at, _as_c)\n"
+            "                                    _set_at, _as_c, _relu_into)\n"
             "from rnnalg.fast.numba_fused import _apart, _apart_or_same, _column, _full  # noqa: F401\n"
             "from rnnalg.fast.numba_prelude import LP_EPS, _group_max, _layernorm, _layernorm_grad, _lp, _lp_grad, "
             "_maxout_grad, "
-            "_relu_into, _sigmoid, _tanh, _tanh_scalar  # noqa: F401\n\n"
+            "_sigmoid, _tanh, _tanh_scalar  # noqa: F401\n\n"
             "_kernel = njit(cache=True, error_model='numpy')  # every scan kernel (numba_rows.JIT_OPTIONS)\n"
             # only where it is used, so that the text (and the cache) of other models is as before
             + ("_long_kernel = njit(cache=True, error_model='numpy', _dbg_optnone=True)  "

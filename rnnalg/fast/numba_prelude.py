@@ -62,11 +62,6 @@ def _sigmoid(a):
 
 
 @njit(cache=True)
-def _relu_into(a, out):
-    np.maximum(a, 0, out)
-
-
-@njit(cache=True)
 def _group_max(a, k):
     """(B, W·k) -> (B, W): the max of each group of k."""
     rows, cols = a.shape

@@ -338,7 +338,7 @@ class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter, Reco
             kernel_texts.update(loop_bodies[2])
             assert loop.pre_floats() == self.pre_floats()  # one recompute rule for both sides
             functions = scan_choice.functions(self.program, (eval_lines, train, final, logits), loop_bodies)
-        return module_text.module_text(self.program, self.p.dropout_eqns, kernel_texts, functions, self.pre_floats())
+        return module_text.module_text(self.program, kernel_texts, functions, self.pre_floats())
 
 
 def _names_in(expr: str) -> set:

@@ -9,6 +9,7 @@ import inspect
 
 from ..ir import Program
 from . import prelude
+from .plan import NOISE_OPS
 from .rules import link_rules
 
 
@@ -18,38 +19,47 @@ def functions(forward, train, final: str, logits: str) -> str:
     return _FUNCTIONS.format(forward="\n".join(forward), train="\n".join(train), final=final, logits=logits)
 
 
-def module_text(prog: Program, dropout_eqns, kernel_texts: dict, functions: str, pre_floats) -> str:
+def module_text(prog: Program, kernel_texts: dict, functions: str, pre_floats) -> str:
     """The whole module: `kernel_texts` name -> a scan loop's function text, `functions` the
     module's entry points (above), `pre_floats` its PRE_FLOATS (recompute.py)."""
     links = "\n".join(
         f"    out[{h.output.name!r}] = {link_rules[h.output.kind](f'logits[{h.output.name!r}]')}"
         for h in prog.heads)
-    header = "\n".join("# " + line for line in (prog.text or "").splitlines())
     return _MODULE.format(
-        file=ascii(str(prog.file))[1:-1].replace('"', '\\"'), header=header,
+        file=ascii(str(prog.file))[1:-1].replace('"', '\\"'), header=spec_header(prog),
         prelude=inspect.getsource(prelude).split('"""', 2)[2].lstrip(),  # without its docstring
+        **layout_tables(prog),
+        kernels="\n\n".join(kernel_texts.values()) or "# (no step loop: no scan kernels)",
+        functions=functions, pre_floats=pre_floats, links=links)
+
+
+def spec_header(prog: Program) -> str:
+    """The spec text as comment lines, for the head of a generated file."""
+    return "\n".join("# " + line for line in (prog.text or "").splitlines())
+
+
+def layout_tables(prog: Program) -> dict:
+    """The layout tables a generated module starts with, as Python list literals: PARAMS
+    (name, shape, role), SUMMARIES, TIED, STATES (name, width), INPUTS (name, kind, width), HEADS
+    (output, kind, width), DROPOUT (value, width, rate, op).  The numpy module's and the exports'."""
+    return dict(
         params=_table([(p.name, p.shape, p.role) for p in prog.params]),
         summaries=_table(_summaries(prog)), ties=_table(list(prog.ties)),
         states=_table([(s.prev.name, s.prev.width) for s in prog.states]),
         inputs=_table([(v.name, v.kind, v.width) for v in prog.inputs]),
         heads=_table([(h.output.name, h.output.kind, h.output.width) for h in prog.heads]),
-        dropout=_table([(e.out.name, e.out.width, e.attr("rate"), e.op) for e in dropout_eqns]),
-        kernels="\n\n".join(kernel_texts.values()) or "# (no step loop: no scan kernels)",
-        functions=functions, pre_floats=pre_floats, links=links)
+        dropout=_table([(e.out.name, e.out.width, e.attr("rate"), e.op) for e in prog.eqns if e.op in NOISE_OPS]))
 
 
 def _summaries(program: Program) -> list:
     """(⊕ value, its weights and embeddings) for init; a tied weight is not drawn (nor an ⊕ left empty)."""
-    rows = [(e.out.name, _untied(program, e.params[:-1])) for e in program.eqns if e.op == "affine"]
+    tied = {t for t, _ in program.ties}
+    rows = [(e.out.name, tuple(n for n in e.params[:-1] if n not in tied)) for e in program.eqns if e.op == "affine"]
     return [row for row in rows if row[1]]
 
 
-def _untied(program, names):
-    tied = {t for t, _ in program.ties}
-    return tuple(n for n in names if n not in tied)
-
-
-def _table(rows):
+def _table(rows) -> str:
+    """Rows as a Python list literal, one row a line."""
     return "[\n" + "".join(f"    {row!r},\n" for row in rows) + "]"
 
 

@@ -66,7 +66,7 @@ LINE = {
     "status": STRING,  # (and "trial", an object: results.numbered_lines)
     "command": TEXT, "commit": TEXT, "sweep": TEXT, "rnnalg": TEXT, "run_dir": TEXT, "metric": TEXT,
     "error": TEXT, "stopped": TEXT, "backend": TEXT, "numpy": TEXT, "blas": TEXT, "node": TEXT,
-    "data_label": TEXT, "data_fingerprint": TEXT,
+    "data_label": TEXT, "data_fingerprint": TEXT, "spec_fingerprint": TEXT,
     "test": NUMBER, "best_valid": NUMBER, "seconds": NUMBER, "cpu_seconds": NUMBER,
     "best_epoch": INTEGER, "epochs": INTEGER, "params": INTEGER, "threads": INTEGER,
     "curve": (_optional(_curve), "a list of [epoch, figure] pairs"),

@@ -156,14 +156,15 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
 
 
-def load_params(trials: list, sweep_path=None) -> dict:
-    """Each trial's parameter count, from its checked spec (a spec error stops the sweep here).
+def check_specs(trials: list, sweep_path=None) -> dict:
+    """Each trial's checked program (`rnnalg.check` of its spec at its sizes; each (spec, sizes)
+    checked once; a spec error stops the sweep here).
 
     A `set` size the spec does not define is a SweepError naming the sweep file and the key
     (`music.toml: model.rnn.set.Q: …`)."""
     from .. import check, load
 
-    counts, cache = {}, {}
+    programs, cache = {}, {}
     for t in trials:
         key = (t.spec, tuple(sorted(t.sizes.items())))
         if key not in cache:
@@ -174,6 +175,24 @@ def load_params(trials: list, sweep_path=None) -> dict:
                     raise SweepError(sweep_path, f"unknown size '{name}': {t.spec_shown} defines "
                                                  f"{', '.join(defined) or 'no sizes'}",
                                      where=f"model.{t.model}.set.{name}")
-            cache[key] = check(spec, dict(t.sizes)).param_count
-        counts[t.id] = cache[key]
-    return counts
+            cache[key] = check(spec, dict(t.sizes))
+        programs[t.id] = cache[key]
+    return programs
+
+
+def load_params(trials: list, sweep_path=None) -> dict:
+    """Each trial's parameter count, from its checked spec (see check_specs)."""
+    return {tid: program.param_count for tid, program in check_specs(trials, sweep_path).items()}
+
+
+def spec_fingerprints(programs: dict) -> dict:
+    """trial id -> the sha256 of its checked program (`train.checkpoint.program_fingerprint`: the
+    structure at the trial's sizes, not the spec's file name, folder or formatting), for its
+    results line's `spec_fingerprint` (collect.py tells two lines of one trial apart by it)."""
+    from ..train.checkpoint import program_fingerprint
+
+    digests = {}  # id(program) -> its fingerprint: the trials of one (spec, sizes) share the program
+    for program in programs.values():
+        if id(program) not in digests:
+            digests[id(program)] = program_fingerprint(program)
+    return {tid: digests[id(program)] for tid, program in programs.items()}

@@ -111,16 +111,33 @@ def batches(dataset, split: str, batch_size: int, steps, rng=None):
 def count_batches(dataset, split: str, batch_size: int, steps, rng=None) -> int:
     """How many batches `batches(dataset, split, batch_size, steps, rng)` yields, without
     building them (advances `rng` as that call would; pass a copy to keep yours)."""
+    return sum(segments for _, segments in _groups(dataset, split, batch_size, steps, rng))
+
+
+def carried_rows(dataset, split: str, batch_size: int, steps, rng, index: int):
+    """The rows B of the state that batch `index` of `batches(...)` starts from: those of the
+    batch before it, which it continues (None where it starts afresh, `reset`, or is past the end)."""
+    start = 0
+    for rows, segments in _groups(dataset, split, batch_size, steps, rng):
+        if index < start + segments:
+            return None if index == start else rows
+        start += segments
+    return None
+
+
+def _groups(dataset, split: str, batch_size: int, steps, rng) -> list:
+    """[(rows B, segments)] of the sequence groups `batches` cuts into segments, in its order: text
+    one group of `batch_size` parallel streams, music its length buckets (`rng` as `batches`)."""
     from ..data.batching import length_buckets
 
     if dataset.kind == "text":
         per = len(split_stream(dataset, split)) // batch_size
-        return -(-(per - 1) // steps) if per >= 2 else 0
+        return [(batch_size, -(-(per - 1) // steps) if per >= 2 else 0)]
     pieces = dataset.splits[split]
     chunks = length_buckets([len(p) for p in pieces], batch_size, rng)
     if steps is None:
-        return len(chunks)
-    return sum(-(-(max(len(pieces[i]) for i in chunk) - 1) // steps) for chunk in chunks)
+        return [(len(chunk), 1) for chunk in chunks]
+    return [(len(chunk), -(-(max(len(pieces[i]) for i in chunk) - 1) // steps)) for chunk in chunks]
 
 
 def carried_state(batch, state):

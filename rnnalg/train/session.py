@@ -78,7 +78,8 @@ def train(program, run_dir, settings: dict | None = None, *, resume=None, unit: 
     continuing_here = resume is not None and _same_dir(ckpt.json_path(resume).parent, run_dir)
     trainer = Trainer(model, dataset, config, run_dir, quiet=quiet, on_epoch=on_epoch)
     if meta is not None:  # its arrays checked before the run directory is made or touched
-        trainer.restore(arrays, meta, source=ckpt.json_path(resume).parent / meta["arrays"])
+        trainer.restore(arrays, meta, source=ckpt.json_path(resume).parent / meta["arrays"],
+                        meta_source=ckpt.json_path(resume))
     prepare_run_dir(run_dir, resuming=continuing_here, force=force)
     if meta is not None:
         trainer.apply_changes(changes)

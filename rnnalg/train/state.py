@@ -21,7 +21,7 @@ from .. import __version__
 from ..errors import CheckpointError
 from . import checkpoint as ckpt
 from .config import TrainConfig
-from .feed import output_bias
+from .feed import carried_rows, count_batches, output_bias
 from .numerics import environment
 
 
@@ -118,10 +118,11 @@ class RunMemory:
         self.carry = None
         self.state = RunState(lr=c.lr)
 
-    def restore(self, arrays: dict, meta: dict, source="checkpoint") -> None:
+    def restore(self, arrays: dict, meta: dict, source="checkpoint", meta_source="checkpoint") -> None:
         """Continue the run saved in (`arrays`, `meta`), as `checkpoint.load` returned them with
         `records=CHECKPOINT_RECORDS`; a missing, misshapen, mistyped or non-finite array is a
-        CheckpointError naming `source` (the .npz file).  It writes nothing: a caller restores
+        CheckpointError naming `source` (the .npz file), a `run.batch` past the epoch's batch
+        count one naming `meta_source` (the JSON file).  It writes nothing: a caller restores
         before it prepares the run directory."""
         self.params = ckpt.split_prefix(arrays, "param")
         self.opt_state = ckpt.split_prefix(arrays, "opt")
@@ -138,11 +139,25 @@ class RunMemory:
         run = meta["run"]
         self.state = RunState(**{f.name: run[f.name] for f in dataclasses.fields(RunState) if f.name in run})
         carry = ckpt.split_prefix(arrays, "carry")
+        rows = self._carried_rows(meta_source)
         if carry or self.state.batch > 0:  # mid-epoch: the (B, width) state of each state of the spec
-            rows = next(iter(carry.values())).shape[:1] if carry else (0,)
-            check_arrays(source, "carry", carry, {s.prev.name: np.zeros(rows + (s.prev.width,))
+            rows = rows or (next(iter(carry.values())).shape[0] if carry else 0)
+            check_arrays(source, "carry", carry, {s.prev.name: np.zeros((rows, s.prev.width))
                                                    for s in self.model.program.states}, same_dtype=False)
         self.carry = carry or None
+
+    def _carried_rows(self, meta_source):
+        """The rows B of the state the next batch continues (None: it starts afresh).  `run.batch`
+        (batches done in the unfinished epoch) past the epoch's batch count is a CheckpointError
+        naming the JSON file and the field (a hand edit, which the carried state's check would
+        blame on the arrays file)."""
+        c, done = self.config, self.state.batch
+        args = (self.dataset, "train", c.batch_size, c.steps)
+        total = count_batches(*args, ckpt.rng_from_array(self.data_rng_start))
+        if done > total:
+            raise CheckpointError(meta_source, f"checkpoint field run.batch is {done}; it must be from 0 to "
+                                               f"{total}, the batches of an epoch of this run")
+        return carried_rows(*args, ckpt.rng_from_array(self.data_rng_start), done)
 
     def apply_changes(self, changes: dict) -> None:
         """Record settings changed on resume ({field: (recorded, new)}, already in the config);
