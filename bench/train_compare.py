@@ -4,6 +4,7 @@ PyTorch training loop on the same model, data, batch size, Adam and clipping (is
     RNNALG_DATA=/work/shared/data python bench/train_compare.py [--threads 1] [--rounds 3] [--updates 20]
         [--clock wall|cpu] [--dict-update] [--only lstm]
     python bench/train_compare.py --quick        # a few seconds: JSB, H=16, rnn.rnn only
+    RNNALG_DATA=/work/shared/data python bench/train_compare.py --scatter --clock cpu   # an embedding's gradient alone
 
 One update, on each side, for the same batches in the same order (rnnalg's loaders, seeded alike):
 
@@ -330,6 +331,56 @@ def draw_times(n: int, rounds: int = 15, repeats: int = 20) -> str:
         for name, t in times.items())
 
 
+# --scatter: (dataset, V) whose first training batch (B=32, 100 steps) gives the token rows, and the
+# widths 4H of the gated cells' joint pre part at the hidden sizes of the PTB examples and above
+SCATTER_DATA = (("ptb-char", 50), ("ptb-word", 10_000))
+SCATTER_H = (200, 400, 700)
+
+
+def scatter_rows(name: str, V: int, data_dir, rng) -> tuple[np.ndarray, str]:
+    """(T·B,) token rows of the first (32, 100) training batch of `name`, or, where that is not in the data
+    folder, as many Zipf(1.3) draws mod V (and a word saying which)."""
+    from rnnalg.data.batching import text_batches
+    from rnnalg.data.dataset import load_dataset
+    from rnnalg.errors import DataError
+
+    try:
+        stream = load_dataset(name, data_dir).splits["train"][0]
+    except DataError:
+        return (rng.zipf(1.3, 3200) - 1) % V, f"Zipf(1.3) rows mod {V}: no {name} in the data folder"
+    return next(text_batches(stream, 32, 100)).inputs.reshape(-1), f"{name}'s first batch, B=32, 100 steps"
+
+
+def scatter_times(data_dir, rounds: int, repeats: int = 5) -> str:
+    """An embedding's gradient alone, the scatter-add of g (T·B, 4H) float32 into a (V, 4H) table (zero at first):
+    np.add.at against the prelude's _add_rows_at (the same numbers, checked), interleaved, medians (ms)."""
+    from rnnalg.lower import prelude
+
+    rng = np.random.default_rng(0)
+    lines = [f"scatter-add of g (T·B, 4H) float32 into a (V, 4H) table, {CLOCK_NAMES[CLOCK[0]]} clock, "
+             f"medians of {rounds} rounds of {repeats}:"]
+    for name, V in SCATTER_DATA:
+        rows, where = scatter_rows(name, V, data_dir, rng)
+        for H in SCATTER_H:
+            g = rng.standard_normal((len(rows), 4 * H)).astype(np.float32)
+            ways = {"np.add.at": lambda t: np.add.at(t, rows, g),
+                    "_add_rows_at": lambda t: prelude._add_rows_at(t, rows, g)}
+            tables = {way: np.zeros((V, 4 * H), np.float32) for way in ways}
+            times = {way: [] for way in ways}
+            for _ in range(rounds):
+                for way, add in ways.items():
+                    start = CLOCK[0]()
+                    for _ in range(repeats):
+                        add(tables[way])
+                    times[way].append((CLOCK[0]() - start) / repeats)
+            same = tables["np.add.at"].tobytes() == tables["_add_rows_at"].tobytes()
+            old, new = (1e3 * float(np.median(times[way])) for way in ways)
+            lines.append(f"  V={V} ({where}), T·B={len(rows)}, 4H={4 * H}: np.add.at {old:.2f} ms, "
+                         f"_add_rows_at {new:.2f} ms, {old / new:.1f}× faster, "
+                         f"{'the same bits' if same else 'DIFFERENT NUMBERS'}")
+    return "\n".join(lines)
+
+
 def rate(per_second: float) -> str:
     """3 significant digits, no exponent: 0.576 -> '0.576', 25.71 -> '25.7', 1123.4 -> '1123'."""
     return f"{per_second:.0f}" if per_second >= 1000 else f"{per_second:.3g}"
@@ -374,6 +425,8 @@ def main(argv=None) -> int:
                    help="wall time, or the process's CPU time (a busy machine; with --threads 1)")
     p.add_argument("--draws", type=int, metavar="N",
                    help="only time weight noise's draw of N normals: numpy float64, float32, normals.fill")
+    p.add_argument("--scatter", action="store_true",
+                   help="only time an embedding's gradient, np.add.at against the prelude's _add_rows_at")
     p.add_argument("--dict-update", action="store_true",
                    help="also time rnnalg's update through the dict functions (before the flat buffers)")
     p.add_argument("--quick", action="store_true",
@@ -384,6 +437,9 @@ def main(argv=None) -> int:
     CLOCK[0] = CLOCKS[args.clock]
     if args.draws:
         print(draw_times(args.draws))
+        return 0
+    if args.scatter:
+        print(scatter_times(args.data_dir, args.rounds))
         return 0
     try:
         import torch
