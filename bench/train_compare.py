@@ -2,8 +2,9 @@
 PyTorch training loop on the same model, data, batch size, Adam and clipping (issue 21).
 
     RNNALG_DATA=/work/shared/data python bench/train_compare.py [--threads 1] [--rounds 3] [--updates 20]
-        [--clock wall|cpu] [--dict-update] [--only lstm]
+        [--clock wall|cpu] [--dict-update] [--add-at] [--only lstm]
     python bench/train_compare.py --quick        # a few seconds: JSB, H=16, rnn.rnn only
+    RNNALG_DATA=/work/shared/data python bench/train_compare.py --scatter --clock cpu   # an embedding's gradient alone
 
 One update, on each side, for the same batches in the same order (rnnalg's loaders, seeded alike):
 
@@ -24,7 +25,9 @@ With `--dict-update` a second rnnalg trainer runs in the same rounds with the tr
 buffers off (`Trainer._flat_step` -> None: weight noise, clipping and the optimiser as the dict
 functions of rnnalg/train/optim.py and `add_weight_noise`, the update before issue 21's
 rnnalg/train/flatstep.py and normals.py; the same numbers, bit for bit); its column gives the
-before/after ratio of one invocation.
+before/after ratio of one invocation.  `--add-at` does the same for an embedding's gradient: the
+second trainer's compiled module scatters it with np.add.at (the prelude before `_add_rows_at`;
+the same numbers, bit for bit).
 
 Each row runs `--rounds` rounds, each timing `--updates` updates of rnnalg then of PyTorch
 (after 2 untimed ones each); a side's rate is the median over rounds, the ratio is rnnalg's
@@ -107,6 +110,21 @@ def dict_update_trainer(spec, data, B, sets, data_dir, warm) -> Trainer:
     for batch in warm:
         old._update(batch)
     return old
+
+
+def add_at_trainer(spec, data, B, sets, data_dir, warm) -> Trainer:
+    """A second trainer like make_trainer's whose compiled module scatters an embedding's gradient by
+    np.add.at (`_add_rows_at` swapped in its namespace), warmed on the batches `warm`."""
+    old = make_trainer(spec, data, B, sets, data_dir)
+    old.model._module["_add_rows_at"] = lambda table, rows, values: np.add.at(table, rows, values)
+    for batch in warm:
+        old._update(batch)
+    return old
+
+
+# the second trainer of --dict-update / --add-at: row key -> (its builder, the table's two column heads)
+OLD_SIDES = {"dict": (dict_update_trainer, "rnnalg dict-update updates/s", "flat / dict"),
+             "add_at": (add_at_trainer, "rnnalg np.add.at updates/s", "new / add.at")}
 
 
 def rnnalg_rate(trainer, n: int, seed: int = 0) -> float:
@@ -287,12 +305,13 @@ def compare_row(torch, data, spec, B, args):
     torch_rate(torch, net, opt, warm, c.weight_noise, c.clip)
     batch_list = train_batches(trainer, args.updates)
     products = None if args.no_floor else floor_call(trainer, batch_list)
-    old = dict_update_trainer(spec, data, B, sets, args.data_dir, warm) if args.dict_update else None
-    ours, theirs, floors, olds = [], [], [], []
+    olds = {key: OLD_SIDES[key][0](spec, data, B, sets, args.data_dir, warm)
+            for key, on in (("dict", args.dict_update), ("add_at", args.add_at)) if on}
+    ours, theirs, floors, old_rates = [], [], [], {key: [] for key in olds}
     for _ in range(args.rounds):
         ours.append(rnnalg_rate(trainer, args.updates))
-        if old is not None:
-            olds.append(rnnalg_rate(old, args.updates))
+        for key, old in olds.items():
+            old_rates[key].append(rnnalg_rate(old, args.updates))
         theirs.append(torch_rate(torch, net, opt, batch_list, c.weight_noise, c.clip))
         if products is not None:
             floors.append(call_rate(products, len(batch_list)))
@@ -300,7 +319,7 @@ def compare_row(torch, data, spec, B, args):
     steps = "whole pieces" if c.steps is None else str(c.steps)
     row = {"data": data, "spec": spec, "B": B, "T": steps, "backend": trainer.model.backend, "torch": kind,
            "rnnalg": a, "pytorch": b, "ratio": a / b, "floor": float(np.median(floors)) if floors else None,
-           "dict": float(np.median(olds)) if olds else None}
+           **{key: float(np.median(r)) if r else None for key, r in old_rates.items()}}
     if a < b and not args.no_profile:
         row["profile"] = profile_line(trainer, args.updates)
     return row
@@ -330,21 +349,72 @@ def draw_times(n: int, rounds: int = 15, repeats: int = 20) -> str:
         for name, t in times.items())
 
 
+# --scatter: (dataset, V) whose first training batch (B=32, 100 steps) gives the token rows, and the
+# widths 4H of the gated cells' joint pre part at the hidden sizes of the PTB examples and above
+SCATTER_DATA = (("ptb-char", 50), ("ptb-word", 10_000))
+SCATTER_H = (200, 400, 700)
+
+
+def scatter_rows(name: str, V: int, data_dir, rng) -> tuple[np.ndarray, str]:
+    """(T·B,) token rows of the first (32, 100) training batch of `name`, or, where that is not in the data
+    folder, as many Zipf(1.3) draws mod V (and a word saying which)."""
+    from rnnalg.data.batching import text_batches
+    from rnnalg.data.dataset import load_dataset
+    from rnnalg.errors import DataError
+
+    try:
+        stream = load_dataset(name, data_dir).splits["train"][0]
+    except DataError:
+        return (rng.zipf(1.3, 3200) - 1) % V, f"Zipf(1.3) rows mod {V}: no {name} in the data folder"
+    return next(text_batches(stream, 32, 100)).inputs.reshape(-1), f"{name}'s first batch, B=32, 100 steps"
+
+
+def scatter_times(data_dir, rounds: int, repeats: int = 5) -> str:
+    """An embedding's gradient alone, the scatter-add of g (T·B, 4H) float32 into a (V, 4H) table (zero at first):
+    np.add.at against the prelude's _add_rows_at (the same numbers, checked), interleaved, medians (ms)."""
+    from rnnalg.lower import prelude
+
+    rng = np.random.default_rng(0)
+    lines = [f"scatter-add of g (T·B, 4H) float32 into a (V, 4H) table, {CLOCK_NAMES[CLOCK[0]]} clock, "
+             f"medians of {rounds} rounds of {repeats}:"]
+    for name, V in SCATTER_DATA:
+        rows, where = scatter_rows(name, V, data_dir, rng)
+        for H in SCATTER_H:
+            g = rng.standard_normal((len(rows), 4 * H)).astype(np.float32)
+            ways = {"np.add.at": lambda t: np.add.at(t, rows, g),
+                    "_add_rows_at": lambda t: prelude._add_rows_at(t, rows, g)}
+            tables = {way: np.zeros((V, 4 * H), np.float32) for way in ways}
+            times = {way: [] for way in ways}
+            for _ in range(rounds):
+                for way, add in ways.items():
+                    start = CLOCK[0]()
+                    for _ in range(repeats):
+                        add(tables[way])
+                    times[way].append((CLOCK[0]() - start) / repeats)
+            same = tables["np.add.at"].tobytes() == tables["_add_rows_at"].tobytes()
+            old, new = (1e3 * float(np.median(times[way])) for way in ways)
+            lines.append(f"  V={V} ({where}), T·B={len(rows)}, 4H={4 * H}: np.add.at {old:.2f} ms, "
+                         f"_add_rows_at {new:.2f} ms, {old / new:.1f}× faster, "
+                         f"{'the same bits' if same else 'DIFFERENT NUMBERS'}")
+    return "\n".join(lines)
+
+
 def rate(per_second: float) -> str:
     """3 significant digits, no exponent: 0.576 -> '0.576', 25.71 -> '25.7', 1123.4 -> '1123'."""
     return f"{per_second:.0f}" if per_second >= 1000 else f"{per_second:.3g}"
 
 
 def table(rows, threads) -> str:
-    old = any(r.get("dict") is not None for r in rows)
-    extra = " rnnalg dict-update updates/s | flat / dict |" if old else ""
+    olds = [key for key in OLD_SIDES if any(r.get(key) is not None for r in rows)]
+    extra = "".join(f" {OLD_SIDES[key][1]} | {OLD_SIDES[key][2]} |" for key in olds)
     lines = [f"threads: {threads} (BLAS and torch), clock: {CLOCK_NAMES[CLOCK[0]]}", "",
              "| data | spec | B | T | rnnalg backend | PyTorch model | rnnalg updates/s | PyTorch updates/s | "
-             "ratio | ≥ 1.0× | floor updates/s | floor / PyTorch |" + extra, "|---" * (14 if old else 12) + "|"]
+             "ratio | ≥ 1.0× | floor updates/s | floor / PyTorch |" + extra, "|---" * (12 + 2 * len(olds)) + "|"]
     notes = []
     for r in rows:
         met = "met" if r["ratio"] >= 1.0 else "not met"
-        cells = f" {rate(r['dict'])} | {r['rnnalg'] / r['dict']:.2f}× |" if old and r.get("dict") else ""
+        cells = "".join(f" {rate(r[key])} | {r['rnnalg'] / r[key]:.2f}× |" if r.get(key) else " — | — |"
+                        for key in olds)
         lines.append(f"| {r['data']} | {r['spec']} | {r['B']} | {r['T']} | {r['backend']} | {r['torch']} | "
                      f"{rate(r['rnnalg'])} | {rate(r['pytorch'])} | {r['ratio']:.2f}× | {met} | "
                      f"{_floor_cells(r)} |" + cells)
@@ -374,8 +444,12 @@ def main(argv=None) -> int:
                    help="wall time, or the process's CPU time (a busy machine; with --threads 1)")
     p.add_argument("--draws", type=int, metavar="N",
                    help="only time weight noise's draw of N normals: numpy float64, float32, normals.fill")
+    p.add_argument("--scatter", action="store_true",
+                   help="only time an embedding's gradient, np.add.at against the prelude's _add_rows_at")
     p.add_argument("--dict-update", action="store_true",
                    help="also time rnnalg's update through the dict functions (before the flat buffers)")
+    p.add_argument("--add-at", action="store_true",
+                   help="also time rnnalg's update with np.add.at for an embedding's gradient (before _add_rows_at)")
     p.add_argument("--quick", action="store_true",
                    help="a few seconds: JSB rnn.rnn at H=16, B=4, 3 updates, 1 round")
     args = p.parse_args(argv)
@@ -384,6 +458,9 @@ def main(argv=None) -> int:
     CLOCK[0] = CLOCKS[args.clock]
     if args.draws:
         print(draw_times(args.draws))
+        return 0
+    if args.scatter:
+        print(scatter_times(args.data_dir, args.rounds))
         return 0
     try:
         import torch

@@ -106,9 +106,52 @@ def test_draws_times_the_three_draws(train_compare, capsys):
         ["numpy float64", "numpy float32", "normals.fill"]
 
 
+def test_scatter_times_add_at_and_the_passes_and_checks_their_bits(train_compare, capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(train_compare, "SCATTER_H", (50, 200))  # the README's run: 200, 400, 700
+    assert train_compare.main(["--scatter", "--clock", "cpu", "--rounds", "1", "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("scatter-add of g (T·B, 4H) float32 into a (V, 4H) table, cpu clock")
+    lines = re.findall(r"^  V=(\d+) \(.+\), T·B=3200, 4H=(\d+): np\.add\.at [\d.]+ ms, _add_rows_at [\d.]+ ms, "
+                       r"[\d.]+× faster, (.+)$", out, re.M)
+    assert [(V, W) for V, W, _ in lines] == [(V, str(4 * H)) for V in ("50", "10000") for H in (50, 200)]
+    assert {same for _, _, same in lines} == {"the same bits"}
+
+
 def test_training_table_prints_the_dict_update_beside_the_new_one(train_compare):
     row = {"data": "jsb", "spec": "lstm.rnn", "B": 4, "T": "whole pieces", "backend": "fast", "torch": "nn.LSTM",
            "rnnalg": 132.0, "pytorch": 153.0, "ratio": 132 / 153, "floor": None, "dict": 107.0}
     text = train_compare.table([row], 1)
     assert "| rnnalg dict-update updates/s | flat / dict |" in text
     assert [line for line in text.splitlines() if line.startswith("| jsb")][0].endswith("| — | — | 107 | 1.23× |")
+
+
+def test_training_table_prints_the_add_at_update_beside_the_new_one(train_compare):
+    row = {"data": "ptb-char", "spec": "char_rnn.rnn", "B": 32, "T": "100", "backend": "fast", "torch": "nn.RNN",
+           "rnnalg": 19.0, "pytorch": 16.1, "ratio": 19 / 16.1, "floor": None, "add_at": 15.2}
+    text = train_compare.table([row, dict(row, spec="char_lstm.rnn", add_at=None)], 1)
+    assert "| floor / PyTorch | rnnalg np.add.at updates/s | new / add.at |" in text
+    assert "dict-update" not in text
+    rows = [line for line in text.splitlines() if line.startswith("| ptb-char")]
+    assert rows[0].endswith("| — | — | 15.2 | 1.25× |") and rows[1].endswith("| — | — | — | — |")
+
+
+def test_the_add_at_trainer_scatters_by_add_at_with_the_same_numbers(train_compare, tmp_path):
+    """char_rnn.rnn (token[50]) on a text of 48 letters, space and newline, the new trainer's module
+    held to the passes: the np.add.at trainer's updates give its parameters bit for bit."""
+    import random
+    import string
+
+    pick = random.Random(0).choice
+    text = "".join(" ".join(pick(string.ascii_letters[:48]) * 3 for _ in range(9)) + "\n" for _ in range(80))
+    for split in ("train", "valid", "test"):
+        (tmp_path / f"{split}.txt").write_text(text)
+    new = train_compare.make_trainer("char_rnn.rnn", str(tmp_path), 4, ["H=8"])
+    new.model._module["_rows_in_passes"] = lambda n, passes, width: True
+    fresh = {k: v.copy() for k, v in new.params.items()}
+    warm = train_compare.train_batches(new, 2, seed=2)
+    old = train_compare.add_at_trainer("char_rnn.rnn", str(tmp_path), 4, ["H=8"], None, warm)
+    assert old.model._module["_add_rows_at"] is not new.model._module["_add_rows_at"]
+    for batch in warm:
+        new._update(batch)
+    assert all(new.params[k].tobytes() == old.params[k].tobytes() for k in new.params)
+    assert not np.array_equal(new.params["h'.W_x"], fresh["h'.W_x"])

@@ -61,8 +61,58 @@ def _embed_grad(table_shape, tokens, g):
     (1, B) meet Σ_t g."""
     g = _per_sequence(g) if tokens.shape[0] == 1 and tokens.ndim == g.ndim - 1 else g
     grad = np.zeros(table_shape, dtype=g.dtype)
-    np.add.at(grad, tokens.reshape(-1), g.reshape(-1, g.shape[-1]))
+    _add_rows_at(grad, tokens.reshape(-1), g.reshape(-1, g.shape[-1]))
     return grad
+
+
+# _add_rows_at's two ways, by a cost model in ns (numpy 2.4, float32, one thread, CPU clock, the loaded
+# 2-core development machine, 2026-12-06; bench/README.md, "Whole training steps"): np.add.at's unbuffered
+# loop ADD_AT_NS an element; the passes ROWS_CALL_NS a call, ROWS_SORT_NS a row (the sorts) and
+# ROWS_PASS_NS a pass (their adds of whole rows cost ~1 ns an element and are left out).
+ADD_AT_NS = 12
+ROWS_CALL_NS = 40_000
+ROWS_SORT_NS = 200
+ROWS_PASS_NS = 2_500
+
+
+def _rows_in_passes(n, passes, width):
+    """Whether _add_rows_at adds n rows `width` wide in `passes` passes rather than by np.add.at:
+    ROWS_CALL_NS + ROWS_SORT_NS·n + ROWS_PASS_NS·passes < ADD_AT_NS·n·width."""
+    return ROWS_CALL_NS + ROWS_SORT_NS * n + ROWS_PASS_NS * passes < ADD_AT_NS * n * width
+
+
+def _add_rows_at(table, rows, values):
+    """table[rows[i]] += values[i] for i = 0 … n−1 in place, table (V, W), rows (n,) ints, values (n, W):
+    np.add.at(table, rows, values), bit for bit, each row's values added in their order,
+    ((table[v] + g₁) + g₂) + ….  In passes where that is cheaper (_rows_in_passes): pass r adds the
+    r-th value of every row that has one, as one elementwise add of the rows gathered most frequent
+    first (then pass r's rows are a prefix of them); as many passes as the largest count of a row."""
+    n, width = values.shape
+    if n == 0:
+        return
+    if not _rows_in_passes(n, 1, width):
+        np.add.at(table, rows, values)
+        return
+    order = np.argsort(rows, kind="stable")
+    ordered = rows[order]
+    first = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))  # each row's first entry
+    counts = np.diff(np.append(first, n))
+    if ordered[0] < 0 or not _rows_in_passes(n, counts.max(), width):  # a negative row: add.at's wrap-around
+        np.add.at(table, rows, values)
+        return
+    run = np.repeat(np.arange(len(first)), counts)  # per ordered entry: its row's number, and its place r in that row
+    rank = np.arange(n) - first[run]
+    by_count = np.argsort(-counts, kind="stable")
+    slot = np.empty_like(by_count)
+    slot[by_count] = np.arange(len(first))
+    entries = order[np.argsort(rank * len(first) + slot[run])]  # pass 0's entries by slot, then pass 1's, …
+    targets = ordered[first[by_count]]
+    sums = table[targets]
+    start = 0
+    for size in np.bincount(rank).tolist():
+        sums[:size] += values[entries[start:start + size]]
+        start += size
+    table[targets] = sums
 
 
 def _acc(grads, key, value):
@@ -80,7 +130,7 @@ def _embed_acc(grads, key, table_shape, tokens, g):
         grads[key] = _embed_grad(table_shape, tokens, g)
         return
     g = _per_sequence(g) if tokens.shape[0] == 1 and tokens.ndim == g.ndim - 1 else g
-    np.add.at(grads[key], tokens.reshape(-1), g.reshape(-1, g.shape[-1]))
+    _add_rows_at(grads[key], tokens.reshape(-1), g.reshape(-1, g.shape[-1]))
 
 
 ROW_CHUNK = 1024  # rows (steps × B) per piece of _affine_into: its temporaries hold this many rows, not T·B
