@@ -61,6 +61,7 @@ MAX_BATCH = 64  # B up to this runs compiled; above it, the numpy kernel (see th
 OPTIMISE_UP_TO = 80  # statements in a kernel; longer ones compile optnone (module docstring).  Every
 #                      example's kernels are shorter (the longest: dt_lstm.rnn's backward, 71)
 CACHE_ENV = "RNNALG_CACHE"  # where kernel modules go (default: $XDG_CACHE_HOME/rnnalg, ~/.cache/rnnalg)
+STRICT_ENV = "RNNALG_FAST_STRICT"  # set (non-empty): a kernel numba cannot compile is an error (by_batch)
 
 
 def unavailable_reason() -> str | None:
@@ -289,7 +290,9 @@ def single_threaded(libs):
 def by_batch(compiled, plain, max_batch=MAX_BATCH, blas=(), name="kernel"):
     """A kernel that runs `compiled` for B ≤ max_batch rows (with the BLAS libraries `blas` on one
     thread) and `plain` (numpy) above.  If numba cannot compile it (a typing error, raised before
-    anything runs), a note says so once and `plain` serves every batch from then on."""
+    anything runs), a note says so once and `plain` serves every batch from then on (`.compiled`
+    becomes None); with $RNNALG_FAST_STRICT set (the test suite sets it) that is an error instead,
+    so that a kernel numba cannot type does not pass for a compiled one."""
     from numba.core.errors import NumbaError
 
     def kernel(T, B, *rest):
@@ -300,8 +303,11 @@ def by_batch(compiled, plain, max_batch=MAX_BATCH, blas=(), name="kernel"):
             with single_threaded(blas):
                 return compiled(T, B, *rest)
         except NumbaError as exc:
-            compiled = None
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if os.environ.get(STRICT_ENV):
+                raise RuntimeError(f"the fast backend could not compile {name} ({first}; "
+                                   f"{STRICT_ENV} is set, so this is an error, not a fallback)") from exc
+            compiled = kernel.compiled = None
             print(f"note: the fast backend could not compile {name} ({first}); "
                   "running it with numpy", file=sys.stderr)
         return plain(T, B, *rest)
