@@ -21,12 +21,13 @@ from test_fast_fusion import _numpy_kernel, _runs, strict  # noqa: E402,F401  (s
 
 # the lowering's form (dots.rnn's step): a 1-D bias row read in a run that writes (B, n) views;
 # u, of 1-D rows only, is kept (read after the run) with their rank, (n,), as numpy's would be
+# (no number in it: numba's own 1-D `row - 0.5` is float64 where numpy's is float32)
 KERNEL = '''
 def _scan_k(T, B, A, O, carry, b, g, mk):
     for t in range(T):
         a = A[t]
         a += b
-        u = g * b - 0.5
+        u = g * b
         x = a * u + carry
         np.tanh(x, O[t])
         carry = O[t]

@@ -374,7 +374,8 @@ def _fused(stmts, live_after, tag):
     The loop runs over the shape of `ref`: the first view written in place (numpy's output has
     the shape of the operation), else the widest of the run's arrays.  A 1-D view read (a bias
     row) is read as every row; one written must have ref's shape (numpy's would too).  A value
-    kept in an array has the rank of the widest of the arrays it is computed from, as numpy's."""
+    kept in an array has the rank of the widest of the arrays it is computed from, as numpy's
+    (a run keeping a value of mask columns alone, (B, 1) in numpy, is not fused)."""
     run = _Run(tag)
     for stmt in stmts:
         run.statement(stmt)
@@ -384,7 +385,8 @@ def _fused(stmts, live_after, tag):
     views = [v for v in run.views.values() if v in run.used]
     columns = list(run.columns.values())
     fallback = copy.deepcopy(stmts)
-    if not views:  # nothing but scalars: leave it
+    if not views or any(not set(run.sources[obj]) - set(columns) for obj in kept):
+        # nothing but scalars, or a value of (B, 1) columns alone read after the run: leave it
         return _parsed_if("False", [], fallback, [])
     lines = [f"{v} = {run.view_expr[v]}" for v in run.views.values()] + [f"{c} = {run.view_expr[c]}" for c in columns]
     ref = run.written[0] if run.written else f"_fref{tag}"
@@ -397,7 +399,7 @@ def _fused(stmts, live_after, tag):
                if v != w and (v not in run.written or run.written.index(v) > i)]
     checks += [f"_apart({w}, {c})" for w in run.written for c in columns]
     inner = [f"{var} = {ref}.dtype.type({text})" for text, var in run.consts.items()]
-    inner += [f"{obj[1]} = np.empty({_widest(run.sources[obj] or [ref])}.shape, {ref}.dtype)" for obj in kept]
+    inner += [f"{obj[1]} = _kept({ref}, {_widest(run.sources[obj])})" for obj in kept]
     rows = [f"{v}r = _row({v}, _r)" for v in views] + [f"{c}r = {c}[_r, 0]" for c in columns]
     rows += [f"{obj[1]}r = _row({obj[1]}, _r)" for obj in kept]
     stores = [f"{v}r[_j] = {run.value[('view', v)]}" for v in run.written]

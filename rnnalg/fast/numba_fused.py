@@ -13,8 +13,9 @@ is a constant numba prunes branches on; `_row` an intrinsic):
     _apart(w, v)            no element of w is one of v (byte ranges, or column blocks of one
                             array's rows)
     _apart_or_same(w, v)    _apart, or v is the very view w (each element read before it is written)
-    _widest(a, b)           a, or b if it has more dimensions (the shape of a loop, of a value)
+    _widest(a, b)           a, or b if it has more dimensions
     _nrows(a)               rows of the loop over a: B, or 1 for a 1-D a
+    _kept(ref, like)        a new array of the loop's shape, or of its row where `like` is 1-D
     _row(v, r)              row r of the 2-D v, or the 1-D v itself, typed contiguous: no copy
 
 The fused loop itself reads rows as `_row(v, r)` and elements as `row[j]`.
@@ -22,6 +23,7 @@ A fused loop runs only where every check holds; otherwise the run's statements r
 """
 import operator
 
+import numpy as np
 from numba import njit, types
 from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
@@ -67,6 +69,15 @@ def _widest(a, b):
     if a.ndim >= b.ndim:
         return a
     return b
+
+
+@njit(**JIT_OPTIONS)
+def _kept(ref, like):
+    """A new array for a value the run keeps: the loop's (rows, columns) of ref, or its columns
+    alone where `like` (the widest array the value is computed from) is 1-D: numpy's rank."""
+    if like.ndim == 1:
+        return np.empty(ref.shape[-1], ref.dtype)
+    return np.empty((_nrows(ref), ref.shape[-1]), ref.dtype)
 
 
 @njit(**JIT_OPTIONS)
