@@ -1,6 +1,7 @@
 """The suite runs the numpy backend unless RNNALG_BACKEND says otherwise (`RNNALG_BACKEND=fast
 pytest` runs it all on the numba kernels); tests/test_fast_backend.py checks the fast backend
-against the numpy one and the autograd reference.
+against the numpy one and the autograd reference.  RNNALG_FAST_STRICT=1: a kernel numba cannot
+compile fails the test (tests/test_fast_compiles.py).
 
 Hypothesis runs one of two settings profiles, chosen here before any test module is imported (a
 test's own `@settings(...)` keeps its max_examples etc. and inherits the rest):
@@ -30,6 +31,9 @@ import os
 from hypothesis import Phase, settings
 
 os.environ.setdefault("RNNALG_BACKEND", "numpy")
+# a scan kernel numba cannot compile is an error here, not by_batch's note and a silent numpy fallback
+# (which the tests comparing fast with numpy cannot tell from a compiled kernel)
+os.environ.setdefault("RNNALG_FAST_STRICT", "1")
 if "OPENBLAS_NUM_THREADS" not in os.environ:
     os.environ["OPENBLAS_NUM_THREADS"] = "1"  # read when numpy (scipy, torch) load their OpenBLAS
     from threadpoolctl import threadpool_limits

@@ -61,6 +61,7 @@ MAX_BATCH = 64  # B up to this runs compiled; above it, the numpy kernel (see th
 OPTIMISE_UP_TO = 80  # statements in a kernel; longer ones compile optnone (module docstring).  Every
 #                      example's kernels are shorter (the longest: dt_lstm.rnn's backward, 71)
 CACHE_ENV = "RNNALG_CACHE"  # where kernel modules go (default: $XDG_CACHE_HOME/rnnalg, ~/.cache/rnnalg)
+STRICT_ENV = "RNNALG_FAST_STRICT"  # set (non-empty): a kernel numba cannot compile is an error (by_batch)
 
 
 def unavailable_reason() -> str | None:
@@ -218,7 +219,8 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
             "from rnnalg.fast.numba_rows import (_add, _add_into, _mul, _mul_into, _sub, _sub_into,  # noqa: F401\n"
             "                                    _tanh_into, _iadd, _iadd_at, _imul, _imul_at, _isub, _isub_at,\n"
             "                                    _set_at, _as_c, _relu_into)\n"
-            "from rnnalg.fast.numba_fused import _apart, _apart_or_same, _column, _full  # noqa: F401\n"
+            "from rnnalg.fast.numba_fused import (_apart, _apart_or_same, _column, _full, _full_or_row,  # noqa: F401\n"
+            "                                     _kept, _nrows, _row, _widest)\n"
             "from rnnalg.fast.numba_prelude import LP_EPS, _group_max, _layernorm, _layernorm_grad, _lp, _lp_grad, "
             "_maxout_grad, "
             "_sigmoid, _tanh, _tanh_scalar  # noqa: F401\n\n"
@@ -289,7 +291,9 @@ def single_threaded(libs):
 def by_batch(compiled, plain, max_batch=MAX_BATCH, blas=(), name="kernel"):
     """A kernel that runs `compiled` for B ≤ max_batch rows (with the BLAS libraries `blas` on one
     thread) and `plain` (numpy) above.  If numba cannot compile it (a typing error, raised before
-    anything runs), a note says so once and `plain` serves every batch from then on."""
+    anything runs), a note says so once and `plain` serves every batch from then on (`.compiled`
+    becomes None); with $RNNALG_FAST_STRICT set (the test suite sets it) that is an error instead,
+    so that a kernel numba cannot type does not pass for a compiled one."""
     from numba.core.errors import NumbaError
 
     def kernel(T, B, *rest):
@@ -300,8 +304,11 @@ def by_batch(compiled, plain, max_batch=MAX_BATCH, blas=(), name="kernel"):
             with single_threaded(blas):
                 return compiled(T, B, *rest)
         except NumbaError as exc:
-            compiled = None
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if os.environ.get(STRICT_ENV):
+                raise RuntimeError(f"the fast backend could not compile {name} ({first}; "
+                                   f"{STRICT_ENV} is set, so this is an error, not a fallback)") from exc
+            compiled = kernel.compiled = None
             print(f"note: the fast backend could not compile {name} ({first}); "
                   "running it with numpy", file=sys.stderr)
         return plain(T, B, *rest)

@@ -8,7 +8,7 @@ kernel's AST before backend.py's numba rewrite, each run of consecutive elementw
 that touch one set of arrays into
 
     _fv0 = joint_h[:, 0:600]; _fv1 = Sjoint_i[t]; …       the arrays it reads and writes (views)
-    if _full(_fv0, _fv1) & … & _apart(_fv1, _fv0):         one shape, contiguous rows, no overlap
+    if _full(_fv0, _fv0) & … & _apart(_fv1, _fv0):         one shape, contiguous rows, no overlap
         for _r in range(B):  for _j in range(n):           every statement, element by element:
             _s0 = _fr0[_j] * _fk0 …                        each value once, in registers, stored
         name = _fa0 …                                      once; the values read later bound
@@ -20,10 +20,14 @@ Each element goes through the same float operations in the same order as the sta
 so the results are the statements' own, bit for bit.  Fused: `np.multiply/add/subtract(a, b,
 out)`, `np.tanh(a, out)`, `x = <+ − * of arrays and numbers>`, `X[i] = …`, `x op= y`,
 `X[i] op= y`, and aliases `x = y` / `x = X[i]`.  The mask `mk[t]` is a column (B, 1), read
-once per row.  A value assigned in the run and read after it (later in the step, in the next
-step, or after the loop) is stored to an array; the others live in registers only.  Runs are
-split where they change array set (a union of the arrays statements share, the mask aside), so
-that a 600-column σ block and the 200-column cell update are two loops.
+once per row; a 1-D array read (a bias row `h_b`, which numpy broadcasts over the batch) is read
+as every row.  numba types both branches of the `if`, whatever the checks say at run time, so the
+checks and row reads take either rank and resolve it by type (numba_fused.py): a kernel whose
+fused branch did not type would run whole as numpy (backend.by_batch).  A value assigned in
+the run and read after it (later in the step, in the next step, or after the loop) is stored to
+an array; the others live in registers only.  Runs are split where they change array set (a
+union of the arrays statements share, the mask aside), so that a 600-column σ block and the
+200-column cell update are two loops.
 """
 from __future__ import annotations
 
@@ -243,6 +247,8 @@ class _Run:
         self.columns = {}    # key -> column var (a (B, 1) mask)
         self.written = []    # view vars stored to
         self.value = {}      # object (view var or fresh id) -> scalar var holding its value now
+        self.sources = {}    # fresh object -> the view and column vars its value is computed from
+        self.loaded = []     # objects the expression being computed has loaded
         self.env = {}        # name -> object, for the names the run binds or has read
         self.consts = {}     # constant text -> var
         self.body = []       # the element loop's statements
@@ -275,6 +281,7 @@ class _Run:
         return obj
 
     def load(self, obj):
+        self.loaded.append(obj)
         if obj[0] == "column":
             return f"{obj[1]}r"
         if obj[0] == "view" and obj[1] not in self.used:
@@ -332,7 +339,10 @@ class _Run:
                 self.env[name] = self.view(stmt.value)
             else:
                 obj = ("fresh", self.fresh("fa"))
+                self.loaded = []
                 self.value[obj] = self.expr(stmt.value)
+                self.sources[obj] = list(dict.fromkeys(
+                    var for o in self.loaded for var in (self.sources[o] if o[0] == "fresh" else [o[1]])))
                 self.env[name] = obj
         elif isinstance(stmt, ast.Assign):
             self.store(stmt.targets[0], self.expr(stmt.value))
@@ -349,8 +359,23 @@ class _Run:
             self.store(call.args[-1], value)
 
 
+def _widest(names):
+    """Text of the array of most dimensions among `names` (the first of them if several): numba
+    resolves it by type (numba_fused._widest)."""
+    text = names[-1]
+    for name in reversed(names[:-1]):
+        text = f"_widest({name}, {text})"
+    return text
+
+
 def _fused(stmts, live_after, tag):
-    """The `if checks: fused loop else: stmts` statement of one run (module docstring)."""
+    """The `if checks: fused loop else: stmts` statement of one run (module docstring).
+
+    The loop runs over the shape of `ref`: the first view written in place (numpy's output has
+    the shape of the operation), else the widest of the run's arrays.  A 1-D view read (a bias
+    row) is read as every row; one written must have ref's shape (numpy's would too).  A value
+    kept in an array has the rank of the widest of the arrays it is computed from, as numpy's
+    (a run keeping a value of mask columns alone, (B, 1) in numpy, is not fused)."""
     run = _Run(tag)
     for stmt in stmts:
         run.statement(stmt)
@@ -358,24 +383,29 @@ def _fused(stmts, live_after, tag):
     live = {name: run.env[name] for name in sorted(bound & live_after)}
     kept = sorted({obj for obj in live.values() if obj[0] == "fresh"}, key=lambda o: o[1])
     views = [v for v in run.views.values() if v in run.used]
-    ref = next((v for v in views if "[" in run.view_expr[v]), views[0] if views else None)
+    columns = list(run.columns.values())
     fallback = copy.deepcopy(stmts)
-    if ref is None:  # nothing but scalars: leave it
+    if not views or any(not set(run.sources[obj]) - set(columns) for obj in kept):
+        # nothing but scalars, or a value of (B, 1) columns alone read after the run: leave it
         return _parsed_if("False", [], fallback, [])
-    lines = [f"{v} = {run.view_expr[v]}" for v in run.views.values()] + [f"{c} = {run.view_expr[c]}" for c in run.columns.values()]
-    checks = [f"_full({v}, {ref})" for v in views] + [f"_column({c}, {ref})" for c in run.columns.values()]
+    lines = [f"{v} = {run.view_expr[v]}" for v in run.views.values()] + [f"{c} = {run.view_expr[c]}" for c in columns]
+    ref = run.written[0] if run.written else f"_fref{tag}"
+    if not run.written:
+        lines.append(f"{ref} = {_widest(views + columns)}")
+    checks = [f"{'_full' if v in run.written else '_full_or_row'}({v}, {ref})" for v in views]
+    checks += [f"_column({c}, {ref})" for c in columns]
     checks += [f"{'_apart_or_same' if run.read_before(w, v) else '_apart'}({w}, {v})"
                for i, w in enumerate(run.written) for v in views
                if v != w and (v not in run.written or run.written.index(v) > i)]
-    checks += [f"_apart({w}, {c})" for w in run.written for c in run.columns.values()]
+    checks += [f"_apart({w}, {c})" for w in run.written for c in columns]
     inner = [f"{var} = {ref}.dtype.type({text})" for text, var in run.consts.items()]
-    inner += [f"{obj[1]} = np.empty(({ref}.shape[0], {ref}.shape[1]), {ref}.dtype)" for obj in kept]
-    rows = [f"{v}r = _as_c({v}[_r])" for v in views] + [f"{c}r = {c}[_r, 0]" for c in run.columns.values()]
-    rows += [f"{obj[1]}r = _as_c({obj[1]}[_r])" for obj in kept]
+    inner += [f"{obj[1]} = _kept({ref}, {_widest(run.sources[obj])})" for obj in kept]
+    rows = [f"{v}r = _row({v}, _r)" for v in views] + [f"{c}r = {c}[_r, 0]" for c in columns]
+    rows += [f"{obj[1]}r = _row({obj[1]}, _r)" for obj in kept]
     stores = [f"{v}r[_j] = {run.value[('view', v)]}" for v in run.written]
     stores += [f"{obj[1]}r[_j] = {run.value[obj]}" for obj in kept]
-    loop = ([f"for _r in range({ref}.shape[0]):"] + ["    " + r for r in rows]
-            + [f"    for _j in range({ref}.shape[1]):"] + ["        " + s for s in run.body + stores])
+    loop = ([f"for _r in range(_nrows({ref})):"] + ["    " + r for r in rows]
+            + [f"    for _j in range({ref}.shape[-1]):"] + ["        " + s for s in run.body + stores])
     binds = [f"{name} = {obj[1]}" for name, obj in live.items()]
     # `&`, not `and`: one basic block, not one per check (LLVM's time grows with the blocks)
     return _parsed_if(" & ".join(checks), lines, fallback, inner + loop + binds)
