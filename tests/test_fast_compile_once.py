@@ -94,7 +94,7 @@ def test_kernel_text_assigns_rows_through_the_helper():
 def test_an_lstm_kernel_has_no_shape_mismatch_message(tmp_path, monkeypatch):
     """examples/lstm.rnn's reverse scan has `G_f_a[t - t0] = g_f_a`."""
     monkeypatch.setenv(fast.backend.CACHE_ENV, str(tmp_path))
-    program = rnnalg.load_program(EXAMPLES / "lstm.rnn", {"H": 4})
+    program = rnnalg.load_program(EXAMPLES / "lstm.rnn", {"H": 6})  # test_fast_backend.py's H: its kernels
     source = rnnalg.compile(program, backend="numpy").source
     assert "G_f_a[t - t0] = g_f_a" in source
     model = rnnalg.compile(program, np.float64, "fast")

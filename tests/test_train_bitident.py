@@ -151,7 +151,8 @@ CASES = {
     "zoneout (dropout draws first)": dict(spec="lstm_zoneout.rnn"),
 }
 if unavailable_reason() is None:  # the fast backend: weight noise through normals.fill's kernel
-    CASES["lstm adam f32 fast"] = dict(spec="lstm.rnn", backend="fast")
+    # H = 6 as tests/test_fast_backend.py's float32 LSTM: the same kernels, compiled once in a suite run
+    CASES["lstm adam f32 fast"] = dict(spec="lstm.rnn", backend="fast", sets=("H=6",))
     CASES["zoneout fast"] = dict(spec="lstm_zoneout.rnn", backend="fast")
 
 
