@@ -9,15 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import rnnalg
 from rnnalg import fast
 from rnnalg.fast import fusion
-from rnnalg.testing import random_setup
 
 pytestmark = pytest.mark.skipif(fast.unavailable_reason() is not None, reason="numba is not installed")
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_fast_fusion import _numpy_kernel, _runs, strict  # noqa: E402,F401  (strict: a fixture)
+from test_fast_fusion import _numpy_kernel, _runs, assert_example_fast_equals_numpy, strict  # noqa: E402,F401  (strict: a fixture)
 
 # the lowering's form (dots.rnn's step): a 1-D bias row read in a run that writes (B, n) views;
 # u, of 1-D rows only, is kept (read after the run) with their rank, (n,), as numpy's would be
@@ -77,18 +74,4 @@ def test_a_bias_row_of_another_length_runs_the_statements_as_they_were():
 @pytest.mark.parametrize("stem", ["dots", "srnn2", "dt_lstm"])
 @pytest.mark.parametrize("dtype,mask", [(np.float64, True), (np.float64, False), (np.float32, True)])
 def test_examples_adding_a_bias_row_in_the_step_run_fused_and_equal_numpy(stem, dtype, mask, strict):
-    program = rnnalg.load_program(EXAMPLES / f"{stem}.rnn", {"H": 5})
-    _, params, batch, state, _ = random_setup(program, T=6, B=3, backend="numpy", dropout=False, mask=mask)
-    results = []
-    for backend in ("fast", "numpy"):
-        model = rnnalg.compile(program, dtype, backend)
-        cast = {k: v.astype(dtype) for k, v in params.items()}
-        data = {k: (v if v.dtype.kind in "iu" else v.astype(dtype)) for k, v in batch.items()}
-        results.append(model.loss_and_grad(cast, data, {k: v.astype(dtype) for k, v in state.items()}))
-    (lf, gf, sf), (ln, gn, sn) = results
-    tol = 1e-12 if dtype == np.float64 else 2e-5
-    assert abs(lf - ln) <= tol * abs(ln)
-    for name in gn:
-        assert np.max(np.abs(gf[name] - gn[name])) <= tol * np.max(np.abs(gn[name])), name
-    for name in sn:
-        assert np.max(np.abs(sf[name] - sn[name])) <= tol * np.max(np.abs(sn[name])), name
+    assert_example_fast_equals_numpy(stem, dtype, mask)
