@@ -27,9 +27,27 @@ with bench's compare --quick and cost's traced-memory tests, these 10 tests took
 (user+sys) with OPENBLAS_NUM_THREADS=2, 11.9 s with 1 (deep_input: 133.6 s against 1.0 s).
 """
 import os
+from pathlib import Path
 
 from hypothesis import Phase, settings
 
+# The fast backend's kernels compile at LLVM -O1 in the suite (NUMBA_OPT=1; numba's default is 3):
+# most of a cold suite's time is numba compiling, and -O1 compiles in 0.65-0.81× the CPU time
+# (cold first call, H=6, loaded: lstm f64 36.2 -> 24.9 s, lstm f32 33.4 -> 21.7, gru f32 34.6 -> 26.6,
+# dots f64 22.8 -> 18.0, rnn f32 18.4 -> 14.8) to bit-identical loss, gradients and final states in
+# those five (no fastmath: LLVM may not reorder floating point at any level). -O0 would be cheaper still, but numba then
+# cannot cache the kernels ("dynamic globals"), which test_fast_backend.py's cache test checks.
+# numba's cache does not tell -O1 code from -O3 code, so these kernels live in the suite's own
+# caches, never where a user's rnnalg (RNNALG_CACHE, ~/.cache/rnnalg) or numba
+# (__pycache__ beside the package) would load them: only when none of the three is set here.
+# Under pytest-xdist each worker has caches of its own: numba rewrites a cache's index without a
+# lock, so two processes adding kernels to one folder can leave an entry naming the other's code.
+TEST_CACHE = (Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rnnalg-tests"
+              / os.environ.get("PYTEST_XDIST_WORKER", "main"))
+OWN_CACHES = "RNNALG_TESTS_OWN_CACHES"  # set with them: an xdist worker inherits its controller's
+if os.environ.get(OWN_CACHES) or not any(os.environ.get(n) for n in ("NUMBA_OPT", "NUMBA_CACHE_DIR", "RNNALG_CACHE")):
+    os.environ.update({"NUMBA_OPT": "1", "RNNALG_CACHE": str(TEST_CACHE), "NUMBA_CACHE_DIR": str(TEST_CACHE / "numba"),
+                       OWN_CACHES: "1"})
 os.environ.setdefault("RNNALG_BACKEND", "numpy")
 # a scan kernel numba cannot compile is an error here, not by_batch's note and a silent numpy fallback
 # (which the tests comparing fast with numpy cannot tell from a compiled kernel)

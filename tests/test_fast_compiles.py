@@ -77,3 +77,24 @@ def test_the_suite_is_strict_and_a_strict_fallback_is_an_error_naming_the_kernel
     monkeypatch.delenv(STRICT_ENV)
     assert kernel(3, 1, np.zeros(2)) == ("numpy", 1)
     assert kernel.compiled is None  # fell back: every later call runs numpy
+
+
+def test_the_suite_compiles_at_o1_into_caches_of_its_own():
+    """conftest.py: NUMBA_OPT=1 for the suite, so its kernels (and the package's helpers that numba
+    caches) go to the suite's own folders, never where a user's rnnalg or numba would load them
+    (numba's cache does not tell -O1 code from -O3 code)."""
+    import numba
+
+    from rnnalg.fast import numba_prelude
+
+    if not os.environ.get("RNNALG_TESTS_OWN_CACHES") and any(
+            os.environ.get(name) for name in ("RNNALG_CACHE", "NUMBA_CACHE_DIR", "NUMBA_OPT")):
+        pytest.skip("RNNALG_CACHE, NUMBA_CACHE_DIR or NUMBA_OPT set by hand: the suite keeps them")
+    assert numba.config.OPT == 1
+    own = Path(os.environ["RNNALG_CACHE"])
+    assert own.parent.name == "rnnalg-tests" and fast.cache_dir() == own / "kernels"
+    users = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rnnalg" / "kernels"
+    assert fast.cache_dir() != users
+    kernels = rnnalg.compile(program_of(OP_HEADER + OP_SPECS["tanh"]), np.float64, "fast")._module
+    for dispatcher in (numba_prelude._sigmoid, kernels["_scan_forward"].compiled):
+        assert Path(dispatcher._cache._cache_path).is_relative_to(own / "numba"), dispatcher._cache._cache_path

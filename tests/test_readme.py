@@ -344,6 +344,19 @@ def test_pytest_says_why_a_test_skipped(tmp_path):
     assert re.search(r"SKIPPED \[1\] .*test_skips.py:\d+: no data here", done.stdout), done.stdout
 
 
+def test_the_readme_test_command_is_what_ci_runs():
+    """README.md's test command, step by step, is what `.ci/run` runs: its pip upgrade aside, and
+    CI=true before pytest, which README.md explains below the command."""
+    block = re.search(r"The tests \(what CI runs, `\.ci/run`\):\s*```sh\n(.*?)```", README, re.S)
+    assert block, "README.md lacks its test command (The tests (what CI runs, `.ci/run`):)"
+    shown = [step.strip() for step in block.group(1).strip().split("&&")]
+    lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()]
+    run = [line for line in lines if line and not line.startswith(("#", "set -", "cd "))
+           and line != "python -m pip install --quiet --upgrade pip"]
+    assert run[-1].startswith("CI=true "), run[-1]
+    assert run[:-1] + [run[-1][len("CI=true "):]] == shown, (run, shown)
+
+
 def test_readme_says_where_bit_for_bit_holds():
     assert "bit for bit on the same machine with the same numpy and BLAS" in FLAT
 
