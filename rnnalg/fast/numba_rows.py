@@ -422,53 +422,28 @@ def _relu_into_any(a, out):
     np.maximum(a, 0, out)
 
 
+@njit(inline="always")
+def _relu(v, zero):
+    """max(v, 0) as numpy's np.maximum(v, 0): −0 -> +0 (numba's own np.maximum kept −0), NaN kept
+    (a NaN is not <= 0); `zero` is 0 of v's dtype."""
+    return zero if v <= zero else v
+
+
+# out = _relu(a, 0), the number 0 cast to out's dtype: the binary operators' loops (a matrix and a
+# scalar: the row loop where a fits out, else the broadcast loop)
+_RELU_ROWS = _dispatchers(_relu)[True, False]
+
+
 @overload(_relu_into_any, jit_options=JIT_OPTIONS)
 def _relu_into_typed(a, out):
-    """out = max(a, 0) as numpy's np.maximum(a, 0) bit for bit (−0 -> +0, NaN kept; numba's own
-    np.maximum kept −0), row by row.  Against numba's np.maximum(a, 0, out) on gate views (one
-    thread, CPU time, loaded): B = 2…128 float32 3–4.5× faster (B=32, 400 columns: 4.9 -> 1.1
-    µs), float64 1.7–2.7×; B = 1 ~0.03 µs slower a call (its fixed cost; numba's ufunc has a
-    fast single-row path).  Other operands: numba's np.maximum."""
+    """out = max(a, 0) as numpy's np.maximum(a, 0) bit for bit (`_relu`), row by row.  Against
+    numba's np.maximum(a, 0, out) on gate views (one thread, CPU time, loaded): B = 2…128 float32
+    3–4.5× faster (B=32, 400 columns: 4.9 -> 1.1 µs), float64 1.7–2.7×; B = 1 ~0.03 µs slower a
+    call (its fixed cost; numba's ufunc has a fast single-row path).  Other operands: numba's
+    np.maximum."""
     if not (_is_matrix(a) and _is_matrix(out) and a.dtype == out.dtype):
         return lambda a, out: np.maximum(a, 0, out)
-
-    def impl(a, out):
-        if _fits(a, out):
-            _relu_rows(_as_a(a), _as_a(out))
-        else:
-            _relu_separate(_as_a(a), _as_a(out))
-    return impl
-
-
-@njit(inline="always")
-def _relu_scalar(v, zero):
-    return zero if v <= zero else v  # (a NaN is not <= 0: kept)
-
-
-@njit(inline="never", **JIT_OPTIONS)
-def _relu_separate(a, out):
-    """The slow path: any strides, a broadcast to out's shape."""
-    if not ((a.shape[0] == out.shape[0] or a.shape[0] == 1) and (a.shape[1] == out.shape[1] or a.shape[1] == 1)):
-        raise ValueError("operands could not be broadcast together")
-    zero = out.dtype.type(0)
-    for i in range(out.shape[0]):
-        for j in range(out.shape[1]):
-            out[i, j] = _relu_scalar(a[i if a.shape[0] > 1 else 0, j if a.shape[1] > 1 else 0], zero)
-
-
-@njit(inline="never", **JIT_OPTIONS)
-def _relu_rows(a, out):
-    in_place = _same(a, out)
-    zero = out.dtype.type(0)
-    for r in range(out.shape[0]):
-        orow = _as_c(out[r])
-        if in_place:
-            for j in range(out.shape[1]):
-                orow[j] = _relu_scalar(orow[j], zero)
-        else:
-            ar = _as_c(a[r])
-            for j in range(out.shape[1]):
-                orow[j] = _relu_scalar(ar[j], zero)
+    return lambda a, out: _RELU_ROWS(a, 0, out)
 
 
 _relu_into = retyped(_relu_into_any)
