@@ -13,7 +13,8 @@ from .values import typed_flags
 
 # subcommand -> (module in rnnalg.commands, one-line help).  A command module has
 # `add_arguments(parser)` and `run(args) -> int`; `TAKES_SPEC = False` in a module
-# (data, sweep) means it has no spec positional and no `--set`.
+# (data, sweep, search, report, and equiv, which adds two specs and a `--set` of its own) means
+# it gets no spec positional and no `--set` here.
 COMMANDS = {
     "check": ("check", "parse and type-check a spec; errors as file:line:col"),
     "compile": ("compile_", "show the operator graph; -o writes the standalone numpy module"),

@@ -208,3 +208,38 @@ def test_kernel_text_runs_in_place_operators_through_the_helpers():
     assert "joint = _iadd(joint, P[t])" in body and "_imul_at(S, t, 0.5)" in body
     assert "_iadd_at(S, t + 1, 0.5)" in body and "h = _isub(h, _mul(c, mk[t]))" in body
     assert "S[t, 0] -= 1.0" in body and "h /= 2.0" in body  # a tuple index and / stay numba's
+
+
+# a kernel of 1-D float rows (the lowering's bias rows, `h_b`) and Python numbers, each helper's
+# form: allocating (b * 0.1, 0.3 - g), into (np.multiply), in place (x += …), a row in place (X[t] *= …)
+ROW_NUMBERS_KERNEL = '''
+def _scan_k(T, B, X, b, g, o):
+    u = b * 0.1
+    v = 0.3 - g
+    np.multiply(g, 0.7, o)
+    for t in range(T):
+        X[t] *= 0.1
+        u += 0.3
+    return u, v
+'''
+
+
+def test_a_number_beside_a_float32_row_is_float32_as_numpys(monkeypatch):
+    """numpy computes a float32 array and a Python number in float32 (NEP 50); numba's own 1-D
+    operations computed them in float64 (u and v came back float64, X and o rounded from float64):
+    the helpers cast the number first, so the compiled kernel's results are numpy's bit for bit."""
+    from rnnalg.fast import fusion
+
+    monkeypatch.setattr(fusion, "fuse_kernel", lambda fn: fn)  # outside fused runs (they cast already)
+    as_numpy = {"np": np}
+    exec(ROW_NUMBERS_KERNEL, as_numpy)
+    T, n = 3, 257
+    rng = np.random.default_rng(3)
+    X, b, g = (rng.standard_normal(shape).astype(np.float32) for shape in ((T, n), n, n))
+    results = []
+    for kernel in (fast.load_kernels(ROW_NUMBERS_KERNEL)["_scan_k"], as_numpy["_scan_k"]):
+        X_, o = X.copy(), np.empty(n, np.float32)
+        results.append((*kernel(T, 1, X_, b, g, o), X_, o))
+    for got, want in zip(*results):
+        np.testing.assert_array_equal(got.astype(np.float32), want)  # 0.1, 0.3, 0.7 are not exact in float32
+        assert got.dtype == want.dtype == np.float32

@@ -390,6 +390,29 @@ def test_a_bad_carried_state_of_a_text_checkpoint_is_a_located_error(text_run, t
     refused(checkpoint_commands(spec, run, out)["train --resume"], tmp_path, capsys, [named.name, detail])
 
 
+
+def test_a_text_checkpoint_without_the_state_its_run_batch_needs_names_that_field(text_run, tmp_path, capsys):
+    """run.batch 1 of 2 with no carried state (an end-of-epoch checkpoint, which holds none, edited
+    by hand): the error names the JSON field that makes the state needed, not only the arrays file."""
+    folder, spec = text_run
+    run, out = tmp_path / "run", tmp_path / "out"
+    shutil.copytree(folder / "run", run)
+    out.mkdir()
+    streams = meta_of(run)["config"]["batch_size"]
+    named = edit_meta(lambda m: _set(m["run"], "batch", 1))(run)
+    refused(checkpoint_commands(spec, run, out)["train --resume"], tmp_path, capsys,
+            [f"{npz_of(run).name}: error: array 'carry/h': missing, expected shape ({streams}, 3): the checkpoint "
+             f"field run.batch is 1 in {named.name}, so batch 2 of the epoch continues the state batch 1 left"])
+
+
+def test_a_checkpoint_whose_next_batch_starts_afresh_needs_no_carried_state(case, capsys, monkeypatch):
+    """run.batch 1 of 1 (a music epoch of one batch, its end not yet recorded): no batch continues a
+    state, so none is required (it was "array 'carry/h': missing, expected shape (0, 3)")."""
+    spec, run, out = case
+    monkeypatch.setenv("RNNALG_BACKEND", "numpy")
+    edit_meta(lambda m: _set(m["run"], "batch", 1))(run)
+    assert main([str(a) for a in checkpoint_commands(spec, run, out)["train --resume"]]) == 0, capsys.readouterr().err
+
 def test_the_good_text_run_is_read(text_run, tmp_path, capsys, monkeypatch):
     folder, spec = text_run
     monkeypatch.setenv("RNNALG_BACKEND", "numpy")

@@ -387,3 +387,26 @@ def test_the_language_screen_is_examples_dots_rnn():
 
     block = re.search(r"## The language in one screen\n\n```\n(.*?)```", README, flags=re.S).group(1)
     assert rnnalg.check(rnnalg.parse(block, "README.md")) == rnnalg.load_program(ROOT / "examples" / "dots.rnn")
+
+
+def _options(parser, prog="rnnalg"):
+    """(command, option strings) of every option of `parser` and its subcommands, --help aside."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _options(sub, f"{prog} {name}")
+        elif action.option_strings and not isinstance(action, argparse._HelpAction):
+            yield prog, action.option_strings
+
+
+def test_readme_names_every_option_of_every_command():
+    """What `rnnalg COMMAND --help` lists, README.md names (by any of its spellings): bench's
+    --clock, --dtype, --repeats and --warmup, eval's --split, train's --quiet, report's
+    --no-figures and --version were missing."""
+    from rnnalg.cli import build_parser
+
+    missing = [f"{command} {'/'.join(names)}" for command, names in _options(build_parser())
+               if not any(re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", README) for n in names)]
+    assert not missing, missing

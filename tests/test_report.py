@@ -105,6 +105,25 @@ def test_two_programs_of_one_spec_file_name_are_two_trials_by_their_fingerprints
     assert collect(files) == [older, second]  # (a trial's later line stands in its first's place)
 
 
+def _row(text, dataset="JSB Chorales", model="RNN"):
+    """The cells of one table row of RESULTS.md: [dataset, model, ours, n, paper, Δ, params, configs, …]."""
+    row = next(x for x in text.splitlines() if x.startswith(f"| {dataset} | {model} |"))
+    return [c.strip() for c in row.strip("|").split("|")]
+
+
+def test_two_programs_of_one_spec_file_name_are_two_configurations(tmp_path):
+    """Configurations are told apart as trials are (by spec fingerprint): two programs with one file
+    name, sizes and flags pooled their seeds into one configuration (n = 3, the mean of both).  A
+    line written before fingerprints is a seed of its name's one program (DT: not split off)."""
+    first = [line(seed=s, test=t, spec_fingerprint="a1" * 32) for s, t in ((1, 8.5), (2, 8.7))]
+    second = line(seed=3, test=8.1, valid=8.0, spec_fingerprint="b2" * 32)
+    dt = [line(model="DT", seed=1, spec_fingerprint="c3" * 32), line(model="DT", seed=2, test=8.7)]
+    code, text = report(tmp_path, write(tmp_path / "r.jsonl", [*first, second, *dt]))
+    assert code == 0
+    assert [_row(text)[i] for i in (2, 3, 7)] == ["8.100", "1", "2"]  # the second program, chosen on validation
+    assert [_row(text, model="DT")[i] for i in (2, 3, 7)] == ["8.600 ± 0.141", "2", "1"]
+
+
 # ---- no tracebacks (issue 17 item 10) ----------------------------------------------------------
 
 def test_a_non_utf8_results_file_is_a_located_error(tmp_path, capsys):

@@ -21,9 +21,11 @@ through the row loops.)
 
 2-D float arrays of one shape, or one of them a scalar, take the row loops; strided rows and
 broadcasting (a (B, 1) mask) a plain 2-D loop; other operands (other ranks, integers, mixed
-dtypes) numba's own operation.  Results are numpy's: the same operation per element, float32
-tanh as in numba_prelude (≤ 6 ulp of numpy's), float64 libm's tanh.  Operands may be the very
-output array (in place) but not partly overlap it, which the emitted kernels never do.
+dtypes) numba's own operation, a number beside a float array cast to its dtype first as numpy
+casts a Python number (`_weak`: a 1-D float32 bias row · 0.1 was computed in float64).  Results
+are numpy's: the same operation per element, float32 tanh as in numba_prelude (≤ 6 ulp of
+numpy's), float64 libm's tanh.  Operands may be the very output array (in place) but not partly
+overlap it, which the emitted kernels never do.
 
 Nothing here is cached on its own (numba would not see a change of numba_prelude.py inlined into
 it): the kernels that call these helpers are, whole, in their module's cache (backend.py).
@@ -155,6 +157,30 @@ def _is_number(a):
     return isinstance(a, (types.Float, types.Integer))
 
 
+def _weak(a, b):
+    """Which of a, b is a number beside a float array ('a', 'b'; else None): numpy casts such a
+    Python number to the array's dtype (NEP 50: float32 array · 0.1 is float32), where numba's own
+    operation computes a float32 array and a float in float64 (and returns float64)."""
+    def float_array(x):
+        return isinstance(x, types.Array) and isinstance(x.dtype, types.Float)
+    return "b" if _is_number(b) and float_array(a) else "a" if _is_number(a) and float_array(b) else None
+
+
+def _weak_pair(a, b):
+    return a, b
+
+
+@overload(_weak_pair, jit_options=JIT_OPTIONS)
+def _weak_pair_typed(a, b):
+    """(a, b), a number beside a float array cast to the array's dtype (`_weak`)."""
+    weak = _weak(a, b)
+    if weak == "b":
+        return lambda a, b: (a, a.dtype.type(b))
+    if weak == "a":
+        return lambda a, b: (b.dtype.type(a), b)
+    return lambda a, b: (a, b)
+
+
 def _row_loops(op):
     """case -> (row loop, fallback loop) of `op`, compiled once per dtype: the callers pass
     every array retyped as layout 'A' (`_as_a`) and a scalar cast to the arrays' dtype, so that
@@ -240,14 +266,20 @@ def _binary_overloads(op, ufunc, dispatch):
     def into_typed(a, b, out):
         case = _case(a, b, out)
         if case is None:
-            return lambda a, b, out: ufunc(a, b, out)
+            def numbas(a, b, out):
+                x, y = _weak_pair(a, b)
+                ufunc(x, y, out)
+            return numbas
         into = dispatch[case]
         return lambda a, b, out: into(a, b, out)
 
     def allocate_typed(a, b):
         if not ((_is_matrix(a) or _is_matrix(b)) and (_is_matrix(a) or _is_number(a))
                 and (_is_matrix(b) or _is_number(b))) or (_is_matrix(a) and _is_matrix(b) and a.dtype != b.dtype):
-            return lambda a, b: op(a, b)
+            def numbas(a, b):
+                x, y = _weak_pair(a, b)
+                return op(x, y)
+            return numbas
         into = dispatch[_is_matrix(a), _is_matrix(b)]
         if _is_matrix(a) and _is_matrix(b):
             def impl(a, b):  # the broadcast shape (numpy's rule; the loop checks it)
@@ -358,6 +390,11 @@ def _in_place_overloads(op, into, dispatch):
                 run(row, y, row)
             return view
 
+        if _weak(x, y) == "b":  # x[i] a row of a float array (or one of its numbers), y a number
+            def weak_element(x, i, y):
+                x[i] = op(x[i], x.dtype.type(y))
+            return weak_element
+
         def element(x, i, y):
             x[i] = op(x[i], y)
         return element
@@ -422,53 +459,28 @@ def _relu_into_any(a, out):
     np.maximum(a, 0, out)
 
 
+@njit(inline="always")
+def _relu(v, zero):
+    """max(v, 0) as numpy's np.maximum(v, 0): −0 -> +0 (numba's own np.maximum kept −0), NaN kept
+    (a NaN is not <= 0); `zero` is 0 of v's dtype."""
+    return zero if v <= zero else v
+
+
+# out = _relu(a, 0), the number 0 cast to out's dtype: the binary operators' loops (a matrix and a
+# scalar: the row loop where a fits out, else the broadcast loop)
+_RELU_ROWS = _dispatchers(_relu)[True, False]
+
+
 @overload(_relu_into_any, jit_options=JIT_OPTIONS)
 def _relu_into_typed(a, out):
-    """out = max(a, 0) as numpy's np.maximum(a, 0) bit for bit (−0 -> +0, NaN kept; numba's own
-    np.maximum kept −0), row by row.  Against numba's np.maximum(a, 0, out) on gate views (one
-    thread, CPU time, loaded): B = 2…128 float32 3–4.5× faster (B=32, 400 columns: 4.9 -> 1.1
-    µs), float64 1.7–2.7×; B = 1 ~0.03 µs slower a call (its fixed cost; numba's ufunc has a
-    fast single-row path).  Other operands: numba's np.maximum."""
+    """out = max(a, 0) as numpy's np.maximum(a, 0) bit for bit (`_relu`), row by row.  Against
+    numba's np.maximum(a, 0, out) on gate views (one thread, CPU time, loaded): B = 2…128 float32
+    3–4.5× faster (B=32, 400 columns: 4.9 -> 1.1 µs), float64 1.7–2.7×; B = 1 ~0.03 µs slower a
+    call (its fixed cost; numba's ufunc has a fast single-row path).  Other operands: numba's
+    np.maximum."""
     if not (_is_matrix(a) and _is_matrix(out) and a.dtype == out.dtype):
         return lambda a, out: np.maximum(a, 0, out)
-
-    def impl(a, out):
-        if _fits(a, out):
-            _relu_rows(_as_a(a), _as_a(out))
-        else:
-            _relu_separate(_as_a(a), _as_a(out))
-    return impl
-
-
-@njit(inline="always")
-def _relu_scalar(v, zero):
-    return zero if v <= zero else v  # (a NaN is not <= 0: kept)
-
-
-@njit(inline="never", **JIT_OPTIONS)
-def _relu_separate(a, out):
-    """The slow path: any strides, a broadcast to out's shape."""
-    if not ((a.shape[0] == out.shape[0] or a.shape[0] == 1) and (a.shape[1] == out.shape[1] or a.shape[1] == 1)):
-        raise ValueError("operands could not be broadcast together")
-    zero = out.dtype.type(0)
-    for i in range(out.shape[0]):
-        for j in range(out.shape[1]):
-            out[i, j] = _relu_scalar(a[i if a.shape[0] > 1 else 0, j if a.shape[1] > 1 else 0], zero)
-
-
-@njit(inline="never", **JIT_OPTIONS)
-def _relu_rows(a, out):
-    in_place = _same(a, out)
-    zero = out.dtype.type(0)
-    for r in range(out.shape[0]):
-        orow = _as_c(out[r])
-        if in_place:
-            for j in range(out.shape[1]):
-                orow[j] = _relu_scalar(orow[j], zero)
-        else:
-            ar = _as_c(a[r])
-            for j in range(out.shape[1]):
-                orow[j] = _relu_scalar(ar[j], zero)
+    return lambda a, out: _RELU_ROWS(a, 0, out)
 
 
 _relu_into = retyped(_relu_into_any)

@@ -1,8 +1,8 @@
 """The report's cells: one per (data, model), its configuration chosen on validation only.
 
-A configuration is what a trial trains, less its seed and time limit: spec, sizes and flags (so
-a later sweep file that repeats a configuration with new seeds adds to it, whatever its trial
-ids).  A time limit is a compute budget, not a choice: of the trials of one configuration and
+A configuration is what a trial trains, less its seed and time limit: spec, sizes and flags, the
+spec told by its checked program's fingerprint where the lines carry one (`configurations`; so a
+later sweep file that repeats a configuration with new seeds adds to it, whatever its trial ids).  A time limit is a compute budget, not a choice: of the trials of one configuration and
 seed, the one with the longest limit stands for it (a rerun with more time supersedes a run the
 clock cut short; both count in the budget).  In a cell with several configurations,
 
@@ -49,14 +49,36 @@ def configuration_flags(line: dict) -> dict:
     return {k: v for k, v in (line["trial"].get("flags") or {}).items() if k not in BUDGET_FLAGS}
 
 
-def configuration(line: dict) -> str:
-    """The trial less its seed and time limit (its config_id when the line has no flags)."""
+def configuration_name(line: dict) -> str:
+    """The trial less its seed and time limit, as its line names it: spec file name, sizes and
+    flags (its config_id when the line has no flags).  Two programs may share it (`configurations`)."""
     t = line["trial"]
     if t.get("flags") is None:
         return t.get("config_id") or t.get("id")
     flags = configuration_flags(line)
     spec = str(t.get("spec_shown") or t.get("spec") or "").replace("\\", "/").rsplit("/", 1)[-1]
     return json.dumps([spec, t.get("sizes"), flags], sort_keys=True)
+
+
+def configurations(lines: list) -> list:
+    """Each line's configuration, in order: its `configuration_name` and its checked program's
+    `spec_fingerprint`, as a trial's identity is (collect.py), so two programs with one spec file
+    name, sizes and flags are two configurations and never pool their seeds.  A line without a
+    fingerprint (written before the field) joins its name's program when the name has one among
+    `lines`; with several, which it ran is unknown, and it stands alone."""
+    programs: dict = {}  # configuration name -> the fingerprints its lines give, in first-seen order
+    for line in lines:
+        known = programs.setdefault(configuration_name(line), [])
+        if line.get("spec_fingerprint") is not None and line["spec_fingerprint"] not in known:
+            known.append(line["spec_fingerprint"])
+    out = []
+    for line in lines:
+        name = configuration_name(line)
+        program = line.get("spec_fingerprint")
+        if program is None and len(programs[name]) == 1:
+            program = programs[name][0]
+        out.append(json.dumps([name, program]))
+    return out
 
 
 @dataclass
@@ -119,11 +141,13 @@ def build_cells(lines: list, known: dict, names) -> list:
     for key, cell_lines in every.items():
         data, model = _one_data_id(ids[key]), key[1]
         configs: dict = {}
-        for line in cell_lines:
+        keys = configurations(cell_lines)
+        for line, config in zip(cell_lines, keys):
             if usable(line):
-                configs.setdefault(configuration(line), []).append(line)
+                configs.setdefault(config, []).append(line)
         if configs:
-            cells.append(_choose(data, model, {k: longest_per_seed(v) for k, v in configs.items()}, cell_lines))
+            cells.append(_choose(data, model, {k: longest_per_seed(v) for k, v in configs.items()}, cell_lines,
+                                 len(set(keys))))
     return cells
 
 
@@ -146,7 +170,7 @@ def longest_per_seed(group: list) -> list:
     return [x for x in group if time_limit(x) == longest[seed_of(x)]]
 
 
-def _choose(data, model, configs: dict, cell_lines: list) -> Cell:
+def _choose(data, model, configs: dict, cell_lines: list, tried: int) -> Cell:
     shared = set.intersection(*({seed_of(x) for x in group} for group in configs.values()))
 
     def on(group, seeds):
@@ -158,5 +182,5 @@ def _choose(data, model, configs: dict, cell_lines: list) -> Cell:
     figure_lines = sorted(fresh or chosen, key=lambda x: str(seed_of(x)))
     first = chosen[0]
     return Cell(data, model, first["trial"].get("config_id") or first["trial"].get("id"), first.get("metric"),
-                first.get("params") or 0, figure_lines, cell_lines, len({configuration(x) for x in cell_lines}),
+                first.get("params") or 0, figure_lines, cell_lines, tried,
                 sorted(shared, key=str) if len(configs) > 1 else [])

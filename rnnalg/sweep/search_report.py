@@ -5,7 +5,7 @@ test figure is not shown, so that no one picks a cell by it), each with its move
 seed, its size and parameter count, the epochs it ran, and whether ASHA stopped it: a trial
 ASHA stopped ran fewer epochs, so its figure is not comparable to a full run's.  A candidate
 with several seeds shows the mean ± sd of its seeds' figures; one trained in several
-configurations (flags other than the seed and time limit, `cells.configuration`) has a row for each.
+configurations (flags other than the seed and time limit, `cells.configurations`) has a row for each.
 
 The figure: parameters (x) × best validation figure (y), every candidate a dot (hollow when
 ASHA stopped it); the seeds and the candidates that are one of the paper's variants
@@ -19,7 +19,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cells import configuration, configuration_flags, longest_per_seed, seed_of
+from .cells import configuration_flags, configurations, longest_per_seed, seed_of
 from .figures import _figure, _legend_below, _save, colour
 from .results import METRIC_NAMES, format_number
 from .stats import THRESHOLD, difference, mean_sd
@@ -69,9 +69,9 @@ def rows_by_dataset(search, marks: dict, reruns: bool = False) -> dict:
         flags = [json.dumps(configuration_flags(x), sort_keys=True) for x in lines]
         own = max(set(flags), key=lambda f: (flags.count(f), f))
         models: dict = {}
-        for line, f in zip(lines, flags):
+        for line, f, config in zip(lines, flags, configurations(lines)):
             if (f != own) == reruns:
-                models.setdefault((line["trial"].get("model"), configuration(line)), []).append(line)
+                models.setdefault((line["trial"].get("model"), config), []).append(line)
         rows = []
         for (name, _), kept in models.items():
             c = search.candidates[name]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -121,8 +122,9 @@ class RunMemory:
     def restore(self, arrays: dict, meta: dict, source="checkpoint", meta_source="checkpoint") -> None:
         """Continue the run saved in (`arrays`, `meta`), as `checkpoint.load` returned them with
         `records=CHECKPOINT_RECORDS`; a missing, misshapen, mistyped or non-finite array is a
-        CheckpointError naming `source` (the .npz file), a `run.batch` past the epoch's batch
-        count one naming `meta_source` (the JSON file).  It writes nothing: a caller restores
+        CheckpointError naming `source` (the .npz file), one missing where `run.batch` says the
+        next batch continues it naming that field too, a `run.batch` past the epoch's batch count
+        one naming `meta_source` (the JSON file).  It writes nothing: a caller restores
         before it prepares the run directory."""
         self.params = ckpt.split_prefix(arrays, "param")
         self.opt_state = ckpt.split_prefix(arrays, "opt")
@@ -140,11 +142,22 @@ class RunMemory:
         self.state = RunState(**{f.name: run[f.name] for f in dataclasses.fields(RunState) if f.name in run})
         carry = ckpt.split_prefix(arrays, "carry")
         rows = self._carried_rows(meta_source)
-        if carry or self.state.batch > 0:  # mid-epoch: the (B, width) state of each state of the spec
-            rows = rows or (next(iter(carry.values())).shape[0] if carry else 0)
+        if rows is not None and not carry and self.model.program.states:
+            raise CheckpointError(source, self._missing_carry(rows, meta_source))
+        if carry:  # mid-epoch: the (B, width) state of each state of the spec
+            rows = rows or next(iter(carry.values())).shape[0]
             check_arrays(source, "carry", carry, {s.prev.name: np.zeros((rows, s.prev.width))
                                                    for s in self.model.program.states}, same_dtype=False)
         self.carry = carry or None
+
+    def _missing_carry(self, rows: int, meta_source) -> str:
+        """Why a checkpoint without carried state cannot continue: the JSON field that says the next
+        batch continues the state of the one before it (a hand edit of either file)."""
+        first = min((s.prev for s in self.model.program.states), key=lambda prev: prev.name)  # as check_arrays
+        done = self.state.batch
+        return (f"array 'carry/{first.name}': missing, expected shape {(rows, first.width)}: the checkpoint "
+                f"field run.batch is {done} in {Path(str(meta_source)).name}, so batch {done + 1} of the epoch "
+                f"continues the state batch {done} left")
 
     def _carried_rows(self, meta_source):
         """The rows B of the state the next batch continues (None: it starts afresh).  `run.batch`
