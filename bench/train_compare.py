@@ -371,10 +371,13 @@ def scatter_rows(name: str, V: int, data_dir, rng) -> tuple[np.ndarray, str]:
 
 def scatter_times(data_dir, rounds: int, repeats: int = 5) -> str:
     """An embedding's gradient alone, the scatter-add of g (T·B, 4H) float32 into a (V, 4H) table (zero at first):
-    np.add.at against the prelude's _add_rows_at (the same numbers, checked), interleaved, medians (ms)."""
+    np.add.at against the prelude's _add_rows_at and, with numba, the fast backend's loop
+    (rnnalg/fast/numba_scatter.py) — the same numbers, checked — interleaved, medians (ms)."""
+    from rnnalg.fast import numba_scatter
     from rnnalg.lower import prelude
 
     rng = np.random.default_rng(0)
+    loop = numba_scatter.scatter_into(prelude._add_rows_at) if numba_scatter.compiled() else None
     lines = [f"scatter-add of g (T·B, 4H) float32 into a (V, 4H) table, {CLOCK_NAMES[CLOCK[0]]} clock, "
              f"medians of {rounds} rounds of {repeats}:"]
     for name, V in SCATTER_DATA:
@@ -383,6 +386,8 @@ def scatter_times(data_dir, rounds: int, repeats: int = 5) -> str:
             g = rng.standard_normal((len(rows), 4 * H)).astype(np.float32)
             ways = {"np.add.at": lambda t: np.add.at(t, rows, g),
                     "_add_rows_at": lambda t: prelude._add_rows_at(t, rows, g)}
+            if loop is not None:
+                ways["fast loop"] = lambda t: loop(t, rows, g)
             tables = {way: np.zeros((V, 4 * H), np.float32) for way in ways}
             times = {way: [] for way in ways}
             for _ in range(rounds):
@@ -391,11 +396,13 @@ def scatter_times(data_dir, rounds: int, repeats: int = 5) -> str:
                     for _ in range(repeats):
                         add(tables[way])
                     times[way].append((CLOCK[0]() - start) / repeats)
-            same = tables["np.add.at"].tobytes() == tables["_add_rows_at"].tobytes()
-            old, new = (1e3 * float(np.median(times[way])) for way in ways)
+            same = len({tables[way].tobytes() for way in ways}) == 1
+            ms = {way: 1e3 * float(np.median(times[way])) for way in ways}
+            old = ms["np.add.at"]
             lines.append(f"  V={V} ({where}), T·B={len(rows)}, 4H={4 * H}: np.add.at {old:.2f} ms, "
-                         f"_add_rows_at {new:.2f} ms, {old / new:.1f}× faster, "
-                         f"{'the same bits' if same else 'DIFFERENT NUMBERS'}")
+                         + ", ".join(f"{way} {ms[way]:.2f} ms ({old / ms[way]:.1f}× faster)" for way in ways
+                                     if way != "np.add.at")
+                         + f", {'the same bits' if same else 'DIFFERENT NUMBERS'}")
     return "\n".join(lines)
 
 
@@ -445,7 +452,7 @@ def main(argv=None) -> int:
     p.add_argument("--draws", type=int, metavar="N",
                    help="only time weight noise's draw of N normals: numpy float64, float32, normals.fill")
     p.add_argument("--scatter", action="store_true",
-                   help="only time an embedding's gradient, np.add.at against the prelude's _add_rows_at")
+                   help="only time an embedding's gradient: np.add.at, the prelude's _add_rows_at, the fast loop")
     p.add_argument("--dict-update", action="store_true",
                    help="also time rnnalg's update through the dict functions (before the flat buffers)")
     p.add_argument("--add-at", action="store_true",
