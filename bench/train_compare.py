@@ -2,7 +2,7 @@
 PyTorch training loop on the same model, data, batch size, Adam and clipping (issue 21).
 
     RNNALG_DATA=/work/shared/data python bench/train_compare.py [--threads 1] [--rounds 3] [--updates 20]
-        [--clock wall|cpu] [--dict-update] [--add-at] [--only lstm]
+        [--clock wall|cpu] [--dict-update] [--add-at] [--old-helpers] [--only lstm]
     python bench/train_compare.py --quick        # a few seconds: JSB, H=16, rnn.rnn only
     RNNALG_DATA=/work/shared/data python bench/train_compare.py --scatter --clock cpu   # an embedding's gradient alone
 
@@ -27,7 +27,9 @@ functions of rnnalg/train/optim.py and `add_weight_noise`, the update before iss
 rnnalg/train/flatstep.py and normals.py; the same numbers, bit for bit); its column gives the
 before/after ratio of one invocation.  `--add-at` does the same for an embedding's gradient: the
 second trainer's compiled module scatters it with np.add.at (the prelude before `_add_rows_at`;
-the same numbers, bit for bit).
+the same numbers, bit for bit).  `--old-helpers` likewise: the second trainer's module scatters by
+the prelude's passes (not the fast backend's numba loop) and gathers a token input's rows by a copy
+and a bias pass (not np.take from the biased table): the helpers before branch `charlstm`.
 
 Each row runs `--rounds` rounds, each timing `--updates` updates of rnnalg then of PyTorch
 (after 2 untimed ones each); a side's rate is the median over rounds, the ratio is rnnalg's
@@ -122,9 +124,23 @@ def add_at_trainer(spec, data, B, sets, data_dir, warm) -> Trainer:
     return old
 
 
-# the second trainer of --dict-update / --add-at: row key -> (its builder, the table's two column heads)
+def old_helpers_trainer(spec, data, B, sets, data_dir, warm) -> Trainer:
+    """A second trainer like make_trainer's whose module runs an embedding's gradient and lookup as before
+    branch `charlstm`: the prelude's passes for `_add_rows_at` (not the fast backend's loop) and the
+    token rows gathered, copied and biased (`_token_lookup` -> None); the same numbers, bit for bit."""
+    old = make_trainer(spec, data, B, sets, data_dir)
+    module = old.model._module
+    module["_add_rows_at"] = getattr(module["_add_rows_at"], "fallback", module["_add_rows_at"])
+    module["_token_lookup"] = lambda *args: None
+    for batch in warm:
+        old._update(batch)
+    return old
+
+
+# the second trainer of --dict-update / --add-at / --old-helpers: row key -> (its builder, the table's two column heads)
 OLD_SIDES = {"dict": (dict_update_trainer, "rnnalg dict-update updates/s", "flat / dict"),
-             "add_at": (add_at_trainer, "rnnalg np.add.at updates/s", "new / add.at")}
+             "add_at": (add_at_trainer, "rnnalg np.add.at updates/s", "new / add.at"),
+             "helpers": (old_helpers_trainer, "rnnalg old helpers updates/s", "new / old helpers")}
 
 
 def rnnalg_rate(trainer, n: int, seed: int = 0) -> float:
@@ -306,7 +322,7 @@ def compare_row(torch, data, spec, B, args):
     batch_list = train_batches(trainer, args.updates)
     products = None if args.no_floor else floor_call(trainer, batch_list)
     olds = {key: OLD_SIDES[key][0](spec, data, B, sets, args.data_dir, warm)
-            for key, on in (("dict", args.dict_update), ("add_at", args.add_at)) if on}
+            for key, on in (("dict", args.dict_update), ("add_at", args.add_at), ("helpers", args.old_helpers)) if on}
     ours, theirs, floors, old_rates = [], [], [], {key: [] for key in olds}
     for _ in range(args.rounds):
         ours.append(rnnalg_rate(trainer, args.updates))
@@ -371,10 +387,13 @@ def scatter_rows(name: str, V: int, data_dir, rng) -> tuple[np.ndarray, str]:
 
 def scatter_times(data_dir, rounds: int, repeats: int = 5) -> str:
     """An embedding's gradient alone, the scatter-add of g (T·B, 4H) float32 into a (V, 4H) table (zero at first):
-    np.add.at against the prelude's _add_rows_at (the same numbers, checked), interleaved, medians (ms)."""
+    np.add.at against the prelude's _add_rows_at and, with numba, the fast backend's loop
+    (rnnalg/fast/numba_scatter.py) — the same numbers, checked — interleaved, medians (ms)."""
+    from rnnalg.fast import numba_scatter
     from rnnalg.lower import prelude
 
     rng = np.random.default_rng(0)
+    loop = numba_scatter.scatter_into(prelude._add_rows_at) if numba_scatter.compiled() else None
     lines = [f"scatter-add of g (T·B, 4H) float32 into a (V, 4H) table, {CLOCK_NAMES[CLOCK[0]]} clock, "
              f"medians of {rounds} rounds of {repeats}:"]
     for name, V in SCATTER_DATA:
@@ -383,6 +402,8 @@ def scatter_times(data_dir, rounds: int, repeats: int = 5) -> str:
             g = rng.standard_normal((len(rows), 4 * H)).astype(np.float32)
             ways = {"np.add.at": lambda t: np.add.at(t, rows, g),
                     "_add_rows_at": lambda t: prelude._add_rows_at(t, rows, g)}
+            if loop is not None:
+                ways["fast loop"] = lambda t: loop(t, rows, g)
             tables = {way: np.zeros((V, 4 * H), np.float32) for way in ways}
             times = {way: [] for way in ways}
             for _ in range(rounds):
@@ -391,11 +412,13 @@ def scatter_times(data_dir, rounds: int, repeats: int = 5) -> str:
                     for _ in range(repeats):
                         add(tables[way])
                     times[way].append((CLOCK[0]() - start) / repeats)
-            same = tables["np.add.at"].tobytes() == tables["_add_rows_at"].tobytes()
-            old, new = (1e3 * float(np.median(times[way])) for way in ways)
+            same = len({tables[way].tobytes() for way in ways}) == 1
+            ms = {way: 1e3 * float(np.median(times[way])) for way in ways}
+            old = ms["np.add.at"]
             lines.append(f"  V={V} ({where}), T·B={len(rows)}, 4H={4 * H}: np.add.at {old:.2f} ms, "
-                         f"_add_rows_at {new:.2f} ms, {old / new:.1f}× faster, "
-                         f"{'the same bits' if same else 'DIFFERENT NUMBERS'}")
+                         + ", ".join(f"{way} {ms[way]:.2f} ms ({old / ms[way]:.1f}× faster)" for way in ways
+                                     if way != "np.add.at")
+                         + f", {'the same bits' if same else 'DIFFERENT NUMBERS'}")
     return "\n".join(lines)
 
 
@@ -445,11 +468,13 @@ def main(argv=None) -> int:
     p.add_argument("--draws", type=int, metavar="N",
                    help="only time weight noise's draw of N normals: numpy float64, float32, normals.fill")
     p.add_argument("--scatter", action="store_true",
-                   help="only time an embedding's gradient, np.add.at against the prelude's _add_rows_at")
+                   help="only time an embedding's gradient: np.add.at, the prelude's _add_rows_at, the fast loop")
     p.add_argument("--dict-update", action="store_true",
                    help="also time rnnalg's update through the dict functions (before the flat buffers)")
     p.add_argument("--add-at", action="store_true",
                    help="also time rnnalg's update with np.add.at for an embedding's gradient (before _add_rows_at)")
+    p.add_argument("--old-helpers", action="store_true",
+                   help="also time rnnalg's update with the embedding's scatter and lookup as before (the prelude's)")
     p.add_argument("--quick", action="store_true",
                    help="a few seconds: JSB rnn.rnn at H=16, B=4, 3 updates, 1 round")
     args = p.parse_args(argv)

@@ -148,6 +148,7 @@ def _install_backend(backend: str, source: str, namespace: dict) -> str:
     blas = fast.kernel_blas()
     for name, compiled in fast.load_kernels(source).items():
         namespace[name] = fast.by_batch(compiled, namespace[name], blas=blas, name=name)
+    fast.install_helpers(namespace)  # and prelude helpers with a compiled version (an embedding's scatter)
     return "fast"
 
 

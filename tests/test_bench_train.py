@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rnnalg import fast
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -111,8 +113,9 @@ def test_scatter_times_add_at_and_the_passes_and_checks_their_bits(train_compare
     assert train_compare.main(["--scatter", "--clock", "cpu", "--rounds", "1", "--data-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("scatter-add of g (T·B, 4H) float32 into a (V, 4H) table, cpu clock")
-    lines = re.findall(r"^  V=(\d+) \(.+\), T·B=3200, 4H=(\d+): np\.add\.at [\d.]+ ms, _add_rows_at [\d.]+ ms, "
-                       r"[\d.]+× faster, (.+)$", out, re.M)
+    loop = r", fast loop [\d.]+ ms \([\d.]+× faster\)" if fast.unavailable_reason() is None else ""
+    lines = re.findall(r"^  V=(\d+) \(.+\), T·B=3200, 4H=(\d+): np\.add\.at [\d.]+ ms, _add_rows_at [\d.]+ ms "
+                       r"\([\d.]+× faster\)" + loop + r", (.+)$", out, re.M)
     assert [(V, W) for V, W, _ in lines] == [(V, str(4 * H)) for V in ("50", "10000") for H in (50, 200)]
     assert {same for _, _, same in lines} == {"the same bits"}
 
@@ -137,7 +140,8 @@ def test_training_table_prints_the_add_at_update_beside_the_new_one(train_compar
 
 def test_the_add_at_trainer_scatters_by_add_at_with_the_same_numbers(train_compare, tmp_path):
     """char_rnn.rnn (token[50]) on a text of 48 letters, space and newline, the new trainer's module
-    held to the passes: the np.add.at trainer's updates give its parameters bit for bit."""
+    held to the passes (the suite's numpy backend; a fast one scatters by its loop, numba_scatter):
+    the np.add.at trainer's updates give its parameters bit for bit."""
     import random
     import string
 
@@ -155,3 +159,29 @@ def test_the_add_at_trainer_scatters_by_add_at_with_the_same_numbers(train_compa
         new._update(batch)
     assert all(new.params[k].tobytes() == old.params[k].tobytes() for k in new.params)
     assert not np.array_equal(new.params["h'.W_x"], fresh["h'.W_x"])
+
+
+def test_the_old_helpers_trainer_gives_the_same_numbers(train_compare, tmp_path, monkeypatch):
+    """--old-helpers: char_lstm.rnn's second trainer scatters by the prelude's passes and gathers token
+    rows by copy (the helpers before branch charlstm); its updates give the new trainer's parameters
+    bit for bit."""
+    import random
+    import string
+
+    pick = random.Random(1).choice
+    text = "".join(" ".join(pick(string.ascii_letters[:48]) * 3 for _ in range(9)) + "\n" for _ in range(80))
+    for split in ("train", "valid", "test"):
+        (tmp_path / f"{split}.txt").write_text(text)
+    if fast.unavailable_reason() is None:  # the trainer's backend, auto: the fast one (test_fast_scatter's H)
+        monkeypatch.setenv("RNNALG_BACKEND", "fast")
+    new = train_compare.make_trainer("char_lstm.rnn", str(tmp_path), 4, ["H=16"])
+    warm = train_compare.train_batches(new, 2, seed=2)
+    old = train_compare.old_helpers_trainer("char_lstm.rnn", str(tmp_path), 4, ["H=16"], None, warm)
+    module = old.model._module
+    assert module["_token_lookup"](None, None, None, None) is None
+    if new.model.backend == "fast":
+        assert new.model._module["_add_rows_at"].__module__ == "rnnalg.fast.numba_scatter"
+        assert module["_add_rows_at"].__module__ != "rnnalg.fast.numba_scatter"
+    for batch in warm:
+        new._update(batch)
+    assert all(new.params[k].tobytes() == old.params[k].tobytes() for k in new.params)

@@ -118,6 +118,34 @@ def test_affine_into_writes_the_product_into_place(monkeypatch, contiguous):
     assert np.array_equal(out, expected)
 
 
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("V", [5, 400])
+def test_affine_into_writes_token_rows_into_place(monkeypatch, dt, V):
+    """A first term of token ids goes into `out` by np.take (the table biased first where it has fewer
+    rows than there are ids) with the very numbers of `w[x]` plus the bias; a strided `out` takes the
+    copy; an id out of range is w[x]'s IndexError."""
+    monkeypatch.setattr(prelude, "ROW_CHUNK", 8)  # several pieces of 2 steps × 4 rows
+    rng = np.random.default_rng(V)
+    T, B, W = 5, 4, 6
+    ids = rng.integers(-V, V, (T, B))  # negative ids read from the end, as w[x] does
+    w, b = (rng.normal(size=(V, W)) * 3).astype(dt), rng.normal(size=W).astype(dt)
+    u, v = rng.normal(size=(T, B, 2)).astype(dt), rng.normal(size=(2, W)).astype(dt)
+    table, biased = prelude._token_lookup(np.empty((T, B, W), dt), b, ids, w)
+    assert biased == (V < T * B) and table.shape == (V, W)
+    for contiguous in (True, False):
+        whole = np.empty((T, B, W if contiguous else 2 * W), dt)
+        out = whole[:, :, :W]
+        prelude._affine_into(out, b, (ids, w), (u, v))
+        expected = np.empty_like(out)
+        for t in range(T):
+            expected[t] = w[ids[t]]
+            expected[t] += b
+            expected[t] += u[t] @ v
+        assert out.tobytes() == np.ascontiguousarray(expected).tobytes()
+    with pytest.raises(IndexError):
+        prelude._affine_into(np.empty((T, B, W), dt), b, (np.full((T, B), V), w))
+
+
 def test_is_product_is_one_whole_call():
     assert _is_product("_mm(g_y_a, y_W_o.T)") and _is_product("_mm(_per_sequence(g), w)")
     assert not _is_product("_mm(a, w) + _mm(b, v)") and not _is_product("_mm(a, w)[0]")

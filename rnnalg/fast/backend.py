@@ -263,6 +263,23 @@ def load_kernels(source: str) -> dict:
     return {k: getattr(module, k) for k in kernel_names(source) if k not in left_out}
 
 
+# prelude helpers (outside the scan kernels) the fast backend replaces in a module's namespace: name ->
+# the module of `scatter_into`-style makers, each given the module's own function (its fallback)
+HELPER_MAKERS = {"_add_rows_at": ("numba_scatter", "scatter_into")}
+
+
+def install_helpers(namespace: dict) -> list[str]:
+    """Swap the prelude helpers of HELPER_MAKERS that `namespace` (an emitted module's) holds for their
+    compiled versions, each falling back to the module's own; -> the names swapped."""
+    swapped = []
+    for name, (module, maker) in HELPER_MAKERS.items():
+        if name in namespace:
+            make = getattr(importlib.import_module(f"{__package__}.{module}"), maker)
+            namespace[name] = make(namespace[name])
+            swapped.append(name)
+    return swapped
+
+
 def kernel_blas() -> list:
     """threadpoolctl controllers of the BLAS libraries other than numpy's (scipy's, which numba's
     np.dot calls); [] without threadpoolctl."""

@@ -143,6 +143,7 @@ def _affine_into(out, bias, *terms):
     T = out.shape[0]
     once = {k: (w[x] if x.ndim == out.ndim - 1 else _mm(x, w))  # a per-sequence term: its product once
             for k, (x, w) in enumerate(terms) if x.shape[0] == 1 and T > 1}
+    lookup = _token_lookup(out, bias, *terms[0]) if terms and 0 not in once else None
     step = max(1, ROW_CHUNK // max(1, out.shape[1]))
     for start in range(0, T, step):
         piece = out[start:start + step]
@@ -151,6 +152,12 @@ def _affine_into(out, bias, *terms):
             if k == 0 and dense and piece.flags.c_contiguous:  # the product straight into the piece
                 np.matmul(x[start:start + step].reshape(-1, x.shape[-1]), w, out=piece.reshape(-1, w.shape[1]))
                 piece += bias
+                continue
+            if k == 0 and lookup is not None and piece.flags.c_contiguous:  # the rows straight into the piece
+                table, biased = lookup
+                np.take(table, x[start:start + step], axis=0, out=piece, mode="wrap")
+                if not biased:
+                    piece += bias
                 continue
             if k in once:
                 value = once[k]
@@ -161,6 +168,22 @@ def _affine_into(out, bias, *terms):
                 piece += bias  # t + b: the same sum as b + t
             else:
                 piece += value
+
+
+def _token_lookup(out, bias, x, w):
+    """For a first term of token ids x (T, B) into out (T, B, W): (table, biased) whose rows np.take
+    writes straight into out's pieces — w + bias, already biased, where it has fewer rows than x has
+    ids (one pass over out instead of two; each element w[v, j] + b[j], the sum `piece += bias`
+    makes), else w; None where w[x] must run instead: other dtypes, or an id outside −V … V−1
+    (w[x]'s IndexError; within it, mode='wrap' reads a negative id from the end as w[x] does)."""
+    V = w.shape[0] if w.ndim == 2 else 0
+    if (x.ndim != out.ndim - 1 or x.dtype.kind != "i" or w.ndim != 2 or w.dtype != out.dtype or V == 0
+            or (x.size and (x.min() < -V or x.max() >= V))):
+        return None
+    bias = np.asarray(bias)
+    if V < x.size and bias.dtype == out.dtype and bias.shape == (w.shape[1],):
+        return w + bias, True
+    return w, False
 
 
 RECOMPUTE_BYTES = 1 << 26  # loss_and_grad makes the pre values again per time block above this size (64 MiB)
