@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import optional_loop
+
 FLOATS = (np.float32, np.float64)
-_kernel = {}
 
 
 def _scatter_rows(table, rows, flat, row_stride, n, width):
@@ -43,14 +44,7 @@ def _scatter_rows(table, rows, flat, row_stride, n, width):
 
 def compiled():
     """The numba-compiled loop (its machine code cached on disk), or None without numba."""
-    if "rows" not in _kernel:
-        try:
-            from numba import njit
-        except ImportError:
-            _kernel["rows"] = None
-        else:
-            _kernel["rows"] = njit(cache=True, nogil=True, error_model="numpy")(_scatter_rows)
-    return _kernel["rows"]
+    return optional_loop.compiled(_scatter_rows)
 
 
 def _flat_rows(values):

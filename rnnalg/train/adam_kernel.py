@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-_kernel = {}
+from ..fast import optional_loop
 
 
 def _adam_loop(p, m, v, g, lr, beta1, one_minus_beta1, beta2, one_minus_beta2, correct1, correct2, eps):
@@ -31,14 +31,7 @@ def _adam_loop(p, m, v, g, lr, beta1, one_minus_beta1, beta2, one_minus_beta2, c
 
 def compiled():
     """The numba-compiled loop, or None without numba."""
-    if "adam" not in _kernel:
-        try:
-            from numba import njit
-        except ImportError:
-            _kernel["adam"] = None
-        else:
-            _kernel["adam"] = njit(cache=True, nogil=True, error_model="numpy")(_adam_loop)
-    return _kernel["adam"]
+    return optional_loop.compiled(_adam_loop)
 
 
 def adam_step(p, m, v, g, lr, t, beta1=0.9, beta2=0.999, eps=1e-8) -> bool:
