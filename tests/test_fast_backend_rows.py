@@ -142,13 +142,14 @@ def test_kernel_text_runs_elementwise_work_through_the_helpers():
 
 def test_a_long_unoptimised_kernel_keeps_numbas_own_operations():
     """Over OPTIMISE_UP_TO statements a kernel compiles optnone; with the helpers numba could not
-    cache it ("uses dynamic globals"), so it keeps numba's operations (np.tanh -> _tanh only)."""
+    cache it ("uses dynamic globals"), so it keeps numba's operations (np.tanh -> _tanh; a number
+    beside an array cast as numpy casts it, numba_weak.py)."""
     from rnnalg.fast.backend import OPTIMISE_UP_TO, kernel_module_text
     lines = [f"        a{i} = a * b + {i}\n" for i in range(OPTIMISE_UP_TO)]
     source = ("def _scan_backward(T, B, a, b, out):\n    for t in range(T):\n"
               "        np.multiply(a, b, out)\n        np.tanh(a, out)\n" + "".join(lines))
     body = kernel_module_text(source).split("def _scan_backward")[1]
-    assert "np.multiply(a, b, out)" in body and "_tanh(a, out)" in body and "a0 = a * b + 0" in body
+    assert "np.multiply(a, b, out)" in body and "_tanh(a, out)" in body and "a0 = _add_number(a * b, 0)" in body
     assert "_mul" not in body and "_tanh_into" not in body
 
 
@@ -207,7 +208,8 @@ def test_kernel_text_runs_in_place_operators_through_the_helpers():
     body = kernel_module_text(source).split("def _scan_forward")[1]
     assert "joint = _iadd(joint, P[t])" in body and "_imul_at(S, t, 0.5)" in body
     assert "_iadd_at(S, t + 1, 0.5)" in body and "h = _isub(h, _mul(c, mk[t]))" in body
-    assert "S[t, 0] -= 1.0" in body and "h /= 2.0" in body  # a tuple index and / stay numba's
+    # a tuple index and / stay numba's, the number cast as numpy casts it (numba_weak.py)
+    assert "S[t, 0] -= _weak_like(S, 1.0)" in body and "h /= _weak_like(h, 2.0)" in body
 
 
 # a kernel of 1-D float rows (the lowering's bias rows, `h_b`) and Python numbers, each helper's

@@ -29,18 +29,23 @@ above 64 rows the products dominate and both run them alike.  Compiled, its prod
 numpy's own BLAS (`np.dot`/`@` rewritten to numba_gemm's helpers; numba's np.dot would call
 scipy's OpenBLAS, 1.6× slower per step at B=16 here).  Where numpy's BLAS is not found, they
 go to scipy's, which runs single-threaded for the call, else the two libraries' spinning threads
-fight over the cores (2× slower at B=16 on 2 cores).
+fight over the cores (2× slower at B=16 on 2 cores).  A Python number beside a float array is
+cast to the array's dtype, as numpy casts it (numba_rows' helpers; numba_weak's elsewhere and in a
+long kernel: numba's own operations computed a float32 array and a number in float64).
 """
 from __future__ import annotations
 
 import ast
 import contextlib
+import copy
 import hashlib
 import importlib.util
 import inspect
 import os
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from ..atomic import write_atomic
 from ..errors import UsageError
@@ -57,9 +62,19 @@ BINOP_REWRITES = {ast.Mult: "_mul", ast.Add: "_add", ast.Sub: "_sub"}
 # x op= y -> x = _iop(x, y); X[i] op= y -> _iop_at(X, i, y) (numba_rows.py: in place over contiguous rows)
 AUGASSIGN_REWRITES = {ast.Add: "_iadd", ast.Mult: "_imul", ast.Sub: "_isub"}
 SETITEM_REWRITE = "_set_at"  # X[i] = y -> _set_at(X, i, y) (numba_rows.py: row by row)
+# a Python number beside an array where no helper above takes it (numba_weak.py: cast as numpy casts it):
+# a <op> c -> _<op>_number(a, c), c <op> a -> _number_<op>(c, a)
+NUMBER_OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.FloorDiv: "floordiv",
+              ast.Mod: "mod", ast.Pow: "pow", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge",
+              ast.Eq: "eq", ast.NotEq: "ne"}
+WEAK_CAST = "_weak_like"  # x op= c -> x op= _weak_like(x, c); np.<ufunc>(a, c, …) -> (a, _weak_like(a, c), …)
 MAX_BATCH = 64  # B up to this runs compiled; above it, the numpy kernel (see the module docstring)
 OPTIMISE_UP_TO = 80  # statements in a kernel; longer ones compile optnone (module docstring).  Every
-#                      example's kernels are shorter (the longest: dt_lstm.rnn's backward, 71)
+#                      example's kernels are shorter (the longest: ln_lstm.rnn's backward, 76, 14 of
+#                      them plain aliases `a = b`, which compile to nothing: lstm.rnn float32 with 42
+#                      more, first call 28.7 against 31.3-32.3 CPU s; not counting them would make a
+#                      20-gate chain's forward (95, 73 without) optimised, which fusion cannot do yet:
+#                      a fused run of 14 or more gates nests 365 deep, and ast.unparse recurses out)
 CACHE_ENV = "RNNALG_CACHE"  # where kernel modules go (default: $XDG_CACHE_HOME/rnnalg, ~/.cache/rnnalg)
 STRICT_ENV = "RNNALG_FAST_STRICT"  # set (non-empty): a kernel numba cannot compile is an error (by_batch)
 
@@ -95,8 +110,6 @@ class _NumpyToNumba(ast.NodeTransformer):
         return self.generic_visit(node)
 
     def visit_Call(self, node):
-        if not self.helpers:
-            return self.generic_visit(node)
         func = node.func
         if isinstance(func, ast.Name) and func.id == "range":
             return node  # its bounds are integers: left alone
@@ -104,12 +117,14 @@ class _NumpyToNumba(ast.NodeTransformer):
                 and not node.keywords):
             return self.generic_visit(node)
         node.args = [self.visit(arg) for arg in node.args]
-        helper = (DOT_REWRITES.get(len(node.args)) if func.attr == "dot"
-                  else INTO_REWRITES.get((func.attr, len(node.args))))
+        helper = self.helpers and (DOT_REWRITES.get(len(node.args)) if func.attr == "dot"
+                                   else INTO_REWRITES.get((func.attr, len(node.args))))
         if helper:
             node.func = ast.copy_location(ast.Name(helper, ast.Load()), func)
         else:
             node.func = self.visit(func)
+            if isinstance(getattr(np, func.attr, None), np.ufunc):
+                node.args[:2] = _weak_operands(node.args[:2])
         return node
 
     def visit_If(self, node):
@@ -119,8 +134,6 @@ class _NumpyToNumba(ast.NodeTransformer):
         return self.generic_visit(node)
 
     def visit_Subscript(self, node):
-        if not self.helpers:
-            return self.generic_visit(node)
         node.value = self.visit(node.value)
         return node  # an index (t + 1) is an integer: left alone
 
@@ -134,29 +147,62 @@ class _NumpyToNumba(ast.NodeTransformer):
         return node
 
     def visit_AugAssign(self, node):
-        helper = AUGASSIGN_REWRITES.get(type(node.op))
+        helper = AUGASSIGN_REWRITES.get(type(node.op)) if self.helpers else None
         target = node.target
-        if not self.helpers or helper is None:
-            return self.generic_visit(node)
         value = self.visit(node.value)
-        if isinstance(target, ast.Name):
+        if helper and isinstance(target, ast.Name):
             call = ast.Call(ast.Name(helper, ast.Load()), [ast.Name(target.id, ast.Load()), value], [])
             return ast.copy_location(ast.Assign([target], call), node)
-        if _item_of_name(target):
+        if helper and _item_of_name(target):
             array = ast.Name(target.value.id, ast.Load())
             call = ast.Call(ast.Name(helper + "_at", ast.Load()), [array, target.slice, value], [])
             return ast.copy_location(ast.Expr(call), node)
+        node.target = self.visit(target)
+        ref = target.value if isinstance(target, ast.Subscript) else target  # X of X[i, j]: its dtype
+        if _is_number_literal(value) and isinstance(ref, ast.Name):
+            value = ast.Call(ast.Name(WEAK_CAST, ast.Load()), [ast.Name(ref.id, ast.Load()), value], [])
         node.value = value
         return node
 
     def visit_BinOp(self, node):
         self.generic_visit(node)
-        if not self.helpers:
-            return node
-        helper = "_matmul" if isinstance(node.op, ast.MatMult) else BINOP_REWRITES.get(type(node.op))
+        helper = self.helpers and ("_matmul" if isinstance(node.op, ast.MatMult) else BINOP_REWRITES.get(type(node.op)))
         if helper:
             return ast.copy_location(ast.Call(ast.Name(helper, ast.Load()), [node.left, node.right], []), node)
+        return _with_number(node, node.op, node.left, node.right)
+
+    def visit_Compare(self, node):
+        self.generic_visit(node)
+        if len(node.ops) != 1:
+            return node
+        return _with_number(node, node.ops[0], node.left, node.comparators[0])
+
+
+def _is_number_literal(node) -> bool:
+    """A number written in the kernel: 0.5, 1, -1.0."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        node = node.operand
+    return isinstance(node, ast.Constant) and type(node.value) in (int, float)
+
+
+def _with_number(node, op, left, right):
+    """`left op right` with a number on one side (and none on the other) as numba_weak's helper, which
+    casts the number as numpy does; anything else `node` as it is."""
+    name = NUMBER_OPS.get(type(op))
+    if name is None or _is_number_literal(left) == _is_number_literal(right):
         return node
+    helper = f"_{name}_number" if _is_number_literal(right) else f"_number_{name}"
+    return ast.copy_location(ast.Call(ast.Name(helper, ast.Load()), [left, right], []), node)
+
+
+def _weak_operands(args: list) -> list:
+    """A binary ufunc's operands, a number beside a name or a view cast like it (`_weak_like`)."""
+    if len(args) == 2 and _is_number_literal(args[0]) != _is_number_literal(args[1]):
+        number, ref = (0, 1) if _is_number_literal(args[0]) else (1, 0)
+        if isinstance(args[ref], (ast.Name, ast.Subscript)):
+            args = list(args)
+            args[number] = ast.Call(ast.Name(WEAK_CAST, ast.Load()), [copy.deepcopy(args[ref]), args[number]], [])
+    return args
 
 
 def _item_of_name(target) -> bool:
@@ -192,7 +238,7 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
     """The numba module of an emitted numpy module's kernels: `_kernel` (njit) for each, or
     `_long_kernel` (njit, optnone) for one longer than OPTIMISE_UP_TO statements (left out
     without `optnone`)."""
-    from . import numba_fused, numba_gemm, numba_prelude, numba_retype, numba_rows
+    from . import numba_fused, numba_gemm, numba_prelude, numba_retype, numba_rows, numba_weak
     kernels, any_long = [], False
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef) and node.name.startswith(KERNEL_PREFIX):
@@ -210,7 +256,7 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
     # kernel text's hash (as a comment), so a new prelude means new kernel files
     # (and so is numpy's BLAS that the products call: its symbols are in the compiled code)
     helpers = "".join(inspect.getsource(m) for m in (numba_prelude, numba_retype, numba_gemm, numba_rows,
-                                                     numba_fused)) + str(
+                                                     numba_fused, numba_weak)) + str(
         numba_gemm.GEMM_SYMBOLS)
     version = hashlib.sha256(helpers.encode()).hexdigest()[:16]
     return (f'"""Scan kernels of an rnnalg model, compiled by numba (prelude {version})."""\n'
@@ -221,6 +267,8 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
             "                                    _set_at, _as_c, _relu_into)\n"
             "from rnnalg.fast.numba_fused import (_apart, _apart_or_same, _column, _full, _full_or_row,  # noqa: F401\n"
             "                                     _kept, _nrows, _row, _widest)\n"
+            f"from rnnalg.fast.numba_weak import ({', '.join(sorted(numba_weak.HELPERS))},  # noqa: F401\n"
+            f"                                    {WEAK_CAST})\n"
             "from rnnalg.fast.numba_prelude import LP_EPS, _group_max, _layernorm, _layernorm_grad, _lp, _lp_grad, "
             "_maxout_grad, "
             "_sigmoid, _tanh, _tanh_scalar  # noqa: F401\n\n"
