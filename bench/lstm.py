@@ -12,7 +12,10 @@ The models are examples/lstm.rnn and gru.rnn (binary[88] in and out); the timing
 losses must agree before anything is timed.  The floor column is the cell's matrix products
 alone (bench/floor.py: those of one forward+backward of rnnalg's emitted module, run with numpy's
 BLAS), timed in the same rounds and clock: where floor > the fused kernel, ≤ 1.0× is out of
-reach with this BLAS whatever the elementwise code does, and the report says so.
+reach with this BLAS whatever the elementwise code does, and the report says so — for an unsplit
+call: with ≥ 2 BLAS threads and B ≥ 16, rnnalg's call runs as parts of the batch on threads, each
+with a one-thread BLAS (rnnalg/batch_threads.py), as a user's call does; the report says which
+rows did.
 torch.nn.GRU resets after its product, rnnalg's GRU before it (torch_models.GRUFused): its loss
 is checked with the reset gate held open, where the two cells are one function, and timed with
 the weights as they are.  Without torch only the
@@ -54,16 +57,30 @@ def bench(settings: compare.Settings, torch_pair, log, cells=tuple(CELLS)) -> li
             ours = lambda model=model, batch=batch: model.loss_and_grad(params, batch)  # noqa: E731
             expected = ours()[0]
             products = floor_products(numpy_model, params, batch)
-            log(f"{cell} B={B}: rnnalg backend {model.backend}; floor: {len(products)} products, "
-                f"{floor.total_flops(products) / 1e9:.3g} GFLOP")
+            parts = model.split_parts(B)  # what a user's call does: split over threads or not
+            log(f"{cell} B={B}: rnnalg backend {model.backend}, {_split_words(parts)}; floor: {len(products)} "
+                f"products, {floor.total_flops(products) / 1e9:.3g} GFLOP")
             calls = {"rnnalg": (ours, settings.repeats), "floor": (floor.floor_call(products), settings.repeats)}
             if torch_pair is not None:
                 calls.update(_torch_calls(torch_pair, cell, model, params, batch, expected, settings))
             row = {"cell": cell, "B": B, "rnnalg": None, "floor": None, "fused": None, "eager": None,
-                   "flops": floor.total_flops(products)}
+                   "flops": floor.total_flops(products), "parts": parts}
             row.update(compare._rounds(calls, settings, log, f"{cell} B={B}"))
             rows.append(row)
     return rows
+
+
+def _split_words(parts: int) -> str:
+    return f"split in {parts} parts on {parts} threads" if parts > 1 else "unsplit"
+
+
+def split_line(rows) -> str:
+    """Which rows rnnalg ran as parts of the batch on threads (rnnalg/batch_threads.py)."""
+    split = [f"{r['cell']} B={r['B']} in {r['parts']}" for r in rows if r.get("parts", 1) > 1]
+    if not split:
+        return "rnnalg ran every call unsplit (rnnalg/batch_threads.py splits with ≥ 2 BLAS threads at B ≥ 16)"
+    return ("rnnalg ran parts of the batch on threads, each with a one-thread BLAS (rnnalg/batch_threads.py): "
+            + ", ".join(split) + " parts; the other rows unsplit")
 
 
 def floor_products(numpy_model, params, batch) -> list:
@@ -134,7 +151,11 @@ def verdicts(rows) -> list[str]:
             continue
         ours, products, fused = (float(np.median(r[k])) * 1e3 for k in ("rnnalg", "floor", "fused"))
         what = f"{r['cell']} B={r['B']}: the products alone take {products:.3g} ms"
-        if products > fused:
+        if products > fused and r.get("parts", 1) > 1:
+            lines.append(f"{what}, more than {FUSED_NAMES[r['cell']]}'s whole {fused:.3g} ms, unsplit: rnnalg "
+                         f"ran {r['parts']} parts of the batch on {r['parts']} threads, each with a one-thread "
+                         f"BLAS, in {ours:.3g} ms.")
+        elif products > fused:
             lines.append(f"{what}, more than {FUSED_NAMES[r['cell']]}'s whole {fused:.3g} ms: "
                          f"≤ 1.0× is out of reach with this BLAS (OpenBLAS {blas_family()} kernels), "
                          "whatever the elementwise code does.")
@@ -207,6 +228,7 @@ def main(argv=None) -> int:
     lines += table(rows)
     said = verdicts(rows)
     lines += [""] + [f"- {line}" for line in said] if said else []
+    lines += ["", f"- {split_line(rows)}"]
     from rnnalg import fast
     info = report.machine_info(torch_pair and torch_pair[0], fast=fast.unavailable_reason() is None)
     lines += ["", "Machine:", ""] + [f"- {line}" for line in info + [_blas_kernels()]]
