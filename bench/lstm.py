@@ -5,6 +5,7 @@ loop of the same cell.
     python bench/lstm.py --quick    # a smoke run at toy sizes (stdout only)
     python bench/lstm.py --cells gru
     python bench/lstm.py --cells lstm -B 16 --repeats 6   # one row, few calls (a loaded machine)
+    python bench/lstm.py --batch-threads 1          # rnnalg's call unsplit (default: as a user's, see below)
     OPENBLAS_NUM_THREADS=1 python bench/lstm.py --torch-threads 1 --clock cpu --out bench/results_lstm_1thread.md
 
 The models are examples/lstm.rnn and gru.rnn (binary[88] in and out); the timing is compare.py's
@@ -47,13 +48,14 @@ CELLS = {"LSTM": ("lstm", "LSTMFused"), "GRU": ("gru", "GRUFused")}
 FUSED_NAMES = {"LSTM": "torch.nn.LSTM", "GRU": "torch.nn.GRU"}
 
 
-def bench(settings: compare.Settings, torch_pair, log, cells=tuple(CELLS)) -> list[dict]:
+def bench(settings: compare.Settings, torch_pair, log, cells=tuple(CELLS), batch_threads=None) -> list[dict]:
     rows = []
     for cell in cells:
         stem = CELLS[cell][0]
         for program, numpy_model, params, B, batch in compare.cases(compare.ROOT / "examples" / f"{stem}.rnn",
                                                                    settings):
             model = compare.rnnalg.compile(program, np.float32)  # what a user gets: fast when numba is installed
+            model.batch_threads = batch_threads  # None: as a user's call (rnnalg/batch_threads.py)
             ours = lambda model=model, batch=batch: model.loss_and_grad(params, batch)  # noqa: E731
             expected = ours()[0]
             products = floor_products(numpy_model, params, batch)
@@ -197,6 +199,9 @@ def main(argv=None) -> int:
     parser.add_argument("--cells", default="lstm,gru", help="comma-separated: lstm, gru (default both)")
     parser.add_argument("-B", "--batch-sizes", help="comma-separated batch sizes (default 1,16,64; --quick 1,4)")
     parser.add_argument("--repeats", type=int, help="timed calls per implementation (default 21; --quick 3)")
+    parser.add_argument("--batch-threads", type=int, metavar="N",
+                        help="rnnalg's call in N parts of the batch on N threads (1: unsplit; default: as a "
+                             "user's call, rnnalg/batch_threads.py)")
     args = parser.parse_args(argv)
     cells = [c.strip().upper() for c in args.cells.split(",") if c.strip()]
     if not cells or any(c not in CELLS for c in cells):
@@ -212,14 +217,14 @@ def main(argv=None) -> int:
         parser.error(f"-B/--batch-sizes: expected integers like 1,16,64, not {args.batch_sizes!r}")
     if args.repeats is not None:
         settings = dataclasses.replace(settings, repeats=args.repeats)
-    if min(settings.batch_sizes) < 1 or settings.repeats < 1:
-        parser.error("batch sizes and --repeats must be at least 1")
+    if min(settings.batch_sizes) < 1 or settings.repeats < 1 or (args.batch_threads is not None and args.batch_threads < 1):
+        parser.error("batch sizes, --repeats and --batch-threads must be at least 1")
     out = args.out if args.out is not None or args.quick else HERE / "results_lstm.md"
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     torch_pair = compare.import_torch(args.no_torch, args.torch_threads)
     load_before = report.load_average()
     log(f"load average {load_before} on {os.cpu_count()} cores")
-    rows = bench(settings, torch_pair, log, cells)
+    rows = bench(settings, torch_pair, log, cells, args.batch_threads)
     lines = ["# Gated cells: rnnalg vs torch.nn.LSTM / nn.GRU vs a PyTorch eager loop, forward+backward", "",
              _describe(settings, cells), "",
              "Milliseconds per call: median (min–max) over all timed calls; ratios are of medians. "

@@ -458,14 +458,15 @@ def test_gated_bench_says_which_rows_rnnalg_ran_split(compare):
     assert lstm_bench.split_line(rows[:1]).startswith("rnnalg ran every call unsplit")
 
 
-def test_gated_bench_quick_run_reports_the_split(compare, capsys, monkeypatch):
-    """The bench runs the model's own call, split where `Model.split_parts` says (the fast backend
-    with 2 BLAS threads at B ≥ 16; here the suite's numpy backend, told to), and reports it."""
-    from rnnalg.model import Model
-    monkeypatch.setattr(Model, "split_parts", lambda self, B: 2 if B >= 4 else 1)
-    text = _gated_bench_text(["--no-torch", "--cells", "lstm", "--repeats", "1"], capsys)
+def test_gated_bench_quick_run_reports_the_split(compare, capsys):
+    """The bench runs the model's own call, split as `Model.batch_threads` says (by default as a
+    user's call: rnnalg/batch_threads.py; --batch-threads N sets it), and reports which rows split."""
+    text = _gated_bench_text(["--no-torch", "--cells", "lstm", "--repeats", "1", "--batch-threads", "2"], capsys)
     assert "- rnnalg ran parts of the batch on threads, each with a one-thread BLAS (rnnalg/batch_threads.py): " \
            "LSTM B=4 in 2 parts; the other rows unsplit" in text
+    with pytest.raises(SystemExit):
+        _lstm_bench().main(["--quick", "--batch-threads", "0"])
+    assert "--batch-threads must be at least 1" in capsys.readouterr().err
 
 
 # ---- bench/word_head.py ----------------------------------------------------------------------
