@@ -81,8 +81,9 @@ def split_line(rows) -> str:
     split = [f"{r['cell']} B={r['B']} in {r['parts']}" for r in rows if r.get("parts", 1) > 1]
     if not split:
         return "rnnalg ran every call unsplit (rnnalg/batch_threads.py splits with ≥ 2 BLAS threads at B ≥ 16)"
+    rest = "; the other rows unsplit" if len(split) < len(rows) else ""
     return ("rnnalg ran parts of the batch on threads, each with a one-thread BLAS (rnnalg/batch_threads.py): "
-            + ", ".join(split) + " parts; the other rows unsplit")
+            + ", ".join(split) + " parts" + rest)
 
 
 def floor_products(numpy_model, params, batch) -> list:

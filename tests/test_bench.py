@@ -456,6 +456,7 @@ def test_gated_bench_says_which_rows_rnnalg_ran_split(compare):
         "LSTM B=16: the products alone take 22 ms, more than torch.nn.LSTM's whole 17 ms, unsplit: rnnalg ran 2 "
         "parts of the batch on 2 threads, each with a one-thread BLAS, in 19 ms.")
     assert lstm_bench.split_line(rows[:1]).startswith("rnnalg ran every call unsplit")
+    assert lstm_bench.split_line(rows[1:]).endswith("LSTM B=16 in 2 parts")
 
 
 def test_gated_bench_quick_run_reports_the_split(compare, capsys):
