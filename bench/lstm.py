@@ -5,6 +5,7 @@ loop of the same cell.
     python bench/lstm.py --quick    # a smoke run at toy sizes (stdout only)
     python bench/lstm.py --cells gru
     python bench/lstm.py --cells lstm -B 16 --repeats 6   # one row, few calls (a loaded machine)
+    python bench/lstm.py --batch-threads 1          # rnnalg's call unsplit (default: as a user's, see below)
     OPENBLAS_NUM_THREADS=1 python bench/lstm.py --torch-threads 1 --clock cpu --out bench/results_lstm_1thread.md
 
 The models are examples/lstm.rnn and gru.rnn (binary[88] in and out); the timing is compare.py's
@@ -12,7 +13,10 @@ The models are examples/lstm.rnn and gru.rnn (binary[88] in and out); the timing
 losses must agree before anything is timed.  The floor column is the cell's matrix products
 alone (bench/floor.py: those of one forward+backward of rnnalg's emitted module, run with numpy's
 BLAS), timed in the same rounds and clock: where floor > the fused kernel, ≤ 1.0× is out of
-reach with this BLAS whatever the elementwise code does, and the report says so.
+reach with this BLAS whatever the elementwise code does, and the report says so — for an unsplit
+call: with ≥ 2 BLAS threads and B ≥ 16, rnnalg's call runs as parts of the batch on threads, each
+with a one-thread BLAS (rnnalg/batch_threads.py), as a user's call does; the report says which
+rows did.
 torch.nn.GRU resets after its product, rnnalg's GRU before it (torch_models.GRUFused): its loss
 is checked with the reset gate held open, where the two cells are one function, and timed with
 the weights as they are.  Without torch only the
@@ -44,26 +48,42 @@ CELLS = {"LSTM": ("lstm", "LSTMFused"), "GRU": ("gru", "GRUFused")}
 FUSED_NAMES = {"LSTM": "torch.nn.LSTM", "GRU": "torch.nn.GRU"}
 
 
-def bench(settings: compare.Settings, torch_pair, log, cells=tuple(CELLS)) -> list[dict]:
+def bench(settings: compare.Settings, torch_pair, log, cells=tuple(CELLS), batch_threads=None) -> list[dict]:
     rows = []
     for cell in cells:
         stem = CELLS[cell][0]
         for program, numpy_model, params, B, batch in compare.cases(compare.ROOT / "examples" / f"{stem}.rnn",
                                                                    settings):
             model = compare.rnnalg.compile(program, np.float32)  # what a user gets: fast when numba is installed
+            model.batch_threads = batch_threads  # None: as a user's call (rnnalg/batch_threads.py)
             ours = lambda model=model, batch=batch: model.loss_and_grad(params, batch)  # noqa: E731
             expected = ours()[0]
             products = floor_products(numpy_model, params, batch)
-            log(f"{cell} B={B}: rnnalg backend {model.backend}; floor: {len(products)} products, "
-                f"{floor.total_flops(products) / 1e9:.3g} GFLOP")
+            parts = model.split_parts(B)  # what a user's call does: split over threads or not
+            log(f"{cell} B={B}: rnnalg backend {model.backend}, {_split_words(parts)}; floor: {len(products)} "
+                f"products, {floor.total_flops(products) / 1e9:.3g} GFLOP")
             calls = {"rnnalg": (ours, settings.repeats), "floor": (floor.floor_call(products), settings.repeats)}
             if torch_pair is not None:
                 calls.update(_torch_calls(torch_pair, cell, model, params, batch, expected, settings))
             row = {"cell": cell, "B": B, "rnnalg": None, "floor": None, "fused": None, "eager": None,
-                   "flops": floor.total_flops(products)}
+                   "flops": floor.total_flops(products), "parts": parts}
             row.update(compare._rounds(calls, settings, log, f"{cell} B={B}"))
             rows.append(row)
     return rows
+
+
+def _split_words(parts: int) -> str:
+    return f"split in {parts} parts on {parts} threads" if parts > 1 else "unsplit"
+
+
+def split_line(rows) -> str:
+    """Which rows rnnalg ran as parts of the batch on threads (rnnalg/batch_threads.py)."""
+    split = [f"{r['cell']} B={r['B']} in {r['parts']}" for r in rows if r.get("parts", 1) > 1]
+    if not split:
+        return "rnnalg ran every call unsplit (rnnalg/batch_threads.py splits with ≥ 2 BLAS threads at B ≥ 16)"
+    rest = "; the other rows unsplit" if len(split) < len(rows) else ""
+    return ("rnnalg ran parts of the batch on threads, each with a one-thread BLAS (rnnalg/batch_threads.py): "
+            + ", ".join(split) + " parts" + rest)
 
 
 def floor_products(numpy_model, params, batch) -> list:
@@ -134,7 +154,11 @@ def verdicts(rows) -> list[str]:
             continue
         ours, products, fused = (float(np.median(r[k])) * 1e3 for k in ("rnnalg", "floor", "fused"))
         what = f"{r['cell']} B={r['B']}: the products alone take {products:.3g} ms"
-        if products > fused:
+        if products > fused and r.get("parts", 1) > 1:
+            lines.append(f"{what}, more than {FUSED_NAMES[r['cell']]}'s whole {fused:.3g} ms, unsplit: rnnalg "
+                         f"ran {r['parts']} parts of the batch on {r['parts']} threads, each with a one-thread "
+                         f"BLAS, in {ours:.3g} ms.")
+        elif products > fused:
             lines.append(f"{what}, more than {FUSED_NAMES[r['cell']]}'s whole {fused:.3g} ms: "
                          f"≤ 1.0× is out of reach with this BLAS (OpenBLAS {blas_family()} kernels), "
                          "whatever the elementwise code does.")
@@ -176,6 +200,9 @@ def main(argv=None) -> int:
     parser.add_argument("--cells", default="lstm,gru", help="comma-separated: lstm, gru (default both)")
     parser.add_argument("-B", "--batch-sizes", help="comma-separated batch sizes (default 1,16,64; --quick 1,4)")
     parser.add_argument("--repeats", type=int, help="timed calls per implementation (default 21; --quick 3)")
+    parser.add_argument("--batch-threads", type=int, metavar="N",
+                        help="rnnalg's call in N parts of the batch on N threads (1: unsplit; default: as a "
+                             "user's call, rnnalg/batch_threads.py)")
     args = parser.parse_args(argv)
     cells = [c.strip().upper() for c in args.cells.split(",") if c.strip()]
     if not cells or any(c not in CELLS for c in cells):
@@ -191,14 +218,14 @@ def main(argv=None) -> int:
         parser.error(f"-B/--batch-sizes: expected integers like 1,16,64, not {args.batch_sizes!r}")
     if args.repeats is not None:
         settings = dataclasses.replace(settings, repeats=args.repeats)
-    if min(settings.batch_sizes) < 1 or settings.repeats < 1:
-        parser.error("batch sizes and --repeats must be at least 1")
+    if min(settings.batch_sizes) < 1 or settings.repeats < 1 or (args.batch_threads is not None and args.batch_threads < 1):
+        parser.error("batch sizes, --repeats and --batch-threads must be at least 1")
     out = args.out if args.out is not None or args.quick else HERE / "results_lstm.md"
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     torch_pair = compare.import_torch(args.no_torch, args.torch_threads)
     load_before = report.load_average()
     log(f"load average {load_before} on {os.cpu_count()} cores")
-    rows = bench(settings, torch_pair, log, cells)
+    rows = bench(settings, torch_pair, log, cells, args.batch_threads)
     lines = ["# Gated cells: rnnalg vs torch.nn.LSTM / nn.GRU vs a PyTorch eager loop, forward+backward", "",
              _describe(settings, cells), "",
              "Milliseconds per call: median (min–max) over all timed calls; ratios are of medians. "
@@ -207,6 +234,7 @@ def main(argv=None) -> int:
     lines += table(rows)
     said = verdicts(rows)
     lines += [""] + [f"- {line}" for line in said] if said else []
+    lines += ["", f"- {split_line(rows)}"]
     from rnnalg import fast
     info = report.machine_info(torch_pair and torch_pair[0], fast=fast.unavailable_reason() is None)
     lines += ["", "Machine:", ""] + [f"- {line}" for line in info + [_blas_kernels()]]

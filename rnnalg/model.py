@@ -6,8 +6,11 @@
 
 What runs is exactly the text `rnnalg compile -o` writes (`model.source`); with the fast
 backend (numba installed, or backend="fast") its scan kernels, the same text, run compiled for
-small batches (rnnalg/fast/).  What a caller passes (params, batch, state) is checked first
-(rnnalg/model_args.py): a ValueError or TypeError naming the array and the shape expected.
+small batches (rnnalg/fast/); with a BLAS on n ≥ 2 threads, its `loss_and_grad` of a batch of
+B ≥ 16 runs as n parts of the batch on n threads, each with a one-thread BLAS, added up
+(rnnalg/batch_threads.py; `model.batch_threads = n` sets n for either backend, 1 never splits).
+What a caller passes (params, batch, state) is checked first (rnnalg/model_args.py): a
+ValueError or TypeError naming the array and the shape expected.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import os
 
 import numpy as np
 
+from . import batch_threads
 from .errors import UsageError
 from .ir import Program
 from .lower.emit import emit_module
@@ -48,6 +52,7 @@ class Model:
         self.param_shapes = {p.name: p.shape for p in program.params}
         self.param_roles = {p.name: p.role for p in program.params}
         self.has_dropout = bool(namespace["DROPOUT"])
+        self.batch_threads = None  # loss_and_grad's parts of a batch on threads: None, as the BLAS's allow; n
 
     # ---- setup -----------------------------------------------------------------------------
     def init_params(self, rng, scheme="gaussian", scale=None):
@@ -68,11 +73,22 @@ class Model:
 
     # ---- running (numpy's floating-point warnings off, see _QUIET) ------------------------
     def loss_and_grad(self, params, batch, state=None, noise=None):
-        """-> (loss, grads, final_state); loss = mean NLL per unmasked position."""
+        """-> (loss, grads, final_state); loss = mean NLL per unmasked position.  Where
+        `split_parts(B)` > 1, parts of the batch on threads (rnnalg/batch_threads.py): the same
+        numbers up to rounding."""
         batch = self._checked(params, batch, state, targets=True)
+        run, n = self._module["loss_and_grad"], self.split_parts(batch_size(batch))
         with np.errstate(**_QUIET):
-            loss, grads, final = self._module["loss_and_grad"](params, batch, state, noise)
+            if n > 1:
+                dt = params[self.program.params[0].name].dtype  # the module's dt, which its count is summed in
+                return batch_threads.loss_and_grad(run, n, params, batch, self.program.static_inputs,
+                                                   state, noise, dt)
+            loss, grads, final = run(params, batch, state, noise)
         return float(loss), grads, final
+
+    def split_parts(self, B: int) -> int:
+        """How many parts of the batch on threads `loss_and_grad` runs a batch of B as now (1: unsplit)."""
+        return batch_threads.parts(B, self.batch_threads, compiled=self.backend == "fast")
 
     def evaluate(self, params, batch, state=None):
         """-> (nll_sum, count, final_state) without dropout."""

@@ -441,6 +441,35 @@ def test_gated_bench_verdicts_say_when_the_products_alone_are_slower(compare):
     assert lstm_bench._floor_ratio(ms(1.5), ms(10.0)) == "0.15 reachable"
 
 
+def test_gated_bench_says_which_rows_rnnalg_ran_split(compare):
+    """A user's call at ≥ 2 BLAS threads and B ≥ 16 runs as parts of the batch on threads
+    (rnnalg/batch_threads.py): the report says which rows did, and an unsplit floor above the fused
+    kernel is no verdict on them."""
+    lstm_bench = _lstm_bench()
+    ms = lambda x: np.array([x / 1e3])  # noqa: E731
+    rows = [{"cell": "LSTM", "B": 1, "rnnalg": ms(2.0), "floor": ms(1.5), "fused": ms(3.0), "parts": 1},
+            {"cell": "LSTM", "B": 16, "rnnalg": ms(19.0), "floor": ms(22.0), "fused": ms(17.0), "parts": 2}]
+    assert lstm_bench.split_line(rows) == (
+        "rnnalg ran parts of the batch on threads, each with a one-thread BLAS (rnnalg/batch_threads.py): "
+        "LSTM B=16 in 2 parts; the other rows unsplit")
+    assert lstm_bench.verdicts(rows)[1] == (
+        "LSTM B=16: the products alone take 22 ms, more than torch.nn.LSTM's whole 17 ms, unsplit: rnnalg ran 2 "
+        "parts of the batch on 2 threads, each with a one-thread BLAS, in 19 ms.")
+    assert lstm_bench.split_line(rows[:1]).startswith("rnnalg ran every call unsplit")
+    assert lstm_bench.split_line(rows[1:]).endswith("LSTM B=16 in 2 parts")
+
+
+def test_gated_bench_quick_run_reports_the_split(compare, capsys):
+    """The bench runs the model's own call, split as `Model.batch_threads` says (by default as a
+    user's call: rnnalg/batch_threads.py; --batch-threads N sets it), and reports which rows split."""
+    text = _gated_bench_text(["--no-torch", "--cells", "lstm", "--repeats", "1", "--batch-threads", "2"], capsys)
+    assert "- rnnalg ran parts of the batch on threads, each with a one-thread BLAS (rnnalg/batch_threads.py): " \
+           "LSTM B=4 in 2 parts; the other rows unsplit" in text
+    with pytest.raises(SystemExit):
+        _lstm_bench().main(["--quick", "--batch-threads", "0"])
+    assert "--batch-threads must be at least 1" in capsys.readouterr().err
+
+
 # ---- bench/word_head.py ----------------------------------------------------------------------
 
 @pytest.fixture

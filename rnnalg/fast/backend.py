@@ -272,9 +272,11 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
             "from rnnalg.fast.numba_prelude import LP_EPS, _group_max, _layernorm, _layernorm_grad, _lp, _lp_grad, "
             "_maxout_grad, "
             "_sigmoid, _tanh, _tanh_scalar  # noqa: F401\n\n"
-            "_kernel = njit(cache=True, error_model='numpy')  # every scan kernel (numba_rows.JIT_OPTIONS)\n"
+            # nogil: a kernel lets other threads run Python meanwhile (rnnalg/batch_threads.py runs parts of a
+            # batch on threads); it only adds the GIL's release and take-back around the call
+            "_kernel = njit(cache=True, error_model='numpy', nogil=True)  # every scan kernel (numba_rows.JIT_OPTIONS)\n"
             # only where it is used, so that the text (and the cache) of other models is as before
-            + ("_long_kernel = njit(cache=True, error_model='numpy', _dbg_optnone=True)  "
+            + ("_long_kernel = njit(cache=True, error_model='numpy', nogil=True, _dbg_optnone=True)  "
                f"# over {OPTIMISE_UP_TO} statements: LLVM -O3 would take minutes\n" if any_long else "")
             + "\n\n" + "\n\n\n".join(kernels) + "\n")
 
