@@ -4,7 +4,9 @@ The same seed repeats a run bit for bit only with the same
 
     backend       numpy or fast (numba): they round float32 differently
     BLAS threads  a matrix product split over n threads sums in another order (1 vs 2 threads
-                  differ from the first epoch on the README's main job)
+                  differ from the first epoch on the README's main job); with the fast backend,
+                  n ≥ 2 and B ≥ 16 they also cut each batch into parts on threads, whose
+                  gradients add in another order (rnnalg/batch_threads.py: fixed by n and B)
     numpy, BLAS   versions, and the BLAS's kernel for this CPU (OpenBLAS picks one per CPU)
 
 A run records them (`TrainConfig.threads`; `environment()` in its checkpoints and result), a
