@@ -44,6 +44,23 @@ def test_every_example_is_optimised_and_a_long_gate_chain_is_not():
     assert "@_long_kernel\ndef _scan_forward(" in text and "@_long_kernel\ndef _scan_backward(" in text
 
 
+@pytest.mark.parametrize("n", [14, 16])
+def test_a_chain_of_14_to_16_gates_gets_its_fused_kernel_text(n):
+    """Its forward kernel is short enough to be optimised, so fused: its run's guard has ~400
+    pairwise checks, once one `&` chain nested ~400 deep (RecursionError in ast.unparse); now
+    they come in statements of at most fusion.CHECKS_PER_LINE checks."""
+    import ast
+    from rnnalg.fast import fusion
+
+    chain = rnnalg.check(rnnalg.parse(gate_chain(n), "chain.rnn"))
+    text = backend.kernel_module_text(rnnalg.compile(chain, backend="numpy").source)
+    assert "@_kernel\ndef _scan_forward(" in text
+    guards = [node for node in ast.walk(ast.parse(text))
+              if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+              and node.targets[0].id.startswith("_ok")]
+    assert len(guards) > 1 and all(ast.unparse(g.value).count(" & ") < fusion.CHECKS_PER_LINE for g in guards)
+
+
 FIRST_CALL = """
 import time, numpy as np, rnnalg
 from rnnalg.testing import random_setup

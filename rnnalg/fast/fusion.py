@@ -408,7 +408,22 @@ def _fused(stmts, live_after, tag):
             + [f"    for _j in range({ref}.shape[-1]):"] + ["        " + s for s in run.body + stores])
     binds = [f"{name} = {obj[1]}" for name, obj in live.items()]
     # `&`, not `and`: one basic block, not one per check (LLVM's time grows with the blocks)
-    return _parsed_if(" & ".join(checks), lines, fallback, inner + loop + binds)
+    test, partial = _conjunction(checks, tag)
+    return _parsed_if(test, lines + partial, fallback, inner + loop + binds)
+
+
+CHECKS_PER_LINE = 32  # a chain of `&` nests one level per operand: ast.unparse recurses into it
+
+
+def _conjunction(checks, tag):
+    """(test, lines): `checks` joined by `&`, in statements of at most CHECKS_PER_LINE checks each
+    (`_ok<tag>_k = …`) when there are more, so no expression nests deeper than that: a run of
+    14 gates has ~400 pairwise checks, and one chain of them overflowed Python's recursion."""
+    if len(checks) <= CHECKS_PER_LINE:
+        return " & ".join(checks), []
+    chunks = [checks[i:i + CHECKS_PER_LINE] for i in range(0, len(checks), CHECKS_PER_LINE)]
+    names = [f"_ok{tag}_{k}" for k in range(len(chunks))]
+    return " & ".join(names), [f"{name} = {' & '.join(chunk)}" for name, chunk in zip(names, chunks)]
 
 
 def _parsed_if(test, before, fallback, body):
