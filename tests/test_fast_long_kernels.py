@@ -44,6 +44,31 @@ def test_every_example_is_optimised_and_a_long_gate_chain_is_not():
     assert "@_long_kernel\ndef _scan_forward(" in text and "@_long_kernel\ndef _scan_backward(" in text
 
 
+def test_a_long_kernel_calling_the_prelude_can_be_cached_and_matches_numpy(monkeypatch, tmp_path):
+    """An optnone kernel keeps what LLVM's -O3 drops: numba's reference to a called dispatcher
+    (`_layernorm(…)`, `_layernorm_grad(…)`) stayed in its code as this process's address, and numba
+    would not cache it ("uses dynamic globals"), so it compiled again in every process.  The
+    prelude's helpers are called through intrinsics (numba_direct.py): nothing to keep."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_fast_compiles import uncachable
+    monkeypatch.setenv(backend.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(backend, "OPTIMISE_UP_TO", 20)  # both of ln_lstm's kernels optnone
+    program = rnnalg.load_program(ROOT / "examples" / "ln_lstm.rnn", {"H": 6})
+    text = backend.kernel_module_text(rnnalg.compile(program, backend="numpy").source)
+    assert "@_long_kernel\ndef _scan_forward(" in text and "@_long_kernel\ndef _scan_backward(" in text
+    assert "_layernorm(" in text and "_layernorm_grad(" in text
+    results = []
+    for name in ("fast", "numpy"):
+        model, params, batch, state, noise = random_setup(program, T=4, B=3, backend=name)
+        results.append(model.loss_and_grad(params, batch, state, noise))
+        if name == "fast":
+            for kernel in ("_scan_forward", "_scan_backward"):
+                assert not uncachable(model._module[kernel].compiled), (kernel, uncachable(model._module[kernel].compiled))
+    (lf, gf, _), (ln, gn, _) = results
+    assert abs(lf - ln) <= 1e-12 * abs(ln)
+    assert all(np.allclose(gf[k], gn[k], rtol=1e-10, atol=1e-14) for k in gn)
+
+
 FIRST_CALL = """
 import time, numpy as np, rnnalg
 from rnnalg.testing import random_setup

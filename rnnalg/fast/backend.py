@@ -192,7 +192,7 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
     """The numba module of an emitted numpy module's kernels: `_kernel` (njit) for each, or
     `_long_kernel` (njit, optnone) for one longer than OPTIMISE_UP_TO statements (left out
     without `optnone`)."""
-    from . import numba_fused, numba_gemm, numba_prelude, numba_retype, numba_rows
+    from . import numba_direct, numba_fused, numba_gemm, numba_prelude, numba_retype, numba_rows
     kernels, any_long = [], False
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef) and node.name.startswith(KERNEL_PREFIX):
@@ -209,8 +209,8 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
     # the prelude's compiled helpers are cached once, in the package; its source is in the
     # kernel text's hash (as a comment), so a new prelude means new kernel files
     # (and so is numpy's BLAS that the products call: its symbols are in the compiled code)
-    helpers = "".join(inspect.getsource(m) for m in (numba_prelude, numba_retype, numba_gemm, numba_rows,
-                                                     numba_fused)) + str(
+    helpers = "".join(inspect.getsource(m) for m in (numba_prelude, numba_direct, numba_retype, numba_gemm,
+                                                     numba_rows, numba_fused)) + str(
         numba_gemm.GEMM_SYMBOLS)
     version = hashlib.sha256(helpers.encode()).hexdigest()[:16]
     return (f'"""Scan kernels of an rnnalg model, compiled by numba (prelude {version})."""\n'
@@ -221,9 +221,11 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
             "                                    _set_at, _as_c, _relu_into)\n"
             "from rnnalg.fast.numba_fused import (_apart, _apart_or_same, _column, _full, _full_or_row,  # noqa: F401\n"
             "                                     _kept, _nrows, _row, _widest)\n"
-            "from rnnalg.fast.numba_prelude import LP_EPS, _group_max, _layernorm, _layernorm_grad, _lp, _lp_grad, "
-            "_maxout_grad, "
-            "_sigmoid, _tanh, _tanh_scalar  # noqa: F401\n\n"
+            "from rnnalg.fast.numba_prelude import LP_EPS, _tanh, _tanh_scalar  # noqa: F401\n"
+            # its njit helpers through intrinsics: a dispatcher's address would keep an optnone kernel
+            # out of numba's cache (numba_direct.py)
+            "from rnnalg.fast.numba_direct import (_group_max, _layernorm, _layernorm_grad, _lp, _lp_grad,  # noqa: F401\n"
+            "                                      _maxout_grad, _sigmoid)\n\n"
             "_kernel = njit(cache=True, error_model='numpy')  # every scan kernel (numba_rows.JIT_OPTIONS)\n"
             # only where it is used, so that the text (and the cache) of other models is as before
             + ("_long_kernel = njit(cache=True, error_model='numpy', _dbg_optnone=True)  "
