@@ -37,7 +37,10 @@ from hypothesis import Phase, settings
 # (cold first call, H=6, loaded: lstm f64 36.2 -> 24.9 s, lstm f32 33.4 -> 21.7, gru f32 34.6 -> 26.6,
 # dots f64 22.8 -> 18.0, rnn f32 18.4 -> 14.8) to bit-identical loss, gradients and final states in
 # those five (no fastmath: LLVM may not reorder floating point at any level). -O0 would be cheaper still, but numba then
-# cannot cache the kernels ("dynamic globals"), which test_fast_backend.py's cache test checks.
+# cannot cache the kernels ("dynamic globals"), which test_fast_backend.py's cache test checks: -O0 keeps the
+# address of every njit helper a kernel calls (numba_rows, numba_fused, numba_gemm, and those inside the
+# prelude's helpers), not only the prelude's that numba_direct.py calls without one (ln_lstm f32, loaded:
+# -O0 22.2 CPU s, -O1 27.9, one cold first call each).
 # numba's cache does not tell -O1 code from -O3 code, so these kernels live in the suite's own
 # caches, never where a user's rnnalg (RNNALG_CACHE, ~/.cache/rnnalg) or numba
 # (__pycache__ beside the package) would load them: only when none of the three is set here.
