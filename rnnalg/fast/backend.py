@@ -16,6 +16,8 @@ operations stay separate functions, each optimised alone, so compiling grows lin
 6.1 s instead of 88 s) and the kernel runs 2–4× slower than optimised, about as fast as numpy
 or faster (n=20, T=50, B=4, ms per call: backward 1.00, optimised 0.46, numpy 2.39; forward 1.26,
 0.32, 1.24).  Where numba lacks that option, such a kernel runs as numpy, with a note saying so.
+It calls the prelude's njit helpers through intrinsics (numba_direct.py): a dispatcher's address,
+which optnone keeps in the code, would keep it out of numba's disk cache.
 
 Before the numba rewrite, each run of a step's elementwise statements is fused into one loop
 over its elements, guarded by checks of the arrays it touches (fusion.py; LSTM, B=1: the
