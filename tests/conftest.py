@@ -27,6 +27,7 @@ with bench's compare --quick and cost's traced-memory tests, these 10 tests took
 (user+sys) with OPENBLAS_NUM_THREADS=2, 11.9 s with 1 (deep_input: 133.6 s against 1.0 s).
 """
 import os
+from collections import Counter
 from pathlib import Path
 
 from hypothesis import Phase, settings
@@ -36,7 +37,10 @@ from hypothesis import Phase, settings
 # (cold first call, H=6, loaded: lstm f64 36.2 -> 24.9 s, lstm f32 33.4 -> 21.7, gru f32 34.6 -> 26.6,
 # dots f64 22.8 -> 18.0, rnn f32 18.4 -> 14.8) to bit-identical loss, gradients and final states in
 # those five (no fastmath: LLVM may not reorder floating point at any level). -O0 would be cheaper still, but numba then
-# cannot cache the kernels ("dynamic globals"), which test_fast_backend.py's cache test checks.
+# cannot cache the kernels ("dynamic globals"), which test_fast_backend.py's cache test checks: -O0 keeps the
+# address of every njit helper a kernel calls (numba_rows, numba_fused, numba_gemm, and those inside the
+# prelude's helpers), not only the prelude's that numba_direct.py calls without one (ln_lstm f32, loaded:
+# -O0 22.2 CPU s, -O1 27.9, one cold first call each).
 # numba's cache does not tell -O1 code from -O3 code, so these kernels live in the suite's own
 # caches, never where a user's rnnalg (RNNALG_CACHE, ~/.cache/rnnalg) or numba
 # (__pycache__ beside the package) would load them: only when none of the three is set here.
@@ -60,3 +64,25 @@ if "OPENBLAS_NUM_THREADS" not in os.environ:
 settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True,
                           phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default"))
+
+
+# `pytest -n 2 --dist loadfile` (CI) hands each worker whole files, by default the files with the most
+# tests first, so files of one or two long tests went out last: the other worker sat idle while
+# test_sweep_signals.py's one 55 s test ran (CI-equivalent log: the slowest test of the suite).
+# On a worker (where xdist's controller takes its order from), these files come first, longest first,
+# then the rest as xdist would order them; the controller keeps that order (its --loadscope-reorder off).
+LONG_FEW_TEST_FILES = ("test_sweep_signals.py", "test_fast_long_kernels.py", "test_sweep_cluster.py",
+                       "test_gemm_layouts.py")
+
+
+def pytest_configure(config):
+    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist's controller, whatever its mode
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(config, items):
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # a plain run keeps pytest's order
+    per_file = Counter(item.path.name for item in items)
+    long_first = {name: i for i, name in enumerate(LONG_FEW_TEST_FILES)}
+    items.sort(key=lambda item: (long_first.get(item.path.name, len(long_first)), -per_file[item.path.name]))

@@ -2,7 +2,8 @@
 float32 and float64, masked and not, a call leaves no "could not compile" note and every scan
 kernel still compiled (`by_batch`'s fallback to the numpy kernel gives numpy's results, so the
 tests that compare fast with numpy cannot see it); and $RNNALG_FAST_STRICT (set for the whole
-suite by conftest.py) turns such a fallback into an error.
+suite by conftest.py) turns such a fallback into an error.  Every compiled kernel can go to
+numba's disk cache (no process-bound address in its code), so a second process loads it.
 
 Small models (H=6, the size of test_fast_backend.py's: the same kernels, from the disk cache)."""
 import os
@@ -50,6 +51,20 @@ def assert_kernels_run_compiled(program, capsys, monkeypatch):
         assert kernels
         for name, kernel in kernels.items():  # each ran (has a signature) and did not fall back
             assert kernel.compiled is not None and kernel.compiled.signatures, (np.dtype(dtype).name, name)
+            assert not uncachable(kernel.compiled), (np.dtype(dtype).name, name, uncachable(kernel.compiled))
+
+
+def uncachable(dispatcher) -> list:
+    """Why numba would not write `dispatcher`'s compiled signatures to its disk cache (its own test,
+    numba.core.caching.CompileResultCacheImpl.check_cachable, without the warning): a kernel that
+    cannot be cached compiles again in every process (tens of seconds for a long optnone one)."""
+    reasons = []
+    for signature, result in dispatcher.overloads.items():
+        if result.library.has_dynamic_globals:  # an address of this process in the machine code
+            reasons.append(f"{signature}: dynamic globals {result.library._dynamic_globals}")
+        if any(not lifted.can_cache for lifted in result.lifted):
+            reasons.append(f"{signature}: lifted loops")
+    return reasons
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)

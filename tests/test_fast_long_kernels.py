@@ -61,6 +61,33 @@ def test_a_chain_of_14_to_16_gates_gets_its_fused_kernel_text(n):
     assert len(guards) > 1 and all(ast.unparse(g.value).count(" & ") < fusion.CHECKS_PER_LINE for g in guards)
 
 
+def test_a_long_kernel_calling_the_prelude_can_be_cached_and_matches_numpy(monkeypatch, tmp_path):
+    """An optnone kernel keeps what LLVM's -O3 drops: numba's reference to a called dispatcher
+    (`_layernorm(…)`, `_layernorm_grad(…)`) stayed in its code as this process's address, and numba
+    would not cache it ("uses dynamic globals"), so it compiled again in every process.  The
+    prelude's helpers are called through intrinsics (numba_direct.py): nothing to keep.
+    (One layernorm op, not ln_lstm: the same calls, in 0.7 of the CPU time.)"""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_fast_compiles import OP_HEADER, uncachable
+    from test_lowering import OP_SPECS, program_of
+    monkeypatch.setenv(backend.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(backend, "OPTIMISE_UP_TO", 0)  # both kernels optnone
+    program = program_of(OP_HEADER + OP_SPECS["layernorm-scan"])
+    text = backend.kernel_module_text(rnnalg.compile(program, backend="numpy").source)
+    assert "@_long_kernel\ndef _scan_forward(" in text and "@_long_kernel\ndef _scan_backward(" in text
+    assert "_layernorm(" in text and "_layernorm_grad(" in text
+    results = []
+    for name in ("fast", "numpy"):
+        model, params, batch, state, noise = random_setup(program, T=4, B=3, backend=name)
+        results.append(model.loss_and_grad(params, batch, state, noise))
+        if name == "fast":
+            for kernel in ("_scan_forward", "_scan_backward"):
+                assert not uncachable(model._module[kernel].compiled), (kernel, uncachable(model._module[kernel].compiled))
+    (lf, gf, _), (ln, gn, _) = results
+    assert abs(lf - ln) <= 1e-12 * abs(ln)
+    assert all(np.allclose(gf[k], gn[k], rtol=1e-10, atol=1e-14) for k in gn)
+
+
 FIRST_CALL = """
 import time, numpy as np, rnnalg
 from rnnalg.testing import random_setup

@@ -16,6 +16,8 @@ operations stay separate functions, each optimised alone, so compiling grows lin
 6.1 s instead of 88 s) and the kernel runs 2–4× slower than optimised, about as fast as numpy
 or faster (n=20, T=50, B=4, ms per call: backward 1.00, optimised 0.46, numpy 2.39; forward 1.26,
 0.32, 1.24).  Where numba lacks that option, such a kernel runs as numpy, with a note saying so.
+It calls the prelude's njit helpers through intrinsics (numba_direct.py): a dispatcher's address,
+which optnone keeps in the code, would keep it out of numba's disk cache.
 
 Before the numba rewrite, each run of a step's elementwise statements is fused into one loop
 over its elements, guarded by checks of the arrays it touches (fusion.py; LSTM, B=1: the
@@ -238,7 +240,7 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
     """The numba module of an emitted numpy module's kernels: `_kernel` (njit) for each, or
     `_long_kernel` (njit, optnone) for one longer than OPTIMISE_UP_TO statements (left out
     without `optnone`)."""
-    from . import numba_fused, numba_gemm, numba_prelude, numba_retype, numba_rows, numba_weak
+    from . import numba_direct, numba_fused, numba_gemm, numba_prelude, numba_retype, numba_rows, numba_weak
     kernels, any_long = [], False
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef) and node.name.startswith(KERNEL_PREFIX):
@@ -255,8 +257,8 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
     # the prelude's compiled helpers are cached once, in the package; its source is in the
     # kernel text's hash (as a comment), so a new prelude means new kernel files
     # (and so is numpy's BLAS that the products call: its symbols are in the compiled code)
-    helpers = "".join(inspect.getsource(m) for m in (numba_prelude, numba_retype, numba_gemm, numba_rows,
-                                                     numba_fused, numba_weak)) + str(
+    helpers = "".join(inspect.getsource(m) for m in (numba_prelude, numba_direct, numba_retype, numba_gemm,
+                                                     numba_rows, numba_fused, numba_weak)) + str(
         numba_gemm.GEMM_SYMBOLS)
     version = hashlib.sha256(helpers.encode()).hexdigest()[:16]
     return (f'"""Scan kernels of an rnnalg model, compiled by numba (prelude {version})."""\n'
@@ -269,9 +271,11 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
             "                                     _kept, _nrows, _row, _widest)\n"
             f"from rnnalg.fast.numba_weak import ({', '.join(sorted(numba_weak.HELPERS))},  # noqa: F401\n"
             f"                                    {WEAK_CAST})\n"
-            "from rnnalg.fast.numba_prelude import LP_EPS, _group_max, _layernorm, _layernorm_grad, _lp, _lp_grad, "
-            "_maxout_grad, "
-            "_sigmoid, _tanh, _tanh_scalar  # noqa: F401\n\n"
+            "from rnnalg.fast.numba_prelude import LP_EPS, _tanh, _tanh_scalar  # noqa: F401\n"
+            # its njit helpers through intrinsics: a dispatcher's address would keep an optnone kernel
+            # out of numba's cache (numba_direct.py)
+            "from rnnalg.fast.numba_direct import (_group_max, _layernorm, _layernorm_grad, _lp, _lp_grad,  # noqa: F401\n"
+            "                                      _maxout_grad, _sigmoid)\n\n"
             # nogil: a kernel lets other threads run Python meanwhile (rnnalg/batch_threads.py runs parts of a
             # batch on threads); it only adds the GIL's release and take-back around the call
             "_kernel = njit(cache=True, error_model='numpy', nogil=True)  # every scan kernel (numba_rows.JIT_OPTIONS)\n"
