@@ -220,7 +220,7 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
             "                                    _tanh_into, _iadd, _iadd_at, _imul, _imul_at, _isub, _isub_at,\n"
             "                                    _set_at, _as_c, _relu_into)\n"
             "from rnnalg.fast.numba_fused import (_apart, _apart_or_same, _column, _full, _full_or_row,  # noqa: F401\n"
-            "                                     _kept, _nrows, _row, _widest)\n"
+            "                                     _kept, _nrows, _row, _same, _scratch, _unshared, _widest)\n"
             "from rnnalg.fast.numba_prelude import LP_EPS, _group_max, _layernorm, _layernorm_grad, _lp, _lp_grad, "
             "_maxout_grad, "
             "_sigmoid, _tanh, _tanh_scalar  # noqa: F401\n\n"
