@@ -25,9 +25,12 @@ kernels' time beside their step products about halves).  A kernel runs compiled 
 `max_batch` rows and as plain numpy above.  Compiled, its elementwise
 work runs over contiguous rows in loops LLVM vectorises (numba_rows.py; numba's own loops over
 strided views and its float32 tanh under error_model='python' were not, so numpy won above 4
-rows); measured, compiled ≤ numpy at every B from 1 to 64 for RNN, DOT(S), LSTM and GRU (one
-thread, CPU time: 0.66–0.86 at B=1, 0.93–0.99 at B=16, 0.97–1.00 at B=64; bench/README.md);
-above 64 rows the products dominate and both run them alike.  Compiled, its products call
+rows); measured (bench/crossover.py, one thread, CPU time, loaded; bench/README.md), compiled
+≤ numpy at every B from 1 to 64 for DOT(S), LSTM and GRU (0.66–0.86 at B=1, 2026-12-05;
+0.87–0.98 at B=16–64, 12-06) and level with it for the RNN, whose step is one product and one
+fused tanh (0.76 at B=1; 0.99–1.02 at B=16–64; 1.04–1.14 before fusion.py read a row the loop
+also writes from a copy, when its forward loop ran element by element); above 64 rows the
+products dominate and both run them alike.  Compiled, its products call
 numpy's own BLAS (`np.dot`/`@` rewritten to numba_gemm's helpers; numba's np.dot would call
 scipy's OpenBLAS, 1.6× slower per step at B=16 here).  Where numpy's BLAS is not found, they
 go to scipy's, which runs single-threaded for the call, else the two libraries' spinning threads
@@ -268,7 +271,7 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
             "                                    _tanh_into, _iadd, _iadd_at, _imul, _imul_at, _isub, _isub_at,\n"
             "                                    _set_at, _as_c, _relu_into)\n"
             "from rnnalg.fast.numba_fused import (_apart, _apart_or_same, _column, _full, _full_or_row,  # noqa: F401\n"
-            "                                     _kept, _nrows, _row, _widest)\n"
+            "                                     _kept, _nrows, _row, _same, _scratch, _unshared, _widest)\n"
             f"from rnnalg.fast.numba_weak import ({', '.join(sorted(numba_weak.HELPERS))},  # noqa: F401\n"
             f"                                    {WEAK_CAST})\n"
             "from rnnalg.fast.numba_prelude import LP_EPS, _tanh, _tanh_scalar  # noqa: F401\n"

@@ -13,12 +13,20 @@ is a constant numba prunes branches on; `_row` an intrinsic):
     _apart(w, v)            no element of w is one of v (byte ranges, or column blocks of one
                             array's rows)
     _apart_or_same(w, v)    _apart, or v is the very view w (each element read before it is written)
+    _same(w, v)             v is the very view w
+    _scratch(v, same)       a row's worth of v's dtype where `same` (v is a view the run writes), else empty
+    _unshared(vr, scratch)  the row vr, or a copy of it in `scratch` where that is not empty
     _widest(a, b)           a, or b if it has more dimensions
     _nrows(a)               rows of the loop over a: B, or 1 for a 1-D a
     _kept(ref, like)        a new array of the loop's shape, or of its row where `like` is 1-D
     _row(v, r)              row r of the 2-D v, or the 1-D v itself, typed contiguous: no copy
 
-The fused loop itself reads rows as `_row(v, r)` and elements as `row[j]`.
+The fused loop itself reads rows as `_row(v, r)` and elements as `row[j]`.  A row it reads that is
+the very row it writes (`_apart_or_same`: the lowering's tanh over its own input, `P_h_a = buf_h[1:]`)
+is read from a copy (`_unshared`): LLVM vectorises a loop only where its run-time check finds the
+rows it reads and writes apart, and otherwise runs it element by element (the RNN's forward kernel,
+B=64: 12.0 ms against numpy's 7.2 ms, 6.2 ms vectorised).  The copy holds the values the loop
+would have read in place (each element is read before it is written), so the results are the same.
 A fused loop runs only where every check holds; otherwise the run's statements run as they were.
 """
 import operator
@@ -105,10 +113,30 @@ def _apart(w, v):
 
 
 @njit(**JIT_OPTIONS)
-def _apart_or_same(w, v):
-    same = ((w.ndim == v.ndim) & (w.ctypes.data == v.ctypes.data) & (w.shape[0] == v.shape[0])
+def _same(w, v):
+    return ((w.ndim == v.ndim) & (w.ctypes.data == v.ctypes.data) & (w.shape[0] == v.shape[0])
             & (w.shape[-1] == v.shape[-1]) & (w.strides[0] == v.strides[0]) & (w.strides[-1] == v.strides[-1]))
-    return same | _apart(w, v)
+
+
+@njit(**JIT_OPTIONS)
+def _apart_or_same(w, v):
+    return _same(w, v) | _apart(w, v)
+
+
+@njit(**JIT_OPTIONS)
+def _scratch(v, same):
+    """Room for one row of v where it is the very view the run writes (`same`), else none."""
+    return np.empty(v.shape[-1] if same else 0, v.dtype)
+
+
+@njit(**JIT_OPTIONS)
+def _unshared(vr, scratch):
+    """The contiguous row vr, or its copy in `scratch` where that has room (vr is a row the loop writes)."""
+    if scratch.shape[0] == 0:
+        return vr
+    for j in range(vr.shape[0]):
+        scratch[j] = vr[j]
+    return scratch
 
 
 @intrinsic

@@ -1,0 +1,92 @@
+"""A fused run whose read view may be the very view it writes (the lowering's tanh over its own
+input: the RNN's `P_h_next_a = buf_h[1:]`, then `np.tanh(h_next_a, buf_h[t + 1])`) reads that
+row from a copy where it is (fusion.py, numba_fused._unshared): LLVM vectorises no loop whose rows
+read and written overlap, and ran the RNN's forward loop element by element.  The results stay
+the in-place statements' own, bit for bit."""
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rnnalg
+from rnnalg import fast
+from rnnalg.fast import fusion
+
+pytestmark = pytest.mark.skipif(fast.unavailable_reason() is not None, reason="numba is not installed")
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+# the forward step's form: a state product's stand-in, plus the pre values, tanh into the state
+# buffer that the pre values may share (P is S); the carry, a view of S[t - 1], is read too
+KERNEL = '''
+def _scan_k(T, B, P, S, carry):
+    for t in range(T):
+        a = carry * 0.5
+        a += P[t]
+        np.tanh(a, S[t + 1])
+        carry = S[t + 1]
+    return carry
+'''
+
+
+def _fused_runs(source, name):
+    fn = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == name)
+    return [n for n in ast.walk(fusion.fuse_kernel(fn)) if getattr(n, fusion.MARK, False)]
+
+
+@pytest.fixture
+def strict(monkeypatch):
+    """Every fused run's fallback raises: a test passing under it ran the fused loops only."""
+    real = fusion.fuse_kernel
+
+    def fuse(fn):
+        fn = real(fn)
+        for node in ast.walk(fn):
+            if getattr(node, fusion.MARK, False):
+                node.orelse = ast.parse("raise RuntimeError('fused run fell back')").body
+        return fn
+    monkeypatch.setattr(fusion, "fuse_kernel", fuse)
+
+
+def test_the_rnn_forward_reads_its_pre_values_through_a_copy_where_they_are_the_state_buffer():
+    from rnnalg.lower import emit_module
+    source = emit_module(rnnalg.load_program(EXAMPLES / "rnn.rnn"))
+    (run,) = [r for r in _fused_runs(source, "_scan_forward") if "P_h_next_a[t]" in ast.unparse(r)]
+    text = ast.unparse(run)
+    assert "_unshared(_row(" in text and "_scratch(" in text
+
+
+def test_unshared_copies_the_row_only_where_the_views_are_the_same():
+    from rnnalg.fast.numba_fused import _same, _scratch, _unshared
+    a = np.arange(12.0).reshape(3, 4)
+    assert _same(a, a) and _same(a[1:], a[1:]) and not _same(a[1:], a[:2]) and not _same(a, a[:, :3])
+    row = a[1]
+    copied = _unshared(row, _scratch(a, True))
+    assert not np.shares_memory(copied, a) and copied.tolist() == row.tolist()
+    assert _scratch(a, False).shape == (0,)
+    assert np.shares_memory(_unshared(row, _scratch(a, False)), a)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shared", [True, False], ids=["P is S", "P apart"])
+def test_a_run_over_its_own_input_equals_the_unfused_one_bit_for_bit(dtype, shared, strict, monkeypatch):
+    (run,) = _fused_runs(KERNEL, "_scan_k")
+    assert ast.unparse(run).count("_unshared(") == 2  # P[t] and the carry may each be S[t + 1]
+    fused = fast.load_kernels(KERNEL)["_scan_k"]
+    monkeypatch.setattr(fusion, "fuse_kernel", lambda fn: fn)
+    unfused = fast.load_kernels(KERNEL)["_scan_k"]
+    namespace = {"np": np}
+    exec(KERNEL, namespace)
+    results = {}
+    for name, kernel in (("fused", fused), ("unfused", unfused), ("numpy", namespace["_scan_k"])):
+        rng = np.random.default_rng(0)
+        T, B, n = 5, 3, 37
+        S = rng.standard_normal((T + 1, B, n)).astype(dtype)
+        P = S[1:] if shared else rng.standard_normal((T, B, n)).astype(dtype)
+        carry = kernel(T, B, P, S, S[0])
+        results[name] = (carry.copy(), S)
+    for got, same in zip(results["fused"], results["unfused"]):  # the same operations in the same order
+        np.testing.assert_array_equal(got, same)
+    # numpy's own tanh: within its last bits (float32 ≤ 6 ulp, numba_prelude)
+    np.testing.assert_allclose(results["fused"][1], results["numpy"][1], rtol=1e-12 if dtype == np.float64 else 1e-5,
+                               atol=0 if dtype == np.float64 else 1e-6)
