@@ -177,6 +177,17 @@ def test_the_experiment_files_give_comparable_parameter_counts(name):
     assert all(t.flags.get("time_limit") for t in trials)  # every trial has a budget
 
 
+SWEEP_FILES = [p for p in sorted(EXPERIMENTS.glob("*.toml")) if "\n[search]" not in "\n" + p.read_text()]
+
+
+@pytest.mark.parametrize("path", SWEEP_FILES, ids=lambda p: p.stem)
+def test_every_experiment_file_loads_and_its_specs_check(path):
+    """A committed sweep file (and every spec it names: experiments/specs/ too) still parses and
+    checks at its sizes, with a parameter count for each trial (search files: test_search.py)."""
+    trials = expand(load_sweep(path))
+    assert trials and all(n > 0 for n in load_params(trials, path).values())
+
+
 def test_a_spec_is_fingerprinted_by_its_checked_program_not_its_file(tmp_path):
     """The results lines' `spec_fingerprint` (collect.py tells trials apart by it): a copy of a spec
     in another folder, under another name and reformatted, is the same program; other sizes are not."""
