@@ -4,6 +4,7 @@ row from a copy where it is (fusion.py, numba_fused._unshared): LLVM vectorises 
 read and written overlap, and ran the RNN's forward loop element by element.  The results stay
 the in-place statements' own, bit for bit."""
 import ast
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -34,18 +35,8 @@ def _fused_runs(source, name):
     return [n for n in ast.walk(fusion.fuse_kernel(fn)) if getattr(n, fusion.MARK, False)]
 
 
-@pytest.fixture
-def strict(monkeypatch):
-    """Every fused run's fallback raises: a test passing under it ran the fused loops only."""
-    real = fusion.fuse_kernel
-
-    def fuse(fn):
-        fn = real(fn)
-        for node in ast.walk(fn):
-            if getattr(node, fusion.MARK, False):
-                node.orelse = ast.parse("raise RuntimeError('fused run fell back')").body
-        return fn
-    monkeypatch.setattr(fusion, "fuse_kernel", fuse)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_fast_fusion import strict  # noqa: E402,F401  (the fixture: every fused run's fallback raises)
 
 
 def test_the_rnn_forward_reads_its_pre_values_through_a_copy_where_they_are_the_state_buffer():
