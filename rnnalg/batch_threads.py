@@ -49,10 +49,16 @@ def _blas_controllers() -> tuple:
     return (own or list(libs) or [None])[0], libs
 
 
+def numpy_blas():
+    """threadpoolctl's controller of the BLAS numpy calls (the one in numpy's own folder, else the
+    first one loaded), or None without threadpoolctl or a BLAS (train/numerics.py records it)."""
+    return _blas_controllers()[0]
+
+
 def blas_threads() -> int:
     """numpy's BLAS thread count now (1 where unknown)."""
-    numpy_blas = _blas_controllers()[0]
-    return 1 if numpy_blas is None else int(numpy_blas.num_threads or 1)
+    lib = numpy_blas()
+    return 1 if lib is None else int(lib.num_threads or 1)
 
 
 def parts(B: int, batch_threads: int | None = None, compiled: bool = True) -> int:

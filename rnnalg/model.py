@@ -80,9 +80,8 @@ class Model:
         run, n = self._module["loss_and_grad"], self.split_parts(batch_size(batch))
         with np.errstate(**_QUIET):
             if n > 1:
-                dt = params[self.program.params[0].name].dtype  # the module's dt, which its count is summed in
                 return batch_threads.loss_and_grad(run, n, params, batch, self.program.static_inputs,
-                                                   state, noise, dt)
+                                                   state, noise, self.dtype)  # the dtype its count is summed in
             loss, grads, final = run(params, batch, state, noise)
         return float(loss), grads, final
 

@@ -19,24 +19,20 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from pathlib import Path
 
 import numpy as np
+
+from .. import batch_threads
 
 # the names under which checkpoints, result.json and results lines record the machine's arithmetic
 RECORDED = ("backend", "threads", "numpy", "blas")
 
 
 def _numpy_blas():
-    """threadpoolctl's record of the BLAS numpy calls (the one in numpy's own folder, else the
-    first one loaded), or None without threadpoolctl or a BLAS."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return None
-    found = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
-    own = [lib for lib in found if "numpy" in Path(lib.get("filepath", "")).parent.name]
-    return (own or found or [None])[0]
+    """threadpoolctl's record of the BLAS numpy calls (batch_threads.numpy_blas: the one in numpy's
+    own folder, else the first one loaded), or None without threadpoolctl or a BLAS."""
+    lib = batch_threads.numpy_blas()
+    return None if lib is None else lib.info()
 
 
 def blas_threads() -> int | None:
