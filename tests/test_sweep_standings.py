@@ -299,3 +299,20 @@ def test_a_resumed_sweep_counts_an_interim_line_as_unfinished(tmp_path):
     assert interim_of({**line, "stopped": "early stop"}, trials) is None
     other = {**trials[0].to_json(), "flags": {**trials[0].flags, "lr": 0.1}}  # same id, another trial
     assert interim_of({**line, "trial": other}, trials) is None
+
+
+def test_the_readme_command_runs_as_shown_on_a_tiny_sweep(interrupted, tmp_path, capsys):
+    """README.md's `--standings` command (test_readme.py runs it as written, with --dry-run, on the
+    committed PTB state) with this module's sweep, folder and results file in place of its paths."""
+    import re
+    import shlex
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [command] = {c.strip() for c in re.findall(r"^(rnnalg sweep [^#\n]*--standings[^#\n]*)", readme, re.M)}
+    words = shlex.split(command)
+    root, out = interrupted
+    places = {words[2]: str(root / "s.toml"), words[words.index("--out") + 1]: str(out),
+              words[words.index("--results") + 1]: str(tmp_path / "r.jsonl")}
+    assert words[:2] == ["rnnalg", "sweep"] and words[-1] == "--standings" and len(words) == 8
+    assert main([places.get(w, w) for w in words[1:]]) == 0
+    assert [x["stopped"] for x in lines_of(tmp_path / "r.jsonl")] == ["interrupted"]
