@@ -13,6 +13,12 @@ between a trial's end and its results line.  ASHA's rungs start with the epochs 
 trials reported (`rungs.py`), so the resumed trials compete with those that already ended.  A resumed sweep file may add trials (a new model,
 a new seed); it may not change or drop the trials `OUT/sweep.json` lists, nor the fields ASHA
 groups them by (a trial pruned within one grouping would stay pruned under another).
+
+An interim line (`rnnalg sweep --standings`, standings.py: an unfinished trial as it stood) is
+not a trial's end: its trial runs on (from its checkpoint) as one without a line, the line stays
+in the results file until the trial's own replaces it, and `--force` drops it with the sweep's
+lines.  It is told by its trial (`results.of_trial`), not by its run_dir: it may have been
+written from a copy of OUT.
 """
 from __future__ import annotations
 

@@ -20,7 +20,10 @@ What supersedes an interim line (never two lines of one trial):
     (the trial runs, continuing from its checkpoint) and its final line replaces it (runner.py);
     ASHA's rungs see the trial as one to continue, with its run folder's curve (rungs.py);
   * `rnnalg report` over several files: a final line of the trial beats an interim one, and of
-    two interim lines the one with more epochs stands (collect.py).
+    two interim lines the one with more epochs stands (collect.py); its row says "interrupted
+    after N epochs, resumable" and where the curve still pointed (report.py);
+  * `rnnalg search` runs its candidates through the same runner, so the same holds there; in a
+    search's report section an interim line stands for its candidate (stopped "interrupted").
 
 Nothing is written into OUT (a run folder with result.json is an ended trial whose line the next
 `--resume` writes).  The lines are written together, atomically, after every trial was evaluated:
