@@ -84,7 +84,10 @@ def standing(program, run_dir) -> dict:
     parameters, the arrays of `best`), then `final_figures`, the code a run's end calls.
 
     -> {"stopped": the run's own reason or None, "epochs", "run_dir", **final_figures}."""
-    trainer, _, _, _ = _open(program, run_dir, None, run_dir, None, True, None, None)
+    trainer, meta, _, note = _open(program, run_dir, None, run_dir, None, True, None, None)
+    for line in [note] + _arithmetic_warnings(meta):  # as a resume of the run says them
+        if line:
+            trainer.monitor.note(line)
     with numerics.blas_threads_set(trainer.config.threads):  # as the run's end: its BLAS threads
         figures = final_figures(trainer)
     return {"stopped": trainer.state.stopped, "epochs": trainer.state.epoch, "run_dir": str(run_dir), **figures}
