@@ -34,7 +34,8 @@ from ..errors import SweepRunError, UsageError
 from ..train.launch import describe_stop
 from .connect import TERMINATED, start_ray  # noqa: F401  (the driver's steps, in order, are here)
 from .groups import group_fields, groups_of
-from .results import METRIC_NAMES, holds_no_lines, is_interim, line_base, of_trial, read_lines, results_line, write_lines
+from .results import (METRIC_NAMES, holds_no_lines, is_interim, line_base, of_trial, read_lines, results_line,
+                      write_lines)
 from .rungs import earlier_curves
 from .scheduler import GroupedASHA
 from .trials import Trial
