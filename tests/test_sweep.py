@@ -318,3 +318,26 @@ def test_a_resumed_trial_meets_the_rung_values_of_the_trials_that_ended_before(r
     assert main(["sweep", str(tmp_path / "p.toml"), "--out", str(out), "--resume"]) == 0
     again = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert [(line["status"], line["epochs"]) for line in again] == [("ok", 2), ("pruned", 1)]
+
+
+def test_a_resumed_sweep_runs_a_trial_with_an_interim_line_and_its_final_line_replaces_it(ray_session, tmp_path,
+                                                                                         capsys):
+    """`--standings` after a SIGTERM, then `--resume` to the end (test_sweep_standings.py has the rest)."""
+    from test_sweep_standings import interrupt_after_first_epoch, trials_of
+
+    (tmp_path / "r.toml").write_text(RESUMABLE)
+    out = tmp_path / "out"
+    run = out / "runs" / "rnn-jsb-s1"
+    interrupt_after_first_epoch(trials_of(tmp_path / "r.toml")["rnn-jsb-s1"], run)
+    first_epoch = (run / "metrics.jsonl").read_text().splitlines()
+    assert main(["sweep", str(tmp_path / "r.toml"), "--out", str(out), "--standings"]) == 0
+    [interim] = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert (interim["stopped"], interim["epochs"]) == ("interrupted", 1)
+    capsys.readouterr()
+    assert main(["sweep", str(tmp_path / "r.toml"), "--out", str(out), "--resume"]) == 0
+    lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [(x["trial"]["id"], x["stopped"], x["epochs"]) for x in lines] == [
+        ("rnn-jsb-s1", "epochs", 2), ("rnn-jsb-s2", "epochs", 2)]  # the interim line replaced, not kept
+    assert (run / "metrics.jsonl").read_text().splitlines()[:1] == first_epoch  # continued, not trained again
+    printed = capsys.readouterr().out
+    assert "[1/2] rnn-jsb-s" in printed and "[2/2] rnn-jsb-s" in printed

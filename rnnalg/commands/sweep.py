@@ -46,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--address", metavar="ray://HOST:PORT|auto", help="run on an existing Ray cluster instead")
     a("--dry-run", action="store_true", help="list the trials (id, parameters, command) and ASHA's groups; run none")
     a("--verbose", action="store_true", help="also print each trial's validation figure after every epoch")
+    a("--standings", action="store_true",
+      help="without Ray or training: add to the results file a line for each unfinished trial in OUT "
+           "with a best checkpoint, its figures as it stands (stopped \"interrupted\"); a later line of "
+           "the trial supersedes it")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,9 +57,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.resume and args.force:
         raise UsageError("--resume and --force exclude each other")
+    standings = getattr(args, "standings", False)  # (`rnnalg search` calls with a Namespace of its own)
+    given = [flag for flag in ("resume", "force", "address", "cpus", "verbose") if getattr(args, flag, None)]
+    if standings and given:
+        raise UsageError(f"--standings trains nothing and runs no Ray: drop --{given[0].replace('_', '-')}")
     data_dir = args.data_dir or os.environ.get("RNNALG_DATA")
     sweep, trials, programs = _read(args, data_dir)
     _check_data_files(trials, data_dir)
+    if standings:
+        return _standings(args, sweep, trials, programs, data_dir)
     if args.dry_run:
         for t in trials:
             print(f"{t.id}  {programs[t.id].param_count:,} parameters  {t.command()}")
@@ -123,8 +133,7 @@ def _run_locked(args, sweep, trials, programs, out: Path, results: Path, data_di
     import ray
 
     from ..sweep import leftovers, runner
-    from ..sweep.results import commit_of_rnnalg, data_fields, format_table, holds_no_lines
-    from ..sweep.trials import spec_fingerprints
+    from ..sweep.results import format_table, holds_no_lines
 
     runner.check_out(out, trials, resume=args.resume, force=args.force, asha=sweep.asha)
     # (an empty file, which a sweep of before wrote at its start, holds none: runner.run removes it)
@@ -135,11 +144,7 @@ def _run_locked(args, sweep, trials, programs, out: Path, results: Path, data_di
     if ended:
         print(f"ended {len(ended)} Ray processes that an earlier, killed sweep of {out} left running: "
               f"{', '.join(ended[:4])}{' …' if len(ended) > 4 else ''}", file=sys.stderr)
-    fields = data_fields(trials, sweep.shown, data_dir)
-    extra = getattr(args, "model_fields", None) or {}  # model key -> more fields of its lines (`rnnalg search`)
-    specs = spec_fingerprints(programs)  # what a report tells two lines of one trial apart by (collect.py)
-    fields = {t.id: {**fields[t.id], "spec_fingerprint": specs[t.id], **extra.get(t.model, {})} for t in trials}
-    params = {tid: program.param_count for tid, program in programs.items()}
+    params, info, fields = _line_fields(args, sweep, trials, programs, data_dir)
     where = f"Ray at {args.address}" if args.address else f"local Ray, {args.cpus or os.cpu_count()} CPUs"
     counts = (_count(len(sweep.models), "model"), _count(len(sweep.datasets), "dataset"),
               _count(len(sweep.seeds), "seed"), _count(len({t.config_id for t in trials}), "configuration"))
@@ -156,7 +161,6 @@ def _run_locked(args, sweep, trials, programs, out: Path, results: Path, data_di
         runner.prepare_out(out, trials, resume=args.resume, force=args.force, asha=sweep.asha)
         if args.force:
             _drop_own_lines(results, out, trials)
-        info = {"sweep": str(args.file), "commit": commit_of_rnnalg(), "rnnalg": _version()}
         lines = runner.run(trials, params, out, results, info, resume=args.resume,
                            cpus_per_trial=sweep.cpus_per_trial, asha=sweep.asha, verbose=args.verbose,
                            data=fields)
@@ -177,6 +181,41 @@ def _run_locked(args, sweep, trials, programs, out: Path, results: Path, data_di
     return 0
 
 
+def _line_fields(args, sweep, trials, programs, data_dir) -> tuple:
+    """(parameter counts, the sweep's info, data and spec fields), by trial id, of the trials'
+    results lines: what `runner.run` and `--standings` (standings.py) write alike."""
+    from ..sweep.results import commit_of_rnnalg, data_fields
+    from ..sweep.trials import spec_fingerprints
+
+    fields = data_fields(trials, sweep.shown, data_dir)
+    extra = getattr(args, "model_fields", None) or {}  # model key -> more fields of its lines (`rnnalg search`)
+    specs = spec_fingerprints(programs)  # what a report tells two lines of one trial apart by (collect.py)
+    fields = {t.id: {**fields[t.id], "spec_fingerprint": specs[t.id], **extra.get(t.model, {})} for t in trials}
+    params = {tid: program.param_count for tid, program in programs.items()}
+    info = {"sweep": str(args.file), "commit": commit_of_rnnalg(), "rnnalg": _version()}
+    return params, info, fields
+
+
+def _standings(args, sweep, trials, programs, data_dir) -> int:
+    """`--standings`: the unfinished trials' lines as they stand (standings.py), under the results lock."""
+    from ..sweep import standings
+    from ..sweep.lock import ResultsLock
+
+    out = Path(args.out or Path("sweeps") / sweep.name).resolve()
+    results = Path(args.results).resolve() if args.results else out / "results.jsonl"
+    standings.check_paths(out, results, trials)  # before the minutes a test split takes
+    if args.dry_run:  # which trials it would evaluate, and why not the others
+        for trial, why in standings.plan(trials, out, results):
+            print(f"{trial.id}: {why or 'would be evaluated (best checkpoint, no final line)'}")
+        return 0
+    with ResultsLock(results, out):
+        params, info, fields = _line_fields(args, sweep, trials, programs, data_dir)
+        lines = standings.write_standings(trials, programs, out, results, params, info, fields)
+    print(f"{len(lines)} interim line{'' if len(lines) == 1 else 's'} in {results}; a later line of each "
+          f"trial supersedes it (continue the sweep with: {_resume_command(args)})")
+    return 0
+
+
 def _resume_command(args) -> str:
     import shlex
 
@@ -192,11 +231,12 @@ def _drop_own_lines(results: Path, out: Path, trials) -> None:
     """--force starts this sweep's lines over; other sweeps' lines in the same file stay (a file
     left without a line is removed: the sweep writes it again with its first line)."""
     from ..sweep.results import read_lines, write_lines
-    from ..sweep.runner import own_line
+    from ..sweep.runner import interim_of, own_line
 
     if results.exists():
         known = {t.id for t in trials}
-        kept = [line for line in read_lines(results) if not own_line(line, out, known)]
+        kept = [line for line in read_lines(results)  # its trials' interim lines go too (--standings)
+                if not own_line(line, out, known) and interim_of(line, trials) is None]
         if kept:
             write_lines(results, kept)
         else:

@@ -26,4 +26,9 @@ unfinished epoch is redone, and the numbers are those of an uninterrupted run), 
 of its time limit.  A worker that dies is retried once by Tune, the same way.  ASHA's rungs
 start with the epochs the earlier trials reported (`rungs.py`), so the resumed trials are pruned
 as in an uninterrupted sweep.
+
+**Standings** (`rnnalg sweep FILE --standings`, `standings.py`): the unfinished trials' lines as
+they stand, without Ray or training (each trial's best parameters so far on the test split,
+`"stopped": "interrupted"`); a later line of the trial supersedes such an interim line, in the
+results file, on `--resume` (which does not count it as finished) and in `rnnalg report`.
 """

@@ -5,7 +5,9 @@
 * a file without a single results line (empty, or someone else's): refused, naming it, so
   a report is never a table of "not run" cells;
 * the same trial twice (`same_trial`): counted once when its figures agree; an error naming
-  both places when they differ.
+  both places when they differ.  An unfinished trial's interim line (`rnnalg sweep --standings`,
+  `results.is_interim`) is superseded by a later line of the trial: its final line, or an interim
+  line with at least as many epochs (`_progress`), wherever each was read; one row, one seed.
 
 A trial is what it trained, not where its files were: the model's label, the dataset's label, the
 spec's file name, the sizes and the flags (seed and time limit included: `trial_key`), and its
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import json
 from ..errors import DataError
-from .results import numbered_lines
+from .results import is_interim, numbered_lines
 
 # what must agree between two lines of the same trial
 FIGURES = ("status", "test", "best_valid", "best_epoch", "epochs")
@@ -53,6 +55,10 @@ def collect_placed(paths) -> list:
                 placed.append((path, number, line))
                 continue
             other_path, other_number, other = placed[index]
+            if is_interim(other) or is_interim(line):  # a standing: the trial's later line supersedes it
+                if _progress(line) >= _progress(other):
+                    placed[index] = (path, number, line)
+                continue
             if _figures(other) != _figures(line):
                 raise DataError(str(path), f"trial {line['trial'].get('id')} is also at {other_path}: line "
                                            f"{other_number} with different figures (test {other.get('test')} "
@@ -73,6 +79,13 @@ def trial_key(line: dict) -> str:
 def same_trial(a: dict, b: dict) -> bool:
     """Whether two lines of one `trial_key` are one trial: no fingerprint that both have differs."""
     return all(a.get(k) is None or b.get(k) is None or a[k] == b[k] for k in FINGERPRINTS)
+
+
+def _progress(line: dict) -> tuple:
+    """How far a line of a trial got: a final line beats any interim one (`rnnalg sweep
+    --standings`), of two interim lines the one with more epochs (a tie: the later read)."""
+    epochs = line.get("epochs")
+    return (not is_interim(line), epochs if isinstance(epochs, int) else -1)
 
 
 def _figures(line: dict) -> str:

@@ -6,7 +6,8 @@ figure as mean ± sd over fresh seeds), the paper's figure with its provenance (
 line's data fingerprint is the named dataset's, `dataid.py`), the difference, the parameter
 count, the configurations tried, epochs, wall seconds and the whole budget the cell used (with
 its CPU seconds where the lines record them, `usage.py`), the stop reason and, when a time limit
-stopped it, where the learning curve still pointed; † marks a figure with a trial the clock
+stopped it or it still runs (an interim line, `rnnalg sweep --standings`: "interrupted after N
+epochs, resumable"), where the learning curve still pointed; † marks a figure with a trial the clock
 stopped on a machine loaded beyond its CPUs.  Under
 each table, per dataset, whether the best deep variant beats the RNN by more than two standard
 errors (`stats.py`).  Then each figure trial's rerun command (`rerun.py`) and commit, the failed
@@ -24,11 +25,12 @@ from .cells import seed_of, usable
 from .figures import write_figures
 from .paper import ANCHORS, PAPER, QUOTING_SOURCES, paper_figure
 from .rerun import rerun_command
-from .results import DIGITS, METRIC_NAMES, best_cells, format_number
+from .results import DIGITS, INTERRUPTED, METRIC_NAMES, best_cells, format_number, is_interim
 from .search_report import paper_marks, search_section, write_search_figure
 from .stats import THRESHOLD, difference
 from . import usage
 
+CUT_SHORT = ("time limit", INTERRUPTED)  # stops whose curve column says where the run still pointed
 LOADED_MARK = "†"  # a time-limited trial of the figure ran on a machine loaded beyond its CPUs
 
 TABLES = (("nll", "music", "Polyphonic music: test NLL per frame"),
@@ -104,7 +106,9 @@ def _header(sources: list) -> str:
         "figure's trials, one core each on a shared 2-core machine; *budget*: core-seconds of all "
         "the cell's trials (search, pruned and failed trials, seeds). *Curve*: the change of the "
         "validation figure per epoch over the last 3 epochs, when a time limit stopped the run "
-        "(negative: still improving).\n")
+        "or it is still running (negative: still improving). *Interrupted after N epochs, "
+        "resumable*: a trial of a sweep still under way, as it stands (`rnnalg sweep --standings`: "
+        "its best parameters so far on the test split); its final line will replace it.\n")
 
 
 def _table(title: str, cells: list, missing: list, pictures: list) -> str:
@@ -124,9 +128,9 @@ def _row(c) -> str:
     figure = paper_figure(c.data.name, c.model) if c.data.name else None
     paper = f"{figure.value:g} {figure.mark}" if figure else ""
     delta = f"{c.test_mean - figure.value:+.{DIGITS.get(c.metric, 3)}f}" if figure else ""
-    stops = sorted({str(line.get("stopped")) for line in c.lines})
-    trends = [t for x in c.lines if x.get("stopped") == "time limit" and (t := slope(x.get("curve"))) is not None]
-    trend = sum(trends) / len(trends) if trends else None  # where the clock-stopped runs still pointed
+    stops = sorted({stop_text(line) for line in c.lines})
+    trends = [t for x in c.lines if x.get("stopped") in CUT_SHORT and (t := slope(x.get("curve"))) is not None]
+    trend = sum(trends) / len(trends) if trends else None  # where the cut-short runs still pointed
     epochs = ", ".join(f"{x.get('best_epoch')} / {x.get('epochs')}" for x in c.lines)
     wall = sum(c.seconds) / len(c.seconds)
     name = shown(c) if c.data.name else f"`{shown(c)}`"
@@ -134,6 +138,13 @@ def _row(c) -> str:
     return (f"| {name} | {c.model} | {ours} | {len(c.lines)} | "
             f"{paper} | {delta} | {c.params:,} | {c.configs} | {epochs} | {wall:.0f} | {_budget(c)} | "
             f"{', '.join(stops)} | {'' if trend is None else f'{trend:+.4f}/epoch'} | {c.data.note} |")
+
+
+def stop_text(line: dict) -> str:
+    """The stop column: the line's reason; an unfinished trial's (`--standings`) with its epochs."""
+    if is_interim(line):
+        return f"interrupted after {line.get('epochs')} epochs, resumable"
+    return str(line.get("stopped"))
 
 
 def crowded(c) -> list:

@@ -25,6 +25,34 @@ OUTCOME = ("status", "error", "metric", "test", "best_valid", "best_epoch", "epo
            "curve", "backend", "threads", "numpy", "blas", "node",
            "cpu_seconds", "load")  # usage.py; lines written before them lack the two keys
 METRIC_NAMES = {"nll": "NLL per frame", "bpc": "BPC", "ppl": "perplexity"}
+INTERRUPTED = "interrupted"  # the `stopped` of an interim line: its trial goes on (standings.py)
+
+
+def is_interim(line: dict) -> bool:
+    """Whether a results line is an unfinished trial's standing (`rnnalg sweep --standings`), which a
+    later line of the trial supersedes, not a trial's end: status ok, stopped "interrupted" (a
+    trial's own end never says so: a signal stop has no test figure and no line, worker.py)."""
+    return line.get("status") == "ok" and line.get("stopped") == INTERRUPTED
+
+
+def of_trial(line: dict, trial) -> bool:
+    """Whether `line` is a line of `trial` (a trials.Trial) by id and by what it trained
+    (collect.trial_key: label, data, spec file name, sizes, flags), whatever folder it ran in."""
+    from .collect import trial_key
+
+    return line["trial"].get("id") == trial.id and trial_key(line) == trial_key({"trial": trial.to_json()})
+
+
+def line_base(trial, params: int, info: dict, data: dict, out: Path) -> dict:
+    """What a results line of `trial` says before its run's figures: the trial, its parameter count and
+    command, the sweep's `info` (sweep file, commit, version), its `data` fields and run folder."""
+    return {"trial": trial.to_json(), "params": params, "command": trial.command(), **info, **data,
+            "run_dir": str(Path(out) / "runs" / trial.id)}
+
+
+def results_line(base: dict, record: dict) -> dict:
+    """A results line: every OUTCOME key (None where `record` has none), `base`, then `record`."""
+    return {**dict.fromkeys(OUTCOME), **base, **record}
 
 
 def data_fields(trials, shown: dict, data_dir: str | None) -> dict:

@@ -4,7 +4,8 @@ A resumed sweep starts a new Tune experiment, so its schedulers start with empty
 as the uninterrupted sweep would, they first replay what the earlier invocation reported
 (`scheduler.GroupedASHA`):
 
-    ended      trials with a results line (ok, pruned, failed): their reported epochs, so a
+    ended      trials with a results line (ok, pruned, failed; not an interim line of
+               `--standings`, whose trial is still to run): their reported epochs, so a
                trial still to run is compared at each rung with them too
     continued  trials without one whose run folder holds epochs (a checkpoint to continue
                from): their own rung values, so they are not judged again at a rung they passed

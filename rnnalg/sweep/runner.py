@@ -13,6 +13,12 @@ between a trial's end and its results line.  ASHA's rungs start with the epochs 
 trials reported (`rungs.py`), so the resumed trials compete with those that already ended.  A resumed sweep file may add trials (a new model,
 a new seed); it may not change or drop the trials `OUT/sweep.json` lists, nor the fields ASHA
 groups them by (a trial pruned within one grouping would stay pruned under another).
+
+An interim line (`rnnalg sweep --standings`, standings.py: an unfinished trial as it stood) is
+not a trial's end: its trial runs on (from its checkpoint) as one without a line, the line stays
+in the results file until the trial's own replaces it, and `--force` drops it with the sweep's
+lines.  It is told by its trial (`results.of_trial`), not by its run_dir: it may have been
+written from a copy of OUT.
 """
 from __future__ import annotations
 
@@ -28,7 +34,8 @@ from ..errors import SweepRunError, UsageError
 from ..train.launch import describe_stop
 from .connect import TERMINATED, start_ray  # noqa: F401  (the driver's steps, in order, are here)
 from .groups import group_fields, groups_of
-from .results import METRIC_NAMES, OUTCOME, holds_no_lines, read_lines, write_lines
+from .results import (METRIC_NAMES, holds_no_lines, is_interim, line_base, of_trial, read_lines, results_line,
+                      write_lines)
 from .rungs import earlier_curves
 from .scheduler import GroupedASHA
 from .trials import Trial
@@ -106,6 +113,14 @@ def own_line(line: dict, out: Path, known: set) -> bool:
     return run_dir is None or Path(run_dir) == out / "runs" / line["trial"]["id"]
 
 
+def interim_of(line: dict, trials: list):
+    """The trial of `trials` whose standing `line` is (`rnnalg sweep --standings`: is_interim, of_trial),
+    whatever folder it was read from (a copy of OUT), else None."""
+    if not is_interim(line):
+        return None
+    return next((t for t in trials if of_trial(line, t)), None)
+
+
 def run(trials: list, params: dict, out: Path, results_path: Path, sweep_info: dict, resume: bool,
         cpus_per_trial: int, asha: dict | None, verbose: bool = False, data: dict | None = None) -> list:
     """Run the trials that have no results line yet; returns all results lines in trial order.
@@ -115,20 +130,22 @@ def run(trials: list, params: dict, out: Path, results_path: Path, sweep_info: d
     from ray import tune
 
     known = {t.id for t in trials}
-    lines, foreign = {}, []
+    lines, foreign, interim = {}, [], {}
     if holds_no_lines(results_path):  # a sweep of before wrote it at its start: a report refuses it,
         results_path.unlink()  # so it goes; the first ended trial writes the file again
     elif results_path.exists():
         for line in read_lines(results_path):
-            if not own_line(line, out, known):
+            trial = interim_of(line, trials)
+            if trial is not None:  # a standing, not an end: the trial runs; its final line replaces it
+                interim[trial.id] = line
+            elif not own_line(line, out, known):
                 foreign.append(line)
             elif resume:
                 lines[line["trial"]["id"]] = line
     data = data or {}
-    base = {t.id: {"trial": t.to_json(), "params": params[t.id], "command": t.command(), **sweep_info,
-                   **data.get(t.id, {}), "run_dir": str(out / "runs" / t.id)} for t in trials}
+    base = {t.id: line_base(t, params[t.id], sweep_info, data.get(t.id, {}), out) for t in trials}
     recorder = Recorder(results_path, [t.id for t in trials], base, lines, pruning=asha is not None,
-                        verbose=verbose, foreign=foreign)
+                        verbose=verbose, foreign=foreign, interim=interim)
     recorder.write()
     pending = [t for t in trials if t.id not in lines]
     if not pending:
@@ -157,7 +174,8 @@ def run(trials: list, params: dict, out: Path, results_path: Path, sweep_info: d
         raise SweepRunError(f"rnnalg sweep: error: Ray Tune stopped: {first.strip()}\n"
                             f"{ended}; continue with --resume") from None
     if results_path.exists():  # with ray:// the Tune driver (and its recorder) ran on the head node
-        on_disk = {line["trial"]["id"]: line for line in read_lines(results_path) if own_line(line, out, known)}
+        on_disk = {line["trial"]["id"]: line for line in read_lines(results_path)
+                   if own_line(line, out, known) and not is_interim(line)}
         recorder.lines.update(on_disk)
     return recorder.ordered()
 
@@ -171,23 +189,26 @@ class Recorder(Callback):
     file (atomically) and prints one line."""
 
     def __init__(self, path: Path, order: list, base: dict, lines: dict, pruning: bool, verbose: bool = False,
-                 foreign: list = ()):
+                 foreign: list = (), interim: dict | None = None):
         self.path, self.order, self.base, self.lines, self.pruning = Path(path), order, base, dict(lines), pruning
-        self.verbose, self.foreign = verbose, list(foreign)
+        self.verbose, self.foreign, self.interim = verbose, list(foreign), dict(interim or {})
 
     def ordered(self) -> list:
+        """The ended trials' lines, in trial order."""
         return [self.lines[i] for i in self.order if i in self.lines]
 
     def write(self) -> None:
         """Rewrite the results file; nothing while there is no line (the file appears with its
-        first line, so a sweep stopped before any trial ended leaves none for a report to refuse)."""
-        lines = self.foreign + self.ordered()
+        first line, so a sweep stopped before any trial ended leaves none for a report to refuse).
+        A trial that has not ended keeps its interim line (`--standings`) until its own replaces it."""
+        lines = self.foreign + [self.lines.get(i) or self.interim[i] for i in self.order
+                                if i in self.lines or i in self.interim]
         if lines:
             write_lines(self.path, lines)
 
     def _ended(self, trial, record: dict) -> None:
         trial_id = trial.config["trial"]["id"]
-        self.lines[trial_id] = {**dict.fromkeys(OUTCOME), **self.base[trial_id], **record}
+        self.lines[trial_id] = results_line(self.base[trial_id], record)
         self.write()
         print(f"[{len(self.lines)}/{len(self.order)}] {describe(self.lines[trial_id])}", file=sys.stdout,
               flush=True)

@@ -64,13 +64,18 @@ def execute(trial: Trial, run_dir: Path, report) -> dict:
     except RnnalgError as err:
         return {"status": "failed", "error": str(err).strip(), "seconds": round(time.monotonic() - started, 1),
                 **_history(run_dir), **spent}
-    record.update(metric=result["metric"], test=result["test"], best_valid=result["best_valid"],
-                  best_epoch=result["best_epoch"], epochs=result["epochs"], stopped=result["stopped"],
-                  backend=result.get("backend"), threads=result.get("threads"),  # train/numerics.py
-                  numpy=result.get("numpy"), blas=result.get("blas"),
-                  seconds=round(before + result["seconds"], 1), **_history(run_dir),
-                  cpu_seconds=spent.get("cpu_seconds"), load=spent.get("load"))  # usage.py
-    return record
+    return {**record, **outcome(result, before + result["seconds"], run_dir, spent)}
+
+
+def outcome(result: dict, seconds: float, run_dir: Path, spent: dict) -> dict:
+    """A results line's figures from a run's result (result.json, or `session.standing`'s):
+    `seconds` of training over its attempts, the curve of its run folder, `spent` (usage.py)."""
+    return dict(metric=result["metric"], test=result["test"], best_valid=result["best_valid"],
+                best_epoch=result["best_epoch"], epochs=result["epochs"], stopped=result["stopped"],
+                backend=result.get("backend"), threads=result.get("threads"),  # train/numerics.py
+                numpy=result.get("numpy"), blas=result.get("blas"),
+                seconds=round(seconds, 1), **_history(run_dir),
+                cpu_seconds=spent.get("cpu_seconds"), load=spent.get("load"))  # usage.py
 
 
 def _train(trial: Trial, run_dir: Path, report) -> float:
@@ -85,7 +90,7 @@ def _train(trial: Trial, run_dir: Path, report) -> float:
         argv += ["--data-dir", trial.data_dir]
     before, best = 0.0, float("inf")
     if (run_dir / "last.json").exists():
-        before, best = _spent(run_dir)
+        before, best = spent_so_far(run_dir)
         argv += ["--resume", str(run_dir)]
         limit = trial.flags.get("time_limit")
         if limit is not None:
@@ -105,7 +110,7 @@ def _train(trial: Trial, run_dir: Path, report) -> float:
     return before
 
 
-def _spent(run_dir: Path) -> tuple:
+def spent_so_far(run_dir: Path) -> tuple:
     """(training seconds, best valid) recorded by the checkpoint of an interrupted attempt."""
     try:
         run = json.loads((run_dir / "last.json").read_text(encoding="utf-8"))["run"]

@@ -47,6 +47,69 @@ def train(program, run_dir, settings: dict | None = None, *, resume=None, unit: 
     ('interrupted', 'terminated') also 'test', 'metric', 'best_valid', ... (see result.json).
     """
     started = time.monotonic()
+    trainer, meta, changes, note = _open(program, run_dir, settings, resume, unit, quiet, on_epoch, spec_name)
+    run_dir, config = trainer.run_dir, trainer.config
+    continuing_here = resume is not None and _same_dir(ckpt.json_path(resume).parent, run_dir)
+    prepare_run_dir(run_dir, resuming=continuing_here, force=force)
+    if meta is not None:
+        trainer.apply_changes(changes)
+        if not continuing_here:  # a copy of the run continues in another folder
+            if trainer.best_params is not None:
+                trainer.save("best")
+            trainer.save("last")
+            trainer.monitor.write_metrics(trainer.state.history)
+    else:
+        trainer.start_fresh()
+    _announce(trainer, program, spec_name or program.file, resume, changes, trainer.dataset)
+    for line in [note] + _arithmetic_warnings(meta):
+        if line:
+            trainer.monitor.note(line)
+
+    with numerics.blas_threads_set(config.threads):  # training and the test figure alike
+        reason = trainer.run()
+        result = {"stopped": reason, "epochs": trainer.state.epoch, "run_dir": str(run_dir)}
+        if reason in SIGNAL_STOPS:
+            return result
+        result.update(final_figures(trainer))
+    result["seconds"] = round(time.monotonic() - started, 1)
+    text = json.dumps({k: v for k, v in result.items() if k != "run_dir"}, indent=1, sort_keys=True)
+    write_atomic(run_dir, "result.json", lambda f: f.write(text.encode()))
+    return result
+
+
+def standing(program, run_dir) -> dict:
+    """The figures an unfinished run would end with if it ended now, writing nothing: the run
+    in `run_dir` restored from its `last` checkpoint as `--resume` restores it (its recorded
+    configuration, thread count, backend, data unit and vocabulary; `last` holds the best
+    parameters, the arrays of `best`), then `final_figures`, the code a run's end calls.
+
+    -> {"stopped": the run's own reason or None, "epochs", "run_dir", **final_figures}."""
+    trainer, meta, _, note = _open(program, run_dir, None, run_dir, None, True, None, None)
+    for line in [note] + _arithmetic_warnings(meta):  # as a resume of the run says them
+        if line:
+            trainer.monitor.note(line)
+    with numerics.blas_threads_set(trainer.config.threads):  # as the run's end: its BLAS threads
+        figures = final_figures(trainer)
+    return {"stopped": trainer.state.stopped, "epochs": trainer.state.epoch, "run_dir": str(run_dir), **figures}
+
+
+def final_figures(trainer) -> dict:
+    """What a run's end records of its best parameters (result.json less `stopped`, `epochs`,
+    `seconds`): the test figure over the whole test split, its NLL sum and count, the metric, the
+    machine's arithmetic (numerics.RECORDED), the best validation figure and its epoch.  Called
+    inside `numerics.blas_threads_set` of the run's thread count."""
+    s = trainer.state
+    test, nll, count = trainer.evaluate("test")
+    return {"test": test, "metric": trainer.metric_name, "test_nll_sum": nll, "test_count": count,
+            # float32 runs differ by backend, BLAS thread count, numpy and BLAS
+            **numerics.environment(getattr(trainer.model, "backend", None)), "threads": trainer.config.threads,
+            "best_valid": s.best_valid if s.best_epoch else None, "best_epoch": s.best_epoch}
+
+
+def _open(program, run_dir, settings, resume, unit, quiet, on_epoch, spec_name) -> tuple:
+    """(trainer, checkpoint metadata or None, settings changed on resume, a backend note or None):
+    the data loaded, the model compiled and, with `resume`, the run restored from its `last`
+    checkpoint (checked, nothing written: the run directory is not prepared here)."""
     settings = dict(settings or {})
     single_io(program)
     if resume is not None:
@@ -74,42 +137,11 @@ def train(program, run_dir, settings: dict | None = None, *, resume=None, unit: 
     require(program, "train", _batch_positions(dataset, config), hint=" or a smaller --batch-size / --steps")
     backend, backend_note = numerics.resumed_backend(meta.get("backend")) if meta else ("auto", None)
     model = compile_model(program, backend)
-    run_dir = Path(run_dir)
-    continuing_here = resume is not None and _same_dir(ckpt.json_path(resume).parent, run_dir)
-    trainer = Trainer(model, dataset, config, run_dir, quiet=quiet, on_epoch=on_epoch)
+    trainer = Trainer(model, dataset, config, Path(run_dir), quiet=quiet, on_epoch=on_epoch)
     if meta is not None:  # its arrays checked before the run directory is made or touched
         trainer.restore(arrays, meta, source=ckpt.json_path(resume).parent / meta["arrays"],
                         meta_source=ckpt.json_path(resume))
-    prepare_run_dir(run_dir, resuming=continuing_here, force=force)
-    if meta is not None:
-        trainer.apply_changes(changes)
-        if not continuing_here:  # a copy of the run continues in another folder
-            if trainer.best_params is not None:
-                trainer.save("best")
-            trainer.save("last")
-            trainer.monitor.write_metrics(trainer.state.history)
-    else:
-        trainer.start_fresh()
-    _announce(trainer, program, spec_name or program.file, resume, changes, dataset)
-    for note in [backend_note] + _arithmetic_warnings(meta):
-        if note:
-            trainer.monitor.note(note)
-
-    with numerics.blas_threads_set(config.threads):  # training and the test figure alike
-        reason = trainer.run()
-        s = trainer.state
-        result = {"stopped": reason, "epochs": s.epoch, "run_dir": str(run_dir)}
-        if reason in SIGNAL_STOPS:
-            return result
-        test, nll, count = trainer.evaluate("test")
-    result.update({"test": test, "metric": trainer.metric_name, "test_nll_sum": nll, "test_count": count,
-                   # float32 runs differ by backend, BLAS thread count, numpy and BLAS
-                   **numerics.environment(getattr(trainer.model, "backend", None)), "threads": config.threads,
-                   "best_valid": s.best_valid if s.best_epoch else None, "best_epoch": s.best_epoch,
-                   "seconds": round(time.monotonic() - started, 1)})
-    text = json.dumps({k: v for k, v in result.items() if k != "run_dir"}, indent=1, sort_keys=True)
-    write_atomic(run_dir, "result.json", lambda f: f.write(text.encode()))
-    return result
+    return trainer, meta, changes, backend_note
 
 
 def _batch_positions(dataset, config) -> int:
