@@ -326,6 +326,19 @@ def test_a_longer_time_limit_supersedes_the_same_seeds_shorter_run(tmp_path):
     assert "| JSB Chorales | RNN | 8.700 ± 0.141 | 2 | 8.338 R | +0.362 | 1,234 | 2 | 3 / 5, 3 / 5 | 10 | 60 |" in text
 
 
+def test_a_run_with_more_epochs_supersedes_the_same_seeds_capped_run_as_one_configuration(tmp_path):
+    """The epoch cap is a budget, as the time limit is (ptb_char.toml's 20-minute trials and
+    ptb_char_hours.toml's 60-epoch ones): one configuration, the longer run standing for its seed."""
+    short = line(seed=1234, test=9.0, valid=9.1, flags={"epochs": 100, "time_limit": 600}, stopped="time limit")
+    hours = line(seed=1234, test=8.5, valid=8.6, flags={"epochs": 60})
+    more = [line(seed=s, test=8.6, valid=8.7, flags={"epochs": e}) for s, e in ((1, 4), (1, 60))]
+    code, text = report(tmp_path, write(tmp_path / "r.jsonl", [short, hours, *more]))
+    # seed 1234: the run with no time limit; seed 1: its 60-epoch run, not the 4-epoch one; 1 configuration
+    assert code == 0
+    assert "| JSB Chorales | RNN | 8.550 ± 0.071 | 2 | 8.338 R | +0.212 | 1,234 | 1 |" in text
+    assert "ran one configuration" not in text
+
+
 def test_issue_20_cells_follow_the_paper_models_and_an_unsearched_row_is_said_so(tmp_path):
     search = [line(flags={"lr": lr}, valid=v) for lr, v in ((0.001, 8.6), (0.002, 8.7))]
     cells = [line(m, test=8.4 + i / 10) for i, m in enumerate(("LN-LSTM", "minGRU", "GRU", "LSTM"))]

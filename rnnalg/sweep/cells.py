@@ -1,10 +1,12 @@
 """The report's cells: one per (data, model), its configuration chosen on validation only.
 
-A configuration is what a trial trains, less its seed and time limit: spec, sizes and flags, the
-spec told by its checked program's fingerprint where the lines carry one (`configurations`; so a
-later sweep file that repeats a configuration with new seeds adds to it, whatever its trial ids).  A time limit is a compute budget, not a choice: of the trials of one configuration and
-seed, the one with the longest limit stands for it (a rerun with more time supersedes a run the
-clock cut short; both count in the budget).  In a cell with several configurations,
+A configuration is what a trial trains, less its seed, time limit and epoch cap: spec, sizes and
+flags, the spec told by its checked program's fingerprint where the lines carry one
+(`configurations`; so a later sweep file that repeats a configuration with new seeds adds to it, whatever its trial ids).
+A time limit and an epoch cap are a compute budget, not a choice: of the trials of one configuration
+and seed, the one with the longest budget stands for it (no or the longer time limit, then more
+epochs: a rerun with more time supersedes a run the clock cut short; both count in the budget).
+In a cell with several configurations,
 
 * the choice is made on the seeds every configuration ran (the search's seeds S): the lowest
   mean best-validation figure over S wins;
@@ -36,7 +38,10 @@ def seed_of(line: dict):
     return (line["trial"].get("flags") or {}).get("seed", line["trial"].get("id"))
 
 
-BUDGET_FLAGS = ("seed", "time_limit")  # not part of a configuration
+BUDGET_FLAGS = ("seed", "time_limit", "epochs")  # not part of a configuration: what a trial may spend
+# a search's report tells its own trials from candidates re-run after it with more epochs, so there
+# the epoch cap stays a flag (search_report.py)
+SEARCH_BUDGET_FLAGS = ("seed", "time_limit")
 
 
 def time_limit(line: dict) -> float:
@@ -44,13 +49,20 @@ def time_limit(line: dict) -> float:
     return math.inf if limit is None else limit
 
 
-def configuration_flags(line: dict) -> dict:
-    """The trial's flags less its seed and time limit (the budget)."""
-    return {k: v for k, v in (line["trial"].get("flags") or {}).items() if k not in BUDGET_FLAGS}
+def budget(line: dict) -> tuple:
+    """(time limit, epoch cap) of the trial, inf where it has none: the longer of two lines of one
+    configuration and seed is the one with no or a longer time limit, then more epochs allowed."""
+    epochs = (line["trial"].get("flags") or {}).get("epochs")
+    return time_limit(line), math.inf if epochs is None else epochs
+
+
+def configuration_flags(line: dict, budget: tuple = BUDGET_FLAGS) -> dict:
+    """The trial's flags less its budget: seed, time limit and epoch cap (`budget`)."""
+    return {k: v for k, v in (line["trial"].get("flags") or {}).items() if k not in budget}
 
 
 def configuration_name(line: dict) -> str:
-    """The trial less its seed and time limit, as its line names it: spec file name, sizes and
+    """The trial less its seed, time limit and epoch cap, as its line names it: spec file name, sizes and
     flags (its config_id when the line has no flags).  Two programs may share it (`configurations`)."""
     t = line["trial"]
     if t.get("flags") is None:
@@ -163,11 +175,11 @@ def _one_data_id(ids: list) -> DataId:
 
 
 def longest_per_seed(group: list) -> list:
-    """Per seed, the lines with the longest time limit."""
+    """Per seed, the lines with the longest budget (`budget`)."""
     longest = {}
     for x in group:
-        longest[seed_of(x)] = max(longest.get(seed_of(x), -math.inf), time_limit(x))
-    return [x for x in group if time_limit(x) == longest[seed_of(x)]]
+        longest[seed_of(x)] = max(longest.get(seed_of(x), (-math.inf,)), budget(x))
+    return [x for x in group if budget(x) == longest[seed_of(x)]]
 
 
 def _choose(data, model, configs: dict, cell_lines: list, tried: int) -> Cell:

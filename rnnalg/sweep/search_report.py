@@ -19,7 +19,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cells import configuration_flags, configurations, longest_per_seed, seed_of
+from .cells import SEARCH_BUDGET_FLAGS, configuration_flags, configurations, longest_per_seed, seed_of
 from .figures import _figure, _legend_below, _save, colour
 from .results import METRIC_NAMES, format_number
 from .stats import THRESHOLD, difference, mean_sd
@@ -66,7 +66,7 @@ def rows_by_dataset(search, marks: dict, reruns: bool = False) -> dict:
         grouped.setdefault(data, []).append(line)
     ranked = {}
     for data, lines in grouped.items():
-        flags = [json.dumps(configuration_flags(x), sort_keys=True) for x in lines]
+        flags = [json.dumps(configuration_flags(x, SEARCH_BUDGET_FLAGS), sort_keys=True) for x in lines]
         own = max(set(flags), key=lambda f: (flags.count(f), f))
         models: dict = {}
         for line, f, config in zip(lines, flags, configurations(lines)):
@@ -188,9 +188,10 @@ def _reruns(rows: list, data: str, others: list, metric: str) -> str:
            "| candidate | configuration | test | seed model in that configuration | test | gain | "
            f"beats it by > {THRESHOLD:g} SE |", "|---|---|---|---|---|---|---|"]
     for r in reruns:
-        mine, flags = _tests(r.lines), configuration_flags(r.lines[0])
+        mine, flags = _tests(r.lines), configuration_flags(r.lines[0], SEARCH_BUDGET_FLAGS)
         theirs = _tests(longest_per_seed([
-            x for x in others if x["trial"].get("label") == r.candidate.seed and configuration_flags(x) == flags
+            x for x in others if x["trial"].get("label") == r.candidate.seed
+            and configuration_flags(x, SEARCH_BUDGET_FLAGS) == flags
             and (x.get("data_label") or x["trial"].get("dataset_label")) == data
             and seed_of(x) in {seed_of(y) for y in r.lines}]))
         shown = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in sorted(flags.items())) or "defaults"
