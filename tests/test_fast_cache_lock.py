@@ -2,6 +2,9 @@
 both entries, each naming its own data; every rnnalg module that compiles with cache=True installs
 the lock before it does."""
 import ast
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -62,3 +65,42 @@ def test_an_unwritable_cache_folder_saves_as_numba_does_without_the_lock(tmp_pat
     with cache_lock._held(str(tmp_path / "missing" / "f.nbi"), cache_lock.fcntl.LOCK_EX):
         pass  # no lock file can be made there: no error from the lock itself
     assert not (tmp_path / "missing").exists()
+
+
+COMPILER = """\
+import os, sys, time
+from pathlib import Path
+folder = Path(sys.argv[1])
+if sys.argv[2] == "locked":
+    from rnnalg.fast import cache_lock
+    cache_lock.install()
+sys.path.insert(0, str(folder))
+from work import f
+(folder / f"ready.{os.getpid()}").touch()
+while len(list(folder.glob("ready.*"))) < 2:  # both processes call f at once
+    time.sleep(0.001)
+f(3.0)
+print(sum(f._cache_misses.values()))
+"""
+WORK = """\
+import math
+from numba import njit
+
+@njit(cache=True)
+def f(x):
+    total = 0.0
+    for i in range(100):
+        total += math.tanh(x * i) + math.exp(-x * i) * math.sin(i) + math.log1p(abs(x) + i)
+    return total
+"""
+
+
+def test_two_processes_wanting_one_uncached_function_at_once_compile_it_once(tmp_path):
+    """The second waits for the first's compile and loads it from the cache."""
+    (tmp_path / "work.py").write_text(WORK)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba"), "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", COMPILER, str(tmp_path), "locked"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [proc.communicate(timeout=120) for proc in procs]
+    assert all(proc.returncode == 0 for proc in procs), results
+    assert sorted(int(out) for out, _ in results) == [0, 1]  # one compiled, the other loaded
