@@ -104,3 +104,18 @@ def test_two_processes_wanting_one_uncached_function_at_once_compile_it_once(tmp
     results = [proc.communicate(timeout=120) for proc in procs]
     assert all(proc.returncode == 0 for proc in procs), results
     assert sorted(int(out) for out, _ in results) == [0, 1]  # one compiled, the other loaded
+
+
+def test_the_suites_xdist_workers_share_one_kernel_cache(tmp_path):
+    """conftest.py: what one worker compiled the other loads (the locks above make that safe)."""
+    def caches(worker):
+        env = {k: v for k, v in os.environ.items() if k not in ("RNNALG_CACHE", "NUMBA_CACHE_DIR", "NUMBA_OPT",
+                                                                 "RNNALG_TESTS_OWN_CACHES")}
+        script = "import os, conftest; print(os.environ['RNNALG_CACHE'], os.environ['NUMBA_CACHE_DIR'])"
+        run = subprocess.run([sys.executable, "-c", script], cwd=ROOT / "tests", capture_output=True, text=True,
+                             env={**env, "PYTEST_XDIST_WORKER": worker, "XDG_CACHE_HOME": str(tmp_path)}, timeout=120)
+        assert run.returncode == 0, run.stderr
+        return run.stdout.split()
+
+    assert caches("gw0") == caches("gw1") == [str(tmp_path / "rnnalg-tests" / "shared"),
+                                              str(tmp_path / "rnnalg-tests" / "shared" / "numba")]
