@@ -13,11 +13,13 @@ dispatcher: look in the cache, else compile and save) holds `<index>.compile.loc
 that wants what another is compiling waits and then loads it instead of compiling it too.  That
 lock is taken inside numba's own compiler lock (one thread of a process compiles at a time), and
 a compile nests only the compiles of what the function calls, so the locks are always taken in
-call order: no two processes wait on each other.
+call order (no cached function of rnnalg calls one that calls it back): no two processes wait
+on each other.  A process that dies holding a lock releases it (the kernel drops a dead
+process's flocks).
 
-Without fcntl (Windows), or where a lock file cannot be created (a read-only cache, where numba
-writes nothing either), numba's own behaviour.  Every rnnalg module that compiles with
-cache=True calls `install()` first.
+Without fcntl (Windows), where a lock file cannot be created (a read-only cache, where numba
+writes nothing either) or locked (a file system without locks), numba's own behaviour.  Every
+rnnalg module that compiles with cache=True calls `install()` first.
 """
 from __future__ import annotations
 
@@ -46,7 +48,10 @@ def _held(index_path, operation, suffix=LOCK_SUFFIX):
         fd = None
     try:
         if fd is not None:
-            fcntl.flock(fd, operation)
+            try:
+                fcntl.flock(fd, operation)
+            except OSError:  # a file system without locks (some network ones): numba's way
+                pass
         yield
     finally:
         if fd is not None:
