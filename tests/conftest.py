@@ -44,10 +44,10 @@ from hypothesis import Phase, settings
 # numba's cache does not tell -O1 code from -O3 code, so these kernels live in the suite's own
 # caches, never where a user's rnnalg (RNNALG_CACHE, ~/.cache/rnnalg) or numba
 # (__pycache__ beside the package) would load them: only when none of the three is set here.
-# Under pytest-xdist each worker has caches of its own: numba rewrites a cache's index without a
-# lock, so two processes adding kernels to one folder can leave an entry naming the other's code.
-TEST_CACHE = (Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rnnalg-tests"
-              / os.environ.get("PYTEST_XDIST_WORKER", "main"))
+# pytest-xdist's workers (and the processes they start) share these caches, so a kernel one worker
+# compiled the other loads (CI-equivalent, 2 workers with a cache each: 93 of 250 signatures compiled
+# on both): rnnalg/fast/cache_lock.py locks each function's numba index, which numba rewrites without.
+TEST_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rnnalg-tests" / "shared"
 OWN_CACHES = "RNNALG_TESTS_OWN_CACHES"  # set with them: an xdist worker inherits its controller's
 if os.environ.get(OWN_CACHES) or not any(os.environ.get(n) for n in ("NUMBA_OPT", "NUMBA_CACHE_DIR", "RNNALG_CACHE")):
     os.environ.update({"NUMBA_OPT": "1", "RNNALG_CACHE": str(TEST_CACHE), "NUMBA_CACHE_DIR": str(TEST_CACHE / "numba"),

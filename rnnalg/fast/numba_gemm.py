@@ -10,8 +10,10 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from . import blas
+from . import blas, cache_lock
 from .numba_retype import retyped
+
+cache_lock.install()  # before the cached functions below compile
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # the CBLAS enums
 _FOUND = blas.find()

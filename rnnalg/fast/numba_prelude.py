@@ -14,6 +14,9 @@ from numba import njit, vectorize
 from numba.core import types
 from numba.extending import overload
 
+from . import cache_lock
+
+cache_lock.install()  # before the cached functions below compile
 LP_EPS = 1e-6  # as in the numpy module
 _CLAMP = np.float32(7.90531110763549805)  # |x| beyond it: tanh(x) rounds to ±1 in float32
 _P = tuple(np.float32(c) for c in (-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11,

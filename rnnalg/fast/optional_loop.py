@@ -15,4 +15,6 @@ def compiled(loop):
         from numba import njit
     except ImportError:
         return None
+    from . import cache_lock
+    cache_lock.install()
     return njit(cache=True, nogil=True, error_model="numpy")(loop)

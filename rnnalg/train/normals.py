@@ -123,6 +123,8 @@ def _compile():
     """`_zig` compiled (numba; its machine code cached on disk)."""
     from numba import njit
 
+    from ..fast import cache_lock
+    cache_lock.install()
     return njit(cache=True, nogil=True)(_zig)
 
 
