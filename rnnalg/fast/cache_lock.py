@@ -90,8 +90,12 @@ def install() -> bool:
     if not _installed:
         if fcntl is None:
             return False
-        from numba.core.caching import IndexDataCacheFile
-        from numba.core.dispatcher import Dispatcher
+        try:  # numba's internals: a numba without them keeps its own behaviour
+            from numba.core.caching import IndexDataCacheFile
+            from numba.core.dispatcher import Dispatcher
+            IndexDataCacheFile.save, IndexDataCacheFile.load, Dispatcher.compile  # noqa: B018
+        except (ImportError, AttributeError):
+            return False
         IndexDataCacheFile.save = _under(fcntl.LOCK_EX, IndexDataCacheFile.save)
         IndexDataCacheFile.load = _under(fcntl.LOCK_SH, IndexDataCacheFile.load)
         Dispatcher.compile = _compiling_alone(Dispatcher.compile)
