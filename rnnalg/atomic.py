@@ -24,8 +24,10 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic(directory, final_name: str, write) -> None:
-    """Call `write(fileobj)` (binary) on a temporary file in `directory`, then rename it to `final_name`."""
+def write_atomic(directory, final_name: str, write, keep_existing: bool = False) -> None:
+    """Call `write(fileobj)` (binary) on a temporary file in `directory`, then rename it to `final_name`.
+    With `keep_existing`, a `final_name` that another process created meanwhile stands (the new file
+    is linked in only where none exists): a file others may already have read keeps its stamp."""
     directory = Path(directory)
     remove_stale_temporaries(directory)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{final_name}.{_host()}-{os.getpid()}.", suffix=".tmp")
@@ -35,11 +37,25 @@ def write_atomic(directory, final_name: str, write) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, directory / final_name)
+        if not (keep_existing and _linked(tmp, directory / final_name)):
+            os.replace(tmp, directory / final_name)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _linked(tmp: str, final: Path) -> bool:
+    """Link `tmp` in as `final` unless `final` exists (then it stands); `tmp` is removed.  False where
+    the file system has no hard links: the caller renames instead."""
+    try:
+        os.link(tmp, final)
+    except FileExistsError:
+        pass
+    except OSError:
+        return False
+    os.unlink(tmp)
+    return True
 
 
 def _host() -> str:

@@ -73,3 +73,21 @@ def test_sigkill_during_a_write_leaves_a_temporary_the_next_write_removes(tmp_pa
     write_atomic(tmp_path, "data.bin", lambda f: f.write(b"whole"))
     assert [p.name for p in tmp_path.iterdir()] == ["data.bin"]
     assert (tmp_path / "data.bin").read_bytes() == b"whole"
+
+
+def test_keep_existing_leaves_a_file_another_process_created_meanwhile_as_it_was(tmp_path):
+    """Two processes writing one kernel file at once (backend.load_kernels): the second's write
+    must not replace the first's, whose time numba's cache index already holds."""
+    def racing(f):  # the other process creates the file while this one writes its temporary
+        f.write(b"mine")
+        (tmp_path / "kernels.py").write_bytes(b"theirs")
+        os.utime(tmp_path / "kernels.py", (1_000_000, 1_000_000))
+
+    write_atomic(tmp_path, "kernels.py", racing, keep_existing=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["kernels.py"]  # no temporary left
+    assert (tmp_path / "kernels.py").read_bytes() == b"theirs"
+    assert (tmp_path / "kernels.py").stat().st_mtime == 1_000_000
+    write_atomic(tmp_path, "fresh.py", lambda f: f.write(b"new"), keep_existing=True)
+    assert (tmp_path / "fresh.py").read_bytes() == b"new"
+    write_atomic(tmp_path, "kernels.py", lambda f: f.write(b"mine"))  # without: replaced, as before
+    assert (tmp_path / "kernels.py").read_bytes() == b"mine"

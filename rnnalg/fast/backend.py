@@ -305,7 +305,10 @@ def load_kernels(source: str) -> dict:
     path = folder / f"kernels_{digest}.py"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
+        if not path.exists():  # another process writing it at once: its file stands (numba's cache
+            # index holds the source file's time: a second rename would make its kernels stale)
+            write_atomic(folder, path.name, lambda f: f.write(text.encode()), keep_existing=True)
+        elif path.read_text(encoding="utf-8") != text:
             write_atomic(folder, path.name, lambda f: f.write(text.encode()))
     except OSError as exc:
         raise UsageError(f"cannot write the kernel cache {folder}: {exc.strerror or exc}; "
