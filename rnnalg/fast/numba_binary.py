@@ -5,12 +5,13 @@ sums of rows (issue 21: JSB's piano rolls, ~4 keys of 88 down per frame).
     xᵀ·G       (K, R)·(R, N)  ->  dW[k]  = +0 + Σ_{r: x[r,k]=1} G[r]            the prelude's _mmT
 
 A dense product spends R·K·N multiply-adds where only the ones count; at JSB's ~4.3 % ones the
-sums take ~0.3 of the product's time (bench/README.md, "Binary inputs' products").  Each is a
-numba loop of vectorised row adds.  x·W + b gives the module's numbers bit for bit wherever the
-BLAS sums over k in order from +0 (one K block: numpy's OpenBLAS for K ≤ a few hundred, JSB's 88;
-a zero of x adds ±0, a one adds W[k] exactly as fma(1, W[k], acc) does), then adds b as `piece +=
-bias` does.  xᵀ·G sums over the R rows, which the BLAS cuts into K blocks summed apart: the same
-sums in another grouping, equal to rounding (float64 ≤ 1e-15 relative here; float32 ~1e-6).
+sums take ~0.3 of the product's time (bench/README.md, "The two LSTM rows' products against
+PyTorch's, and a binary input's products as sums of rows").  Each is a numba loop of vectorised
+row adds.  x·W + b gives the module's numbers bit for bit wherever the BLAS sums over k in order
+from +0 (one K block: numpy's OpenBLAS for K ≤ a few hundred, JSB's 88; a zero of x adds ±0, a one
+adds W[k] exactly as fma(1, W[k], acc) does), then adds b as `piece += bias` does.  xᵀ·G sums over
+the R rows, which the BLAS cuts into K blocks summed apart: the same sums in another grouping,
+equal to rounding (float64 ≤ 1e-15 relative here; float32 ~1e-6).
 
 `affine_into(fallback)` / `mmT(fallback)` are the module's `_affine_into` / `_mmT` through the loops
 where they apply — one dense term of x's dtype, C-ordered operands, x all 0 or 1 with at most
