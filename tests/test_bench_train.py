@@ -206,3 +206,18 @@ def test_the_dense_binary_trainer_makes_a_01_inputs_products_by_the_blas(train_c
     for k in new.params:
         np.testing.assert_allclose(new.params[k], old.params[k], rtol=0, atol=1e-6)
     assert not np.array_equal(new.params["i.W_x"], fresh["i.W_x"])
+
+
+def test_dense_binary_flag_adds_the_blas_products_column(train_compare, monkeypatch, capsys):
+    """--dense-binary builds the second trainer by dense_binary_trainer and prints its column."""
+    seen = {}
+
+    def fake_row(torch, data, spec, B, args):
+        seen["dense"] = args.dense_binary
+        return {"data": data, "spec": spec, "B": B, "T": "whole pieces", "backend": "fast", "torch": "nn.LSTM",
+                "rnnalg": 39.3, "pytorch": 39.4, "ratio": 39.3 / 39.4, "floor": None, "dense": 35.5}
+    monkeypatch.setattr(train_compare, "compare_row", fake_row)
+    assert train_compare.OLD_SIDES["dense"][0] is train_compare.dense_binary_trainer
+    assert train_compare.main(["--quick", "--dense-binary"]) == 0
+    assert seen == {"dense": True}
+    assert "| rnnalg dense binary products updates/s | new / dense |" in capsys.readouterr().out
