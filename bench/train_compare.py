@@ -2,7 +2,7 @@
 PyTorch training loop on the same model, data, batch size, Adam and clipping (issue 21).
 
     RNNALG_DATA=/work/shared/data python bench/train_compare.py [--threads 1] [--rounds 3] [--updates 20]
-        [--clock wall|cpu] [--dict-update] [--add-at] [--old-helpers] [--only lstm]
+        [--clock wall|cpu] [--dict-update] [--add-at] [--old-helpers] [--dense-binary] [--only lstm]
     python bench/train_compare.py --quick        # a few seconds: JSB, H=16, rnn.rnn only
     RNNALG_DATA=/work/shared/data python bench/train_compare.py --scatter --clock cpu   # an embedding's gradient alone
 
@@ -30,6 +30,10 @@ second trainer's compiled module scatters it with np.add.at (the prelude before 
 the same numbers, bit for bit).  `--old-helpers` likewise: the second trainer's module scatters by
 the prelude's passes (not the fast backend's numba loop) and gathers a token input's rows by a copy
 and a bias pass (not np.take from the biased table): the helpers before branch `charlstm`.
+`--dense-binary`: the second trainer's module makes a 0/1 input's product and weight gradient by
+the BLAS (the prelude's `_affine_into` / `_mmT`), not by the fast backend's sums of rows
+(rnnalg/fast/numba_binary.py): the products before branch `train11`; the same loss bit for bit, the
+input weights' gradients equal to rounding.
 
 Each row runs `--rounds` rounds, each timing `--updates` updates of rnnalg then of PyTorch
 (after 2 untimed ones each); a side's rate is the median over rounds, the ratio is rnnalg's
@@ -137,10 +141,23 @@ def old_helpers_trainer(spec, data, B, sets, data_dir, warm) -> Trainer:
     return old
 
 
+def dense_binary_trainer(spec, data, B, sets, data_dir, warm) -> Trainer:
+    """A second trainer like make_trainer's whose module makes a 0/1 input's product and weight gradient
+    by the BLAS, as before branch `train11` (the fast backend's `_affine_into` / `_mmT` -> the prelude's)."""
+    old = make_trainer(spec, data, B, sets, data_dir)
+    module = old.model._module
+    for name in ("_affine_into", "_mmT"):
+        module[name] = getattr(module[name], "fallback", module[name])
+    for batch in warm:
+        old._update(batch)
+    return old
+
+
 # the second trainer of --dict-update / --add-at / --old-helpers: row key -> (its builder, the table's two column heads)
 OLD_SIDES = {"dict": (dict_update_trainer, "rnnalg dict-update updates/s", "flat / dict"),
              "add_at": (add_at_trainer, "rnnalg np.add.at updates/s", "new / add.at"),
-             "helpers": (old_helpers_trainer, "rnnalg old helpers updates/s", "new / old helpers")}
+             "helpers": (old_helpers_trainer, "rnnalg old helpers updates/s", "new / old helpers"),
+             "dense": (dense_binary_trainer, "rnnalg dense binary products updates/s", "new / dense")}
 
 
 def rnnalg_rate(trainer, n: int, seed: int = 0) -> float:
@@ -322,7 +339,8 @@ def compare_row(torch, data, spec, B, args):
     batch_list = train_batches(trainer, args.updates)
     products = None if args.no_floor else floor_call(trainer, batch_list)
     olds = {key: OLD_SIDES[key][0](spec, data, B, sets, args.data_dir, warm)
-            for key, on in (("dict", args.dict_update), ("add_at", args.add_at), ("helpers", args.old_helpers)) if on}
+            for key, on in (("dict", args.dict_update), ("add_at", args.add_at), ("helpers", args.old_helpers),
+                            ("dense", args.dense_binary)) if on}
     ours, theirs, floors, old_rates = [], [], [], {key: [] for key in olds}
     for _ in range(args.rounds):
         ours.append(rnnalg_rate(trainer, args.updates))
@@ -475,6 +493,8 @@ def main(argv=None) -> int:
                    help="also time rnnalg's update with np.add.at for an embedding's gradient (before _add_rows_at)")
     p.add_argument("--old-helpers", action="store_true",
                    help="also time rnnalg's update with the embedding's scatter and lookup as before (the prelude's)")
+    p.add_argument("--dense-binary", action="store_true",
+                   help="also time rnnalg's update with a 0/1 input's products by the BLAS (before numba_binary)")
     p.add_argument("--quick", action="store_true",
                    help="a few seconds: JSB rnn.rnn at H=16, B=4, 3 updates, 1 round")
     args = p.parse_args(argv)

@@ -185,3 +185,39 @@ def test_the_old_helpers_trainer_gives_the_same_numbers(train_compare, tmp_path,
     for batch in warm:
         new._update(batch)
     assert all(new.params[k].tobytes() == old.params[k].tobytes() for k in new.params)
+
+
+def test_the_dense_binary_trainer_makes_a_01_inputs_products_by_the_blas(train_compare):
+    """--dense-binary: lstm.rnn on JSB (binary[88] in), the new trainer's module with the fast backend's
+    helpers (numba_binary's sums of rows; the suite's numpy backend has none of its own), the second
+    trainer's with the prelude's products: after the same updates their parameters agree to rounding
+    (the input weights' gradients are the same sums in another grouping)."""
+    if fast.unavailable_reason() is not None:
+        pytest.skip("numba is not installed")
+    new = train_compare.make_trainer("lstm.rnn", "jsb", 4, ["H=8"])
+    fast.install_helpers(new.model._module)
+    assert new.model._module["_mmT"].__module__ == "rnnalg.fast.numba_binary"
+    fresh = {k: v.copy() for k, v in new.params.items()}
+    warm = train_compare.train_batches(new, 2, seed=2)
+    old = train_compare.dense_binary_trainer("lstm.rnn", "jsb", 4, ["H=8"], None, warm)
+    assert all(old.model._module[k].__module__ != "rnnalg.fast.numba_binary" for k in ("_affine_into", "_mmT"))
+    for batch in warm:
+        new._update(batch)
+    for k in new.params:
+        np.testing.assert_allclose(new.params[k], old.params[k], rtol=0, atol=1e-6)
+    assert not np.array_equal(new.params["i.W_x"], fresh["i.W_x"])
+
+
+def test_dense_binary_flag_adds_the_blas_products_column(train_compare, monkeypatch, capsys):
+    """--dense-binary builds the second trainer by dense_binary_trainer and prints its column."""
+    seen = {}
+
+    def fake_row(torch, data, spec, B, args):
+        seen["dense"] = args.dense_binary
+        return {"data": data, "spec": spec, "B": B, "T": "whole pieces", "backend": "fast", "torch": "nn.LSTM",
+                "rnnalg": 39.3, "pytorch": 39.4, "ratio": 39.3 / 39.4, "floor": None, "dense": 35.5}
+    monkeypatch.setattr(train_compare, "compare_row", fake_row)
+    assert train_compare.OLD_SIDES["dense"][0] is train_compare.dense_binary_trainer
+    assert train_compare.main(["--quick", "--dense-binary"]) == 0
+    assert seen == {"dense": True}
+    assert "| rnnalg dense binary products updates/s | new / dense |" in capsys.readouterr().out

@@ -324,8 +324,10 @@ def load_kernels(source: str) -> dict:
 
 
 # prelude helpers (outside the scan kernels) the fast backend replaces in a module's namespace: name ->
-# the module of `scatter_into`-style makers, each given the module's own function (its fallback)
-HELPER_MAKERS = {"_add_rows_at": ("numba_scatter", "scatter_into")}
+# the module of `scatter_into`-style makers, each given the module's own function (its fallback): an
+# embedding's scatter (numba_scatter), a 0/1 input's product and weight gradient (numba_binary)
+HELPER_MAKERS = {"_add_rows_at": ("numba_scatter", "scatter_into"),
+                 "_affine_into": ("numba_binary", "affine_into"), "_mmT": ("numba_binary", "mmT")}
 
 
 def install_helpers(namespace: dict) -> list[str]:
