@@ -25,7 +25,7 @@ from .cells import seed_of, usable
 from .figures import write_figures
 from .paper import ANCHORS, PAPER, QUOTING_SOURCES, paper_figure
 from .rerun import rerun_command
-from .results import DIGITS, INTERRUPTED, METRIC_NAMES, best_cells, format_number, is_interim
+from .results import DIGITS, INTERRUPTED, METRIC_NAMES, best_cells, format_number, stop_text
 from .search_report import paper_marks, search_section, write_search_figure
 from .stats import THRESHOLD, difference
 from . import usage
@@ -156,13 +156,6 @@ def _row(c) -> str:
     return (f"| {name} | {c.model} | {ours} | {len(c.lines)} | "
             f"{paper} | {delta} | {c.params:,} | {c.configs} | {epochs} | {wall:.0f} | {_budget(c)} | "
             f"{', '.join(stops)} | {trend_text(mean_trend)} | {c.data.note} |")
-
-
-def stop_text(line: dict) -> str:
-    """The stop column: the line's reason; an unfinished trial's (`--standings`) with its epochs."""
-    if is_interim(line):
-        return f"interrupted after {line.get('epochs')} epochs, resumable"
-    return str(line.get("stopped"))
 
 
 def crowded(c) -> list:
