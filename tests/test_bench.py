@@ -15,7 +15,7 @@ from rnnalg.commands.bench import format_ms, format_rate, time_block
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
-LINE = re.compile(r"rnn\.rnn  B=2 T=3 (float32|float64) numpy  forward\+backward: ([\d.]+) ms median "
+LINE = re.compile(r"rnn\.rnn  B=2 T=3 (float32|float64) numpy, unsplit, BLAS on \d+ threads?  forward\+backward: ([\d.]+) ms median "
                   r"\(([\d.]+)–([\d.]+) over 4 runs\), ([\d.]+)(k|M)? frames/s( \(CPU time\))?")
 
 
@@ -25,7 +25,8 @@ def test_bench_prints_median_and_spread(capsys, dtype, clock):
                "--repeats", "4", "--dtype", dtype, "--clock", clock])
     first, out = capsys.readouterr().out.strip().splitlines()
     assert rc == 0
-    assert re.fullmatch(r"rnn\.rnn  B=2 T=3 float(32|64) numpy  first call [\d.]+ ms", first), first
+    assert re.fullmatch(r"rnn\.rnn  B=2 T=3 float(32|64) numpy, unsplit, BLAS on \d+ threads?  first call [\d.]+ ms",
+                        first), first
     m = LINE.fullmatch(out)
     assert m, out
     assert m.group(1) == dtype
@@ -34,6 +35,26 @@ def test_bench_prints_median_and_spread(capsys, dtype, clock):
     assert 0 < lo <= median <= hi
     rate = float(m.group(5)) * {"k": 1e3, "M": 1e6, None: 1}[m.group(6)]
     assert rate == pytest.approx(2 * 3 / (median * 1e-3), rel=0.02)  # frames = T·B per call
+
+
+def test_bench_says_whether_the_batch_ran_in_parts_on_threads_and_how_many(capsys, monkeypatch):
+    """The split of rnnalg/batch_threads.py (Model.split_parts; here forced, as the fast backend
+    with a 2-thread BLAS at B >= 16 would), and an unsplit call's BLAS thread count."""
+    from threadpoolctl import threadpool_limits
+
+    from rnnalg import batch_threads
+
+    flags = ["bench", str(EXAMPLES / "rnn.rnn"), "--set", "H=8", "-B", "4", "-T", "3", "--repeats", "2"]
+    with threadpool_limits(1, user_api="blas"):
+        assert main(flags) == 0
+    assert capsys.readouterr().out.count("float32 numpy, unsplit, BLAS on 1 thread  ") == 2
+    split = []
+    real = batch_threads.loss_and_grad
+    monkeypatch.setattr(batch_threads, "parts", lambda B, *a, **k: 2)
+    monkeypatch.setattr(batch_threads, "loss_and_grad", lambda run, n, *a, **k: split.append(n) or real(run, n, *a, **k))
+    assert main(flags) == 0
+    assert capsys.readouterr().out.count("float32 numpy, batch in 2 parts on 2 threads, BLAS on 1 each  ") == 2
+    assert split and set(split) == {2}  # and the call did run in 2 parts
 
 
 @pytest.mark.parametrize("flags, word", [(["-B", "0"], "-B"), (["-T", "-1"], "-T"), (["--repeats", "0"], "--repeats"),

@@ -277,3 +277,13 @@ def test_the_paper_variants_are_found_where_rnnalg_is_installed_without_its_sour
     monkeypatch.setattr(variants, "SOURCE_EXAMPLES", Path("/nonexistent/examples"))
     found = variants.variant_specs()
     assert [name for name, _ in found] == [name for name, _ in variants.PAPER_VARIANTS]
+
+
+def test_an_interim_line_in_a_search_reads_as_in_the_papers_tables(tmp_path):
+    """One wording for an unfinished trial (`--standings`): "interrupted after N epochs, resumable"."""
+    cands = candidates()
+    lines = search_lines(cands)
+    lines[1].update(stopped="interrupted", epochs=7)
+    code, text = report(tmp_path, *layout(tmp_path, cands, lines))
+    assert code == 0
+    assert table_rows(text)[0].endswith("| 7 | 8.400 |  | interrupted after 7 epochs, resumable |")

@@ -250,6 +250,20 @@ def test_the_report_shows_how_far_an_unfinished_curve_still_points(tmp_path):
     assert "| interrupted after 5 epochs, resumable | -0.0500/epoch |" in row
 
 
+def test_a_curve_that_rose_after_its_best_epoch_reads_flat_not_falling(tmp_path):
+    """PTB words' RNN: an lr halving at epoch 12 made the drop, then validation rose; the raw
+    curve's last 3 epochs fall (-2.82/epoch), its best so far has not moved in the last 2."""
+    line = report_line(14, test=1.5)
+    line["curve"][-4:] = [[11, 161.6], [12, 151.1], [13, 151.8], [14, 153.1]]
+    line["curve"][:-4] = [[e, 170.0 - e] for e in range(1, 11)]
+    line["best_epoch"], line["best_valid"] = 12, 151.1
+    [row] = report_rows(tmp_path, write_lines(tmp_path / "a.jsonl", [line]))
+    assert "| interrupted after 14 epochs, resumable | flat |" in row
+    line["curve"][-1] = [14, 150.1]  # a new best at the last epoch: (150.1 - 151.1) / 2
+    [row] = report_rows(tmp_path, write_lines(tmp_path / "a.jsonl", [line]))
+    assert "| interrupted after 14 epochs, resumable | -0.5000/epoch |" in row
+
+
 @pytest.mark.parametrize("order", ["final first", "interim first"])
 def test_the_final_line_supersedes_the_interim_one_in_any_file_order(tmp_path, order):
     interim, final = report_line(5, test=1.7), report_line(8, stopped="early stop", test=1.6)

@@ -1,12 +1,15 @@
 """`rnnalg bench spec.rnn [-B 16] [-T 100] [--backend auto|numpy|fast]`: median milliseconds of
 one forward+backward pass.
 
-    $ rnnalg bench examples/dots.rnn -B 1 --backend fast
-    dots.rnn  B=1 T=100 float32 fast  first call 2.1 s (compiles the scan kernels; cached on disk)
-    dots.rnn  B=1 T=100 float32 fast  forward+backward: 1.43 ms median (1.40–1.61 over 20 runs), 70k frames/s
+    $ OPENBLAS_NUM_THREADS=1 rnnalg bench examples/dots.rnn -B 1 --backend fast
+    dots.rnn  B=1 T=100 float32 fast, unsplit, BLAS on 1 thread  first call 2.1 s (compiles the scan kernels; cached on disk)
+    dots.rnn  B=1 T=100 float32 fast, unsplit, BLAS on 1 thread  forward+backward: 1.43 ms median (1.40–1.61 over 20 runs), 70k frames/s
 
 One call is `model.loss_and_grad(params, batch)` on a random unmasked batch (time-major
-(T, B, D)), timed after a warm-up; the spread is min–max over the timed calls. The first
+(T, B, D)), timed after a warm-up; the spread is min–max over the timed calls.  Each line says
+how the call ran: unsplit with numpy's BLAS on its threads, or as n parts of the batch on n
+threads, each with a one-thread BLAS (rnnalg/batch_threads.py: the fast backend's calls at
+B ≥ 16 when the BLAS has ≥ 2 threads). The first
 call is timed on its own: with the fast backend it includes compiling the kernels, or loading
 them from the on-disk cache. The timing helpers below are shared with bench/compare.py.
 
@@ -63,8 +66,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     require(program, "benchmark", args.T * args.B, np.dtype(DTYPES[args.dtype]).itemsize,
             hint=" or a smaller -B / -T")
-    call, backend = loss_and_grad_call(program, args.T, args.B, DTYPES[args.dtype], args.seed, args.backend)
-    what = f"{Path(args.spec).name}  B={args.B} T={args.T} {args.dtype} {backend}"
+    call, model = loss_and_grad_call(program, args.T, args.B, DTYPES[args.dtype], args.seed, args.backend)
+    backend = model.backend
+    what = f"{Path(args.spec).name}  B={args.B} T={args.T} {args.dtype} {backend}, {split_words(model, args.B)}"
     start = time.perf_counter()
     call()
     first = time.perf_counter() - start
@@ -104,8 +108,20 @@ def format_bytes(n: float) -> str:
     return f"{n:.3g} B"
 
 
+def split_words(model, B: int) -> str:
+    """How `model.loss_and_grad` runs a batch of B now, with its thread count: 'unsplit, BLAS on 2
+    threads' or 'batch in 2 parts on 2 threads, BLAS on 1 each' (rnnalg/batch_threads.py)."""
+    from ..batch_threads import blas_threads
+
+    parts = model.split_parts(B)
+    if parts > 1:
+        return f"batch in {parts} parts on {parts} threads, BLAS on 1 each"
+    blas = blas_threads()
+    return f"unsplit, BLAS on {blas} thread{'s' if blas > 1 else ''}"
+
+
 def loss_and_grad_call(program, T: int, B: int, dtype=np.float32, seed: int = 0, backend: str = "auto"):
-    """(call, backend in use): a no-argument function running one forward+backward of the compiled
+    """(call, the compiled model): a no-argument function running one forward+backward of the compiled
     `program`. Parameters and the batch (already in `dtype`, so no conversion is timed) are made once.
     """
     from ..model import compile as compile_model
@@ -116,7 +132,7 @@ def loss_and_grad_call(program, T: int, B: int, dtype=np.float32, seed: int = 0,
     params = model.init_params(rng)
     batch = {name: (a if a.dtype.kind in "iu" else a.astype(dtype))
              for name, a in random_batch(program, T, B, rng, mask=False).items()}
-    return (lambda: model.loss_and_grad(params, batch)), model.backend
+    return (lambda: model.loss_and_grad(params, batch)), model
 
 
 def time_block(call, repeats: int, warmup: int = 2, budget: float | None = None,

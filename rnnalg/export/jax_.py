@@ -15,28 +15,14 @@ import io
 from pathlib import Path
 
 from ..lower.module_text import spec_header
-from ..lower.rules import RuleTable
-from .walk import SHARED_LOSSES, SHARED_OPS, SHARED_TERMS, Rules, Walk, indent, tables
+from .walk import Rules, Walk, array_tables, indent, tables
 from .writing import write_bytes, write_text
 
-op_rules = RuleTable("jax op_rules", {
-    "tanh": lambda s: f"jnp.tanh({s.a})",
-    "sigmoid": lambda s: f"jax.nn.sigmoid({s.a})",
-    "relu": lambda s: f"jax.nn.relu({s.a})",
-    **SHARED_OPS,
-})
-
-term_rules = RuleTable("jax term_rules", SHARED_TERMS)
-loss_rules = RuleTable("jax loss_rules", SHARED_LOSSES)
-
-link_rules = RuleTable("jax link_rules", {
-    "binary": lambda a: f"jax.nn.sigmoid({a})",
-    "token": lambda a: f"jax.nn.softmax({a}, axis=-1)",
-    "real": lambda a: a,
-})
+# the functions jax spells the activations with (walk.array_tables: every other row is shared)
+ACTIVATIONS = {"tanh": "jnp.tanh", "sigmoid": "jax.nn.sigmoid", "relu": "jax.nn.relu"}
 
 RULES = Rules(
-    target="jax", ops=op_rules, terms=term_rules, losses=loss_rules, links=link_rules,
+    target="jax", **array_tables("jax", ACTIVATIONS, softmax="jax.nn.softmax({}, axis=-1)"),
     step_ref=lambda ident: f"xs[{ident!r}]",
     step_noise=lambda name: f"xs['noise'][{name!r}]",
     mask_update=lambda nxt, prev: (f"if masked:  # a padded step keeps its state\n"
@@ -92,9 +78,9 @@ def jax_source(program) -> str:
     body.append(f"return {logits}, final_state")
     nll = [f"if {out.name!r} in batch:\n"
            f"    target = jnp.asarray(batch[{out.name!r}], dtype={'jnp.int32' if out.kind == 'token' else 'dt'})\n"
-           f"    nll_sum = nll_sum + ({loss_rules[out.kind](f'logits[{out.name!r}]', 'target')} * m).sum()"
+           f"    nll_sum = nll_sum + ({RULES.losses[out.kind](f'logits[{out.name!r}]', 'target')} * m).sum()"
            for out, _ in code.heads]
-    links = [f"out[{out.name!r}] = {link_rules[out.kind](f'logits[{out.name!r}]')}" for out, _ in code.heads]
+    links = [f"out[{out.name!r}] = {RULES.links[out.kind](f'logits[{out.name!r}]')}" for out, _ in code.heads]
     return _MODULE.format(file=str(program.file), header=spec_header(program), **tables(program),
                           apply=indent(body, 1), nll=indent(nll, 1), links=indent(links, 1))
 

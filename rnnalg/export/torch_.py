@@ -16,28 +16,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..lower.module_text import spec_header
-from ..lower.rules import RuleTable
-from .walk import SHARED_LOSSES, SHARED_OPS, SHARED_TERMS, Rules, Walk, indent, param_attributes, tables
+from .walk import Rules, Walk, array_tables, indent, param_attributes, tables
 from .writing import write_text
 
-op_rules = RuleTable("torch op_rules", {
-    "tanh": lambda s: f"torch.tanh({s.a})",
-    "sigmoid": lambda s: f"torch.sigmoid({s.a})",
-    "relu": lambda s: f"torch.relu({s.a})",
-    **SHARED_OPS,
-})
-
-term_rules = RuleTable("torch term_rules", SHARED_TERMS)
-loss_rules = RuleTable("torch loss_rules", SHARED_LOSSES)
-
-link_rules = RuleTable("torch link_rules", {
-    "binary": lambda a: f"torch.sigmoid({a})",
-    "token": lambda a: f"torch.softmax({a}, dim=-1)",
-    "real": lambda a: a,
-})
+# the functions torch spells the activations with (walk.array_tables: every other row is shared)
+ACTIVATIONS = {"tanh": "torch.tanh", "sigmoid": "torch.sigmoid", "relu": "torch.relu"}
 
 RULES = Rules(
-    target="torch", ops=op_rules, terms=term_rules, losses=loss_rules, links=link_rules,
+    target="torch", **array_tables("torch", ACTIVATIONS, softmax="torch.softmax({}, dim=-1)"),
     step_ref=lambda ident: f"{ident}[t]",
     step_noise=lambda name: f"noise[{name!r}][t]",
     mask_update=lambda nxt, prev: (f"if masked:  # a padded step keeps its state\n"
@@ -92,9 +78,9 @@ def torch_source(program) -> str:
     kinds = {out.name: "torch.long" if out.kind == "token" else "dt" for out, _ in code.heads}
     nll = [f"if {out.name!r} in batch:\n"
            f"    target = torch.as_tensor(batch[{out.name!r}], dtype={kinds[out.name]}, device=dev)\n"
-           f"    nll_sum = nll_sum + ({loss_rules[out.kind](f'logits[{out.name!r}]', 'target')} * m).sum()"
+           f"    nll_sum = nll_sum + ({RULES.losses[out.kind](f'logits[{out.name!r}]', 'target')} * m).sum()"
            for out, _ in code.heads]
-    links = [f"out[{out.name!r}] = {link_rules[out.kind](f'logits[{out.name!r}]')}" for out, _ in code.heads]
+    links = [f"out[{out.name!r}] = {RULES.links[out.kind](f'logits[{out.name!r}]')}" for out, _ in code.heads]
     return _MODULE.format(
         file=str(program.file), header=spec_header(program), names=_names(program), **tables(program),
         run=indent(body, 2), nll=indent(nll, 2), links=indent(links, 1))

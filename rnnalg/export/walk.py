@@ -21,6 +21,7 @@ from ..errors import UsageError
 from ..ir import Program
 from ..lower.module_text import layout_tables
 from ..lower.plan import Namer
+from ..lower.rules import RuleTable, forward_rules
 from ..phases import PRE, SCAN, phases
 
 
@@ -32,24 +33,14 @@ GENERATED_NAMES = {"torch", "F", "jax", "jnp", "lax", "self", "xs", "ys", "carry
                    "DROPOUT", "SUMMARIES"}
 
 
-# the rows every array-language target (torch, jax) spells alike: its helpers `_maxout`, `_lp`,
-# `_bernoulli_nll`, `_token_nll`, `_squared_error` are defined in each generated file
+# the rows every array-language target (torch, jax) spells as the numpy lowering does (its
+# forward_rules, read with the mask variable `noise`); maxout's helper is `_maxout` here.  The
+# helpers `_maxout`, `_lp`, `_layernorm`, `_bernoulli_nll`, `_token_nll`, `_squared_error` are
+# defined in each generated file
 SHARED_OPS = {
-    "linear": lambda s: s.a,
+    **{op: forward_rules[op] for op in ("linear", "lp", "dropout", "vdropout", "zoneout", "layernorm",
+                                        "mul", "add", "sub", "scale", "shift")},
     "maxout": lambda s: f"_maxout({s.a}, {s.attrs['k']})",
-    "lp": lambda s: f"_lp({s.a}, {s.attrs['p']!r}, {s.attrs['k']})",
-    "dropout": lambda s: f"{s.a} if noise is None else {s.a} * {s.noise}",
-    # variational dropout: the mask of every step is the sequence's one mask (draw_noise repeats it)
-    "vdropout": lambda s: f"{s.a} if noise is None else {s.a} * {s.noise}",
-    # zoneout(new a, previous b): mask 1 = take the new value; eval: the expectation, keep b with p = rate
-    "zoneout": lambda s: (f"({s.b} + ({s.a} - {s.b}) * {1 - s.attrs['rate']!r}) if noise is None "
-                          f"else ({s.b} + ({s.a} - {s.b}) * {s.noise})"),
-    "layernorm": lambda s: f"_layernorm({s.a}, {s.params[0]}, {s.params[1]})",
-    "mul": lambda s: f"{s.a} * {s.b}",
-    "add": lambda s: f"{s.a} + {s.b}",
-    "sub": lambda s: f"{s.a} - {s.b}",
-    "scale": lambda s: f"{s.attrs['c']!r} * {s.a}",
-    "shift": lambda s: f"{s.a} + {s.attrs['c']!r}",
 }
 # a ⊕ operand by the role of its parameter: a dense product, or an embedding row lookup
 SHARED_TERMS = {
@@ -63,15 +54,31 @@ SHARED_LOSSES = {
     "real": lambda a, y: f"_squared_error({a}, {y})",
 }
 
+
+def array_tables(target: str, activations: dict, softmax: str) -> dict:
+    """The op, term, loss and link tables of an array-language target (torch, jax), which differ
+    only in the functions they call: `activations` tanh, sigmoid, relu -> the function's name,
+    `softmax` the last axis's softmax with {} for its argument.  -> Rules' keyword arguments."""
+    call = {op: (lambda f: lambda s: f"{f}({s.a})")(f) for op, f in activations.items()}
+    return dict(ops=RuleTable(f"{target} op_rules", {**call, **SHARED_OPS}),
+                terms=RuleTable(f"{target} term_rules", SHARED_TERMS),
+                losses=RuleTable(f"{target} loss_rules", SHARED_LOSSES),
+                links=RuleTable(f"{target} link_rules", {"binary": lambda a: f"{activations['sigmoid']}({a})",
+                                                         "token": lambda a: softmax.format(a),
+                                                         "real": lambda a: a}))
+
+
 @dataclass(frozen=True)
 class Site:
-    """One op application: argument expressions a (and b), static attrs, the dropout mask."""
+    """One op application: argument expressions a (and b), static attrs, the dropout mask; the
+    fields lower.rules.Site's forward_rules read are spelt as there, so SHARED_OPS are its rows."""
 
     a: str = ""
     b: str = ""
     attrs: dict = field(default_factory=dict)
-    noise: str = ""  # the mask of this position(s), e.g. noise['o'] or noise['o'][t]
+    mask: str = ""  # the dropout mask of this position(s), e.g. noise['o'] or noise['o'][t]
     params: tuple = ()  # the expressions of the op's own parameters (layernorm: gain, bias)
+    mask_var: str = "noise"  # the whole masks' variable (None in eval), as lower.rules.Site's
 
 
 @dataclass
@@ -170,7 +177,7 @@ class Walk:
         args = [value(a.name) for a in e.args] + [""]
         noise = f"noise[{e.out.name!r}]" if stacked else rules.step_noise(e.out.name)
         own = tuple(f"params[{p!r}]" for p in e.params)
-        return rule(Site(a=args[0], b=args[1], attrs=dict(e.attrs), noise=noise, params=own))
+        return rule(Site(a=args[0], b=args[1], attrs=dict(e.attrs), mask=noise, params=own))
 
     def _affine(self, e, rules, value, only=lambda name: True, bias=True):
         """`b + Σ a W` over the operands `only` admits (without b when bias is False)."""

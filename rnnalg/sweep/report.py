@@ -25,7 +25,7 @@ from .cells import seed_of, usable
 from .figures import write_figures
 from .paper import ANCHORS, PAPER, QUOTING_SOURCES, paper_figure
 from .rerun import rerun_command
-from .results import DIGITS, INTERRUPTED, METRIC_NAMES, best_cells, format_number, is_interim
+from .results import DIGITS, INTERRUPTED, METRIC_NAMES, best_cells, format_number, stop_text
 from .search_report import paper_marks, search_section, write_search_figure
 from .stats import THRESHOLD, difference
 from . import usage
@@ -45,12 +45,28 @@ METRIC_OF = {"nottingham": "nll", "jsb": "nll", "musedata": "nll", "piano": "nll
              "ptb-word": "ppl"}
 
 
-def slope(curve, last: int = 3) -> float | None:
-    """Mean change of the validation figure per epoch over the last `last` epochs."""
+TREND_EPOCHS = 2  # the curve column's window: a run with no better epoch in its last 2 reads flat
+
+
+def trend(curve, last: int = TREND_EPOCHS) -> float | None:
+    """Where a validation curve [(epoch, v)] still pointed: the change per epoch of its best
+    figure so far, b_t = min(v_1..v_t), over the last `last` epochs, (b_T - b_{T-last}) / (e_T -
+    e_{T-last}) ≤ 0 (every metric is lower-better); 0 when none of them bettered the epochs before,
+    so a rise after the best epoch (an lr halving's jump, then noise) reads flat, not falling.
+    None for a curve of `last` epochs or fewer."""
     if not curve or len(curve) <= last:
         return None
-    (e0, v0), (e1, v1) = curve[-last - 1], curve[-1]
-    return (v1 - v0) / (e1 - e0)
+    best, running = float("inf"), []
+    for _, value in curve:
+        best = min(best, value)
+        running.append(best)
+    (e0, _), (e1, _) = curve[-last - 1], curve[-1]
+    return (running[-1] - running[-last - 1]) / (e1 - e0)
+
+
+def trend_text(value: float | None) -> str:
+    """The curve column: '' (not cut short, or too few epochs), flat, or the change per epoch."""
+    return "" if value is None else "flat" if value == 0 else f"{value:+.4f}/epoch"
 
 
 def shown(cell) -> str:
@@ -104,9 +120,11 @@ def _header(sources: list) -> str:
         "whose fingerprint (sha256) is the named dataset's stands beside it (*data*: "
         "\"not fingerprinted\" for lines written before fingerprints). *Wall*: mean seconds of the "
         "figure's trials, one core each on a shared 2-core machine; *budget*: core-seconds of all "
-        "the cell's trials (search, pruned and failed trials, seeds). *Curve*: the change of the "
-        "validation figure per epoch over the last 3 epochs, when a time limit stopped the run "
-        "or it is still running (negative: still improving). *Interrupted after N epochs, "
+        "the cell's trials (search, pruned and failed trials, seeds). *Curve*: when a time limit "
+        f"stopped the run or it is still running, the change per epoch of its best validation "
+        f"figure so far over the last {TREND_EPOCHS} epochs (negative: still improving; *flat*: no "
+        f"better epoch in the last {TREND_EPOCHS}, so a rise after the best epoch reads flat, not "
+        "falling). *Interrupted after N epochs, "
         "resumable*: a trial of a sweep still under way, as it stands (`rnnalg sweep --standings`: "
         "its best parameters so far on the test split); its final line will replace it.\n")
 
@@ -129,22 +147,15 @@ def _row(c) -> str:
     paper = f"{figure.value:g} {figure.mark}" if figure else ""
     delta = f"{c.test_mean - figure.value:+.{DIGITS.get(c.metric, 3)}f}" if figure else ""
     stops = sorted({stop_text(line) for line in c.lines})
-    trends = [t for x in c.lines if x.get("stopped") in CUT_SHORT and (t := slope(x.get("curve"))) is not None]
-    trend = sum(trends) / len(trends) if trends else None  # where the cut-short runs still pointed
+    trends = [t for x in c.lines if x.get("stopped") in CUT_SHORT and (t := trend(x.get("curve"))) is not None]
+    mean_trend = sum(trends) / len(trends) if trends else None  # where the cut-short runs still pointed
     epochs = ", ".join(f"{x.get('best_epoch')} / {x.get('epochs')}" for x in c.lines)
     wall = sum(c.seconds) / len(c.seconds)
     name = shown(c) if c.data.name else f"`{shown(c)}`"
     ours = format_number(c.test_mean, c.test_spread, c.metric) + (f" {LOADED_MARK}" if crowded(c) else "")
     return (f"| {name} | {c.model} | {ours} | {len(c.lines)} | "
             f"{paper} | {delta} | {c.params:,} | {c.configs} | {epochs} | {wall:.0f} | {_budget(c)} | "
-            f"{', '.join(stops)} | {'' if trend is None else f'{trend:+.4f}/epoch'} | {c.data.note} |")
-
-
-def stop_text(line: dict) -> str:
-    """The stop column: the line's reason; an unfinished trial's (`--standings`) with its epochs."""
-    if is_interim(line):
-        return f"interrupted after {line.get('epochs')} epochs, resumable"
-    return str(line.get("stopped"))
+            f"{', '.join(stops)} | {trend_text(mean_trend)} | {c.data.note} |")
 
 
 def crowded(c) -> list:

@@ -35,6 +35,14 @@ def is_interim(line: dict) -> bool:
     return line.get("status") == "ok" and line.get("stopped") == INTERRUPTED
 
 
+def stop_text(line: dict) -> str:
+    """A stop column's words for a line (the tables' and a search's section): its reason; an
+    unfinished trial's (`--standings`) "interrupted after N epochs, resumable"."""
+    if is_interim(line):
+        return f"interrupted after {line.get('epochs')} epochs, resumable"
+    return str(line.get("stopped"))
+
+
 def of_trial(line: dict, trial) -> bool:
     """Whether `line` is a line of `trial` (a trials.Trial) by id and by what it trained
     (collect.trial_key: label, data, spec file name, sizes, flags), whatever folder it ran in."""

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .cells import SEARCH_BUDGET_FLAGS, configuration_flags, configurations, longest_per_seed, seed_of
 from .figures import _figure, _legend_below, _save, colour
-from .results import METRIC_NAMES, format_number
+from .results import METRIC_NAMES, format_number, stop_text
 from .stats import THRESHOLD, difference, mean_sd
 from .variants import PAPER_VARIANTS, mark_variants, variant_specs
 
@@ -129,7 +129,8 @@ def _intro(search, compared: list) -> str:
     return text + ("Ranked by the best validation figure (chosen on validation only; the test figure is "
                    "not shown). " + paper + ". *ASHA*: the trial was stopped early by ASHA at the epoch "
                    "shown: its figure is after fewer epochs, **not comparable** to a full run's. *stopped*: "
-                   "why a run that ASHA let finish ended.\n")
+                   "why a run that ASHA let finish ended (*interrupted after N epochs, resumable*: still under way, "
+                   "as it stands, `rnnalg sweep --standings`).\n")
 
 
 def _row(r: Row, rank, metric: str, marks: dict) -> str:
@@ -141,7 +142,7 @@ def _row(r: Row, rank, metric: str, marks: dict) -> str:
     if len(figures) > 1:
         figure += f" (n = {len(figures)})"
     asha = ", ".join(f"at epoch {x.get('epochs')}" for x in r.pruned)
-    stops = ", ".join(sorted({str(x.get("stopped")) for x in r.lines if x.get("status") == "ok"}))
+    stops = ", ".join(sorted({stop_text(x) for x in r.lines if x.get("status") == "ok"}))
     epochs = ", ".join(str(x.get("epochs")) for x in r.lines)
     mark = marks.get(c.name) or ""
     name = f"**{c.name}**" if r.mark else c.name
