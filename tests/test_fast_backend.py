@@ -149,8 +149,8 @@ def test_bench_command_runs_either_backend(backend, capsys):
     assert main(["bench", str(ROOT / "examples" / "rnn.rnn"), "-B", "2", "-T", "5", "--repeats", "2",
                  "--set", "H=8", "--backend", backend]) == 0
     first, timed = capsys.readouterr().out.strip().splitlines()
-    assert first.startswith(f"rnn.rnn  B=2 T=5 float32 {backend}  first call ")
-    assert "forward+backward:" in timed and f" {backend} " in timed
+    assert first.startswith(f"rnn.rnn  B=2 T=5 float32 {backend}, unsplit, BLAS on 1 thread  first call ")
+    assert "forward+backward:" in timed and f" {backend}, " in timed
 
 
 def test_by_batch_runs_the_compiled_kernel_up_to_max_batch_with_its_blas_on_one_thread():

@@ -76,6 +76,12 @@ def trial_key(line: dict) -> str:
                       sort_keys=True)
 
 
+def of_trial(line: dict, trial) -> bool:
+    """Whether `line` is a line of `trial` (a trials.Trial) by id and by what it trained
+    (`trial_key`: label, data, spec file name, sizes, flags), whatever folder it ran in."""
+    return line["trial"].get("id") == trial.id and trial_key(line) == trial_key({"trial": trial.to_json()})
+
+
 def same_trial(a: dict, b: dict) -> bool:
     """Whether two lines of one `trial_key` are one trial: no fingerprint that both have differs."""
     return all(a.get(k) is None or b.get(k) is None or a[k] == b[k] for k in FINGERPRINTS)

@@ -43,14 +43,6 @@ def stop_text(line: dict) -> str:
     return str(line.get("stopped"))
 
 
-def of_trial(line: dict, trial) -> bool:
-    """Whether `line` is a line of `trial` (a trials.Trial) by id and by what it trained
-    (collect.trial_key: label, data, spec file name, sizes, flags), whatever folder it ran in."""
-    from .collect import trial_key
-
-    return line["trial"].get("id") == trial.id and trial_key(line) == trial_key({"trial": trial.to_json()})
-
-
 def line_base(trial, params: int, info: dict, data: dict, out: Path) -> dict:
     """What a results line of `trial` says before its run's figures: the trial, its parameter count and
     command, the sweep's `info` (sweep file, commit, version), its `data` fields and run folder."""

@@ -17,7 +17,7 @@ groups them by (a trial pruned within one grouping would stay pruned under anoth
 An interim line (`rnnalg sweep --standings`, standings.py: an unfinished trial as it stood) is
 not a trial's end: its trial runs on (from its checkpoint) as one without a line, the line stays
 in the results file until the trial's own replaces it, and `--force` drops it with the sweep's
-lines.  It is told by its trial (`results.of_trial`), not by its run_dir: it may have been
+lines.  It is told by its trial (`collect.of_trial`), not by its run_dir: it may have been
 written from a copy of OUT.
 """
 from __future__ import annotations
@@ -32,10 +32,10 @@ from ray.tune import Callback
 from ..atomic import write_atomic
 from ..errors import SweepRunError, UsageError
 from ..train.launch import describe_stop
+from .collect import of_trial
 from .connect import TERMINATED, start_ray  # noqa: F401  (the driver's steps, in order, are here)
 from .groups import group_fields, groups_of
-from .results import (METRIC_NAMES, holds_no_lines, is_interim, line_base, of_trial, read_lines, results_line,
-                      write_lines)
+from .results import METRIC_NAMES, holds_no_lines, is_interim, line_base, read_lines, results_line, write_lines
 from .rungs import earlier_curves
 from .scheduler import GroupedASHA
 from .trials import Trial

@@ -37,7 +37,8 @@ from pathlib import Path
 from ..atomic import writable_reason
 from ..errors import UsageError
 from . import usage
-from .results import INTERRUPTED, is_interim, line_base, of_trial, read_lines, results_line, write_lines
+from .collect import of_trial
+from .results import INTERRUPTED, is_interim, line_base, read_lines, results_line, write_lines
 
 BEST = "best.json"  # a finished epoch's best parameters (train/checkpoint.py)
 
