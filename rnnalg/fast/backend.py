@@ -271,7 +271,7 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
             "                                    _tanh_into, _iadd, _iadd_at, _imul, _imul_at, _isub, _isub_at,\n"
             "                                    _set_at, _as_c, _relu_into)\n"
             "from rnnalg.fast.numba_fused import (_apart, _apart_or_same, _column, _full, _full_or_row,  # noqa: F401\n"
-            "                                     _kept, _nrows, _row, _same, _scratch, _unshared, _widest)\n"
+            "                                     _kept, _nrows, _row, _same, _unshared, _widest)\n"
             f"from rnnalg.fast.numba_weak import ({', '.join(sorted(numba_weak.HELPERS))},  # noqa: F401\n"
             f"                                    {WEAK_CAST})\n"
             "from rnnalg.fast.numba_prelude import LP_EPS, _tanh, _tanh_scalar  # noqa: F401\n"

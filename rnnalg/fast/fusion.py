@@ -25,9 +25,9 @@ as every row.  numba types both branches of the `if`, whatever the checks say at
 checks and row reads take either rank and resolve it by type (numba_fused.py): a kernel whose
 fused branch did not type would run whole as numpy (backend.by_batch).  A value assigned in
 the run and read after it (later in the step, in the next step, or after the loop) is stored to
-an array; the others live in registers only.  A row read that may be the very row written (the
-lowering's tanh over its own input) is read from a copy of it where it is, so that LLVM vectorises
-the loop (numba_fused._unshared).  Runs are split where they change array set (a
+an array; the others live in registers only.  A view read that may be the very view written (the
+lowering's tanh over its own input) is read from a copy of it made before the loop where it is, so
+that LLVM vectorises the loop (numba_fused._unshared).  Runs are split where they change array set (a
 union of the arrays statements share, the mask aside), so that a 600-column σ block and the
 200-column cell update are two loops.
 """
@@ -400,7 +400,7 @@ def _fused(stmts, live_after, tag):
              if v != w and (v not in run.written or run.written.index(v) > i)]
     checks += [f"{'_apart_or_same' if same else '_apart'}({w}, {v})" for w, v, same in pairs]
     checks += [f"_apart({w}, {c})" for w in run.written for c in columns]
-    # a read-only view that may be the very view written: read from a copy of its row where it is
+    # a read-only view that may be the very view written: read from a copy of it where it is
     # (numba_fused._unshared: LLVM vectorises no loop whose rows read and written overlap)
     shared = {}
     for w, v, same in pairs:
@@ -408,8 +408,8 @@ def _fused(stmts, live_after, tag):
             shared.setdefault(v, []).append(f"_same({w}, {v})")
     inner = [f"{var} = {ref}.dtype.type({text})" for text, var in run.consts.items()]
     inner += [f"{obj[1]} = _kept({ref}, {_widest(run.sources[obj])})" for obj in kept]
-    inner += [f"{v}c = _scratch({v}, {' | '.join(tests)})" for v, tests in shared.items()]
-    rows = [f"{v}r = _unshared(_row({v}, _r), {v}c)" if v in shared else f"{v}r = _row({v}, _r)" for v in views]
+    inner += [f"{v}u = _unshared({v}, {' | '.join(tests)})" for v, tests in shared.items()]
+    rows = [f"{v}r = _row({v}u, _r)" if v in shared else f"{v}r = _row({v}, _r)" for v in views]
     rows += [f"{c}r = {c}[_r, 0]" for c in columns]
     rows += [f"{obj[1]}r = _row({obj[1]}, _r)" for obj in kept]
     stores = [f"{v}r[_j] = {run.value[('view', v)]}" for v in run.written]
