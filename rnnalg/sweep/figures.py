@@ -16,7 +16,11 @@ from ..atomic import write_atomic
 from .paper import paper_figure
 
 MODEL_COLOURS = {"RNN": "#4d4d4d", "DT(S)": "#1f77b4", "DOT(S)": "#d62728", "sRNN-2": "#2ca02c",
-                 "DOT(S)*": "#9467bd"}
+                 "DOT(S)*": "#9467bd",
+                 # the tables' other rows, each its own (a hash of the name put LSTM and LSTM (tied)
+                 # on one colour); a variant in a lighter shade of its model's
+                 "LSTM": "#ff7f0e", "LSTM (tied)": "#ffbb78", "GRU": "#8c564b", "minGRU": "#e377c2",
+                 "LN-LSTM": "#17becf", "DOT(S)+dropout": "#ff9896"}
 OTHER_COLOURS = ("#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 
 
