@@ -364,6 +364,20 @@ def test_bench_readme_example_is_what_bench_prints(capsys):
     assert re.search(r"B=16 T=100 float32 (numpy|fast), unsplit, BLAS on 1 thread ", shown)
 
 
+def test_readme_cost_block_is_what_cost_prints(capsys, monkeypatch):
+    """Every line `rnnalg cost examples/dots.rnn --measure` prints, as README.md shows it (before: without
+    the static rows); the traced line, which --measure's T=200 and 600 runs take ~10 s to make, by its
+    form and its 1.0× (bench/README.md's BPTT memory table has every example's)."""
+    block = re.search(r"\n  ```\n  \$ (rnnalg cost examples/dots\.rnn --measure)\n(.*?)  ```", README, re.S)
+    assert block, "README.md: the output block of `rnnalg cost examples/dots.rnn --measure`"
+    shown = [line[2:] for line in block.group(2).rstrip("\n").split("\n")]
+    traced = [line for line in shown if line.startswith("traced:")]
+    assert len(traced) == 1 and re.search(r" [\d,]+  \(1\.0× the minimum\)$", traced[0]), traced
+    monkeypatch.chdir(ROOT)
+    assert main(shlex.split(block.group(1))[1:-1]) == 0
+    assert capsys.readouterr().out.rstrip("\n").split("\n") == [line for line in shown if line not in traced]
+
+
 def test_the_speed_section_quotes_the_latest_quiet_sitting():
     """README.md's Speed section names bench/README.md's latest quiet sitting (its first) and quotes
     figures that sitting gives (before: the 08:47 sitting's, after the 12:15 one was written)."""
