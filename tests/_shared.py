@@ -55,3 +55,22 @@ def tiny_music_files(folder: Path, H: int, pieces: dict) -> tuple[str, str]:
     data = folder / "small.json"
     data.write_text(json.dumps(small))
     return str(spec), str(data)
+
+
+def rnn_sweep(epochs: int = 2, seeds=(1, 2), label: str | None = None) -> str:
+    """A sweep file's text: examples/rnn.rnn at H = 8 on JSB Chorales, one trial a seed, `epochs`
+    epochs at lr 0.01 (and the model's `label`, if given)."""
+    named = f'label = "{label}"\n' if label else ""
+    return f"""\
+[sweep]
+datasets = ["jsb"]
+seeds = {list(seeds)}
+
+[train]
+epochs = {epochs}
+lr = 0.01
+
+[model.rnn]
+{named}spec = "{ROOT / 'examples' / 'rnn.rnn'}"
+set = {{ H = 8 }}
+"""

@@ -142,6 +142,32 @@ def test_readme_commands_run_as_written(readme_folder, capsys):
     assert (readme_folder / "experiments" / "RESULTS.md").read_text().startswith("# Results")
 
 
+def inline_commands():
+    """The `rnnalg …` commands README.md shows in its prose (`…` spans outside the code blocks) that
+    name a spec of examples/: [(environment, command)]."""
+    prose = re.sub(r"```.*?```", "", README, flags=re.S)
+    found = []
+    for span in re.findall(r"`([^`]+)`", prose):
+        said = re.fullmatch(r"((?:[A-Z_]+=\S+ )*)(rnnalg .*)", " ".join(span.split()))
+        if said and re.search(r"\bexamples/\w+\.rnn\b", said.group(2)):
+            found.append((dict(v.split("=", 1) for v in said.group(1).split()), said.group(2)))
+    return found
+
+
+def test_readme_inline_commands_run_as_written(readme_folder, capsys, monkeypatch):
+    """Those of the prose (a conditioned LSTM's training, the main job's repeat with --force)."""
+    from threadpoolctl import threadpool_limits
+
+    commands = inline_commands()
+    assert len(commands) >= 2, commands
+    for environment, command in commands:
+        blas = environment.pop("OPENBLAS_NUM_THREADS", None)  # read at numpy's start: too late here
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        with threadpool_limits(int(blas) if blas else None, user_api="blas"):
+            run_commands([command], capsys)
+
+
 def test_readme_ptb_commands_run_as_written(readme_folder, capsys, monkeypatch):
     """From an empty data folder: `data fetch ptb` gets PTB from a local server's copy."""
     server = PtbServer(shared_data("ptb") / "ptb")
@@ -336,6 +362,33 @@ def test_bench_readme_example_is_what_bench_prints(capsys):
 
     assert shape(shown) == shape(capsys.readouterr().out)
     assert re.search(r"B=16 T=100 float32 (numpy|fast), unsplit, BLAS on 1 thread ", shown)
+
+
+def test_readme_cost_block_is_what_cost_prints(capsys, monkeypatch):
+    """Every line `rnnalg cost examples/dots.rnn --measure` prints, as README.md shows it (before: without
+    the static rows); the traced line, which --measure's T=200 and 600 runs take ~10 s to make, by its
+    form and its 1.0× (bench/README.md's BPTT memory table has every example's)."""
+    block = re.search(r"\n  ```\n  \$ (rnnalg cost examples/dots\.rnn --measure)\n(.*?)  ```", README, re.S)
+    assert block, "README.md: the output block of `rnnalg cost examples/dots.rnn --measure`"
+    shown = [line[2:] for line in block.group(2).rstrip("\n").split("\n")]
+    traced = [line for line in shown if line.startswith("traced:")]
+    assert len(traced) == 1 and re.search(r" [\d,]+  \(1\.0× the minimum\)$", traced[0]), traced
+    monkeypatch.chdir(ROOT)
+    assert main(shlex.split(block.group(1))[1:-1]) == 0
+    assert capsys.readouterr().out.rstrip("\n").split("\n") == [line for line in shown if line not in traced]
+
+
+def test_the_speed_section_quotes_the_latest_quiet_sitting():
+    """README.md's Speed section names bench/README.md's latest quiet sitting (its first) and quotes
+    figures that sitting gives (before: the 08:47 sitting's, after the 12:15 one was written)."""
+    bench = (ROOT / "bench" / "README.md").read_text(encoding="utf-8")
+    latest = re.search(r"^### Quiet sitting, \d{4}-\d\d-\d\d (\d\d:\d\d)", bench, re.M)
+    sitting = bench[latest.start():bench.index("\n### ", latest.end())]
+    speed = " ".join(README[README.index("## Speed"):README.index("## Development")].split())
+    said = re.search(rf"in the latest, {latest.group(1)} UTC, ([^)]*)\)", speed)
+    assert said, f"README.md's Speed section does not quote the quiet sitting of {latest.group(1)}"
+    figures = re.findall(r"\d+(?:\.\d+)?", said.group(1))
+    assert len(figures) >= 2 and [f for f in figures if f not in sitting] == [], said.group(1)
 
 
 def test_pytest_says_why_a_test_skipped(tmp_path):

@@ -44,3 +44,22 @@ def test_every_figure_of_the_readme_excerpt_is_in_results_md():
                     (dataset, column, value, row_text)
             checked += 1
     assert checked >= 20
+
+
+# figures README.md gives that RESULTS.md no longer shows, and where they come from
+EARLIER = {"3.322 ± 0.021": "Nottingham RNN before its noise search: music_long.toml's configuration, seeds 1-3 "
+                            "(nottingham_seeds.jsonl, nottingham_seed3.jsonl)"}
+
+
+def test_every_mean_and_sd_the_readme_gives_is_results_mds():
+    """Anywhere in README.md (the prose, the search's table), a figure `mean ± sd` is RESULTS.md's,
+    or an earlier one EARLIER names; so is every `2 SE` it quotes."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    results = (ROOT / "experiments" / "RESULTS.md").read_text(encoding="utf-8")
+    figures = set(re.findall(r"\d+\.\d+ ± \d+\.\d+", " ".join(readme.split())))
+    assert len(figures) >= 20
+    assert sorted(f for f in figures - set(EARLIER) if f not in results) == []
+    assert set(EARLIER) <= figures  # an entry the README no longer needs is dropped
+    standard_errors = set(re.findall(r"2 SE =? ?(\d\.\d+)", readme))
+    assert len(standard_errors) >= 4
+    assert sorted(se for se in standard_errors if f"2 SE = {se}" not in results) == []

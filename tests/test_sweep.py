@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from _shared import rnn_sweep
 from rnnalg.cli import main
 
 ray = pytest.importorskip("ray")
@@ -190,19 +191,7 @@ def test_a_sweep_folder_is_not_overwritten_without_resume_or_force(tiny, capsys)
     assert "already holds" in err and "--resume" in err
 
 
-RESUMABLE = f"""\
-[sweep]
-datasets = ["jsb"]
-seeds = [1, 2]
-
-[train]
-epochs = 2
-lr = 0.01
-
-[model.rnn]
-spec = "{EXAMPLES / 'rnn.rnn'}"
-set = {{ H = 8 }}
-"""
+RESUMABLE = rnn_sweep(epochs=2)
 
 
 def test_resume_continues_unfinished_trials_and_keeps_finished_ones(ray_session, tmp_path, capsys):

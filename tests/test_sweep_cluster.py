@@ -15,26 +15,15 @@ from pathlib import Path
 
 import pytest
 
+from _shared import rnn_sweep
+
 ray = pytest.importorskip("ray")
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples"
 
 
 def sweep_file(folder: Path, seeds, epochs) -> Path:
     path = folder / "c.toml"
-    path.write_text(f"""\
-[sweep]
-datasets = ["jsb"]
-seeds = {list(seeds)}
-
-[train]
-epochs = {epochs}
-lr = 0.01
-
-[model.rnn]
-spec = "{EXAMPLES / 'rnn.rnn'}"
-set = {{ H = 8 }}
-""")
+    path.write_text(rnn_sweep(epochs, seeds))
     return path
 
 

@@ -12,25 +12,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from _shared import rnn_sweep
 from rnnalg.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples"
 
-SWEEP = f"""\
-[sweep]
-datasets = ["jsb"]
-seeds = [1, 2]
-
-[train]
-epochs = 2
-lr = 0.01
-
-[model.rnn]
-label = "RNN"
-spec = "{EXAMPLES / 'rnn.rnn'}"
-set = {{ H = 8 }}
-"""
+SWEEP = rnn_sweep(epochs=2, label="RNN")
 
 
 def trials_of(path):

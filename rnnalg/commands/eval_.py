@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 
 from ..train import numerics
+from ..train.config import TrainConfig
 from ..train.feed import METRIC_LABELS, UNIT_PLURALS, evaluate_split
 from ..train.runs import load_dataset_for, load_trained
 from .threads import add_threads_argument, describe_threads, trained_threads
@@ -22,12 +23,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
     a("--checkpoint", required=True, metavar="DIR", help="run directory (or a checkpoint .json file)")
     a("--which", choices=("best", "last"), help="which checkpoint of the run directory (default best)")
-    a("--split", choices=("test", "valid", "train"), default="test", help="(default test)")
-    a("--data", metavar="NAME|PATH", help="dataset (default: the one the checkpoint was trained on)")
-    a("--data-dir", metavar="DIR", help="where named datasets live")
+    a("--split", choices=("test", "valid", "train"), default="test", help="the split to score (default test)")
+    a("--data", metavar="NAME|PATH", help="the dataset to score (default: the one the checkpoint was trained on)")
+    a("--data-dir", metavar="DIR", help="a data folder searched before $RNNALG_DATA and the cache "
+                                        "(default: the run's own, unless --data names another dataset)")
     a("--unit", choices=("char", "word"), help="text unit (default: the one the checkpoint was trained with)")
     a("--batch-size", type=int, default=None,
-      help="music pieces per evaluation batch (text is scored as one stream; the metric is the same)")
+      help=f"music pieces per evaluation batch (default: the run's, {TrainConfig().eval_batch_size}; text is "
+           "scored as one stream; the metric is the same)")
     add_threads_argument(parser)
 
 
@@ -39,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     data = args.data or config.get("data", "jsb")
     data_dir = args.data_dir if args.data else (args.data_dir or config.get("data_dir"))
     dataset = load_dataset_for(program, data, data_dir, args.unit, args.spec, trained=meta)
-    batch_size = args.batch_size or config.get("eval_batch_size") or 64
+    batch_size = args.batch_size or config.get("eval_batch_size") or TrainConfig().eval_batch_size
     steps = config.get("steps") if dataset.kind == "text" else None
     threads, source = trained_threads(args.threads, config.get("threads"))
     with numerics.blas_threads_set(threads):

@@ -37,8 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--out", metavar="FILE", help="music: the MIDI file (default <checkpoint>/sample.mid)")
     a("--data", metavar="NAME|PATH", help="music: dataset of the --prime piece (default: the "
                                            "training data); text: not needed")
-    a("--data-dir", metavar="DIR")
-    a("--unit", choices=("char", "word"))
+    a("--data-dir", metavar="DIR", help="music: a data folder searched before $RNNALG_DATA and the cache "
+                                        "for --data (default: the run's own, unless --data names another)")
+    a("--unit", choices=("char", "word"), help="text unit (default: the one the checkpoint was trained with; "
+                                               "another is an error)")
     add_threads_argument(parser)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from .config import INITS, ON_RESUME, TrainConfig, flag_name
+from .config import INITS, ON_RESUME, UNIT_DEFAULTS, TrainConfig, flag_name
 from .optim import OPTIMIZERS
 
 # flag dest -> TrainConfig field (all default to None so that "given" is visible on --resume)
@@ -19,24 +19,28 @@ CONFIG_FLAGS = ("data", "data_dir", "epochs", "batch_size", "steps", "optimizer"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = TrainConfig()
+    music, text = UNIT_DEFAULTS["frame"], UNIT_DEFAULTS["char"]  # (batch size, BPTT steps, weight noise)
     a = parser.add_argument
     a("--data", metavar="NAME|PATH", help=f"dataset name or file/directory (default: {d.data}, embedded)")
     a("--data-dir", metavar="DIR", help="a data folder (music/, ptb/, ptb_char/) searched before "
                                         "$RNNALG_DATA and the cache; see `rnnalg data list`")
-    a("--unit", choices=("char", "word"), help="text unit for a text file given by --data")
+    a("--unit", choices=("char", "word"), help="text unit for a text file given by --data (default char)")
     a("--min-count", type=int, metavar="N", help="text: symbols seen fewer than N times in the train "
-                                                 "split become <unk>, as do unseen ones (default 1: none)")
+                                                 f"split become <unk>, as do unseen ones (default {d.min_count}: none)")
     a("--epochs", type=int, help=f"maximum number of epochs (default {d.epochs})")
-    a("--batch-size", type=int, help="sequences per minibatch (default: music 4, text 32)")
-    a("--steps", type=int, help="truncated-BPTT length (default: music whole pieces, chars 100, words 35)")
-    a("--optimizer", choices=tuple(OPTIMIZERS), help=f"(default {d.optimizer})")
-    a("--lr", type=float, help="learning rate (default: adam 1e-3, sgd 0.01)")
+    a("--batch-size", type=int, help=f"sequences per minibatch (default: music {music[0]}, text {text[0]})")
+    a("--steps", type=int, help=f"truncated-BPTT length (default: music whole pieces, chars {text[1]}, "
+                                f"words {UNIT_DEFAULTS['word'][1]})")
+    a("--optimizer", choices=tuple(OPTIMIZERS), help=f"the optimiser: SGD (with --momentum, --nesterov) or "
+                                                    f"Adam (default {d.optimizer})")
+    a("--lr", type=float, help="learning rate (default: "
+                               + ", ".join(f"{name} {rule[2]:g}" for name, rule in OPTIMIZERS.items()) + ")")
     a("--momentum", type=float, help=f"SGD momentum (default {d.momentum})")
     a("--nesterov", action="store_true", default=None, help="Nesterov momentum for SGD")
     a("--clip", type=float, help=f"clip the global gradient norm to this; 0 disables (default {d.clip})")
     a("--weight-noise", type=float, metavar="SIGMA",
-      help="std of Gaussian noise added to weights and embeddings each update (default: music 0.02, "
-           "text 0)")
+      help=f"std of Gaussian noise added to weights and embeddings each update (default: music {music[2]:g}, "
+           f"text {text[2]:g})")
     a("--init", choices=INITS, help=f"weight initialisation (default {d.init})")
     a("--init-scale", type=float, help="initial weight scale of each affine summary, all its operands "
                                        "as one matrix: gaussian std (default 1/sqrt(total fan-in)), "
@@ -59,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help="start afresh in an --out that holds a run: its checkpoints, metrics, result, plots and "
            "samples are removed first (other files are kept)")
     a("--time-limit", type=float, metavar="SECONDS",
-      help="save and stop after this many seconds (Ctrl-C and SIGTERM also save, then stop)")
+      help="save and stop after this many seconds (default: none; Ctrl-C and SIGTERM also save, then stop)")
     a("--quiet", action="store_true", help="no progress bar or per-epoch lines; print only the result")
 
 
