@@ -41,6 +41,8 @@ UFUNCS = {"multiply": ast.Mult, "add": ast.Add, "subtract": ast.Sub}  # np.<ufun
 OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}
 MIN_STATEMENTS = 2  # computing statements a fused loop needs to pay for its checks
 MARK = "_fused_run"  # attribute set on the generated `if`: backend.py leaves its fused branch alone
+# f'(a) from y = f(a), the prelude's helpers (lower/rules.step_deriv_rules): their operations, in order
+DERIVS = {"_tanh_deriv": "1 - y*y", "_sigmoid_deriv": "(1 - y) * y"}
 
 
 def _is_np_call(node, names):
@@ -62,6 +64,9 @@ def _is_expr(node):
         return isinstance(node.op, ast.USub) and _is_expr(node.operand)
     if isinstance(node, ast.Constant):
         return type(node.value) in (int, float)
+    if isinstance(node, ast.Call):  # f'(a) of an array reference or expression
+        return (isinstance(node.func, ast.Name) and node.func.id in DERIVS and len(node.args) == 1
+                and not node.keywords and _is_expr(node.args[0]))
     return _is_array_ref(node)
 
 
@@ -308,6 +313,11 @@ class _Run:
         if isinstance(node, ast.BinOp):
             left, right = self.expr(node.left), self.expr(node.right)
             return self.compute(f"{left} {OPS[type(node.op)]} {right}")
+        if isinstance(node, ast.Call):  # DERIVS, the prelude's operations in its order
+            y, one = self.expr(node.args[0]), self.expr(ast.Constant(1))
+            if node.func.id == "_tanh_deriv":
+                return self.compute(f"{one} - {self.compute(f'{y} * {y}')}")
+            return self.compute(f"{self.compute(f'{one} - {y}')} * {y}")
         return self.load(self.view(node))
 
     def compute(self, text):

@@ -108,12 +108,12 @@ into_rules = RuleTable("into_rules", {
 
 # f'(a) as a function of out = f(a), for the ops whose VJP is g * f'(a).  Where it is + − * of
 # `out` (step_deriv_rules), the reverse step computes it from step t's stored out, where it is
-# used: one elementwise expression the fast backend fuses into the step's loop (fusion.py), not
-# a pass of its own over a time block; the same numbers as _tanh_deriv / _sigmoid_deriv, bit for
-# bit.  The others (deriv_rules) are computed for a whole time block after the forward scan.
+# used: an elementwise function the fast backend fuses into the step's loop (fusion.DERIVS), not
+# a pass of its own over a time block.  The others (deriv_rules) are computed for a whole time
+# block after the forward scan.
 step_deriv_rules = RuleTable("step_deriv_rules", {
-    "tanh": lambda s: f"(1 - {s.out} * {s.out})",
-    "sigmoid": lambda s: f"((1 - {s.out}) * {s.out})",
+    "tanh": lambda s: f"_tanh_deriv({s.out})",
+    "sigmoid": lambda s: f"_sigmoid_deriv({s.out})",
 })
 deriv_rules = RuleTable("deriv_rules", {
     "relu": lambda s: f"({s.out} > 0).astype(dt)",
