@@ -19,7 +19,9 @@ Each element goes through the same float operations in the same order as the sta
 (constants cast to the arrays' dtype as numpy's weak scalars are, tanh as numba_rows runs it),
 so the results are the statements' own, bit for bit.  Fused: `np.multiply/add/subtract(a, b,
 out)`, `np.tanh(a, out)`, `x = <+ − * of arrays and numbers>`, `X[i] = …`, `x op= y`,
-`X[i] op= y`, and aliases `x = y` / `x = X[i]`.  The mask `mk[t]` is a column (B, 1), read
+`X[i] op= y`, aliases `x = y` / `x = X[i]`, and in any of those expressions f'(a) of a
+stored output, `_tanh_deriv(y)` / `_sigmoid_deriv(y)` (DERIVS: the reverse step's, from
+lower/rules.step_deriv_rules; in the fallback numba_prelude's helpers).  The mask `mk[t]` is a column (B, 1), read
 once per row; a 1-D array read (a bias row `h_b`, which numpy broadcasts over the batch) is read
 as every row.  numba types both branches of the `if`, whatever the checks say at run time, so the
 checks and row reads take either rank and resolve it by type (numba_fused.py): a kernel whose
