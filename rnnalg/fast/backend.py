@@ -74,13 +74,12 @@ NUMBER_OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv
               ast.Eq: "eq", ast.NotEq: "ne"}
 WEAK_CAST = "_weak_like"  # x op= c -> x op= _weak_like(x, c); np.<ufunc>(a, c, …) -> (a, _weak_like(a, c), …)
 MAX_BATCH = 64  # B up to this runs compiled; above it, the numpy kernel (see the module docstring)
-OPTIMISE_UP_TO = 90  # statements in a kernel; longer ones compile optnone (module docstring).  Every
-#                      example's kernels are shorter (the longest: ln_lstm.rnn's and char_ln_lstm's backward,
-#                      84 with the reverse step's bias sums (76 before them), 14 of them plain aliases `a = b`,
-#                      which compile to nothing: lstm.rnn float32 with 42 more, first call 28.7 against
-#                      31.3-32.3 CPU s; not counting them would make a 20-gate chain's forward (95, 73
-#                      without) optimised, which fusion cannot do yet: a fused run of 14 or more gates nests
-#                      365 deep, and ast.unparse recurses out)
+OPTIMISE_UP_TO = 80  # statements in a kernel; longer ones compile optnone (module docstring).  Every
+#                      example's kernels are shorter (the longest: ln_lstm.rnn's backward, 76, 14 of
+#                      them plain aliases `a = b`, which compile to nothing: lstm.rnn float32 with 42
+#                      more, first call 28.7 against 31.3-32.3 CPU s; not counting them would make a
+#                      20-gate chain's forward (95, 73 without) optimised, which fusion cannot do yet:
+#                      a fused run of 14 or more gates nests 365 deep, and ast.unparse recurses out)
 CACHE_ENV = "RNNALG_CACHE"  # where kernel modules go (default: $XDG_CACHE_HOME/rnnalg, ~/.cache/rnnalg)
 STRICT_ENV = "RNNALG_FAST_STRICT"  # set (non-empty): a kernel numba cannot compile is an error (by_batch)
 
