@@ -96,9 +96,8 @@ class BackwardEmitter:
             return None if eqn_in_scan else self.gpost(name)
         return self.g(name)
 
-    def _stacked_vjp(self, e, grad, out: Lines, bias_sum=None):
-        """One eqn's VJP over all steps; `grad` its stacked output gradient (an affine's bias
-        gradient from `bias_sum`, the rows of grad already summed over the steps, where given)."""
+    def _stacked_vjp(self, e, grad, out: Lines):
+        """One eqn's VJP over all steps; `grad` its stacked output gradient."""
         if grad not in out.bound:
             return
         in_scan = self.p.category[e.out.name] == "scan"
@@ -108,7 +107,7 @@ class BackwardEmitter:
                 target = self._grad_target(a.name, in_scan)
                 if target:
                     self._into(out, a.name, target, f"_mm({grad}, {self.w(w)}.T)")
-            self._grad(out, e.params[-1], f"_bias_grad({bias_sum or grad})")
+            self._grad(out, e.params[-1], f"_bias_grad({grad})")
         else:
             site = self.args_site(e, self.stacked, self.stacked(e.out.name), grad)
             for a, rules in zip(e.args, VJP_TABLES):
@@ -168,18 +167,14 @@ class BackwardEmitter:
         in_group = {e.out.name for eqns in fused.values() for e in eqns}
         n = self.steps
         for name, eqns in fused.items():
-            width = sum(e.out.width for e in eqns)
-            out.add(f"{self.Gjoint(name)} = np.empty(({n}, B, {width}), dtype=dt)")
-            out.add(f"{self.Bsumjoint(name)} = np.zeros((B, {width}), dtype=dt)")
+            out.add(f"{self.Gjoint(name)} = np.empty(({n}, B, {sum(e.out.width for e in eqns)}), dtype=dt)")
             start = 0
             for e in eqns:  # views: each affine writes its own columns
                 out.add(f"{self.G(e.out.name)} = {self.Gjoint(name)}[:, :, {start}:{start + e.out.width}]")
-                out.add(f"{self.Bsum(e.out.name)} = {self.Bsumjoint(name)}[:, {start}:{start + e.out.width}]")
                 start += e.out.width
         for e in p.eqns["scan"]:
             if e.op == "affine" and e.out.name not in in_group:
                 out.add(f"{self.G(e.out.name)} = np.empty(({n}, B, {e.out.width}), dtype=dt)")
-                out.add(f"{self.Bsum(e.out.name)} = np.zeros((B, {e.out.width}), dtype=dt)")
             elif e.op != "affine" and e.params:  # zeros: a step the loss does not reach writes no row
                 out.add(f"{self.G(e.out.name)} = np.zeros(({n}, B, {e.out.width}), dtype=dt)")
         for e in p.eqns["scan"]:
@@ -217,7 +212,7 @@ class BackwardEmitter:
             if e.op == "affine":
                 out.bound.add(self.G(e.out.name))
                 if e.out.name not in in_group:
-                    self._stacked_vjp(e, self.G(e.out.name), out, bias_sum=self.Bsum(e.out.name))
+                    self._stacked_vjp(e, self.G(e.out.name), out)
             elif e.params:  # its argument's grads came per step; its own parameters' now
                 self._param_grads(e, self.G(e.out.name), out)
 
@@ -235,7 +230,7 @@ class BackwardEmitter:
             for e, c in zip(eqns, cols):
                 self._grad(out, e.params[e.args.index(a)], f"{dW}[:, {c}]")
         db = self.dbjoint(value)
-        out.add(f"{db} = _bias_grad({self.Bsumjoint(value)})")
+        out.add(f"{db} = _bias_grad({Gj})")
         for e, c in zip(eqns, cols):
             self._grad(out, e.params[-1], f"{db}[{c}]")
             for a, w in zip(e.args, e.params):  # the rest, and d loss / d (pre values read), per affine
@@ -300,9 +295,6 @@ class BackwardEmitter:
             if e.op == "affine":
                 if e.out.name not in written:
                     step.add(f"{self.G(e.out.name)}{self.lt} = {grad}", 2)
-                # its bias gradient, summed over the steps while the row is at hand (fused into the
-                # step's loop by the fast backend) rather than read back from G in a pass of its own
-                step.add(f"{self.Bsum(e.out.name)} += {grad}", 2)  # = its G row
                 args = p.state_args(e)
                 group = self._fused_group(e)
                 if group is not None:  # the group's first affine in forward order comes last here
