@@ -141,3 +141,34 @@ def test_a_failed_check_runs_the_statements_as_they_were(case):
     got = compiled(T, B, A, C, O, carry.copy(), mk)
     for g, e in zip((*got, O), (*expected, O_other)):  # numpy's tanh: within its last bits
         np.testing.assert_allclose(g, e, rtol=1e-12)
+
+
+# f'(a) from a stored output (lower/rules.step_deriv_rules), in a run: fusion.DERIVS in the loop,
+# numba_prelude's helpers in the fallback, lower/prelude's in numpy
+DERIV_KERNEL = '''
+def _scan_k(T, B, A, C, O, carry, mk):
+    for t in range(T):
+        x = carry * _tanh_deriv(A[t]) + _sigmoid_deriv(C[t])
+        np.multiply(x, _sigmoid_deriv(A[t] * 0.5), O[t])
+        carry = x
+    return carry, x
+'''
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_f_prime_in_a_fused_run_equals_the_helpers_bit_for_bit(dtype, strict, monkeypatch):
+    from rnnalg.lower import prelude
+    assert len(_runs(DERIV_KERNEL, "_scan_k")) == 1
+    fused = fast.load_kernels(DERIV_KERNEL)["_scan_k"]
+    monkeypatch.setattr(fusion, "fuse_kernel", lambda fn: fn)
+    unfused = fast.load_kernels(DERIV_KERNEL)["_scan_k"]  # numba_prelude's _tanh_deriv, _sigmoid_deriv
+    namespace = {"np": np, "_tanh_deriv": prelude._tanh_deriv, "_sigmoid_deriv": prelude._sigmoid_deriv}
+    exec(DERIV_KERNEL, namespace)
+    runs = {}
+    for name, kernel in (("fused", fused), ("unfused", unfused), ("numpy", namespace["_scan_k"])):
+        args = _arguments(dtype)
+        runs[name] = (*kernel(*args), args[4])
+    for got, same, numpy in zip(runs["fused"], runs["unfused"], runs["numpy"]):
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, same)
+        np.testing.assert_array_equal(got, numpy)  # no tanh here: numpy's numbers exactly

@@ -64,3 +64,22 @@ def test_gru_reset_product_is_not_fused_with_the_gates():
     # z and r read h (one product); the candidate reads r * h, known only after it
     assert products[0] == "np.dot(h, Wjoint_h, joint_h)"
     assert len(products) == 2 and "n_1 @ n_W_n_1" in products[1]
+
+
+def test_the_reverse_step_makes_f_prime_from_the_stored_outputs():
+    """σ'(a) = (1 − s) s and tanh'(a) = 1 − y² are made in the reverse step from step t's stored
+    output, where they are used (one elementwise expression the fast backend fuses into the
+    step's loop), not as (t1 − t0, B, W) arrays a pass of their own fills per time block."""
+    source = emit_module(rnnalg.load_program(EXAMPLES / "lstm.rnn", {"H": 8}))
+    header, loops = source.split("\ndef _scan_backward(", 1)[1].split("\ndef ", 1)[0].split("\n", 1)
+    assert "dfda" not in source and "_sigmoid_deriv(Sjoint" not in source
+    unmasked = [line.strip() for line in loops.split("    else:\n", 1)[1].splitlines()]
+    assert "g_c_next = g_c_next + g_h_next_1 * _tanh_deriv(S_h_next_1[t])" in unmasked  # tanh(c')
+    assert "np.multiply(g_g, _tanh_deriv(S_g[t]), G_g_a[t - t0])" in unmasked  # tanh(g_a)
+    assert "np.multiply(g_i, _sigmoid_deriv(S_i[t]), G_i_a[t - t0])" in unmasked  # σ(i_a)
+    assert "g_f_1 = g_f * _sigmoid_deriv(S_f[t])" in unmasked
+    # a relu's f'(a) is a comparison (not + − *): one array per time block, as before
+    spec = "input x : real[3]\noutput y : binary[2]\nstate h : 4\nh' = relu(x ⊕ h)\ny = ▷ h'\n"
+    relu = emit_module(rnnalg.check(rnnalg.parse(spec, "relu.rnn")))
+    assert "dfda_h_next = (buf_h[t0 + 1:t1 + 1] > 0).astype(dt)" in relu
+    assert "np.multiply(g_h_next, dfda_h_next[t - t0], G_h_next_a[t - t0])" in relu

@@ -278,7 +278,7 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
             # its njit helpers through intrinsics: a dispatcher's address would keep an optnone kernel
             # out of numba's cache (numba_direct.py)
             "from rnnalg.fast.numba_direct import (_group_max, _layernorm, _layernorm_grad, _lp, _lp_grad,  # noqa: F401\n"
-            "                                      _maxout_grad, _sigmoid)\n\n"
+            "                                      _maxout_grad, _sigmoid, _sigmoid_deriv, _tanh_deriv)\n\n"
             # nogil: a kernel lets other threads run Python meanwhile (rnnalg/batch_threads.py runs parts of a
             # batch on threads); it only adds the GIL's release and take-back around the call
             "_kernel = njit(cache=True, error_model='numpy', nogil=True)  # every scan kernel (numba_rows.JIT_OPTIONS)\n"

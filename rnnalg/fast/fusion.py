@@ -19,7 +19,9 @@ Each element goes through the same float operations in the same order as the sta
 (constants cast to the arrays' dtype as numpy's weak scalars are, tanh as numba_rows runs it),
 so the results are the statements' own, bit for bit.  Fused: `np.multiply/add/subtract(a, b,
 out)`, `np.tanh(a, out)`, `x = <+ − * of arrays and numbers>`, `X[i] = …`, `x op= y`,
-`X[i] op= y`, and aliases `x = y` / `x = X[i]`.  The mask `mk[t]` is a column (B, 1), read
+`X[i] op= y`, aliases `x = y` / `x = X[i]`, and in any of those expressions f'(a) of a
+stored output, `_tanh_deriv(y)` / `_sigmoid_deriv(y)` (DERIVS: the reverse step's, from
+lower/rules.step_deriv_rules; in the fallback numba_prelude's helpers).  The mask `mk[t]` is a column (B, 1), read
 once per row; a 1-D array read (a bias row `h_b`, which numpy broadcasts over the batch) is read
 as every row.  numba types both branches of the `if`, whatever the checks say at run time, so the
 checks and row reads take either rank and resolve it by type (numba_fused.py): a kernel whose
@@ -41,6 +43,8 @@ UFUNCS = {"multiply": ast.Mult, "add": ast.Add, "subtract": ast.Sub}  # np.<ufun
 OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}
 MIN_STATEMENTS = 2  # computing statements a fused loop needs to pay for its checks
 MARK = "_fused_run"  # attribute set on the generated `if`: backend.py leaves its fused branch alone
+# f'(a) from y = f(a), the prelude's helpers (lower/rules.step_deriv_rules): their operations, in order
+DERIVS = {"_tanh_deriv": "1 - y*y", "_sigmoid_deriv": "(1 - y) * y"}
 
 
 def _is_np_call(node, names):
@@ -62,6 +66,9 @@ def _is_expr(node):
         return isinstance(node.op, ast.USub) and _is_expr(node.operand)
     if isinstance(node, ast.Constant):
         return type(node.value) in (int, float)
+    if isinstance(node, ast.Call):  # f'(a) of an array reference or expression
+        return (isinstance(node.func, ast.Name) and node.func.id in DERIVS and len(node.args) == 1
+                and not node.keywords and _is_expr(node.args[0]))
     return _is_array_ref(node)
 
 
@@ -308,6 +315,11 @@ class _Run:
         if isinstance(node, ast.BinOp):
             left, right = self.expr(node.left), self.expr(node.right)
             return self.compute(f"{left} {OPS[type(node.op)]} {right}")
+        if isinstance(node, ast.Call):  # DERIVS, the prelude's operations in its order
+            y, one = self.expr(node.args[0]), self.expr(ast.Constant(1))
+            if node.func.id == "_tanh_deriv":
+                return self.compute(f"{one} - {self.compute(f'{y} * {y}')}")
+            return self.compute(f"{self.compute(f'{one} - {y}')} * {y}")
         return self.load(self.view(node))
 
     def compute(self, text):

@@ -15,7 +15,7 @@ with the side-by-side weights, and each of their weight gradients one product in
 from __future__ import annotations
 
 from . import kernels
-from .rules import deriv_rules, param_vjp_rules, vjp_b_rules, vjp_rules
+from .rules import deriv_rules, param_vjp_rules, step_deriv_rules, vjp_b_rules, vjp_rules
 
 INDENT = "    "
 VJP_TABLES = (vjp_rules, vjp_b_rules)  # d loss / d (first, second) argument of a non-affine op
@@ -252,6 +252,15 @@ class BackwardEmitter:
         else:
             self._grad(out, w, f"_mmT({self.stacked(a.name)}, {grad})")
 
+    def _step_deriv(self, e):
+        """f'(a) of the elementwise scan op `e` at step t, or None where its VJP is not g ⊙ f'(a):
+        made from step t's stored output (step_deriv_rules), or a row of the block's f'(a) array."""
+        if e.op in step_deriv_rules:
+            return step_deriv_rules[e.op](self.site(e, "", self.at_step(e.out.name), step=True))
+        if e.op in deriv_rules:
+            return f"{self.deriv(e.out.name)}{self.lt}"
+        return None
+
     def _fused_group(self, e):
         """(value, eqns) of the fused group affine `e` belongs to, or None."""
         for value, eqns in self.p.fused_backward().items():
@@ -306,18 +315,16 @@ class BackwardEmitter:
             if e.params:  # an op owning parameters keeps d loss / d out of every step
                 step.add(f"{self.G(e.out.name)}{self.lt} = {grad}", 2)
             site = self.args_site(e, self.at_step, self.at_step(e.out.name), grad, step=True)
+            deriv = self._step_deriv(e)
             for arg, rules in zip(e.args, VJP_TABLES):
                 a = arg.name
-                if e.op in deriv_rules:
-                    contribution = f"{grad} * {self.deriv(e.out.name)}{self.lt}"
-                else:
-                    contribution = rules[e.op](site)
+                contribution = f"{grad} * {deriv}" if deriv else rules[e.op](site)
                 if self.p.is_stateful(a):
                     producer = self.p.producer_op(a)
                     sole = (producer == "affine" and readers.get(a) == 1 and self.g(a) not in step.bound
-                            and self.gpost(a) not in out.bound and e.op in deriv_rules)
+                            and self.gpost(a) not in out.bound and deriv)
                     if sole:  # d loss / d a_t goes straight into its row of G
-                        step.add(f"np.multiply({grad}, {self.deriv(e.out.name)}{self.lt}, {self.G(a)}{self.lt})", 2)
+                        step.add(f"np.multiply({grad}, {deriv}, {self.G(a)}{self.lt})", 2)
                         step.add(f"{self.g(a)} = {self.G(a)}{self.lt}", 2)
                         step.bound.add(self.g(a))
                         written.add(a)

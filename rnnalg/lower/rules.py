@@ -106,11 +106,16 @@ into_rules = RuleTable("into_rules", {
     "add": lambda s: f"np.add({s.a}, {s.b}, {s.out})",
 })
 
-# f'(a) as a function of out = f(a), for the ops whose VJP is g * f'(a): computed for all
-# steps at once after the forward scan, so the reverse scan does one multiply per step
-deriv_rules = RuleTable("deriv_rules", {
+# f'(a) as a function of out = f(a), for the ops whose VJP is g * f'(a).  Where it is + − * of
+# `out` (step_deriv_rules), the reverse step computes it from step t's stored out, where it is
+# used: an elementwise function the fast backend fuses into the step's loop (fusion.DERIVS), not
+# a pass of its own over a time block.  The others (deriv_rules) are computed for a whole time
+# block after the forward scan.
+step_deriv_rules = RuleTable("step_deriv_rules", {
     "tanh": lambda s: f"_tanh_deriv({s.out})",
     "sigmoid": lambda s: f"_sigmoid_deriv({s.out})",
+})
+deriv_rules = RuleTable("deriv_rules", {
     "relu": lambda s: f"({s.out} > 0).astype(dt)",
 })
 
