@@ -157,12 +157,18 @@ def _pack_panels(w):
     nr = NV * (VECTOR_BYTES // w.itemsize)
     panels = (N + nr - 1) // nr
     packed = np.zeros((panels, K, nr), w.dtype)
+    by_rows = w.strides[1] <= w.strides[0]  # read w along its contiguous axis (Wᵀ is a view of W)
     for p in range(panels):
         c0 = p * nr
         cols = min(nr, N - c0)
-        for k in range(K):
+        if by_rows:
+            for k in range(K):
+                for j in range(cols):
+                    packed[p, k, j] = w[k, c0 + j]
+        else:
             for j in range(cols):
-                packed[p, k, j] = w[k, c0 + j]
+                for k in range(K):
+                    packed[p, k, j] = w[k, c0 + j]
     return packed
 
 
