@@ -18,13 +18,17 @@ SHAPES = [(1, 7, 5), (2, 3, 1), (3, 13, 33), (7, 1, 17), (9, 31, 16), (15, 200, 
 def steps():
     from numba import njit
 
-    from rnnalg.fast.numba_packed import _pack_panels, _pack_step_weight, _step_dot_into, _step_matmul
+    from rnnalg.fast.numba_packed import (_pack_panels, _pack_step_weight, _packed_dot_into, _step_dot_into,
+                                          _step_matmul)
 
     @njit
     def run(a, w, out, rows):
+        """(a · w as the rule picks for `rows`, into out and new; a · w by the micro-kernels always)"""
         packed = _pack_step_weight(w, rows)
         _step_dot_into(a, w, packed, out)
-        return _step_matmul(a, w, packed), _pack_panels(w).shape[0]
+        always = np.empty((a.shape[0], w.shape[1]), a.dtype)
+        _packed_dot_into(a, _pack_panels(w), always)
+        return _step_matmul(a, w, packed), always
     return run
 
 
@@ -52,10 +56,10 @@ def test_packed_products_match_numpy(steps, shape, dtype):
         for w in views(W):
             out = np.full((m + 1, n + 2), np.nan, dtype)[1:, 1:1 + n]  # rows of a wider array
             into_fortran = np.full((n + 1, m + 1), np.nan, dtype)[1:, 1:].T  # rows not contiguous: the BLAS
-            for rows in (m, 16):  # as the rule picks for these rows, and packed (16 rows: every shape here)
-                new, _ = steps(a, w, out, rows)
+            for rows in (m, 16):  # as the rule picks for these rows, and for 16 (the LSTM's shapes: packed)
+                new, always = steps(a, w, out, rows)
                 steps(a, w, into_fortran, rows)
-                for got in (out, new, into_fortran):
+                for got in (out, new, always, into_fortran):
                     assert got.dtype == dtype and got.shape == (m, n)
                     np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * scale)
 
@@ -65,8 +69,7 @@ def test_packed_sum_runs_in_k_order_like_a_row_of_fmas(steps):
     float32 sum in k order (float64 products, rounded at each fma)."""
     rng = np.random.default_rng(3)
     a, w = rng.standard_normal((5, 37)).astype(np.float32), rng.standard_normal((37, 45)).astype(np.float32)
-    out = np.empty((5, 45), np.float32)
-    steps(a[:, :], w[:, :], out[:, :], 16)
+    _, out = steps(a[:, :], w[:, :], np.empty((5, 45), np.float32)[:, :], 16)
     acc = np.zeros((5, 45), np.float32)
     for k in range(37):
         acc = (a[:, k, None].astype(np.float64) * w[k].astype(np.float64) + acc).astype(np.float32)
@@ -85,6 +88,8 @@ def test_panels_hold_the_weight_and_zeros_past_it():
 
 @pytest.mark.parametrize("rows, inner, cols, packed", [
     (1, 200, 800, False),    # one row: gemv
+    (8, 800, 200, False),    # under 16 rows
+    (16, 200, 200, False),   # a 160 KB weight (the RNN's, a GRU gate's)
     (16, 200, 800, True),    # LSTM forward, B = 16
     (32, 200, 800, False),   # the weight fits L2 and OpenBLAS's packing pays from 32 rows
     (64, 800, 200, True),    # the backward's Wᵀ (K > N)

@@ -16,8 +16,10 @@ out[r, c] = fma(a[r, K−1], W[K−1, c], … fma(a[r, 0], W[0, c], 0)), the sum
     g = _step_matmul(a, W, packed)              # the same, into a new array
 
 Which shapes take it (`use_packed`, measured: bench/README.md, "Step products with the weight
-packed once"): B ≥ 2 rows (one row is gemv's), except a forward-shaped product (K < N) whose weight
-fits in L2 (≤ L2_BYTES) at B ≥ 32 rows, where OpenBLAS's packing is paid back.  The backend's
+packed once"): from MIN_ROWS = 16 rows and a weight of MIN_BYTES = 512 KB on (below either, OpenBLAS
+was as fast or faster: its packing is short, or the few rows leave the micro-kernel idle), except a
+forward-shaped product (K < N) whose weight fits in L2 (≤ L2_BYTES) at B ≥ 32 rows, where OpenBLAS's
+packing is paid back.  The backend's
 rewrite (backend.py, `_PackStepWeights`) puts the packing before the kernel's loops.
 """
 import numpy as np
@@ -36,7 +38,8 @@ VECTOR_BYTES = 64  # one AVX-512 register (with AVX2 LLVM splits each in two)
 NV = 2  # vectors across a panel: NR = 32 float32 or 16 float64 columns
 MR = 8  # rows of the widest micro-kernel (8 × 2 accumulators; others: 4, 2, 1 rows)
 L2_BYTES = 1 << 20  # a weight up to this size stays in the core's L2 between steps (Zen 4: 1 MB)
-MIN_ROWS = 2  # one row: gemv (numba_gemm), which reads W once and packs nothing
+MIN_ROWS = 16  # fewer rows: OpenBLAS (B = 2-8 by 200×200, 200×400: packed 1.06-1.66×; B = 1 is gemv's)
+MIN_BYTES = 1 << 19  # a smaller weight: OpenBLAS (200×200 float32 at B = 16: packed 1.34×)
 BLAS_FROM_ROWS = 32  # a forward-shaped product with an L2-sized weight: OpenBLAS from this many rows
 
 
@@ -144,9 +147,10 @@ for _rows in MICRO_ROWS:
 @njit(cache=True)
 def use_packed(rows, inner, cols, itemsize):
     """Does (rows, inner) · (inner, cols) run faster packed than by OpenBLAS (module docstring)?"""
-    if rows < MIN_ROWS:
+    size = inner * cols * itemsize
+    if rows < MIN_ROWS or size < MIN_BYTES:
         return False
-    small = inner * cols * itemsize <= L2_BYTES
+    small = size <= L2_BYTES
     return not (inner < cols and small and rows >= BLAS_FROM_ROWS)
 
 
