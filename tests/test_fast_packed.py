@@ -117,3 +117,26 @@ def test_kernel_text_packs_each_step_weight_before_the_loop():
     assert "_dot_into(h, V, out)" in lines  # outside the loop: the BLAS
     assert "_matmul(G[t], W.T)" in body and "_matmul(h, U)" in body  # not a name, or assigned: the BLAS
     assert body.count("_pack_step_weight") == 1
+
+
+def test_an_lstm_whose_step_products_run_packed_equals_numpy_in_float64():
+    """H = 128, float64: W_h 128 × 512 and Wᵀ 512 × 128 are 512 KB, B = 16 rows: both packed (the
+    rule), and the fast backend's loss, gradients and final states are the numpy module's."""
+    from pathlib import Path
+
+    import rnnalg
+    from rnnalg.fast.numba_packed import use_packed
+    from rnnalg.testing import random_setup
+    assert use_packed(16, 128, 512, 8) and use_packed(16, 512, 128, 8)
+    program = rnnalg.load_program(Path(__file__).resolve().parents[1] / "examples" / "lstm.rnn", {"H": 128})
+    results = []
+    for backend in ("fast", "numpy"):
+        model, params, batch, state, noise = random_setup(program, T=3, B=16, backend=backend)
+        model.batch_threads = 1
+        results.append(model.loss_and_grad(params, batch, state, noise))
+    (lf, gf, sf), (ln, gn, sn) = results
+
+    def rel(a, b):
+        return float(np.max(np.abs(np.asarray(a) - b)) / max(np.max(np.abs(b)), 1e-300))
+    errors = {"loss": rel(lf, ln), **{k: rel(gf[k], gn[k]) for k in gn}, **{k: rel(sf[k], sn[k]) for k in sn}}
+    assert max(errors.values()) <= 1e-12, errors
