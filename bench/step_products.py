@@ -9,7 +9,8 @@ from one numba loop as the scan kernels make them:
 
   forward   h (B×H) · W (H×4H)       blas: numpy's gemm (gemv at B = 1), as the kernels called it;
                                      blas Wᵀhᵀ: the transposed problem (N×B result);
-                                     packed: W packed once (its packing timed with it), the micro-kernels
+                                     packed: W packed once (its packing timed with it), the micro-kernels, called as
+                                     the scan kernels call them (`_step_dot_into`)
   backward  G (B×4H) · Wᵀ (4H×H)     the same, Wᵀ a C-ordered copy (the module's `_step_weight_T`)
 
 The table: median ms of the T products, GFLOP/s, each variant / blas, the packing alone (once
@@ -36,7 +37,7 @@ def _kernels():
     from numba import njit
 
     from rnnalg.fast.numba_gemm import _dot_into
-    from rnnalg.fast.numba_packed import _pack_panels, _packed_dot_into
+    from rnnalg.fast.numba_packed import _pack_panels, _step_dot_into
 
     @njit(cache=True)
     def blas(A, W, out, outT):
@@ -50,10 +51,10 @@ def _kernels():
             _dot_into(WT, A[t].T, outT[t])
 
     @njit(cache=True)
-    def packed(A, W, out, outT):
+    def packed(A, W, out, outT):  # as the kernels call it (every operand typed layout 'A'), packed always
         P = _pack_panels(W)
         for t in range(A.shape[0]):
-            _packed_dot_into(A[t], P, out[t])
+            _step_dot_into(A[t], W, P, out[t])
 
     @njit(cache=True)
     def pack_only(A, W, out, outT):

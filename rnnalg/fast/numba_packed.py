@@ -115,15 +115,16 @@ def _vfma(typingctx, x, w, acc):
 
 
 def _micro_source(rows: int) -> str:
-    """`_micro{rows}(a, r0, panel, out, c0, cols, scratch)`: out[r0 + i, c0 : c0 + cols] =
-    a[r0 + i, :] · panel for i < rows, panel one (K, NR) panel of P, flat."""
+    """`_micro{rows}(a, r0, packed, base, out, c0, cols, scratch)`: out[r0 + i, c0 : c0 + cols] =
+    a[r0 + i, :] · the (K, NR) panel of P at flat element `base`, for i < rows (P read through its
+    data pointer: a panel view's ravel() would copy it where numba types P layout 'A')."""
     accs = [(i, v) for i in range(rows) for v in range(NV)]
-    lines = [f"def _micro{rows}(a, r0, panel, out, c0, cols, scratch):",
+    lines = [f"def _micro{rows}(a, r0, packed, base, out, c0, cols, scratch):",
              f"    lanes = scratch.shape[0] // {MR * NV}",
              f"    nr = lanes * {NV}"]
-    lines += [f"    acc{i}_{v} = _vzero(panel)" for i, v in accs]
+    lines += [f"    acc{i}_{v} = _vzero(packed)" for i, v in accs]
     lines += ["    for k in range(a.shape[1]):"]
-    lines += [f"        w{v} = _vload(panel, k * nr + {v} * lanes)" for v in range(NV)]
+    lines += [f"        w{v} = _vload(packed, base + k * nr + {v} * lanes)" for v in range(NV)]
     for i in range(rows):
         lines += [f"        x{i} = a[r0 + {i}, k]"]
         lines += [f"        acc{i}_{v} = _vfma(x{i}, w{v}, acc{i}_{v})" for v in range(NV)]
@@ -188,35 +189,38 @@ def _pack_step_weight(w, rows):
 
 @njit(cache=True)
 def _packed_dot_into(a, packed, out):
-    """out (M, N) = a (M, K) · W, P = `_pack_panels(W)`; out's rows contiguous (the caller checks)."""
+    """out (M, N) = a (M, K) · W, P = `_pack_panels(W)` (C-ordered); out's rows contiguous (the caller checks)."""
     M = a.shape[0]
     N = out.shape[1]
     nr = packed.shape[2]
     scratch = np.empty(MR * nr, packed.dtype)
+    K = packed.shape[1]
     for p in range(packed.shape[0]):
-        panel = packed[p].ravel()
+        base = p * K * nr
         c0 = p * nr
         cols = min(nr, N - c0)
         r0 = 0
         while r0 + MR <= M:
-            _micro8(a, r0, panel, out, c0, cols, scratch)
+            _micro8(a, r0, packed, base, out, c0, cols, scratch)
             r0 += MR
         if r0 + 4 <= M:
-            _micro4(a, r0, panel, out, c0, cols, scratch)
+            _micro4(a, r0, packed, base, out, c0, cols, scratch)
             r0 += 4
         if r0 + 2 <= M:
-            _micro2(a, r0, panel, out, c0, cols, scratch)
+            _micro2(a, r0, packed, base, out, c0, cols, scratch)
             r0 += 2
         if r0 < M:
-            _micro1(a, r0, panel, out, c0, cols, scratch)
+            _micro1(a, r0, packed, base, out, c0, cols, scratch)
 
 
 @njit(cache=True)
 def _packs(a, w, packed, out):
-    """Can this step run packed: P made (not empty), the shapes agree, out's rows contiguous?"""
+    """Can this step run packed: P made (not empty, C-ordered), the shapes agree, out's rows contiguous?"""
     M, K = a.shape
     N = w.shape[1]
-    return (packed.shape[0] > 0 and packed.shape[1] == K == w.shape[0] and packed.shape[0] * packed.shape[2] >= N
+    nr, item = packed.shape[2], packed.itemsize
+    return (packed.shape[0] > 0 and packed.strides[2] == item and packed.strides[1] == nr * item
+            and packed.strides[0] == K * nr * item and packed.shape[1] == K == w.shape[0] and packed.shape[0] * packed.shape[2] >= N
             and out.shape[0] == M and out.shape[1] == N and (N == 1 or out.strides[1] == out.itemsize)
             and (M == 1 or out.strides[0] >= N * out.itemsize))
 
