@@ -74,7 +74,8 @@ def test_kernel_text_calls_the_gemm_helpers():
               "        np.dot(h, W, out)\n"
               "        g = G[t] @ W.T + np.dot(h, W)\n")
     text = kernel_module_text(source)
-    assert "_dot_into(h, W, out)" in text
-    assert "_add(_matmul(G[t], W.T), _matmul(h, W))" in text
+    # W, an argument, is a step weight: packed once, each step's product through numba_packed's helpers
+    assert "_step_dot_into(h, W, _packed_W, out)" in text
+    assert "_add(_matmul(G[t], W.T), _step_matmul(h, W, _packed_W))" in text
     body = text.split("def _scan_forward")[1]
     assert "np.dot" not in body and "@" not in body

@@ -73,6 +73,10 @@ NUMBER_OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv
               ast.Mod: "mod", ast.Pow: "pow", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge",
               ast.Eq: "eq", ast.NotEq: "ne"}
 WEAK_CAST = "_weak_like"  # x op= c -> x op= _weak_like(x, c); np.<ufunc>(a, c, …) -> (a, _weak_like(a, c), …)
+# a step product `_dot_into(a, W, out)` / `_matmul(a, W)` in a kernel's loop, W a kernel argument:
+# W packed once before the loops, each step through numba_packed's helper (its module docstring)
+STEP_REWRITES = {"_dot_into": "_step_dot_into", "_matmul": "_step_matmul"}
+PACK_STEP_WEIGHT, ROWS_ARG = "_pack_step_weight", "B"
 MAX_BATCH = 64  # B up to this runs compiled; above it, the numpy kernel (see the module docstring)
 OPTIMISE_UP_TO = 80  # statements in a kernel; longer ones compile optnone (module docstring).  Every
 #                      example's kernels are shorter (the longest: ln_lstm.rnn's backward, 76, 14 of
@@ -183,6 +187,33 @@ class _NumpyToNumba(ast.NodeTransformer):
         return _with_number(node, node.ops[0], node.left, node.comparators[0])
 
 
+def pack_step_weights(kernel: ast.FunctionDef) -> ast.FunctionDef:
+    """`kernel` with each step product by an argument W (a `_dot_into` / `_matmul` inside a loop, W
+    a name the kernel never assigns) made by `_step_dot_into(a, W, _packed_W, out)` /
+    `_step_matmul(a, W, _packed_W)`, and `_packed_W = _pack_step_weight(W, B)` first."""
+    params = [arg.arg for arg in kernel.args.args]
+    if ROWS_ARG not in params:
+        return kernel
+    assigned = {n.id for n in ast.walk(kernel) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    weights = {}
+    for loop in [n for n in ast.walk(kernel) if isinstance(n, (ast.For, ast.While))]:
+        for call in ast.walk(loop):
+            if (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in STEP_REWRITES
+                    and len(call.args) >= 2 and isinstance(call.args[1], ast.Name)
+                    and call.args[1].id in params and call.args[1].id not in assigned):
+                packed = weights.setdefault(call.args[1].id, f"_packed_{call.args[1].id}")
+                call.func.id = STEP_REWRITES[call.func.id]
+                call.args.insert(2, ast.Name(packed, ast.Load()))
+    first = 1 if kernel.body and isinstance(kernel.body[0], ast.Expr) and isinstance(
+        getattr(kernel.body[0], "value", None), ast.Constant) else 0
+    kernel.body[first:first] = [
+        ast.Assign([ast.Name(packed, ast.Store())],
+                   ast.Call(ast.Name(PACK_STEP_WEIGHT, ast.Load()),
+                            [ast.Name(weight, ast.Load()), ast.Name(ROWS_ARG, ast.Load())], []))
+        for weight, packed in sorted(weights.items())]
+    return kernel
+
+
 def _is_number_literal(node) -> bool:
     """A number written in the kernel: 0.5, 1, -1.0."""
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
@@ -243,7 +274,8 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
     """The numba module of an emitted numpy module's kernels: `_kernel` (njit) for each, or
     `_long_kernel` (njit, optnone) for one longer than OPTIMISE_UP_TO statements (left out
     without `optnone`)."""
-    from . import numba_direct, numba_fused, numba_gemm, numba_prelude, numba_retype, numba_rows, numba_weak
+    from . import (numba_direct, numba_fused, numba_gemm, numba_packed, numba_prelude, numba_retype, numba_rows,
+                   numba_weak)
     kernels, any_long = [], False
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef) and node.name.startswith(KERNEL_PREFIX):
@@ -255,18 +287,21 @@ def kernel_module_text(source: str, optnone: bool = True) -> str:
             if not long:
                 node = fusion.fuse_kernel(node)
             node = _NumpyToNumba(helpers=not long).visit(node)
+            if not long:
+                node = pack_step_weights(node)
             node.decorator_list = [ast.Name(decorator, ast.Load())]
             kernels.append(ast.unparse(ast.fix_missing_locations(node)))
     # the prelude's compiled helpers are cached once, in the package; its source is in the
     # kernel text's hash (as a comment), so a new prelude means new kernel files
     # (and so is numpy's BLAS that the products call: its symbols are in the compiled code)
     helpers = "".join(inspect.getsource(m) for m in (numba_prelude, numba_direct, numba_retype, numba_gemm,
-                                                     numba_rows, numba_fused, numba_weak)) + str(
+                                                     numba_packed, numba_rows, numba_fused, numba_weak)) + str(
         numba_gemm.GEMM_SYMBOLS)
     version = hashlib.sha256(helpers.encode()).hexdigest()[:16]
     return (f'"""Scan kernels of an rnnalg model, compiled by numba (prelude {version})."""\n'
             "import numpy as np\nfrom numba import njit\n\n"
             "from rnnalg.fast.numba_gemm import _dot_into, _matmul  # noqa: F401\n"
+            "from rnnalg.fast.numba_packed import _pack_step_weight, _step_dot_into, _step_matmul  # noqa: F401\n"
             "from rnnalg.fast.numba_rows import (_add, _add_into, _mul, _mul_into, _sub, _sub_into,  # noqa: F401\n"
             "                                    _tanh_into, _iadd, _iadd_at, _imul, _imul_at, _isub, _isub_at,\n"
             "                                    _set_at, _as_c, _relu_into)\n"

@@ -52,4 +52,5 @@ def retyped(stub, in_place=False):
 
 # numba's intrinsic takes named arguments, not *args: one typer signature per arity
 _TYPERS = {2: lambda typer: lambda typingctx, a, b: typer(typingctx, a, b),
-           3: lambda typer: lambda typingctx, a, b, c: typer(typingctx, a, b, c)}
+           3: lambda typer: lambda typingctx, a, b, c: typer(typingctx, a, b, c),
+           4: lambda typer: lambda typingctx, a, b, c, d: typer(typingctx, a, b, c, d)}
