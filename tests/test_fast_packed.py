@@ -92,7 +92,8 @@ def test_panels_hold_the_weight_and_zeros_past_it():
     (16, 200, 200, False),   # a 160 KB weight (the RNN's, a GRU gate's)
     (16, 200, 800, True),    # LSTM forward, B = 16
     (32, 200, 800, False),   # the weight fits L2 and OpenBLAS's packing pays from 32 rows
-    (64, 800, 200, True),    # the backward's Wᵀ (K > N)
+    (16, 800, 200, True),    # the backward's Wᵀ (K > N)
+    (64, 800, 200, False),   # an L2-sized weight at 32 rows or more: OpenBLAS
     (64, 400, 1600, True),   # the char LSTM's forward: 2.5 MB, beyond L2
 ])
 def test_rule_by_shape(rows, inner, cols, packed):

@@ -18,8 +18,9 @@ out[r, c] = fma(a[r, K−1], W[K−1, c], … fma(a[r, 0], W[0, c], 0)), the sum
 Which shapes take it (`use_packed`, measured: bench/README.md, "Step products with the weight
 packed once"): from MIN_ROWS = 16 rows and a weight of MIN_BYTES = 512 KB on (below either, OpenBLAS
 was as fast or faster: its packing is short, or the few rows leave the micro-kernel idle), except a
-forward-shaped product (K < N) whose weight fits in L2 (≤ L2_BYTES) at B ≥ 32 rows, where OpenBLAS's
-packing is paid back.  The backend's
+weight that fits in L2 (≤ L2_BYTES) at B ≥ 32 rows: there OpenBLAS's packing is mostly paid back and
+ours, once per kernel call, is not (the backward kernel runs per time block of 1024 / B steps: 16 at
+B = 64, whose 0.5 ms packings of H = 200's Wᵀ ate the 2 ms the packed steps saved).  The backend's
 rewrite (backend.py, `_PackStepWeights`) puts the packing before the kernel's loops.
 """
 import numpy as np
@@ -40,7 +41,7 @@ MR = 8  # rows of the widest micro-kernel (8 × 2 accumulators; others: 4, 2, 1 
 L2_BYTES = 1 << 20  # a weight up to this size stays in the core's L2 between steps (Zen 4: 1 MB)
 MIN_ROWS = 16  # fewer rows: OpenBLAS (B = 2-8 by 200×200, 200×400: packed 1.06-1.66×; B = 1 is gemv's)
 MIN_BYTES = 1 << 19  # a smaller weight: OpenBLAS (200×200 float32 at B = 16: packed 1.34×)
-BLAS_FROM_ROWS = 32  # a forward-shaped product with an L2-sized weight: OpenBLAS from this many rows
+BLAS_FROM_ROWS = 32  # a weight that fits in L2: OpenBLAS from this many rows
 
 
 class Vector(types.Type):
@@ -151,8 +152,7 @@ def use_packed(rows, inner, cols, itemsize):
     size = inner * cols * itemsize
     if rows < MIN_ROWS or size < MIN_BYTES:
         return False
-    small = size <= L2_BYTES
-    return not (inner < cols and small and rows >= BLAS_FROM_ROWS)
+    return not (size <= L2_BYTES and rows >= BLAS_FROM_ROWS)
 
 
 @njit(cache=True)
