@@ -21,7 +21,7 @@ was as fast or faster: its packing is short, or the few rows leave the micro-ker
 weight that fits in L2 (≤ L2_BYTES) at B ≥ 32 rows: there OpenBLAS's packing is mostly paid back and
 ours, once per kernel call, is not (the backward kernel runs per time block of 1024 / B steps: 16 at
 B = 64, whose 0.5 ms packings of H = 200's Wᵀ ate the 2 ms the packed steps saved).  The backend's
-rewrite (backend.py, `_PackStepWeights`) puts the packing before the kernel's loops.
+rewrite (backend.py, `pack_step_weights`) puts the packing before the kernel's loops.
 """
 import numpy as np
 from llvmlite import ir
