@@ -202,3 +202,11 @@ def test_cli_errors(tmp_path, capsys):
     assert code == 2 and "unknown size 'Q'" in err
     code, out, _ = cli(capsys, "cost", "--help")
     assert code == 0 and "--format" in out
+
+
+def test_cli_measure_of_a_batch_too_large_is_refused_with_its_size(capsys):
+    """`--measure -B 10**8` would allocate 38 TiB of random batch: refused before, no MemoryError."""
+    code, out, err = cli(capsys, "cost", str(ROOT / "examples" / "dots.rnn"), "-B", str(10**8), "--measure")
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert err.startswith(f"{ROOT / 'examples' / 'dots.rnn'}: error: to benchmark, this model needs at least ")
+    assert "a smaller -B" in err
