@@ -301,3 +301,15 @@ def test_ctrl_c_while_the_files_are_written_leaves_none(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         rnnalg.export(program, "jax", tmp_path / "m.py", params=params)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["dots.rnn", "last-0123abcd.npz"])
+def test_a_checkpoint_that_is_another_file_is_named_as_such(name, tmp_path, capsys):
+    """--checkpoint given a file that is no checkpoint's .json (a spec, the .npz): the error names
+    that file, not `<file>/best.json` as a missing run directory."""
+    given = tmp_path / name
+    given.write_bytes(b"x")
+    code = main(["export", "examples/rnn.rnn", "--to", "torch", "-o", str(tmp_path / "m.py"), "--checkpoint", str(given)])
+    err = capsys.readouterr().err
+    assert code == 1 and err == f"{given}: error: not a checkpoint: give a run directory or its best.json or last.json\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
