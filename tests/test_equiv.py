@@ -295,3 +295,17 @@ def test_rename_arrays_negates_parameters_and_first_moments(tmp_path):
     assert [adam[k][0] for k in ("param/z.b", "best/z.b", "opt/m/z.b", "opt/v/z.b", "opt/m/r.b")] == [-1, -1, -1, 1, 1]
     sgd = rename_arrays({"param/z.b": one, "opt/v/z.b": one}, eq)
     assert sgd["opt/v/z.b"][0] == -1  # SGD's velocity is a first moment
+
+
+def test_either_spec_may_be_standard_input(monkeypatch, capsys):
+    """`-` reads a spec from standard input, as for every command that takes one; not both."""
+    import io
+    import sys
+
+    text = (EXAMPLES / "dts.rnn").read_bytes()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text)))
+    assert main(["equiv", str(EXAMPLES / "dt.rnn"), "-"]) == 3
+    out = capsys.readouterr().out
+    assert out.startswith(f"not equivalent: {EXAMPLES / 'dt.rnn'}:") and " vs <stdin>:" in out
+    assert main(["equiv", "-", "-"]) == 2
+    assert capsys.readouterr().err == "equiv: standard input holds one spec: give A or B as a file\n"

@@ -29,8 +29,8 @@ NOT_EQUIVALENT = 3
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
-    a("a", help="the first .rnn spec")
-    a("b", help="the second .rnn spec")
+    a("a", help="the first .rnn spec (-: standard input)")
+    a("b", help="the second .rnn spec (-: standard input)")
     a("--set", action="append", default=[], metavar="NAME=VALUE",
       help="override a `let` size in whichever spec defines it (repeatable)")
     a("--format", choices=("text", "json"), default="text", help="text (default) or one JSON object")
@@ -40,10 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _programs(args):
     from ..checking import check
-    from ..front.parser import load
     from ..pretty import format_warnings
+    from ..specfile import read_spec
 
-    specs = [load(path) for path in (args.a, args.b)]
+    if args.a == args.b == "-":
+        raise UsageError("equiv: standard input holds one spec: give A or B as a file")
+    specs = [read_spec(path) for path in (args.a, args.b)]  # `-`: standard input, as every spec argument
     sets = parse_sets(args.set)
     defined = [{let.name for let in spec.lets} for spec in specs]
     unknown = [name for name in sets if not any(name in d for d in defined)]
