@@ -52,6 +52,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
            "the trial supersedes it")
 
 
+def require_ray(command: str = "rnnalg sweep") -> None:
+    """UsageError naming the extra unless Ray Tune imports: checked before anything is written
+    (by `rnnalg sweep`, and by `rnnalg search` before its candidates)."""
+    try:
+        import ray.tune  # noqa: F401
+    except ImportError:
+        raise UsageError(f"{command} needs Ray Tune: pip install 'rnnalg[sweep]'") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from ..sweep.lock import ResultsLock
 
@@ -75,10 +84,7 @@ def run(args: argparse.Namespace) -> int:
             print("\n".join(describe_groups(trials, sweep.asha)))
         print(f"{len(trials)} trials")
         return 0
-    try:
-        import ray.tune  # noqa: F401  (the extra, checked before anything is written)
-    except ImportError:
-        raise UsageError("rnnalg sweep needs Ray Tune: pip install 'rnnalg[sweep]'") from None
+    require_ray()
     _check_cpus(args, sweep)
     if args.address is not None:
         from ..sweep.connect import check_address
