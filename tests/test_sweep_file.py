@@ -288,3 +288,17 @@ def test_the_seed_files_repeat_their_configuration(name, beside, dataset, fresh)
     ours = _configurations(seeds, dataset)
     assert ours and ours <= _configurations(chosen, dataset)
     assert {t.flags["seed"] for t in seeds} == fresh
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "line 1, col 1: error: malformed JSON"),
+    (b'{"train": [\xff]}', "line 1, col 12: error: file is not valid UTF-8"),
+])
+def test_a_data_file_that_does_not_load_stops_the_sweep_before_any_trial(content, message, tmp_path, capsys):
+    """An empty or binary data file: the loader's error naming it and the position, in --dry-run
+    too (it listed the trials, and each would have failed inside Ray)."""
+    (tmp_path / "d.json").write_bytes(content)
+    path = write(tmp_path, f"[sweep]\ndatasets = [\"d.json\"]\n[model.a]\nspec = \"{EXAMPLES / 'rnn.rnn'}\"\n")
+    assert main(["sweep", str(path), "--dry-run"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"{tmp_path / 'd.json'}: {message}") and err.count("\n") == 1

@@ -260,13 +260,19 @@ def _stop_ray(out: Path, local: bool) -> None:
 
 
 def _check_data_files(trials, data_dir) -> None:
-    """Every named dataset is found (as a trial will look for it) before any trial starts."""
+    """Before any trial starts (and in --dry-run): every named dataset is found, as a trial will
+    look for it, and every data file loads as a trial will load it (its --unit and --min-count),
+    so an empty, binary or malformed one is the loader's error naming the file and position, not
+    a failed line for each of its trials."""
     from ..data import folders, registry
-    from ..data.dataset import NAMED
+    from ..data.dataset import NAMED, load_dataset
 
     for name in dict.fromkeys(t.dataset for t in trials):
         if name in NAMED and registry.embedded_path(name) is None:
             folders.find(name, NAMED[name].paths, data_dir, registry.ORIGINS[name].fetch_command())
+    for file, unit, min_count in dict.fromkeys((t.dataset, t.flags.get("unit"), int(t.flags.get("min_count", 1)))
+                                               for t in trials if t.dataset not in NAMED):
+        load_dataset(file, data_dir=data_dir, unit=unit, min_count=min_count)
 
 
 def _count(n: int, noun: str) -> str:
