@@ -313,3 +313,18 @@ def test_a_checkpoint_that_is_another_file_is_named_as_such(name, tmp_path, caps
     err = capsys.readouterr().err
     assert code == 1 and err == f"{given}: error: not a checkpoint: give a run directory or its best.json or last.json\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_which_best_of_a_run_without_one_is_refused_not_replaced(tmp_path, monkeypatch, capsys):
+    """A run stopped before its first validation has only `last`: the default falls back to it
+    with a note, but `--which best` asked for what is not there."""
+    monkeypatch.setenv("RNNALG_BACKEND", "numpy")
+    run = tmp_path / "run"
+    assert main(["train", "examples/rnn.rnn", "--set", "H=3", "--time-limit", "1e-9", "--quiet", "--out", str(run)]) == 0
+    capsys.readouterr()
+    argv = ["export", "examples/rnn.rnn", "--to", "jax", "-o", str(tmp_path / "m.py"), "--checkpoint", str(run)]
+    assert main([*argv, "--which", "best"]) == 1
+    assert capsys.readouterr().err == f"{run / 'best.json'}: error: no checkpoint found\n"
+    assert not (tmp_path / "m.py").exists()
+    assert main(argv) == 0
+    assert "no best checkpoint yet; using the last one" in capsys.readouterr().err
