@@ -86,6 +86,8 @@ BAD = [
     ("[sweep]\ndatasets = [\"jsb\", \"mozart\"]\n", "s.toml: line 2: sweep.datasets: error: 'mozart' is neither"),
     ("[sweep]\ndatasets = \"jsb\"\n", "s.toml: line 2: sweep.datasets: error: expected a non-empty list"),
     ("[sweep]\ndatasets = [\"jsb\"]\nseeds = [1, -2]\n", "s.toml: line 3: sweep.seeds: error: expected integers >= 0"),
+    ("[sweep]\ndatasets = [\"jsb\"]\nseeds = [1, 2, 1]\n[model.a]\nspec = \"a.rnn\"\n",
+     "s.toml: line 3: sweep.seeds: error: seed 1 is listed twice"),  # was an AssertionError's traceback
     ("[sweep]\ndatasets = [\"jsb\"]\n[train]\nlr = \"fast\"\n",
      "s.toml: line 4: train.lr: error: argument --lr: must be a finite number > 0, got 'fast'"),
     ("[sweep]\ndatasets = [\"jsb\"]\n[train]\nlearning_rate = 0.1\n",
