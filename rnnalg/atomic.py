@@ -71,12 +71,14 @@ def write_atomic_all(files: dict) -> None:
             except OSError as err:
                 err.filename = str(path)  # the file meant, not its temporary
                 raise
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        mask = getattr(signal, "pthread_sigmask", None)  # POSIX; elsewhere the renames go unguarded
+        held = mask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}) if mask else None
         try:
             for tmp, path in zip(temporaries, paths):
                 os.replace(tmp, path)
         finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a Ctrl-C meanwhile arrives now
+            if mask:
+                mask(signal.SIG_SETMASK, held)  # a Ctrl-C meanwhile arrives now
     except BaseException:
         for tmp in temporaries:
             if os.path.exists(tmp):
