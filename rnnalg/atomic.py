@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import tempfile
 from pathlib import Path
@@ -42,6 +43,46 @@ def write_atomic(directory, final_name: str, write, keep_existing: bool = False)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        raise
+
+
+def write_atomic_all(files: dict) -> None:
+    """Write every file of `files` ({path: bytes}) or none: each to a temporary file beside it
+    first, then all renamed into place with SIGINT and SIGTERM held back until the last rename,
+    so an error or a Ctrl-C while they are written leaves none of them (a file that stood at a
+    path keeps its old content).  A path that is a folder is an IsADirectoryError before any
+    write; an OSError names its path (`err.filename`)."""
+    paths = [Path(path) for path in files]
+    for path in paths:
+        if path.is_dir():
+            raise IsADirectoryError(21, "Is a directory", str(path))
+    temporaries = []
+    try:
+        for path, data in zip(paths, files.values()):
+            remove_stale_temporaries(path.parent or ".")
+            try:
+                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{_host()}-{os.getpid()}.", suffix=".tmp")
+                temporaries.append(tmp)
+                os.chmod(tmp, 0o666 & ~_umask())
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as err:
+                err.filename = str(path)  # the file meant, not its temporary
+                raise
+        mask = getattr(signal, "pthread_sigmask", None)  # POSIX; elsewhere the renames go unguarded
+        held = mask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}) if mask else None
+        try:
+            for tmp, path in zip(temporaries, paths):
+                os.replace(tmp, path)
+        finally:
+            if mask:
+                mask(signal.SIG_SETMASK, held)  # a Ctrl-C meanwhile arrives now
+    except BaseException:
+        for tmp in temporaries:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
         raise
 
 

@@ -52,7 +52,14 @@ class Span:
             text = ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
             col = col - start + (1 if start else 0)
         pad = "".join(ch if ch == "\t" else " " for ch in text[: col - 1])
-        return f"    {text}\n    {pad}{'^' * width}"
+        return f"    {visible(text)}\n    {pad}{'^' * width}"
+
+
+def visible(text: str) -> str:
+    """`text` with each unprintable character but tab (a binary file's NUL, ESC, …) as U+FFFD,
+    one for one: no escape sequence reaches the terminal, and the caret stays under its column
+    (the parser shows a control character in a valid spec alike)."""
+    return "".join(ch if ch == "\t" or ch.isprintable() else "\ufffd" for ch in text)
 
 
 class RnnalgError(Exception):

@@ -202,3 +202,21 @@ def test_cli_errors(tmp_path, capsys):
     assert code == 2 and "unknown size 'Q'" in err
     code, out, _ = cli(capsys, "cost", "--help")
     assert code == 0 and "--format" in out
+
+
+def test_cli_measure_of_a_batch_too_large_is_refused_with_its_size(capsys):
+    """`--measure -B 10**8` would allocate 38 TiB of random batch: refused before, no MemoryError."""
+    code, out, err = cli(capsys, "cost", str(ROOT / "examples" / "dots.rnn"), "-B", str(10**8), "--measure")
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert err.startswith(f"{ROOT / 'examples' / 'dots.rnn'}: error: to benchmark, this model needs at least ")
+    assert "a smaller -B" in err
+
+
+def test_a_binary_spec_is_named_without_its_control_bytes(tmp_path, capsys):
+    """Not UTF-8, with an escape sequence and a NUL on the line: the error names the file and
+    position, and the line it shows sends no control character to the terminal."""
+    spec = tmp_path / "bin.rnn"
+    spec.write_bytes(b"x\xff\x1b[2J\x00bad\n")
+    code, out, err = cli(capsys, "cost", str(spec))
+    assert code == 1 and out == ""
+    assert err == f"{spec}:1:2: error: the spec is not valid UTF-8 (byte 0xff)\n    x\ufffd\ufffd[2J\ufffdbad\n     ^\n"

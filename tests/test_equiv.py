@@ -295,3 +295,48 @@ def test_rename_arrays_negates_parameters_and_first_moments(tmp_path):
     assert [adam[k][0] for k in ("param/z.b", "best/z.b", "opt/m/z.b", "opt/v/z.b", "opt/m/r.b")] == [-1, -1, -1, 1, 1]
     sgd = rename_arrays({"param/z.b": one, "opt/v/z.b": one}, eq)
     assert sgd["opt/v/z.b"][0] == -1  # SGD's velocity is a first moment
+
+
+def test_either_spec_may_be_standard_input(monkeypatch, capsys):
+    """`-` reads a spec from standard input, as for every command that takes one; not both."""
+    import io
+    import sys
+
+    text = (EXAMPLES / "dts.rnn").read_bytes()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text)))
+    assert main(["equiv", str(EXAMPLES / "dt.rnn"), "-"]) == 3
+    out = capsys.readouterr().out
+    assert out.startswith(f"not equivalent: {EXAMPLES / 'dt.rnn'}:") and " vs <stdin>:" in out
+    assert main(["equiv", "-", "-"]) == 2
+    assert capsys.readouterr().err == "equiv: standard input holds one spec: give A or B as a file\n"
+
+
+def test_map_checkpoint_writes_its_run_whole_or_not_at_all(tmp_path, capsys, monkeypatch):
+    """-o under a file is a usage error (was NotADirectoryError's traceback); Ctrl-C while the
+    second checkpoint is written leaves no OUT and no temporary folder (was OUT with `last` alone)."""
+    from rnnalg.train import checkpoint as ckpt
+
+    programs(tmp_path, DOTS, DOTS_RENAMED)
+    a = load_program(tmp_path / "a.rnn")
+    _, params, *_ = random_setup(a)
+    arrays = {**ckpt.with_prefix("param", params), **ckpt.with_prefix("best", params),
+              **ckpt.with_prefix("opt", {f"m/{k}": v for k, v in params.items()}), "rng/data": np.zeros(6, np.uint64)}
+    (tmp_path / "run").mkdir()
+    for tag in ("last", "best"):
+        ckpt.save(tmp_path / "run", tag, arrays, {"tag": tag}, a)
+    argv = ["equiv", tmp_path / "a.rnn", tmp_path / "b.rnn", "--map-checkpoint", tmp_path / "run", "-o"]
+    code, _, err = cli(capsys, *argv, tmp_path / "a.rnn" / "mapped")
+    assert code == 2 and err == f"-o {tmp_path / 'a.rnn' / 'mapped'}: {tmp_path / 'a.rnn'} is not a folder\n"
+
+    saved, real = [], ckpt.save
+
+    def interrupted(*args, **kwargs):
+        saved.append(real(*args, **kwargs))
+        if len(saved) == 2:
+            raise KeyboardInterrupt
+        return saved[-1]
+
+    monkeypatch.setattr(ckpt, "save", interrupted)
+    before = sorted(tmp_path.iterdir())
+    assert cli(capsys, *argv, tmp_path / "mapped")[0] == 130
+    assert sorted(tmp_path.iterdir()) == before  # no mapped/, no .mapped.*.tmp

@@ -254,3 +254,77 @@ def test_train_torch_example_lowers_the_validation_nll():
     nll = [float(x) for x in re.findall(r"^epoch \d+  valid NLL per frame ([\d.]+)", run.stdout, re.M)]
     assert len(nll) == 2 and nll[1] < nll[0] - 1.0, run.stdout
     assert len((ROOT / "examples" / "train_torch.py").read_text(encoding="utf-8").splitlines()) <= 80
+
+
+def small_params(spec="rnn.rnn"):
+    program = rnnalg.load_program(ROOT / "examples" / spec, {"H": 3})
+    return program, rnnalg.compile(program, backend="numpy").init_params(np.random.default_rng(0))
+
+
+def test_without_torch_an_export_with_parameters_writes_nothing(tmp_path, monkeypatch):
+    """`import torch` failing (the extra not installed): the error names the extra, and no module
+    is left behind without the state_dict it would load."""
+    program, params = small_params()
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError
+    with pytest.raises(rnnalg.errors.UsageError, match=r"rnnalg\[export-torch\]"):
+        rnnalg.export(program, "torch", tmp_path / "m.py", params=params)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("target, suffix, second", [("jax", ".py", "m.npz"), ("onnx", ".onnx", "m.step.onnx")])
+def test_a_second_file_that_cannot_be_written_leaves_neither(target, suffix, second, tmp_path):
+    """The module and its parameters (jax), the sequence and the step model (onnx): both or none."""
+    if target == "onnx":
+        pytest.importorskip("onnx")
+    program, params = small_params()
+    (tmp_path / second).mkdir()  # a folder where the second file goes
+    with pytest.raises(rnnalg.errors.UsageError, match=re.escape(second)):
+        rnnalg.export(program, target, tmp_path / f"m{suffix}", params=params)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [second]
+
+
+def test_ctrl_c_while_the_files_are_written_leaves_none(tmp_path, monkeypatch):
+    """A KeyboardInterrupt while the second file (the parameters) is written: no module is left
+    without them, and no temporary file."""
+    import rnnalg.atomic as atomic
+
+    program, params = small_params()
+    real, calls = atomic.os.fsync, []
+
+    def interrupted(fd):
+        calls.append(fd)
+        real(fd)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        rnnalg.export(program, "jax", tmp_path / "m.py", params=params)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["dots.rnn", "last-0123abcd.npz"])
+def test_a_checkpoint_that_is_another_file_is_named_as_such(name, tmp_path, capsys):
+    """--checkpoint given a file that is no checkpoint's .json (a spec, the .npz): the error names
+    that file, not `<file>/best.json` as a missing run directory."""
+    given = tmp_path / name
+    given.write_bytes(b"x")
+    code = main(["export", "examples/rnn.rnn", "--to", "torch", "-o", str(tmp_path / "m.py"), "--checkpoint", str(given)])
+    err = capsys.readouterr().err
+    assert code == 1 and err == f"{given}: error: not a checkpoint: give a run directory or its best.json or last.json\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_which_best_of_a_run_without_one_is_refused_not_replaced(tmp_path, monkeypatch, capsys):
+    """A run stopped before its first validation has only `last`: the default falls back to it
+    with a note, but `--which best` asked for what is not there."""
+    monkeypatch.setenv("RNNALG_BACKEND", "numpy")
+    run = tmp_path / "run"
+    assert main(["train", "examples/rnn.rnn", "--set", "H=3", "--time-limit", "1e-9", "--quiet", "--out", str(run)]) == 0
+    capsys.readouterr()
+    argv = ["export", "examples/rnn.rnn", "--to", "jax", "-o", str(tmp_path / "m.py"), "--checkpoint", str(run)]
+    assert main([*argv, "--which", "best"]) == 1
+    assert capsys.readouterr().err == f"{run / 'best.json'}: error: no checkpoint found\n"
+    assert not (tmp_path / "m.py").exists()
+    assert main(argv) == 0
+    assert "no best checkpoint yet; using the last one" in capsys.readouterr().err

@@ -3,6 +3,7 @@ onnxruntime in float32, against rnnalg's numpy forward in float64 on the same (f
 numbers: padded batches, a carried initial state; the one-step model, run step by step,
 reproduces the sequence; onnx.checker passes; bad parameters and constructs are clear errors."""
 import dataclasses
+import re
 import sys
 from pathlib import Path
 
@@ -222,3 +223,27 @@ def test_jsb_test_nll_matches_rnnalg(tmp_path):
         total += float(((np.logaddexp(0, a) - a * b.targets).sum(-1) * b.mask).sum())
     assert count > 4000
     assert abs(total - want) <= 1e-6 * abs(want), (total / count, want / count)
+
+
+def sequence_error(program, folder) -> float:
+    """The largest |onnxruntime − numpy| / (1 + |numpy|) of the sequence model's outputs, logits
+    and final states (T = 5, B = 3, seed 0: `setup`'s batch)."""
+    model, params, batch, init = setup(program)
+    seq, _ = export_onnx(program, folder / "m.onnx", params)
+    _, _, final, logits = model.forward(params, batch, init)
+    got = run(seq, (program, batch, init))
+    pairs = [(got[s.next.name], final[s.prev.name]) for s in program.states]
+    for h in program.heads:
+        name = h.output.name
+        pairs += [(got[f"{name}.logits"], logits[name]), (got[name], LINKS[h.output.kind](logits[name]))]
+    return max(float((np.abs(np.asarray(g, np.float64) - w) / (1.0 + np.abs(w))).max()) for g, w in pairs)
+
+
+def test_the_readme_worst_error_is_the_examples_at_their_own_sizes(tmp_path):
+    """README's Export section quotes the worst error over the examples at their own sizes."""
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    said = re.search(r"within 1e-5 of rnnalg's \(tests/test_export_onnx\.py; worst (\S+), `(\w+\.rnn)`", readme)
+    assert said, "README.md's ONNX paragraph no longer quotes the worst error"
+    errors = {spec.name: sequence_error(rnnalg.load_program(spec), tmp_path) for spec in EXAMPLES}
+    worst = max(errors, key=errors.get)
+    assert (float(f"{errors[worst]:.1e}"), worst) == (float(said.group(1)), said.group(2)), errors

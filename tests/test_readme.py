@@ -466,3 +466,27 @@ def test_readme_names_every_option_of_every_command():
     missing = [f"{command} {'/'.join(names)}" for command, names in _options(build_parser())
                if not any(re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", README) for n in names)]
     assert not missing, missing
+
+
+def test_the_diverged_trials_batch_lengths_are_their_data_orders():
+    """The steps README gives for two failed trials are the length of the batch their error names:
+    MuseData DOT(S)* seed 1 (batch 8, the 35th update, its results line's error) and the first
+    LN-LSTM trial on Piano-midi.de (batch 4, seed 1234, the fifth update)."""
+    from itertools import islice
+
+    from rnnalg.data import load_dataset
+    from rnnalg.train.feed import batches
+    from rnnalg.train.state import seeded_rngs
+
+    def steps(data, batch_size, seed, update):
+        order = batches(load_dataset(data), "train", batch_size, None, seeded_rngs(seed)["data"])
+        return next(islice(order, update - 1, None)).mask.shape[0]
+
+    lines = (ROOT / "experiments" / "results" / "musedata_seeds_more.jsonl").read_text().splitlines()
+    failed = [json.loads(line) for line in lines if '"failed"' in line]
+    assert [(f["trial"]["id"], f["trial"]["flags"]["batch_size"]) for f in failed] == [("dots_star-musedata-tl900-s1", 8)]
+    assert "became nan at epoch 1, step 35;" in failed[0]["error"]
+    said = re.search(r"seed 1 diverged \(NaN at the 35th update of epoch 1, .*? over the batch's ([\d,]+) steps", FLAT)
+    assert said and int(said.group(1).replace(",", "")) == steps("musedata", 8, 1, 35)
+    said = re.search(r"stopped at its fifth update: its gradient over ([\d,]+) steps of BPTT", FLAT)
+    assert said and int(said.group(1).replace(",", "")) == steps("piano", 4, 1234, 5)

@@ -238,3 +238,21 @@ def test_a_seed_whose_parameters_do_not_depend_on_the_size_is_the_sizes_line(tmp
     err = capsys.readouterr().err
     assert err.startswith(f"{search_file}: line 3: search.size: error: rnn_k.rnn's "), err
     assert "parameters do not depend on K: no value of it sizes the seed to the budget" in err
+
+
+def test_without_ray_a_search_writes_no_candidates(tmp_path, capsys, monkeypatch):
+    """The `sweep` extra missing (`import ray.tune` fails): the error names it before the
+    candidates are generated or written; --dry-run, which needs no Ray, still writes them."""
+    import sys
+
+    search_file = tmp_path / "s.toml"
+    search_file.write_text(f'[search]\nseeds = ["{EXAMPLES / "rnn.rnn"}"]\nsize = "H"\nbudget = 2000\nrounds = 1\n'
+                           '[sweep]\ndatasets = ["jsb"]\n')
+    monkeypatch.setitem(sys.modules, "ray", None)
+    monkeypatch.setitem(sys.modules, "ray.tune", None)
+    assert main(["search", str(search_file), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == ("rnnalg search (it trains through rnnalg sweep) needs Ray Tune: "
+                                       "pip install 'rnnalg[sweep]'\n")
+    assert not (tmp_path / "out").exists()
+    assert main(["search", str(search_file), "--out", str(tmp_path / "out"), "--dry-run"]) == 0
+    assert (tmp_path / "out" / "sweep.toml").exists()

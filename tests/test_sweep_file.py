@@ -86,6 +86,8 @@ BAD = [
     ("[sweep]\ndatasets = [\"jsb\", \"mozart\"]\n", "s.toml: line 2: sweep.datasets: error: 'mozart' is neither"),
     ("[sweep]\ndatasets = \"jsb\"\n", "s.toml: line 2: sweep.datasets: error: expected a non-empty list"),
     ("[sweep]\ndatasets = [\"jsb\"]\nseeds = [1, -2]\n", "s.toml: line 3: sweep.seeds: error: expected integers >= 0"),
+    ("[sweep]\ndatasets = [\"jsb\"]\nseeds = [1, 2, 1]\n[model.a]\nspec = \"a.rnn\"\n",
+     "s.toml: line 3: sweep.seeds: error: seed 1 is listed twice"),  # was an AssertionError's traceback
     ("[sweep]\ndatasets = [\"jsb\"]\n[train]\nlr = \"fast\"\n",
      "s.toml: line 4: train.lr: error: argument --lr: must be a finite number > 0, got 'fast'"),
     ("[sweep]\ndatasets = [\"jsb\"]\n[train]\nlearning_rate = 0.1\n",
@@ -288,3 +290,17 @@ def test_the_seed_files_repeat_their_configuration(name, beside, dataset, fresh)
     ours = _configurations(seeds, dataset)
     assert ours and ours <= _configurations(chosen, dataset)
     assert {t.flags["seed"] for t in seeds} == fresh
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "line 1, col 1: error: malformed JSON"),
+    (b'{"train": [\xff]}', "line 1, col 12: error: file is not valid UTF-8"),
+])
+def test_a_data_file_that_does_not_load_stops_the_sweep_before_any_trial(content, message, tmp_path, capsys):
+    """An empty or binary data file: the loader's error naming it and the position, in --dry-run
+    too (it listed the trials, and each would have failed inside Ray)."""
+    (tmp_path / "d.json").write_bytes(content)
+    path = write(tmp_path, f"[sweep]\ndatasets = [\"d.json\"]\n[model.a]\nspec = \"{EXAMPLES / 'rnn.rnn'}\"\n")
+    assert main(["sweep", str(path), "--dry-run"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"{tmp_path / 'd.json'}: {message}") and err.count("\n") == 1

@@ -108,7 +108,8 @@ def test_the_sweeps_table_names_a_dataset_file_by_its_path():
     assert format_table([line]).splitlines()[1].startswith("data/jsb.npz  RNN ")
 
 
-def test_data_that_does_not_load_has_no_fingerprint_and_its_trials_fail_on_their_own(tmp_path):
+def test_data_that_does_not_load_has_no_fingerprint(tmp_path):
+    """(`rnnalg sweep` stops before any trial on such a file: test_sweep_file.py.)"""
     from rnnalg.sweep.results import data_fields
     from rnnalg.sweep.sweepfile import load_sweep
     from rnnalg.sweep.trials import expand

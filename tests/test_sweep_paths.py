@@ -1,6 +1,7 @@
 """A trial's command line names its spec and data file as the sweep (or search) file gives them,
 relative to the folder `rnnalg sweep` runs in, so it can be pasted there (sweepfile.command_path).
 A data file was printed by its absolute path before, although `Trial.command` said "paths as written"."""
+import json
 import os
 import shlex
 from pathlib import Path
@@ -32,7 +33,8 @@ def project(tmp_path):
     for folder in ("exp", "data", "specs"):
         (tmp_path / folder).mkdir()
     (tmp_path / "specs" / "rnn.rnn").write_text((EXAMPLES / "rnn.rnn").read_text())
-    (tmp_path / "data" / "small.json").write_text("{}")  # read only by a trial
+    piece = [[60, 64], [62], [], [65, 69]]  # the sweep loads it once before any trial, as a trial will
+    (tmp_path / "data" / "small.json").write_text(json.dumps({"train": [piece], "valid": [piece], "test": [piece]}))
     (tmp_path / "exp" / "s.toml").write_text(SWEEP)
     return tmp_path
 

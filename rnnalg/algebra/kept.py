@@ -56,6 +56,7 @@ def recompute_from(module: dict, batch: int, itemsize: int):
 def traced_bytes_per_step(program: Program, batch: int = 16, t1: int = 200, t2: int = 600,
                           dtype=np.float32, seed: int = 0) -> float:
     """Bytes per time step by which the peak of one forward+backward grows (see the docstring)."""
+    from ..lower.footprint import require
     from ..model import Model
     from ..testing import random_batch
 
@@ -69,6 +70,9 @@ def traced_bytes_per_step(program: Program, batch: int = 16, t1: int = 200, t2: 
     if switch is not None and t1 < switch:  # the recompute rule on at both lengths
         t1 = switch
         t2 = max(t2, 3 * t1)
+    # before the batches are made: a forward + backward (as bench) too large for memory is refused
+    # with its size (`rnnalg cost --measure -B 10**8`), not a MemoryError from inside numpy
+    require(program, "benchmark", t2 * batch, np.dtype(dtype).itemsize, hint=" or a smaller -B")
 
     def peak(steps: int) -> int:
         rng = np.random.default_rng(seed)

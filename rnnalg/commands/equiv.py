@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from ..errors import UsageError
@@ -29,8 +32,8 @@ NOT_EQUIVALENT = 3
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
-    a("a", help="the first .rnn spec")
-    a("b", help="the second .rnn spec")
+    a("a", help="the first .rnn spec (-: standard input)")
+    a("b", help="the second .rnn spec (-: standard input)")
     a("--set", action="append", default=[], metavar="NAME=VALUE",
       help="override a `let` size in whichever spec defines it (repeatable)")
     a("--format", choices=("text", "json"), default="text", help="text (default) or one JSON object")
@@ -40,10 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _programs(args):
     from ..checking import check
-    from ..front.parser import load
     from ..pretty import format_warnings
+    from ..specfile import read_spec
 
-    specs = [load(path) for path in (args.a, args.b)]
+    if args.a == args.b == "-":
+        raise UsageError("equiv: standard input holds one spec: give A or B as a file")
+    specs = [read_spec(path) for path in (args.a, args.b)]  # `-`: standard input, as every spec argument
     sets = parse_sets(args.set)
     defined = [{let.name for let in spec.lets} for spec in specs]
     unknown = [name for name in sets if not any(name in d for d in defined)]
@@ -92,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
 def map_checkpoint(run_dir, out_dir, a, b, eq) -> list:
     """Each checkpoint (last, best) of `run_dir`, trained with `a`, saved for `b` in `out_dir`."""
     from ..algebra.equiv import rename_arrays
+    from ..atomic import _umask
     from ..train import checkpoint as ckpt
 
     found = [tag for tag in ckpt.TAGS if ckpt.json_path(run_dir, tag).exists()]
@@ -99,9 +105,21 @@ def map_checkpoint(run_dir, out_dir, a, b, eq) -> list:
         ckpt.load(run_dir, "last", program=a)  # raises the located 'no checkpoint found'
     loaded = {tag: ckpt.load(run_dir, tag, program=a) for tag in found}  # all checked before writing
     out = Path(out_dir)
-    out.mkdir(parents=True)
-    written = []
-    for tag, (arrays, meta) in loaded.items():
-        keep = {k: v for k, v in meta.items() if k not in ckpt.REQUIRED_META and k != "sizes"}
-        written.append(ckpt.save(out, tag, rename_arrays(arrays, eq), keep, b))
-    return written
+    if out.parent.exists() and not out.parent.is_dir():
+        raise UsageError(f"-o {out_dir}: {out.parent} is not a folder")
+    try:  # the run is written beside OUT and renamed to it whole: an error or Ctrl-C leaves no OUT
+        out.parent.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+        os.chmod(building, 0o777 & ~_umask())  # a run directory's usual mode, not mkdtemp's 0700
+    except OSError as err:
+        raise UsageError(f"-o {out_dir}: cannot create it: {err.strerror or err}") from None
+    try:
+        for tag, (arrays, meta) in loaded.items():
+            keep = {k: v for k, v in meta.items() if k not in ckpt.REQUIRED_META and k != "sizes"}
+            ckpt.save(building, tag, rename_arrays(arrays, eq), keep, b)
+        os.rename(building, out)
+    except OSError as err:
+        raise UsageError(f"-o {out_dir}: cannot write it: {err.strerror or err}") from None
+    finally:
+        shutil.rmtree(building, ignore_errors=True)  # gone once renamed
+    return [out / f"{tag}.json" for tag in loaded]

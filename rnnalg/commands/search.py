@@ -221,6 +221,8 @@ def run(args: argparse.Namespace) -> int:
         shown = data_files(rest, path)
     except SweepError as err:  # the [search] table's keys, at their lines
         raise with_line(err) from None
+    if not args.dry_run:  # no candidates written for a sweep that cannot run
+        sweep_command.require_ray("rnnalg search (it trains through rnnalg sweep)")
     out = Path(args.out or Path("sweeps") / path.stem)
     try:  # before the candidates are generated (minutes in a large search)
         (out / "candidates").mkdir(parents=True, exist_ok=True)

@@ -52,6 +52,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
            "the trial supersedes it")
 
 
+def require_ray(command: str = "rnnalg sweep") -> None:
+    """UsageError naming the extra unless Ray Tune imports: checked before anything is written
+    (by `rnnalg sweep`, and by `rnnalg search` before its candidates)."""
+    try:
+        import ray.tune  # noqa: F401
+    except ImportError:
+        raise UsageError(f"{command} needs Ray Tune: pip install 'rnnalg[sweep]'") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from ..sweep.lock import ResultsLock
 
@@ -75,10 +84,7 @@ def run(args: argparse.Namespace) -> int:
             print("\n".join(describe_groups(trials, sweep.asha)))
         print(f"{len(trials)} trials")
         return 0
-    try:
-        import ray.tune  # noqa: F401  (the extra, checked before anything is written)
-    except ImportError:
-        raise UsageError("rnnalg sweep needs Ray Tune: pip install 'rnnalg[sweep]'") from None
+    require_ray()
     _check_cpus(args, sweep)
     if args.address is not None:
         from ..sweep.connect import check_address
@@ -254,13 +260,19 @@ def _stop_ray(out: Path, local: bool) -> None:
 
 
 def _check_data_files(trials, data_dir) -> None:
-    """Every named dataset is found (as a trial will look for it) before any trial starts."""
+    """Before any trial starts (and in --dry-run): every named dataset is found, as a trial will
+    look for it, and every data file loads as a trial will load it (its --unit and --min-count),
+    so an empty, binary or malformed one is the loader's error naming the file and position, not
+    a failed line for each of its trials."""
     from ..data import folders, registry
-    from ..data.dataset import NAMED
+    from ..data.dataset import NAMED, load_dataset
 
     for name in dict.fromkeys(t.dataset for t in trials):
         if name in NAMED and registry.embedded_path(name) is None:
             folders.find(name, NAMED[name].paths, data_dir, registry.ORIGINS[name].fetch_command())
+    for file, unit, min_count in dict.fromkeys((t.dataset, t.flags.get("unit"), int(t.flags.get("min_count", 1)))
+                                               for t in trials if t.dataset not in NAMED):
+        load_dataset(file, data_dir=data_dir, unit=unit, min_count=min_count)
 
 
 def _count(n: int, noun: str) -> str:

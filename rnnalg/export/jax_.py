@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..lower.module_text import spec_header
 from .walk import Rules, Walk, array_tables, indent, tables
-from .writing import write_bytes, write_text
+from .writing import write_all
 
 # the functions jax spells the activations with (walk.array_tables: every other row is shared)
 ACTIVATIONS = {"tanh": "jnp.tanh", "sigmoid": "jax.nn.sigmoid", "relu": "jax.nn.relu"}
@@ -91,12 +91,12 @@ def export_jax(program, path, params=None) -> list:
     import numpy as np
 
     path = Path(path)
-    written = [write_text(path, jax_source(program))]
+    files = {path: jax_source(program)}
     if params is not None:
         buffer = io.BytesIO()
         np.savez(buffer, **{p.name: np.asarray(params[p.name]) for p in program.params})
-        written.append(write_bytes(path.with_suffix(".npz"), buffer.getvalue()))
-    return written
+        files[path.with_suffix(".npz")] = buffer.getvalue()
+    return write_all(files)
 
 
 _MODULE = '''\

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import writable_reason, write_atomic
+from ..atomic import writable_reason, write_atomic_all
 from ..errors import ResourceError, UsageError, quote, spec_error
 from ..ir import Program
 from ..phases import POST, PRE, SCAN, phases
@@ -74,11 +74,10 @@ def export_onnx(program, path, params=None):
         onnx.helper.set_model_props(model, _metadata(program, names, graph.name))
         onnx.checker.check_model(model, full_check=True)
         blobs[where] = model.SerializeToString()
-    for where, blob in blobs.items():
-        try:
-            write_atomic(where.parent, where.name, lambda f, blob=blob: f.write(blob))
-        except OSError as err:
-            raise UsageError(f"{where}: cannot write the ONNX model: {err.strerror or err}") from None
+    try:  # both files or neither: a Ctrl-C or error between them leaves no model without its step
+        write_atomic_all(blobs)
+    except OSError as err:
+        raise UsageError(f"{err.filename or path}: cannot write the ONNX model: {err.strerror or err}") from None
     return tuple(blobs)
 
 

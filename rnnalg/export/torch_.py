@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..lower.module_text import spec_header
 from .walk import Rules, Walk, array_tables, indent, param_attributes, tables
-from .writing import write_text
+from .writing import write_all
 
 # the functions torch spells the activations with (walk.array_tables: every other row is shared)
 ACTIVATIONS = {"tanh": "torch.tanh", "sigmoid": "torch.sigmoid", "relu": "torch.relu"}
@@ -94,14 +94,14 @@ def export_torch(program, path, params=None) -> list:
     """Write the torch module to `path`; with `params` also `<path stem>.pt`, a state_dict
     (attribute names, torch.save) that the module's `load()` reads.  -> the paths written."""
     path = Path(path)
-    written = [write_text(path, torch_source(program))]
-    if params is not None:
-        written.append(_write_state_dict(program, path.with_suffix(".pt"), params))
-    return written
+    files = {path: torch_source(program)}
+    if params is not None:  # made before anything is written: without torch, no module is left alone
+        files[path.with_suffix(".pt")] = _state_dict_bytes(program, params)
+    return write_all(files)
 
 
-def _write_state_dict(program, path: Path, params) -> Path:
-    from .writing import require_framework, write_bytes
+def _state_dict_bytes(program, params) -> bytes:
+    from .writing import require_framework
 
     torch = require_framework("torch", "export-torch", "write the parameters as a state_dict")
     import io
@@ -110,7 +110,7 @@ def _write_state_dict(program, path: Path, params) -> Path:
     state = {names[p.name]: torch.as_tensor(params[p.name]).detach().clone() for p in program.params}
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    return write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
 
 
 _MODULE = '''\

@@ -181,6 +181,9 @@ def load_sweep(path) -> SweepFile:
         c.fail("sweep.datasets", "a dataset is listed twice")
     seeds = c.ints(sweep.get("seeds", [1234]), "sweep.seeds", 0, many=True)
     seeds = seeds if isinstance(seeds, list) else [seeds]
+    twice = next((seed for i, seed in enumerate(seeds) if seed in seeds[:i]), None)
+    if twice is not None:  # one trial per seed: a repeated one would be the same trial twice
+        c.fail("sweep.seeds", f"seed {twice} is listed twice")
     asha = sweep.get("asha")
     if asha is not None:
         c.known(c.table(asha, "sweep.asha"), "sweep.asha", ASHA_KEYS)

@@ -262,6 +262,8 @@ def load(where, tag: str = "last", program=None, records: dict | None = None):
     (`record_schema`); that field is then required and checked field by field.
     """
     path = json_path(where, tag)
+    if not path.exists() and Path(where).is_file():  # a spec, an .npz: not `where/<tag>.json`
+        raise CheckpointError(where, "not a checkpoint: give a run directory or its best.json or last.json")
     if not path.exists():
         hint = "" if Path(where).is_dir() else " (no such run directory)"
         raise CheckpointError(path, f"no checkpoint found{hint}")

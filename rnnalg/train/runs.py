@@ -116,9 +116,9 @@ def load_trained(args, which: str | None = None):
     from ..specfile import load_checked
 
     asked, which = which, which or "best"
-    if which == "best" and not ckpt.json_path(args.checkpoint, "best").exists() \
+    if asked is None and not ckpt.json_path(args.checkpoint, "best").exists() \
             and ckpt.json_path(args.checkpoint, "last").exists():
-        which = "last"  # stopped before the first validation: no best yet
+        which = "last"  # stopped before the first validation: no best yet (an explicit --which best stands)
         print(f"note: {args.checkpoint} has no best checkpoint yet; using the last one", file=sys.stderr)
     from .state import CHECKPOINT_RECORDS
 
