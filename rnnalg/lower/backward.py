@@ -5,7 +5,8 @@
 * scan: for t = T-1 … 0, only the state-dependent VJPs; each scan affine records
   d loss / d a_t in a (T, B, W) buffer `G_*`, and a padded step hands its gradient
   straight to h_{t-1};
-* then every weight gradient of a scan affine is one `_mmT(stacked input, G)` product,
+* then every weight gradient of a scan affine is one `_mmT(stacked input, G)` product (in time
+  blocks, `_mmT_acc`: added in place to its sum over the blocks, which grads are views of),
   and the pre eqns' VJPs run over all steps at once.
 
 Affines that read one scan value and no other (the four gates of an LSTM all read h) keep
