@@ -44,9 +44,14 @@ def test_the_lstm_backward_is_one_product_per_step_and_one_per_weight_kind():
         "g_h = g_h + Gjoint_h[t - t0] @ WTjoint_h", "g_h = Gjoint_h[t - t0] @ WTjoint_h"]  # a time block's rows
     # against the joint weights' transpose, laid out once per call by the prelude's rule (B rows)
     assert "WTjoint_h = _step_weight_T(Wjoint_h, B)" in source
-    # the gates' G rows are views of one buffer, so W_x, W_h and b of all four are one product each
-    assert re.findall(r"_mmT\([^)]*\)|_bias_grad\([^)]*\)", after) == [
-        "_mmT(x[t0:t1], Gjoint_h)", "_mmT(buf_h[t0:t1], Gjoint_h)", "_bias_grad(Gjoint_h)"]
+    # the gates' G rows are views of one buffer, so W_x, W_h and b of all four are one product each;
+    # a time block's weight products add in place to their sums over the blocks, which grads are views
+    # of from the first block on: no block's gradient made apart and then added to grads (issue 21)
+    assert re.findall(r"_mmT(?:_acc)?\([^)]*\)|_bias_grad\([^)]*\)", after) == [
+        "_mmT_acc(dWjoint_h_x, x[t0:t1], Gjoint_h)", "_mmT_acc(dWjoint_h_h, buf_h[t0:t1], Gjoint_h)",
+        "_bias_grad(Gjoint_h)"]
+    assert "_first(grads, 'i.W_h', dWjoint_h_h[:, 0:8])" in after
+    assert re.findall(r"_acc\(grads, '[^']*'", after) == [f"_acc(grads, '{gate}.b'" for gate in "ifog"]
 
 
 def test_compile_shows_the_fused_product(capsys):

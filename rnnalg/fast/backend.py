@@ -360,9 +360,11 @@ def load_kernels(source: str) -> dict:
 
 # prelude helpers (outside the scan kernels) the fast backend replaces in a module's namespace: name ->
 # the module of `scatter_into`-style makers, each given the module's own function (its fallback): an
-# embedding's scatter (numba_scatter), a 0/1 input's product and weight gradient (numba_binary)
+# embedding's scatter (numba_scatter), a 0/1 input's product and weight gradient (numba_binary), a weight
+# gradient's running sum over the time blocks (block_sums)
 HELPER_MAKERS = {"_add_rows_at": ("numba_scatter", "scatter_into"),
-                 "_affine_into": ("numba_binary", "affine_into"), "_mmT": ("numba_binary", "mmT")}
+                 "_affine_into": ("numba_binary", "affine_into"), "_mmT": ("numba_binary", "mmT"),
+                 "_mmT_acc": ("block_sums", "mmT_acc")}
 
 
 def install_helpers(namespace: dict) -> list[str]:

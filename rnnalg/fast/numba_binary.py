@@ -94,9 +94,24 @@ def _column_sums(x, g, out):
                     o[j] += gr[j]
 
 
+def _column_adds(x, g, out):
+    """out (K, N) += xᵀ·g for a 0/1 x (R, K), g (R, N): g[r] added to out[k] for each r with
+    x[r, k] = 1, in r order (a running sum over the time blocks, block_sums.py)."""
+    R, K = x.shape
+    N = g.shape[1]
+    for r in range(R):
+        gr = g[r]
+        for k in range(K):
+            if x[r, k] == 1:
+                o = out[k]
+                for j in range(N):
+                    o[j] += gr[j]
+
+
 def compiled():
-    """(ones, finite, row_sums, column_sums) compiled by numba (cached on disk), or None without it."""
-    loops = [optional_loop.compiled(f) for f in (_ones, _finite, _row_sums, _column_sums)]
+    """(ones, finite, row_sums, column_sums, column_adds) compiled by numba (cached on disk), or None
+    without it."""
+    loops = [optional_loop.compiled(f) for f in (_ones, _finite, _row_sums, _column_sums, _column_adds)]
     return None if None in loops else tuple(loops)
 
 

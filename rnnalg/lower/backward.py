@@ -5,7 +5,8 @@
 * scan: for t = T-1 … 0, only the state-dependent VJPs; each scan affine records
   d loss / d a_t in a (T, B, W) buffer `G_*`, and a padded step hands its gradient
   straight to h_{t-1};
-* then every weight gradient of a scan affine is one `_mmT(stacked input, G)` product,
+* then every weight gradient of a scan affine is one `_mmT(stacked input, G)` product (in time
+  blocks, `_mmT_acc`: added in place to its sum over the blocks, which grads are views of),
   and the pre eqns' VJPs run over all steps at once.
 
 Affines that read one scan value and no other (the four gates of an LSTM all read h) keep
@@ -29,6 +30,7 @@ class Lines(list):
         self.bound = set()
         self.touched = set()  # every name `contribute` wrote
         self.owned = set()  # grads first bound to a fresh product `_mm(…)`, which nothing else refers to
+        self.running = []  # weight-gradient sums over the time blocks (`_mmT_acc`), None before them
 
     def add(self, text, depth=1):
         """One statement, or several (a rule's text may hold one per line), at `depth`."""
@@ -81,6 +83,23 @@ class BackwardEmitter:
         """grads[key] = expr; in a time block, added to the sum over the blocks (`_acc`)."""
         out.add(f"_acc(grads, {key!r}, {expr})" if self.blocked else f"grads[{key!r}] = {expr}")
         out.bound.add(f"grads[{key!r}]")
+
+    def _product_grads(self, out: Lines, total, a, grad, keys):
+        """total = aᵀ·grad summed over all steps; grads[key] = expr for each (key, expr) of `keys`
+        (views of total).  In a time block total is a running sum (`_mmT_acc`, made before the
+        blocks) that each block's product adds to in place, and the grads its views from the first
+        block on (`_first`) — unless one of them has a contribution already (then `_acc` per block)."""
+        product = f"_mmT({a}, {grad})"
+        if not self.blocked or any(f"grads[{key!r}]" in out.bound for key, _ in keys):
+            out.add(f"{total} = {product}")
+            for key, expr in keys:
+                self._grad(out, key, expr)
+            return
+        out.add(f"{total} = _mmT_acc({total}, {a}, {grad})")
+        out.running.append(total)
+        for key, expr in keys:
+            out.add(f"_first(grads, {key!r}, {expr})")
+            out.bound.add(f"grads[{key!r}]")
 
     def _into(self, out: Lines, name, target, expr):
         """A stacked contribution to var `name`'s gradient; a static value (one per sequence,
@@ -226,9 +245,8 @@ class BackwardEmitter:
                   and all(a in e.args for e in eqns[1:])]  # value itself, and inputs all of them read
         for a in shared:
             dW = self.dWjoint(value, a.name)
-            out.add(f"{dW} = _mmT({self.stacked(a.name)}, {Gj})")
-            for e, c in zip(eqns, cols):
-                self._grad(out, e.params[e.args.index(a)], f"{dW}[:, {c}]")
+            self._product_grads(out, dW, self.stacked(a.name), Gj,
+                                [(e.params[e.args.index(a)], f"{dW}[:, {c}]") for e, c in zip(eqns, cols)])
         db = self.dbjoint(value)
         out.add(f"{db} = _bias_grad({Gj})")
         for e, c in zip(eqns, cols):
@@ -249,6 +267,8 @@ class BackwardEmitter:
             out.bound.add(f"grads[{w!r}]")
         elif a.kind == "token":
             self._grad(out, w, f"_embed_grad({self.w(w)}.shape, {self.stacked(a.name)}, {grad})")
+        elif self.blocked:
+            self._product_grads(out, self.dWsum(w), self.stacked(a.name), grad, [(w, self.dWsum(w))])
         else:
             self._grad(out, w, f"_mmT({self.stacked(a.name)}, {grad})")
 

@@ -63,6 +63,7 @@ class Emitter(BackwardEmitter, BlockEmitter, GroupEmitter, ParallelEmitter, Reco
         self.Gjoint = lambda name: n("Gjoint_", name)  # the G buffers of those affines, side by side
         self.dWjoint = lambda name, arg: n("dWjoint_", f"{name}_{arg}")  # their weight grads for one arg
         self.dbjoint = lambda name: n("dbjoint_", name)  # and their bias grads
+        self.dWsum = lambda name: n("dWsum_", name)  # a weight's gradient summed over the time blocks
         self.target = lambda name: n("target_", name)  # an output's targets
         self.zero = lambda state: n("zeros_", state.prev.name)
         self.Pjoint = lambda name: n("Pjoint_", name)  # input terms + biases of a JointPre group

@@ -124,6 +124,23 @@ def _acc(grads, key, value):
         grads[key] = value
 
 
+def _mmT_acc(total, a, g):
+    """A running sum over the time blocks of loss_and_grad: total += _mmT(a, g) in place, -> total;
+    the first block (total None) -> _mmT(a, g) itself.  grads hold views of it (`_first`), so no
+    block's product is added to them apart (the fast backend adds it inside the product)."""
+    if total is None:
+        return _mmT(a, g)
+    total += _mmT(a, g)
+    return total
+
+
+def _first(grads, key, value):
+    """grads[key] = value in the first time block: a view of a running sum (`_mmT_acc`) that the
+    later blocks add to in place."""
+    if key not in grads:
+        grads[key] = value
+
+
 def _embed_acc(grads, key, table_shape, tokens, g):
     """_acc of _embed_grad(table_shape, tokens, g), scattered straight into the table already there."""
     if key not in grads:

@@ -5,7 +5,7 @@ values the backward reads.
     for each block [t0, t1) of K = ⌈BLOCK_ROWS / B⌉ steps, the last block first:
         the post phase and the heads' losses on the block's rows
         the post phase's VJPs, the reverse scan from t1 - 1 to t0 (from the later block's carry)
-        the weight gradients of the block, added to the sums over the blocks (`_acc`)
+        the weight gradients of the block, added in place to their sums over the blocks (`_mmT_acc`)
         the VJPs of the pre values on the block's rows
     the VJPs of the values held once per sequence (their gradients summed over all blocks)
 
@@ -108,6 +108,8 @@ class BlockEmitter:
             self.prune_again(out, start)
         self.blocked = False
         out.append(blocks.end())
+        for name in reversed(out.running):  # the weight gradients' running sums (`_mmT_acc`)
+            out.insert(start, f"    {name} = None")
         for name in sorted(sums):
             if name in out.touched:
                 out.insert(start, f"    {name} = 0.0")
