@@ -18,8 +18,7 @@ SHAPES = [(1, 7, 5), (2, 3, 1), (3, 13, 33), (7, 1, 17), (9, 31, 16), (15, 200, 
 def steps():
     from numba import njit
 
-    from rnnalg.fast.numba_packed import (_pack_panels, _pack_step_weight, _packed_dot_into, _step_dot_into,
-                                          _step_matmul)
+    from rnnalg.fast.numba_packed import _pack_step_weight, _packed_dot_into, _packed_weight, _step_dot_into, _step_matmul
 
     @njit
     def run(a, w, out, rows):
@@ -27,7 +26,8 @@ def steps():
         packed = _pack_step_weight(w, rows)
         _step_dot_into(a, w, packed, out)
         always = np.empty((a.shape[0], w.shape[1]), a.dtype)
-        _packed_dot_into(a, _pack_panels(w), always)
+        panels, scratch = _packed_weight(w)
+        _packed_dot_into(a, panels, scratch, always)
         return _step_matmul(a, w, packed), always
     return run
 
@@ -99,7 +99,7 @@ def test_panels_hold_the_weight_and_zeros_past_it():
 def test_rule_by_shape(rows, inner, cols, packed):
     from rnnalg.fast.numba_packed import _pack_step_weight, use_packed
     assert use_packed(rows, inner, cols, 4) is packed
-    assert (_pack_step_weight(np.zeros((inner, cols), np.float32), rows).shape[0] > 0) is packed
+    assert (_pack_step_weight(np.zeros((inner, cols), np.float32), rows)[0].shape[0] > 0) is packed
 
 
 def test_kernel_text_packs_each_step_weight_before_the_loop():
