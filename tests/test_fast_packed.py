@@ -141,3 +141,39 @@ def test_an_lstm_whose_step_products_run_packed_equals_numpy_in_float64():
         return float(np.max(np.abs(np.asarray(a) - b)) / max(np.max(np.abs(b)), 1e-300))
     errors = {"loss": rel(lf, ln), **{k: rel(gf[k], gn[k]) for k in gn}, **{k: rel(sf[k], sn[k]) for k in sn}}
     assert max(errors.values()) <= 1e-12, errors
+
+
+@pytest.mark.parametrize("features, packed_from", [
+    ({"avx512f", "avx512bw", "avx2", "fma"}, (16, 1 << 19)),  # Zen 4, where the thresholds were measured
+    ({"avx2", "fma", "avx"}, None),                           # AVX2: LLVM splits each 16-lane vector
+    ({"avx512f"}, None),                                      # no FMA: llvm.fma a library call per lane
+    ({"sse2"}, None),
+    (set(), None),
+])
+def test_rule_by_cpu_features(features, packed_from):
+    from rnnalg.fast.numba_packed import NEVER, thresholds_for
+    rule = thresholds_for(features)
+    assert (rule is NEVER) is (packed_from is None)
+    if packed_from is not None:
+        assert (rule.min_rows, rule.min_bytes) == packed_from
+
+
+def test_rule_follows_the_features_numba_compiles_for():
+    """This machine's rule is the row of its features; a CPU without FMA ($NUMBA_CPU_FEATURES) packs nothing."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from rnnalg.fast import numba_packed
+    here = numba_packed.thresholds_for(numba_packed.compiled_features())
+    assert (numba_packed.MIN_ROWS, numba_packed.MIN_BYTES, numba_packed.L2_BYTES,
+            numba_packed.BLAS_FROM_ROWS) == tuple(here)
+    if {"avx512f", "fma"} <= numba_packed.compiled_features():  # the machine the rule was measured on
+        assert numba_packed.use_packed(16, 200, 800, 4)
+    env = dict(os.environ, NUMBA_CPU_NAME="x86-64", NUMBA_CPU_FEATURES="+sse,+sse2,+avx,+avx2")
+    code = ("from rnnalg.fast import numba_packed as p; "
+            "print(p.thresholds_for(p.compiled_features()) is p.NEVER, p.MIN_ROWS > 1 << 40)")
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert run.stdout.split() == ["True", "True"], run.stderr
