@@ -16,11 +16,11 @@ out[r, c] = fma(a[r, K−1], W[K−1, c], … fma(a[r, 0], W[0, c], 0)), the sum
     g = _step_matmul(a, W, packed)              # the same, into a new array
 
 Which shapes take it (`use_packed`, measured: bench/README.md, "Step products with the weight
-packed once"): from MIN_ROWS = 16 rows and a weight of MIN_BYTES = 512 KB on (below either, OpenBLAS
-was as fast or faster: its packing is short, or the few rows leave the micro-kernel idle), except a
-weight that fits in L2 (≤ L2_BYTES) at B ≥ 32 rows: there OpenBLAS's packing is mostly paid back and
-ours, once per kernel call, is not (the backward kernel runs per time block of 1024 / B steps: 16 at
-B = 64, whose 0.5 ms packings of H = 200's Wᵀ ate the 2 ms the packed steps saved).  The backend's
+packed once" and "The packing per time block"): from MIN_ROWS = 16 rows and a weight of MIN_BYTES =
+512 KB on (below either, OpenBLAS was as fast or faster: its packing is short, or the few rows leave
+the micro-kernel idle).  The packing runs near memory speed (H = 200's 640 KB Wᵀ in ~0.03 ms), so
+the backward kernel's packing once per time block of 1024 / B steps (7 at B = 64, T = 100) costs
+little beside the steps it speeds up.  The backend's
 rewrite (backend.py, `pack_step_weights`) puts the packing before the kernel's loops.  Those
 thresholds hold for the CPU they were measured on (AVX-512 with FMA); `PACKED_BY_FEATURES` says,
 by the CPU features numba compiles for, which CPUs take the packed path at all (without FMA each
@@ -50,18 +50,15 @@ class Thresholds(NamedTuple):
     """From which shapes a step product runs packed (`use_packed`)."""
     min_rows: int  # fewer rows: OpenBLAS
     min_bytes: int  # a smaller weight: OpenBLAS
-    l2_bytes: int  # a weight up to this size stays in the core's L2 between steps …
-    blas_from_rows: int  # … and there OpenBLAS runs from this many rows
 
 
-NEVER = Thresholds(min_rows=1 << 62, min_bytes=0, l2_bytes=0, blas_from_rows=0)  # every product to OpenBLAS
+NEVER = Thresholds(min_rows=1 << 62, min_bytes=0)  # every product to OpenBLAS
 # The CPU features the kernels are compiled for -> the thresholds; the first row whose features are all
 # there applies.  Measured on Zen 4 only (bench/README.md, "Step products with the weight packed once").
 PACKED_BY_FEATURES = (
-    # AVX-512 with FMA (Zen 4, 1 MB L2): 16 rows and 512 KB on (B = 2-8 by 200×200, 200×400: packed
-    # 1.06-1.66×; B = 1 is gemv's; 200×200 float32 at B = 16: packed 1.34×), OpenBLAS from 32 rows
-    # for a weight that fits in L2
-    (frozenset({"avx512f", "fma"}), Thresholds(min_rows=16, min_bytes=1 << 19, l2_bytes=1 << 20, blas_from_rows=32)),
+    # AVX-512 with FMA (Zen 4): 16 rows and 512 KB on (B = 2-8 by 200×200, 200×400: packed 1.06-1.66×;
+    # B = 1 is gemv's; 200×200 float32 at B = 16: packed 1.34×; LSTM H = 200 at B = 64: 0.95 whole call)
+    (frozenset({"avx512f", "fma"}), Thresholds(min_rows=16, min_bytes=1 << 19)),
     # AVX2 with FMA: LLVM splits each 16-lane vector in two, and 8 × 32 float32 accumulators take 32
     # registers of its 16 (spills every step); not measured: OpenBLAS's Haswell kernels
     (frozenset({"fma"}), NEVER),
@@ -82,7 +79,7 @@ def thresholds_for(features) -> Thresholds:
 
 
 # read by the compiled rule as constants (numba's cache is per CPU name and features, so is this)
-MIN_ROWS, MIN_BYTES, L2_BYTES, BLAS_FROM_ROWS = thresholds_for(compiled_features())
+MIN_ROWS, MIN_BYTES = thresholds_for(compiled_features())
 
 
 class Vector(types.Type):
@@ -190,10 +187,7 @@ for _rows in MICRO_ROWS:
 @njit(cache=True)
 def use_packed(rows, inner, cols, itemsize):
     """Does (rows, inner) · (inner, cols) run faster packed than by OpenBLAS (module docstring)?"""
-    size = inner * cols * itemsize
-    if rows < MIN_ROWS or size < MIN_BYTES:
-        return False
-    return not (size <= L2_BYTES and rows >= BLAS_FROM_ROWS)
+    return rows >= MIN_ROWS and inner * cols * itemsize >= MIN_BYTES
 
 
 @njit(cache=True)
