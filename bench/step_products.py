@@ -37,7 +37,7 @@ def _kernels():
     from numba import njit
 
     from rnnalg.fast.numba_gemm import _dot_into
-    from rnnalg.fast.numba_packed import _pack_panels, _step_dot_into
+    from rnnalg.fast.numba_packed import _pack_panels, _packed_weight, _step_dot_into
 
     @njit(cache=True)
     def blas(A, W, out, outT):
@@ -52,7 +52,7 @@ def _kernels():
 
     @njit(cache=True)
     def packed(A, W, out, outT):  # as the kernels call it (every operand typed layout 'A'), packed always
-        P = _pack_panels(W)
+        P = _packed_weight(W)
         for t in range(A.shape[0]):
             _step_dot_into(A[t], W, P, out[t])
 

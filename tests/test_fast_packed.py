@@ -18,8 +18,7 @@ SHAPES = [(1, 7, 5), (2, 3, 1), (3, 13, 33), (7, 1, 17), (9, 31, 16), (15, 200, 
 def steps():
     from numba import njit
 
-    from rnnalg.fast.numba_packed import (_pack_panels, _pack_step_weight, _packed_dot_into, _step_dot_into,
-                                          _step_matmul)
+    from rnnalg.fast.numba_packed import _pack_step_weight, _packed_dot_into, _packed_weight, _step_dot_into, _step_matmul
 
     @njit
     def run(a, w, out, rows):
@@ -27,7 +26,8 @@ def steps():
         packed = _pack_step_weight(w, rows)
         _step_dot_into(a, w, packed, out)
         always = np.empty((a.shape[0], w.shape[1]), a.dtype)
-        _packed_dot_into(a, _pack_panels(w), always)
+        panels, scratch = _packed_weight(w)
+        _packed_dot_into(a, panels, scratch, always)
         return _step_matmul(a, w, packed), always
     return run
 
@@ -91,15 +91,15 @@ def test_panels_hold_the_weight_and_zeros_past_it():
     (8, 800, 200, False),    # under 16 rows
     (16, 200, 200, False),   # a 160 KB weight (the RNN's, a GRU gate's)
     (16, 200, 800, True),    # LSTM forward, B = 16
-    (32, 200, 800, False),   # the weight fits L2 and OpenBLAS's packing pays from 32 rows
+    (32, 200, 800, True),    # B = 32, 64: an L2-sized weight too (its packing per call is short)
     (16, 800, 200, True),    # the backward's Wᵀ (K > N)
-    (64, 800, 200, False),   # an L2-sized weight at 32 rows or more: OpenBLAS
+    (64, 800, 200, True),    # the backward's, packed per time block
     (64, 400, 1600, True),   # the char LSTM's forward: 2.5 MB, beyond L2
 ])
 def test_rule_by_shape(rows, inner, cols, packed):
     from rnnalg.fast.numba_packed import _pack_step_weight, use_packed
     assert use_packed(rows, inner, cols, 4) is packed
-    assert (_pack_step_weight(np.zeros((inner, cols), np.float32), rows).shape[0] > 0) is packed
+    assert (_pack_step_weight(np.zeros((inner, cols), np.float32), rows)[0].shape[0] > 0) is packed
 
 
 def test_kernel_text_packs_each_step_weight_before_the_loop():
@@ -120,19 +120,21 @@ def test_kernel_text_packs_each_step_weight_before_the_loop():
     assert body.count("_pack_step_weight") == 1
 
 
-def test_an_lstm_whose_step_products_run_packed_equals_numpy_in_float64():
-    """H = 128, float64: W_h 128 × 512 and Wᵀ 512 × 128 are 512 KB, B = 16 rows: both packed (the
-    rule), and the fast backend's loss, gradients and final states are the numpy module's."""
+@pytest.mark.parametrize("B, T", [(16, 3), (64, 40)])  # B = 64: the reverse scan in 3 time blocks of 16 steps
+def test_an_lstm_whose_step_products_run_packed_equals_numpy_in_float64(B, T):
+    """H = 128, float64: W_h 128 × 512 and Wᵀ 512 × 128 are 512 KB, B = 16 or 64 rows: both packed (the
+    rule; Wᵀ once per time block), and the fast backend's loss, gradients and final states are the numpy
+    module's."""
     from pathlib import Path
 
     import rnnalg
     from rnnalg.fast.numba_packed import use_packed
     from rnnalg.testing import random_setup
-    assert use_packed(16, 128, 512, 8) and use_packed(16, 512, 128, 8)
+    assert use_packed(B, 128, 512, 8) and use_packed(B, 512, 128, 8)
     program = rnnalg.load_program(Path(__file__).resolve().parents[1] / "examples" / "lstm.rnn", {"H": 128})
     results = []
     for backend in ("fast", "numpy"):
-        model, params, batch, state, noise = random_setup(program, T=3, B=16, backend=backend)
+        model, params, batch, state, noise = random_setup(program, T=T, B=B, backend=backend)
         model.batch_threads = 1
         results.append(model.loss_and_grad(params, batch, state, noise))
     (lf, gf, sf), (ln, gn, sn) = results
@@ -141,3 +143,38 @@ def test_an_lstm_whose_step_products_run_packed_equals_numpy_in_float64():
         return float(np.max(np.abs(np.asarray(a) - b)) / max(np.max(np.abs(b)), 1e-300))
     errors = {"loss": rel(lf, ln), **{k: rel(gf[k], gn[k]) for k in gn}, **{k: rel(sf[k], sn[k]) for k in sn}}
     assert max(errors.values()) <= 1e-12, errors
+
+
+@pytest.mark.parametrize("features, packed_from", [
+    ({"avx512f", "avx512bw", "avx2", "fma"}, (16, 1 << 19)),  # Zen 4, where the thresholds were measured
+    ({"avx2", "fma", "avx"}, None),                           # AVX2: LLVM splits each 16-lane vector
+    ({"avx512f"}, None),                                      # no FMA: llvm.fma a library call per lane
+    ({"sse2"}, None),
+    (set(), None),
+])
+def test_rule_by_cpu_features(features, packed_from):
+    from rnnalg.fast.numba_packed import NEVER, thresholds_for
+    rule = thresholds_for(features)
+    assert (rule is NEVER) is (packed_from is None)
+    if packed_from is not None:
+        assert (rule.min_rows, rule.min_bytes) == packed_from
+
+
+def test_rule_follows_the_features_numba_compiles_for():
+    """This machine's rule is the row of its features; a CPU without FMA ($NUMBA_CPU_FEATURES) packs nothing."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from rnnalg.fast import numba_packed
+    here = numba_packed.thresholds_for(numba_packed.compiled_features())
+    assert (numba_packed.MIN_ROWS, numba_packed.MIN_BYTES) == tuple(here)
+    if {"avx512f", "fma"} <= numba_packed.compiled_features():  # the machine the rule was measured on
+        assert numba_packed.use_packed(16, 200, 800, 4)
+    env = dict(os.environ, NUMBA_CPU_NAME="x86-64", NUMBA_CPU_FEATURES="+sse,+sse2,+avx,+avx2")
+    code = ("from rnnalg.fast import numba_packed as p; "
+            "print(p.thresholds_for(p.compiled_features()) is p.NEVER, p.MIN_ROWS > 1 << 40)")
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert run.stdout.split() == ["True", "True"], run.stderr

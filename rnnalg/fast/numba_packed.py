@@ -11,22 +11,28 @@ columns of accumulators (MR·NV vectors of `lanes` floats, LLVM's own `<lanes x 
 llvm.fma, so nothing hangs on the auto-vectoriser), over the panel's K rows in order — each
 out[r, c] = fma(a[r, K−1], W[K−1, c], … fma(a[r, 0], W[0, c], 0)), the sum in k order.
 
-    packed = _pack_step_weight(W, B)            # once per kernel call; empty where BLAS is faster
+    packed = _pack_step_weight(W, B)            # once per kernel call: (P, scratch), empty where BLAS is faster
     _step_dot_into(a, W, packed, out)           # each step: the micro-kernels, or _dot_into
     g = _step_matmul(a, W, packed)              # the same, into a new array
 
 Which shapes take it (`use_packed`, measured: bench/README.md, "Step products with the weight
-packed once"): from MIN_ROWS = 16 rows and a weight of MIN_BYTES = 512 KB on (below either, OpenBLAS
-was as fast or faster: its packing is short, or the few rows leave the micro-kernel idle), except a
-weight that fits in L2 (≤ L2_BYTES) at B ≥ 32 rows: there OpenBLAS's packing is mostly paid back and
-ours, once per kernel call, is not (the backward kernel runs per time block of 1024 / B steps: 16 at
-B = 64, whose 0.5 ms packings of H = 200's Wᵀ ate the 2 ms the packed steps saved).  The backend's
-rewrite (backend.py, `pack_step_weights`) puts the packing before the kernel's loops.
+packed once" and "The packing per time block"): from MIN_ROWS = 16 rows and a weight of MIN_BYTES =
+512 KB on (below either, OpenBLAS was as fast or faster: its packing is short, or the few rows leave
+the micro-kernel idle).  The packing runs near memory speed (H = 200's 640 KB Wᵀ in ~0.03 ms), so
+the backward kernel's packing once per time block of 1024 / B steps (7 at B = 64, T = 100) costs
+little beside the steps it speeds up.  The backend's
+rewrite (backend.py, `pack_step_weights`) puts the packing before the kernel's loops.  Those
+thresholds hold for the CPU they were measured on (AVX-512 with FMA); `PACKED_BY_FEATURES` says,
+by the CPU features numba compiles for, which CPUs take the packed path at all (without FMA each
+llvm.fma would be a library call; with AVX2 each 16-lane vector is split in two).
 """
+from typing import NamedTuple
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.core import cgutils
+from numba.core import cgutils, config
+from numba.core.codegen import get_host_cpu_features
 from numba.extending import intrinsic, models, overload, register_model
 
 from . import cache_lock
@@ -38,10 +44,42 @@ cache_lock.install()  # before the cached functions below compile
 VECTOR_BYTES = 64  # one AVX-512 register (with AVX2 LLVM splits each in two)
 NV = 2  # vectors across a panel: NR = 32 float32 or 16 float64 columns
 MR = 8  # rows of the widest micro-kernel (8 × 2 accumulators; others: 4, 2, 1 rows)
-L2_BYTES = 1 << 20  # a weight up to this size stays in the core's L2 between steps (Zen 4: 1 MB)
-MIN_ROWS = 16  # fewer rows: OpenBLAS (B = 2-8 by 200×200, 200×400: packed 1.06-1.66×; B = 1 is gemv's)
-MIN_BYTES = 1 << 19  # a smaller weight: OpenBLAS (200×200 float32 at B = 16: packed 1.34×)
-BLAS_FROM_ROWS = 32  # a weight that fits in L2: OpenBLAS from this many rows
+
+
+class Thresholds(NamedTuple):
+    """From which shapes a step product runs packed (`use_packed`)."""
+    min_rows: int  # fewer rows: OpenBLAS
+    min_bytes: int  # a smaller weight: OpenBLAS
+
+
+NEVER = Thresholds(min_rows=1 << 62, min_bytes=0)  # every product to OpenBLAS
+# The CPU features the kernels are compiled for -> the thresholds; the first row whose features are all
+# there applies.  Measured on Zen 4 only (bench/README.md, "Step products with the weight packed once").
+PACKED_BY_FEATURES = (
+    # AVX-512 with FMA (Zen 4): 16 rows and 512 KB on (B = 2-8 by 200×200, 200×400: packed 1.06-1.66×;
+    # B = 1 is gemv's; 200×200 float32 at B = 16: packed 1.34×; LSTM H = 200 at B = 64: 0.95 whole call)
+    (frozenset({"avx512f", "fma"}), Thresholds(min_rows=16, min_bytes=1 << 19)),
+    # AVX2 with FMA: LLVM splits each 16-lane vector in two, and 8 × 32 float32 accumulators take 32
+    # registers of its 16 (spills every step); not measured: OpenBLAS's Haswell kernels
+    (frozenset({"fma"}), NEVER),
+    # no FMA: each llvm.fma becomes a call to the maths library's fma, per lane: far slower than BLAS
+    (frozenset(), NEVER),
+)
+
+
+def compiled_features() -> frozenset:
+    """The CPU features numba compiles for: $NUMBA_CPU_FEATURES where set, else the host's (LLVM's)."""
+    text = config.CPU_FEATURES if config.CPU_FEATURES is not None else get_host_cpu_features()
+    return frozenset(f[1:] for f in text.split(",") if f.startswith("+"))
+
+
+def thresholds_for(features) -> Thresholds:
+    """The row of PACKED_BY_FEATURES for a set of CPU feature names (LLVM's: "avx512f", "fma", …)."""
+    return next(rule for needs, rule in PACKED_BY_FEATURES if needs <= set(features))
+
+
+# read by the compiled rule as constants (numba's cache is per CPU name and features, so is this)
+MIN_ROWS, MIN_BYTES = thresholds_for(compiled_features())
 
 
 class Vector(types.Type):
@@ -149,51 +187,63 @@ for _rows in MICRO_ROWS:
 @njit(cache=True)
 def use_packed(rows, inner, cols, itemsize):
     """Does (rows, inner) · (inner, cols) run faster packed than by OpenBLAS (module docstring)?"""
-    size = inner * cols * itemsize
-    if rows < MIN_ROWS or size < MIN_BYTES:
-        return False
-    return not (size <= L2_BYTES and rows >= BLAS_FROM_ROWS)
+    return rows >= MIN_ROWS and inner * cols * itemsize >= MIN_BYTES
 
 
 @njit(cache=True)
 def _pack_panels(w):
-    """w (K, N), any strides -> P (⌈N/NR⌉, K, NR) C-ordered, zero past column N (module docstring)."""
+    """w (K, N), any strides -> P (⌈N/NR⌉, K, NR) C-ordered, zero past column N (module docstring).
+    Written once each, full panels by NR-wide row copies (LLVM vectorises them)."""
     K, N = w.shape
     nr = NV * (VECTOR_BYTES // w.itemsize)
-    panels = (N + nr - 1) // nr
-    packed = np.zeros((panels, K, nr), w.dtype)
-    by_rows = w.strides[1] <= w.strides[0]  # read w along its contiguous axis (Wᵀ is a view of W)
-    for p in range(panels):
-        c0 = p * nr
-        cols = min(nr, N - c0)
-        if by_rows:
-            for k in range(K):
-                for j in range(cols):
+    full, tail = N // nr, N % nr
+    packed = np.empty((full + (tail > 0), K, nr), w.dtype)
+    if w.strides[1] <= w.strides[0]:  # read w along its contiguous axis (Wᵀ is a view of W)
+        for k in range(K):
+            for p in range(full):
+                c0 = p * nr
+                for j in range(nr):
                     packed[p, k, j] = w[k, c0 + j]
-        else:
-            for j in range(cols):
+    else:
+        for p in range(full):
+            c0 = p * nr
+            for j in range(nr):
                 for k in range(K):
                     packed[p, k, j] = w[k, c0 + j]
+    if tail:
+        for k in range(K):
+            for j in range(tail):
+                packed[full, k, j] = w[k, full * nr + j]
+            for j in range(tail, nr):
+                packed[full, k, j] = 0
     return packed
 
 
 @njit(cache=True)
-def _pack_step_weight(w, rows):
-    """P of `_pack_panels(w)` where a step product of `rows` rows by w runs packed, else an empty
-    (0, K, 0) array (the steps then call the BLAS)."""
-    K, N = w.shape
-    if use_packed(rows, K, N, w.itemsize):
-        return _pack_panels(w)
-    return np.zeros((0, K, 0), w.dtype)
+def _packed_weight(w):
+    """(P, scratch): P = `_pack_panels(w)` and the micro-kernels' MR × NR block for a partial last
+    panel, made once per kernel call with P."""
+    packed = _pack_panels(w)
+    return packed, np.empty(MR * packed.shape[2], w.dtype)
 
 
 @njit(cache=True)
-def _packed_dot_into(a, packed, out):
-    """out (M, N) = a (M, K) · W, P = `_pack_panels(W)` (C-ordered); out's rows contiguous (the caller checks)."""
+def _pack_step_weight(w, rows):
+    """`_packed_weight(w)` where a step product of `rows` rows by w runs packed, else an empty
+    (0, K, 0) P and scratch (the steps then call the BLAS)."""
+    K, N = w.shape
+    if use_packed(rows, K, N, w.itemsize):
+        return _packed_weight(w)
+    return np.zeros((0, K, 0), w.dtype), np.zeros(0, w.dtype)
+
+
+@njit(cache=True)
+def _packed_dot_into(a, packed, scratch, out):
+    """out (M, N) = a (M, K) · W, P = `_pack_panels(W)` (C-ordered), scratch MR · NR elements; out's
+    rows contiguous (the caller checks)."""
     M = a.shape[0]
     N = out.shape[1]
     nr = packed.shape[2]
-    scratch = np.empty(MR * nr, packed.dtype)
     K = packed.shape[1]
     for p in range(packed.shape[0]):
         base = p * K * nr
@@ -215,12 +265,11 @@ def _packed_dot_into(a, packed, out):
 
 @njit(cache=True)
 def _packs(a, w, packed, out):
-    """Can this step run packed: P made (not empty, C-ordered), the shapes agree, out's rows contiguous?"""
+    """Can this step run packed: P made (not empty; C-ordered by its type), the shapes agree, out's rows
+    contiguous?"""
     M, K = a.shape
     N = w.shape[1]
-    nr, item = packed.shape[2], packed.itemsize
-    return (packed.shape[0] > 0 and packed.strides[2] == item and packed.strides[1] == nr * item
-            and packed.strides[0] == K * nr * item and packed.shape[1] == K == w.shape[0] and packed.shape[0] * packed.shape[2] >= N
+    return (packed.shape[0] > 0 and packed.shape[1] == K == w.shape[0] and packed.shape[0] * packed.shape[2] >= N
             and out.shape[0] == M and out.shape[1] == N and (N == 1 or out.strides[1] == out.itemsize)
             and (M == 1 or out.strides[0] >= N * out.itemsize))
 
@@ -234,11 +283,15 @@ def _step_matmul_any(a, w, packed):
 
 
 def _packable(a, w, packed, out=None) -> bool:
-    """Numba types the micro-kernels take: 2-D a, w (and out) of one float dtype, P 3-D of it."""
-    arrays = (a, w, packed) + (() if out is None else (out,))
-    return (all(isinstance(x, types.Array) for x in arrays) and a.ndim == w.ndim == 2 and packed.ndim == 3
-            and (out is None or out.ndim == 2) and a.dtype in (types.float32, types.float64)
-            and all(x.dtype == a.dtype for x in arrays))
+    """Numba types the micro-kernels take: 2-D a, w (and out) of one float dtype, `packed` the pair of
+    `_pack_step_weight` (P 3-D and C-ordered, scratch 1-D, of that dtype)."""
+    if not (isinstance(packed, types.BaseTuple) and len(packed) == 2):
+        return False
+    panels, scratch = packed
+    arrays = (a, w, panels, scratch) + (() if out is None else (out,))
+    return (all(isinstance(x, types.Array) for x in arrays) and a.ndim == w.ndim == 2 and panels.ndim == 3
+            and panels.layout == "C" and scratch.ndim == 1 and (out is None or out.ndim == 2)
+            and a.dtype in (types.float32, types.float64) and all(x.dtype == a.dtype for x in arrays))
 
 
 @overload(_step_dot_into_any, inline="never")
@@ -248,8 +301,8 @@ def _step_dot_into_typed(a, w, packed, out):
         return lambda a, w, packed, out: _dot_into(a, w, out)
 
     def impl(a, w, packed, out):
-        if _packs(a, w, packed, out):
-            _packed_dot_into(a, packed, out)
+        if _packs(a, w, packed[0], out):
+            _packed_dot_into(a, packed[0], packed[1], out)
         else:
             _dot_into(a, w, out)
     return impl
