@@ -70,7 +70,7 @@ def add_product(total, a, g, loops, found) -> bool:
     if a2 is None or g2 is None:
         return False
     if loops is not None and _binary(loops, a2) and loops[1](g2.reshape(-1)):
-        loops[4](a2, g2, total)
+        loops[3](a2, g2, total)
         return True
     if found is None:
         return False

@@ -79,24 +79,10 @@ def _row_sums(x, w, bias, out):
             o[j] += bias[j]
 
 
-def _column_sums(x, g, out):
-    """out (K, N) = xᵀ·g for a 0/1 x (R, K), g (R, N): each row +0, then g[r] for each r with
-    x[r, k] = 1, in r order."""
-    R, K = x.shape
-    N = g.shape[1]
-    out[:] = 0
-    for r in range(R):
-        gr = g[r]
-        for k in range(K):
-            if x[r, k] == 1:
-                o = out[k]
-                for j in range(N):
-                    o[j] += gr[j]
-
-
 def _column_adds(x, g, out):
     """out (K, N) += xᵀ·g for a 0/1 x (R, K), g (R, N): g[r] added to out[k] for each r with
-    x[r, k] = 1, in r order (a running sum over the time blocks, block_sums.py)."""
+    x[r, k] = 1, in r order (into zeros: the weight gradient, `mmT`; into a running sum over the
+    time blocks: block_sums.py)."""
     R, K = x.shape
     N = g.shape[1]
     for r in range(R):
@@ -109,9 +95,8 @@ def _column_adds(x, g, out):
 
 
 def compiled():
-    """(ones, finite, row_sums, column_sums, column_adds) compiled by numba (cached on disk), or None
-    without it."""
-    loops = [optional_loop.compiled(f) for f in (_ones, _finite, _row_sums, _column_sums, _column_adds)]
+    """(ones, finite, row_sums, column_adds) compiled by numba (cached on disk), or None without it."""
+    loops = [optional_loop.compiled(f) for f in (_ones, _finite, _row_sums, _column_adds)]
     return None if None in loops else tuple(loops)
 
 
@@ -159,8 +144,8 @@ def _take_affine(loops, out, bias, x, w) -> bool:
 
 
 def mmT(fallback):
-    """The module's `_mmT(a, g)`: a 0/1 `a` of g's leading shape by `_column_sums`, anything else by
-    `fallback` (the prelude's own)."""
+    """The module's `_mmT(a, g)`: a 0/1 `a` of g's leading shape by `_column_adds` into zeros,
+    anything else by `fallback` (the prelude's own)."""
     loops = compiled()
 
     def _mmT(a, g):
@@ -184,6 +169,6 @@ def _take_mmT(loops, a, g):
     a2, g2 = _flat2d(a), _flat2d(g)
     if a2 is None or g2 is None or not _binary(loops, a2) or not loops[1](g.reshape(-1)):
         return None
-    out = np.empty((a2.shape[1], g2.shape[1]), dt)
+    out = np.zeros((a2.shape[1], g2.shape[1]), dt)
     loops[3](a2, g2, out)
     return out
