@@ -19,7 +19,7 @@ import functools
 import numpy as np
 
 from . import blas
-from .numba_binary import FLOATS, _binary, _flat2d, compiled
+from .numba_binary import _binary, compiled, product_rows
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # the CBLAS enums
 
@@ -59,16 +59,13 @@ def add_product(total, a, g, loops, found) -> bool:
     """total (K, N) += aᵀ·g summed over the leading axes of a (..., K) and g (..., N), in place
     (-> True) where it applies: one float dtype, C-ordered arrays, at least one row; else nothing
     done (-> False)."""
-    if not (isinstance(total, np.ndarray) and isinstance(a, np.ndarray) and isinstance(g, np.ndarray)):
+    rows = product_rows(a, g)
+    if (rows is None or not isinstance(total, np.ndarray) or total.dtype != g.dtype
+            or total.shape != (a.shape[-1], g.shape[-1]) or not total.flags.c_contiguous
+            or not total.flags.writeable):
         return False
+    a2, g2 = rows
     dt = total.dtype
-    if (dt.type not in FLOATS or a.dtype != dt or g.dtype != dt or a.shape[:-1] != g.shape[:-1]
-            or total.shape != (a.shape[-1], g.shape[-1]) or a.size == 0 or g.size == 0
-            or not total.flags.c_contiguous or not total.flags.writeable):
-        return False
-    a2, g2 = _flat2d(a), _flat2d(g)
-    if a2 is None or g2 is None:
-        return False
     if loops is not None and _binary(loops, a2) and loops[1](g2.reshape(-1)):
         loops[3](a2, g2, total)
         return True

@@ -159,16 +159,24 @@ def mmT(fallback):
     return _mmT
 
 
-def _take_mmT(loops, a, g):
-    """aᵀ·g summed over the leading axes by the column sums where they apply, else None."""
+def product_rows(a, g):
+    """(a2, g2): a (..., K) and g (..., N) of one float dtype and the same leading shape, at least one
+    element each, as (rows, K) and (rows, N) without a copy; else None (an aᵀ·g the loops cannot take)."""
     if not (isinstance(a, np.ndarray) and isinstance(g, np.ndarray)):
         return None
     dt = g.dtype
     if dt.type not in FLOATS or a.dtype != dt or a.shape[:-1] != g.shape[:-1] or a.size == 0 or g.size == 0:
         return None
     a2, g2 = _flat2d(a), _flat2d(g)
-    if a2 is None or g2 is None or not _binary(loops, a2) or not loops[1](g.reshape(-1)):
+    return None if a2 is None or g2 is None else (a2, g2)
+
+
+def _take_mmT(loops, a, g):
+    """aᵀ·g summed over the leading axes by the column sums where they apply, else None."""
+    rows = product_rows(a, g)
+    if rows is None or not _binary(loops, rows[0]) or not loops[1](rows[1].reshape(-1)):
         return None
-    out = np.zeros((a2.shape[1], g2.shape[1]), dt)
+    a2, g2 = rows
+    out = np.zeros((a2.shape[1], g2.shape[1]), g2.dtype)
     loops[3](a2, g2, out)
     return out
